@@ -1,0 +1,143 @@
+/*
+ * sgfilter compiled-table layout — the ONE source of truth for every offset.
+ *
+ * This file is deliberately written in the common subset of AssemblyScript and
+ * TypeScript (plain `export const NAME = <int expression>`), so the WASM reader
+ * (assembly/*.ts) and the TypeScript writer (src/compile/serialize.ts) import the
+ * very same numbers. Change a number here and both sides move together.
+ *
+ * All integers are little-endian. Every offset stored *inside* a table is relative
+ * to the table's first byte, so a table is position independent (it can be copied
+ * anywhere in linear memory, or saved as a snapshot). Sections start 8-byte aligned.
+ *
+ *  TABLE (one per published policy)
+ *  +0  ┌──────────────────────────────┐
+ *      │ magic  u32  "SGF1"           │
+ *  +4  │ abi    u32  TABLE_ABI        │
+ *  +8  │ bytes  u32  total size       │
+ *  +12 │ nCls   u32  classifiers      │
+ *  +16 │ dir    u32  → u32[nCls] offsets of CLASSIFIER records
+ *  +20 │ (reserved)                   │
+ *      └──────────────────────────────┘
+ *
+ *  CLASSIFIER (one per distinct (direction, ordered group list) of the policy)
+ *  +0   nBoxes   u32   compiled rules ("boxes"), in first-match order
+ *  +4   words    u32   u64 words per rule bitmap   = ceil(nBoxes / 64)
+ *  +8   sumWords u32   u64 words per summary       = ceil(words / 64)
+ *  +12  dimMask  u32   bit d set ⇔ dimension d is consulted (someone is not a wildcard)
+ *  +16  ruleIds  u32 → u32[nBoxes]  global rule id of each box (TypeScript maps it
+ *                                   to {groupId, ruleIndex})
+ *  +20  actions  u32 → u8[nBoxes]   1 accept, 0 drop
+ *  +24  DIM[0] … DIM[DIM_COUNT-1], DIM_SIZE bytes each
+ *
+ *  DIM (one per match dimension; see DIM_REMOTE … DIM_ICMP_CODE below)
+ *  +0   kind     u32   DIM_KIND_ADDRESS | DIM_KIND_INTERVAL
+ *  +4   classes  u32   number of equivalence classes
+ *  +8   bitmaps  u32 → u64[classes][words]     bit b ⇔ box b matches this class
+ *  +12  sums     u32 → u64[classes][sumWords]  bit w ⇔ bitmap word w is non-zero
+ *  ADDRESS:  +16 trie4 → TRIE   +20 trie6 → TRIE   +24 absentClass (flow has no address)
+ *  INTERVAL: +16 count          +20 bounds → u32[count] (ascending lower bounds, [0]=0)
+ *            +24 classOf → u32[count]  class of [bounds[i], bounds[i+1]-1]
+ *
+ *  TRIE (a poptrie: multibit trie, stride TRIE_STRIDE, leaf-pushed, popcount-indexed)
+ *  +0 nodes → NODE[nodeCount] (node 0 is the root)   +4 leaves → u32[leafCount] (class ids)
+ *  +8 nodeCount   +12 leafCount
+ *
+ *  NODE (NODE_SIZE bytes)
+ *  +0  vector  u64  bit i ⇔ slot i is an internal node
+ *  +8  leafvec u64  bit i ⇔ slot i is a leaf starting a new run of equal leaves
+ *  +16 base1   u32  index of the first child node (children are contiguous)
+ *  +20 base0   u32  index of the first leaf of this node (leaves are contiguous)
+ *  child(slot) = base1 + popcnt(vector  & bits[0..slot]) - 1
+ *  leaf(slot)  = base0 + popcnt(leafvec & bits[0..slot]) - 1
+ *
+ *  Addresses enter the trie as a 128-bit big-endian number (hi:lo). IPv4 sits in
+ *  the top 32 bits of hi. The slot at bit offset o is bits o..o+5 of that number.
+ *
+ *  BATCH (the flow window; absolute addresses, written by TypeScript per call)
+ *  +0 count  +4 meta → u32[n]  +8 remote → u32[4n]  +12 local → u32[4n]
+ *  +16 proto → u32[n]  +20 port → u32[n]  +24 sport → u32[n]  +28 icmp → u32[n]
+ *  +32 slotMap → u32[slots*2] classifier index for (instance slot, direction)
+ *  +36 outActions → u8[n]  +40 outRules → i32[n] (global rule id, -1 = default drop)
+ *  meta: bit0 outbound, bit1 remote is IPv6, bit2 local present, bit3 local is IPv6,
+ *        bits 8..31 instance slot. Address words: word0 most significant (IPv4: word0).
+ *  port/sport: 0..65535, or PORT_ABSENT. icmp: type | code << 16, each 0..255 or ICMP_ABSENT.
+ */
+
+export const TABLE_MAGIC = 0x31464753; // "SGF1"
+export const TABLE_ABI = 1;
+export const TABLE_MAGIC_AT = 0;
+export const TABLE_ABI_AT = 4;
+export const TABLE_BYTES_AT = 8;
+export const TABLE_CLASSIFIERS_AT = 12;
+export const TABLE_DIRECTORY_AT = 16;
+export const TABLE_HEADER_SIZE = 24;
+
+export const CLS_BOXES_AT = 0;
+export const CLS_WORDS_AT = 4;
+export const CLS_SUMWORDS_AT = 8;
+export const CLS_DIMMASK_AT = 12;
+export const CLS_RULEIDS_AT = 16;
+export const CLS_ACTIONS_AT = 20;
+export const CLS_DIMS_AT = 24;
+
+export const DIM_REMOTE = 0;
+export const DIM_LOCAL = 1;
+export const DIM_PROTO = 2;
+export const DIM_PORT = 3;
+export const DIM_SPORT = 4;
+export const DIM_ICMP_TYPE = 5;
+export const DIM_ICMP_CODE = 6;
+export const DIM_COUNT = 7;
+
+export const DIM_KIND_ADDRESS = 1;
+export const DIM_KIND_INTERVAL = 2;
+export const DIM_KIND_AT = 0;
+export const DIM_CLASSES_AT = 4;
+export const DIM_BITMAPS_AT = 8;
+export const DIM_SUMS_AT = 12;
+export const DIM_TRIE4_AT = 16;
+export const DIM_TRIE6_AT = 20;
+export const DIM_ABSENT_AT = 24;
+export const DIM_COUNT_AT = 16;
+export const DIM_BOUNDS_AT = 20;
+export const DIM_CLASSOF_AT = 24;
+export const DIM_SIZE = 32;
+export const CLS_SIZE = CLS_DIMS_AT + DIM_COUNT * DIM_SIZE;
+
+export const TRIE_NODES_AT = 0;
+export const TRIE_LEAVES_AT = 4;
+export const TRIE_NODECOUNT_AT = 8;
+export const TRIE_LEAFCOUNT_AT = 12;
+export const TRIE_SIZE = 16;
+export const TRIE_STRIDE = 6;
+
+export const NODE_VECTOR_AT = 0;
+export const NODE_LEAFVEC_AT = 8;
+export const NODE_BASE1_AT = 16;
+export const NODE_BASE0_AT = 20;
+export const NODE_SIZE = 24;
+
+export const BATCH_COUNT_AT = 0;
+export const BATCH_META_AT = 4;
+export const BATCH_REMOTE_AT = 8;
+export const BATCH_LOCAL_AT = 12;
+export const BATCH_PROTO_AT = 16;
+export const BATCH_PORT_AT = 20;
+export const BATCH_SPORT_AT = 24;
+export const BATCH_ICMP_AT = 28;
+export const BATCH_SLOTMAP_AT = 32;
+export const BATCH_OUT_ACTIONS_AT = 36;
+export const BATCH_OUT_RULES_AT = 40;
+export const BATCH_HEADER_SIZE = 48;
+
+export const META_OUTBOUND = 1;
+export const META_REMOTE_V6 = 2;
+export const META_LOCAL_PRESENT = 4;
+export const META_LOCAL_V6 = 8;
+export const META_SLOT_SHIFT = 8;
+
+export const PORT_ABSENT = 65536;
+export const ICMP_ABSENT = 256;
+export const ICMP_CODE_SHIFT = 16;
+export const ICMP_FIELD_MASK = 0xffff;

@@ -1,0 +1,39 @@
+// PrefixTrie lookup: a poptrie over a 128-bit address (see layout.ts, TRIE and NODE).
+// Lookup only: the trie is built and leaf-pushed by src/compile/trie.ts.
+import {
+  TRIE_NODES_AT, TRIE_LEAVES_AT, NODE_SIZE, NODE_VECTOR_AT, NODE_LEAFVEC_AT,
+  NODE_BASE0_AT, NODE_BASE1_AT, TRIE_STRIDE,
+} from "./layout";
+
+// Bits o..o+5 of the 128-bit number hi:lo (bits past 127 read as zero).
+@inline function slotAt(hi: u64, lo: u64, o: u32): u32 {
+  let v: u64;
+  if (o <= 58) v = hi >> (<u64>(58 - o));
+  else if (o < 64) v = (hi << (<u64>(o - 58))) | (lo >> (<u64>(122 - o)));
+  else if (o <= 122) v = lo >> (<u64>(122 - o));
+  else v = lo << (<u64>(o - 122));
+  return <u32>(v & 63);
+}
+
+/** Class id of the longest-prefix path of hi:lo in the trie at `trie` (absolute). */
+@inline export function trieLookup(base: usize, trie: usize, hi: u64, lo: u64): u32 {
+  const nodes = base + <usize>load<u32>(trie + TRIE_NODES_AT);
+  const leaves = base + <usize>load<u32>(trie + TRIE_LEAVES_AT);
+  let node = nodes;
+  let o: u32 = 0;
+  while (true) {
+    const slot = slotAt(hi, lo, o);
+    const keep = <u64>(63 - slot); // shifting left by 63-slot keeps bits 0..slot
+    const vector = load<u64>(node + NODE_VECTOR_AT);
+    if ((vector >> <u64>slot) & 1) {
+      const child = load<u32>(node + NODE_BASE1_AT) + <u32>popcnt(vector << keep) - 1;
+      node = nodes + <usize>child * NODE_SIZE;
+      o += TRIE_STRIDE;
+      continue;
+    }
+    const leafvec = load<u64>(node + NODE_LEAFVEC_AT);
+    const leaf = load<u32>(node + NODE_BASE0_AT) + <u32>popcnt(leafvec << keep) - 1;
+    return load<u32>(leaves + (<usize>leaf << 2));
+  }
+  return 0;
+}

@@ -1,0 +1,107 @@
+/**
+ * Policy compilation: group priority merging, rule → box expansion, per-dimension
+ * class building, serialization into one TABLE.
+ *
+ * Merging (SPEC §3): for each instance and direction, the rules of its groups in
+ * priority order, each group's rules top to bottom (template rules last). Instances
+ * bound to the same ordered group list share one classifier, so a thousand
+ * instances over a handful of group orders cost a handful of classifiers.
+ */
+import type { Config, Direction, Rule, Verdict } from '../types.js';
+import * as L from '../../assembly/layout.js';
+import { ByteBudget } from './bitmap.js';
+import { ruleBoxes, type Box } from './box.js';
+import { buildIntervalDim, isWildcard } from './intervals.js';
+import { buildAddressDim, isAddressWildcard } from './trie.js';
+import { serializeTable, type ClassifierPlan, type DimPlan, type TableStats } from './serialize.js';
+
+export interface CompileOptions {
+  /** Refuse (TABLE_TOO_LARGE) tables larger than this. Default 512 MiB. */
+  maxTableBytes?: number;
+}
+
+export const DEFAULT_MAX_TABLE_BYTES = 512 * 1024 * 1024;
+
+/** What a global rule id stands for. */
+export interface RuleRef {
+  groupId: string;
+  direction: Direction;
+  ruleIndex: number;
+  action: 'accept' | 'drop';
+}
+
+export interface CompiledPolicy {
+  bytes: Uint8Array;
+  stats: TableStats & { classifiers: number; boxes: number };
+  rules: RuleRef[];
+  /** instance id -> [inbound classifier index, outbound classifier index]. */
+  instances: Map<string, [number, number]>;
+  defaultInstance: string | null;
+}
+
+function buildClassifier(boxes: Box[], budget: ByteBudget): ClassifierPlan {
+  const words = Math.max(1, Math.ceil(boxes.length / 64));
+  const dims: DimPlan[] = new Array<DimPlan>(L.DIM_COUNT).fill(null);
+  if (!isAddressWildcard(boxes, (b) => b.remote, false)) dims[L.DIM_REMOTE] = buildAddressDim(boxes, (b) => b.remote, words, budget);
+  if (!isAddressWildcard(boxes, (b) => b.local, true)) dims[L.DIM_LOCAL] = buildAddressDim(boxes, (b) => b.local, words, budget);
+  const intervalDims: [number, (b: Box) => { lo: number; hi: number }[], number][] = [
+    [L.DIM_PROTO, (b) => b.proto, 255],
+    [L.DIM_PORT, (b) => b.ports, L.PORT_ABSENT],
+    [L.DIM_SPORT, (b) => b.sports, L.PORT_ABSENT],
+    [L.DIM_ICMP_TYPE, (b) => b.icmpType, L.ICMP_ABSENT],
+    [L.DIM_ICMP_CODE, (b) => b.icmpCode, L.ICMP_ABSENT],
+  ];
+  for (const [d, get, max] of intervalDims) {
+    if (!isWildcard(boxes, get, max)) dims[d] = buildIntervalDim(boxes, get, max, words, budget);
+  }
+  return { ruleIds: boxes.map((b) => b.ruleId), accept: boxes.map((b) => b.accept), words, dims };
+}
+
+export function compilePolicy(config: Config, options: CompileOptions = {}): CompiledPolicy {
+  const budget = new ByteBudget(options.maxTableBytes ?? DEFAULT_MAX_TABLE_BYTES);
+  const rules: RuleRef[] = [];
+  const boxesOf = new Map<string, { inbound: Box[]; outbound: Box[] }>();
+  for (const g of config.securityGroups) {
+    const expand = (list: Rule[]): Box[] =>
+      list.flatMap((r) => {
+        const id = rules.length;
+        rules.push({ groupId: r.groupId, direction: r.direction, ruleIndex: r.ruleIndex, action: r.action });
+        return ruleBoxes(r, id);
+      });
+    boxesOf.set(g.id, { inbound: expand(g.inbound), outbound: expand(g.outbound) });
+  }
+  const plans: ClassifierPlan[] = [];
+  const byKey = new Map<string, number>();
+  const classifierFor = (dir: Direction, groups: string[]): number => {
+    const key = `${dir}\u0000${groups.join('\u0000')}`;
+    let idx = byKey.get(key);
+    if (idx === undefined) {
+      const boxes = groups.flatMap((g) => boxesOf.get(g)![dir]);
+      idx = plans.length;
+      plans.push(buildClassifier(boxes, budget));
+      byKey.set(key, idx);
+    }
+    return idx;
+  };
+  const instances = new Map<string, [number, number]>();
+  for (const inst of config.instances) {
+    instances.set(inst.id, [classifierFor('inbound', inst.securityGroups), classifierFor('outbound', inst.securityGroups)]);
+  }
+  const { bytes, stats } = serializeTable(plans);
+  new ByteBudget(budget.limit).spend(bytes.length, 'the whole table');
+  return {
+    bytes,
+    stats: { ...stats, classifiers: plans.length, boxes: plans.reduce((n, p) => n + p.ruleIds.length, 0) },
+    rules,
+    instances,
+    defaultInstance: config.instances[0]?.id ?? null,
+  };
+}
+
+const DEFAULT_VERDICT: Verdict = Object.freeze({ action: 'drop', groupId: null, ruleIndex: null }) as Verdict;
+
+export function verdictOf(rules: RuleRef[], ruleId: number): Verdict {
+  if (ruleId < 0) return { ...DEFAULT_VERDICT };
+  const r = rules[ruleId]!;
+  return { action: r.action, groupId: r.groupId, ruleIndex: r.ruleIndex };
+}

@@ -1,0 +1,152 @@
+/**
+ * Writes classifier plans into one position-independent TABLE (assembly/layout.ts).
+ * Every offset and size comes from layout.ts; nothing here restates a number.
+ */
+import * as L from '../../assembly/layout.js';
+import type { IntervalDimPlan } from './intervals.js';
+import type { AddressDimPlan, TriePlan } from './trie.js';
+
+export type DimPlan = IntervalDimPlan | AddressDimPlan | null;
+
+export interface ClassifierPlan {
+  ruleIds: number[];
+  accept: boolean[];
+  words: number;
+  dims: DimPlan[]; // indexed by L.DIM_*
+}
+
+/** Bytes of the table by structure, for reports and limits. */
+export interface TableStats {
+  total: number;
+  header: number;
+  rules: number;
+  bitmaps: number;
+  summaries: number;
+  tries: number;
+  intervals: number;
+}
+
+class Writer {
+  buf = new Uint8Array(1 << 12);
+  view = new DataView(this.buf.buffer);
+  size = 0;
+  /** Reserves `bytes` at the next 8-aligned offset and returns that offset. */
+  reserve(bytes: number): number {
+    const at = (this.size + 7) & ~7;
+    const end = at + bytes;
+    if (end > this.buf.length) {
+      let cap = this.buf.length;
+      while (cap < end) cap *= 2;
+      const next = new Uint8Array(cap);
+      next.set(this.buf);
+      this.buf = next;
+      this.view = new DataView(next.buffer);
+    }
+    this.size = end;
+    return at;
+  }
+  u32(at: number, v: number): void {
+    this.view.setUint32(at, v, true);
+  }
+  u64(at: number, v: bigint): void {
+    this.view.setBigUint64(at, v, true);
+  }
+  u32s(values: ArrayLike<number>): number {
+    const at = this.reserve(values.length * 4);
+    for (let i = 0; i < values.length; i++) this.view.setUint32(at + i * 4, values[i]!, true);
+    return at;
+  }
+}
+
+function writeTrie(w: Writer, t: TriePlan, stats: TableStats): number {
+  const header = w.reserve(L.TRIE_SIZE);
+  const nodes = w.reserve(t.vector.length * L.NODE_SIZE);
+  for (let i = 0; i < t.vector.length; i++) {
+    const at = nodes + i * L.NODE_SIZE;
+    w.u64(at + L.NODE_VECTOR_AT, t.vector[i]!);
+    w.u64(at + L.NODE_LEAFVEC_AT, t.leafvec[i]!);
+    w.u32(at + L.NODE_BASE1_AT, t.base1[i]!);
+    w.u32(at + L.NODE_BASE0_AT, t.base0[i]!);
+  }
+  const leaves = w.u32s(t.leaves);
+  w.u32(header + L.TRIE_NODES_AT, nodes);
+  w.u32(header + L.TRIE_LEAVES_AT, leaves);
+  w.u32(header + L.TRIE_NODECOUNT_AT, t.vector.length);
+  w.u32(header + L.TRIE_LEAFCOUNT_AT, t.leaves.length);
+  stats.tries += L.TRIE_SIZE + t.vector.length * L.NODE_SIZE + t.leaves.length * 4;
+  return header;
+}
+
+function writeClassifier(w: Writer, c: ClassifierPlan, stats: TableStats): number {
+  const at = w.reserve(L.CLS_SIZE);
+  const n = c.ruleIds.length;
+  const sumWords = Math.ceil(c.words / 64);
+  w.u32(at + L.CLS_BOXES_AT, n);
+  w.u32(at + L.CLS_WORDS_AT, c.words);
+  w.u32(at + L.CLS_SUMWORDS_AT, sumWords);
+  const ruleIds = w.u32s(c.ruleIds);
+  const actions = w.reserve(n);
+  c.accept.forEach((a, i) => w.buf[actions + i] = a ? 1 : 0);
+  w.u32(at + L.CLS_RULEIDS_AT, ruleIds);
+  w.u32(at + L.CLS_ACTIONS_AT, actions);
+  stats.header += L.CLS_SIZE;
+  stats.rules += n * 5;
+  let mask = 0;
+  c.dims.forEach((d, k) => {
+    if (!d) return;
+    mask |= 1 << k;
+    const dim = at + L.CLS_DIMS_AT + k * L.DIM_SIZE;
+    const all = d.classes.all();
+    const bitmaps = w.u32s(all);
+    // Summary bit w of a class: its bitmap word w is non-zero.
+    const sums = w.reserve(d.classes.count * sumWords * 8);
+    for (let cl = 0; cl < d.classes.count; cl++) {
+      const bm = d.classes.bitmap(cl);
+      for (let s = 0; s < sumWords; s++) {
+        let bits = 0n;
+        for (let j = 0; j < 64 && s * 64 + j < c.words; j++) {
+          const word = s * 64 + j;
+          if (bm[2 * word] || bm[2 * word + 1]) bits |= 1n << BigInt(j);
+        }
+        w.u64(sums + (cl * sumWords + s) * 8, bits);
+      }
+    }
+    stats.bitmaps += all.length * 4;
+    stats.summaries += d.classes.count * sumWords * 8;
+    w.u32(dim + L.DIM_CLASSES_AT, d.classes.count);
+    w.u32(dim + L.DIM_BITMAPS_AT, bitmaps);
+    w.u32(dim + L.DIM_SUMS_AT, sums);
+    if (d.kind === 'address') {
+      w.u32(dim + L.DIM_KIND_AT, L.DIM_KIND_ADDRESS);
+      w.u32(dim + L.DIM_TRIE4_AT, writeTrie(w, d.trie4, stats));
+      w.u32(dim + L.DIM_TRIE6_AT, writeTrie(w, d.trie6, stats));
+      w.u32(dim + L.DIM_ABSENT_AT, d.absent);
+    } else {
+      w.u32(dim + L.DIM_KIND_AT, L.DIM_KIND_INTERVAL);
+      w.u32(dim + L.DIM_COUNT_AT, d.bounds.length);
+      w.u32(dim + L.DIM_BOUNDS_AT, w.u32s(d.bounds));
+      w.u32(dim + L.DIM_CLASSOF_AT, w.u32s(d.classOf));
+      stats.intervals += d.bounds.length * 8;
+    }
+  });
+  w.u32(at + L.CLS_DIMMASK_AT, mask);
+  return at;
+}
+
+export function serializeTable(classifiers: ClassifierPlan[]): { bytes: Uint8Array; stats: TableStats } {
+  const stats: TableStats = { total: 0, header: L.TABLE_HEADER_SIZE, rules: 0, bitmaps: 0, summaries: 0, tries: 0, intervals: 0 };
+  const w = new Writer();
+  w.reserve(L.TABLE_HEADER_SIZE);
+  const directory = w.reserve(classifiers.length * 4);
+  stats.header += classifiers.length * 4;
+  classifiers.forEach((c, i) => w.u32(directory + i * 4, writeClassifier(w, c, stats)));
+  const total = (w.size + 7) & ~7;
+  w.reserve(total - w.size);
+  w.u32(L.TABLE_MAGIC_AT, L.TABLE_MAGIC);
+  w.u32(L.TABLE_ABI_AT, L.TABLE_ABI);
+  w.u32(L.TABLE_BYTES_AT, total);
+  w.u32(L.TABLE_CLASSIFIERS_AT, classifiers.length);
+  w.u32(L.TABLE_DIRECTORY_AT, directory);
+  stats.total = total;
+  return { bytes: w.buf.slice(0, total), stats };
+}

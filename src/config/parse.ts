@@ -1,0 +1,266 @@
+/**
+ * Config parsing and validation (SPEC §2-4): native JSON/YAML documents, Tencent
+ * Cloud API policy sets, and Terraform lite rule strings, into one normalized Config.
+ * `safeParseConfig` returns every issue; `parseConfig` throws one CONFIG_INVALID
+ * error carrying them all. Nothing is half-accepted.
+ */
+import { parse as parseYaml } from 'yaml';
+import { configError, SgfilterError, type Issue, type Path } from '../errors.js';
+import type { Config, Direction, Instance, Rule, SecurityGroup, Warning } from '../types.js';
+import { TEMPLATES, templateName, TEMPLATE_SYNTAX, type TemplateName } from './presets.js';
+import { show, unknownFieldIssue, validateRule, type RuleSource } from './rule.js';
+import { convertPolicySet, findPolicySet } from './tencent.js';
+import { TERRAFORM_PARTS, TERRAFORM_SYNTAX, terraformRule } from './terraform.js';
+
+export type ParseResult = { success: true; config: Config } | { success: false; issues: Issue[] };
+
+const GROUP_FIELDS = ['id', 'name', 'template', 'inbound', 'outbound', 'SecurityGroupPolicySet'] as const;
+const TOP_FIELDS = ['securityGroups', 'instances', 'version', 'description', '$schema'] as const;
+const INSTANCE_FIELDS = ['id', 'securityGroups', 'name'] as const;
+/** Id of the group made from a bare Tencent policy set document. */
+export const TENCENT_GROUP_ID = 'tencent';
+
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function nativeSource(path: Path, label: string): RuleSource {
+  return { path, label, fieldPath: (f) => [...path, f], fieldName: (f) => f };
+}
+
+interface Ctx {
+  issues: Issue[];
+  warnings: Warning[];
+}
+
+/** Validates the rules of one direction of a group (rule objects or Terraform strings). */
+function validateRules(list: unknown, dir: Direction, groupId: string, path: Path, label: string, ctx: Ctx): Rule[] {
+  if (list === undefined) return [];
+  if (!Array.isArray(list)) {
+    ctx.issues.push({ code: 'INVALID_TYPE', path, given: list, message: `${label} ${dir}: must be a list of rules, got ${show(list)}` });
+    return [];
+  }
+  const rules: Rule[] = [];
+  list.forEach((raw, i) => {
+    const rulePath = [...path, i];
+    const ruleLabel = `${label} ${dir} rule ${i}`;
+    let src = nativeSource(rulePath, ruleLabel);
+    let value = raw;
+    if (typeof raw === 'string') {
+      const converted = terraformRule(raw, dir);
+      if (!converted) {
+        ctx.issues.push({
+          code: 'INVALID_TERRAFORM_RULE', path: rulePath, given: raw, allowed: TERRAFORM_SYNTAX,
+          message: `${ruleLabel}: "${raw}" is not a Terraform lite rule; write ${TERRAFORM_SYNTAX}`,
+        });
+        return;
+      }
+      value = converted;
+      src = { path: rulePath, label: `${ruleLabel} ("${raw}")`, fieldPath: () => rulePath, fieldName: (f) => TERRAFORM_PARTS[f] ?? f };
+    }
+    const rule = validateRule(value, dir, groupId, i, src, ctx.issues, ctx.warnings);
+    if (rule) rules.push(rule);
+  });
+  return rules;
+}
+
+function templateRules(name: TemplateName, dir: Direction, groupId: string, start: number, ctx: Ctx): Rule[] {
+  return TEMPLATES[name][dir].map((raw, i) => {
+    const src = nativeSource(['templates', name, dir, i], `template ${name}`);
+    const rule = validateRule(raw, dir, groupId, start + i, src, ctx.issues, ctx.warnings)!;
+    rule.template = name;
+    return rule;
+  });
+}
+
+function validateGroup(raw: unknown, gi: number, ctx: Ctx, seen: Map<string, number>): SecurityGroup | undefined {
+  const path: Path = ['securityGroups', gi];
+  if (!isObj(raw)) {
+    ctx.issues.push({ code: 'INVALID_TYPE', path, given: raw, message: `securityGroups[${gi}]: a security group must be an object with an id, got ${show(raw)}` });
+    return undefined;
+  }
+  const before = ctx.issues.length;
+  let id = `#${gi}`;
+  if (raw.id === undefined) {
+    ctx.issues.push({ code: 'MISSING_FIELD', path: [...path, 'id'], message: `securityGroups[${gi}]: no id; every security group needs a unique id such as "sg-web"` });
+  } else if (typeof raw.id !== 'string' || raw.id.trim() === '') {
+    ctx.issues.push({ code: 'INVALID_TYPE', path: [...path, 'id'], given: raw.id, message: `securityGroups[${gi}]: id must be a non-empty string, got ${show(raw.id)}` });
+  } else {
+    id = raw.id;
+    const first = seen.get(id);
+    if (first !== undefined) {
+      ctx.issues.push({ code: 'DUPLICATE_GROUP', path: [...path, 'id'], given: id, message: `securityGroups[${gi}]: id "${id}" is already used by securityGroups[${first}]; group ids must be unique` });
+    } else seen.set(id, gi);
+  }
+  const label = `group "${id}"`;
+  for (const k of Object.keys(raw)) {
+    if (!(GROUP_FIELDS as readonly string[]).includes(k)) ctx.issues.push(unknownFieldIssue([...path, k], label, k, GROUP_FIELDS));
+  }
+  if (raw.name !== undefined && typeof raw.name !== 'string') {
+    ctx.issues.push({ code: 'INVALID_TYPE', path: [...path, 'name'], given: raw.name, message: `${label}: name must be a string, got ${show(raw.name)}` });
+  }
+  let template: TemplateName = 'custom';
+  if (raw.template !== undefined) {
+    const t = typeof raw.template === 'string' ? templateName(raw.template) : undefined;
+    if (!t) {
+      ctx.issues.push({ code: 'UNKNOWN_TEMPLATE', path: [...path, 'template'], given: raw.template, allowed: TEMPLATE_SYNTAX, message: `${label}: unknown template ${show(raw.template)}; allowed: ${TEMPLATE_SYNTAX}` });
+    } else template = t;
+  }
+  let inbound: Rule[];
+  let outbound: Rule[];
+  if (raw.SecurityGroupPolicySet !== undefined) {
+    if (raw.inbound !== undefined || raw.outbound !== undefined) {
+      ctx.issues.push({ code: 'CONFLICTING_FIELDS', path: [...path, 'SecurityGroupPolicySet'], message: `${label}: give either inbound/outbound rules or a Tencent SecurityGroupPolicySet, not both` });
+    }
+    if (!isObj(raw.SecurityGroupPolicySet)) {
+      ctx.issues.push({ code: 'INVALID_TYPE', path: [...path, 'SecurityGroupPolicySet'], message: `${label}: SecurityGroupPolicySet must be an object` });
+      return undefined;
+    }
+    [inbound, outbound] = tencentRules(raw.SecurityGroupPolicySet, [...path, 'SecurityGroupPolicySet'], id, label, ctx);
+  } else {
+    inbound = validateRules(raw.inbound, 'inbound', id, [...path, 'inbound'], label, ctx);
+    outbound = validateRules(raw.outbound, 'outbound', id, [...path, 'outbound'], label, ctx);
+  }
+  if (ctx.issues.length > before) return undefined;
+  const group: SecurityGroup = {
+    id,
+    template,
+    inbound: [...inbound, ...templateRules(template, 'inbound', id, inbound.length, ctx)],
+    outbound: [...outbound, ...templateRules(template, 'outbound', id, outbound.length, ctx)],
+  };
+  if (typeof raw.name === 'string') group.name = raw.name;
+  return group;
+}
+
+function tencentRules(set: Record<string, unknown>, base: Path, groupId: string, label: string, ctx: Ctx): [Rule[], Rule[]] {
+  const converted = convertPolicySet(set, base, label, ctx.issues);
+  const one = (dir: Direction): Rule[] =>
+    converted[dir].flatMap((tr, i) => {
+      const src: RuleSource = {
+        path: tr.path,
+        label: `${label} ${dir === 'inbound' ? 'Ingress' : 'Egress'}[${tr.path[tr.path.length - 1]}]`,
+        fieldPath: (f) => [...tr.path, tr.fields[f] ?? f],
+        fieldName: (f) => tr.fields[f] ?? f,
+      };
+      const rule = validateRule(tr.rule, dir, groupId, i, src, ctx.issues, ctx.warnings);
+      return rule ? [rule] : [];
+    });
+  return [one('inbound'), one('outbound')];
+}
+
+function validateInstances(raw: unknown, groups: Map<string, number>, ctx: Ctx): Instance[] {
+  if (!Array.isArray(raw)) {
+    ctx.issues.push({ code: 'INVALID_TYPE', path: ['instances'], given: raw, message: `instances: must be a list of {id, securityGroups}, got ${show(raw)}` });
+    return [];
+  }
+  const seen = new Map<string, number>();
+  const out: Instance[] = [];
+  raw.forEach((inst, ii) => {
+    const path: Path = ['instances', ii];
+    if (!isObj(inst)) {
+      ctx.issues.push({ code: 'INVALID_TYPE', path, given: inst, message: `instances[${ii}]: an instance must be an object {id, securityGroups}, got ${show(inst)}` });
+      return;
+    }
+    const before = ctx.issues.length;
+    for (const k of Object.keys(inst)) {
+      if (!(INSTANCE_FIELDS as readonly string[]).includes(k)) ctx.issues.push(unknownFieldIssue([...path, k], `instances[${ii}]`, k, INSTANCE_FIELDS));
+    }
+    let id = `#${ii}`;
+    if (typeof inst.id !== 'string' || inst.id.trim() === '') {
+      ctx.issues.push({ code: inst.id === undefined ? 'MISSING_FIELD' : 'INVALID_TYPE', path: [...path, 'id'], given: inst.id, message: `instances[${ii}]: id must be a non-empty string${inst.id === undefined ? '' : `, got ${show(inst.id)}`}` });
+    } else {
+      id = inst.id;
+      const first = seen.get(id);
+      if (first !== undefined) {
+        ctx.issues.push({ code: 'DUPLICATE_INSTANCE', path: [...path, 'id'], given: id, message: `instances[${ii}]: id "${id}" is already used by instances[${first}]; instance ids must be unique` });
+      } else seen.set(id, ii);
+    }
+    const list = inst.securityGroups;
+    if (!Array.isArray(list)) {
+      ctx.issues.push({ code: list === undefined ? 'MISSING_FIELD' : 'INVALID_TYPE', path: [...path, 'securityGroups'], given: list, message: `instance "${id}": securityGroups must be a list of group ids in priority order (first = highest)` });
+      return;
+    }
+    const bound = new Set<string>();
+    list.forEach((g, k) => {
+      const p = [...path, 'securityGroups', k];
+      if (typeof g !== 'string') {
+        ctx.issues.push({ code: 'INVALID_TYPE', path: p, given: g, message: `instance "${id}": securityGroups[${k}] must be a group id string, got ${show(g)}` });
+      } else if (!groups.has(g)) {
+        const known = [...groups.keys()];
+        ctx.issues.push({ code: 'UNKNOWN_GROUP', path: p, given: g, allowed: known.join(', '), message: `instance "${id}": securityGroups[${k}] names group "${g}", which the config does not define (defined: ${known.join(', ') || 'none'})` });
+      } else if (bound.has(g)) {
+        ctx.issues.push({ code: 'DUPLICATE_BINDING', path: p, given: g, message: `instance "${id}": group "${g}" is listed twice; list each group once, in priority order` });
+      } else bound.add(g);
+    });
+    if (ctx.issues.length === before) out.push({ id, securityGroups: list as string[] });
+  });
+  return out;
+}
+
+/** Validates a config document (already parsed from JSON/YAML). Returns every issue. */
+export function safeParseConfig(doc: unknown): ParseResult {
+  const ctx: Ctx = { issues: [], warnings: [] };
+  const tencent = findPolicySet(doc);
+  let groupsRaw: unknown;
+  let instancesRaw: unknown;
+  if (tencent) {
+    groupsRaw = [{ id: TENCENT_GROUP_ID, SecurityGroupPolicySet: tencent.set }];
+  } else if (!isObj(doc)) {
+    return { success: false, issues: [{ code: 'INVALID_TYPE', path: [], given: doc, message: `a config must be an object with securityGroups (or a Tencent Cloud SecurityGroupPolicySet), got ${show(doc)}` }] };
+  } else {
+    for (const k of Object.keys(doc)) {
+      if (!(TOP_FIELDS as readonly string[]).includes(k)) ctx.issues.push(unknownFieldIssue([k], 'config', k, TOP_FIELDS));
+    }
+    groupsRaw = doc.securityGroups;
+    instancesRaw = doc.instances;
+    if (groupsRaw === undefined) {
+      ctx.issues.push({ code: 'MISSING_FIELD', path: ['securityGroups'], message: 'config: no securityGroups; a config lists its security groups under securityGroups' });
+      groupsRaw = [];
+    } else if (!Array.isArray(groupsRaw)) {
+      ctx.issues.push({ code: 'INVALID_TYPE', path: ['securityGroups'], given: groupsRaw, message: `config: securityGroups must be a list, got ${show(groupsRaw)}` });
+      groupsRaw = [];
+    }
+  }
+  const seen = new Map<string, number>();
+  const groups: SecurityGroup[] = [];
+  (groupsRaw as unknown[]).forEach((g, gi) => {
+    const group = validateGroup(g, gi, ctx, seen);
+    if (group) groups.push(group);
+  });
+  // A Tencent document's paths start at its own root, not at securityGroups[0].
+  if (tencent) {
+    for (const issue of ctx.issues) {
+      const p = issue.path;
+      if (p[0] === 'securityGroups' && p[2] === 'SecurityGroupPolicySet') issue.path = [...tencent.path, ...p.slice(3)];
+    }
+  }
+  const implicit = instancesRaw === undefined || (Array.isArray(instancesRaw) && instancesRaw.length === 0);
+  const instances = implicit
+    ? [{ id: 'default', securityGroups: groups.map((g) => g.id) }]
+    : validateInstances(instancesRaw, seen, ctx);
+  if (ctx.issues.length > 0) return { success: false, issues: ctx.issues };
+  return { success: true, config: { securityGroups: groups, instances, implicitInstance: implicit, warnings: ctx.warnings } };
+}
+
+/** Like safeParseConfig, but throws an SgfilterError (code CONFIG_INVALID) with every issue. */
+export function parseConfig(doc: unknown, source?: string): Config {
+  const r = safeParseConfig(doc);
+  if (!r.success) throw configError(r.issues, source);
+  return r.config;
+}
+
+/** Parses config text: YAML when `format` says so or the file name ends in .yaml/.yml, JSON otherwise. */
+export function parseConfigText(text: string, fileName = 'config.json'): unknown {
+  const yaml = /\.ya?ml$/i.test(fileName);
+  try {
+    return yaml ? parseYaml(text) : JSON.parse(text);
+  } catch (e) {
+    const msg = (e as Error).message;
+    throw new SgfilterError('CONFIG_PARSE', `${fileName}: not valid ${yaml ? 'YAML' : 'JSON'}: ${msg}`, [
+      { code: 'PARSE_ERROR', path: [], message: `${fileName}: not valid ${yaml ? 'YAML' : 'JSON'}: ${msg}` },
+    ]);
+  }
+}
+
+/** True when `x` is an already-validated Config (so APIs accept both). */
+export function isConfig(x: unknown): x is Config {
+  return isObj(x) && Array.isArray(x.securityGroups) && Array.isArray(x.instances) && typeof x.implicitInstance === 'boolean';
+}

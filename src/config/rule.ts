@@ -1,0 +1,251 @@
+/**
+ * Validation of one rule (SPEC §2) into a normalized Rule. Every problem becomes an
+ * Issue with a stable code and the path of the offending field; all issues of the
+ * rule are reported, not only the first.
+ */
+import type { Issue, IssueCode, Path } from '../errors.js';
+import type { AddressSet, Direction, Interval, ProtocolMatch, Rule, Warning } from '../types.js';
+import { parsePeer } from './address.js';
+import { parsePorts, PORT_SYNTAX } from './ports.js';
+import {
+  ICMP, ICMPV6, parseProtocol, PRESETS, presetName, PRESET_SYNTAX, PROTOCOL_SYNTAX, takesPorts,
+} from './presets.js';
+
+/** How a rule maps back to the document the user wrote (native, Tencent, Terraform). */
+export interface RuleSource {
+  /** Path of the rule object itself. */
+  path: Path;
+  /** Human label, e.g. `group "sg-web" inbound rule 4`. */
+  label: string;
+  /** Path of one field of this rule (imports rename fields). */
+  fieldPath(field: string): Path;
+  /** Name of a field as the user wrote it. */
+  fieldName(field: string): string;
+}
+
+export const RULE_FIELDS = [
+  'type', 'protocol', 'port', 'source', 'destination', 'peer', 'localCidr', 'sourcePort',
+  'icmpType', 'icmpCode', 'action', 'description',
+] as const;
+
+const ACTIONS: Record<string, 'accept' | 'drop'> = {
+  accept: 'accept', allow: 'accept', drop: 'drop', reject: 'drop', deny: 'drop',
+};
+export const ACTION_SYNTAX = 'accept (or allow) / drop (or reject, deny), case-insensitive';
+
+export function parseAction(v: unknown): 'accept' | 'drop' | undefined {
+  return typeof v === 'string' ? ACTIONS[v.trim().toLowerCase()] : undefined;
+}
+
+export const show = (v: unknown): string => (typeof v === 'string' ? `"${v}"` : JSON.stringify(v) ?? String(v));
+
+/** Closest name in `known` to `name` (edit distance ≤ 2), for "did you mean" hints. */
+export function closest(name: string, known: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestD = 3;
+  const a = name.toLowerCase();
+  for (const k of known) {
+    const b = k.toLowerCase();
+    const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
+    for (let j = 1; j <= b.length; j++) d[0]![j] = j;
+    for (let i = 1; i <= a.length; i++) {
+      for (let j = 1; j <= b.length; j++) {
+        d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+      }
+    }
+    const dist = d[a.length]![b.length]!;
+    if (dist < bestD) {
+      bestD = dist;
+      best = k;
+    }
+  }
+  return best;
+}
+
+export function unknownFieldIssue(path: Path, label: string, key: string, known: readonly string[]): Issue {
+  const hint = closest(key, known);
+  return {
+    code: 'UNKNOWN_FIELD',
+    path,
+    given: key,
+    allowed: known.join(', '),
+    message: `${label}: unknown field "${key}"${hint ? `; did you mean "${hint}"?` : ''} (allowed: ${known.join(', ')})`,
+  };
+}
+
+/** Parses an integer 0-255 given as a number or digit string. */
+function byteValue(v: unknown): number | undefined {
+  if (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 255) return v;
+  if (typeof v === 'string' && /^\s*\d{1,3}\s*$/.test(v) && Number(v) <= 255) return Number(v);
+  return undefined;
+}
+
+function samePorts(a: Interval[] | null, b: Interval[] | null): boolean {
+  if (a === null || b === null) return a === b;
+  const norm = (l: Interval[]) => JSON.stringify([...l].sort((x, y) => x.lo - y.lo));
+  return norm(a) === norm(b);
+}
+
+/**
+ * Validates `raw` as a rule of `direction` in group `groupId`. Returns the rule, or
+ * undefined when issues were pushed. `rule.ruleIndex` is the caller's to set right.
+ */
+export function validateRule(
+  raw: unknown,
+  direction: Direction,
+  groupId: string,
+  ruleIndex: number,
+  src: RuleSource,
+  issues: Issue[],
+  warnings: Warning[],
+): Rule | undefined {
+  const before = issues.length;
+  const add = (code: IssueCode, field: string | null, message: string, given?: unknown, allowed?: string) => {
+    const where = field === null ? src.label : `${src.label}, ${src.fieldName(field)}`;
+    const issue: Issue = { code, path: field === null ? src.path : src.fieldPath(field), message: `${where}: ${message}` };
+    if (given !== undefined) issue.given = given;
+    if (allowed !== undefined) issue.allowed = allowed;
+    issues.push(issue);
+  };
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    add('INVALID_TYPE', null, `a rule must be an object (or a Terraform string ACTION#PEER#PORT#PROTOCOL), got ${show(raw)}`, raw);
+    return undefined;
+  }
+  const r = raw as Record<string, unknown>;
+  const keys = Object.keys(r);
+  if (keys.length === 0) {
+    add('EMPTY_RULE', null, 'the rule is empty; a rule needs at least an action, a peer and a protocol or type');
+    return undefined;
+  }
+  for (const k of keys) {
+    if (!(RULE_FIELDS as readonly string[]).includes(k)) issues.push(unknownFieldIssue(src.fieldPath(k), src.label, k, RULE_FIELDS));
+  }
+
+  // type / protocol
+  let preset: string | undefined;
+  if (r.type !== undefined) {
+    preset = typeof r.type === 'string' ? presetName(r.type) : undefined;
+    if (preset === undefined) add('UNKNOWN_PRESET', 'type', `unknown preset ${show(r.type)}; allowed: ${PRESET_SYNTAX}`, r.type, PRESET_SYNTAX);
+  }
+  const fixed = preset !== undefined ? PRESETS[preset] : null;
+  let protocol: ProtocolMatch | undefined;
+  if (r.protocol !== undefined) {
+    const p = parseProtocol(r.protocol, true);
+    if (p === undefined) add('UNKNOWN_PROTOCOL', 'protocol', `unknown protocol ${show(r.protocol)}; allowed: ${PROTOCOL_SYNTAX}`, r.protocol, PROTOCOL_SYNTAX);
+    else if (fixed && fixed.protocol !== p) {
+      add('CONFLICTING_FIELDS', 'protocol', `preset "${preset}" already means protocol ${fixed.protocol === 'ping' ? 'ICMP/ICMPv6' : fixed.protocol}; remove protocol or use type custom`, r.protocol);
+    } else protocol = p;
+  }
+  if (fixed) protocol = fixed.protocol;
+  const presetUnknown = r.type !== undefined && preset === undefined;
+  if (r.protocol === undefined && !fixed && !presetUnknown) {
+    add('MISSING_FIELD', 'protocol', `no protocol; give protocol (${PROTOCOL_SYNTAX}) or a preset type (${PRESET_SYNTAX})`, undefined, PROTOCOL_SYNTAX);
+  }
+
+  // ports
+  const portsOf = (field: 'port' | 'sourcePort'): Interval[] | null | undefined => {
+    const v = r[field];
+    if (v === undefined) return null;
+    if (typeof v !== 'string' && typeof v !== 'number') {
+      add('INVALID_TYPE', field, `must be a string or a number, got ${show(v)}; allowed: ${PORT_SYNTAX}`, v, PORT_SYNTAX);
+      return undefined;
+    }
+    const p = parsePorts(v);
+    if (!p.ok) {
+      add(p.code, field, p.message, v, PORT_SYNTAX);
+      return undefined;
+    }
+    if (p.value !== null && protocol !== undefined && !takesPorts(protocol)) {
+      const name = typeof r.protocol === 'string' || typeof r.protocol === 'number' ? String(r.protocol) : String(preset);
+      add('PORT_NOT_ALLOWED', field, `${show(v)} given with protocol ${name}; only TCP and UDP take ports, so it must be ALL or absent`, v, 'ALL or absent');
+      return undefined;
+    }
+    return p.value;
+  };
+  let ports = portsOf('port');
+  if (fixed && r.port !== undefined && ports !== undefined) {
+    if (!samePorts(ports, fixed.ports)) {
+      add('CONFLICTING_FIELDS', 'port', `preset "${preset}" already fixes the port; ${show(r.port)} differs (remove port or use type custom)`, r.port);
+      ports = undefined;
+    }
+  }
+  if (fixed && ports !== undefined) ports = fixed.ports;
+  const sourcePorts = portsOf('sourcePort');
+
+  // peer
+  const own = direction === 'inbound' ? 'source' : 'destination';
+  const other = direction === 'inbound' ? 'destination' : 'source';
+  if (r[other] !== undefined) {
+    add('WRONG_DIRECTION_FIELD', other, `${direction} rules name their peer with "${own}" (or "peer"), not "${other}"`, r[other], own);
+  }
+  const given = [own, 'peer'].filter((k) => r[k] !== undefined);
+  let peer: AddressSet | undefined;
+  if (given.length > 1) {
+    add('CONFLICTING_FIELDS', 'peer', `both "${own}" and "peer" are given; keep one`);
+  } else if (given.length === 0) {
+    if (r[other] === undefined) add('MISSING_FIELD', own, `no peer; give ${own} (an address, CIDR, range a-b, 0.0.0.0/0, ::/0 or any)`);
+  } else {
+    const field = given[0]!;
+    const v = r[field];
+    if (typeof v !== 'string') add('INVALID_TYPE', field, `must be a string, got ${show(v)}`, v);
+    else {
+      const p = parsePeer(v);
+      if (p.ok) peer = p.value;
+      else add(p.code, field, p.message, v, 'an address, a CIDR, a range a-b, 0.0.0.0/0, ::/0 or any');
+    }
+  }
+  let local: AddressSet | null = null;
+  if (r.localCidr !== undefined) {
+    if (typeof r.localCidr !== 'string') add('INVALID_TYPE', 'localCidr', `must be a string, got ${show(r.localCidr)}`, r.localCidr);
+    else {
+      const p = parsePeer(r.localCidr);
+      if (p.ok) local = p.value;
+      else add(p.code, 'localCidr', p.message, r.localCidr);
+    }
+  }
+
+  // icmp
+  const icmpOk = protocol === ICMP || protocol === ICMPV6 || protocol === 'ping';
+  const icmpField = (f: 'icmpType' | 'icmpCode'): number | null => {
+    if (r[f] === undefined) return null;
+    const v = byteValue(r[f]);
+    if (v === undefined) add('INVALID_ICMP', f, `${show(r[f])} is not a whole number 0-255`, r[f], '0-255');
+    else if (protocol !== undefined && !icmpOk) add('INVALID_ICMP', f, `only ICMP, ICMPv6 and ping rules take ${f}`, r[f]);
+    return v ?? null;
+  };
+  const icmpType = icmpField('icmpType');
+  const icmpCode = icmpField('icmpCode');
+  if (r.icmpCode !== undefined && r.icmpType === undefined) add('INVALID_ICMP', 'icmpCode', 'icmpCode needs an icmpType', r.icmpCode);
+
+  // action
+  let action: 'accept' | 'drop' | undefined;
+  if (r.action === undefined) add('MISSING_FIELD', 'action', `no action; allowed: ${ACTION_SYNTAX}`, undefined, ACTION_SYNTAX);
+  else {
+    action = parseAction(r.action);
+    if (!action) add('INVALID_ACTION', 'action', `unknown action ${show(r.action)}; allowed: ${ACTION_SYNTAX}`, r.action, ACTION_SYNTAX);
+  }
+  if (r.description !== undefined && typeof r.description !== 'string') {
+    add('INVALID_TYPE', 'description', `must be a string, got ${show(r.description)}`, r.description);
+  }
+
+  if (issues.length > before || protocol === undefined || ports === undefined || sourcePorts === undefined || !peer || !action) {
+    return undefined;
+  }
+  if ((protocol === ICMP && peer.v4.length === 0) || (protocol === ICMPV6 && peer.v6.length === 0)) {
+    warnings.push({
+      path: src.path,
+      message: `${src.label}: can never match: ${protocol === ICMP ? 'ICMP with an IPv6-only peer (use ICMPv6)' : 'ICMPv6 with an IPv4-only peer (use ICMP)'}`,
+    });
+  }
+  const peerField = given[0]!;
+  const rule: Rule = {
+    groupId, direction, ruleIndex, action, protocol, ports, peer, local, sourcePorts, icmpType, icmpCode,
+    text: {
+      protocol: preset && preset !== 'custom' ? preset : String(r.protocol),
+      port: r.port === undefined ? 'ALL' : String(r.port),
+      peer: String(r[peerField]),
+    },
+  };
+  if (typeof r.description === 'string') rule.description = r.description;
+  return rule;
+}

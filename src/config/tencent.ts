@@ -1,0 +1,100 @@
+/**
+ * Tencent Cloud's DescribeSecurityGroupPolicies output, accepted as a config:
+ * the whole `{"Response": {...}}`, the `{"SecurityGroupPolicySet": {...}}` object, or
+ * the policy set `{Version, Ingress, Egress}` itself. Each entry becomes a rule
+ * object whose fields keep their Tencent names for error paths (Port, CidrBlock...).
+ * What sgfilter cannot evaluate (parameter templates it is not given, security-group
+ * peers) is refused with an issue naming it, never silently dropped.
+ */
+import type { Issue, Path } from '../errors.js';
+import type { Direction, RuleInput } from '../types.js';
+import { show } from './rule.js';
+
+export interface TencentRule {
+  rule: RuleInput;
+  path: Path;
+  /** Native field -> Tencent field name. */
+  fields: Record<string, string>;
+  policyIndex?: number;
+}
+
+export interface TencentGroup {
+  version?: string;
+  inbound: TencentRule[];
+  outbound: TencentRule[];
+}
+
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Finds the policy set in `doc`; returns it and the path it was found at. */
+export function findPolicySet(doc: unknown): { set: Record<string, unknown>; path: Path } | undefined {
+  if (!isObj(doc)) return undefined;
+  if (isObj(doc.Response) && isObj(doc.Response.SecurityGroupPolicySet)) {
+    return { set: doc.Response.SecurityGroupPolicySet, path: ['Response', 'SecurityGroupPolicySet'] };
+  }
+  if (isObj(doc.SecurityGroupPolicySet)) return { set: doc.SecurityGroupPolicySet, path: ['SecurityGroupPolicySet'] };
+  if (('Ingress' in doc || 'Egress' in doc) && !('securityGroups' in doc)) return { set: doc, path: [] };
+  return undefined;
+}
+
+const nonEmpty = (v: unknown): v is string => typeof v === 'string' && v.trim() !== '';
+
+/** Converts a policy set; Tencent-specific problems are pushed to `issues`. */
+export function convertPolicySet(set: Record<string, unknown>, base: Path, label: string, issues: Issue[]): TencentGroup {
+  const out: TencentGroup = { inbound: [], outbound: [] };
+  if (set.Version !== undefined) out.version = String(set.Version);
+  for (const [key, direction] of [['Ingress', 'inbound'], ['Egress', 'outbound']] as [string, Direction][]) {
+    const list = set[key];
+    if (list === undefined) continue;
+    if (!Array.isArray(list)) {
+      issues.push({ code: 'INVALID_TYPE', path: [...base, key], given: list, message: `${label} ${key}: must be a list of policies, got ${show(list)}` });
+      continue;
+    }
+    list.forEach((entry, i) => {
+      const path = [...base, key, i];
+      const where = `${label} ${key}[${i}]`;
+      if (!isObj(entry)) {
+        issues.push({ code: 'INVALID_TYPE', path, given: entry, message: `${where}: a policy must be an object, got ${show(entry)}` });
+        return;
+      }
+      let ok = true;
+      const refuse = (code: Issue['code'], field: Path, message: string, given?: unknown) => {
+        ok = false;
+        const issue: Issue = { code, path: [...path, ...field], message: `${where}: ${message}` };
+        if (given !== undefined) issue.given = given;
+        issues.push(issue);
+      };
+      for (const [tpl, keys] of [['ServiceTemplate', ['ServiceId', 'ServiceGroupId']], ['AddressTemplate', ['AddressId', 'AddressGroupId']]] as const) {
+        const t = entry[tpl];
+        if (!isObj(t)) continue;
+        for (const k of keys) {
+          if (nonEmpty(t[k])) {
+            refuse('UNDEFINED_TEMPLATE', [tpl, k], `references ${tpl === 'ServiceTemplate' ? 'service' : 'address'} template ${t[k]}, which this input does not define; replace it with ${tpl === 'ServiceTemplate' ? 'Protocol and Port' : 'CidrBlock or Ipv6CidrBlock'}`, t[k]);
+          }
+        }
+      }
+      if (nonEmpty(entry.SecurityGroupId)) {
+        refuse('UNSUPPORTED', ['SecurityGroupId'], `uses security group ${entry.SecurityGroupId} as its peer; sgfilter cannot resolve group membership, write the peer as CidrBlock or Ipv6CidrBlock`, entry.SecurityGroupId);
+      }
+      const v4 = nonEmpty(entry.CidrBlock);
+      const v6 = nonEmpty(entry.Ipv6CidrBlock);
+      if (v4 && v6) refuse('CONFLICTING_FIELDS', ['Ipv6CidrBlock'], 'CidrBlock and Ipv6CidrBlock are mutually exclusive; split the policy in two');
+      if (!ok) return;
+      const rule: RuleInput = {};
+      const fields: Record<string, string> = { protocol: 'Protocol', port: 'Port', action: 'Action', description: 'PolicyDescription' };
+      if (entry.Protocol !== undefined && entry.Protocol !== '') rule.protocol = entry.Protocol as string;
+      if (entry.Port !== undefined && entry.Port !== '') rule.port = entry.Port as string;
+      if (entry.Action !== undefined) rule.action = entry.Action as string;
+      if (entry.PolicyDescription !== undefined && entry.PolicyDescription !== '') rule.description = entry.PolicyDescription as string;
+      const peerField = direction === 'inbound' ? 'source' : 'destination';
+      if (v4 || v6) {
+        rule[peerField] = (v4 ? entry.CidrBlock : entry.Ipv6CidrBlock) as string;
+        fields[peerField] = v4 ? 'CidrBlock' : 'Ipv6CidrBlock';
+      } else fields[peerField] = 'CidrBlock';
+      const tr: TencentRule = { rule, path, fields };
+      if (typeof entry.PolicyIndex === 'number') tr.policyIndex = entry.PolicyIndex;
+      out[direction].push(tr);
+    });
+  }
+  return out;
+}

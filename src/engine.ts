@@ -1,0 +1,185 @@
+/**
+ * The Engine: one WASM matcher instance, one published policy (a TABLE in linear
+ * memory), and the flow window classifyBatch copies batches through.
+ *
+ * Lifecycle: createEngine → classify / classifyBatch … → reload (compile aside,
+ * publish by swapping one pointer, free the old table) → … Classification is
+ * synchronous, so no batch can be mid-flight while a reload publishes.
+ */
+import { SgfilterError } from './errors.js';
+import type { Config, Flow, FlowInput, Verdict } from './types.js';
+import * as L from '../assembly/layout.js';
+import { compilePolicy, verdictOf, type CompiledPolicy, type CompileOptions } from './compile/index.js';
+import { parseConfig, isConfig } from './config/parse.js';
+import { FlowBatch, createFlowBatch } from './flow.js';
+import { Arena, instantiateMatcher, type MatcherExports, type WasmSource } from './wasm/load.js';
+
+export interface EngineOptions extends CompileOptions {
+  /** Flows per WASM call (the flow window's capacity). Default 4096. */
+  windowFlows?: number;
+}
+
+interface Policy {
+  version: number;
+  config: Config;
+  compiled: CompiledPolicy;
+  address: number;
+}
+
+/** Bytes of the window per flow: meta, remote ×4, local ×4, proto, port, sport, icmp, rule (u32 each) + action (u8). */
+const WINDOW_U32_PER_FLOW = 14;
+const SLOT_MAP_SLOTS = 1024;
+
+export class Engine {
+  readonly #x: MatcherExports;
+  readonly #arena: Arena;
+  readonly #options: EngineOptions;
+  readonly #cap: number;
+  readonly #window: number;
+  #policy: Policy;
+  #buffer: ArrayBuffer | null = null;
+  #u8!: Uint8Array;
+  #u32!: Uint32Array;
+  #i32!: Int32Array;
+
+  private constructor(x: MatcherExports, config: Config, options: EngineOptions) {
+    this.#x = x;
+    this.#options = options;
+    this.#arena = new Arena(x.memory, x.heapBase());
+    this.#cap = options.windowFlows ?? 4096;
+    this.#window = this.#arena.alloc(L.BATCH_HEADER_SIZE + this.#cap * (WINDOW_U32_PER_FLOW * 4 + 1) + SLOT_MAP_SLOTS * 8 + 64);
+    this.#policy = this.#publish(config, 1);
+  }
+
+  /** @internal use createEngine (src/index.ts) */
+  static async create(wasm: WasmSource, config: unknown, options: EngineOptions = {}): Promise<Engine> {
+    const cfg = isConfig(config) ? config : parseConfig(config);
+    return new Engine(await instantiateMatcher(wasm), cfg, options);
+  }
+
+  /** Version of the published policy: 1 at creation, +1 per successful reload. */
+  get version(): number {
+    return this.#policy.version;
+  }
+
+  /** The validated config currently published. */
+  get config(): Config {
+    return this.#policy.config;
+  }
+
+  /** Table bytes by structure, classifier and box counts of the published policy. */
+  get stats(): CompiledPolicy['stats'] {
+    return this.#policy.compiled.stats;
+  }
+
+  #views(): void {
+    if (this.#buffer === this.#x.memory.buffer) return;
+    this.#buffer = this.#x.memory.buffer;
+    this.#u8 = new Uint8Array(this.#buffer);
+    this.#u32 = new Uint32Array(this.#buffer);
+    this.#i32 = new Int32Array(this.#buffer);
+  }
+
+  /** Compiles `config` and copies it into fresh memory; throws without side effects. */
+  #publish(config: Config, version: number): Policy {
+    const compiled = compilePolicy(config, this.#options);
+    const address = this.#arena.alloc(compiled.bytes.length);
+    this.#views();
+    this.#u8.set(compiled.bytes, address);
+    return { version, config, compiled, address };
+  }
+
+  /**
+   * Replaces the policy: validates and compiles `config` aside, then publishes it in
+   * one step. An invalid config rejects with CONFIG_INVALID and changes nothing.
+   */
+  async reload(config: unknown): Promise<number> {
+    const cfg = isConfig(config) ? config : parseConfig(config);
+    const old = this.#policy;
+    this.#policy = this.#publish(cfg, old.version + 1);
+    this.#arena.release(old.address, old.compiled.bytes.length);
+    return this.#policy.version;
+  }
+
+  /** Classifies one flow (SPEC §1 object or a parsed Flow). */
+  classify(flow: FlowInput | Flow): Verdict {
+    const batch = createFlowBatch([flow]);
+    this.classifyBatch(batch);
+    return batch.verdict(0);
+  }
+
+  /**
+   * Classifies every flow of `batch`: returns 1 (accept) / 0 (drop) per flow in `out`
+   * (allocated when not given), and leaves each flow's deciding rule in
+   * `batch.ruleIds` (resolve with `batch.verdict(i)`).
+   */
+  classifyBatch(batch: FlowBatch, out?: Uint8Array): Uint8Array {
+    const n = batch.length;
+    const result = out ?? new Uint8Array(n);
+    if (result.length < n) throw new SgfilterError('BATCH_MISMATCH', `output has ${result.length} slots for ${n} flows`);
+    const policy = this.#policy;
+    const { instances, defaultInstance, rules } = policy.compiled;
+    const slots = batch.instances.length;
+    let slotMap = this.#window + L.BATCH_HEADER_SIZE + this.#cap * (WINDOW_U32_PER_FLOW * 4 + 1);
+    slotMap = (slotMap + 7) & ~7;
+    let ownMap = 0;
+    if (slots > SLOT_MAP_SLOTS) slotMap = ownMap = this.#arena.alloc(slots * 8);
+    try {
+      this.#views();
+      const u32 = this.#u32;
+      for (let s = 0; s < slots; s++) {
+        const name = batch.instances[s] ?? defaultInstance;
+        const pair = name === null ? undefined : instances.get(name);
+        if (!pair) {
+          throw new SgfilterError('UNKNOWN_INSTANCE', `unknown instance "${name}"; the policy has: ${[...instances.keys()].join(', ') || 'none'}`);
+        }
+        u32[(slotMap >> 2) + 2 * s] = pair[0];
+        u32[(slotMap >> 2) + 2 * s + 1] = pair[1];
+      }
+      const cap = this.#cap;
+      const w = this.#window;
+      const meta = w + L.BATCH_HEADER_SIZE;
+      const remote = meta + cap * 4;
+      const local = remote + cap * 16;
+      const proto = local + cap * 16;
+      const port = proto + cap * 4;
+      const sport = port + cap * 4;
+      const icmp = sport + cap * 4;
+      const rulesOut = icmp + cap * 4;
+      const actions = rulesOut + cap * 4;
+      const h = w >> 2;
+      u32[h + (L.BATCH_META_AT >> 2)] = meta;
+      u32[h + (L.BATCH_REMOTE_AT >> 2)] = remote;
+      u32[h + (L.BATCH_LOCAL_AT >> 2)] = local;
+      u32[h + (L.BATCH_PROTO_AT >> 2)] = proto;
+      u32[h + (L.BATCH_PORT_AT >> 2)] = port;
+      u32[h + (L.BATCH_SPORT_AT >> 2)] = sport;
+      u32[h + (L.BATCH_ICMP_AT >> 2)] = icmp;
+      u32[h + (L.BATCH_SLOTMAP_AT >> 2)] = slotMap;
+      u32[h + (L.BATCH_OUT_ACTIONS_AT >> 2)] = actions;
+      u32[h + (L.BATCH_OUT_RULES_AT >> 2)] = rulesOut;
+      for (let start = 0; start < n; start += cap) {
+        const count = Math.min(cap, n - start);
+        const end = start + count;
+        u32[h + (L.BATCH_COUNT_AT >> 2)] = count;
+        u32.set(batch.meta.subarray(start, end), meta >> 2);
+        u32.set(batch.remote.subarray(4 * start, 4 * end), remote >> 2);
+        u32.set(batch.local.subarray(4 * start, 4 * end), local >> 2);
+        u32.set(batch.proto.subarray(start, end), proto >> 2);
+        u32.set(batch.port.subarray(start, end), port >> 2);
+        u32.set(batch.sport.subarray(start, end), sport >> 2);
+        u32.set(batch.icmp.subarray(start, end), icmp >> 2);
+        this.#x.classifyBatch(policy.address, w);
+        result.set(this.#u8.subarray(actions, actions + count), start);
+        batch.ruleIds.set(this.#i32.subarray(rulesOut >> 2, (rulesOut >> 2) + count), start);
+      }
+    } finally {
+      if (ownMap) this.#arena.release(ownMap, slots * 8);
+    }
+    batch.policyVersion = policy.version;
+    batch.resolve = (id) => verdictOf(rules, id);
+    return result;
+  }
+}
+
+export { FlowBatch };

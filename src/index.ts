@@ -1,0 +1,27 @@
+/**
+ * sgfilter — cloud security-group semantics as a fast WebAssembly packet filter.
+ * This is the one public surface (Node build). See README.md and docs/DESIGN.md.
+ */
+import { Engine, type EngineOptions } from './engine.js';
+import { nodeWasmBytes } from './wasm/node.js';
+import { loadConfigFile } from './node/config-file.js';
+import type { Config, ConfigInput } from './types.js';
+
+/**
+ * Creates an engine for `config`: a config object (native, Tencent API JSON), an
+ * already-validated Config, or (Node) the path of a JSON/YAML file.
+ * Rejects with an SgfilterError (CONFIG_INVALID, with every issue) on bad input.
+ */
+export async function createEngine(config: ConfigInput | Config | string | object, options: EngineOptions & { wasm?: WebAssembly.Module | Uint8Array } = {}): Promise<Engine> {
+  const cfg = typeof config === 'string' ? await loadConfigFile(config) : config;
+  return Engine.create(options.wasm ?? (await nodeWasmBytes()), cfg, options);
+}
+
+export { Engine, type EngineOptions } from './engine.js';
+export { FlowBatch, createFlowBatch, parseFlow } from './flow.js';
+export { parseConfig, safeParseConfig, parseConfigText, type ParseResult } from './config/parse.js';
+export { loadConfigFile, safeLoadConfigFile } from './node/config-file.js';
+export { referenceClassify, referenceExplain, type Explanation } from './reference.js';
+export { compilePolicy, type CompiledPolicy, type CompileOptions, type RuleRef } from './compile/index.js';
+export { SgfilterError, ErrorCodes, IssueCodes, formatPath, type Issue, type ErrorCode, type IssueCode, type Path } from './errors.js';
+export type * from './types.js';

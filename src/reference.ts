@@ -1,0 +1,81 @@
+/**
+ * The reference matcher: SPEC §2-3 written as plainly as possible, a linear scan.
+ * It is the oracle every fast path is tested against, and the naive baseline of
+ * every benchmark. It reads the validated Config directly; it shares nothing with
+ * src/compile (no prefix expansion, no merging tables), so a bug there shows up here.
+ */
+import { SgfilterError } from './errors.js';
+import type { Config, Flow, Rule, Verdict } from './types.js';
+import { inSet } from './config/address.js';
+import { inIntervals } from './config/ports.js';
+import { ICMP, ICMPV6 } from './config/presets.js';
+
+/** Why a rule does not match a flow, or null when it matches. */
+export function mismatch(rule: Rule, flow: Flow): string | null {
+  if (rule.direction !== flow.direction) return 'other direction';
+  if (rule.protocol === 'ping') {
+    const want = flow.remote.v6 ? ICMPV6 : ICMP;
+    if (flow.protocol !== want) return `protocol: ping means ${flow.remote.v6 ? 'ICMPv6 for IPv6' : 'ICMP for IPv4'} peers, the flow is protocol ${flow.protocol}`;
+  } else if (rule.protocol !== 'all' && rule.protocol !== flow.protocol) {
+    return `protocol: the rule is for protocol ${rule.protocol}, the flow is ${flow.protocol}`;
+  }
+  if (rule.ports !== null) {
+    if (flow.port === null) return 'port: the rule names ports, the flow has none';
+    if (!inIntervals(rule.ports, flow.port)) return `port: ${flow.port} is not in ${rule.text.port}`;
+  }
+  const peer = flow.remote.v6 ? rule.peer.v6 : rule.peer.v4;
+  if (!inSet(peer, flow.remote.addr)) {
+    if (peer.length === 0) return `peer: the rule's peer ${rule.text.peer} has no ${flow.remote.v6 ? 'IPv6' : 'IPv4'} addresses`;
+    return `peer: the remote address is not in ${rule.text.peer}`;
+  }
+  if (rule.local !== null) {
+    if (flow.local === null) return 'local: the rule names a localCidr, the flow has no local address';
+    if (!inSet(flow.local.v6 ? rule.local.v6 : rule.local.v4, flow.local.addr)) return 'local: the local address is not in localCidr';
+  }
+  if (rule.sourcePorts !== null) {
+    if (flow.sourcePort === null) return 'sourcePort: the rule names source ports, the flow has none';
+    if (!inIntervals(rule.sourcePorts, flow.sourcePort)) return `sourcePort: ${flow.sourcePort} is not in the rule's source ports`;
+  }
+  if (rule.icmpType !== null && flow.icmpType !== rule.icmpType) return `icmpType: the rule wants type ${rule.icmpType}, the flow has ${flow.icmpType ?? 'none'}`;
+  if (rule.icmpCode !== null && flow.icmpCode !== rule.icmpCode) return `icmpCode: the rule wants code ${rule.icmpCode}, the flow has ${flow.icmpCode ?? 'none'}`;
+  return null;
+}
+
+/** The rules that apply to a flow, in first-match order: groups by priority, rules top to bottom. */
+export function rulesInOrder(config: Config, flow: Flow): Rule[] {
+  const id = flow.instance ?? config.instances[0]?.id;
+  const instance = config.instances.find((i) => i.id === id);
+  if (!instance) {
+    throw new SgfilterError('UNKNOWN_INSTANCE', `unknown instance "${id}"; the policy has: ${config.instances.map((i) => i.id).join(', ') || 'none'}`);
+  }
+  const out: Rule[] = [];
+  for (const gid of instance.securityGroups) {
+    const group = config.securityGroups.find((g) => g.id === gid)!;
+    out.push(...(flow.direction === 'inbound' ? group.inbound : group.outbound));
+  }
+  return out;
+}
+
+/** SPEC §3: the first matching rule decides; none matching means drop. */
+export function referenceClassify(config: Config, flow: Flow): Verdict {
+  for (const rule of rulesInOrder(config, flow)) {
+    if (mismatch(rule, flow) === null) return { action: rule.action, groupId: rule.groupId, ruleIndex: rule.ruleIndex };
+  }
+  return { action: 'drop', groupId: null, ruleIndex: null };
+}
+
+export interface Explanation {
+  verdict: Verdict;
+  /** Every rule considered, in order, up to and including the deciding one. */
+  steps: { rule: Rule; reason: string | null }[];
+}
+
+export function referenceExplain(config: Config, flow: Flow): Explanation {
+  const steps: Explanation['steps'] = [];
+  for (const rule of rulesInOrder(config, flow)) {
+    const reason = mismatch(rule, flow);
+    steps.push({ rule, reason });
+    if (reason === null) return { verdict: { action: rule.action, groupId: rule.groupId, ruleIndex: rule.ruleIndex }, steps };
+  }
+  return { verdict: { action: 'drop', groupId: null, ruleIndex: null }, steps };
+}
