@@ -1,0 +1,62 @@
+// The WASM engine against the reference matcher on random configs and edge flows.
+import { describe, expect, it } from 'vitest';
+import { createEngine, createFlowBatch, parseConfig, parseFlow, referenceClassify } from '../src/index.js';
+import { mulberry32, randomConfig, randomFlows } from './random.js';
+
+const CONFIGS = 200;
+const FLOWS_PER_CONFIG = 500;
+const SEED = Number(process.env.SGFILTER_SEED ?? Date.now() % 1e9);
+
+describe(`differential: WASM engine vs reference (seed ${SEED})`, () => {
+  it(`agrees on ${CONFIGS} random configs × ${FLOWS_PER_CONFIG} flows`, async () => {
+    const r = mulberry32(SEED);
+    let engine: Awaited<ReturnType<typeof createEngine>> | undefined;
+    let total = 0;
+    const mismatches: string[] = [];
+    for (let c = 0; c < CONFIGS; c++) {
+      const doc = randomConfig(r);
+      const config = parseConfig(doc);
+      // One engine, reloaded per config: also exercises publish/free of tables.
+      if (!engine) engine = await createEngine(config);
+      else await engine.reload(config);
+      const inputs = randomFlows(r, config, FLOWS_PER_CONFIG);
+      const batch = createFlowBatch(inputs);
+      const actions = engine.classifyBatch(batch);
+      inputs.forEach((f, i) => {
+        const want = referenceClassify(config, parseFlow(f));
+        const got = batch.verdict(i);
+        if (JSON.stringify(want) !== JSON.stringify(got) || actions[i] !== (want.action === 'accept' ? 1 : 0)) {
+          if (mismatches.length < 5) {
+            mismatches.push(`config ${c}: ${JSON.stringify(doc)}\nflow ${JSON.stringify(f)}\nwant ${JSON.stringify(want)} got ${JSON.stringify(got)}`);
+          }
+        }
+      });
+      // The single-flow path too, on a sample.
+      for (const f of inputs.slice(0, 20)) {
+        expect(engine.classify(f)).toEqual(referenceClassify(config, parseFlow(f)));
+      }
+      total += inputs.length;
+    }
+    expect(mismatches, mismatches.join('\n\n')).toEqual([]);
+    expect(total).toBeGreaterThanOrEqual(100_000);
+  }, 120_000);
+});
+
+describe(`differential at scale (seed ${SEED})`, () => {
+  it('agrees on configs with multi-word bitmaps and summaries (up to ~6,000 boxes)', async () => {
+    const r = mulberry32(SEED ^ 0x5eed);
+    for (const maxRules of [40, 200, 1500]) {
+      const doc = randomConfig(r, maxRules);
+      const config = parseConfig(doc);
+      const engine = await createEngine(config);
+      const inputs = randomFlows(r, config, 4000);
+      const batch = createFlowBatch(inputs);
+      engine.classifyBatch(batch);
+      const bad = inputs.flatMap((f, i) => {
+        const want = referenceClassify(config, parseFlow(f));
+        return JSON.stringify(want) === JSON.stringify(batch.verdict(i)) ? [] : [{ f, want, got: batch.verdict(i) }];
+      });
+      expect(bad.slice(0, 3)).toEqual([]);
+    }
+  }, 120_000);
+});

@@ -1,0 +1,182 @@
+/**
+ * Seeded random configs and flows for differential tests. Values are drawn from
+ * small pools so that rules overlap, nest and share edges; flows are placed on and
+ * next to every range and prefix edge of the config they are tested against.
+ */
+import type { Config, ConfigInput, FlowInput, RuleInput, SecurityGroupInput } from '../src/index.js';
+import { formatAddress, V4_MAX, V6_MAX } from '../src/config/address.js';
+
+export type Rng = () => number;
+
+export function mulberry32(seed: number): Rng {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export const pick = <T>(r: Rng, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
+const int = (r: Rng, lo: number, hi: number): number => lo + Math.floor(r() * (hi - lo + 1));
+const chance = (r: Rng, p: number): boolean => r() < p;
+const mixCase = (r: Rng, s: string): string => (chance(r, 0.5) ? s : chance(r, 0.5) ? s.toLowerCase() : s.toUpperCase());
+
+const V4_PEERS = [
+  '0.0.0.0/0', '10.0.0.0/8', '10.1.0.0/16', '10.1.2.0/24', '10.1.2.3', '10.1.2.128/25', '10.255.255.255',
+  '192.0.2.0/24', '192.0.2.10', '192.0.2.66/31', '203.0.113.0/24', '0.0.0.0/1', '128.0.0.0/1', '255.255.255.255/32',
+  '0.0.0.0', '10.1.2.3-10.1.2.50', '10.1.2.0-10.1.3.255', '192.0.2.1-192.0.2.254', '9.255.255.250-10.0.0.5',
+  '::ffff:10.1.2.0/120', '::ffff:192.0.2.10', '::ffff:0:0/96', '172.16.0.0/12',
+];
+const V6_PEERS = [
+  '::/0', '2001:db8::/32', '2001:db8:1::/48', '2001:db8:1::1', '2001:db8:1::/127', 'fe80::/10', '::1',
+  '2001:db8::1-2001:db8::ffff', '2001:db8:1:ffff::-2001:db8:2::5', '::', 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff/128',
+  '8000::/1', '::/1', '::fffe:0:0/95', '64:ff9b::/96',
+];
+const PORT_POOL = [0, 1, 20, 21, 22, 23, 53, 80, 443, 1024, 3306, 3389, 8080, 20000, 65534, 65535];
+
+function portSpec(r: Rng): string | number {
+  const one = (): string => {
+    if (chance(r, 0.5)) return String(pick(r, PORT_POOL));
+    const a = chance(r, 0.5) ? pick(r, PORT_POOL) : int(r, 0, 65535);
+    const b = chance(r, 0.5) ? pick(r, PORT_POOL) : int(r, 0, 65535);
+    const [lo, hi] = a <= b ? [a, b] : [b, a];
+    return chance(r, 0.3) ? `${lo} to ${hi}` : `${lo}-${hi}`;
+  };
+  const k = int(r, 1, 3);
+  if (k === 1 && chance(r, 0.3)) return pick(r, PORT_POOL);
+  return Array.from({ length: k }, one).join(chance(r, 0.5) ? ',' : ', ');
+}
+
+function peer(r: Rng): string {
+  const x = r();
+  if (x < 0.08) return pick(r, ['any', 'ANY', 'Any']);
+  return x < 0.6 ? pick(r, V4_PEERS) : pick(r, V6_PEERS);
+}
+
+const ACCEPTS = ['accept', 'ACCEPT', 'allow', 'Allow'];
+const DROPS = ['drop', 'DROP', 'reject', 'Reject', 'deny'];
+const PRESETS = ['linux-login', 'Linux login', 'windows-login', 'Windows login', 'ping', 'Ping', 'http', 'HTTP (80)', 'https', 'HTTPS (443)', 'ftp', 'telnet'];
+
+function rule(r: Rng, dir: 'inbound' | 'outbound'): RuleInput | string {
+  const action = chance(r, 0.55) ? pick(r, ACCEPTS) : pick(r, DROPS);
+  const out: RuleInput = { action };
+  let proto: string | number;
+  if (chance(r, 0.2)) {
+    out.type = pick(r, PRESETS);
+    proto = out.type.toLowerCase().startsWith('ping') ? 'ping' : 'TCP';
+  } else {
+    proto = pick(r, ['TCP', 'TCP', 'UDP', 'UDP', 'ICMP', 'ICMPv6', 'GRE', 'ALL', 'ALL', 6, '17', 1, 58, 47, 0, 255, 132]);
+    out.protocol = typeof proto === 'string' ? mixCase(r, proto) : proto;
+    if (chance(r, 0.1)) out.type = 'custom';
+  }
+  const tcpUdp = proto === 'TCP' || proto === 'UDP' || proto === 6 || proto === '17';
+  if (tcpUdp && !out.type?.match(/login|http|ftp|telnet/i) && chance(r, 0.8)) out.port = chance(r, 0.1) ? 'ALL' : portSpec(r);
+  if (tcpUdp && chance(r, 0.1)) out.sourcePort = portSpec(r);
+  const icmp = proto === 'ICMP' || proto === 'ICMPv6' || proto === 1 || proto === 58 || proto === 'ping';
+  if (icmp && chance(r, 0.25)) {
+    out.icmpType = pick(r, [0, 3, 8, 128, 129]);
+    if (chance(r, 0.4)) out.icmpCode = pick(r, [0, 1, 4]);
+  }
+  const p = peer(r);
+  if (chance(r, 0.1)) out.peer = p;
+  else if (dir === 'inbound') out.source = p;
+  else out.destination = p;
+  if (chance(r, 0.08)) out.localCidr = peer(r);
+  if (chance(r, 0.2)) out.description = 'rule';
+  // Terraform lite form for plain rules.
+  if (!out.type && !out.sourcePort && !out.localCidr && out.icmpType === undefined && !out.peer && chance(r, 0.1)) {
+    const pp = dir === 'inbound' ? out.source : out.destination;
+    return `${action}#${pp}#${out.port ?? 'ALL'}#${out.protocol}`;
+  }
+  return out;
+}
+
+export function randomConfig(r: Rng, maxRules = 12): ConfigInput {
+  const nGroups = int(r, 1, 4);
+  const groups: SecurityGroupInput[] = [];
+  for (let g = 0; g < nGroups; g++) {
+    const group: SecurityGroupInput = { id: `sg-${g}` };
+    if (chance(r, 0.25)) group.template = pick(r, ['open-all', 'open-common', 'custom', 'OPEN-ALL']);
+    group.inbound = Array.from({ length: int(r, 0, maxRules) }, () => rule(r, 'inbound'));
+    group.outbound = Array.from({ length: int(r, 0, maxRules) }, () => rule(r, 'outbound'));
+    groups.push(group);
+  }
+  const config: ConfigInput = { securityGroups: groups };
+  if (chance(r, 0.6)) {
+    config.instances = Array.from({ length: int(r, 1, 3) }, (_, i) => {
+      const ids = groups.map((g) => g.id).filter(() => chance(r, 0.7));
+      for (let k = ids.length - 1; k > 0; k--) {
+        const j = int(r, 0, k);
+        [ids[k], ids[j]] = [ids[j]!, ids[k]!];
+      }
+      return { id: `ins-${i}`, securityGroups: ids };
+    });
+  }
+  return config;
+}
+
+/** Addresses on and next to every peer/local range edge of the config, per family. */
+function edges(config: Config): { v4: bigint[]; v6: bigint[] } {
+  const v4 = new Set<bigint>([0n, V4_MAX, 0x0a010203n, 0xc000020an]);
+  const v6 = new Set<bigint>([0n, 1n, V6_MAX, 0x20010db8n << 96n]);
+  for (const g of config.securityGroups) {
+    for (const rl of [...g.inbound, ...g.outbound]) {
+      for (const set of [rl.peer, rl.local]) {
+        if (!set) continue;
+        for (const [fam, out, max] of [[set.v4, v4, V4_MAX], [set.v6, v6, V6_MAX]] as const) {
+          for (const rg of fam) {
+            for (const a of [rg.lo - 1n, rg.lo, rg.lo + 1n, rg.hi - 1n, rg.hi, rg.hi + 1n]) if (a >= 0n && a <= max) out.add(a);
+          }
+        }
+      }
+    }
+  }
+  return { v4: [...v4], v6: [...v6] };
+}
+
+function portEdges(config: Config): number[] {
+  const out = new Set<number>(PORT_POOL);
+  for (const g of config.securityGroups) {
+    for (const rl of [...g.inbound, ...g.outbound]) {
+      for (const list of [rl.ports, rl.sourcePorts]) {
+        for (const i of list ?? []) for (const p of [i.lo - 1, i.lo, i.hi, i.hi + 1]) if (p >= 0 && p <= 65535) out.add(p);
+      }
+    }
+  }
+  return [...out];
+}
+
+export function randomFlows(r: Rng, config: Config, n: number): FlowInput[] {
+  const e = edges(config);
+  const ports = portEdges(config);
+  const addr = (): string => {
+    if (chance(r, 0.6)) {
+      const a = chance(r, 0.9) ? pick(r, e.v4) : BigInt(int(r, 0, 2 ** 32 - 1));
+      const s = formatAddress(false, a);
+      return chance(r, 0.15) ? `::ffff:${s}` : s;
+    }
+    const a = chance(r, 0.9) ? pick(r, e.v6) : (BigInt(int(r, 0, 2 ** 32 - 1)) << 96n) | BigInt(int(r, 0, 2 ** 32 - 1));
+    return formatAddress(true, a);
+  };
+  const instances = config.implicitInstance ? [] : config.instances.map((i) => i.id);
+  const flows: FlowInput[] = [];
+  for (let i = 0; i < n; i++) {
+    const protocol = pick(r, ['TCP', 'UDP', 'ICMP', 'ICMPv6', 'GRE', 6, 17, 1, 58, 47, 0, 255, 132, 'tcp']);
+    const f: FlowInput = { direction: pick(r, ['inbound', 'outbound']), protocol, remote: addr() };
+    const tcpUdp = protocol === 'TCP' || protocol === 'UDP' || protocol === 6 || protocol === 17 || protocol === 'tcp';
+    if (tcpUdp || chance(r, 0.1)) f.port = pick(r, ports);
+    if (tcpUdp && chance(r, 0.3)) f.sourcePort = pick(r, ports);
+    const icmp = protocol === 'ICMP' || protocol === 'ICMPv6' || protocol === 1 || protocol === 58;
+    if (icmp && chance(r, 0.6)) {
+      f.icmpType = pick(r, [0, 3, 8, 128, 129, 255]);
+      if (chance(r, 0.6)) f.icmpCode = pick(r, [0, 1, 4]);
+    }
+    if (chance(r, 0.3)) f.local = addr();
+    if (instances.length && chance(r, 0.8)) f.instance = pick(r, instances);
+    flows.push(f);
+  }
+  return flows;
+}
