@@ -25,3 +25,4 @@ export { referenceClassify, referenceExplain, type Explanation } from './referen
 export { compilePolicy, type CompiledPolicy, type CompileOptions, type RuleRef } from './compile/index.js';
 export { SgfilterError, ErrorCodes, IssueCodes, formatPath, type Issue, type ErrorCode, type IssueCode, type Path } from './errors.js';
 export type * from './types.js';
+export { parseClassBench, parseClassBenchTrace, CLASSBENCH_GROUP_ID } from './classbench.js';

@@ -1,0 +1,120 @@
+/**
+ * ClassBench filter sets and header traces (the standard public benchmark for
+ * first-match packet classification). A filter set becomes one group, one instance,
+ * rule i = line i (inbound; source prefix = remote, destination prefix = localCidr,
+ * source port range = sourcePort, destination port range = port). ClassBench pairs
+ * port ranges with any protocol, which the security-group syntax refuses (ports only
+ * on TCP/UDP), so the rules are built directly in the compiled rule model.
+ */
+import { SgfilterError, type Issue } from './errors.js';
+import type { AddressSet, Config, Flow, Interval, Rule } from './types.js';
+import { parseCidr, V4_MAX } from './config/address.js';
+import { FlowBatch } from './flow.js';
+
+export const CLASSBENCH_GROUP_ID = 'classbench';
+const FULL_PORTS = (i: Interval) => i.lo === 0 && i.hi === 65535;
+
+function fail(line: number, message: string, issues: Issue[]): void {
+  issues.push({ code: 'INVALID_FLOW', path: ['line', line], message: `line ${line}: ${message}` });
+}
+
+/** Parses a ClassBench filter set into a validated Config. */
+export function parseClassBench(text: string): Config {
+  const rules: Rule[] = [];
+  const issues: Issue[] = [];
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!.trim();
+    if (line === '') continue;
+    const no = i + 1;
+    const t = line.split(/\s+/);
+    if (t.length !== 9 || !t[0]!.startsWith('@') || t[3] !== ':' || t[6] !== ':') {
+      fail(no, `expected "@src/len dst/len lo : hi lo : hi 0xPP/0xMM", got "${line}"`, issues);
+      continue;
+    }
+    const prefix = (s: string): AddressSet | null | undefined => {
+      const c = parseCidr(s.includes('/') ? s : `${s}/32`);
+      if (!c.ok || c.value.v6) {
+        fail(no, `bad IPv4 prefix "${s}"${c.ok ? '' : `: ${c.message}`}`, issues);
+        return undefined;
+      }
+      return c.value.range.lo === 0n && c.value.range.hi === V4_MAX ? null : { v4: [c.value.range], v6: [] };
+    };
+    const range = (lo: string, hi: string): Interval | undefined => {
+      const a = Number(lo);
+      const b = Number(hi);
+      if (!/^\d+$/.test(lo) || !/^\d+$/.test(hi) || a > b || b > 65535) {
+        fail(no, `bad port range "${lo} : ${hi}"`, issues);
+        return undefined;
+      }
+      return { lo: a, hi: b };
+    };
+    const src = prefix(t[0]!.slice(1));
+    const dst = prefix(t[1]!);
+    const sp = range(t[2]!, t[4]!);
+    const dp = range(t[5]!, t[7]!);
+    const pm = /^0x([0-9a-f]{1,2})\/0x([0-9a-f]{1,2})$/i.exec(t[8]!);
+    let protocol: number | 'all' | undefined;
+    if (!pm) fail(no, `bad protocol "${t[8]}"`, issues);
+    else {
+      const [v, m] = [parseInt(pm[1]!, 16), parseInt(pm[2]!, 16)];
+      if (m === 0) protocol = 'all';
+      else if (m === 0xff) protocol = v;
+      else fail(no, `protocol mask 0x${pm[2]} is not supported (only 0x00 = any and 0xFF = exact)`, issues);
+    }
+    if (src === undefined || dst === undefined || !sp || !dp || protocol === undefined) continue;
+    rules.push({
+      groupId: CLASSBENCH_GROUP_ID,
+      direction: 'inbound',
+      ruleIndex: rules.length,
+      action: 'accept',
+      protocol,
+      ports: FULL_PORTS(dp) ? null : [dp],
+      sourcePorts: FULL_PORTS(sp) ? null : [sp],
+      peer: src ?? { v4: [{ lo: 0n, hi: V4_MAX }], v6: [] },
+      local: dst,
+      icmpType: null,
+      icmpCode: null,
+      text: { protocol: t[8]!, port: `${t[5]} : ${t[7]}`, peer: t[0]!.slice(1) },
+    });
+  }
+  if (issues.length) throw new SgfilterError('CONFIG_INVALID', `invalid ClassBench filter set: ${issues.length} issue(s)\n${issues.slice(0, 10).map((x) => `  - ${x.message}`).join('\n')}`, issues);
+  return {
+    securityGroups: [{ id: CLASSBENCH_GROUP_ID, template: 'custom', inbound: rules, outbound: [] }],
+    instances: [{ id: 'default', securityGroups: [CLASSBENCH_GROUP_ID] }],
+    implicitInstance: true,
+    warnings: [],
+  };
+}
+
+/** Parses a trace: a flow batch (inbound; remote = source) and the 1-based expected rule per line. */
+export function parseClassBenchTrace(text: string): { batch: FlowBatch; flows: Flow[]; expected: Int32Array } {
+  const flows: Flow[] = [];
+  const expected: number[] = [];
+  const issues: Issue[] = [];
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!.trim();
+    if (line === '') continue;
+    const t = line.split(/\s+/);
+    const v = t.map(Number);
+    if (t.length < 5 || t.length > 6 || !t.every((x) => /^\d+$/.test(x)) || v[0]! > 0xffffffff || v[1]! > 0xffffffff || v[2]! > 65535 || v[3]! > 65535 || v[4]! > 255) {
+      fail(i + 1, `expected "src dst sport dport proto [rule]" as decimal numbers, got "${line}"`, issues);
+      continue;
+    }
+    flows.push({
+      direction: 'inbound',
+      protocol: v[4]!,
+      remote: { v6: false, addr: BigInt(v[0]!) },
+      local: { v6: false, addr: BigInt(v[1]!) },
+      sourcePort: v[2]!,
+      port: v[3]!,
+      icmpType: null,
+      icmpCode: null,
+      instance: null,
+    });
+    expected.push(t.length === 6 ? v[5]! : 0);
+  }
+  if (issues.length) throw new SgfilterError('FLOW_INVALID', `invalid ClassBench trace: ${issues.length} issue(s)\n${issues.slice(0, 10).map((x) => `  - ${x.message}`).join('\n')}`, issues);
+  return { batch: new FlowBatch(flows), flows, expected: Int32Array.from(expected) };
+}
