@@ -8,17 +8,21 @@ import { SgfilterError } from './errors.js';
 import type { Config, Flow, Rule, Verdict } from './types.js';
 import { inSet } from './config/address.js';
 import { inIntervals } from './config/ports.js';
-import { ICMP, ICMPV6 } from './config/presets.js';
+import { ICMP, ICMPV6, protocolLabel } from './config/presets.js';
 
 /** Why a rule does not match a flow, or null when it matches. */
 export function mismatch(rule: Rule, flow: Flow): string | null {
   if (rule.direction !== flow.direction) return 'other direction';
   if (rule.protocol === 'ping') {
     const want = flow.remote.v6 ? ICMPV6 : ICMP;
-    if (flow.protocol !== want) return `protocol: ping means ${flow.remote.v6 ? 'ICMPv6 for IPv6' : 'ICMP for IPv4'} peers, the flow is protocol ${flow.protocol}`;
+    if (flow.protocol !== want) return `protocol: ping means ${flow.remote.v6 ? 'ICMPv6 for IPv6' : 'ICMP for IPv4'} peers, the flow is ${protocolLabel(flow.protocol)}`;
   } else if (rule.protocol !== 'all' && rule.protocol !== flow.protocol) {
-    return `protocol: the rule is for protocol ${rule.protocol}, the flow is ${flow.protocol}`;
+    return `protocol: the rule is for ${protocolLabel(rule.protocol)}, the flow is ${protocolLabel(flow.protocol)}`;
   }
+  // SPEC §2: ICMP with an IPv6-only peer (ICMPv6 with an IPv4-only one) can never
+  // match, so ICMP rules speak for IPv4 peers only and ICMPv6 rules for IPv6 ones.
+  if (rule.protocol === ICMP && flow.remote.v6) return 'protocol: ICMP rules apply to IPv4 peers only (IPv6 uses ICMPv6)';
+  if (rule.protocol === ICMPV6 && !flow.remote.v6) return 'protocol: ICMPv6 rules apply to IPv6 peers only (IPv4 uses ICMP)';
   if (rule.ports !== null) {
     if (flow.port === null) return 'port: the rule names ports, the flow has none';
     if (!inIntervals(rule.ports, flow.port)) return `port: ${flow.port} is not in ${rule.text.port}`;

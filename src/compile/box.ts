@@ -87,5 +87,8 @@ export function ruleBoxes(rule: Rule, ruleId: number): Box[] {
     return out;
   }
   const proto = rule.protocol === 'all' ? [{ lo: 0, hi: 255 }] : [{ lo: rule.protocol, hi: rule.protocol }];
-  return [{ ...base, proto, remote: prefixes(rule.peer.v4, rule.peer.v6) }];
+  // ICMP speaks for IPv4 peers only, ICMPv6 for IPv6 ones (SPEC §2: the other pairing never matches).
+  const v4 = rule.protocol === ICMPV6 ? [] : rule.peer.v4;
+  const v6 = rule.protocol === ICMP ? [] : rule.peer.v6;
+  return [{ ...base, proto, remote: prefixes(v4, v6) }];
 }

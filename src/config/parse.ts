@@ -227,9 +227,9 @@ export function safeParseConfig(doc: unknown): ParseResult {
   });
   // A Tencent document's paths start at its own root, not at securityGroups[0].
   if (tencent) {
-    for (const issue of ctx.issues) {
-      const p = issue.path;
-      if (p[0] === 'securityGroups' && p[2] === 'SecurityGroupPolicySet') issue.path = [...tencent.path, ...p.slice(3)];
+    for (const item of [...ctx.issues, ...ctx.warnings]) {
+      const p = item.path;
+      if (p[0] === 'securityGroups' && p[2] === 'SecurityGroupPolicySet') item.path = [...tencent.path, ...p.slice(3)];
     }
   }
   const implicit = instancesRaw === undefined || (Array.isArray(instancesRaw) && instancesRaw.length === 0);

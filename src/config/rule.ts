@@ -6,7 +6,7 @@
 import type { Issue, IssueCode, Path } from '../errors.js';
 import type { AddressSet, Direction, Interval, ProtocolMatch, Rule, Warning } from '../types.js';
 import { parsePeer } from './address.js';
-import { parsePorts, PORT_SYNTAX } from './ports.js';
+import { formatPorts, parsePorts, PORT_SYNTAX } from './ports.js';
 import {
   ICMP, ICMPV6, parseProtocol, PRESETS, presetName, PRESET_SYNTAX, PROTOCOL_SYNTAX, takesPorts,
 } from './presets.js';
@@ -242,7 +242,7 @@ export function validateRule(
     groupId, direction, ruleIndex, action, protocol, ports, peer, local, sourcePorts, icmpType, icmpCode,
     text: {
       protocol: preset && preset !== 'custom' ? preset : String(r.protocol),
-      port: r.port === undefined ? 'ALL' : String(r.port),
+      port: r.port !== undefined ? String(r.port) : fixed ? formatPorts(fixed.ports) : 'ALL',
       peer: String(r[peerField]),
     },
   };
