@@ -1,92 +1,156 @@
-// First-match classification of one flow against one CLASSIFIER record.
-// Each consulted dimension maps the flow's field to an equivalence class (trie or
-// interval index); the class's bitmap says which boxes (compiled rules) accept that
-// field value. The first box set in the AND of all bitmaps decides. Summaries (one
-// bit per non-zero bitmap word) let the scan skip words that cannot match.
+// First-match classification of a run of flows against one CLASSIFIER record.
+//
+// Each consulted dimension maps a flow's field to an equivalence class (trie,
+// interval index or direct table); the class's bitmap says which boxes (compiled
+// rules) accept that value. The first box set in the AND of all bitmaps decides.
+// Summaries (one bit per non-zero bitmap word) let the scan skip words.
+//
+// Flows are processed in blocks of BLOCK, dimension by dimension: each inner loop
+// runs one kind of lookup over independent flows, so the CPU overlaps their memory
+// accesses, and each dimension's descriptor is decoded once per block.
 import {
-  CLS_BOXES_AT, CLS_WORDS_AT, CLS_SUMWORDS_AT, CLS_DIMMASK_AT, CLS_DIMS_AT,
-  DIM_SIZE, DIM_COUNT, DIM_KIND_AT, DIM_KIND_ADDRESS, DIM_BITMAPS_AT, DIM_SUMS_AT,
+  CLS_BOXES_AT, CLS_WORDS_AT, CLS_SUMWORDS_AT, CLS_DIMMASK_AT, CLS_DIMS_AT, CLS_RULEIDS_AT, CLS_ACTIONS_AT,
+  DIM_SIZE, DIM_COUNT, DIM_KIND_AT, DIM_KIND_ADDRESS, DIM_KIND_DIRECT, DIM_DIRECT_AT, DIM_BITMAPS_AT, DIM_SUMS_AT,
   DIM_TRIE4_AT, DIM_TRIE6_AT, DIM_ABSENT_AT, DIM_COUNT_AT, DIM_BOUNDS_AT, DIM_CLASSOF_AT,
-  DIM_REMOTE, DIM_LOCAL, DIM_PROTO, DIM_PORT, DIM_SPORT, DIM_ICMP_TYPE,
+  DIM_LOCAL, DIM_PROTO, DIM_PORT, DIM_SPORT, DIM_ICMP_TYPE,
   META_REMOTE_V6, META_LOCAL_PRESENT, META_LOCAL_V6, ICMP_CODE_SHIFT, ICMP_FIELD_MASK,
 } from "./layout";
 import { trieLookup } from "./trie";
 import { intervalLookup } from "./ports";
 
-// Scratch for the per-dimension bitmap and summary pointers (static, no allocation).
-const BITMAP_PTRS: usize = memory.data(DIM_COUNT * 4);
-const SUM_PTRS: usize = memory.data(DIM_COUNT * 4);
+export const BLOCK: u32 = 16;
+// Per (consulted dimension, flow of the block): absolute address of the class's
+// bitmap and summary. Static scratch: no allocation.
+const BITMAP_PTRS: usize = memory.data(DIM_COUNT * BLOCK * 4);
+const SUM_PTRS: usize = memory.data(DIM_COUNT * BLOCK * 4);
 
+/** Where the batch's arrays are (absolute), read once per call. */
+@unmanaged export class Batch {
+  meta: usize = 0;
+  remote: usize = 0;
+  local: usize = 0;
+  proto: usize = 0;
+  port: usize = 0;
+  sport: usize = 0;
+  icmp: usize = 0;
+  outActions: usize = 0;
+  outRules: usize = 0;
+}
 
-/**
- * Returns the box index of the first matching box, or -1.
- * `remote`/`local` point at 4 u32 words each (word0 most significant).
- */
-export function classifyOne(
-  base: usize, cls: usize, meta: u32, remote: usize, local: usize,
-  proto: u32, port: u32, sport: u32, icmp: u32,
-): i32 {
+@inline function fieldValue(b: Batch, d: u32, i: usize): u32 {
+  const at = i << 2;
+  if (d == <u32>DIM_PROTO) return load<u32>(b.proto + at);
+  if (d == <u32>DIM_PORT) return load<u32>(b.port + at);
+  if (d == <u32>DIM_SPORT) return load<u32>(b.sport + at);
+  const icmp = load<u32>(b.icmp + at);
+  return d == <u32>DIM_ICMP_TYPE ? icmp & ICMP_FIELD_MASK : icmp >> ICMP_CODE_SHIFT;
+}
+
+/** Classifies flows [first, first+count) (count ≤ BLOCK), all of classifier `cls`. */
+export function classifyBlock(base: usize, cls: usize, b: Batch, first: u32, count: u32): void {
   const nBoxes = load<u32>(cls + CLS_BOXES_AT);
-  if (nBoxes == 0) return -1;
-  const words = load<u32>(cls + CLS_WORDS_AT);
+  const ruleIds = base + <usize>load<u32>(cls + CLS_RULEIDS_AT);
+  const actions = base + <usize>load<u32>(cls + CLS_ACTIONS_AT);
+  if (nBoxes == 0) {
+    for (let k: u32 = 0; k < count; k++) {
+      const i = <usize>(first + k);
+      store<u8>(b.outActions + i, 0);
+      store<i32>(b.outRules + (i << 2), -1);
+    }
+    return;
+  }
+  const words = <usize>load<u32>(cls + CLS_WORDS_AT);
   const sumWords = load<u32>(cls + CLS_SUMWORDS_AT);
   const mask = load<u32>(cls + CLS_DIMMASK_AT);
+
+  // Phase 1: classes, dimension by dimension.
   let nd: u32 = 0;
   for (let d: u32 = 0; d < <u32>DIM_COUNT; d++) {
     if (!((mask >> d) & 1)) continue;
     const dim = cls + CLS_DIMS_AT + <usize>d * DIM_SIZE;
-    let c: u32;
-    if (load<u32>(dim + DIM_KIND_AT) == DIM_KIND_ADDRESS) {
-      let addr = remote;
-      let v6 = (meta & META_REMOTE_V6) != 0;
-      let present = true;
-      if (d == <u32>DIM_LOCAL) {
-        addr = local;
-        v6 = (meta & META_LOCAL_V6) != 0;
-        present = (meta & META_LOCAL_PRESENT) != 0;
+    const kind = load<u32>(dim + DIM_KIND_AT);
+    const bitmaps = base + <usize>load<u32>(dim + DIM_BITMAPS_AT);
+    const sums = base + <usize>load<u32>(dim + DIM_SUMS_AT);
+    const slot = <usize>(nd * BLOCK) << 2;
+    if (kind == DIM_KIND_ADDRESS) {
+      const isLocal = d == <u32>DIM_LOCAL;
+      const addrs = isLocal ? b.local : b.remote;
+      const v6Bit: u32 = isLocal ? META_LOCAL_V6 : META_REMOTE_V6;
+      const trie4 = base + <usize>load<u32>(dim + DIM_TRIE4_AT);
+      const trie6 = base + <usize>load<u32>(dim + DIM_TRIE6_AT);
+      const absent = load<u32>(dim + DIM_ABSENT_AT);
+      for (let k: u32 = 0; k < count; k++) {
+        const i = <usize>(first + k);
+        const m = load<u32>(b.meta + (i << 2));
+        const addr = addrs + (i << 4);
+        let c: u32;
+        if (isLocal && !(m & META_LOCAL_PRESENT)) c = absent;
+        else if (m & v6Bit) {
+          const hi = (<u64>load<u32>(addr) << 32) | <u64>load<u32>(addr, 4);
+          const lo = (<u64>load<u32>(addr, 8) << 32) | <u64>load<u32>(addr, 12);
+          c = trieLookup(base, trie6, hi, lo);
+        } else {
+          c = trieLookup(base, trie4, <u64>load<u32>(addr) << 32, 0);
+        }
+        store<u32>(BITMAP_PTRS + slot + (<usize>k << 2), <u32>(bitmaps + ((<usize>c * words) << 3)));
+        store<u32>(SUM_PTRS + slot + (<usize>k << 2), <u32>(sums + ((<usize>c * <usize>sumWords) << 3)));
       }
-      if (!present) {
-        c = load<u32>(dim + DIM_ABSENT_AT);
-      } else if (v6) {
-        const hi = (<u64>load<u32>(addr) << 32) | <u64>load<u32>(addr, 4);
-        const lo = (<u64>load<u32>(addr, 8) << 32) | <u64>load<u32>(addr, 12);
-        c = trieLookup(base, base + <usize>load<u32>(dim + DIM_TRIE6_AT), hi, lo);
-      } else {
-        c = trieLookup(base, base + <usize>load<u32>(dim + DIM_TRIE4_AT), <u64>load<u32>(addr) << 32, 0);
+    } else if (kind == DIM_KIND_DIRECT) {
+      const table = base + <usize>load<u32>(dim + DIM_DIRECT_AT);
+      for (let k: u32 = 0; k < count; k++) {
+        const c = <usize>load<u16>(table + (<usize>fieldValue(b, d, <usize>(first + k)) << 1));
+        store<u32>(BITMAP_PTRS + slot + (<usize>k << 2), <u32>(bitmaps + ((c * words) << 3)));
+        store<u32>(SUM_PTRS + slot + (<usize>k << 2), <u32>(sums + ((c * <usize>sumWords) << 3)));
       }
     } else {
-      let value: u32;
-      if (d == <u32>DIM_PROTO) value = proto;
-      else if (d == <u32>DIM_PORT) value = port;
-      else if (d == <u32>DIM_SPORT) value = sport;
-      else if (d == <u32>DIM_ICMP_TYPE) value = icmp & ICMP_FIELD_MASK;
-      else value = icmp >> ICMP_CODE_SHIFT;
-      c = intervalLookup(
-        base + <usize>load<u32>(dim + DIM_BOUNDS_AT),
-        base + <usize>load<u32>(dim + DIM_CLASSOF_AT),
-        load<u32>(dim + DIM_COUNT_AT), value,
-      );
+      const bounds = base + <usize>load<u32>(dim + DIM_BOUNDS_AT);
+      const classOf = base + <usize>load<u32>(dim + DIM_CLASSOF_AT);
+      const n = load<u32>(dim + DIM_COUNT_AT);
+      for (let k: u32 = 0; k < count; k++) {
+        const c = <usize>intervalLookup(bounds, classOf, n, fieldValue(b, d, <usize>(first + k)));
+        store<u32>(BITMAP_PTRS + slot + (<usize>k << 2), <u32>(bitmaps + ((c * words) << 3)));
+        store<u32>(SUM_PTRS + slot + (<usize>k << 2), <u32>(sums + ((c * <usize>sumWords) << 3)));
+      }
     }
-    store<u32>(BITMAP_PTRS + (<usize>nd << 2), <u32>(base + <usize>load<u32>(dim + DIM_BITMAPS_AT) + (<usize>c * <usize>words << 3)));
-    store<u32>(SUM_PTRS + (<usize>nd << 2), <u32>(base + <usize>load<u32>(dim + DIM_SUMS_AT) + (<usize>c * <usize>sumWords << 3)));
     nd++;
   }
-  if (nd == 0) return 0; // every dimension is a wildcard for every box: box 0 matches
 
-  for (let s: u32 = 0; s < sumWords; s++) {
-    let agg: u64 = ~(<u64>0);
-    for (let k: u32 = 0; k < nd; k++) {
-      agg &= load<u64>(<usize>load<u32>(SUM_PTRS + (<usize>k << 2)) + (<usize>s << 3));
-    }
-    while (agg != 0) {
-      const w = (s << 6) + <u32>ctz(agg);
+  // Phase 2: first set bit of the AND, flow by flow.
+  for (let k: u32 = 0; k < count; k++) {
+    const i = <usize>(first + k);
+    let box: i32 = -1;
+    if (nd == 0) {
+      box = 0; // every dimension is a wildcard for every box
+    } else if (words == 1) {
       let x: u64 = ~(<u64>0);
-      for (let k: u32 = 0; k < nd; k++) {
-        x &= load<u64>(<usize>load<u32>(BITMAP_PTRS + (<usize>k << 2)) + (<usize>w << 3));
+      for (let j: u32 = 0; j < nd; j++) x &= load<u64>(<usize>load<u32>(BITMAP_PTRS + ((<usize>(j * BLOCK + k)) << 2)));
+      if (x) box = <i32>ctz(x);
+    } else {
+      for (let s: u32 = 0; s < sumWords && box < 0; s++) {
+        let agg: u64 = ~(<u64>0);
+        for (let j: u32 = 0; j < nd; j++) {
+          agg &= load<u64>(<usize>load<u32>(SUM_PTRS + ((<usize>(j * BLOCK + k)) << 2)) + (<usize>s << 3));
+        }
+        while (agg != 0) {
+          const w = (s << 6) + <u32>ctz(agg);
+          let x: u64 = ~(<u64>0);
+          for (let j: u32 = 0; j < nd; j++) {
+            x &= load<u64>(<usize>load<u32>(BITMAP_PTRS + ((<usize>(j * BLOCK + k)) << 2)) + (<usize>w << 3));
+          }
+          if (x != 0) {
+            box = <i32>((w << 6) + <u32>ctz(x));
+            break;
+          }
+          agg &= agg - 1;
+        }
       }
-      if (x != 0) return <i32>((w << 6) + <u32>ctz(x));
-      agg &= agg - 1;
+    }
+    if (box < 0) {
+      store<u8>(b.outActions + i, 0);
+      store<i32>(b.outRules + (i << 2), -1);
+    } else {
+      store<u8>(b.outActions + i, load<u8>(actions + <usize>box));
+      store<i32>(b.outRules + (i << 2), load<i32>(ruleIds + (<usize>box << 2)));
     }
   }
-  return -1;
 }

@@ -38,10 +38,16 @@
  *  ADDRESS:  +16 trie4 → TRIE   +20 trie6 → TRIE   +24 absentClass (flow has no address)
  *  INTERVAL: +16 count          +20 bounds → u32[count] (ascending lower bounds, [0]=0)
  *            +24 classOf → u32[count]  class of [bounds[i], bounds[i+1]-1]
+ *  DIRECT:   +16 count (domain size) +20 → u16[count] class of each value (one load;
+ *            used when the interval index would need a long binary search)
  *
  *  TRIE (a poptrie: multibit trie, stride TRIE_STRIDE, leaf-pushed, popcount-indexed)
- *  +0 nodes → NODE[nodeCount] (node 0 is the root)   +4 leaves → u32[leafCount] (class ids)
+ *  +0 nodes → NODE[nodeCount]   +4 leaves → u32[leafCount] (class ids)
  *  +8 nodeCount   +12 leafCount
+ *  +16 directBits: 0 → node 0 is the root at bit 0;
+ *      TRIE_DIRECT_BITS → direct pointing: the first directBits address bits index
+ *  +20 direct → u32[1 << directBits]: TRIE_LEAF_FLAG | class, or the index of the
+ *      node that continues at bit directBits (big tries only: it saves levels)
  *
  *  NODE (NODE_SIZE bytes)
  *  +0  vector  u64  bit i ⇔ slot i is an internal node
@@ -65,7 +71,7 @@
  */
 
 export const TABLE_MAGIC = 0x31464753; // "SGF1"
-export const TABLE_ABI = 1;
+export const TABLE_ABI = 3;
 export const TABLE_MAGIC_AT = 0;
 export const TABLE_ABI_AT = 4;
 export const TABLE_BYTES_AT = 8;
@@ -92,6 +98,7 @@ export const DIM_COUNT = 7;
 
 export const DIM_KIND_ADDRESS = 1;
 export const DIM_KIND_INTERVAL = 2;
+export const DIM_KIND_DIRECT = 3;
 export const DIM_KIND_AT = 0;
 export const DIM_CLASSES_AT = 4;
 export const DIM_BITMAPS_AT = 8;
@@ -102,6 +109,7 @@ export const DIM_ABSENT_AT = 24;
 export const DIM_COUNT_AT = 16;
 export const DIM_BOUNDS_AT = 20;
 export const DIM_CLASSOF_AT = 24;
+export const DIM_DIRECT_AT = 20;
 export const DIM_SIZE = 32;
 export const CLS_SIZE = CLS_DIMS_AT + DIM_COUNT * DIM_SIZE;
 
@@ -109,7 +117,11 @@ export const TRIE_NODES_AT = 0;
 export const TRIE_LEAVES_AT = 4;
 export const TRIE_NODECOUNT_AT = 8;
 export const TRIE_LEAFCOUNT_AT = 12;
-export const TRIE_SIZE = 16;
+export const TRIE_DIRECTBITS_AT = 16;
+export const TRIE_DIRECT_AT = 20;
+export const TRIE_SIZE = 24;
+export const TRIE_DIRECT_BITS = 16;
+export const TRIE_LEAF_FLAG = 0x80000000;
 export const TRIE_STRIDE = 6;
 
 export const NODE_VECTOR_AT = 0;

@@ -2,7 +2,7 @@
 // Lookup only: the trie is built and leaf-pushed by src/compile/trie.ts.
 import {
   TRIE_NODES_AT, TRIE_LEAVES_AT, NODE_SIZE, NODE_VECTOR_AT, NODE_LEAFVEC_AT,
-  NODE_BASE0_AT, NODE_BASE1_AT, TRIE_STRIDE,
+  NODE_BASE0_AT, NODE_BASE1_AT, TRIE_STRIDE, TRIE_DIRECTBITS_AT, TRIE_DIRECT_AT, TRIE_LEAF_FLAG,
 } from "./layout";
 
 // Bits o..o+5 of the 128-bit number hi:lo (bits past 127 read as zero).
@@ -21,6 +21,13 @@ import {
   const leaves = base + <usize>load<u32>(trie + TRIE_LEAVES_AT);
   let node = nodes;
   let o: u32 = 0;
+  const directBits = load<u32>(trie + TRIE_DIRECTBITS_AT);
+  if (directBits) {
+    const e = load<u32>(base + <usize>load<u32>(trie + TRIE_DIRECT_AT) + (<usize>(hi >> (64 - <u64>directBits)) << 2));
+    if (e & TRIE_LEAF_FLAG) return e & ~TRIE_LEAF_FLAG;
+    node = nodes + <usize>e * NODE_SIZE;
+    o = directBits;
+  }
   while (true) {
     const slot = slotAt(hi, lo, o);
     const keep = <u64>(63 - slot); // shifting left by 63-slot keeps bits 0..slot

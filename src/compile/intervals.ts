@@ -13,7 +13,19 @@ export interface IntervalDimPlan {
   /** Ascending lower bounds; bounds[0] = 0. */
   bounds: number[];
   classOf: number[];
+  /** Number of values of the domain (max + 1). */
+  domain: number;
+  /** Serialize as a direct u16 table (one load) rather than bounds + binary search. */
+  direct: boolean;
 }
+
+/**
+ * Direct tables cost 2 bytes per domain value (128 KiB for ports) and save a binary
+ * search; small domains (protocols, ICMP) always take them, ports once the search
+ * would take more than a few steps.
+ */
+export const DIRECT_MIN_INTERVALS = 16;
+export const DIRECT_ALWAYS_DOMAIN = 1024;
 
 /** Whether every box covers the whole domain [0, max] (then the dimension is not consulted). */
 export function isWildcard(boxes: Box[], get: (b: Box) => Interval[], max: number): boolean {
@@ -51,6 +63,8 @@ export function buildIntervalDim(boxes: Box[], get: (b: Box) => Interval[], max:
     bounds.push(e);
     classOf.push(c);
   }
-  budget.spend(bounds.length * 8, 'port-interval index');
-  return { kind: 'interval', classes, bounds, classOf };
+  const domain = max + 1;
+  const direct = classes.count <= 0xffff && (domain <= DIRECT_ALWAYS_DOMAIN || bounds.length >= DIRECT_MIN_INTERVALS);
+  budget.spend(direct ? domain * 2 : bounds.length * 8, 'port-interval index');
+  return { kind: 'interval', classes, bounds, classOf, domain, direct };
 }

@@ -73,6 +73,11 @@ function writeTrie(w: Writer, t: TriePlan, stats: TableStats): number {
   w.u32(header + L.TRIE_LEAVES_AT, leaves);
   w.u32(header + L.TRIE_NODECOUNT_AT, t.vector.length);
   w.u32(header + L.TRIE_LEAFCOUNT_AT, t.leaves.length);
+  w.u32(header + L.TRIE_DIRECTBITS_AT, t.directBits);
+  if (t.direct) {
+    w.u32(header + L.TRIE_DIRECT_AT, w.u32s(t.direct));
+    stats.tries += t.direct.length * 4;
+  }
   stats.tries += L.TRIE_SIZE + t.vector.length * L.NODE_SIZE + t.leaves.length * 4;
   return header;
 }
@@ -121,6 +126,17 @@ function writeClassifier(w: Writer, c: ClassifierPlan, stats: TableStats): numbe
       w.u32(dim + L.DIM_TRIE4_AT, writeTrie(w, d.trie4, stats));
       w.u32(dim + L.DIM_TRIE6_AT, writeTrie(w, d.trie6, stats));
       w.u32(dim + L.DIM_ABSENT_AT, d.absent);
+    } else if (d.direct) {
+      // One u16 class per value of the domain: one load instead of a binary search.
+      const table = w.reserve(d.domain * 2);
+      for (let i = 0; i < d.bounds.length; i++) {
+        const end = i + 1 < d.bounds.length ? d.bounds[i + 1]! : d.domain;
+        for (let v = d.bounds[i]!; v < end; v++) w.view.setUint16(table + v * 2, d.classOf[i]!, true);
+      }
+      w.u32(dim + L.DIM_KIND_AT, L.DIM_KIND_DIRECT);
+      w.u32(dim + L.DIM_COUNT_AT, d.domain);
+      w.u32(dim + L.DIM_DIRECT_AT, table);
+      stats.intervals += d.domain * 2;
     } else {
       w.u32(dim + L.DIM_KIND_AT, L.DIM_KIND_INTERVAL);
       w.u32(dim + L.DIM_COUNT_AT, d.bounds.length);

@@ -7,7 +7,7 @@
  * prefix on its path), children and leaves stored contiguously and found by
  * popcount, runs of equal leaves stored once.
  */
-import { TRIE_STRIDE } from '../../assembly/layout.js';
+import { TRIE_DIRECT_BITS, TRIE_LEAF_FLAG, TRIE_STRIDE } from '../../assembly/layout.js';
 import { BitmapInterner, ByteBudget, setBit } from './bitmap.js';
 import type { Box, Prefix, PrefixSet } from './box.js';
 
@@ -21,6 +21,9 @@ interface BinNode {
 const newNode = (): BinNode => ({ c0: null, c1: null, ids: [], cls: -1 });
 
 export interface TriePlan {
+  /** 0, or TRIE_DIRECT_BITS with `direct` holding one entry per value of the first bits. */
+  directBits: number;
+  direct: Uint32Array | null;
   vector: bigint[];
   leafvec: bigint[];
   base1: number[];
@@ -65,9 +68,57 @@ function assignClasses(root: BinNode, classes: BitmapInterner, words: number): v
   }
 }
 
+/** Tries with more multibit nodes than this get a direct-pointing first level. */
+export const DIRECT_MIN_NODES = 256;
+
+/**
+ * Direct pointing (as in poptrie): one entry per value of the first `bits` address
+ * bits, either a leaf class or the binary node where the multibit walk continues.
+ */
+function directLevel(root: BinNode, bits: number): { direct: Uint32Array; roots: BinNode[] } {
+  const direct = new Uint32Array(1 << bits);
+  const roots: BinNode[] = [];
+  const fill = (n: BinNode, depth: number, prefix: number): void => {
+    if (depth === bits) {
+      if (n.c0 || n.c1) {
+        direct[prefix] = roots.length;
+        roots.push(n);
+      } else direct[prefix] = (TRIE_LEAF_FLAG | n.cls) >>> 0;
+      return;
+    }
+    for (const bit of [0, 1]) {
+      const child = bit ? n.c1 : n.c0;
+      const sub = prefix * 2 + bit;
+      if (child) fill(child, depth + 1, sub);
+      else {
+        const span = bits - depth - 1;
+        direct.fill((TRIE_LEAF_FLAG | n.cls) >>> 0, sub << span, (sub + 1) << span);
+      }
+    }
+  };
+  fill(root, 0, 0);
+  return { direct, roots };
+}
+
 function flatten(root: BinNode, budget: ByteBudget): TriePlan {
-  const plan: TriePlan = { vector: [0n], leafvec: [0n], base1: [0], base0: [0], leaves: [] };
-  const queue: BinNode[] = [root];
+  const plain = flattenFrom([root], { directBits: 0, direct: null }, budget);
+  if (plain.vector.length <= DIRECT_MIN_NODES) return plain;
+  const { direct, roots } = directLevel(root, TRIE_DIRECT_BITS);
+  budget.spend(direct.length * 4, 'prefix trie direct level');
+  return flattenFrom(roots, { directBits: TRIE_DIRECT_BITS, direct }, budget);
+}
+
+/** Multibit nodes for the subtries at `roots` (node i = roots[i]), breadth first. */
+function flattenFrom(roots: BinNode[], head: Pick<TriePlan, 'directBits' | 'direct'>, budget: ByteBudget): TriePlan {
+  const plan: TriePlan = {
+    ...head,
+    vector: roots.map(() => 0n),
+    leafvec: roots.map(() => 0n),
+    base1: roots.map(() => 0),
+    base0: roots.map(() => 0),
+    leaves: [],
+  };
+  const queue: BinNode[] = [...roots];
   const slots = 1 << TRIE_STRIDE;
   for (let q = 0; q < queue.length; q++) {
     const b = queue[q]!;
