@@ -10,7 +10,7 @@
 // accesses, and each dimension's descriptor is decoded once per block.
 import {
   CLS_BOXES_AT, CLS_WORDS_AT, CLS_SUMWORDS_AT, CLS_DIMMASK_AT, CLS_DIMS_AT, CLS_RULEIDS_AT, CLS_ACTIONS_AT,
-  DIM_SIZE, DIM_COUNT, DIM_KIND_AT, DIM_KIND_ADDRESS, DIM_KIND_DIRECT, DIM_DIRECT_AT, DIM_BITMAPS_AT, DIM_SUMS_AT,
+  DIM_SIZE, DIM_COUNT, DIM_KIND_AT, DIM_KIND_ADDRESS, DIM_KIND_DIRECT, DIM_DIRECT_AT, DIM_RANKS_AT, DIM_SUMS_AT,
   DIM_TRIE4_AT, DIM_TRIE6_AT, DIM_ABSENT_AT, DIM_COUNT_AT, DIM_BOUNDS_AT, DIM_CLASSOF_AT,
   DIM_LOCAL, DIM_PROTO, DIM_PORT, DIM_SPORT, DIM_ICMP_TYPE,
   META_REMOTE_V6, META_LOCAL_PRESENT, META_LOCAL_V6, ICMP_CODE_SHIFT, ICMP_FIELD_MASK,
@@ -20,9 +20,15 @@ import { intervalLookup } from "./ports";
 
 export const BLOCK: u32 = 16;
 // Per (consulted dimension, flow of the block): absolute address of the class's
-// bitmap and summary. Static scratch: no allocation.
-const BITMAP_PTRS: usize = memory.data(DIM_COUNT * BLOCK * 4);
+// summary words and rank words. Static scratch: no allocation.
+const RANK_PTRS: usize = memory.data(DIM_COUNT * BLOCK * 4);
 const SUM_PTRS: usize = memory.data(DIM_COUNT * BLOCK * 4);
+
+@inline function keep(slot: usize, k: u32, c: usize, sums: usize, ranks: usize, sumWords: usize): void {
+  const at = slot + (<usize>k << 2);
+  store<u32>(SUM_PTRS + at, <u32>(sums + ((c * sumWords) << 3)));
+  store<u32>(RANK_PTRS + at, <u32>(ranks + ((c * sumWords) << 2)));
+}
 
 /** Where the batch's arrays are (absolute), read once per call. */
 @unmanaged export class Batch {
@@ -59,7 +65,7 @@ export function classifyBlock(base: usize, cls: usize, b: Batch, first: u32, cou
     }
     return;
   }
-  const words = <usize>load<u32>(cls + CLS_WORDS_AT);
+  const words = load<u32>(cls + CLS_WORDS_AT);
   const sumWords = load<u32>(cls + CLS_SUMWORDS_AT);
   const mask = load<u32>(cls + CLS_DIMMASK_AT);
 
@@ -69,7 +75,7 @@ export function classifyBlock(base: usize, cls: usize, b: Batch, first: u32, cou
     if (!((mask >> d) & 1)) continue;
     const dim = cls + CLS_DIMS_AT + <usize>d * DIM_SIZE;
     const kind = load<u32>(dim + DIM_KIND_AT);
-    const bitmaps = base + <usize>load<u32>(dim + DIM_BITMAPS_AT);
+    const ranks = base + <usize>load<u32>(dim + DIM_RANKS_AT);
     const sums = base + <usize>load<u32>(dim + DIM_SUMS_AT);
     const slot = <usize>(nd * BLOCK) << 2;
     if (kind == DIM_KIND_ADDRESS) {
@@ -92,15 +98,13 @@ export function classifyBlock(base: usize, cls: usize, b: Batch, first: u32, cou
         } else {
           c = trieLookup(base, trie4, <u64>load<u32>(addr) << 32, 0);
         }
-        store<u32>(BITMAP_PTRS + slot + (<usize>k << 2), <u32>(bitmaps + ((<usize>c * words) << 3)));
-        store<u32>(SUM_PTRS + slot + (<usize>k << 2), <u32>(sums + ((<usize>c * <usize>sumWords) << 3)));
+        keep(slot, k, <usize>c, sums, ranks, <usize>sumWords);
       }
     } else if (kind == DIM_KIND_DIRECT) {
       const table = base + <usize>load<u32>(dim + DIM_DIRECT_AT);
       for (let k: u32 = 0; k < count; k++) {
         const c = <usize>load<u16>(table + (<usize>fieldValue(b, d, <usize>(first + k)) << 1));
-        store<u32>(BITMAP_PTRS + slot + (<usize>k << 2), <u32>(bitmaps + ((c * words) << 3)));
-        store<u32>(SUM_PTRS + slot + (<usize>k << 2), <u32>(sums + ((c * <usize>sumWords) << 3)));
+        keep(slot, k, c, sums, ranks, <usize>sumWords);
       }
     } else {
       const bounds = base + <usize>load<u32>(dim + DIM_BOUNDS_AT);
@@ -108,8 +112,7 @@ export function classifyBlock(base: usize, cls: usize, b: Batch, first: u32, cou
       const n = load<u32>(dim + DIM_COUNT_AT);
       for (let k: u32 = 0; k < count; k++) {
         const c = <usize>intervalLookup(bounds, classOf, n, fieldValue(b, d, <usize>(first + k)));
-        store<u32>(BITMAP_PTRS + slot + (<usize>k << 2), <u32>(bitmaps + ((c * words) << 3)));
-        store<u32>(SUM_PTRS + slot + (<usize>k << 2), <u32>(sums + ((c * <usize>sumWords) << 3)));
+        keep(slot, k, c, sums, ranks, <usize>sumWords);
       }
     }
     nd++;
@@ -121,24 +124,25 @@ export function classifyBlock(base: usize, cls: usize, b: Batch, first: u32, cou
     let box: i32 = -1;
     if (nd == 0) {
       box = 0; // every dimension is a wildcard for every box
-    } else if (words == 1) {
-      let x: u64 = ~(<u64>0);
-      for (let j: u32 = 0; j < nd; j++) x &= load<u64>(<usize>load<u32>(BITMAP_PTRS + ((<usize>(j * BLOCK + k)) << 2)));
-      if (x) box = <i32>ctz(x);
     } else {
+      // Summary words first: only words non-zero in every dimension can match.
       for (let s: u32 = 0; s < sumWords && box < 0; s++) {
         let agg: u64 = ~(<u64>0);
         for (let j: u32 = 0; j < nd; j++) {
           agg &= load<u64>(<usize>load<u32>(SUM_PTRS + ((<usize>(j * BLOCK + k)) << 2)) + (<usize>s << 3));
         }
         while (agg != 0) {
-          const w = (s << 6) + <u32>ctz(agg);
+          const bit = <u64>ctz(agg);
+          const below = (<u64>1 << bit) - 1;
           let x: u64 = ~(<u64>0);
           for (let j: u32 = 0; j < nd; j++) {
-            x &= load<u64>(<usize>load<u32>(BITMAP_PTRS + ((<usize>(j * BLOCK + k)) << 2)) + (<usize>w << 3));
+            const at = (<usize>(j * BLOCK + k)) << 2;
+            const sum = load<u64>(<usize>load<u32>(SUM_PTRS + at) + (<usize>s << 3));
+            const rank = load<u32>(<usize>load<u32>(RANK_PTRS + at) + (<usize>s << 2)) + <u32>popcnt(sum & below);
+            x &= load<u64>(base + (<usize>rank << 3));
           }
           if (x != 0) {
-            box = <i32>((w << 6) + <u32>ctz(x));
+            box = <i32>((((s << 6) + <u32>bit) << 6) + <u32>ctz(x));
             break;
           }
           agg &= agg - 1;

@@ -31,10 +31,15 @@
  *  +24  DIM[0] … DIM[DIM_COUNT-1], DIM_SIZE bytes each
  *
  *  DIM (one per match dimension; see DIM_REMOTE … DIM_ICMP_CODE below)
- *  +0   kind     u32   DIM_KIND_ADDRESS | DIM_KIND_INTERVAL
+ *  +0   kind     u32   DIM_KIND_ADDRESS | DIM_KIND_INTERVAL | DIM_KIND_DIRECT
  *  +4   classes  u32   number of equivalence classes
- *  +8   bitmaps  u32 → u64[classes][words]     bit b ⇔ box b matches this class
- *  +12  sums     u32 → u64[classes][sumWords]  bit w ⇔ bitmap word w is non-zero
+ *  +8   packed   u32 → u64[]  the NON-ZERO words of every class bitmap, class by class
+ *                      (bit b of bitmap word w ⇔ box 64w+b matches this class)
+ *  +12  sums     u32 → u64[classes][sumWords]  summary: bit w ⇔ bitmap word w is non-zero
+ *  +28  ranks    u32 → u32[classes][sumWords]  for summary word s of a class, the index
+ *                      (in u64 words from the table's start) of its first packed word.
+ *  Word w of class c (summary bit set):  ranks[c][w>>6] + popcnt(sums[c][w>>6] & bits below w&63)
+ *  (aggregated bit vectors: zero words are never stored; ClassBench acl1 bitmaps are ~95% zero)
  *  ADDRESS:  +16 trie4 → TRIE   +20 trie6 → TRIE   +24 absentClass (flow has no address)
  *  INTERVAL: +16 count          +20 bounds → u32[count] (ascending lower bounds, [0]=0)
  *            +24 classOf → u32[count]  class of [bounds[i], bounds[i+1]-1]
@@ -71,7 +76,7 @@
  */
 
 export const TABLE_MAGIC = 0x31464753; // "SGF1"
-export const TABLE_ABI = 3;
+export const TABLE_ABI = 4;
 export const TABLE_MAGIC_AT = 0;
 export const TABLE_ABI_AT = 4;
 export const TABLE_BYTES_AT = 8;
@@ -110,6 +115,7 @@ export const DIM_COUNT_AT = 16;
 export const DIM_BOUNDS_AT = 20;
 export const DIM_CLASSOF_AT = 24;
 export const DIM_DIRECT_AT = 20;
+export const DIM_RANKS_AT = 28;
 export const DIM_SIZE = 32;
 export const CLS_SIZE = CLS_DIMS_AT + DIM_COUNT * DIM_SIZE;
 

@@ -101,25 +101,37 @@ function writeClassifier(w: Writer, c: ClassifierPlan, stats: TableStats): numbe
     if (!d) return;
     mask |= 1 << k;
     const dim = at + L.CLS_DIMS_AT + k * L.DIM_SIZE;
+    // Aggregated bit vectors: summaries, ranks, and only the non-zero words.
     const all = d.classes.all();
-    const bitmaps = w.u32s(all);
-    // Summary bit w of a class: its bitmap word w is non-zero.
+    let nonZero = 0;
+    for (let i = 0; i < all.length; i += 2) if (all[i] || all[i + 1]) nonZero++;
+    const packed = w.reserve(nonZero * 8);
     const sums = w.reserve(d.classes.count * sumWords * 8);
+    const ranks = w.reserve(d.classes.count * sumWords * 4);
+    let next = packed / 8;
     for (let cl = 0; cl < d.classes.count; cl++) {
       const bm = d.classes.bitmap(cl);
       for (let s = 0; s < sumWords; s++) {
+        w.u32(ranks + (cl * sumWords + s) * 4, next);
         let bits = 0n;
         for (let j = 0; j < 64 && s * 64 + j < c.words; j++) {
           const word = s * 64 + j;
-          if (bm[2 * word] || bm[2 * word + 1]) bits |= 1n << BigInt(j);
+          const lo = bm[2 * word]!;
+          const hi = bm[2 * word + 1]!;
+          if (!lo && !hi) continue;
+          bits |= 1n << BigInt(j);
+          w.u32(next * 8, lo);
+          w.u32(next * 8 + 4, hi);
+          next++;
         }
         w.u64(sums + (cl * sumWords + s) * 8, bits);
       }
     }
-    stats.bitmaps += all.length * 4;
-    stats.summaries += d.classes.count * sumWords * 8;
+    stats.bitmaps += nonZero * 8;
+    stats.summaries += d.classes.count * sumWords * 12;
+    w.u32(dim + L.DIM_BITMAPS_AT, packed);
+    w.u32(dim + L.DIM_RANKS_AT, ranks);
     w.u32(dim + L.DIM_CLASSES_AT, d.classes.count);
-    w.u32(dim + L.DIM_BITMAPS_AT, bitmaps);
     w.u32(dim + L.DIM_SUMS_AT, sums);
     if (d.kind === 'address') {
       w.u32(dim + L.DIM_KIND_AT, L.DIM_KIND_ADDRESS);
