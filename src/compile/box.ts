@@ -34,6 +34,7 @@ export interface Box {
 
 /** Splits an inclusive address range into the fewest CIDR prefixes covering exactly it. */
 export function rangeToPrefixes(range: AddressRange, bits: number): Prefix[] {
+  if (bits === 32) return rangeToPrefixes4(Number(range.lo), Number(range.hi));
   const out: Prefix[] = [];
   let lo = range.lo;
   const hi = range.hi;
@@ -47,6 +48,22 @@ export function rangeToPrefixes(range: AddressRange, bits: number): Prefix[] {
     }
     out.push({ addr: lo, len: bits - size });
     lo += 1n << BigInt(size);
+  }
+  return out;
+}
+
+/** IPv4 in plain numbers (exact below 2^53), without bigint arithmetic. */
+function rangeToPrefixes4(lo: number, hi: number): Prefix[] {
+  const out: Prefix[] = [];
+  while (lo <= hi) {
+    let size = 0;
+    while (size < 32) {
+      const block = 2 ** (size + 1);
+      if (lo % block !== 0 || lo + block - 1 > hi) break;
+      size++;
+    }
+    out.push({ addr: BigInt(lo), len: 32 - size });
+    lo += 2 ** size;
   }
   return out;
 }

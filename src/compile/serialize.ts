@@ -60,25 +60,28 @@ class Writer {
 
 function writeTrie(w: Writer, t: TriePlan, stats: TableStats): number {
   const header = w.reserve(L.TRIE_SIZE);
-  const nodes = w.reserve(t.vector.length * L.NODE_SIZE);
-  for (let i = 0; i < t.vector.length; i++) {
+  const count = t.base0.length;
+  const nodes = w.reserve(count * L.NODE_SIZE);
+  for (let i = 0; i < count; i++) {
     const at = nodes + i * L.NODE_SIZE;
-    w.u64(at + L.NODE_VECTOR_AT, t.vector[i]!);
-    w.u64(at + L.NODE_LEAFVEC_AT, t.leafvec[i]!);
+    w.u32(at + L.NODE_VECTOR_AT, t.vector[2 * i]!);
+    w.u32(at + L.NODE_VECTOR_AT + 4, t.vector[2 * i + 1]!);
+    w.u32(at + L.NODE_LEAFVEC_AT, t.leafvec[2 * i]!);
+    w.u32(at + L.NODE_LEAFVEC_AT + 4, t.leafvec[2 * i + 1]!);
     w.u32(at + L.NODE_BASE1_AT, t.base1[i]!);
     w.u32(at + L.NODE_BASE0_AT, t.base0[i]!);
   }
   const leaves = w.u32s(t.leaves);
   w.u32(header + L.TRIE_NODES_AT, nodes);
   w.u32(header + L.TRIE_LEAVES_AT, leaves);
-  w.u32(header + L.TRIE_NODECOUNT_AT, t.vector.length);
+  w.u32(header + L.TRIE_NODECOUNT_AT, count);
   w.u32(header + L.TRIE_LEAFCOUNT_AT, t.leaves.length);
   w.u32(header + L.TRIE_DIRECTBITS_AT, t.directBits);
   if (t.direct) {
     w.u32(header + L.TRIE_DIRECT_AT, w.u32s(t.direct));
     stats.tries += t.direct.length * 4;
   }
-  stats.tries += L.TRIE_SIZE + t.vector.length * L.NODE_SIZE + t.leaves.length * 4;
+  stats.tries += L.TRIE_SIZE + count * L.NODE_SIZE + t.leaves.length * 4;
   return header;
 }
 
@@ -113,18 +116,19 @@ function writeClassifier(w: Writer, c: ClassifierPlan, stats: TableStats): numbe
       const bm = d.classes.bitmap(cl);
       for (let s = 0; s < sumWords; s++) {
         w.u32(ranks + (cl * sumWords + s) * 4, next);
-        let bits = 0n;
+        const summary = [0, 0]; // u64 as u32 halves
         for (let j = 0; j < 64 && s * 64 + j < c.words; j++) {
           const word = s * 64 + j;
           const lo = bm[2 * word]!;
           const hi = bm[2 * word + 1]!;
           if (!lo && !hi) continue;
-          bits |= 1n << BigInt(j);
+          summary[j >>> 5]! |= 1 << (j & 31);
           w.u32(next * 8, lo);
           w.u32(next * 8 + 4, hi);
           next++;
         }
-        w.u64(sums + (cl * sumWords + s) * 8, bits);
+        w.u32(sums + (cl * sumWords + s) * 8, summary[0]! >>> 0);
+        w.u32(sums + (cl * sumWords + s) * 8 + 4, summary[1]! >>> 0);
       }
     }
     stats.bitmaps += nonZero * 8;

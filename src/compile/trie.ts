@@ -24,8 +24,9 @@ export interface TriePlan {
   /** 0, or TRIE_DIRECT_BITS with `direct` holding one entry per value of the first bits. */
   directBits: number;
   direct: Uint32Array | null;
-  vector: bigint[];
-  leafvec: bigint[];
+  /** Node bit vectors as u32 halves: [lo, hi] of node i at 2i, 2i+1. */
+  vector: number[];
+  leafvec: number[];
   base1: number[];
   base0: number[];
   leaves: number[];
@@ -39,33 +40,45 @@ export interface AddressDimPlan {
   absent: number;
 }
 
+/** The address as 32-bit words, most significant first (bit d of the prefix = word d>>5). */
+function words(p: Prefix, bits: number): number[] {
+  if (bits === 32) return [Number(p.addr)];
+  return [96n, 64n, 32n, 0n].map((s) => Number((p.addr >> s) & 0xffffffffn));
+}
+
 function insert(root: BinNode, p: Prefix, bits: number, id: number): void {
+  const w = words(p, bits);
   let n = root;
   for (let d = 0; d < p.len; d++) {
-    const bit = (p.addr >> BigInt(bits - 1 - d)) & 1n;
-    if (bit) n = n.c1 ??= newNode();
+    if ((w[d >>> 5]! >>> (31 - (d & 31))) & 1) n = n.c1 ??= newNode();
     else n = n.c0 ??= newNode();
   }
   n.ids.push(id);
 }
 
-/** Gives every node the class of the boxes covering it. */
-function assignClasses(root: BinNode, classes: BitmapInterner, words: number): void {
-  const stack: [BinNode, Uint32Array][] = [[root, new Uint32Array(words * 2)]];
-  while (stack.length) {
-    const [n, parentBits] = stack.pop()!;
+/**
+ * Gives every node the class of the boxes covering it (one bitmap buffer per depth,
+ * reused), and returns how many multibit nodes a plain flattening would make.
+ */
+function assignClasses(root: BinNode, classes: BitmapInterner, words: number): number {
+  const buffers: Uint32Array[] = [];
+  const buffer = (depth: number) => (buffers[depth] ??= new Uint32Array(words * 2));
+  let multibit = 0;
+  const visit = (n: BinNode, depth: number, parentBits: Uint32Array, parentCls: number): void => {
     let bits = parentBits;
-    if (n.ids.length || n === root) {
-      bits = parentBits.slice();
+    n.cls = parentCls;
+    if (n.ids.length || depth === 0) {
+      bits = buffer(depth);
+      bits.set(parentBits);
       for (const id of n.ids) setBit(bits, id);
       n.cls = classes.intern(bits);
     }
-    for (const c of [n.c0, n.c1]) {
-      if (!c) continue;
-      if (!c.ids.length) c.cls = n.cls;
-      stack.push([c, bits]);
-    }
-  }
+    if ((n.c0 || n.c1) && depth % TRIE_STRIDE === 0) multibit++;
+    if (n.c0) visit(n.c0, depth + 1, bits, n.cls);
+    if (n.c1) visit(n.c1, depth + 1, bits, n.cls);
+  };
+  visit(root, 0, new Uint32Array(words * 2), -1);
+  return multibit;
 }
 
 /** Tries with more multibit nodes than this get a direct-pointing first level. */
@@ -100,9 +113,8 @@ function directLevel(root: BinNode, bits: number): { direct: Uint32Array; roots:
   return { direct, roots };
 }
 
-function flatten(root: BinNode, budget: ByteBudget): TriePlan {
-  const plain = flattenFrom([root], { directBits: 0, direct: null }, budget);
-  if (plain.vector.length <= DIRECT_MIN_NODES) return plain;
+function flatten(root: BinNode, multibitNodes: number, budget: ByteBudget): TriePlan {
+  if (multibitNodes <= DIRECT_MIN_NODES) return flattenFrom([root], { directBits: 0, direct: null }, budget);
   const { direct, roots } = directLevel(root, TRIE_DIRECT_BITS);
   budget.spend(direct.length * 4, 'prefix trie direct level');
   return flattenFrom(roots, { directBits: TRIE_DIRECT_BITS, direct }, budget);
@@ -110,54 +122,53 @@ function flatten(root: BinNode, budget: ByteBudget): TriePlan {
 
 /** Multibit nodes for the subtries at `roots` (node i = roots[i]), breadth first. */
 function flattenFrom(roots: BinNode[], head: Pick<TriePlan, 'directBits' | 'direct'>, budget: ByteBudget): TriePlan {
-  const plan: TriePlan = {
-    ...head,
-    vector: roots.map(() => 0n),
-    leafvec: roots.map(() => 0n),
-    base1: roots.map(() => 0),
-    base0: roots.map(() => 0),
-    leaves: [],
-  };
+  const plan: TriePlan = { ...head, vector: [], leafvec: [], base1: [], base0: [], leaves: [] };
   const queue: BinNode[] = [...roots];
-  const slots = 1 << TRIE_STRIDE;
-  for (let q = 0; q < queue.length; q++) {
-    const b = queue[q]!;
-    let vector = 0n;
-    let leafvec = 0n;
-    const children: BinNode[] = [];
-    const base0 = plan.leaves.length;
-    let last = -1;
-    for (let v = 0; v < slots; v++) {
-      let n = b;
-      let complete = true;
-      for (let k = TRIE_STRIDE - 1; k >= 0; k--) {
-        const c = (v >> k) & 1 ? n.c1 : n.c0;
-        if (!c) {
-          complete = false;
-          break;
-        }
-        n = c;
-      }
-      if (complete && (n.c0 || n.c1)) {
-        vector |= 1n << BigInt(v);
+  // Slot emission state of the node being built.
+  let vec = [0, 0];
+  let leafvec = [0, 0];
+  let last = -1;
+  let base0 = 0;
+  const children: BinNode[] = [];
+  const setBit64 = (v: number[], slot: number) => {
+    v[slot >>> 5]! |= 1 << (slot & 31);
+  };
+  const leaf = (slot: number, cls: number) => {
+    if (cls !== last || plan.leaves.length === base0) {
+      setBit64(leafvec, slot);
+      plan.leaves.push(cls);
+      last = cls;
+    }
+  };
+  // Slots of a node, in order: descend the binary trie TRIE_STRIDE levels; a missing
+  // child makes the whole run of slots below it one leaf (leaf pushing).
+  const collect = (n: BinNode, k: number, v: number): void => {
+    if (k === TRIE_STRIDE) {
+      if (n.c0 || n.c1) {
+        setBit64(vec, v);
         children.push(n);
-      } else if (n.cls !== last || plan.leaves.length === base0) {
-        leafvec |= 1n << BigInt(v);
-        plan.leaves.push(n.cls);
-        last = n.cls;
-      }
+      } else leaf(v, n.cls);
+      return;
     }
-    plan.vector[q] = vector;
-    plan.leafvec[q] = leafvec;
-    plan.base0[q] = base0;
-    plan.base1[q] = queue.length;
-    for (const c of children) {
-      queue.push(c);
-      plan.vector.push(0n);
-      plan.leafvec.push(0n);
-      plan.base1.push(0);
-      plan.base0.push(0);
-    }
+    const c0 = n.c0;
+    const c1 = n.c1;
+    if (c0) collect(c0, k + 1, v * 2);
+    else leaf((v * 2) << (TRIE_STRIDE - k - 1), n.cls);
+    if (c1) collect(c1, k + 1, v * 2 + 1);
+    else leaf((v * 2 + 1) << (TRIE_STRIDE - k - 1), n.cls);
+  };
+  for (let q = 0; q < queue.length; q++) {
+    vec = [0, 0];
+    leafvec = [0, 0];
+    last = -1;
+    base0 = plan.leaves.length;
+    children.length = 0;
+    collect(queue[q]!, 0, 0);
+    plan.vector.push(vec[0]! >>> 0, vec[1]! >>> 0);
+    plan.leafvec.push(leafvec[0]! >>> 0, leafvec[1]! >>> 0);
+    plan.base0.push(base0);
+    plan.base1.push(queue.length);
+    queue.push(...children);
     budget.spend(24 + (plan.leaves.length - base0) * 4, 'prefix trie');
   }
   return plan;
@@ -180,10 +191,10 @@ export function buildAddressDim(boxes: Box[], get: (b: Box) => PrefixSet | null,
     for (const p of set.v6) insert(root6, p, 128, i);
   });
   const classes = new BitmapInterner(words, budget);
-  assignClasses(root4, classes, words);
-  assignClasses(root6, classes, words);
+  const nodes4 = assignClasses(root4, classes, words);
+  const nodes6 = assignClasses(root6, classes, words);
   const absent = classes.intern(absentBits);
-  return { kind: 'address', classes, trie4: flatten(root4, budget), trie6: flatten(root6, budget), absent };
+  return { kind: 'address', classes, trie4: flatten(root4, nodes4, budget), trie6: flatten(root6, nodes6, budget), absent };
 }
 
 /** Whether every box covers every address of both families (and none). */
