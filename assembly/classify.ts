@@ -23,6 +23,9 @@ export const BLOCK: u32 = 16;
 // summary words and rank words. Static scratch: no allocation.
 const RANK_PTRS: usize = memory.data(DIM_COUNT * BLOCK * 4);
 const SUM_PTRS: usize = memory.data(DIM_COUNT * BLOCK * 4);
+// Per consulted dimension, for the summary word being scanned: its value and rank.
+const SUM_VALUES: usize = memory.data(DIM_COUNT * 8);
+const RANK_VALUES: usize = memory.data(DIM_COUNT * 4);
 
 @inline function keep(slot: usize, k: u32, c: usize, sums: usize, ranks: usize, sumWords: usize): void {
   const at = slot + (<usize>k << 2);
@@ -128,17 +131,19 @@ export function classifyBlock(base: usize, cls: usize, b: Batch, first: u32, cou
       // Summary words first: only words non-zero in every dimension can match.
       for (let s: u32 = 0; s < sumWords && box < 0; s++) {
         let agg: u64 = ~(<u64>0);
-        for (let j: u32 = 0; j < nd; j++) {
-          agg &= load<u64>(<usize>load<u32>(SUM_PTRS + ((<usize>(j * BLOCK + k)) << 2)) + (<usize>s << 3));
+        for (let j: u32 = 0; j < nd && agg != 0; j++) {
+          const at = (<usize>(j * BLOCK + k)) << 2;
+          const sum = load<u64>(<usize>load<u32>(SUM_PTRS + at) + (<usize>s << 3));
+          store<u64>(SUM_VALUES + (<usize>j << 3), sum);
+          store<u32>(RANK_VALUES + (<usize>j << 2), load<u32>(<usize>load<u32>(RANK_PTRS + at) + (<usize>s << 2)));
+          agg &= sum;
         }
         while (agg != 0) {
           const bit = <u64>ctz(agg);
           const below = (<u64>1 << bit) - 1;
           let x: u64 = ~(<u64>0);
           for (let j: u32 = 0; j < nd; j++) {
-            const at = (<usize>(j * BLOCK + k)) << 2;
-            const sum = load<u64>(<usize>load<u32>(SUM_PTRS + at) + (<usize>s << 3));
-            const rank = load<u32>(<usize>load<u32>(RANK_PTRS + at) + (<usize>s << 2)) + <u32>popcnt(sum & below);
+            const rank = load<u32>(RANK_VALUES + (<usize>j << 2)) + <u32>popcnt(load<u64>(SUM_VALUES + (<usize>j << 3)) & below);
             x &= load<u64>(base + (<usize>rank << 3));
           }
           if (x != 0) {
