@@ -62,6 +62,13 @@
  *  child(slot) = base1 + popcnt(vector  & bits[0..slot]) - 1
  *  leaf(slot)  = base0 + popcnt(leafvec & bits[0..slot]) - 1
  *
+ *  SKIP NODE (path compression; same size, marked by NODE_SKIP_FLAG in base0)
+ *  +0  pattern u64  the next `length` address bits, left-aligned
+ *  +8  length  u64  1..64 bits skipped in one compare
+ *  +16 base1   u32  the node that continues at bit o+length when the bits equal pattern
+ *  +20 base0   u32  NODE_SKIP_FLAG | leaf index of the class of every other address
+ *  (a long run of single-child trie nodes, e.g. below an IPv6 /64, costs one step)
+ *
  *  Addresses enter the trie as a 128-bit big-endian number (hi:lo). IPv4 sits in
  *  the top 32 bits of hi. The slot at bit offset o is bits o..o+5 of that number.
  *
@@ -76,7 +83,7 @@
  */
 
 export const TABLE_MAGIC = 0x31464753; // "SGF1"
-export const TABLE_ABI = 4;
+export const TABLE_ABI = 5;
 export const TABLE_MAGIC_AT = 0;
 export const TABLE_ABI_AT = 4;
 export const TABLE_BYTES_AT = 8;
@@ -135,6 +142,7 @@ export const NODE_LEAFVEC_AT = 8;
 export const NODE_BASE1_AT = 16;
 export const NODE_BASE0_AT = 20;
 export const NODE_SIZE = 24;
+export const NODE_SKIP_FLAG = 0x80000000;
 
 export const BATCH_COUNT_AT = 0;
 export const BATCH_META_AT = 4;

@@ -2,7 +2,7 @@
 // Lookup only: the trie is built and leaf-pushed by src/compile/trie.ts.
 import {
   TRIE_NODES_AT, TRIE_LEAVES_AT, NODE_SIZE, NODE_VECTOR_AT, NODE_LEAFVEC_AT,
-  NODE_BASE0_AT, NODE_BASE1_AT, TRIE_STRIDE, TRIE_DIRECTBITS_AT, TRIE_DIRECT_AT, TRIE_LEAF_FLAG,
+  NODE_BASE0_AT, NODE_BASE1_AT, TRIE_STRIDE, TRIE_DIRECTBITS_AT, TRIE_DIRECT_AT, TRIE_LEAF_FLAG, NODE_SKIP_FLAG,
 } from "./layout";
 
 // Bits o..o+5 of the 128-bit number hi:lo (bits past 127 read as zero).
@@ -13,6 +13,14 @@ import {
   else if (o <= 122) v = lo >> (<u64>(122 - o));
   else v = lo << (<u64>(o - 122));
   return <u32>(v & 63);
+}
+
+// The 64 bits of hi:lo starting at bit o (bits past 127 read as zero).
+@inline function bitsAt(hi: u64, lo: u64, o: u32): u64 {
+  if (o == 0) return hi;
+  if (o < 64) return (hi << <u64>o) | (lo >> <u64>(64 - o));
+  if (o < 128) return lo << <u64>(o - 64);
+  return 0;
 }
 
 /** Class id of the longest-prefix path of hi:lo in the trie at `trie` (absolute). */
@@ -29,6 +37,16 @@ import {
     o = directBits;
   }
   while (true) {
+    const base0 = load<u32>(node + NODE_BASE0_AT);
+    if (base0 & NODE_SKIP_FLAG) {
+      const length = load<u64>(node + NODE_LEAFVEC_AT);
+      if ((bitsAt(hi, lo, o) ^ load<u64>(node + NODE_VECTOR_AT)) >> (64 - length)) {
+        return load<u32>(leaves + (<usize>(base0 & ~NODE_SKIP_FLAG) << 2));
+      }
+      node = nodes + <usize>load<u32>(node + NODE_BASE1_AT) * NODE_SIZE;
+      o += <u32>length;
+      continue;
+    }
     const slot = slotAt(hi, lo, o);
     const keep = <u64>(63 - slot); // shifting left by 63-slot keeps bits 0..slot
     const vector = load<u64>(node + NODE_VECTOR_AT);
@@ -39,7 +57,7 @@ import {
       continue;
     }
     const leafvec = load<u64>(node + NODE_LEAFVEC_AT);
-    const leaf = load<u32>(node + NODE_BASE0_AT) + <u32>popcnt(leafvec << keep) - 1;
+    const leaf = base0 + <u32>popcnt(leafvec << keep) - 1;
     return load<u32>(leaves + (<usize>leaf << 2));
   }
   return 0;

@@ -7,7 +7,7 @@
  * prefix on its path), children and leaves stored contiguously and found by
  * popcount, runs of equal leaves stored once.
  */
-import { TRIE_DIRECT_BITS, TRIE_LEAF_FLAG, TRIE_STRIDE } from '../../assembly/layout.js';
+import { NODE_SKIP_FLAG, TRIE_DIRECT_BITS, TRIE_LEAF_FLAG, TRIE_STRIDE } from '../../assembly/layout.js';
 import { BitmapInterner, ByteBudget, setBit } from './bitmap.js';
 import type { Box, Prefix, PrefixSet } from './box.js';
 
@@ -120,6 +120,29 @@ function flatten(root: BinNode, multibitNodes: number, budget: ByteBudget): Trie
   return flattenFrom(roots, { directBits: TRIE_DIRECT_BITS, direct }, budget);
 }
 
+/** Skip nodes replace runs of at least this many single-child bits (two strides). */
+export const SKIP_MIN_BITS = 2 * TRIE_STRIDE;
+
+/**
+ * Path compression: from `b`, follow nodes that have one child and no prefix of
+ * their own (every address leaving the run has b's class) for up to 64 bits.
+ * Returns the run as a left-aligned pattern ([hi32, lo32] of the u64) and its end.
+ */
+function skipChain(b: BinNode): { pattern: number[]; length: number; end: BinNode } | null {
+  const pattern = [0, 0];
+  let n = b;
+  let length = 0;
+  while (length < 64) {
+    const only = n.c0 && !n.c1 ? n.c0 : n.c1 && !n.c0 ? n.c1 : null;
+    if (!only) break;
+    if (only === n.c1) pattern[length >>> 5]! |= 1 << (31 - (length & 31));
+    length++;
+    n = only;
+    if (n.ids.length) break;
+  }
+  return length >= SKIP_MIN_BITS ? { pattern, length, end: n } : null;
+}
+
 /** Multibit nodes for the subtries at `roots` (node i = roots[i]), breadth first. */
 function flattenFrom(roots: BinNode[], head: Pick<TriePlan, 'directBits' | 'direct'>, budget: ByteBudget): TriePlan {
   const plan: TriePlan = { ...head, vector: [], leafvec: [], base1: [], base0: [], leaves: [] };
@@ -158,6 +181,17 @@ function flattenFrom(roots: BinNode[], head: Pick<TriePlan, 'directBits' | 'dire
     else leaf((v * 2 + 1) << (TRIE_STRIDE - k - 1), n.cls);
   };
   for (let q = 0; q < queue.length; q++) {
+    const skip = skipChain(queue[q]!);
+    if (skip) {
+      plan.vector.push(skip.pattern[1]! >>> 0, skip.pattern[0]! >>> 0);
+      plan.leafvec.push(skip.length, 0);
+      plan.base1.push(queue.length);
+      plan.base0.push((NODE_SKIP_FLAG | plan.leaves.length) >>> 0);
+      plan.leaves.push(queue[q]!.cls);
+      queue.push(skip.end);
+      budget.spend(28, 'prefix trie');
+      continue;
+    }
     vec = [0, 0];
     leafvec = [0, 0];
     last = -1;
