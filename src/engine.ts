@@ -170,8 +170,21 @@ export class Engine {
         u32.set(batch.sport.subarray(start, end), sport >> 2);
         u32.set(batch.icmp.subarray(start, end), icmp >> 2);
         this.#x.classifyBatch(policy.address, w);
-        result.set(this.#u8.subarray(actions, actions + count), start);
-        batch.ruleIds.set(this.#i32.subarray(rulesOut >> 2, (rulesOut >> 2) + count), start);
+        const order = batch.order;
+        if (order) {
+          // The batch stores flows grouped by (instance, direction); put answers back in the caller's order.
+          const u8 = this.#u8;
+          const i32 = this.#i32;
+          const r = rulesOut >> 2;
+          for (let k = 0; k < count; k++) {
+            const i = order[start + k]!;
+            result[i] = u8[actions + k]!;
+            batch.ruleIds[i] = i32[r + k]!;
+          }
+        } else {
+          result.set(this.#u8.subarray(actions, actions + count), start);
+          batch.ruleIds.set(this.#i32.subarray(rulesOut >> 2, (rulesOut >> 2) + count), start);
+        }
       }
     } finally {
       if (ownMap) this.#arena.release(ownMap, slots * 8);

@@ -106,6 +106,19 @@ function writeAddress(out: Uint32Array, at: number, a: Address): void {
   for (let k = 0; k < 4; k++) out[at + k] = Number((a.addr >> BigInt(96 - 32 * k)) & 0xffffffffn);
 }
 
+/** Stable counting sort of indexes by key; null when keys are already sorted. */
+function groupOrder(keys: Uint32Array, nKeys: number): Uint32Array | null {
+  let sorted = true;
+  for (let i = 1; i < keys.length && sorted; i++) sorted = keys[i - 1]! <= keys[i]!;
+  if (sorted) return null;
+  const start = new Uint32Array(nKeys + 1);
+  for (const k of keys) start[k + 1]!++;
+  for (let k = 0; k < nKeys; k++) start[k + 1]! += start[k]!;
+  const order = new Uint32Array(keys.length);
+  keys.forEach((k, i) => (order[start[k]!++] = i));
+  return order;
+}
+
 /**
  * Many flows in struct-of-arrays form. Build once with createFlowBatch, classify
  * many times. After classifyBatch, `ruleIds[i]` names the deciding rule of flow i
@@ -124,6 +137,8 @@ export class FlowBatch {
   readonly instances: (string | null)[] = [null];
   /** Global rule id that decided each flow, -1 = default drop; set by classifyBatch. */
   readonly ruleIds: Int32Array;
+  /** Stored flow s is the caller's flow order[s] (null: same order). */
+  readonly order: Uint32Array | null;
   /** Version of the policy the last classifyBatch used (-1 before any). */
   policyVersion = -1;
   /** @internal resolver of rule ids of the policy that classified this batch. */
@@ -140,7 +155,11 @@ export class FlowBatch {
     this.sport = new Uint32Array(n);
     this.icmp = new Uint32Array(n);
     this.ruleIds = new Int32Array(n).fill(-1);
+    // Flows of one (instance, direction) are stored together, so the WASM matcher
+    // sees long runs of one classifier (it works a block of flows per dimension).
+    // `order[s]` is the caller's index of stored flow s; null when nothing moved.
     const slots = new Map<string, number>();
+    const keys = new Uint32Array(n);
     for (let i = 0; i < n; i++) {
       const f = flows[i]!;
       let slot = 0;
@@ -152,18 +171,24 @@ export class FlowBatch {
           slots.set(f.instance, slot);
         }
       }
-      let m = (slot << META_SLOT_SHIFT) | (f.direction === 'outbound' ? META_OUTBOUND : 0);
+      keys[i] = slot * 2 + (f.direction === 'outbound' ? 1 : 0);
+    }
+    this.order = groupOrder(keys, this.instances.length * 2);
+    for (let s = 0; s < n; s++) {
+      const i = this.order ? this.order[s]! : s;
+      const f = flows[i]!;
+      let m = ((keys[i]! >>> 1) << META_SLOT_SHIFT) | (keys[i]! & 1 ? META_OUTBOUND : 0);
       if (f.remote.v6) m |= META_REMOTE_V6;
-      writeAddress(this.remote, 4 * i, f.remote);
+      writeAddress(this.remote, 4 * s, f.remote);
       if (f.local) {
         m |= META_LOCAL_PRESENT | (f.local.v6 ? META_LOCAL_V6 : 0);
-        writeAddress(this.local, 4 * i, f.local);
+        writeAddress(this.local, 4 * s, f.local);
       }
-      this.meta[i] = m >>> 0;
-      this.proto[i] = f.protocol;
-      this.port[i] = f.port ?? PORT_ABSENT;
-      this.sport[i] = f.sourcePort ?? PORT_ABSENT;
-      this.icmp[i] = ((f.icmpType ?? ICMP_ABSENT) | ((f.icmpCode ?? ICMP_ABSENT) << ICMP_CODE_SHIFT)) >>> 0;
+      this.meta[s] = m >>> 0;
+      this.proto[s] = f.protocol;
+      this.port[s] = f.port ?? PORT_ABSENT;
+      this.sport[s] = f.sourcePort ?? PORT_ABSENT;
+      this.icmp[s] = ((f.icmpType ?? ICMP_ABSENT) | ((f.icmpCode ?? ICMP_ABSENT) << ICMP_CODE_SHIFT)) >>> 0;
     }
   }
 
