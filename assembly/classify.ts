@@ -44,6 +44,13 @@ const RANK_VALUES: usize = memory.data(DIM_COUNT * 4);
   icmp: usize = 0;
   outActions: usize = 0;
   outRules: usize = 0;
+  order: usize = 0;
+  first: u32 = 0;
+}
+
+/** Where the answer of window flow i goes: the caller's index of that flow. */
+@inline function destination(b: Batch, i: usize): usize {
+  return b.order ? <usize>load<u32>(b.order + (i << 2)) : <usize>b.first + i;
 }
 
 @inline function fieldValue(b: Batch, d: u32, i: usize): u32 {
@@ -62,9 +69,9 @@ export function classifyBlock(base: usize, cls: usize, b: Batch, first: u32, cou
   const actions = base + <usize>load<u32>(cls + CLS_ACTIONS_AT);
   if (nBoxes == 0) {
     for (let k: u32 = 0; k < count; k++) {
-      const i = <usize>(first + k);
-      store<u8>(b.outActions + i, 0);
-      store<i32>(b.outRules + (i << 2), -1);
+      const to = destination(b, <usize>(first + k));
+      store<u8>(b.outActions + to, 0);
+      store<i32>(b.outRules + (to << 2), -1);
     }
     return;
   }
@@ -154,12 +161,13 @@ export function classifyBlock(base: usize, cls: usize, b: Batch, first: u32, cou
         }
       }
     }
+    const to = destination(b, i);
     if (box < 0) {
-      store<u8>(b.outActions + i, 0);
-      store<i32>(b.outRules + (i << 2), -1);
+      store<u8>(b.outActions + to, 0);
+      store<i32>(b.outRules + (to << 2), -1);
     } else {
-      store<u8>(b.outActions + i, load<u8>(actions + <usize>box));
-      store<i32>(b.outRules + (i << 2), load<i32>(ruleIds + (<usize>box << 2)));
+      store<u8>(b.outActions + to, load<u8>(actions + <usize>box));
+      store<i32>(b.outRules + (to << 2), load<i32>(ruleIds + (<usize>box << 2)));
     }
   }
 }

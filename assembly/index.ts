@@ -4,7 +4,7 @@ import {
   TABLE_DIRECTORY_AT, TABLE_ABI,
   BATCH_COUNT_AT, BATCH_META_AT, BATCH_REMOTE_AT, BATCH_LOCAL_AT, BATCH_PROTO_AT,
   BATCH_PORT_AT, BATCH_SPORT_AT, BATCH_ICMP_AT, BATCH_SLOTMAP_AT,
-  BATCH_OUT_ACTIONS_AT, BATCH_OUT_RULES_AT, META_OUTBOUND, META_SLOT_SHIFT,
+  BATCH_OUT_ACTIONS_AT, BATCH_OUT_RULES_AT, BATCH_ORDER_AT, BATCH_FIRST_AT, META_OUTBOUND, META_SLOT_SHIFT,
 } from "./layout";
 import { Batch, BLOCK, classifyBlock } from "./classify";
 
@@ -43,6 +43,8 @@ export function classifyBatch(table: usize, batch: usize): void {
   b.icmp = <usize>load<u32>(batch + BATCH_ICMP_AT);
   b.outActions = <usize>load<u32>(batch + BATCH_OUT_ACTIONS_AT);
   b.outRules = <usize>load<u32>(batch + BATCH_OUT_RULES_AT);
+  b.order = <usize>load<u32>(batch + BATCH_ORDER_AT);
+  b.first = load<u32>(batch + BATCH_FIRST_AT);
   const slotMap = <usize>load<u32>(batch + BATCH_SLOTMAP_AT);
   const directory = table + <usize>load<u32>(table + TABLE_DIRECTORY_AT);
 

@@ -76,14 +76,17 @@
  *  +0 count  +4 meta → u32[n]  +8 remote → u32[4n]  +12 local → u32[4n]
  *  +16 proto → u32[n]  +20 port → u32[n]  +24 sport → u32[n]  +28 icmp → u32[n]
  *  +32 slotMap → u32[slots*2] classifier index for (instance slot, direction)
- *  +36 outActions → u8[n]  +40 outRules → i32[n] (global rule id, -1 = default drop)
+ *  +36 outActions → u8[N]  +40 outRules → i32[N] (global rule id, -1 = default drop):
+ *      answers for the whole batch of N flows, in the caller's order
+ *  +44 order → u32[n]: flow i of this window is the caller's flow order[i] (0: no order,
+ *      flow i is the caller's flow first + i)   +48 first
  *  meta: bit0 outbound, bit1 remote is IPv6, bit2 local present, bit3 local is IPv6,
  *        bits 8..31 instance slot. Address words: word0 most significant (IPv4: word0).
  *  port/sport: 0..65535, or PORT_ABSENT. icmp: type | code << 16, each 0..255 or ICMP_ABSENT.
  */
 
 export const TABLE_MAGIC = 0x31464753; // "SGF1"
-export const TABLE_ABI = 5;
+export const TABLE_ABI = 6;
 export const TABLE_MAGIC_AT = 0;
 export const TABLE_ABI_AT = 4;
 export const TABLE_BYTES_AT = 8;
@@ -155,7 +158,9 @@ export const BATCH_ICMP_AT = 28;
 export const BATCH_SLOTMAP_AT = 32;
 export const BATCH_OUT_ACTIONS_AT = 36;
 export const BATCH_OUT_RULES_AT = 40;
-export const BATCH_HEADER_SIZE = 48;
+export const BATCH_ORDER_AT = 44;
+export const BATCH_FIRST_AT = 48;
+export const BATCH_HEADER_SIZE = 56;
 
 export const META_OUTBOUND = 1;
 export const META_REMOTE_V6 = 2;

@@ -26,8 +26,10 @@ interface Policy {
   address: number;
 }
 
-/** Bytes of the window per flow: meta, remote ×4, local ×4, proto, port, sport, icmp, rule (u32 each) + action (u8). */
+/** u32 per flow in the input window: meta, remote ×4, local ×4, proto, port, sport, icmp, order. */
 const WINDOW_U32_PER_FLOW = 14;
+/** Bytes per flow of the answer region (action u8 + rule id i32). */
+const ANSWER_BYTES = 5;
 const SLOT_MAP_SLOTS = 1024;
 
 export class Engine {
@@ -37,6 +39,9 @@ export class Engine {
   readonly #cap: number;
   readonly #window: number;
   #policy: Policy;
+  /** Answer region (whole batch, caller's order): address and capacity in flows. */
+  #answers = 0;
+  #answersCap = 0;
   #buffer: ArrayBuffer | null = null;
   #u8!: Uint8Array;
   #u32!: Uint32Array;
@@ -47,7 +52,7 @@ export class Engine {
     this.#options = options;
     this.#arena = new Arena(x.memory, x.heapBase());
     this.#cap = options.windowFlows ?? 4096;
-    this.#window = this.#arena.alloc(L.BATCH_HEADER_SIZE + this.#cap * (WINDOW_U32_PER_FLOW * 4 + 1) + SLOT_MAP_SLOTS * 8 + 64);
+    this.#window = this.#arena.alloc(L.BATCH_HEADER_SIZE + this.#cap * WINDOW_U32_PER_FLOW * 4 + SLOT_MAP_SLOTS * 8 + 64);
     this.#policy = this.#publish(config, 1);
   }
 
@@ -120,10 +125,15 @@ export class Engine {
     const policy = this.#policy;
     const { instances, defaultInstance, rules } = policy.compiled;
     const slots = batch.instances.length;
-    let slotMap = this.#window + L.BATCH_HEADER_SIZE + this.#cap * (WINDOW_U32_PER_FLOW * 4 + 1);
+    let slotMap = this.#window + L.BATCH_HEADER_SIZE + this.#cap * WINDOW_U32_PER_FLOW * 4;
     slotMap = (slotMap + 7) & ~7;
     let ownMap = 0;
     if (slots > SLOT_MAP_SLOTS) slotMap = ownMap = this.#arena.alloc(slots * 8);
+    if (n > this.#answersCap) {
+      if (this.#answersCap) this.#arena.release(this.#answers, this.#answersCap * ANSWER_BYTES);
+      this.#answersCap = Math.max(n, this.#cap);
+      this.#answers = this.#arena.alloc(this.#answersCap * ANSWER_BYTES);
+    }
     try {
       this.#views();
       const u32 = this.#u32;
@@ -145,8 +155,9 @@ export class Engine {
       const port = proto + cap * 4;
       const sport = port + cap * 4;
       const icmp = sport + cap * 4;
-      const rulesOut = icmp + cap * 4;
-      const actions = rulesOut + cap * 4;
+      const order = icmp + cap * 4;
+      const rulesOut = this.#answers;
+      const actions = rulesOut + this.#answersCap * 4;
       const h = w >> 2;
       u32[h + (L.BATCH_META_AT >> 2)] = meta;
       u32[h + (L.BATCH_REMOTE_AT >> 2)] = remote;
@@ -158,10 +169,14 @@ export class Engine {
       u32[h + (L.BATCH_SLOTMAP_AT >> 2)] = slotMap;
       u32[h + (L.BATCH_OUT_ACTIONS_AT >> 2)] = actions;
       u32[h + (L.BATCH_OUT_RULES_AT >> 2)] = rulesOut;
+      // Flows grouped by (instance, direction) carry their caller's index; WASM puts
+      // each answer there, so the answers come back in the caller's order.
+      u32[h + (L.BATCH_ORDER_AT >> 2)] = batch.order ? order : 0;
       for (let start = 0; start < n; start += cap) {
         const count = Math.min(cap, n - start);
         const end = start + count;
         u32[h + (L.BATCH_COUNT_AT >> 2)] = count;
+        u32[h + (L.BATCH_FIRST_AT >> 2)] = start;
         u32.set(batch.meta.subarray(start, end), meta >> 2);
         u32.set(batch.remote.subarray(4 * start, 4 * end), remote >> 2);
         u32.set(batch.local.subarray(4 * start, 4 * end), local >> 2);
@@ -169,23 +184,11 @@ export class Engine {
         u32.set(batch.port.subarray(start, end), port >> 2);
         u32.set(batch.sport.subarray(start, end), sport >> 2);
         u32.set(batch.icmp.subarray(start, end), icmp >> 2);
+        if (batch.order) u32.set(batch.order.subarray(start, end), order >> 2);
         this.#x.classifyBatch(policy.address, w);
-        const order = batch.order;
-        if (order) {
-          // The batch stores flows grouped by (instance, direction); put answers back in the caller's order.
-          const u8 = this.#u8;
-          const i32 = this.#i32;
-          const r = rulesOut >> 2;
-          for (let k = 0; k < count; k++) {
-            const i = order[start + k]!;
-            result[i] = u8[actions + k]!;
-            batch.ruleIds[i] = i32[r + k]!;
-          }
-        } else {
-          result.set(this.#u8.subarray(actions, actions + count), start);
-          batch.ruleIds.set(this.#i32.subarray(rulesOut >> 2, (rulesOut >> 2) + count), start);
-        }
       }
+      result.set(this.#u8.subarray(actions, actions + n));
+      batch.ruleIds.set(this.#i32.subarray(rulesOut >> 2, (rulesOut >> 2) + n));
     } finally {
       if (ownMap) this.#arena.release(ownMap, slots * 8);
     }
