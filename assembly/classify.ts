@@ -9,7 +9,7 @@
 // runs one kind of lookup over independent flows, so the CPU overlaps their memory
 // accesses, and each dimension's descriptor is decoded once per block.
 import {
-  CLS_BOXES_AT, CLS_WORDS_AT, CLS_SUMWORDS_AT, CLS_DIMMASK_AT, CLS_DIMS_AT, CLS_RULEIDS_AT, CLS_ACTIONS_AT,
+  CLS_BOXES_AT, CLS_WORDS_AT, CLS_SUMWORDS_AT, CLS_DIMMASK_AT, CLS_DIMS_AT, CLS_DENSE_AT, DIM_BITMAPS_AT, CLS_RULEIDS_AT, CLS_ACTIONS_AT,
   DIM_SIZE, DIM_COUNT, DIM_KIND_AT, DIM_KIND_ADDRESS, DIM_KIND_DIRECT, DIM_DIRECT_AT, DIM_RANKS_AT, DIM_SUMS_AT,
   DIM_TRIE4_AT, DIM_TRIE6_AT, DIM_ABSENT_AT, DIM_COUNT_AT, DIM_BOUNDS_AT, DIM_CLASSOF_AT,
   DIM_LOCAL, DIM_PROTO, DIM_PORT, DIM_SPORT, DIM_ICMP_TYPE,
@@ -27,8 +27,13 @@ const SUM_PTRS: usize = memory.data(DIM_COUNT * BLOCK * 4);
 const SUM_VALUES: usize = memory.data(DIM_COUNT * 8);
 const RANK_VALUES: usize = memory.data(DIM_COUNT * 4);
 
-@inline function keep(slot: usize, k: u32, c: usize, sums: usize, ranks: usize, sumWords: usize): void {
+// Dense classifiers keep the class's whole bitmap address in SUM_PTRS.
+@inline function keep(slot: usize, k: u32, c: usize, sums: usize, ranks: usize, sumWords: usize, dense: bool, bitmaps: usize, words: usize): void {
   const at = slot + (<usize>k << 2);
+  if (dense) {
+    store<u32>(SUM_PTRS + at, <u32>(bitmaps + ((c * words) << 3)));
+    return;
+  }
   store<u32>(SUM_PTRS + at, <u32>(sums + ((c * sumWords) << 3)));
   store<u32>(RANK_PTRS + at, <u32>(ranks + ((c * sumWords) << 2)));
 }
@@ -78,6 +83,7 @@ export function classifyBlock(base: usize, cls: usize, b: Batch, first: u32, cou
   const words = load<u32>(cls + CLS_WORDS_AT);
   const sumWords = load<u32>(cls + CLS_SUMWORDS_AT);
   const mask = load<u32>(cls + CLS_DIMMASK_AT);
+  const dense = load<u32>(cls + CLS_DENSE_AT) != 0;
 
   // Phase 1: classes, dimension by dimension.
   let nd: u32 = 0;
@@ -86,6 +92,7 @@ export function classifyBlock(base: usize, cls: usize, b: Batch, first: u32, cou
     const dim = cls + CLS_DIMS_AT + <usize>d * DIM_SIZE;
     const kind = load<u32>(dim + DIM_KIND_AT);
     const ranks = base + <usize>load<u32>(dim + DIM_RANKS_AT);
+    const bitmaps = base + <usize>load<u32>(dim + DIM_BITMAPS_AT);
     const sums = base + <usize>load<u32>(dim + DIM_SUMS_AT);
     const slot = <usize>(nd * BLOCK) << 2;
     if (kind == DIM_KIND_ADDRESS) {
@@ -108,13 +115,13 @@ export function classifyBlock(base: usize, cls: usize, b: Batch, first: u32, cou
         } else {
           c = trieLookup(base, trie4, <u64>load<u32>(addr) << 32, 0);
         }
-        keep(slot, k, <usize>c, sums, ranks, <usize>sumWords);
+        keep(slot, k, <usize>c, sums, ranks, <usize>sumWords, dense, bitmaps, <usize>words);
       }
     } else if (kind == DIM_KIND_DIRECT) {
       const table = base + <usize>load<u32>(dim + DIM_DIRECT_AT);
       for (let k: u32 = 0; k < count; k++) {
         const c = <usize>load<u16>(table + (<usize>fieldValue(b, d, <usize>(first + k)) << 1));
-        keep(slot, k, c, sums, ranks, <usize>sumWords);
+        keep(slot, k, c, sums, ranks, <usize>sumWords, dense, bitmaps, <usize>words);
       }
     } else {
       const bounds = base + <usize>load<u32>(dim + DIM_BOUNDS_AT);
@@ -122,7 +129,7 @@ export function classifyBlock(base: usize, cls: usize, b: Batch, first: u32, cou
       const n = load<u32>(dim + DIM_COUNT_AT);
       for (let k: u32 = 0; k < count; k++) {
         const c = <usize>intervalLookup(bounds, classOf, n, fieldValue(b, d, <usize>(first + k)));
-        keep(slot, k, c, sums, ranks, <usize>sumWords);
+        keep(slot, k, c, sums, ranks, <usize>sumWords, dense, bitmaps, <usize>words);
       }
     }
     nd++;
@@ -134,6 +141,22 @@ export function classifyBlock(base: usize, cls: usize, b: Batch, first: u32, cou
     let box: i32 = -1;
     if (nd == 0) {
       box = 0; // every dimension is a wildcard for every box
+    } else if (dense) {
+      // Whole bitmaps, two words per SIMD step.
+      for (let w: u32 = 0; w < words; w += 2) {
+        const off = <usize>w << 3;
+        let v = v128.load(<usize>load<u32>(SUM_PTRS + (<usize>k << 2)) + off);
+        for (let j: u32 = 1; j < nd; j++) {
+          v = v128.and(v, v128.load(<usize>load<u32>(SUM_PTRS + ((<usize>(j * BLOCK + k)) << 2)) + off));
+        }
+        if (v128.any_true(v)) {
+          const first = i64x2.extract_lane(v, 0);
+          box = first != 0
+            ? <i32>((w << 6) + <u32>ctz(first))
+            : <i32>(((w + 1) << 6) + <u32>ctz(i64x2.extract_lane(v, 1)));
+          break;
+        }
+      }
     } else {
       // Summary words first: only words non-zero in every dimension can match.
       for (let s: u32 = 0; s < sumWords && box < 0; s++) {

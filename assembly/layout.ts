@@ -28,7 +28,9 @@
  *  +16  ruleIds  u32 → u32[nBoxes]  global rule id of each box (TypeScript maps it
  *                                   to {groupId, ruleIndex})
  *  +20  actions  u32 → u8[nBoxes]   1 accept, 0 drop
- *  +24  DIM[0] … DIM[DIM_COUNT-1], DIM_SIZE bytes each
+ *  +24  dense    u32   1: small classifier, bitmaps stored whole (see DIM) and
+ *                      scanned with SIMD; words is even. 0: aggregated bit vectors
+ *  +32  DIM[0] … DIM[DIM_COUNT-1], DIM_SIZE bytes each
  *
  *  DIM (one per match dimension; see DIM_REMOTE … DIM_ICMP_CODE below)
  *  +0   kind     u32   DIM_KIND_ADDRESS | DIM_KIND_INTERVAL | DIM_KIND_DIRECT
@@ -39,6 +41,7 @@
  *  +28  ranks    u32 → u32[classes][sumWords]  for summary word s of a class, the index
  *                      (in u64 words from the table's start) of its first packed word.
  *  Word w of class c (summary bit set):  ranks[c][w>>6] + popcnt(sums[c][w>>6] & bits below w&63)
+ *  Dense classifiers: packed → u64[classes][words], every word stored; no sums, no ranks.
  *  (aggregated bit vectors: zero words are never stored; ClassBench acl1 bitmaps are ~95% zero)
  *  ADDRESS:  +16 trie4 → TRIE   +20 trie6 → TRIE   +24 absentClass (flow has no address)
  *  INTERVAL: +16 count          +20 bounds → u32[count] (ascending lower bounds, [0]=0)
@@ -86,7 +89,7 @@
  */
 
 export const TABLE_MAGIC = 0x31464753; // "SGF1"
-export const TABLE_ABI = 6;
+export const TABLE_ABI = 7;
 export const TABLE_MAGIC_AT = 0;
 export const TABLE_ABI_AT = 4;
 export const TABLE_BYTES_AT = 8;
@@ -100,7 +103,8 @@ export const CLS_SUMWORDS_AT = 8;
 export const CLS_DIMMASK_AT = 12;
 export const CLS_RULEIDS_AT = 16;
 export const CLS_ACTIONS_AT = 20;
-export const CLS_DIMS_AT = 24;
+export const CLS_DENSE_AT = 24;
+export const CLS_DIMS_AT = 32;
 
 export const DIM_REMOTE = 0;
 export const DIM_LOCAL = 1;

@@ -36,12 +36,13 @@ describe('docs/DESIGN.md worked example', () => {
     const port = cls + L.CLS_DIMS_AT + L.DIM_PORT * L.DIM_SIZE;
     const count = u32(port + L.DIM_COUNT_AT);
     const bounds = Array.from({ length: count }, (_, i) => u32(u32(port + L.DIM_BOUNDS_AT) + 4 * i));
-    // The port index is small, so it is a bounds array; the one bitmap word of each
-    // class sits at the class's rank (aggregated bit vectors, see layout.ts).
+    // The port index is small, so it is a bounds array; a 3-box classifier is dense:
+    // each class's whole bitmap sits at packed + class × words × 8 (see layout.ts).
     expect(u32(port + L.DIM_KIND_AT)).toBe(L.DIM_KIND_INTERVAL);
+    expect(u32(cls + L.CLS_DENSE_AT)).toBe(1);
     const bitmapOf = (i: number) => {
       const c = u32(u32(port + L.DIM_CLASSOF_AT) + 4 * i);
-      return u32(8 * u32(u32(port + L.DIM_RANKS_AT) + 4 * c));
+      return u32(u32(port + L.DIM_BITMAPS_AT) + c * 8 * u32(cls + L.CLS_WORDS_AT));
     };
     expect(bounds).toEqual([0, 22, 23, 80, 81, 443, 444]);
     expect(bounds.map((_, i) => bitmapOf(i))).toEqual([0b001, 0b101, 0b001, 0b011, 0b001, 0b011, 0b001]);

@@ -39,8 +39,16 @@ export interface CompiledPolicy {
   defaultInstance: string | null;
 }
 
+/**
+ * Classifiers of at most this many bitmap words (2,048 boxes) keep whole bitmaps
+ * and scan them with SIMD: for small policies that beats skipping zero words.
+ */
+export const DENSE_MAX_WORDS = 32;
+
 function buildClassifier(boxes: Box[], budget: ByteBudget): ClassifierPlan {
-  const words = Math.max(1, Math.ceil(boxes.length / 64));
+  let words = Math.max(1, Math.ceil(boxes.length / 64));
+  const dense = words <= DENSE_MAX_WORDS;
+  if (dense) words += words % 2; // whole v128 lanes
   const dims: DimPlan[] = new Array<DimPlan>(L.DIM_COUNT).fill(null);
   if (!isAddressWildcard(boxes, (b) => b.remote, false)) dims[L.DIM_REMOTE] = buildAddressDim(boxes, (b) => b.remote, words, budget);
   if (!isAddressWildcard(boxes, (b) => b.local, true)) dims[L.DIM_LOCAL] = buildAddressDim(boxes, (b) => b.local, words, budget);
@@ -54,7 +62,7 @@ function buildClassifier(boxes: Box[], budget: ByteBudget): ClassifierPlan {
   for (const [d, get, max] of intervalDims) {
     if (!isWildcard(boxes, get, max)) dims[d] = buildIntervalDim(boxes, get, max, words, budget);
   }
-  return { ruleIds: boxes.map((b) => b.ruleId), accept: boxes.map((b) => b.accept), words, dims };
+  return { ruleIds: boxes.map((b) => b.ruleId), accept: boxes.map((b) => b.accept), words, dense, dims };
 }
 
 export function compilePolicy(config: Config, options: CompileOptions = {}): CompiledPolicy {

@@ -3,6 +3,7 @@
  * Every offset and size comes from layout.ts; nothing here restates a number.
  */
 import * as L from '../../assembly/layout.js';
+import type { BitmapInterner } from './bitmap.js';
 import type { IntervalDimPlan } from './intervals.js';
 import type { AddressDimPlan, TriePlan } from './trie.js';
 
@@ -12,6 +13,8 @@ export interface ClassifierPlan {
   ruleIds: number[];
   accept: boolean[];
   words: number;
+  /** Whole bitmaps (SIMD scan) instead of aggregated bit vectors; words is even. */
+  dense: boolean;
   dims: DimPlan[]; // indexed by L.DIM_*
 }
 
@@ -85,6 +88,43 @@ function writeTrie(w: Writer, t: TriePlan, stats: TableStats): number {
   return header;
 }
 
+/** Aggregated bit vectors: summaries, ranks, and only the non-zero words. */
+function writeAggregated(w: Writer, classes: BitmapInterner, words: number, dim: number, stats: TableStats): void {
+  const sumWords = Math.ceil(words / 64);
+  const all = classes.all();
+  let nonZero = 0;
+  for (let i = 0; i < all.length; i += 2) if (all[i] || all[i + 1]) nonZero++;
+  const packed = w.reserve(nonZero * 8);
+  const sums = w.reserve(classes.count * sumWords * 8);
+  const ranks = w.reserve(classes.count * sumWords * 4);
+  let next = packed / 8;
+  for (let cl = 0; cl < classes.count; cl++) {
+    const bm = classes.bitmap(cl);
+    for (let s = 0; s < sumWords; s++) {
+      w.u32(ranks + (cl * sumWords + s) * 4, next);
+      const summary = [0, 0]; // u64 as u32 halves
+      for (let j = 0; j < 64 && s * 64 + j < words; j++) {
+        const word = s * 64 + j;
+        const lo = bm[2 * word]!;
+        const hi = bm[2 * word + 1]!;
+        if (!lo && !hi) continue;
+        summary[j >>> 5]! |= 1 << (j & 31);
+        w.u32(next * 8, lo);
+        w.u32(next * 8 + 4, hi);
+        next++;
+      }
+      w.u32(sums + (cl * sumWords + s) * 8, summary[0]! >>> 0);
+      w.u32(sums + (cl * sumWords + s) * 8 + 4, summary[1]! >>> 0);
+    }
+  }
+  stats.bitmaps += nonZero * 8;
+  stats.summaries += classes.count * sumWords * 12;
+  w.u32(dim + L.DIM_BITMAPS_AT, packed);
+  w.u32(dim + L.DIM_RANKS_AT, ranks);
+  w.u32(dim + L.DIM_SUMS_AT, sums);
+}
+
+
 function writeClassifier(w: Writer, c: ClassifierPlan, stats: TableStats): number {
   const at = w.reserve(L.CLS_SIZE);
   const n = c.ruleIds.length;
@@ -97,6 +137,7 @@ function writeClassifier(w: Writer, c: ClassifierPlan, stats: TableStats): numbe
   c.accept.forEach((a, i) => w.buf[actions + i] = a ? 1 : 0);
   w.u32(at + L.CLS_RULEIDS_AT, ruleIds);
   w.u32(at + L.CLS_ACTIONS_AT, actions);
+  w.u32(at + L.CLS_DENSE_AT, c.dense ? 1 : 0);
   stats.header += L.CLS_SIZE;
   stats.rules += n * 5;
   let mask = 0;
@@ -104,39 +145,13 @@ function writeClassifier(w: Writer, c: ClassifierPlan, stats: TableStats): numbe
     if (!d) return;
     mask |= 1 << k;
     const dim = at + L.CLS_DIMS_AT + k * L.DIM_SIZE;
-    // Aggregated bit vectors: summaries, ranks, and only the non-zero words.
-    const all = d.classes.all();
-    let nonZero = 0;
-    for (let i = 0; i < all.length; i += 2) if (all[i] || all[i + 1]) nonZero++;
-    const packed = w.reserve(nonZero * 8);
-    const sums = w.reserve(d.classes.count * sumWords * 8);
-    const ranks = w.reserve(d.classes.count * sumWords * 4);
-    let next = packed / 8;
-    for (let cl = 0; cl < d.classes.count; cl++) {
-      const bm = d.classes.bitmap(cl);
-      for (let s = 0; s < sumWords; s++) {
-        w.u32(ranks + (cl * sumWords + s) * 4, next);
-        const summary = [0, 0]; // u64 as u32 halves
-        for (let j = 0; j < 64 && s * 64 + j < c.words; j++) {
-          const word = s * 64 + j;
-          const lo = bm[2 * word]!;
-          const hi = bm[2 * word + 1]!;
-          if (!lo && !hi) continue;
-          summary[j >>> 5]! |= 1 << (j & 31);
-          w.u32(next * 8, lo);
-          w.u32(next * 8 + 4, hi);
-          next++;
-        }
-        w.u32(sums + (cl * sumWords + s) * 8, summary[0]! >>> 0);
-        w.u32(sums + (cl * sumWords + s) * 8 + 4, summary[1]! >>> 0);
-      }
-    }
-    stats.bitmaps += nonZero * 8;
-    stats.summaries += d.classes.count * sumWords * 12;
-    w.u32(dim + L.DIM_BITMAPS_AT, packed);
-    w.u32(dim + L.DIM_RANKS_AT, ranks);
     w.u32(dim + L.DIM_CLASSES_AT, d.classes.count);
-    w.u32(dim + L.DIM_SUMS_AT, sums);
+    if (c.dense) {
+      w.u32(dim + L.DIM_BITMAPS_AT, w.u32s(d.classes.all()));
+      stats.bitmaps += d.classes.all().length * 4;
+    } else {
+      writeAggregated(w, d.classes, c.words, dim, stats);
+    }
     if (d.kind === 'address') {
       w.u32(dim + L.DIM_KIND_AT, L.DIM_KIND_ADDRESS);
       w.u32(dim + L.DIM_TRIE4_AT, writeTrie(w, d.trie4, stats));
