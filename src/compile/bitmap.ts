@@ -1,61 +1,138 @@
 /**
- * Rule bitmaps and their interning. A bitmap has one bit per box (compiled rule) of
- * a classifier, stored as u32 pairs forming the u64 words the WASM reads
- * (little-endian, so u32 2k is the low half of u64 k). Equal bitmaps share one
- * class id: a dimension's classes are its distinct bitmaps.
+ * Box sets ("classes") at compile time. A class is the set of boxes (compiled
+ * rules) that accept one piece of a dimension; the table stores it as a bitmap of
+ * u64 words (bit b = box b). Classes are kept sparse here — only their non-zero
+ * words — because a 100,000-rule blocklist has ~100,000 classes of one or two
+ * non-zero words each, where whole bitmaps would take gigabytes.
+ *
+ * Builders describe a class by toggling boxes in an ActiveSet (a sweep over
+ * interval edges, a walk down the prefix trie); ClassStore.intern maps equal sets
+ * to one class id using incrementally maintained hashes, verified word by word.
  */
 import { SgfilterError } from '../errors.js';
 
-export class BitmapInterner {
-  /** u32 per bitmap (= 2 × u64 words). */
-  readonly stride: number;
-  private data: Uint32Array;
+/** 32-bit mixers (murmur3 finalizer) giving each box two independent hash values. */
+function mix(x: number): number {
+  x = Math.imul(x ^ (x >>> 16), 0x85ebca6b);
+  x = Math.imul(x ^ (x >>> 13), 0xc2b2ae35);
+  return (x ^ (x >>> 16)) >>> 0;
+}
+const hashA = (id: number) => mix(id + 0x9e3779b9);
+const hashB = (id: number) => mix(Math.imul(id + 1, 0x27d4eb2d) ^ 0x165667b1);
+
+/** The set of boxes under construction: dense bits plus what interning needs. */
+export class ActiveSet {
+  /** Two u32 per u64 word, little-endian halves. */
+  readonly bits: Uint32Array;
+  private readonly perWord: Uint16Array;
+  /** Indexes of the u64 words with at least one bit set. */
+  readonly nonZero = new Set<number>();
+  /** XOR and sum of per-box hashes, and the number of boxes: order-free fingerprints. */
+  h1 = 0;
+  h2 = 0;
+  size = 0;
+
+  constructor(readonly words: number) {
+    this.bits = new Uint32Array(words * 2);
+    this.perWord = new Uint16Array(words);
+  }
+
+  has(id: number): boolean {
+    return (this.bits[id >>> 5]! & (1 << (id & 31))) !== 0;
+  }
+
+  add(id: number): void {
+    if (this.has(id)) return;
+    this.bits[id >>> 5]! |= 1 << (id & 31);
+    const w = id >>> 6;
+    if (this.perWord[w]!++ === 0) this.nonZero.add(w);
+    this.h1 = (this.h1 ^ hashA(id)) >>> 0;
+    this.h2 = (this.h2 + hashB(id)) >>> 0;
+    this.size++;
+  }
+
+  remove(id: number): void {
+    if (!this.has(id)) return;
+    this.bits[id >>> 5]! &= ~(1 << (id & 31));
+    const w = id >>> 6;
+    if (--this.perWord[w]! === 0) this.nonZero.delete(w);
+    this.h1 = (this.h1 ^ hashA(id)) >>> 0;
+    this.h2 = (this.h2 - hashB(id)) >>> 0;
+    this.size--;
+  }
+}
+
+/** Growable u32 column. */
+class Column {
+  data = new Uint32Array(1024);
+  length = 0;
+  push(v: number): void {
+    if (this.length === this.data.length) {
+      const next = new Uint32Array(this.data.length * 2);
+      next.set(this.data);
+      this.data = next;
+    }
+    this.data[this.length++] = v;
+  }
+}
+
+/** Interned classes of one dimension, each stored as its sorted non-zero words. */
+export class ClassStore {
   count = 0;
+  /** Total non-zero u64 words over all classes. */
+  nonZeroWords = 0;
+  private readonly index = new Column(); // word index
+  private readonly lo = new Column();
+  private readonly hi = new Column();
+  private readonly start: number[] = [];
+  private readonly h2: number[] = [];
+  private readonly size: number[] = [];
   private readonly buckets = new Map<number, number[]>();
 
-  constructor(readonly words: number, private readonly budget: ByteBudget) {
-    this.stride = words * 2;
-    this.data = new Uint32Array(Math.max(this.stride * 16, 16));
-  }
+  constructor(readonly words: number, private readonly budget: ByteBudget) {}
 
-  bitmap(id: number): Uint32Array {
-    return this.data.subarray(id * this.stride, (id + 1) * this.stride);
-  }
-
-  /** Class id of `bits` (copied when new). */
-  intern(bits: Uint32Array): number {
-    let h = 0x811c9dc5;
-    for (let i = 0; i < bits.length; i++) h = Math.imul(h ^ bits[i]!, 0x01000193);
-    const bucket = this.buckets.get(h);
+  /** Class id of the set `a` holds now (a new class when no equal set was seen). */
+  intern(a: ActiveSet): number {
+    const bucket = this.buckets.get(a.h1);
     if (bucket) {
-      for (const id of bucket) {
-        const off = id * this.stride;
-        let same = true;
-        for (let i = 0; i < this.stride; i++) {
-          if (this.data[off + i] !== bits[i]) {
-            same = false;
-            break;
-          }
-        }
-        if (same) return id;
-      }
+      for (const c of bucket) if (this.h2[c] === a.h2 && this.size[c] === a.size && this.sameAs(c, a)) return c;
     }
-    const id = this.count++;
-    this.budget.spend(this.stride * 4 + Math.ceil(this.words / 64) * 8, 'rule bitmaps');
-    if ((id + 1) * this.stride > this.data.length) {
-      const grown = new Uint32Array(this.data.length * 2);
-      grown.set(this.data);
-      this.data = grown;
+    const c = this.count++;
+    const words = [...a.nonZero].sort((x, y) => x - y);
+    this.start.push(this.index.length);
+    for (const w of words) {
+      this.index.push(w);
+      this.lo.push(a.bits[2 * w]!);
+      this.hi.push(a.bits[2 * w + 1]!);
     }
-    this.data.set(bits, id * this.stride);
-    if (bucket) bucket.push(id);
-    else this.buckets.set(h, [id]);
-    return id;
+    this.h2.push(a.h2);
+    this.size.push(a.size);
+    this.nonZeroWords += words.length;
+    // What the table will hold for it: its words, a summary and a rank per 64 words.
+    this.budget.spend(words.length * 8 + Math.ceil(this.words / 64) * 12, 'rule bitmaps');
+    if (bucket) bucket.push(c);
+    else this.buckets.set(a.h1, [c]);
+    return c;
   }
 
-  /** All bitmaps, back to back (count × stride u32). */
-  all(): Uint32Array {
-    return this.data.subarray(0, this.count * this.stride);
+  private sameAs(c: number, a: ActiveSet): boolean {
+    const [from, to] = this.range(c);
+    if (to - from !== a.nonZero.size) return false;
+    for (let k = from; k < to; k++) {
+      const w = this.index.data[k]!;
+      if (this.lo.data[k] !== a.bits[2 * w] || this.hi.data[k] !== a.bits[2 * w + 1]) return false;
+    }
+    return true;
+  }
+
+  private range(c: number): [number, number] {
+    return [this.start[c]!, c + 1 < this.count ? this.start[c + 1]! : this.index.length];
+  }
+
+  /** Calls `fn` for each non-zero word of class c, in increasing word order. */
+  forEachWord(c: number, fn: (word: number, lo: number, hi: number) => void): void {
+    const [from, to] = this.range(c);
+    for (let k = from; k < to; k++) fn(this.index.data[k]!, this.lo.data[k]!, this.hi.data[k]!);
   }
 }
 
@@ -73,11 +150,4 @@ export class ByteBudget {
       );
     }
   }
-}
-
-export function setBit(bits: Uint32Array, i: number): void {
-  bits[i >>> 5]! |= 1 << (i & 31);
-}
-export function clearBit(bits: Uint32Array, i: number): void {
-  bits[i >>> 5]! &= ~(1 << (i & 31));
 }

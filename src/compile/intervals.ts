@@ -4,12 +4,12 @@
  * gives each the class of the boxes covering it (see assembly/ports.ts).
  */
 import type { Interval } from '../types.js';
-import { BitmapInterner, ByteBudget, clearBit, setBit } from './bitmap.js';
+import { ActiveSet, ByteBudget, ClassStore } from './bitmap.js';
 import type { Box } from './box.js';
 
 export interface IntervalDimPlan {
   kind: 'interval';
-  classes: BitmapInterner;
+  classes: ClassStore;
   /** Ascending lower bounds; bounds[0] = 0. */
   bounds: number[];
   classOf: number[];
@@ -51,13 +51,13 @@ export function buildIntervalDim(boxes: Box[], get: (b: Box) => Interval[], max:
     }
   });
   const edges = [...new Set([0, ...adds.keys(), ...removes.keys()])].sort((a, b) => a - b);
-  const classes = new BitmapInterner(words, budget);
-  const active = new Uint32Array(words * 2);
+  const classes = new ClassStore(words, budget);
+  const active = new ActiveSet(words);
   const bounds: number[] = [];
   const classOf: number[] = [];
   for (const e of edges) {
-    for (const i of removes.get(e) ?? []) clearBit(active, i);
-    for (const i of adds.get(e) ?? []) setBit(active, i);
+    for (const i of removes.get(e) ?? []) active.remove(i);
+    for (const i of adds.get(e) ?? []) active.add(i);
     const c = classes.intern(active);
     if (classOf.length && classOf[classOf.length - 1] === c) continue;
     bounds.push(e);

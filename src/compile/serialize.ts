@@ -3,7 +3,7 @@
  * Every offset and size comes from layout.ts; nothing here restates a number.
  */
 import * as L from '../../assembly/layout.js';
-import type { BitmapInterner } from './bitmap.js';
+import type { ClassStore } from './bitmap.js';
 import type { IntervalDimPlan } from './intervals.js';
 import type { AddressDimPlan, TriePlan } from './trie.js';
 
@@ -89,41 +89,50 @@ function writeTrie(w: Writer, t: TriePlan, stats: TableStats): number {
 }
 
 /** Aggregated bit vectors: summaries, ranks, and only the non-zero words. */
-function writeAggregated(w: Writer, classes: BitmapInterner, words: number, dim: number, stats: TableStats): void {
+function writeAggregated(w: Writer, classes: ClassStore, words: number, dim: number, stats: TableStats): void {
   const sumWords = Math.ceil(words / 64);
-  const all = classes.all();
-  let nonZero = 0;
-  for (let i = 0; i < all.length; i += 2) if (all[i] || all[i + 1]) nonZero++;
-  const packed = w.reserve(nonZero * 8);
+  const packed = w.reserve(classes.nonZeroWords * 8);
   const sums = w.reserve(classes.count * sumWords * 8);
   const ranks = w.reserve(classes.count * sumWords * 4);
   let next = packed / 8;
   for (let cl = 0; cl < classes.count; cl++) {
-    const bm = classes.bitmap(cl);
-    for (let s = 0; s < sumWords; s++) {
-      w.u32(ranks + (cl * sumWords + s) * 4, next);
-      const summary = [0, 0]; // u64 as u32 halves
-      for (let j = 0; j < 64 && s * 64 + j < words; j++) {
-        const word = s * 64 + j;
-        const lo = bm[2 * word]!;
-        const hi = bm[2 * word + 1]!;
-        if (!lo && !hi) continue;
-        summary[j >>> 5]! |= 1 << (j & 31);
-        w.u32(next * 8, lo);
-        w.u32(next * 8 + 4, hi);
-        next++;
+    const at = cl * sumWords;
+    let seen = -1;
+    classes.forEachWord(cl, (word, lo, hi) => {
+      const s = word >>> 6;
+      if (s !== seen) {
+        // Summary words up to this one start at this packed word (rank of an empty one is unused).
+        for (let k = seen + 1; k <= s; k++) w.u32(ranks + (at + k) * 4, next);
+        seen = s;
       }
-      w.u32(sums + (cl * sumWords + s) * 8, summary[0]! >>> 0);
-      w.u32(sums + (cl * sumWords + s) * 8 + 4, summary[1]! >>> 0);
-    }
+      const bit = word & 63;
+      const sumAt = sums + (at + s) * 8 + (bit >= 32 ? 4 : 0);
+      w.u32(sumAt, (w.view.getUint32(sumAt, true) | (1 << (bit & 31))) >>> 0);
+      w.u32(next * 8, lo);
+      w.u32(next * 8 + 4, hi);
+      next++;
+    });
+    for (let k = seen + 1; k < sumWords; k++) w.u32(ranks + (at + k) * 4, next);
   }
-  stats.bitmaps += nonZero * 8;
+  stats.bitmaps += classes.nonZeroWords * 8;
   stats.summaries += classes.count * sumWords * 12;
   w.u32(dim + L.DIM_BITMAPS_AT, packed);
   w.u32(dim + L.DIM_RANKS_AT, ranks);
   w.u32(dim + L.DIM_SUMS_AT, sums);
 }
 
+/** Whole bitmaps, class after class (zero words included). */
+function writeDense(w: Writer, classes: ClassStore, words: number, dim: number, stats: TableStats): void {
+  const at = w.reserve(classes.count * words * 8);
+  for (let cl = 0; cl < classes.count; cl++) {
+    classes.forEachWord(cl, (word, lo, hi) => {
+      w.u32(at + (cl * words + word) * 8, lo);
+      w.u32(at + (cl * words + word) * 8 + 4, hi);
+    });
+  }
+  stats.bitmaps += classes.count * words * 8;
+  w.u32(dim + L.DIM_BITMAPS_AT, at);
+}
 
 function writeClassifier(w: Writer, c: ClassifierPlan, stats: TableStats): number {
   const at = w.reserve(L.CLS_SIZE);
@@ -147,8 +156,7 @@ function writeClassifier(w: Writer, c: ClassifierPlan, stats: TableStats): numbe
     const dim = at + L.CLS_DIMS_AT + k * L.DIM_SIZE;
     w.u32(dim + L.DIM_CLASSES_AT, d.classes.count);
     if (c.dense) {
-      w.u32(dim + L.DIM_BITMAPS_AT, w.u32s(d.classes.all()));
-      stats.bitmaps += d.classes.all().length * 4;
+      writeDense(w, d.classes, c.words, dim, stats);
     } else {
       writeAggregated(w, d.classes, c.words, dim, stats);
     }

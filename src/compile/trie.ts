@@ -8,7 +8,7 @@
  * popcount, runs of equal leaves stored once.
  */
 import { NODE_SKIP_FLAG, TRIE_DIRECT_BITS, TRIE_LEAF_FLAG, TRIE_STRIDE } from '../../assembly/layout.js';
-import { BitmapInterner, ByteBudget, setBit } from './bitmap.js';
+import { ActiveSet, ByteBudget, ClassStore } from './bitmap.js';
 import type { Box, Prefix, PrefixSet } from './box.js';
 
 interface BinNode {
@@ -34,7 +34,7 @@ export interface TriePlan {
 
 export interface AddressDimPlan {
   kind: 'address';
-  classes: BitmapInterner;
+  classes: ClassStore;
   trie4: TriePlan;
   trie6: TriePlan;
   absent: number;
@@ -57,27 +57,24 @@ function insert(root: BinNode, p: Prefix, bits: number, id: number): void {
 }
 
 /**
- * Gives every node the class of the boxes covering it (one bitmap buffer per depth,
- * reused), and returns how many multibit nodes a plain flattening would make.
+ * Gives every node the class of the boxes covering it (its prefixes' boxes plus its
+ * ancestors'), walking the trie with one ActiveSet, and returns how many multibit
+ * nodes a plain flattening would make.
  */
-function assignClasses(root: BinNode, classes: BitmapInterner, words: number): number {
-  const buffers: Uint32Array[] = [];
-  const buffer = (depth: number) => (buffers[depth] ??= new Uint32Array(words * 2));
+function assignClasses(root: BinNode, classes: ClassStore, active: ActiveSet): number {
   let multibit = 0;
-  const visit = (n: BinNode, depth: number, parentBits: Uint32Array, parentCls: number): void => {
-    let bits = parentBits;
+  const visit = (n: BinNode, depth: number, parentCls: number): void => {
     n.cls = parentCls;
     if (n.ids.length || depth === 0) {
-      bits = buffer(depth);
-      bits.set(parentBits);
-      for (const id of n.ids) setBit(bits, id);
-      n.cls = classes.intern(bits);
+      for (const id of n.ids) active.add(id);
+      n.cls = classes.intern(active);
     }
     if ((n.c0 || n.c1) && depth % TRIE_STRIDE === 0) multibit++;
-    if (n.c0) visit(n.c0, depth + 1, bits, n.cls);
-    if (n.c1) visit(n.c1, depth + 1, bits, n.cls);
+    if (n.c0) visit(n.c0, depth + 1, n.cls);
+    if (n.c1) visit(n.c1, depth + 1, n.cls);
+    for (const id of n.ids) active.remove(id);
   };
-  visit(root, 0, new Uint32Array(words * 2), -1);
+  visit(root, 0, -1);
   return multibit;
 }
 
@@ -212,23 +209,24 @@ function flattenFrom(roots: BinNode[], head: Pick<TriePlan, 'directBits' | 'dire
 export function buildAddressDim(boxes: Box[], get: (b: Box) => PrefixSet | null, words: number, budget: ByteBudget): AddressDimPlan {
   const root4 = newNode();
   const root6 = newNode();
-  const absentBits = new Uint32Array(words * 2);
+  const absent = new ActiveSet(words);
   boxes.forEach((b, i) => {
     const set = get(b);
     if (set === null) {
       root4.ids.push(i);
       root6.ids.push(i);
-      setBit(absentBits, i);
+      absent.add(i);
       return;
     }
     for (const p of set.v4) insert(root4, p, 32, i);
     for (const p of set.v6) insert(root6, p, 128, i);
   });
-  const classes = new BitmapInterner(words, budget);
-  const nodes4 = assignClasses(root4, classes, words);
-  const nodes6 = assignClasses(root6, classes, words);
-  const absent = classes.intern(absentBits);
-  return { kind: 'address', classes, trie4: flatten(root4, nodes4, budget), trie6: flatten(root6, nodes6, budget), absent };
+  const classes = new ClassStore(words, budget);
+  const absentClass = classes.intern(absent);
+  const walk = new ActiveSet(words);
+  const nodes4 = assignClasses(root4, classes, walk);
+  const nodes6 = assignClasses(root6, classes, walk);
+  return { kind: 'address', classes, trie4: flatten(root4, nodes4, budget), trie6: flatten(root6, nodes6, budget), absent: absentClass };
 }
 
 /** Whether every box covers every address of both families (and none). */
