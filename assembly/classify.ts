@@ -9,8 +9,8 @@
 // runs one kind of lookup over independent flows, so the CPU overlaps their memory
 // accesses, and each dimension's descriptor is decoded once per block.
 import {
-  CLS_BOXES_AT, CLS_WORDS_AT, CLS_SUMWORDS_AT, CLS_DIMMASK_AT, CLS_DIMS_AT, CLS_DENSE_AT, DIM_BITMAPS_AT, CLS_RULEIDS_AT, CLS_ACTIONS_AT,
-  DIM_SIZE, DIM_COUNT, DIM_KIND_AT, DIM_KIND_ADDRESS, DIM_KIND_DIRECT, DIM_DIRECT_AT, DIM_RANKS_AT, DIM_SUMS_AT,
+  CLS_BOXES_AT, CLS_WORDS_AT, CLS_DIMMASK_AT, CLS_DIMS_AT, CLS_DENSE_AT, DIM_BITMAPS_AT, CLS_RULEIDS_AT, CLS_ACTIONS_AT,
+  DIM_SIZE, DIM_COUNT, DIM_KIND_AT, DIM_KIND_ADDRESS, DIM_KIND_DIRECT, DIM_DIRECT_AT, DIM_SUPERS_AT, SUPER_FIRST_AT, SUMMARY_SIZE, SUMMARY_RANK_AT,
   DIM_TRIE4_AT, DIM_TRIE6_AT, DIM_ABSENT_AT, DIM_COUNT_AT, DIM_BOUNDS_AT, DIM_CLASSOF_AT,
   DIM_LOCAL, DIM_PROTO, DIM_PORT, DIM_SPORT, DIM_ICMP_TYPE,
   META_REMOTE_V6, META_LOCAL_PRESENT, META_LOCAL_V6, ICMP_CODE_SHIFT, ICMP_FIELD_MASK,
@@ -20,23 +20,14 @@ import { intervalLookup } from "./ports";
 
 export const BLOCK: u32 = 16;
 // Per (consulted dimension, flow of the block): absolute address of the class's
-// summary words and rank words. Static scratch: no allocation.
-const RANK_PTRS: usize = memory.data(DIM_COUNT * BLOCK * 4);
-const SUM_PTRS: usize = memory.data(DIM_COUNT * BLOCK * 4);
-// Per consulted dimension, for the summary word being scanned: its value and rank.
+// SUPER record (aggregated) or whole bitmap (dense). Static scratch: no allocation.
+const CLASS_PTRS: usize = memory.data(DIM_COUNT * BLOCK * 4);
+// Per consulted dimension, while one flow is scanned: its SUPER bits and first
+// summary index, then for the summary word being scanned its bits and rank.
+const SUPER_BITS: usize = memory.data(DIM_COUNT * 8);
+const SUPER_FIRST: usize = memory.data(DIM_COUNT * 4);
 const SUM_VALUES: usize = memory.data(DIM_COUNT * 8);
 const RANK_VALUES: usize = memory.data(DIM_COUNT * 4);
-
-// Dense classifiers keep the class's whole bitmap address in SUM_PTRS.
-@inline function keep(slot: usize, k: u32, c: usize, sums: usize, ranks: usize, sumWords: usize, dense: bool, bitmaps: usize, words: usize): void {
-  const at = slot + (<usize>k << 2);
-  if (dense) {
-    store<u32>(SUM_PTRS + at, <u32>(bitmaps + ((c * words) << 3)));
-    return;
-  }
-  store<u32>(SUM_PTRS + at, <u32>(sums + ((c * sumWords) << 3)));
-  store<u32>(RANK_PTRS + at, <u32>(ranks + ((c * sumWords) << 2)));
-}
 
 /** Where the batch's arrays are (absolute), read once per call. */
 @unmanaged export class Batch {
@@ -81,7 +72,6 @@ export function classifyBlock(base: usize, cls: usize, b: Batch, first: u32, cou
     return;
   }
   const words = load<u32>(cls + CLS_WORDS_AT);
-  const sumWords = load<u32>(cls + CLS_SUMWORDS_AT);
   const mask = load<u32>(cls + CLS_DIMMASK_AT);
   const dense = load<u32>(cls + CLS_DENSE_AT) != 0;
 
@@ -91,9 +81,9 @@ export function classifyBlock(base: usize, cls: usize, b: Batch, first: u32, cou
     if (!((mask >> d) & 1)) continue;
     const dim = cls + CLS_DIMS_AT + <usize>d * DIM_SIZE;
     const kind = load<u32>(dim + DIM_KIND_AT);
-    const ranks = base + <usize>load<u32>(dim + DIM_RANKS_AT);
-    const bitmaps = base + <usize>load<u32>(dim + DIM_BITMAPS_AT);
-    const sums = base + <usize>load<u32>(dim + DIM_SUMS_AT);
+    // Class c's record: its whole bitmap (dense) or its SUPER (aggregated).
+    const records = base + <usize>load<u32>(dim + (dense ? DIM_BITMAPS_AT : DIM_SUPERS_AT));
+    const recordSize: usize = dense ? <usize>words << 3 : 16;
     const slot = <usize>(nd * BLOCK) << 2;
     if (kind == DIM_KIND_ADDRESS) {
       const isLocal = d == <u32>DIM_LOCAL;
@@ -115,13 +105,13 @@ export function classifyBlock(base: usize, cls: usize, b: Batch, first: u32, cou
         } else {
           c = trieLookup(base, trie4, <u64>load<u32>(addr) << 32, 0);
         }
-        keep(slot, k, <usize>c, sums, ranks, <usize>sumWords, dense, bitmaps, <usize>words);
+        store<u32>(CLASS_PTRS + slot + (<usize>k << 2), <u32>(records + <usize>c * recordSize));
       }
     } else if (kind == DIM_KIND_DIRECT) {
       const table = base + <usize>load<u32>(dim + DIM_DIRECT_AT);
       for (let k: u32 = 0; k < count; k++) {
         const c = <usize>load<u16>(table + (<usize>fieldValue(b, d, <usize>(first + k)) << 1));
-        keep(slot, k, c, sums, ranks, <usize>sumWords, dense, bitmaps, <usize>words);
+        store<u32>(CLASS_PTRS + slot + (<usize>k << 2), <u32>(records + c * recordSize));
       }
     } else {
       const bounds = base + <usize>load<u32>(dim + DIM_BOUNDS_AT);
@@ -129,7 +119,7 @@ export function classifyBlock(base: usize, cls: usize, b: Batch, first: u32, cou
       const n = load<u32>(dim + DIM_COUNT_AT);
       for (let k: u32 = 0; k < count; k++) {
         const c = <usize>intervalLookup(bounds, classOf, n, fieldValue(b, d, <usize>(first + k)));
-        keep(slot, k, c, sums, ranks, <usize>sumWords, dense, bitmaps, <usize>words);
+        store<u32>(CLASS_PTRS + slot + (<usize>k << 2), <u32>(records + c * recordSize));
       }
     }
     nd++;
@@ -145,9 +135,9 @@ export function classifyBlock(base: usize, cls: usize, b: Batch, first: u32, cou
       // Whole bitmaps, two words per SIMD step.
       for (let w: u32 = 0; w < words; w += 2) {
         const off = <usize>w << 3;
-        let v = v128.load(<usize>load<u32>(SUM_PTRS + (<usize>k << 2)) + off);
+        let v = v128.load(<usize>load<u32>(CLASS_PTRS + (<usize>k << 2)) + off);
         for (let j: u32 = 1; j < nd; j++) {
-          v = v128.and(v, v128.load(<usize>load<u32>(SUM_PTRS + ((<usize>(j * BLOCK + k)) << 2)) + off));
+          v = v128.and(v, v128.load(<usize>load<u32>(CLASS_PTRS + ((<usize>(j * BLOCK + k)) << 2)) + off));
         }
         if (v128.any_true(v)) {
           const first = i64x2.extract_lane(v, 0);
@@ -158,15 +148,27 @@ export function classifyBlock(base: usize, cls: usize, b: Batch, first: u32, cou
         }
       }
     } else {
-      // Summary words first: only words non-zero in every dimension can match.
-      for (let s: u32 = 0; s < sumWords && box < 0; s++) {
+      // Aggregated: AND the SUPERs, then the summary words they agree on, then only
+      // the bitmap words non-zero in every dimension.
+      let agg0: u64 = ~(<u64>0);
+      for (let j: u32 = 0; j < nd; j++) {
+        const rec = <usize>load<u32>(CLASS_PTRS + ((<usize>(j * BLOCK + k)) << 2));
+        const bits = load<u64>(rec);
+        store<u64>(SUPER_BITS + (<usize>j << 3), bits);
+        store<u32>(SUPER_FIRST + (<usize>j << 2), load<u32>(rec + SUPER_FIRST_AT));
+        agg0 &= bits;
+      }
+      while (agg0 != 0 && box < 0) {
+        const s = <u64>ctz(agg0);
+        const belowS = (<u64>1 << s) - 1;
         let agg: u64 = ~(<u64>0);
-        for (let j: u32 = 0; j < nd && agg != 0; j++) {
-          const at = (<usize>(j * BLOCK + k)) << 2;
-          const sum = load<u64>(<usize>load<u32>(SUM_PTRS + at) + (<usize>s << 3));
-          store<u64>(SUM_VALUES + (<usize>j << 3), sum);
-          store<u32>(RANK_VALUES + (<usize>j << 2), load<u32>(<usize>load<u32>(RANK_PTRS + at) + (<usize>s << 2)));
-          agg &= sum;
+        for (let j: u32 = 0; j < nd; j++) {
+          const index = load<u32>(SUPER_FIRST + (<usize>j << 2)) + <u32>popcnt(load<u64>(SUPER_BITS + (<usize>j << 3)) & belowS);
+          const summary = base + <usize>index * SUMMARY_SIZE;
+          const bits = load<u64>(summary);
+          store<u64>(SUM_VALUES + (<usize>j << 3), bits);
+          store<u32>(RANK_VALUES + (<usize>j << 2), load<u32>(summary + SUMMARY_RANK_AT));
+          agg &= bits;
         }
         while (agg != 0) {
           const bit = <u64>ctz(agg);
@@ -177,11 +179,12 @@ export function classifyBlock(base: usize, cls: usize, b: Batch, first: u32, cou
             x &= load<u64>(base + (<usize>rank << 3));
           }
           if (x != 0) {
-            box = <i32>((((s << 6) + <u32>bit) << 6) + <u32>ctz(x));
+            box = <i32>((((<u32>s << 6) + <u32>bit) << 6) + <u32>ctz(x));
             break;
           }
           agg &= agg - 1;
         }
+        agg0 &= agg0 - 1;
       }
     }
     const to = destination(b, i);

@@ -23,7 +23,7 @@
  *  CLASSIFIER (one per distinct (direction, ordered group list) of the policy)
  *  +0   nBoxes   u32   compiled rules ("boxes"), in first-match order
  *  +4   words    u32   u64 words per rule bitmap   = ceil(nBoxes / 64)
- *  +8   sumWords u32   u64 words per summary       = ceil(words / 64)
+ *  +8   sumWords u32   summary words per class     = ceil(words / 64) ≤ 64
  *  +12  dimMask  u32   bit d set ⇔ dimension d is consulted (someone is not a wildcard)
  *  +16  ruleIds  u32 → u32[nBoxes]  global rule id of each box (TypeScript maps it
  *                                   to {groupId, ruleIndex})
@@ -37,12 +37,17 @@
  *  +4   classes  u32   number of equivalence classes
  *  +8   packed   u32 → u64[]  the NON-ZERO words of every class bitmap, class by class
  *                      (bit b of bitmap word w ⇔ box 64w+b matches this class)
- *  +12  sums     u32 → u64[classes][sumWords]  summary: bit w ⇔ bitmap word w is non-zero
- *  +28  ranks    u32 → u32[classes][sumWords]  for summary word s of a class, the index
- *                      (in u64 words from the table's start) of its first packed word.
- *  Word w of class c (summary bit set):  ranks[c][w>>6] + popcnt(sums[c][w>>6] & bits below w&63)
- *  Dense classifiers: packed → u64[classes][words], every word stored; no sums, no ranks.
- *  (aggregated bit vectors: zero words are never stored; ClassBench acl1 bitmaps are ~95% zero)
+ *  +12  supers   u32 → SUPER[classes]
+ *  +28  sums     u32 → SUMMARY[]  the non-zero summary words of every class, class by class
+ *  Aggregated bit vectors in three levels (zero words are never stored; ClassBench
+ *  acl1 bitmaps are ~95% zero words, a 100K-prefix blocklist's ~99.9%):
+ *    SUPER   +0 bits u64: bit s ⇔ summary word s is non-zero (so words ≤ 64 × 64)
+ *            +8 first u32: index of the class's first SUMMARY (16-byte units from the table's start)
+ *    SUMMARY +0 bits u64: bit j ⇔ bitmap word 64s+j is non-zero
+ *            +8 rank u32: index of its first packed word (8-byte units from the table's start)
+ *  Summary s of class c: SUMMARY[first + popcnt(super & bits below s)]
+ *  Word w of class c:    packed[rank + popcnt(summary & bits below w & 63)]
+ *  Dense classifiers: packed → u64[classes][words], every word stored; no supers, no sums.
  *  ADDRESS:  +16 trie4 → TRIE   +20 trie6 → TRIE   +24 absentClass (flow has no address)
  *  INTERVAL: +16 count          +20 bounds → u32[count] (ascending lower bounds, [0]=0)
  *            +24 classOf → u32[count]  class of [bounds[i], bounds[i+1]-1]
@@ -89,7 +94,7 @@
  */
 
 export const TABLE_MAGIC = 0x31464753; // "SGF1"
-export const TABLE_ABI = 7;
+export const TABLE_ABI = 8;
 export const TABLE_MAGIC_AT = 0;
 export const TABLE_ABI_AT = 4;
 export const TABLE_BYTES_AT = 8;
@@ -121,7 +126,7 @@ export const DIM_KIND_DIRECT = 3;
 export const DIM_KIND_AT = 0;
 export const DIM_CLASSES_AT = 4;
 export const DIM_BITMAPS_AT = 8;
-export const DIM_SUMS_AT = 12;
+export const DIM_SUPERS_AT = 12;
 export const DIM_TRIE4_AT = 16;
 export const DIM_TRIE6_AT = 20;
 export const DIM_ABSENT_AT = 24;
@@ -129,7 +134,13 @@ export const DIM_COUNT_AT = 16;
 export const DIM_BOUNDS_AT = 20;
 export const DIM_CLASSOF_AT = 24;
 export const DIM_DIRECT_AT = 20;
-export const DIM_RANKS_AT = 28;
+export const DIM_SUMS_AT = 28;
+export const SUPER_SIZE = 16;
+export const SUMMARY_SIZE = 16;
+export const SUMMARY_RANK_AT = 8;
+export const SUPER_FIRST_AT = 8;
+/** Summary words per class fit one SUPER u64: at most 64 × 64 × 64 boxes per classifier. */
+export const MAX_BOXES = 64 * 64 * 64;
 export const DIM_SIZE = 32;
 export const CLS_SIZE = CLS_DIMS_AT + DIM_COUNT * DIM_SIZE;
 

@@ -9,6 +9,7 @@
  */
 import type { Config, Direction, Rule, Verdict } from '../types.js';
 import * as L from '../../assembly/layout.js';
+import { SgfilterError } from '../errors.js';
 import { ByteBudget } from './bitmap.js';
 import { ruleBoxes, type Box } from './box.js';
 import { buildIntervalDim, isWildcard } from './intervals.js';
@@ -46,6 +47,9 @@ export interface CompiledPolicy {
 export const DENSE_MAX_WORDS = 32;
 
 function buildClassifier(boxes: Box[], budget: ByteBudget): ClassifierPlan {
+  if (boxes.length > L.MAX_BOXES) {
+    throw new SgfilterError('TABLE_TOO_LARGE', `an instance's merged rule list compiles to ${boxes.length} rules; the limit is ${L.MAX_BOXES} per instance and direction`);
+  }
   let words = Math.max(1, Math.ceil(boxes.length / 64));
   const dense = words <= DENSE_MAX_WORDS;
   if (dense) words += words % 2; // whole v128 lanes

@@ -33,9 +33,9 @@ class Writer {
   buf = new Uint8Array(1 << 12);
   view = new DataView(this.buf.buffer);
   size = 0;
-  /** Reserves `bytes` at the next 8-aligned offset and returns that offset. */
-  reserve(bytes: number): number {
-    const at = (this.size + 7) & ~7;
+  /** Reserves `bytes` at the next `align`-aligned offset (8 or 16) and returns that offset. */
+  reserve(bytes: number, align = 8): number {
+    const at = (this.size + align - 1) & ~(align - 1);
     const end = at + bytes;
     if (end > this.buf.length) {
       let cap = this.buf.length;
@@ -88,36 +88,49 @@ function writeTrie(w: Writer, t: TriePlan, stats: TableStats): number {
   return header;
 }
 
-/** Aggregated bit vectors: summaries, ranks, and only the non-zero words. */
-function writeAggregated(w: Writer, classes: ClassStore, words: number, dim: number, stats: TableStats): void {
-  const sumWords = Math.ceil(words / 64);
-  const packed = w.reserve(classes.nonZeroWords * 8);
-  const sums = w.reserve(classes.count * sumWords * 8);
-  const ranks = w.reserve(classes.count * sumWords * 4);
-  let next = packed / 8;
+/** Aggregated bit vectors (layout.ts, SUPER and SUMMARY): only non-zero words are stored. */
+function writeAggregated(w: Writer, classes: ClassStore, dim: number, stats: TableStats): void {
+  // Count the non-zero summary words to size the arrays.
+  let summaries = 0;
   for (let cl = 0; cl < classes.count; cl++) {
-    const at = cl * sumWords;
     let seen = -1;
+    classes.forEachWord(cl, (word) => {
+      if (word >>> 6 !== seen) {
+        seen = word >>> 6;
+        summaries++;
+      }
+    });
+  }
+  const packed = w.reserve(classes.nonZeroWords * 8);
+  const supers = w.reserve(classes.count * L.SUPER_SIZE);
+  const sums = w.reserve(summaries * L.SUMMARY_SIZE, L.SUMMARY_SIZE); // indexed in 16-byte units
+  let nextWord = packed / 8;
+  let nextSum = sums / L.SUMMARY_SIZE;
+  const or = (at: number, bit: number) => w.u32(at, (w.view.getUint32(at, true) | (1 << bit)) >>> 0);
+  for (let cl = 0; cl < classes.count; cl++) {
+    const sup = supers + cl * L.SUPER_SIZE;
+    w.u32(sup + L.SUPER_FIRST_AT, nextSum);
+    let seen = -1;
+    let summary = 0;
     classes.forEachWord(cl, (word, lo, hi) => {
       const s = word >>> 6;
       if (s !== seen) {
-        // Summary words up to this one start at this packed word (rank of an empty one is unused).
-        for (let k = seen + 1; k <= s; k++) w.u32(ranks + (at + k) * 4, next);
         seen = s;
+        summary = nextSum++ * L.SUMMARY_SIZE;
+        or(sup + (s >= 32 ? 4 : 0), s & 31);
+        w.u32(summary + L.SUMMARY_RANK_AT, nextWord);
       }
-      const bit = word & 63;
-      const sumAt = sums + (at + s) * 8 + (bit >= 32 ? 4 : 0);
-      w.u32(sumAt, (w.view.getUint32(sumAt, true) | (1 << (bit & 31))) >>> 0);
-      w.u32(next * 8, lo);
-      w.u32(next * 8 + 4, hi);
-      next++;
+      const j = word & 63;
+      or(summary + (j >= 32 ? 4 : 0), j & 31);
+      w.u32(nextWord * 8, lo);
+      w.u32(nextWord * 8 + 4, hi);
+      nextWord++;
     });
-    for (let k = seen + 1; k < sumWords; k++) w.u32(ranks + (at + k) * 4, next);
   }
   stats.bitmaps += classes.nonZeroWords * 8;
-  stats.summaries += classes.count * sumWords * 12;
+  stats.summaries += classes.count * L.SUPER_SIZE + summaries * L.SUMMARY_SIZE;
   w.u32(dim + L.DIM_BITMAPS_AT, packed);
-  w.u32(dim + L.DIM_RANKS_AT, ranks);
+  w.u32(dim + L.DIM_SUPERS_AT, supers);
   w.u32(dim + L.DIM_SUMS_AT, sums);
 }
 
@@ -158,7 +171,7 @@ function writeClassifier(w: Writer, c: ClassifierPlan, stats: TableStats): numbe
     if (c.dense) {
       writeDense(w, d.classes, c.words, dim, stats);
     } else {
-      writeAggregated(w, d.classes, c.words, dim, stats);
+      writeAggregated(w, d.classes, dim, stats);
     }
     if (d.kind === 'address') {
       w.u32(dim + L.DIM_KIND_AT, L.DIM_KIND_ADDRESS);
