@@ -9,8 +9,13 @@ import { ICMP, ICMPV6 } from '../config/presets.js';
 import { ICMP_ABSENT, PORT_ABSENT } from '../../assembly/layout.js';
 
 export interface Prefix {
-  addr: bigint;
+  /** The network address as 32-bit words, most significant first (IPv4: one word). */
+  words: number[];
   len: number;
+}
+
+function v6Words(a: bigint): number[] {
+  return [Number(a >> 96n), Number((a >> 64n) & 0xffffffffn), Number((a >> 32n) & 0xffffffffn), Number(a & 0xffffffffn)];
 }
 
 export interface PrefixSet {
@@ -35,6 +40,11 @@ export interface Box {
 /** Splits an inclusive address range into the fewest CIDR prefixes covering exactly it. */
 export function rangeToPrefixes(range: AddressRange, bits: number): Prefix[] {
   if (bits === 32) return rangeToPrefixes4(Number(range.lo), Number(range.hi));
+  // Most peers were written as a CIDR: an aligned power-of-two block is one prefix.
+  const span = range.hi - range.lo + 1n;
+  if ((span & (span - 1n)) === 0n && (range.lo & (span - 1n)) === 0n) {
+    return [{ words: v6Words(range.lo), len: bits - (span.toString(2).length - 1) }];
+  }
   const out: Prefix[] = [];
   let lo = range.lo;
   const hi = range.hi;
@@ -46,7 +56,7 @@ export function rangeToPrefixes(range: AddressRange, bits: number): Prefix[] {
       if ((lo & mask) !== 0n || lo + mask > hi) break;
       size = next;
     }
-    out.push({ addr: lo, len: bits - size });
+    out.push({ words: v6Words(lo), len: bits - size });
     lo += 1n << BigInt(size);
   }
   return out;
@@ -54,6 +64,9 @@ export function rangeToPrefixes(range: AddressRange, bits: number): Prefix[] {
 
 /** IPv4 in plain numbers (exact below 2^53), without bigint arithmetic. */
 function rangeToPrefixes4(lo: number, hi: number): Prefix[] {
+  const span = hi - lo + 1;
+  const log = Math.log2(span);
+  if (Number.isInteger(log) && lo % span === 0) return [{ words: [lo], len: 32 - log }];
   const out: Prefix[] = [];
   while (lo <= hi) {
     let size = 0;
@@ -62,15 +75,17 @@ function rangeToPrefixes4(lo: number, hi: number): Prefix[] {
       if (lo % block !== 0 || lo + block - 1 > hi) break;
       size++;
     }
-    out.push({ addr: BigInt(lo), len: 32 - size });
+    out.push({ words: [lo], len: 32 - size });
     lo += 2 ** size;
   }
   return out;
 }
 
 function prefixes(v4: AddressRange[], v6: AddressRange[]): PrefixSet {
-  return { v4: v4.flatMap((r) => rangeToPrefixes(r, 32)), v6: v6.flatMap((r) => rangeToPrefixes(r, 128)) };
+  const one = (list: AddressRange[], bits: number): Prefix[] => (list.length === 1 ? rangeToPrefixes(list[0]!, bits) : list.flatMap((r) => rangeToPrefixes(r, bits)));
+  return { v4: v4.length ? one(v4, 32) : NONE, v6: v6.length ? one(v6, 128) : NONE };
 }
+const NONE: Prefix[] = [];
 
 /** Sorted, merged copy (adjacent and overlapping intervals joined). */
 export function normalizeIntervals(list: Interval[]): Interval[] {
@@ -84,28 +99,30 @@ export function normalizeIntervals(list: Interval[]): Interval[] {
   return out;
 }
 
-const point = (v: number | null, absent: number): Interval[] => (v === null ? [{ lo: 0, hi: absent }] : [{ lo: v, hi: v }]);
-const ports = (p: Interval[] | null): Interval[] => (p === null ? [{ lo: 0, hi: PORT_ABSENT }] : normalizeIntervals(p));
+// Wildcards are shared (boxes are read, never mutated): one allocation per policy, not per rule.
+const ANY_PORT: Interval[] = [{ lo: 0, hi: PORT_ABSENT }];
+const ANY_ICMP: Interval[] = [{ lo: 0, hi: ICMP_ABSENT }];
+const ANY_PROTO: Interval[] = [{ lo: 0, hi: 255 }];
+const point = (v: number | null): Interval[] => (v === null ? ANY_ICMP : [{ lo: v, hi: v }]);
+const ports = (p: Interval[] | null): Interval[] => (p === null ? ANY_PORT : normalizeIntervals(p));
 
 export function ruleBoxes(rule: Rule, ruleId: number): Box[] {
-  const base = {
-    ruleId,
-    accept: rule.action === 'accept',
-    ports: ports(rule.ports),
-    sports: ports(rule.sourcePorts),
-    icmpType: point(rule.icmpType, ICMP_ABSENT),
-    icmpCode: point(rule.icmpCode, ICMP_ABSENT),
-    local: rule.local === null ? null : prefixes(rule.local.v4, rule.local.v6),
-  };
+  const accept = rule.action === 'accept';
+  const portSet = ports(rule.ports);
+  const sports = ports(rule.sourcePorts);
+  const icmpType = point(rule.icmpType);
+  const icmpCode = point(rule.icmpCode);
+  const local = rule.local === null ? null : prefixes(rule.local.v4, rule.local.v6);
+  const box = (proto: Interval[], remote: PrefixSet): Box => ({ ruleId, accept, proto, ports: portSet, sports, icmpType, icmpCode, remote, local });
   if (rule.protocol === 'ping') {
     const out: Box[] = [];
-    if (rule.peer.v4.length) out.push({ ...base, proto: [{ lo: ICMP, hi: ICMP }], remote: prefixes(rule.peer.v4, []) });
-    if (rule.peer.v6.length) out.push({ ...base, proto: [{ lo: ICMPV6, hi: ICMPV6 }], remote: prefixes([], rule.peer.v6) });
+    if (rule.peer.v4.length) out.push(box([{ lo: ICMP, hi: ICMP }], prefixes(rule.peer.v4, [])));
+    if (rule.peer.v6.length) out.push(box([{ lo: ICMPV6, hi: ICMPV6 }], prefixes([], rule.peer.v6)));
     return out;
   }
-  const proto = rule.protocol === 'all' ? [{ lo: 0, hi: 255 }] : [{ lo: rule.protocol, hi: rule.protocol }];
+  const proto = rule.protocol === 'all' ? ANY_PROTO : [{ lo: rule.protocol, hi: rule.protocol }];
   // ICMP speaks for IPv4 peers only, ICMPv6 for IPv6 ones (SPEC §2: the other pairing never matches).
   const v4 = rule.protocol === ICMPV6 ? [] : rule.peer.v4;
   const v6 = rule.protocol === ICMP ? [] : rule.peer.v6;
-  return [{ ...base, proto, remote: prefixes(v4, v6) }];
+  return [box(proto, prefixes(v4, v6))];
 }

@@ -11,14 +11,79 @@ import { NODE_SKIP_FLAG, TRIE_DIRECT_BITS, TRIE_LEAF_FLAG, TRIE_STRIDE } from '.
 import { ActiveSet, ByteBudget, ClassStore } from './bitmap.js';
 import type { Box, Prefix, PrefixSet } from './box.js';
 
-interface BinNode {
-  c0: BinNode | null;
-  c1: BinNode | null;
-  ids: number[];
-  cls: number;
-}
+/**
+ * The binary trie of one family, in typed arrays (a 100,000-prefix blocklist makes
+ * millions of nodes; objects would spend the compile in the garbage collector).
+ * Node 0 is the root; child index 0 means "no child" (the root is nobody's child).
+ * The boxes whose prefix ends at a node form a linked list (head/next/box).
+ */
+class BinaryTrie {
+  c0 = new Int32Array(1024);
+  c1 = new Int32Array(1024);
+  cls = new Int32Array(1024);
+  head = new Int32Array(1024).fill(-1);
+  size = 1;
+  private next = new Int32Array(256);
+  private box = new Int32Array(256);
+  private ids = 0;
 
-const newNode = (): BinNode => ({ c0: null, c1: null, ids: [], cls: -1 });
+  private grow(): void {
+    const cap = this.c0.length * 2;
+    const g = (a: Int32Array, fill = 0) => {
+      const b = new Int32Array(cap).fill(fill);
+      b.set(a);
+      return b;
+    };
+    this.c0 = g(this.c0);
+    this.c1 = g(this.c1);
+    this.cls = g(this.cls);
+    this.head = g(this.head, -1);
+  }
+
+  child(n: number, bit: number): number {
+    return bit ? this.c1[n]! : this.c0[n]!;
+  }
+
+  hasChildren(n: number): boolean {
+    return this.c0[n] !== 0 || this.c1[n] !== 0;
+  }
+
+  /** The node for the first `len` bits of `words` (created as needed). */
+  node(words: number[], len: number): number {
+    let n = 0;
+    for (let d = 0; d < len; d++) {
+      const bit = (words[d >>> 5]! >>> (31 - (d & 31))) & 1;
+      let c = bit ? this.c1[n]! : this.c0[n]!;
+      if (c === 0) {
+        if (this.size === this.c0.length) this.grow();
+        c = this.size++;
+        if (bit) this.c1[n] = c;
+        else this.c0[n] = c;
+      }
+      n = c;
+    }
+    return n;
+  }
+
+  addBox(n: number, id: number): void {
+    if (this.ids === this.next.length) {
+      const g = (a: Int32Array) => {
+        const b = new Int32Array(a.length * 2);
+        b.set(a);
+        return b;
+      };
+      this.next = g(this.next);
+      this.box = g(this.box);
+    }
+    this.box[this.ids] = id;
+    this.next[this.ids] = this.head[n]!;
+    this.head[n] = this.ids++;
+  }
+
+  forEachBox(n: number, fn: (id: number) => void): void {
+    for (let k = this.head[n]!; k >= 0; k = this.next[k]!) fn(this.box[k]!);
+  }
+}
 
 export interface TriePlan {
   /** 0, or TRIE_DIRECT_BITS with `direct` holding one entry per value of the first bits. */
@@ -40,41 +105,28 @@ export interface AddressDimPlan {
   absent: number;
 }
 
-/** The address as 32-bit words, most significant first (bit d of the prefix = word d>>5). */
-function words(p: Prefix, bits: number): number[] {
-  if (bits === 32) return [Number(p.addr)];
-  return [96n, 64n, 32n, 0n].map((s) => Number((p.addr >> s) & 0xffffffffn));
-}
-
-function insert(root: BinNode, p: Prefix, bits: number, id: number): void {
-  const w = words(p, bits);
-  let n = root;
-  for (let d = 0; d < p.len; d++) {
-    if ((w[d >>> 5]! >>> (31 - (d & 31))) & 1) n = n.c1 ??= newNode();
-    else n = n.c0 ??= newNode();
-  }
-  n.ids.push(id);
-}
-
 /**
  * Gives every node the class of the boxes covering it (its prefixes' boxes plus its
  * ancestors'), walking the trie with one ActiveSet, and returns how many multibit
  * nodes a plain flattening would make.
  */
-function assignClasses(root: BinNode, classes: ClassStore, active: ActiveSet): number {
+function assignClasses(t: BinaryTrie, classes: ClassStore, active: ActiveSet): number {
   let multibit = 0;
-  const visit = (n: BinNode, depth: number, parentCls: number): void => {
-    n.cls = parentCls;
-    if (n.ids.length || depth === 0) {
-      for (const id of n.ids) active.add(id);
-      n.cls = classes.intern(active);
+  const add = (id: number) => active.add(id);
+  const remove = (id: number) => active.remove(id);
+  const visit = (n: number, depth: number, parentCls: number): void => {
+    t.cls[n] = parentCls;
+    const own = t.head[n]! >= 0;
+    if (own || depth === 0) {
+      t.forEachBox(n, add);
+      t.cls[n] = classes.intern(active);
     }
-    if ((n.c0 || n.c1) && depth % TRIE_STRIDE === 0) multibit++;
-    if (n.c0) visit(n.c0, depth + 1, n.cls);
-    if (n.c1) visit(n.c1, depth + 1, n.cls);
-    for (const id of n.ids) active.remove(id);
+    if (t.hasChildren(n) && depth % TRIE_STRIDE === 0) multibit++;
+    if (t.c0[n]) visit(t.c0[n]!, depth + 1, t.cls[n]!);
+    if (t.c1[n]) visit(t.c1[n]!, depth + 1, t.cls[n]!);
+    if (own) t.forEachBox(n, remove);
   };
-  visit(root, 0, -1);
+  visit(0, 0, -1);
   return multibit;
 }
 
@@ -85,36 +137,36 @@ export const DIRECT_MIN_NODES = 256;
  * Direct pointing (as in poptrie): one entry per value of the first `bits` address
  * bits, either a leaf class or the binary node where the multibit walk continues.
  */
-function directLevel(root: BinNode, bits: number): { direct: Uint32Array; roots: BinNode[] } {
+function directLevel(t: BinaryTrie, bits: number): { direct: Uint32Array; roots: number[] } {
   const direct = new Uint32Array(1 << bits);
-  const roots: BinNode[] = [];
-  const fill = (n: BinNode, depth: number, prefix: number): void => {
+  const roots: number[] = [];
+  const fill = (n: number, depth: number, prefix: number): void => {
     if (depth === bits) {
-      if (n.c0 || n.c1) {
+      if (t.hasChildren(n)) {
         direct[prefix] = roots.length;
         roots.push(n);
-      } else direct[prefix] = (TRIE_LEAF_FLAG | n.cls) >>> 0;
+      } else direct[prefix] = (TRIE_LEAF_FLAG | t.cls[n]!) >>> 0;
       return;
     }
     for (const bit of [0, 1]) {
-      const child = bit ? n.c1 : n.c0;
+      const child = t.child(n, bit);
       const sub = prefix * 2 + bit;
       if (child) fill(child, depth + 1, sub);
       else {
         const span = bits - depth - 1;
-        direct.fill((TRIE_LEAF_FLAG | n.cls) >>> 0, sub << span, (sub + 1) << span);
+        direct.fill((TRIE_LEAF_FLAG | t.cls[n]!) >>> 0, sub << span, (sub + 1) << span);
       }
     }
   };
-  fill(root, 0, 0);
+  fill(0, 0, 0);
   return { direct, roots };
 }
 
-function flatten(root: BinNode, multibitNodes: number, budget: ByteBudget): TriePlan {
-  if (multibitNodes <= DIRECT_MIN_NODES) return flattenFrom([root], { directBits: 0, direct: null }, budget);
-  const { direct, roots } = directLevel(root, TRIE_DIRECT_BITS);
+function flatten(t: BinaryTrie, multibitNodes: number, budget: ByteBudget): TriePlan {
+  if (multibitNodes <= DIRECT_MIN_NODES) return flattenFrom(t, [0], { directBits: 0, direct: null }, budget);
+  const { direct, roots } = directLevel(t, TRIE_DIRECT_BITS);
   budget.spend(direct.length * 4, 'prefix trie direct level');
-  return flattenFrom(roots, { directBits: TRIE_DIRECT_BITS, direct }, budget);
+  return flattenFrom(t, roots, { directBits: TRIE_DIRECT_BITS, direct }, budget);
 }
 
 /** Skip nodes replace runs of at least this many single-child bits (two strides). */
@@ -125,31 +177,32 @@ export const SKIP_MIN_BITS = 2 * TRIE_STRIDE;
  * their own (every address leaving the run has b's class) for up to 64 bits.
  * Returns the run as a left-aligned pattern ([hi32, lo32] of the u64) and its end.
  */
-function skipChain(b: BinNode): { pattern: number[]; length: number; end: BinNode } | null {
+function skipChain(t: BinaryTrie, b: number): { pattern: number[]; length: number; end: number } | null {
   const pattern = [0, 0];
   let n = b;
   let length = 0;
   while (length < 64) {
-    const only = n.c0 && !n.c1 ? n.c0 : n.c1 && !n.c0 ? n.c1 : null;
-    if (!only) break;
-    if (only === n.c1) pattern[length >>> 5]! |= 1 << (31 - (length & 31));
+    const c0 = t.c0[n]!;
+    const c1 = t.c1[n]!;
+    if ((c0 === 0) === (c1 === 0)) break; // none or both: not a run
+    if (c1) pattern[length >>> 5]! |= 1 << (31 - (length & 31));
     length++;
-    n = only;
-    if (n.ids.length) break;
+    n = c0 || c1;
+    if (t.head[n]! >= 0) break;
   }
   return length >= SKIP_MIN_BITS ? { pattern, length, end: n } : null;
 }
 
 /** Multibit nodes for the subtries at `roots` (node i = roots[i]), breadth first. */
-function flattenFrom(roots: BinNode[], head: Pick<TriePlan, 'directBits' | 'direct'>, budget: ByteBudget): TriePlan {
+function flattenFrom(t: BinaryTrie, roots: number[], head: Pick<TriePlan, 'directBits' | 'direct'>, budget: ByteBudget): TriePlan {
   const plan: TriePlan = { ...head, vector: [], leafvec: [], base1: [], base0: [], leaves: [] };
-  const queue: BinNode[] = [...roots];
+  const queue: number[] = [...roots];
   // Slot emission state of the node being built.
   let vec = [0, 0];
   let leafvec = [0, 0];
   let last = -1;
   let base0 = 0;
-  const children: BinNode[] = [];
+  const children: number[] = [];
   const setBit64 = (v: number[], slot: number) => {
     v[slot >>> 5]! |= 1 << (slot & 31);
   };
@@ -162,29 +215,29 @@ function flattenFrom(roots: BinNode[], head: Pick<TriePlan, 'directBits' | 'dire
   };
   // Slots of a node, in order: descend the binary trie TRIE_STRIDE levels; a missing
   // child makes the whole run of slots below it one leaf (leaf pushing).
-  const collect = (n: BinNode, k: number, v: number): void => {
+  const collect = (n: number, k: number, v: number): void => {
     if (k === TRIE_STRIDE) {
-      if (n.c0 || n.c1) {
+      if (t.hasChildren(n)) {
         setBit64(vec, v);
         children.push(n);
-      } else leaf(v, n.cls);
+      } else leaf(v, t.cls[n]!);
       return;
     }
-    const c0 = n.c0;
-    const c1 = n.c1;
+    const c0 = t.c0[n]!;
+    const c1 = t.c1[n]!;
     if (c0) collect(c0, k + 1, v * 2);
-    else leaf((v * 2) << (TRIE_STRIDE - k - 1), n.cls);
+    else leaf((v * 2) << (TRIE_STRIDE - k - 1), t.cls[n]!);
     if (c1) collect(c1, k + 1, v * 2 + 1);
-    else leaf((v * 2 + 1) << (TRIE_STRIDE - k - 1), n.cls);
+    else leaf((v * 2 + 1) << (TRIE_STRIDE - k - 1), t.cls[n]!);
   };
   for (let q = 0; q < queue.length; q++) {
-    const skip = skipChain(queue[q]!);
+    const skip = skipChain(t, queue[q]!);
     if (skip) {
       plan.vector.push(skip.pattern[1]! >>> 0, skip.pattern[0]! >>> 0);
       plan.leafvec.push(skip.length, 0);
       plan.base1.push(queue.length);
       plan.base0.push((NODE_SKIP_FLAG | plan.leaves.length) >>> 0);
-      plan.leaves.push(queue[q]!.cls);
+      plan.leaves.push(t.cls[queue[q]!]!);
       queue.push(skip.end);
       budget.spend(28, 'prefix trie');
       continue;
@@ -207,26 +260,26 @@ function flattenFrom(roots: BinNode[], head: Pick<TriePlan, 'directBits' | 'dire
 
 /** `get` returns a box's prefixes, or null for "any address, also none". */
 export function buildAddressDim(boxes: Box[], get: (b: Box) => PrefixSet | null, words: number, budget: ByteBudget): AddressDimPlan {
-  const root4 = newNode();
-  const root6 = newNode();
+  const trie4 = new BinaryTrie();
+  const trie6 = new BinaryTrie();
   const absent = new ActiveSet(words);
   boxes.forEach((b, i) => {
     const set = get(b);
     if (set === null) {
-      root4.ids.push(i);
-      root6.ids.push(i);
+      trie4.addBox(0, i);
+      trie6.addBox(0, i);
       absent.add(i);
       return;
     }
-    for (const p of set.v4) insert(root4, p, 32, i);
-    for (const p of set.v6) insert(root6, p, 128, i);
+    for (const p of set.v4) trie4.addBox(trie4.node(p.words, p.len), i);
+    for (const p of set.v6) trie6.addBox(trie6.node(p.words, p.len), i);
   });
   const classes = new ClassStore(words, budget);
   const absentClass = classes.intern(absent);
   const walk = new ActiveSet(words);
-  const nodes4 = assignClasses(root4, classes, walk);
-  const nodes6 = assignClasses(root6, classes, walk);
-  return { kind: 'address', classes, trie4: flatten(root4, nodes4, budget), trie6: flatten(root6, nodes6, budget), absent: absentClass };
+  const nodes4 = assignClasses(trie4, classes, walk);
+  const nodes6 = assignClasses(trie6, classes, walk);
+  return { kind: 'address', classes, trie4: flatten(trie4, nodes4, budget), trie6: flatten(trie6, nodes6, budget), absent: absentClass };
 }
 
 /** Whether every box covers every address of both families (and none). */
