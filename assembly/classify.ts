@@ -18,7 +18,7 @@ import {
 import { trieLookup } from "./trie";
 import { intervalLookup } from "./ports";
 
-export const BLOCK: u32 = 16;
+export const BLOCK: u32 = 32;
 // Per (consulted dimension, flow of the block): absolute address of the class's
 // SUPER record (aggregated) or whole bitmap (dense). Static scratch: no allocation.
 const CLASS_PTRS: usize = memory.data(DIM_COUNT * BLOCK * 4);

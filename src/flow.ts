@@ -155,8 +155,9 @@ export class FlowBatch {
     this.sport = new Uint32Array(n);
     this.icmp = new Uint32Array(n);
     this.ruleIds = new Int32Array(n).fill(-1);
-    // Flows of one (instance, direction) are stored together, so the WASM matcher
-    // sees long runs of one classifier (it works a block of flows per dimension).
+    // Flows of one (instance, direction, family) are stored together, so the WASM
+    // matcher sees long runs of one classifier and one trie (it works a block of
+    // flows per dimension).
     // `order[s]` is the caller's index of stored flow s; null when nothing moved.
     const slots = new Map<string, number>();
     const keys = new Uint32Array(n);
@@ -171,13 +172,14 @@ export class FlowBatch {
           slots.set(f.instance, slot);
         }
       }
-      keys[i] = slot * 2 + (f.direction === 'outbound' ? 1 : 0);
+      // (instance, direction) picks the classifier; the family inside it keeps one trie hot.
+      keys[i] = slot * 4 + (f.direction === 'outbound' ? 2 : 0) + (f.remote.v6 ? 1 : 0);
     }
-    this.order = groupOrder(keys, this.instances.length * 2);
+    this.order = groupOrder(keys, this.instances.length * 4);
     for (let s = 0; s < n; s++) {
       const i = this.order ? this.order[s]! : s;
       const f = flows[i]!;
-      let m = ((keys[i]! >>> 1) << META_SLOT_SHIFT) | (keys[i]! & 1 ? META_OUTBOUND : 0);
+      let m = ((keys[i]! >>> 2) << META_SLOT_SHIFT) | (keys[i]! & 2 ? META_OUTBOUND : 0);
       if (f.remote.v6) m |= META_REMOTE_V6;
       writeAddress(this.remote, 4 * s, f.remote);
       if (f.local) {
