@@ -15,7 +15,11 @@ import { FlowBatch, createFlowBatch } from './flow.js';
 import { Arena, instantiateMatcher, type MatcherExports, type WasmSource } from './wasm/load.js';
 
 export interface EngineOptions extends CompileOptions {
-  /** Flows per WASM call (the flow window's capacity). Default 4096. */
+  /**
+   * Most flows per WASM call. By default the flow window grows to the largest batch
+   * seen, so a batch is one call; set a number to cap the window's memory (bigger
+   * batches then go through in several calls).
+   */
   windowFlows?: number;
 }
 
@@ -36,8 +40,9 @@ export class Engine {
   readonly #x: MatcherExports;
   readonly #arena: Arena;
   readonly #options: EngineOptions;
-  readonly #cap: number;
-  readonly #window: number;
+  #cap: number;
+  #window: number;
+  readonly #maxCap: number;
   #policy: Policy;
   /** Answer region (whole batch, caller's order): address and capacity in flows. */
   #answers = 0;
@@ -51,9 +56,27 @@ export class Engine {
     this.#x = x;
     this.#options = options;
     this.#arena = new Arena(x.memory, x.heapBase());
-    this.#cap = options.windowFlows ?? 4096;
-    this.#window = this.#arena.alloc(L.BATCH_HEADER_SIZE + this.#cap * WINDOW_U32_PER_FLOW * 4 + SLOT_MAP_SLOTS * 8 + 64);
+    this.#maxCap = options.windowFlows ?? Infinity;
+    this.#cap = Math.min(4096, this.#maxCap);
+    this.#window = this.#arena.alloc(Engine.#windowBytes(this.#cap));
     this.#policy = this.#publish(config, 1);
+  }
+
+  static #windowBytes(cap: number): number {
+    return L.BATCH_HEADER_SIZE + cap * WINDOW_U32_PER_FLOW * 4 + SLOT_MAP_SLOTS * 8 + 64;
+  }
+
+  /** Grows the flow window so `n` flows go through in one WASM call (up to windowFlows). */
+  #fit(n: number): void {
+    const want = Math.min(n, this.#maxCap);
+    if (want <= this.#cap) return;
+    let cap = this.#cap;
+    while (cap < want) cap *= 2;
+    cap = Math.min(cap, this.#maxCap);
+    const next = this.#arena.alloc(Engine.#windowBytes(cap));
+    this.#arena.release(this.#window, Engine.#windowBytes(this.#cap));
+    this.#window = next;
+    this.#cap = cap;
   }
 
   /** @internal use createEngine (src/index.ts) */
@@ -125,6 +148,7 @@ export class Engine {
     const policy = this.#policy;
     const { instances, defaultInstance, rules } = policy.compiled;
     const slots = batch.instances.length;
+    this.#fit(n);
     let slotMap = this.#window + L.BATCH_HEADER_SIZE + this.#cap * WINDOW_U32_PER_FLOW * 4;
     slotMap = (slotMap + 7) & ~7;
     let ownMap = 0;
