@@ -6,6 +6,7 @@
  */
 import type { AddressRange, Interval, Rule } from '../types.js';
 import { ICMP, ICMPV6 } from '../config/presets.js';
+import { normalizeIntervals } from '../config/ports.js';
 import { ICMP_ABSENT, PORT_ABSENT } from '../../assembly/layout.js';
 
 export interface Prefix {
@@ -86,18 +87,6 @@ function prefixes(v4: AddressRange[], v6: AddressRange[]): PrefixSet {
   return { v4: v4.length ? one(v4, 32) : NONE, v6: v6.length ? one(v6, 128) : NONE };
 }
 const NONE: Prefix[] = [];
-
-/** Sorted, merged copy (adjacent and overlapping intervals joined). */
-export function normalizeIntervals(list: Interval[]): Interval[] {
-  const sorted = [...list].sort((a, b) => a.lo - b.lo);
-  const out: Interval[] = [];
-  for (const i of sorted) {
-    const last = out[out.length - 1];
-    if (last && i.lo <= last.hi + 1) last.hi = Math.max(last.hi, i.hi);
-    else out.push({ ...i });
-  }
-  return out;
-}
 
 // Wildcards are shared (boxes are read, never mutated): one allocation per policy, not per rule.
 const ANY_PORT: Interval[] = [{ lo: 0, hi: PORT_ABSENT }];

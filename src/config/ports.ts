@@ -54,3 +54,15 @@ export function inIntervals(list: Interval[], v: number): boolean {
   for (const i of list) if (i.lo <= v && v <= i.hi) return true;
   return false;
 }
+
+/** Sorted, merged copy (adjacent and overlapping intervals joined). */
+export function normalizeIntervals(list: Interval[]): Interval[] {
+  const sorted = [...list].sort((a, b) => a.lo - b.lo);
+  const out: Interval[] = [];
+  for (const i of sorted) {
+    const last = out[out.length - 1];
+    if (last && i.lo <= last.hi + 1) last.hi = Math.max(last.hi, i.hi);
+    else out.push({ ...i });
+  }
+  return out;
+}

@@ -6,7 +6,7 @@
 import type { Issue, IssueCode, Path } from '../errors.js';
 import type { AddressSet, Direction, Interval, ProtocolMatch, Rule, Warning } from '../types.js';
 import { parsePeer } from './address.js';
-import { formatPorts, parsePorts, PORT_SYNTAX } from './ports.js';
+import { formatPorts, normalizeIntervals, parsePorts, PORT_SYNTAX } from './ports.js';
 import {
   ICMP, ICMPV6, parseProtocol, PRESETS, presetName, PRESET_SYNTAX, PROTOCOL_SYNTAX, takesPorts,
 } from './presets.js';
@@ -80,10 +80,10 @@ function byteValue(v: unknown): number | undefined {
   return undefined;
 }
 
+/** Same set of ports however written ("20-21" = "20,21" = "20 to 21"). */
 function samePorts(a: Interval[] | null, b: Interval[] | null): boolean {
   if (a === null || b === null) return a === b;
-  const norm = (l: Interval[]) => JSON.stringify([...l].sort((x, y) => x.lo - y.lo));
-  return norm(a) === norm(b);
+  return JSON.stringify(normalizeIntervals(a)) === JSON.stringify(normalizeIntervals(b));
 }
 
 /**
