@@ -4,10 +4,11 @@
  * (bench/charts/classbench-ns.svg, embeddable where benny's chart.html is not).
  *
  *   npx tsx bench/report.ts            print the markdown
- *   npx tsx bench/report.ts --write    also write bench/BENCHMARKS-draft.md and the SVG
+ *   npx tsx bench/report.ts --write    also replace the generated section of BENCHMARKS.md
+ *                                      (between its bench:report markers) and write the SVG
  *   (npm run bench:report = --write)
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { BENCH_DIR, CHARTS_DIR, fmtBytes, fmtNs, fmtX, readResults, type CaseResult, type DpdkResults, type Machine } from './lib.js';
 import type { ClassBenchRow } from './classbench.bench.js';
 
@@ -198,7 +199,6 @@ p('npm matchers tried: `cidr-matcher` 2.1.1 (named in the issue, ~200K downloads
 // ------------------------------------------------------------------ notes
 p('### Notes');
 p();
-p('- The engine was being optimized while these figures were taken; re-run `npm run bench` (then `npm run bench:report`) for current numbers.');
 p('- ClassBench rules are IPv4 5-tuples with arbitrary port ranges on any protocol; they enter through `parseClassBench` as one group, one instance.');
 p(`- \`dpdk-test-acl\` runs with \`${dpdk?.tool.eal.filter((a) => !a.startsWith('--log-level')).join(' ') ?? '--no-huge -m 512 --no-pci -l 0 --no-shconf --force-max-simd-bitwidth=512'}\``);
 p('  (no hugepages or devices needed; `--force-max-simd-bitwidth=512` is required for avx512x32). It classifies bursts of 256 headers, 1 category,');
@@ -262,6 +262,13 @@ function svgChart(): string {
 if (process.argv.includes('--write')) {
   mkdirSync(CHARTS_DIR, { recursive: true });
   if (rows.length) writeFileSync(`${CHARTS_DIR}classbench-ns.svg`, svgChart());
-  writeFileSync(`${BENCH_DIR}BENCHMARKS-draft.md`, out.join('\n') + '\n');
-  console.error(`wrote ${BENCH_DIR}BENCHMARKS-draft.md${rows.length ? ` and ${CHARTS_DIR}classbench-ns.svg` : ''}`);
+  const file = new URL('../BENCHMARKS.md', import.meta.url);
+  const begin = '<!-- bench:report begin -->';
+  const end = '<!-- bench:report end -->';
+  const doc = readFileSync(file, 'utf8');
+  const a = doc.indexOf(begin);
+  const b = doc.indexOf(end);
+  const section = `${begin}\n${out.join('\n')}\n${end}`;
+  writeFileSync(file, a >= 0 && b > a ? doc.slice(0, a) + section + doc.slice(b + end.length) : `${doc.trimEnd()}\n\n${section}\n`);
+  console.error(`wrote the generated section of BENCHMARKS.md${rows.length ? ` and ${CHARTS_DIR}classbench-ns.svg` : ''}`);
 }

@@ -23,6 +23,18 @@ export interface EngineOptions extends CompileOptions {
   windowFlows?: number;
 }
 
+export interface ReloadOptions {
+  /** Refuse the reload (VERSION_CONFLICT) unless the published version is this one. */
+  expectedVersion?: number;
+}
+
+/** What a 'change' listener receives after a publish. */
+export interface PolicyChange {
+  version: number;
+  previousVersion: number;
+  reason: 'reload';
+}
+
 interface Policy {
   version: number;
   config: Config;
@@ -47,6 +59,7 @@ export class Engine {
   /** Answer region (whole batch, caller's order): address and capacity in flows. */
   #answers = 0;
   #answersCap = 0;
+  readonly #listeners = new Set<(change: PolicyChange) => void>();
   #buffer: ArrayBuffer | null = null;
   #u8!: Uint8Array;
   #u32!: Uint32Array;
@@ -120,13 +133,40 @@ export class Engine {
   /**
    * Replaces the policy: validates and compiles `config` aside, then publishes it in
    * one step. An invalid config rejects with CONFIG_INVALID and changes nothing.
+   * With `expectedVersion`, the reload is refused (VERSION_CONFLICT) unless the
+   * published version is still that one: optimistic locking between writers.
+   * Resolves to the new version.
    */
-  async reload(config: unknown): Promise<number> {
-    const cfg = isConfig(config) ? config : parseConfig(config);
+  async reload(config: unknown, options: ReloadOptions = {}): Promise<number> {
     const old = this.#policy;
+    if (options.expectedVersion !== undefined && options.expectedVersion !== old.version) {
+      throw new SgfilterError('VERSION_CONFLICT', `the policy is at version ${old.version}, not ${options.expectedVersion}; reload against the current version`);
+    }
+    const cfg = isConfig(config) ? config : parseConfig(config);
     this.#policy = this.#publish(cfg, old.version + 1);
     this.#arena.release(old.address, old.compiled.bytes.length);
+    this.#emit({ version: this.#policy.version, previousVersion: old.version, reason: 'reload' });
     return this.#policy.version;
+  }
+
+  /** Calls `listener` after each published change; returns a function that unsubscribes. */
+  on(event: 'change', listener: (change: PolicyChange) => void): () => void {
+    if (event !== 'change') throw new SgfilterError('INVALID_ARGUMENT', `unknown event "${String(event)}"; engines emit "change"`);
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  #emit(change: PolicyChange): void {
+    for (const listener of [...this.#listeners]) {
+      try {
+        listener(change);
+      } catch (e) {
+        // The change is published; a failing listener must not look like a failed reload.
+        queueMicrotask(() => {
+          throw e;
+        });
+      }
+    }
   }
 
   /** Classifies one flow (SPEC §1 object or a parsed Flow). */

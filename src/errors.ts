@@ -13,6 +13,8 @@ export const ErrorCodes = {
   TABLE_TOO_LARGE: 'the compiled table would exceed the configured byte limit',
   WASM_LOAD: 'the WASM matcher could not be loaded or has another ABI',
   BATCH_MISMATCH: 'a flow batch or output buffer has the wrong shape',
+  INVALID_ARGUMENT: 'an API argument is outside what the function accepts',
+  VERSION_CONFLICT: 'a reload named an expectedVersion that is no longer the published one',
 } as const;
 export type ErrorCode = keyof typeof ErrorCodes;
 

@@ -17,7 +17,7 @@ export async function createEngine(config: ConfigInput | Config | string | objec
   return Engine.create(options.wasm ?? (await nodeWasmBytes()), cfg, options);
 }
 
-export { Engine, type EngineOptions } from './engine.js';
+export { Engine, type EngineOptions, type ReloadOptions, type PolicyChange } from './engine.js';
 export { FlowBatch, createFlowBatch, parseFlow } from './flow.js';
 export { parseConfig, safeParseConfig, parseConfigText, type ParseResult } from './config/parse.js';
 export { loadConfigFile, safeLoadConfigFile } from './node/config-file.js';
