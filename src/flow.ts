@@ -6,7 +6,7 @@ import { SgfilterError, type Issue, type Path } from './errors.js';
 import type { Flow, FlowInput, Verdict } from './types.js';
 import { parseAddress, type Address } from './config/address.js';
 import { parseProtocol, ICMP, ICMPV6, TCP, UDP } from './config/presets.js';
-import { show, unknownFieldIssue } from './config/rule.js';
+import { closest, show, unknownFieldIssue } from './config/rule.js';
 import {
   ICMP_ABSENT, ICMP_CODE_SHIFT, META_LOCAL_PRESENT, META_LOCAL_V6, META_OUTBOUND, META_REMOTE_V6,
   META_SLOT_SHIFT, PORT_ABSENT,
@@ -37,8 +37,13 @@ export function validateFlow(raw: unknown, base: Path, issues: Issue[]): Flow | 
     return undefined;
   }
   const f = raw as Record<string, unknown>;
+  // Flows often travel with fields of their own (an id, an expected verdict): those
+  // are ignored. A name one or two letters away from a flow field is a typo that
+  // would silently change the verdict, so it is an error.
   for (const k of Object.keys(f)) {
-    if (!(FLOW_FIELDS as readonly string[]).includes(k)) issues.push(unknownFieldIssue([...base, k], where, k, FLOW_FIELDS));
+    if (!(FLOW_FIELDS as readonly string[]).includes(k) && closest(k, FLOW_FIELDS)) {
+      issues.push(unknownFieldIssue([...base, k], where, k, FLOW_FIELDS));
+    }
   }
   const dir = typeof f.direction === 'string' ? f.direction.trim().toLowerCase() : undefined;
   if (dir !== 'inbound' && dir !== 'outbound') bad('direction', `${f.direction === undefined ? 'missing' : show(f.direction)}; allowed: inbound, outbound`, f.direction);
