@@ -26,6 +26,7 @@ import {
   type Path,
   type Verdict,
 } from '../src/index.js';
+import { mulberry32 } from './random.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** <repo>/../shared/data/tencent — the same relative layout locally and in CI. */
@@ -157,16 +158,6 @@ const FORMS: Record<string, { doc: unknown; groupId: string }> = {
 // Flows: a few hundred, at the edges of the rules' ranges
 // ---------------------------------------------------------------------------
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const V4_EDGES = [
   '192.168.1.0', '192.168.1.255', '192.168.1.77', '192.168.0.255', '192.168.2.0',
