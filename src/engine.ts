@@ -2,9 +2,9 @@
  * The Engine: one WASM matcher instance, one published policy (a TABLE in linear
  * memory), and the flow window classifyBatch copies batches through.
  *
- * Lifecycle: createEngine → classify / classifyBatch … → reload (compile aside,
- * publish by swapping one pointer, free the old table) → … Classification is
- * synchronous, so no batch can be mid-flight while a reload publishes.
+ * Lifecycle: createEngine → classify / classifyBatch … → reload or update (compile
+ * aside, publish by swapping one pointer, free the old table) → … Classification
+ * is synchronous, so no batch can be mid-flight while a reload publishes.
  */
 import { SgfilterError } from './errors.js';
 import type { Config, Flow, FlowInput, Verdict } from './types.js';
@@ -13,6 +13,7 @@ import { compilePolicy, verdictOf, type CompiledPolicy, type CompileOptions } fr
 import { parseConfig, isConfig } from './config/parse.js';
 import { FlowBatch, createFlowBatch } from './flow.js';
 import { Arena, instantiateMatcher, type MatcherExports, type WasmSource } from './wasm/load.js';
+import { PolicyTransaction, type AppliedEdit, type PolicyEdit } from './policy/transaction.js';
 
 export interface EngineOptions extends CompileOptions {
   /**
@@ -32,8 +33,14 @@ export interface ReloadOptions {
 export interface PolicyChange {
   version: number;
   previousVersion: number;
-  reason: 'reload';
+  /** 'reload': a whole new config (reload, watchConfig); 'update': a transaction (update). */
+  reason: 'reload' | 'update';
+  /** update() only: what the transaction did, one entry per edit, in order. */
+  changes?: AppliedEdit[];
 }
+
+/** What engine.update takes: a function that records edits on a transaction, or the edits as data. */
+export type PolicyUpdate = ((tx: PolicyTransaction) => unknown) | readonly PolicyEdit[];
 
 interface Policy {
   version: number;
@@ -98,7 +105,7 @@ export class Engine {
     return new Engine(await instantiateMatcher(wasm), cfg, options);
   }
 
-  /** Version of the published policy: 1 at creation, +1 per successful reload. */
+  /** Version of the published policy: 1 at creation, +1 per successful reload or update. */
   get version(): number {
     return this.#policy.version;
   }
@@ -106,6 +113,15 @@ export class Engine {
   /** The validated config currently published. */
   get config(): Config {
     return this.#policy.config;
+  }
+
+  /**
+   * Bytes of the engine's WASM linear memory (tables, flow window, answers). It
+   * grows when a bigger policy or batch needs room and never shrinks; freed tables
+   * are reused, so it levels off under repeated reloads.
+   */
+  get memoryBytes(): number {
+    return this.#x.memory.buffer.byteLength;
   }
 
   /** Table bytes by structure, classifier and box counts of the published policy. */
@@ -138,14 +154,62 @@ export class Engine {
    * Resolves to the new version.
    */
   async reload(config: unknown, options: ReloadOptions = {}): Promise<number> {
-    const old = this.#policy;
-    if (options.expectedVersion !== undefined && options.expectedVersion !== old.version) {
-      throw new SgfilterError('VERSION_CONFLICT', `the policy is at version ${old.version}, not ${options.expectedVersion}; reload against the current version`);
-    }
+    this.#expect(options.expectedVersion, 'reload');
     const cfg = isConfig(config) ? config : parseConfig(config);
-    this.#policy = this.#publish(cfg, old.version + 1);
+    return this.#swap(cfg, { reason: 'reload' });
+  }
+
+  /**
+   * Edits the published policy in one transaction: `edit` records operations on a
+   * PolicyTransaction (addRule, removeRule, replaceRule, moveRule, addGroup,
+   * removeGroup, bindGroup, unbindGroup, setGroupOrder, addInstance, removeInstance),
+   * or is the list of edits as data. They are validated together and published
+   * together (one version, one 'change' event listing them), or refused together:
+   * CONFIG_INVALID with every issue, each with a path such as
+   * ["update", 2, "rule", "port"], and nothing changes. With `expectedVersion`, the
+   * update is refused (VERSION_CONFLICT) unless that version is still published;
+   * an update whose function awaits while another write publishes is refused too.
+   * Resolves to the new version (the current one when there was nothing to do).
+   */
+  async update(edit: PolicyUpdate, options: ReloadOptions = {}): Promise<number> {
+    this.#expect(options.expectedVersion, 'update');
+    const base = this.#policy;
+    const tx = new PolicyTransaction(base.config);
+    try {
+      if (typeof edit === 'function') {
+        const r = edit(tx) as unknown;
+        if (r !== null && typeof r === 'object' && typeof (r as PromiseLike<void>).then === 'function') await r;
+      } else if (Array.isArray(edit)) {
+        for (const e of edit as readonly PolicyEdit[]) tx.apply(e);
+      } else {
+        throw new SgfilterError('INVALID_ARGUMENT', 'update takes a function (tx => { tx.addRule(...) ... }) or a list of edits {op, ...}');
+      }
+    } catch (e) {
+      tx.abandon();
+      throw e;
+    }
+    if (this.#policy !== base) {
+      tx.abandon();
+      throw new SgfilterError('VERSION_CONFLICT', `the policy moved to version ${this.#policy.version} while this update was being built against version ${base.version}; build it again against the current version`);
+    }
+    const { config, changes } = tx.commit();
+    if (changes.length === 0) return base.version;
+    return this.#swap(config, { reason: 'update', changes });
+  }
+
+  #expect(expected: number | undefined, what: string): void {
+    const version = this.#policy.version;
+    if (expected !== undefined && expected !== version) {
+      throw new SgfilterError('VERSION_CONFLICT', `the policy is at version ${version}, not ${expected}; ${what} against the current version`);
+    }
+  }
+
+  /** Compiles and publishes `config` as the next version, frees the old table, tells listeners. */
+  #swap(config: Config, change: Pick<PolicyChange, 'reason' | 'changes'>): number {
+    const old = this.#policy;
+    this.#policy = this.#publish(config, old.version + 1);
     this.#arena.release(old.address, old.compiled.bytes.length);
-    this.#emit({ version: this.#policy.version, previousVersion: old.version, reason: 'reload' });
+    this.#emit({ version: this.#policy.version, previousVersion: old.version, ...change });
     return this.#policy.version;
   }
 

@@ -31,6 +31,30 @@ interface Ctx {
   warnings: Warning[];
 }
 
+/**
+ * Validates one rule as written (a rule object or a Terraform lite string) for
+ * direction `dir` of group `groupId`; issues carry `path` and its fields.
+ */
+export function validateRuleInput(
+  raw: unknown, dir: Direction, groupId: string, index: number, path: Path, label: string, issues: Issue[], warnings: Warning[],
+): Rule | undefined {
+  let src = nativeSource(path, label);
+  let value = raw;
+  if (typeof raw === 'string') {
+    const converted = terraformRule(raw, dir);
+    if (!converted) {
+      issues.push({
+        code: 'INVALID_TERRAFORM_RULE', path, given: raw, allowed: TERRAFORM_SYNTAX,
+        message: `${label}: "${raw}" is not a Terraform lite rule; write ${TERRAFORM_SYNTAX}`,
+      });
+      return undefined;
+    }
+    value = converted;
+    src = { path, label: `${label} ("${raw}")`, fieldPath: () => path, fieldName: (f) => TERRAFORM_PARTS[f] ?? f };
+  }
+  return validateRule(value, dir, groupId, index, src, issues, warnings);
+}
+
 /** Validates the rules of one direction of a group (rule objects or Terraform strings). */
 function validateRules(list: unknown, dir: Direction, groupId: string, path: Path, label: string, ctx: Ctx): Rule[] {
   if (list === undefined) return [];
@@ -40,23 +64,7 @@ function validateRules(list: unknown, dir: Direction, groupId: string, path: Pat
   }
   const rules: Rule[] = [];
   list.forEach((raw, i) => {
-    const rulePath = [...path, i];
-    const ruleLabel = `${label} ${dir} rule ${i}`;
-    let src = nativeSource(rulePath, ruleLabel);
-    let value = raw;
-    if (typeof raw === 'string') {
-      const converted = terraformRule(raw, dir);
-      if (!converted) {
-        ctx.issues.push({
-          code: 'INVALID_TERRAFORM_RULE', path: rulePath, given: raw, allowed: TERRAFORM_SYNTAX,
-          message: `${ruleLabel}: "${raw}" is not a Terraform lite rule; write ${TERRAFORM_SYNTAX}`,
-        });
-        return;
-      }
-      value = converted;
-      src = { path: rulePath, label: `${ruleLabel} ("${raw}")`, fieldPath: () => rulePath, fieldName: (f) => TERRAFORM_PARTS[f] ?? f };
-    }
-    const rule = validateRule(value, dir, groupId, i, src, ctx.issues, ctx.warnings);
+    const rule = validateRuleInput(raw, dir, groupId, i, [...path, i], `${label} ${dir} rule ${i}`, ctx.issues, ctx.warnings);
     if (rule) rules.push(rule);
   });
   return rules;
@@ -71,24 +79,33 @@ function templateRules(name: TemplateName, dir: Direction, groupId: string, star
   });
 }
 
-function validateGroup(raw: unknown, gi: number, ctx: Ctx, seen: Map<string, number>): SecurityGroup | undefined {
-  const path: Path = ['securityGroups', gi];
+/**
+ * Validates one security group at `path` (`where` names it in messages, e.g.
+ * "securityGroups[2]"). With `seen` (id → index), duplicate ids are issues and new
+ * ids are recorded.
+ */
+export function validateGroupInput(raw: unknown, path: Path, where: string, issues: Issue[], warnings: Warning[], seen?: Map<string, number>): SecurityGroup | undefined {
+  return validateGroup(raw, path, where, { issues, warnings }, seen);
+}
+
+function validateGroup(raw: unknown, path: Path, where: string, ctx: Ctx, seen?: Map<string, number>): SecurityGroup | undefined {
   if (!isObj(raw)) {
-    ctx.issues.push({ code: 'INVALID_TYPE', path, given: raw, message: `securityGroups[${gi}]: a security group must be an object with an id, got ${show(raw)}` });
+    ctx.issues.push({ code: 'INVALID_TYPE', path, given: raw, message: `${where}: a security group must be an object with an id, got ${show(raw)}` });
     return undefined;
   }
   const before = ctx.issues.length;
-  let id = `#${gi}`;
+  const last = path[path.length - 1];
+  let id = typeof last === 'number' ? `#${last}` : '(no id)';
   if (raw.id === undefined) {
-    ctx.issues.push({ code: 'MISSING_FIELD', path: [...path, 'id'], message: `securityGroups[${gi}]: no id; every security group needs a unique id such as "sg-web"` });
+    ctx.issues.push({ code: 'MISSING_FIELD', path: [...path, 'id'], message: `${where}: no id; every security group needs a unique id such as "sg-web"` });
   } else if (typeof raw.id !== 'string' || raw.id.trim() === '') {
-    ctx.issues.push({ code: 'INVALID_TYPE', path: [...path, 'id'], given: raw.id, message: `securityGroups[${gi}]: id must be a non-empty string, got ${show(raw.id)}` });
+    ctx.issues.push({ code: 'INVALID_TYPE', path: [...path, 'id'], given: raw.id, message: `${where}: id must be a non-empty string, got ${show(raw.id)}` });
   } else {
     id = raw.id;
-    const first = seen.get(id);
+    const first = seen?.get(id);
     if (first !== undefined) {
-      ctx.issues.push({ code: 'DUPLICATE_GROUP', path: [...path, 'id'], given: id, message: `securityGroups[${gi}]: id "${id}" is already used by securityGroups[${first}]; group ids must be unique` });
-    } else seen.set(id, gi);
+      ctx.issues.push({ code: 'DUPLICATE_GROUP', path: [...path, 'id'], given: id, message: `${where}: id "${id}" is already used by securityGroups[${first}]; group ids must be unique` });
+    } else seen?.set(id, Number(path[path.length - 1]));
   }
   const label = `group "${id}"`;
   for (const k of Object.keys(raw)) {
@@ -146,6 +163,53 @@ function tencentRules(set: Record<string, unknown>, base: Path, groupId: string,
   return [one('inbound'), one('outbound')];
 }
 
+/**
+ * Validates one instance at `path` (`where` names it in messages, e.g. "instances[0]").
+ * With `groups`, every bound group must be one of them; with `seen` (id → index),
+ * duplicate instance ids are issues and new ids are recorded.
+ */
+export function validateInstanceInput(
+  inst: unknown, path: Path, where: string, issues: Issue[], groups?: Map<string, unknown>, seen?: Map<string, number>,
+): Instance | undefined {
+  if (!isObj(inst)) {
+    issues.push({ code: 'INVALID_TYPE', path, given: inst, message: `${where}: an instance must be an object {id, securityGroups}, got ${show(inst)}` });
+    return undefined;
+  }
+  const before = issues.length;
+  for (const k of Object.keys(inst)) {
+    if (!(INSTANCE_FIELDS as readonly string[]).includes(k)) issues.push(unknownFieldIssue([...path, k], where, k, INSTANCE_FIELDS));
+  }
+  const last = path[path.length - 1];
+  let id = typeof last === 'number' ? `#${last}` : '(no id)';
+  if (typeof inst.id !== 'string' || inst.id.trim() === '') {
+    issues.push({ code: inst.id === undefined ? 'MISSING_FIELD' : 'INVALID_TYPE', path: [...path, 'id'], given: inst.id, message: `${where}: id must be a non-empty string${inst.id === undefined ? '' : `, got ${show(inst.id)}`}` });
+  } else {
+    id = inst.id;
+    const first = seen?.get(id);
+    if (first !== undefined) {
+      issues.push({ code: 'DUPLICATE_INSTANCE', path: [...path, 'id'], given: id, message: `${where}: id "${id}" is already used by instances[${first}]; instance ids must be unique` });
+    } else seen?.set(id, Number(last));
+  }
+  const list = inst.securityGroups;
+  if (!Array.isArray(list)) {
+    issues.push({ code: list === undefined ? 'MISSING_FIELD' : 'INVALID_TYPE', path: [...path, 'securityGroups'], given: list, message: `instance "${id}": securityGroups must be a list of group ids in priority order (first = highest)` });
+    return undefined;
+  }
+  const bound = new Set<string>();
+  list.forEach((g, k) => {
+    const p = [...path, 'securityGroups', k];
+    if (typeof g !== 'string') {
+      issues.push({ code: 'INVALID_TYPE', path: p, given: g, message: `instance "${id}": securityGroups[${k}] must be a group id string, got ${show(g)}` });
+    } else if (groups && !groups.has(g)) {
+      const known = [...groups.keys()];
+      issues.push({ code: 'UNKNOWN_GROUP', path: p, given: g, allowed: known.join(', '), message: `instance "${id}": securityGroups[${k}] names group "${g}", which the config does not define (defined: ${known.join(', ') || 'none'})` });
+    } else if (bound.has(g)) {
+      issues.push({ code: 'DUPLICATE_BINDING', path: p, given: g, message: `instance "${id}": group "${g}" is listed twice; list each group once, in priority order` });
+    } else bound.add(g);
+  });
+  return issues.length === before ? { id, securityGroups: list as string[] } : undefined;
+}
+
 function validateInstances(raw: unknown, groups: Map<string, number>, ctx: Ctx): Instance[] {
   if (!Array.isArray(raw)) {
     ctx.issues.push({ code: 'INVALID_TYPE', path: ['instances'], given: raw, message: `instances: must be a list of {id, securityGroups}, got ${show(raw)}` });
@@ -154,43 +218,8 @@ function validateInstances(raw: unknown, groups: Map<string, number>, ctx: Ctx):
   const seen = new Map<string, number>();
   const out: Instance[] = [];
   raw.forEach((inst, ii) => {
-    const path: Path = ['instances', ii];
-    if (!isObj(inst)) {
-      ctx.issues.push({ code: 'INVALID_TYPE', path, given: inst, message: `instances[${ii}]: an instance must be an object {id, securityGroups}, got ${show(inst)}` });
-      return;
-    }
-    const before = ctx.issues.length;
-    for (const k of Object.keys(inst)) {
-      if (!(INSTANCE_FIELDS as readonly string[]).includes(k)) ctx.issues.push(unknownFieldIssue([...path, k], `instances[${ii}]`, k, INSTANCE_FIELDS));
-    }
-    let id = `#${ii}`;
-    if (typeof inst.id !== 'string' || inst.id.trim() === '') {
-      ctx.issues.push({ code: inst.id === undefined ? 'MISSING_FIELD' : 'INVALID_TYPE', path: [...path, 'id'], given: inst.id, message: `instances[${ii}]: id must be a non-empty string${inst.id === undefined ? '' : `, got ${show(inst.id)}`}` });
-    } else {
-      id = inst.id;
-      const first = seen.get(id);
-      if (first !== undefined) {
-        ctx.issues.push({ code: 'DUPLICATE_INSTANCE', path: [...path, 'id'], given: id, message: `instances[${ii}]: id "${id}" is already used by instances[${first}]; instance ids must be unique` });
-      } else seen.set(id, ii);
-    }
-    const list = inst.securityGroups;
-    if (!Array.isArray(list)) {
-      ctx.issues.push({ code: list === undefined ? 'MISSING_FIELD' : 'INVALID_TYPE', path: [...path, 'securityGroups'], given: list, message: `instance "${id}": securityGroups must be a list of group ids in priority order (first = highest)` });
-      return;
-    }
-    const bound = new Set<string>();
-    list.forEach((g, k) => {
-      const p = [...path, 'securityGroups', k];
-      if (typeof g !== 'string') {
-        ctx.issues.push({ code: 'INVALID_TYPE', path: p, given: g, message: `instance "${id}": securityGroups[${k}] must be a group id string, got ${show(g)}` });
-      } else if (!groups.has(g)) {
-        const known = [...groups.keys()];
-        ctx.issues.push({ code: 'UNKNOWN_GROUP', path: p, given: g, allowed: known.join(', '), message: `instance "${id}": securityGroups[${k}] names group "${g}", which the config does not define (defined: ${known.join(', ') || 'none'})` });
-      } else if (bound.has(g)) {
-        ctx.issues.push({ code: 'DUPLICATE_BINDING', path: p, given: g, message: `instance "${id}": group "${g}" is listed twice; list each group once, in priority order` });
-      } else bound.add(g);
-    });
-    if (ctx.issues.length === before) out.push({ id, securityGroups: list as string[] });
+    const instance = validateInstanceInput(inst, ['instances', ii], `instances[${ii}]`, ctx.issues, groups, seen);
+    if (instance) out.push(instance);
   });
   return out;
 }
@@ -222,7 +251,7 @@ export function safeParseConfig(doc: unknown): ParseResult {
   const seen = new Map<string, number>();
   const groups: SecurityGroup[] = [];
   (groupsRaw as unknown[]).forEach((g, gi) => {
-    const group = validateGroup(g, gi, ctx, seen);
+    const group = validateGroup(g, ['securityGroups', gi], `securityGroups[${gi}]`, ctx, seen);
     if (group) groups.push(group);
   });
   // A Tencent document's paths start at its own root, not at securityGroups[0].

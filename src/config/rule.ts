@@ -86,6 +86,13 @@ function samePorts(a: Interval[] | null, b: Interval[] | null): boolean {
   return JSON.stringify(normalizeIntervals(a)) === JSON.stringify(normalizeIntervals(b));
 }
 
+/** Why a rule of this protocol and peer can never match (SPEC §2), or undefined. */
+export function neverMatches(protocol: ProtocolMatch, peer: AddressSet): string | undefined {
+  if (protocol === ICMP && peer.v4.length === 0) return 'can never match: ICMP with an IPv6-only peer (use ICMPv6)';
+  if (protocol === ICMPV6 && peer.v6.length === 0) return 'can never match: ICMPv6 with an IPv4-only peer (use ICMP)';
+  return undefined;
+}
+
 /**
  * Validates `raw` as a rule of `direction` in group `groupId`. Returns the rule, or
  * undefined when issues were pushed. `rule.ruleIndex` is the caller's to set right.
@@ -231,12 +238,8 @@ export function validateRule(
   if (issues.length > before || protocol === undefined || ports === undefined || sourcePorts === undefined || !peer || !action) {
     return undefined;
   }
-  if ((protocol === ICMP && peer.v4.length === 0) || (protocol === ICMPV6 && peer.v6.length === 0)) {
-    warnings.push({
-      path: src.path,
-      message: `${src.label}: can never match: ${protocol === ICMP ? 'ICMP with an IPv6-only peer (use ICMPv6)' : 'ICMPv6 with an IPv4-only peer (use ICMP)'}`,
-    });
-  }
+  const never = neverMatches(protocol, peer);
+  if (never) warnings.push({ path: src.path, message: `${src.label}: ${never}` });
   const peerField = given[0]!;
   const rule: Rule = {
     groupId, direction, ruleIndex, action, protocol, ports, peer, local, sourcePorts, icmpType, icmpCode,

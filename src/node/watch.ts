@@ -1,0 +1,134 @@
+/**
+ * Node only: keep an engine's policy in step with a config file. The file's
+ * directory is watched (not the file: editors that save by writing a new file and
+ * renaming it over the old one would end a watch on the file itself); events for
+ * the file are debounced, then the file is read and validated. A valid file is
+ * published with engine.reload; an unreadable, unparsable or invalid one (or one
+ * that does not compile) leaves the running policy in place and is reported with
+ * every issue and its path. A save that leaves the content as it was last seen
+ * publishes nothing.
+ */
+import { watch, type FSWatcher } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { basename, dirname, resolve } from 'node:path';
+import { SgfilterError, configError } from '../errors.js';
+import { parseConfigText, safeParseConfig } from '../config/parse.js';
+import type { Engine } from '../engine.js';
+
+export interface WatchOptions {
+  /** Quiet time after the last file event before the file is read. Default 200 ms. */
+  debounceMs?: number;
+  /** After each publish: the new version and the one it replaced. */
+  onReload?: (event: { version: number; previousVersion: number; path: string }) => void;
+  /**
+   * When a changed file is refused (the running policy stays; without onError it
+   * becomes a process warning): an SgfilterError —
+   * CONFIG_INVALID / CONFIG_PARSE with `.issues` (each with its path), or
+   * TABLE_TOO_LARGE — or a watcher error.
+   */
+  onError?: (error: SgfilterError | Error) => void;
+}
+
+export interface ConfigWatcher {
+  /** The absolute path watched. */
+  readonly path: string;
+  /** Stops watching; a read in progress finishes but publishes nothing. */
+  close(): void;
+}
+
+/**
+ * Watches the config file at `path` and reloads `engine` from it after each change.
+ * Does not load the file at start: create the engine from it first.
+ */
+export function watchConfig(path: string, engine: Engine, options: WatchOptions = {}): ConfigWatcher {
+  const file = resolve(path);
+  const name = basename(file);
+  const debounceMs = options.debounceMs ?? 200;
+  if (!Number.isFinite(debounceMs) || debounceMs < 0) {
+    throw new SgfilterError('INVALID_ARGUMENT', `debounceMs must be a number of milliseconds >= 0, got ${String(options.debounceMs)}`);
+  }
+  const report = (e: unknown) => {
+    const err = e instanceof Error ? e : new Error(String(e));
+    if (options.onError) options.onError(err);
+    else process.emitWarning(err.message, 'SgfilterWatchWarning');
+  };
+
+  let closed = false;
+  let timer: NodeJS.Timeout | undefined;
+  let running = false;
+  let again = false;
+  let lastText: string | undefined;
+
+  const run = async (): Promise<void> => {
+    if (running) {
+      again = true;
+      return;
+    }
+    running = true;
+    try {
+      do {
+        again = false;
+        await check();
+      } while (again && !closed);
+    } finally {
+      running = false;
+    }
+  };
+
+  const check = async (): Promise<void> => {
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      // Between an editor's delete and its write: the next event reloads.
+      if (code === 'ENOENT' || closed) return;
+      report(new SgfilterError('CONFIG_PARSE', `cannot read config file ${file}: ${code ?? (e as Error).message}`, [
+        { code: 'PARSE_ERROR', path: [], message: `cannot read ${file}` },
+      ]));
+      return;
+    }
+    if (closed || text === lastText) return;
+    lastText = text;
+    try {
+      const r = safeParseConfig(parseConfigText(text, file));
+      if (!r.success) throw configError(r.issues, file);
+      if (closed) return;
+      const previousVersion = engine.version;
+      const version = await engine.reload(r.config);
+      options.onReload?.({ version, previousVersion, path: file });
+    } catch (e) {
+      report(e);
+    }
+  };
+
+  const schedule = () => {
+    if (closed) return;
+    if (timer) clearTimeout(timer);
+    timer = setTimeout(() => {
+      timer = undefined;
+      void run();
+    }, debounceMs);
+  };
+
+  let watcher: FSWatcher;
+  try {
+    watcher = watch(dirname(file), { persistent: true }, (_event, changed) => {
+      // Some platforms do not say which file changed: then check ours.
+      if (changed === null || changed === undefined || String(changed) === name) schedule();
+    });
+  } catch (e) {
+    throw new SgfilterError('INVALID_ARGUMENT', `cannot watch ${dirname(file)}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  watcher.on('error', (e) => report(e));
+
+  return {
+    path: file,
+    close() {
+      if (closed) return;
+      closed = true;
+      if (timer) clearTimeout(timer);
+      watcher.close();
+    },
+  };
+}

@@ -1,0 +1,590 @@
+/**
+ * Transactional policy edits (engine.update): rules added, removed, replaced and
+ * moved inside a group's direction, groups added and removed, instances added,
+ * removed and re-bound, all on a working copy of the published Config. Every
+ * operation is validated as it is recorded (rules with the same validator as
+ * config files); references between groups and instances are checked on the final
+ * state. `commit()` yields one new Config, or throws one CONFIG_INVALID error with
+ * every issue of every operation: the edits are published together or not at all.
+ *
+ * Positions: a group direction's written rules are 0..n-1; template rules (SPEC §3)
+ * always stay after them and cannot be edited one by one. An instance's groups are
+ * in priority order, 0 = highest. Operations apply in the order given, each to the
+ * state the previous ones left; indices refer to that state.
+ *
+ * Unchanged groups and rules are shared with the base Config (nothing is mutated),
+ * so an edit to a 100,000-rule policy costs little besides the compile.
+ */
+import { SgfilterError, describeIssues, type Issue, type Path } from '../errors.js';
+import type { Config, Direction, Instance, Rule, RuleInput, SecurityGroup, SecurityGroupInput, InstanceInput, Warning } from '../types.js';
+import { validateGroupInput, validateInstanceInput, validateRuleInput } from '../config/parse.js';
+import { neverMatches, show } from '../config/rule.js';
+
+/** A rule as config files write it: an object or a Terraform lite string "ACTION#PEER#PORT#PROTOCOL". */
+export type RuleSpec = RuleInput | string;
+
+/** One edit, as data (what the transaction methods record; update() also takes a list of these). */
+export type PolicyEdit =
+  | { op: 'addRule'; groupId: string; direction: Direction; rule: RuleSpec; at?: number }
+  | { op: 'removeRule'; groupId: string; direction: Direction; index: number }
+  | { op: 'replaceRule'; groupId: string; direction: Direction; index: number; rule: RuleSpec }
+  | { op: 'moveRule'; groupId: string; direction: Direction; from: number; to: number }
+  | { op: 'addGroup'; group: SecurityGroupInput; at?: number }
+  | { op: 'removeGroup'; groupId: string }
+  | { op: 'bindGroup'; instanceId: string; groupId: string; at?: number }
+  | { op: 'unbindGroup'; instanceId: string; groupId: string }
+  | { op: 'setGroupOrder'; instanceId: string; securityGroups: string[] }
+  | { op: 'addInstance'; instance: InstanceInput; at?: number }
+  | { op: 'removeInstance'; instanceId: string };
+
+export type EditOp = PolicyEdit['op'];
+
+export const EDIT_OPS: readonly EditOp[] = [
+  'addRule', 'removeRule', 'replaceRule', 'moveRule', 'addGroup', 'removeGroup',
+  'bindGroup', 'unbindGroup', 'setGroupOrder', 'addInstance', 'removeInstance',
+];
+
+/**
+ * What one applied edit did, as the 'change' event reports it. Positions are those
+ * of the state the edit applied to (edits apply in order).
+ */
+export interface AppliedEdit {
+  op: EditOp;
+  groupId?: string;
+  instanceId?: string;
+  direction?: Direction;
+  /** addRule: where the rule now is; removeRule / replaceRule: which rule. */
+  index?: number;
+  /** moveRule: the rule's position before and after. */
+  from?: number;
+  to?: number;
+  /** addGroup: position in securityGroups; bindGroup: priority position (0 = highest); addInstance: position in instances. */
+  at?: number;
+  /** bindGroup, unbindGroup, setGroupOrder, addInstance: the instance's groups afterwards, highest priority first. */
+  securityGroups?: string[];
+}
+
+/** The result of a committed transaction. */
+export interface CommittedEdits {
+  config: Config;
+  changes: AppliedEdit[];
+}
+
+interface WorkGroup {
+  id: string;
+  /** The base group, while nothing in it changed (then it is reused as is). */
+  original: SecurityGroup | null;
+  name?: string;
+  template: SecurityGroup['template'];
+  written: Record<Direction, Rule[]>;
+  tail: Record<Direction, Rule[]>;
+}
+
+interface WorkInstance {
+  id: string;
+  original: Instance | null;
+  securityGroups: string[];
+}
+
+const DIRECTIONS: readonly Direction[] = ['inbound', 'outbound'];
+
+function splitRules(list: Rule[]): [Rule[], Rule[]] {
+  let n = list.length;
+  while (n > 0 && list[n - 1]!.template !== undefined) n--;
+  return [list.slice(0, n), list.slice(n)];
+}
+
+function workGroup(g: SecurityGroup, original: SecurityGroup | null): WorkGroup {
+  const [inW, inT] = splitRules(g.inbound);
+  const [outW, outT] = splitRules(g.outbound);
+  const w: WorkGroup = { id: g.id, original, template: g.template, written: { inbound: inW, outbound: outW }, tail: { inbound: inT, outbound: outT } };
+  if (g.name !== undefined) w.name = g.name;
+  return w;
+}
+
+/** Rules with ruleIndex equal to their position (objects reused where already right). */
+function numbered(list: Rule[]): Rule[] {
+  return list.map((r, i) => (r.ruleIndex === i ? r : { ...r, ruleIndex: i }));
+}
+
+function configWarnings(groups: SecurityGroup[]): Warning[] {
+  const out: Warning[] = [];
+  groups.forEach((g, gi) => {
+    for (const dir of DIRECTIONS) {
+      g[dir].forEach((r, ri) => {
+        const why = neverMatches(r.protocol, r.peer);
+        if (why) out.push({ path: ['securityGroups', gi, dir, ri], message: `group "${g.id}" ${dir} rule ${ri}: ${why}` });
+      });
+    }
+  });
+  return out;
+}
+
+/**
+ * A set of edits to one base Config. Get one from engine.update(tx => …); each
+ * method records and validates one edit and returns the transaction (calls chain).
+ * Nothing is visible to classification until the whole transaction is published.
+ */
+export class PolicyTransaction {
+  /** The published Config the edits apply to (read it to find ids and positions). */
+  readonly base: Config;
+  #groups: WorkGroup[];
+  #groupById = new Map<string, WorkGroup>();
+  #instances: WorkInstance[];
+  #implicit: boolean;
+  #issues: Issue[] = [];
+  #warnings: Warning[] = [];
+  #changes: AppliedEdit[] = [];
+  #count = 0;
+  #done = false;
+  /** Ids whose add failed validation: later edits naming them add no further issues. */
+  #badGroups = new Set<string>();
+  #badInstances = new Set<string>();
+  /** instance\0group → path of the edit that bound it (for the final reference check). */
+  #boundBy = new Map<string, Path>();
+  /** group id → path of the edit that removed it. */
+  #removedBy = new Map<string, Path>();
+
+  constructor(base: Config) {
+    this.base = base;
+    this.#groups = base.securityGroups.map((g) => workGroup(g, g));
+    for (const g of this.#groups) this.#groupById.set(g.id, g);
+    this.#instances = base.instances.map((i) => ({ id: i.id, original: i, securityGroups: i.securityGroups }));
+    this.#implicit = base.implicitInstance;
+  }
+
+  /** Number of edits recorded so far. */
+  get size(): number {
+    return this.#count;
+  }
+
+  // ------------------------------------------------------------------ rules
+
+  /** Adds `rule` to `direction` of group `groupId` at position `at` (default: after the written rules, before template rules). */
+  addRule(groupId: string, direction: Direction, rule: RuleSpec, at?: number): this {
+    return this.apply({ op: 'addRule', groupId, direction, rule, ...(at === undefined ? {} : { at }) });
+  }
+
+  /** Removes written rule `index` of `direction` of group `groupId`. */
+  removeRule(groupId: string, direction: Direction, index: number): this {
+    return this.apply({ op: 'removeRule', groupId, direction, index });
+  }
+
+  /** Replaces written rule `index` (same position) with `rule`. */
+  replaceRule(groupId: string, direction: Direction, index: number, rule: RuleSpec): this {
+    return this.apply({ op: 'replaceRule', groupId, direction, index, rule });
+  }
+
+  /** Moves written rule `from` so that it ends up at position `to` (both 0..n-1). */
+  moveRule(groupId: string, direction: Direction, from: number, to: number): this {
+    return this.apply({ op: 'moveRule', groupId, direction, from, to });
+  }
+
+  // ------------------------------------------------------------------ groups
+
+  /** Adds a security group (config-file form) at position `at` of securityGroups (default: last). */
+  addGroup(group: SecurityGroupInput, at?: number): this {
+    return this.apply({ op: 'addGroup', group, ...(at === undefined ? {} : { at }) });
+  }
+
+  /** Removes a group; refused while an instance still binds it at the end of the transaction. */
+  removeGroup(groupId: string): this {
+    return this.apply({ op: 'removeGroup', groupId });
+  }
+
+  // ------------------------------------------------------------------ instances
+
+  /** Binds group `groupId` to instance `instanceId` at priority position `at` (0 = highest; default: lowest). */
+  bindGroup(instanceId: string, groupId: string, at?: number): this {
+    return this.apply({ op: 'bindGroup', instanceId, groupId, ...(at === undefined ? {} : { at }) });
+  }
+
+  /** Unbinds group `groupId` from instance `instanceId`. */
+  unbindGroup(instanceId: string, groupId: string): this {
+    return this.apply({ op: 'unbindGroup', instanceId, groupId });
+  }
+
+  /** Sets instance `instanceId`'s whole list of groups, highest priority first. */
+  setGroupOrder(instanceId: string, securityGroups: string[]): this {
+    return this.apply({ op: 'setGroupOrder', instanceId, securityGroups });
+  }
+
+  /** Adds an instance (config-file form) at position `at` of instances (default: last; the first is the default instance). */
+  addInstance(instance: InstanceInput, at?: number): this {
+    return this.apply({ op: 'addInstance', instance, ...(at === undefined ? {} : { at }) });
+  }
+
+  /** Removes an instance. */
+  removeInstance(instanceId: string): this {
+    return this.apply({ op: 'removeInstance', instanceId });
+  }
+
+  // ------------------------------------------------------------------ core
+
+  /** Records one edit given as data. */
+  apply(edit: PolicyEdit): this {
+    if (this.#done) throw new SgfilterError('INVALID_ARGUMENT', 'this transaction was already committed or abandoned; start a new engine.update()');
+    const n = this.#count++;
+    const path: Path = ['update', n];
+    if (typeof edit !== 'object' || edit === null || Array.isArray(edit)) {
+      this.#issue('INVALID_TYPE', path, `update[${n}]: an edit must be an object {op, ...}, got ${show(edit)}`, edit);
+      return this;
+    }
+    const e = edit as PolicyEdit;
+    switch (e.op) {
+      case 'addRule': this.#addRule(e, path, n); break;
+      case 'removeRule': this.#removeRule(e, path, n); break;
+      case 'replaceRule': this.#replaceRule(e, path, n); break;
+      case 'moveRule': this.#moveRule(e, path, n); break;
+      case 'addGroup': this.#addGroup(e, path, n); break;
+      case 'removeGroup': this.#removeGroup(e, path, n); break;
+      case 'bindGroup': this.#bindGroup(e, path, n); break;
+      case 'unbindGroup': this.#unbindGroup(e, path, n); break;
+      case 'setGroupOrder': this.#setGroupOrder(e, path, n); break;
+      case 'addInstance': this.#addInstance(e, path, n); break;
+      case 'removeInstance': this.#removeInstance(e, path, n); break;
+      default: {
+        const op = (e as { op?: unknown }).op;
+        this.#issue('UNKNOWN_EDIT', [...path, 'op'], `update[${n}]: unknown operation ${show(op)}; allowed: ${EDIT_OPS.join(', ')}`, op, EDIT_OPS.join(', '));
+      }
+    }
+    return this;
+  }
+
+  /**
+   * Checks references on the final state and returns the new Config with the list
+   * of what changed, or throws CONFIG_INVALID with every issue. Spends the
+   * transaction either way. engine.update calls it; it also edits a Config offline:
+   * `new PolicyTransaction(config).addRule(...).commit().config`.
+   */
+  commit(): CommittedEdits {
+    if (this.#done) throw new SgfilterError('INVALID_ARGUMENT', 'this transaction was already committed or abandoned');
+    this.#done = true;
+    this.#checkReferences();
+    if (this.#issues.length > 0) {
+      // In edit order (the reference checks run last but belong to their edits).
+      const at = (i: Issue) => (typeof i.path[1] === 'number' ? i.path[1] : Infinity);
+      this.#issues.sort((a, b) => at(a) - at(b));
+      const k = this.#issues.length;
+      throw new SgfilterError(
+        'CONFIG_INVALID',
+        `update refused, nothing was changed: ${k} issue${k === 1 ? '' : 's'}\n${describeIssues(this.#issues)}`,
+        this.#issues,
+      );
+    }
+    const securityGroups = this.#groups.map((w): SecurityGroup => {
+      if (w.original) return w.original;
+      const g: SecurityGroup = {
+        id: w.id,
+        template: w.template,
+        inbound: numbered([...w.written.inbound, ...w.tail.inbound]),
+        outbound: numbered([...w.written.outbound, ...w.tail.outbound]),
+      };
+      if (w.name !== undefined) g.name = w.name;
+      return g;
+    });
+    const instances: Instance[] = this.#implicit
+      ? [{ id: 'default', securityGroups: securityGroups.map((g) => g.id) }]
+      : this.#instances.map((i) => i.original ?? { id: i.id, securityGroups: i.securityGroups });
+    return {
+      config: { securityGroups, instances, implicitInstance: this.#implicit, warnings: configWarnings(securityGroups) },
+      changes: this.#changes,
+    };
+  }
+
+  /** Marks the transaction spent without committing (e.g. the engine refused it). @internal */
+  abandon(): void {
+    this.#done = true;
+  }
+
+  // ------------------------------------------------------------------ helpers
+
+  #issue(code: Issue['code'], path: Path, message: string, given?: unknown, allowed?: string): void {
+    const issue: Issue = { code, path, message };
+    if (given !== undefined) issue.given = given;
+    if (allowed !== undefined) issue.allowed = allowed;
+    this.#issues.push(issue);
+  }
+
+  #id(value: unknown, path: Path, label: string, what: string): value is string {
+    if (typeof value === 'string' && value.trim() !== '') return true;
+    this.#issue(value === undefined ? 'MISSING_FIELD' : 'INVALID_TYPE', path, `${label}: ${what} must be a non-empty string${value === undefined ? '' : `, got ${show(value)}`}`, value);
+    return false;
+  }
+
+  #group(value: unknown, path: Path, label: string): WorkGroup | undefined {
+    if (!this.#id(value, path, label, 'groupId')) return undefined;
+    const g = this.#groupById.get(value);
+    if (!g && !this.#badGroups.has(value)) {
+      const known = this.#groups.map((x) => x.id);
+      this.#issue('UNKNOWN_GROUP', path, `${label}: no group "${value}" (groups: ${known.join(', ') || 'none'})`, value, known.join(', '));
+    }
+    return g;
+  }
+
+  #instance(value: unknown, path: Path, label: string): WorkInstance | undefined {
+    if (!this.#id(value, path, label, 'instanceId')) return undefined;
+    this.#makeExplicit();
+    const i = this.#instances.find((x) => x.id === value);
+    if (!i && !this.#badInstances.has(value)) {
+      const known = this.#instances.map((x) => x.id);
+      this.#issue('UNKNOWN_INSTANCE', path, `${label}: no instance "${value}" (instances: ${known.join(', ') || 'none'})`, value, known.join(', '));
+    }
+    return i;
+  }
+
+  #direction(value: unknown, path: Path, label: string): Direction | undefined {
+    const d = typeof value === 'string' ? value.trim().toLowerCase() : undefined;
+    if (d === 'inbound' || d === 'outbound') return d;
+    this.#issue(value === undefined ? 'MISSING_FIELD' : 'INVALID_DIRECTION', path, `${label}: direction ${value === undefined ? 'missing' : show(value)}; allowed: inbound, outbound`, value, 'inbound, outbound');
+    return undefined;
+  }
+
+  /** A whole number in lo..hi; out-of-range and template positions are issues. */
+  #position(value: unknown, path: Path, label: string, what: string, hi: number, template?: { group: WorkGroup; dir: Direction }): number | undefined {
+    if (typeof value !== 'number' || !Number.isInteger(value)) {
+      this.#issue(value === undefined ? 'MISSING_FIELD' : 'INVALID_TYPE', path, `${label}: ${what} must be a whole number 0-${hi}${value === undefined ? '' : `, got ${show(value)}`}`, value, `0-${hi}`);
+      return undefined;
+    }
+    if (value >= 0 && value <= hi) return value;
+    if (template && value > hi && value <= hi + template.group.tail[template.dir].length) {
+      const t = template.group.template;
+      this.#issue('TEMPLATE_RULE', path, `${label}: ${what} ${value} is a rule of template ${t}; template rules stay the group's tail and are not edited one by one (written rules: 0-${hi}; to change them, give the group another template)`, value, `0-${hi}`);
+      return undefined;
+    }
+    const allowed = hi < 0 ? 'none (the list is empty)' : `0-${hi}`;
+    this.#issue('INDEX_OUT_OF_RANGE', path, `${label}: ${what} ${value} is out of range; allowed: ${allowed}`, value, allowed);
+    return undefined;
+  }
+
+  /** The group, copied on first write (so the base Config is never touched). */
+  #touch(g: WorkGroup): WorkGroup {
+    if (g.original) {
+      g.original = null;
+      g.written = { inbound: [...g.written.inbound], outbound: [...g.written.outbound] };
+    }
+    return g;
+  }
+
+  #touchInstance(i: WorkInstance): WorkInstance {
+    if (i.original) {
+      i.original = null;
+      i.securityGroups = [...i.securityGroups];
+    }
+    return i;
+  }
+
+  /** The first instance edit turns the implicit `default` instance into an explicit one bound as it was. */
+  #makeExplicit(): void {
+    if (!this.#implicit) return;
+    this.#implicit = false;
+    this.#instances = [{ id: 'default', original: null, securityGroups: this.#groups.map((g) => g.id) }];
+  }
+
+  #rule(raw: unknown, g: WorkGroup, dir: Direction, index: number, path: Path, label: string): Rule | undefined {
+    if (raw === undefined) {
+      this.#issue('MISSING_FIELD', path, `${label}: no rule given`);
+      return undefined;
+    }
+    return validateRuleInput(raw, dir, g.id, index, path, `${label}, rule`, this.#issues, this.#warnings);
+  }
+
+  // ------------------------------------------------------------------ operations
+
+  #addRule(e: Extract<PolicyEdit, { op: 'addRule' }>, path: Path, n: number): void {
+    const label = `update[${n}] addRule`;
+    const g = this.#group(e.groupId, [...path, 'groupId'], label);
+    const dir = this.#direction(e.direction, [...path, 'direction'], label);
+    if (!g || !dir) return;
+    const len = g.written[dir].length;
+    const at = e.at === undefined ? len : this.#position(e.at, [...path, 'at'], label, 'position', len, { group: g, dir });
+    const rule = this.#rule(e.rule, g, dir, at ?? len, [...path, 'rule'], label);
+    if (at === undefined || !rule) return;
+    this.#touch(g).written[dir].splice(at, 0, rule);
+    this.#changes.push({ op: 'addRule', groupId: g.id, direction: dir, index: at });
+  }
+
+  #removeRule(e: Extract<PolicyEdit, { op: 'removeRule' }>, path: Path, n: number): void {
+    const label = `update[${n}] removeRule`;
+    const g = this.#group(e.groupId, [...path, 'groupId'], label);
+    const dir = this.#direction(e.direction, [...path, 'direction'], label);
+    if (!g || !dir) return;
+    const index = this.#position(e.index, [...path, 'index'], label, 'rule index', g.written[dir].length - 1, { group: g, dir });
+    if (index === undefined) return;
+    this.#touch(g).written[dir].splice(index, 1);
+    this.#changes.push({ op: 'removeRule', groupId: g.id, direction: dir, index });
+  }
+
+  #replaceRule(e: Extract<PolicyEdit, { op: 'replaceRule' }>, path: Path, n: number): void {
+    const label = `update[${n}] replaceRule`;
+    const g = this.#group(e.groupId, [...path, 'groupId'], label);
+    const dir = this.#direction(e.direction, [...path, 'direction'], label);
+    if (!g || !dir) return;
+    const index = this.#position(e.index, [...path, 'index'], label, 'rule index', g.written[dir].length - 1, { group: g, dir });
+    const rule = this.#rule(e.rule, g, dir, index ?? 0, [...path, 'rule'], label);
+    if (index === undefined || !rule) return;
+    this.#touch(g).written[dir][index] = rule;
+    this.#changes.push({ op: 'replaceRule', groupId: g.id, direction: dir, index });
+  }
+
+  #moveRule(e: Extract<PolicyEdit, { op: 'moveRule' }>, path: Path, n: number): void {
+    const label = `update[${n}] moveRule`;
+    const g = this.#group(e.groupId, [...path, 'groupId'], label);
+    const dir = this.#direction(e.direction, [...path, 'direction'], label);
+    if (!g || !dir) return;
+    const last = g.written[dir].length - 1;
+    const from = this.#position(e.from, [...path, 'from'], label, 'from', last, { group: g, dir });
+    const to = this.#position(e.to, [...path, 'to'], label, 'to', last, { group: g, dir });
+    if (from === undefined || to === undefined) return;
+    const list = this.#touch(g).written[dir];
+    const [rule] = list.splice(from, 1);
+    list.splice(to, 0, rule!);
+    this.#changes.push({ op: 'moveRule', groupId: g.id, direction: dir, from, to });
+  }
+
+  #addGroup(e: Extract<PolicyEdit, { op: 'addGroup' }>, path: Path, n: number): void {
+    const label = `update[${n}] addGroup`;
+    const gpath = [...path, 'group'];
+    const before = this.#issues.length;
+    const raw = e.group as unknown;
+    const rawId = typeof raw === 'object' && raw !== null ? (raw as { id?: unknown }).id : undefined;
+    const validated = validateGroupInput(raw, gpath, `${label}, group`, this.#issues, this.#warnings);
+    if (typeof rawId === 'string' && this.#groupById.has(rawId)) {
+      const gi = this.#groups.findIndex((g) => g.id === rawId);
+      this.#issue('DUPLICATE_GROUP', [...gpath, 'id'], `${label}: group id "${rawId}" is already used by securityGroups[${gi}]; group ids must be unique (remove it first to replace it)`, rawId);
+    }
+    const at = e.at === undefined ? this.#groups.length : this.#position(e.at, [...path, 'at'], label, 'position', this.#groups.length);
+    if (this.#issues.length > before || !validated || at === undefined) {
+      if (typeof rawId === 'string' && !this.#groupById.has(rawId)) this.#badGroups.add(rawId);
+      return;
+    }
+    const w = workGroup(validated, null);
+    this.#groups.splice(at, 0, w);
+    this.#groupById.set(w.id, w);
+    this.#removedBy.delete(w.id);
+    this.#changes.push({ op: 'addGroup', groupId: w.id, at });
+  }
+
+  #removeGroup(e: Extract<PolicyEdit, { op: 'removeGroup' }>, path: Path, n: number): void {
+    const label = `update[${n}] removeGroup`;
+    const g = this.#group(e.groupId, [...path, 'groupId'], label);
+    if (!g) return;
+    this.#groups.splice(this.#groups.indexOf(g), 1);
+    this.#groupById.delete(g.id);
+    this.#removedBy.set(g.id, [...path, 'groupId']);
+    this.#changes.push({ op: 'removeGroup', groupId: g.id });
+  }
+
+  #bindGroup(e: Extract<PolicyEdit, { op: 'bindGroup' }>, path: Path, n: number): void {
+    const label = `update[${n}] bindGroup`;
+    const inst = this.#instance(e.instanceId, [...path, 'instanceId'], label);
+    const okGroup = this.#id(e.groupId, [...path, 'groupId'], label, 'groupId');
+    if (!inst || !okGroup) return;
+    const gid = e.groupId;
+    if (inst.securityGroups.includes(gid)) {
+      this.#issue('DUPLICATE_BINDING', [...path, 'groupId'], `${label}: instance "${inst.id}" already binds group "${gid}" (at priority ${inst.securityGroups.indexOf(gid)}); to change its priority, unbind it first or use setGroupOrder`, gid);
+      return;
+    }
+    const at = e.at === undefined ? inst.securityGroups.length : this.#position(e.at, [...path, 'at'], label, 'priority position', inst.securityGroups.length);
+    if (at === undefined) return;
+    this.#touchInstance(inst).securityGroups.splice(at, 0, gid);
+    this.#boundBy.set(`${inst.id}\u0000${gid}`, [...path, 'groupId']);
+    this.#changes.push({ op: 'bindGroup', instanceId: inst.id, groupId: gid, at, securityGroups: [...inst.securityGroups] });
+  }
+
+  #unbindGroup(e: Extract<PolicyEdit, { op: 'unbindGroup' }>, path: Path, n: number): void {
+    const label = `update[${n}] unbindGroup`;
+    const inst = this.#instance(e.instanceId, [...path, 'instanceId'], label);
+    const okGroup = this.#id(e.groupId, [...path, 'groupId'], label, 'groupId');
+    if (!inst || !okGroup) return;
+    const k = inst.securityGroups.indexOf(e.groupId);
+    if (k < 0) {
+      if (!this.#badGroups.has(e.groupId)) {
+        this.#issue('GROUP_NOT_BOUND', [...path, 'groupId'], `${label}: instance "${inst.id}" does not bind group "${e.groupId}" (it binds: ${inst.securityGroups.join(', ') || 'nothing'})`, e.groupId);
+      }
+      return;
+    }
+    this.#touchInstance(inst).securityGroups.splice(k, 1);
+    this.#changes.push({ op: 'unbindGroup', instanceId: inst.id, groupId: e.groupId, securityGroups: [...inst.securityGroups] });
+  }
+
+  #setGroupOrder(e: Extract<PolicyEdit, { op: 'setGroupOrder' }>, path: Path, n: number): void {
+    const label = `update[${n}] setGroupOrder`;
+    const inst = this.#instance(e.instanceId, [...path, 'instanceId'], label);
+    const list = e.securityGroups as unknown;
+    const lpath = [...path, 'securityGroups'];
+    if (!Array.isArray(list)) {
+      this.#issue(list === undefined ? 'MISSING_FIELD' : 'INVALID_TYPE', lpath, `${label}: securityGroups must be a list of group ids, highest priority first${list === undefined ? '' : `, got ${show(list)}`}`, list);
+      return;
+    }
+    const before = this.#issues.length;
+    const seen = new Set<string>();
+    list.forEach((g: unknown, k) => {
+      if (!this.#id(g, [...lpath, k], label, `securityGroups[${k}]`)) return;
+      if (seen.has(g)) this.#issue('DUPLICATE_BINDING', [...lpath, k], `${label}: group "${g}" is listed twice; list each group once, in priority order`, g);
+      seen.add(g);
+    });
+    if (!inst || this.#issues.length > before) return;
+    const groups = list as string[];
+    this.#touchInstance(inst).securityGroups = [...groups];
+    groups.forEach((g, k) => this.#boundBy.set(`${inst.id}\u0000${g}`, [...lpath, k]));
+    this.#changes.push({ op: 'setGroupOrder', instanceId: inst.id, securityGroups: [...groups] });
+  }
+
+  #addInstance(e: Extract<PolicyEdit, { op: 'addInstance' }>, path: Path, n: number): void {
+    const label = `update[${n}] addInstance`;
+    this.#makeExplicit();
+    const ipath = [...path, 'instance'];
+    const before = this.#issues.length;
+    const raw = e.instance as unknown;
+    const rawId = typeof raw === 'object' && raw !== null ? (raw as { id?: unknown }).id : undefined;
+    const inst = validateInstanceInput(raw, ipath, `${label}, instance`, this.#issues);
+    const existing = typeof rawId === 'string' ? this.#instances.findIndex((i) => i.id === rawId) : -1;
+    if (existing >= 0) {
+      this.#issue('DUPLICATE_INSTANCE', [...ipath, 'id'], `${label}: instance id "${String(rawId)}" is already used by instances[${existing}]; instance ids must be unique`, rawId);
+    }
+    const at = e.at === undefined ? this.#instances.length : this.#position(e.at, [...path, 'at'], label, 'position', this.#instances.length);
+    if (this.#issues.length > before || !inst || at === undefined) {
+      if (typeof rawId === 'string' && existing < 0) this.#badInstances.add(rawId);
+      return;
+    }
+    this.#instances.splice(at, 0, { id: inst.id, original: null, securityGroups: [...inst.securityGroups] });
+    inst.securityGroups.forEach((g, k) => this.#boundBy.set(`${inst.id}\u0000${g}`, [...ipath, 'securityGroups', k]));
+    this.#changes.push({ op: 'addInstance', instanceId: inst.id, at, securityGroups: [...inst.securityGroups] });
+  }
+
+  #removeInstance(e: Extract<PolicyEdit, { op: 'removeInstance' }>, path: Path, n: number): void {
+    const label = `update[${n}] removeInstance`;
+    const inst = this.#instance(e.instanceId, [...path, 'instanceId'], label);
+    if (!inst) return;
+    this.#instances.splice(this.#instances.indexOf(inst), 1);
+    for (const g of inst.securityGroups) this.#boundBy.delete(`${inst.id}\u0000${g}`);
+    this.#changes.push({ op: 'removeInstance', instanceId: inst.id });
+  }
+
+  /** Every group an instance binds at the end must exist then. */
+  #checkReferences(): void {
+    if (this.#implicit) return;
+    const inUse = new Map<string, string[]>();
+    for (const inst of this.#instances) {
+      for (const gid of inst.securityGroups) {
+        if (this.#groupById.has(gid) || this.#badGroups.has(gid)) continue;
+        const by = this.#boundBy.get(`${inst.id}\u0000${gid}`);
+        if (by && !this.#removedBy.has(gid)) {
+          const known = this.#groups.map((g) => g.id);
+          this.#issue('UNKNOWN_GROUP', by, `update[${String(by[1])}]: instance "${inst.id}" would bind group "${gid}", which the policy does not define after this update (groups: ${known.join(', ') || 'none'})`, gid, known.join(', '));
+        } else {
+          inUse.set(gid, [...(inUse.get(gid) ?? []), inst.id]);
+        }
+      }
+    }
+    for (const [gid, users] of inUse) {
+      const by = this.#removedBy.get(gid) ?? ['update'];
+      this.#issue(
+        'GROUP_IN_USE', by,
+        `update[${String(by[1])}] removeGroup: group "${gid}" is still bound to instance${users.length === 1 ? '' : 's'} ${users.map((u) => `"${u}"`).join(', ')}; unbind it in the same update (unbindGroup or setGroupOrder) to remove it`,
+        gid,
+      );
+    }
+  }
+}
