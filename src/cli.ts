@@ -8,6 +8,9 @@
  *   sgfilter demo [CONFIG] [FLOWS]           the seed scenarios: a verdict table and rule hits
  *   sgfilter classbench FILTERS TRACE [--out FILE]
  *                                            check and time the engine on a ClassBench set and trace
+ *   sgfilter proxy --config FILE --listen HOST:PORT --upstream HOST:PORT [--instance ID]
+ *                                            filtering TCP proxy; the config is hot-reloaded
+ *   sgfilter watch CONFIG [--flows FILE]     publish each valid save of CONFIG; report refused ones
  *
  * Exit codes: 0 ok; 1 invalid input (config, flows, unknown instance) or ClassBench
  * mismatches; 2 usage error.
@@ -21,8 +24,10 @@ import { createEngine, parseClassBench, parseClassBenchTrace } from './index.js'
 import { nodeWasmBytes } from './wasm/node.js';
 import { createFlowBatch, validateFlow } from './flow.js';
 import { safeLoadConfigFile } from './node/config-file.js';
+import { watchConfig } from './node/watch.js';
 import { referenceExplain } from './reference.js';
 import { SgfilterError, formatPath, type Issue } from './errors.js';
+import { parseHostPort, startProxy, type HostPort } from './node/proxy.js';
 import { PRESETS, protocolLabel } from './config/presets.js';
 import type { Config, Flow, Interval, Rule, Verdict } from './types.js';
 
@@ -515,6 +520,115 @@ async function classbenchCommand(filtersPath: string, tracePath: string, opts: {
   }
 }
 
+// ---------------------------------------------------------------- watch
+
+/**
+ * Loads CONFIG, then publishes every valid save of it until SIGINT/SIGTERM: one line
+ * per publish (with --flows, the flows' verdict counts and how many changed), and
+ * for a refused save every issue with its path (stderr); the running policy stays.
+ */
+async function watchCommand(configPath: string, opts: { flows?: string; debounce?: string }): Promise<void> {
+  const debounceMs = opts.debounce === undefined ? 200 : Number(opts.debounce);
+  if (!Number.isFinite(debounceMs) || debounceMs < 0) throw new CliError(`error: --debounce must be milliseconds >= 0, got "${opts.debounce}"`, EXIT_USAGE);
+  const config = await loadConfig(configPath);
+  const flows = opts.flows === undefined ? undefined : await readFlows(opts.flows, config);
+  const engine = await createEngine(config);
+  const time = () => new Date().toTimeString().slice(0, 8);
+  const shape = (c: Config) => `${plural(c.securityGroups.length, 'security group')}, ${plural(c.instances.length, 'instance')}`;
+  const batch = flows && createFlowBatch(flows.map((f) => f.flow));
+  let last: string[] | undefined;
+  const flowSummary = (): string => {
+    if (!batch) return '';
+    try {
+      const actions = engine.classifyBatch(batch);
+      const accepted = actions.reduce((n, a) => n + a, 0);
+      const now = Array.from({ length: batch.length }, (_, i) => verdictJson(batch.verdict(i)));
+      const delta = last ? `, ${plural(now.filter((v, i) => v !== last![i]).length, 'verdict')} changed` : '';
+      last = now;
+      return `; ${plural(batch.length, 'flow')}: ${accepted} accepted, ${batch.length - accepted} dropped${delta}`;
+    } catch (e) {
+      last = undefined;
+      return `; flows not classified: ${(e as Error).message}`;
+    }
+  };
+  process.stdout.write(`${time()} watching ${configPath}: version ${engine.version} (${shape(engine.config)})${flowSummary()}\n`);
+  const watcher = watchConfig(configPath, engine, {
+    debounceMs,
+    onReload: ({ version }) => {
+      process.stdout.write(`${time()} version ${version} published (${shape(engine.config)})${flowSummary()}\n`);
+    },
+    onError: (e) => {
+      const issues = e instanceof SgfilterError ? e.issues : [];
+      const head = `${time()} edit refused, version ${engine.version} stays`;
+      if (e instanceof SgfilterError && e.code === 'CONFIG_INVALID') {
+        process.stderr.write([`${head}: ${plural(issues.length, 'issue')}`, ...issues.map(formatIssue)].join('\n') + '\n');
+      } else {
+        process.stderr.write(`${head}: ${e.message}\n`);
+      }
+    },
+  });
+  await new Promise<void>((resolveStop) => {
+    const stop = () => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      watcher.close();
+      process.stdout.write(`${time()} stopped at version ${engine.version}\n`);
+      resolveStop();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+}
+
+// ---------------------------------------------------------------- proxy
+
+function hostPortOption(text: string, option: string): HostPort {
+  try {
+    return parseHostPort(text, option);
+  } catch (e) {
+    throw new CliError(`error: ${(e as Error).message}`, EXIT_USAGE);
+  }
+}
+
+/**
+ * Runs the filtering proxy until SIGINT or SIGTERM, then prints the counters. Log
+ * lines (drops with their deciding rule, reloads, refused config changes) go to
+ * stderr; the listening line and the closing summary to stdout.
+ */
+async function proxyCommand(opts: { config: string; listen: string; upstream: string; instance?: string }): Promise<void> {
+  const listen = hostPortOption(opts.listen, '--listen');
+  const upstream = hostPortOption(opts.upstream, '--upstream');
+  const config = await loadConfig(opts.config);
+  if (opts.instance !== undefined && !config.instances.some((i) => i.id === opts.instance)) {
+    throw new CliError(`error: unknown instance "${opts.instance}"; the config has: ${config.instances.map((i) => i.id).join(', ')}`);
+  }
+  const engine = await createEngine(config);
+  const log = (line: string) => process.stderr.write(`sgfilter proxy: ${line}\n`);
+  let proxy;
+  try {
+    proxy = await startProxy({ engine, configPath: opts.config, listen, upstream, log, ...(opts.instance !== undefined ? { instance: opts.instance } : {}) });
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    throw new CliError(`error: cannot listen on ${opts.listen}: ${err.code ?? err.message}`);
+  }
+  const a = proxy.address();
+  const where = a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
+  process.stdout.write(
+    `sgfilter proxy: listening on ${where}, upstream ${opts.upstream}, instance ${opts.instance ?? config.instances[0]!.id}, config ${opts.config} (policy version ${engine.version}, watched)\n`,
+  );
+  const signal = await new Promise<NodeJS.Signals>((resolve) => {
+    const on = (s: NodeJS.Signals) => {
+      process.off('SIGINT', on);
+      process.off('SIGTERM', on);
+      resolve(s);
+    };
+    process.on('SIGINT', on);
+    process.on('SIGTERM', on);
+  });
+  await proxy.close();
+  writeLines([`sgfilter proxy: ${signal}, closed; policy version ${engine.version}`, ...proxy.summary()]);
+}
+
 // ---------------------------------------------------------------- program
 
 function buildProgram(): Command {
@@ -565,6 +679,30 @@ function buildProgram(): Command {
     .argument('<trace>', 'ClassBench header trace ("src dst sport dport proto [rule]" per line)')
     .option('--out <file>', 'write the 1-based rule chosen for each trace line (0 = none), one per line')
     .action(classbenchCommand);
+
+  program
+    .command('proxy')
+    .description(
+      'filtering TCP proxy: classifies each client connection as inbound and the connection to the upstream as outbound, ' +
+        'logs every drop with its deciding rule, hot-reloads the config file when it changes (an invalid file keeps the ' +
+        'old policy), and prints the counters on SIGINT/SIGTERM',
+    )
+    .requiredOption('--config <file>', 'config file (.json, .yaml, .yml), watched for changes')
+    .requiredOption('--listen <host:port>', 'address to accept clients on, e.g. 127.0.0.1:8080 or [::1]:8080 (port 0: any free port)')
+    .requiredOption('--upstream <host:port>', 'where accepted connections are forwarded, e.g. 127.0.0.1:3000')
+    .option('--instance <id>', 'instance whose policy applies (default: the config\'s first)')
+    .action(proxyCommand);
+
+  program
+    .command('watch')
+    .description(
+      'load a config, then publish each valid save of it (one line per publish); a save with issues is refused with ' +
+        'every issue and its path, and the running policy stays. Runs until Ctrl-C',
+    )
+    .argument('<config>', 'config file (.json, .yaml, .yml)')
+    .option('--flows <file>', 'JSON-lines flows to classify after each publish (verdict counts and how many changed)')
+    .option('--debounce <ms>', 'quiet time after the last file event before the file is read (default 200)')
+    .action(watchCommand);
 
   return program;
 }

@@ -15,6 +15,7 @@ export const ErrorCodes = {
   BATCH_MISMATCH: 'a flow batch or output buffer has the wrong shape',
   INVALID_ARGUMENT: 'an API argument is outside what the function accepts',
   VERSION_CONFLICT: 'a reload named an expectedVersion that is no longer the published one',
+  ERR_SGFILTER_DROPPED: 'a guarded outbound connection was refused by the policy before it was dialled (error.groupId, error.ruleIndex, error.address name the deciding rule and address)',
 } as const;
 export type ErrorCode = keyof typeof ErrorCodes;
 
@@ -43,11 +44,17 @@ export const IssueCodes = {
   DUPLICATE_GROUP: 'two groups share an id',
   DUPLICATE_INSTANCE: 'two instances share an id',
   DUPLICATE_BINDING: 'an instance lists the same group twice',
-  UNKNOWN_GROUP: 'an instance names a group the config does not define',
+  UNKNOWN_GROUP: 'an instance (or an edit) names a group the config does not define',
   UNDEFINED_TEMPLATE: 'a Tencent Cloud rule references a parameter template that is not defined',
   UNSUPPORTED: 'a feature of an imported format that sgfilter cannot evaluate',
   INVALID_TERRAFORM_RULE: 'a Terraform lite rule is not ACTION#PEER#PORT#PROTOCOL',
-  UNKNOWN_INSTANCE: 'a flow names an instance the config does not have',
+  UNKNOWN_INSTANCE: 'a flow (or an edit) names an instance the config does not have',
+  UNKNOWN_EDIT: 'an update names an operation that update() does not know',
+  INVALID_DIRECTION: 'an edit names a direction other than inbound or outbound',
+  INDEX_OUT_OF_RANGE: 'an edit names a rule or position past the end of its list',
+  TEMPLATE_RULE: 'an edit names a rule that comes from the group template (template rules stay the group\'s tail)',
+  GROUP_IN_USE: 'an edit removes a group that an instance still binds',
+  GROUP_NOT_BOUND: 'an edit unbinds a group that the instance does not list',
   INVALID_FLOW: 'a flow field is malformed',
 } as const;
 export type IssueCode = keyof typeof IssueCodes;

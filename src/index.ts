@@ -17,7 +17,9 @@ export async function createEngine(config: ConfigInput | Config | string | objec
   return Engine.create(options.wasm ?? (await nodeWasmBytes()), cfg, options);
 }
 
-export { Engine, type EngineOptions, type ReloadOptions, type PolicyChange } from './engine.js';
+export { Engine, type EngineOptions, type ReloadOptions, type PolicyChange, type PolicyUpdate } from './engine.js';
+export { PolicyTransaction, type PolicyEdit, type AppliedEdit, type EditOp, type RuleSpec } from './policy/transaction.js';
+export { watchConfig, type WatchOptions, type ConfigWatcher } from './node/watch.js';
 export { FlowBatch, createFlowBatch, parseFlow } from './flow.js';
 export { parseConfig, safeParseConfig, parseConfigText, type ParseResult } from './config/parse.js';
 export { loadConfigFile, safeLoadConfigFile } from './node/config-file.js';
@@ -26,3 +28,9 @@ export { compilePolicy, type CompiledPolicy, type CompileOptions, type RuleRef }
 export { SgfilterError, ErrorCodes, IssueCodes, formatPath, type Issue, type ErrorCode, type IssueCode, type Path } from './errors.js';
 export type * from './types.js';
 export { parseClassBench, parseClassBenchTrace, CLASSBENCH_GROUP_ID } from './classbench.js';
+export {
+  guardServer, guardedConnect, guardedAgent, guardedDispatcher, startProxy, ConnectionDroppedError,
+  type ServerGuard, type ServerGuardOptions, type InboundDecision, type GuardedConnect, type EgressOptions, type OutboundDecision,
+  type AddressVerdict, type LookupFunction, type GuardedAgent, type GuardedAgentOptions, type GuardedDispatcher, type GuardedDispatcherOptions,
+  type FilteringProxy, type ProxyOptions, type HostPort, type GuardStats, type RuleCounters,
+} from './node/index.js';

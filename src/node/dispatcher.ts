@@ -1,0 +1,83 @@
+/**
+ * Egress guard for undici, the HTTP client behind Node's global fetch: an undici
+ * Agent whose `connect` classifies each new connection the way guardedConnect does
+ * (src/node/egress.ts). Use it per request (`fetch(url, { dispatcher })`) or for the
+ * whole process (`setGlobalDispatcher(dispatcher)` from undici).
+ *
+ * undici is loaded on first use, so importing sgfilter does not load an HTTP client.
+ * The package is pinned to undici 6, the major that Node 20's own fetch bundles
+ * (and that supports every Node 20 release), so its Agent also serves global fetch.
+ */
+import { createRequire } from 'node:module';
+import { isIP, type LookupFunction } from 'node:net';
+import type { Agent, buildConnector } from 'undici';
+import type { Engine } from '../engine.js';
+import { EgressPolicy, type EgressOptions } from './egress.js';
+import type { GuardStats } from './stats.js';
+
+export interface GuardedDispatcherOptions extends EgressOptions {
+  /** undici connect options (TLS options, timeout, keepAlive...), as for `new Agent({ connect })`. */
+  connect?: buildConnector.BuildOptions;
+  /** Other undici Agent options (connections, pipelining, keepAliveTimeout...). */
+  agent?: Omit<Agent.Options, 'connect'>;
+}
+
+/** An undici Agent with the policy applied, and its counters. */
+export type GuardedDispatcher = Agent & { stats(): GuardStats; readonly engine: Engine };
+
+type Undici = typeof import('undici');
+let undici: Undici | undefined;
+function loadUndici(): Undici {
+  return (undici ??= createRequire(import.meta.url)('undici') as Undici);
+}
+
+/**
+ * An undici Agent whose new connections are classified as outbound flows to the
+ * address dialled, after DNS; a dropped one fails the request with a
+ * ConnectionDroppedError (code ERR_SGFILTER_DROPPED) — for fetch, as the `cause` of
+ * its "fetch failed" TypeError.
+ *
+ *   const dispatcher = guardedDispatcher(engine, { instance: 'ins-1' });
+ *   await fetch('https://api.example.com/', { dispatcher });
+ */
+export function guardedDispatcher(engine: Engine, options: GuardedDispatcherOptions = {}): GuardedDispatcher {
+  const { buildConnector, Agent } = loadUndici();
+  const { connect: connectOptions = {}, agent: agentOptions = {}, ...egress } = options;
+  const policy = new EgressPolicy(engine, egress);
+  const userLookup = (connectOptions as { lookup?: LookupFunction }).lookup;
+
+  // undici's connector (timeouts, keep-alive, TLS session cache) does the dialling; it
+  // takes its lookup when built and the lookup is not told the port, so there is one
+  // connector per (port, local address), each with a lookup that classifies for it.
+  const connectors = new Map<string, buildConnector.connector>();
+  const connectorFor = (port: number, localAddress: string | null | undefined): buildConnector.connector => {
+    const key = `${port}|${localAddress ?? ''}`;
+    let c = connectors.get(key);
+    if (!c) {
+      const local = { localAddress: localAddress ?? undefined };
+      c = buildConnector({ ...connectOptions, lookup: policy.lookupFor(port, local, userLookup) } as buildConnector.BuildOptions);
+      connectors.set(key, c);
+    }
+    return c;
+  };
+
+  const connect: buildConnector.connector = (opts, callback) => {
+    const port = Number(opts.port) || (opts.protocol === 'https:' ? 443 : 80);
+    const host = opts.hostname;
+    if (isIP(host) && !opts.httpSocket) {
+      const error = policy.checkLiteral(host, port, { localAddress: opts.localAddress ?? undefined });
+      if (error) {
+        callback(error, null);
+        return;
+      }
+    }
+    connectorFor(port, opts.localAddress)(opts, callback);
+  };
+
+  const agent = new Agent({ ...agentOptions, connect }) as GuardedDispatcher;
+  Object.defineProperties(agent, {
+    stats: { value: () => policy.stats() },
+    engine: { value: engine, enumerable: true },
+  });
+  return agent;
+}

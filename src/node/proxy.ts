@@ -1,0 +1,196 @@
+/**
+ * A filtering TCP proxy (`sgfilter proxy`): accepts connections on one address,
+ * classifies each as an inbound flow (guardServer), dials one upstream through the
+ * egress guard (guardedConnect) and pipes bytes both ways. HTTP goes through it as
+ * it is (the proxy works below HTTP).
+ *
+ * The config file is watched and hot-reloaded with watchConfig (src/node/watch.ts):
+ * changes are debounced, the file is read and validated aside, and only a valid
+ * policy is published; an invalid file keeps the old policy and every issue is
+ * logged. A valid config that lacks the proxy's instance is published (it is a valid
+ * policy) and logged loudly: both guards fail closed, so every connection is
+ * dropped until the instance is back.
+ */
+import * as net from 'node:net';
+import type { Engine } from '../engine.js';
+import { SgfilterError, formatPath } from '../errors.js';
+import { watchConfig, type ConfigWatcher, type WatchOptions } from './watch.js';
+import { guardedConnect, type LookupFunction } from './egress.js';
+import { guardServer, type InboundDecision, type ServerGuard } from './server-guard.js';
+import { decidingRule, endpoint, type GuardStats } from './stats.js';
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+export interface ProxyOptions {
+  /** The engine to filter with (its policy is replaced on each valid config change). */
+  engine: Engine;
+  /** The config file to watch; omit to not watch anything. */
+  configPath?: string;
+  listen: HostPort;
+  upstream: HostPort;
+  instance?: string;
+  /** Quiet time after the last file event before the config is read again (ms; watchConfig's default when absent). */
+  debounceMs?: number;
+  /** Where log lines go (default: stderr). */
+  log?: (line: string) => void;
+  /** Resolver for the upstream name (default dns.lookup). */
+  lookup?: LookupFunction;
+}
+
+export interface FilteringProxy {
+  readonly engine: Engine;
+  readonly server: net.Server;
+  readonly inbound: ServerGuard;
+  /** The address the proxy listens on (with the real port when 0 was asked). */
+  address(): net.AddressInfo;
+  /** Inbound (client → proxy) and outbound (proxy → upstream) counters. */
+  stats(): { inbound: GuardStats; outbound: GuardStats };
+  /** Resolves after the next config reload attempt (published or refused). */
+  nextReload(): Promise<{ ok: boolean; version: number }>;
+  /** Human-readable counters, one line each. */
+  summary(): string[];
+  /** Stops watching, closes every connection and the listener. */
+  close(): Promise<void>;
+}
+
+/** Parses "HOST:PORT", "[IPv6]:PORT" (port 0-65535); throws INVALID_ARGUMENT. */
+export function parseHostPort(text: string, what = 'address'): HostPort {
+  const m = /^\[([^\]]+)\]:(\d{1,5})$/.exec(text) ?? /^([^:\s]+):(\d{1,5})$/.exec(text);
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || port > 65535) {
+    throw new SgfilterError('INVALID_ARGUMENT', `${what} ${JSON.stringify(text)} is not HOST:PORT (e.g. 127.0.0.1:8080, [::1]:8080, localhost:0)`);
+  }
+  return { host: m[1]!, port };
+}
+
+function countersLine(label: string, s: GuardStats): string[] {
+  const out = [`${label}: ${s.accepted} accepted, ${s.dropped} dropped`];
+  for (const [key, c] of [...s.byRule].sort(([a], [b]) => a.localeCompare(b))) {
+    out.push(`  ${key}: ${c.accepted} accepted, ${c.dropped} dropped`);
+  }
+  return out;
+}
+
+function inboundDropLine(d: InboundDecision): string {
+  const from = d.flow ? endpoint(d.flow.remote, d.flow.sourcePort as number | undefined) : '(unknown peer)';
+  const to = d.flow ? `port ${d.flow.port}` : '';
+  const by = d.verdict ? `by ${decidingRule(d.verdict, 'inbound')}` : `(not classified: ${d.error?.message ?? 'unknown error'})`;
+  return `drop inbound TCP ${from} -> ${to} ${by}`;
+}
+
+/**
+ * Starts the filtering proxy: listens on `options.listen`, guards the listener with
+ * guardServer and the upstream connections with guardedConnect (both with
+ * `options.instance`), logs each drop with its deciding rule, and hot-reloads
+ * `options.configPath` into `options.engine` when the file changes. Resolves once
+ * listening; rejects when the address cannot be bound.
+ */
+export async function startProxy(options: ProxyOptions): Promise<FilteringProxy> {
+  const { engine, upstream, instance } = options;
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const sockets = new Set<net.Socket>();
+
+  const egressOptions: Parameters<typeof guardedConnect>[1] = {
+    onDrop: (d) => {
+      const name = net.isIP(d.host) ? '' : ` (${d.host})`;
+      const dropped = d.addresses.filter((a) => a.verdict.action !== 'accept');
+      log(`drop outbound TCP -> ${dropped.map((a) => `${endpoint(a.address, d.port)}${name} by ${decidingRule(a.verdict, 'outbound')}`).join('; ')}`);
+    },
+  };
+  if (instance !== undefined) egressOptions.instance = instance;
+  if (options.lookup) egressOptions.lookup = options.lookup;
+  const connect = guardedConnect(engine, egressOptions);
+
+  const server = net.createServer((client) => {
+    sockets.add(client);
+    const up = connect({ host: upstream.host, port: upstream.port });
+    sockets.add(up);
+    const done = (): void => {
+      client.destroy();
+      up.destroy();
+    };
+    client.on('error', done).on('close', () => {
+      sockets.delete(client);
+      up.destroy();
+    });
+    up.on('error', (e: NodeJS.ErrnoException) => {
+      // Policy refusals were logged by onDrop; other upstream failures are logged here.
+      if (e.code !== 'ERR_SGFILTER_DROPPED') log(`upstream ${endpoint(upstream.host, upstream.port)}: ${e.code ?? e.message}`);
+      done();
+    }).on('close', () => {
+      sockets.delete(up);
+      client.destroy();
+    });
+    client.pipe(up);
+    up.pipe(client);
+  });
+
+  const guardOptions: Parameters<typeof guardServer>[2] = { onDrop: (d) => log(inboundDropLine(d)) };
+  if (instance !== undefined) guardOptions.instance = instance;
+  const inbound = guardServer(server, engine, guardOptions);
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host: options.listen.host, port: options.listen.port }, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+
+  // ------------------------------------------------------------ hot reload
+  let waiters: ((r: { ok: boolean; version: number }) => void)[] = [];
+  const settle = (ok: boolean): void => {
+    const w = waiters;
+    waiters = [];
+    for (const resolve of w) resolve({ ok, version: engine.version });
+  };
+  let watcher: ConfigWatcher | undefined;
+  if (options.configPath !== undefined) {
+    const path = options.configPath;
+    const watchOptions: WatchOptions = {
+      onReload: ({ version }) => {
+        log(`config ${path} reloaded: policy version ${version}`);
+        if (instance !== undefined && !engine.config.instances.some((i) => i.id === instance)) {
+          log(`config ${path} has no instance "${instance}": every connection is dropped until it has`);
+        }
+        settle(true);
+      },
+      onError: (e) => {
+        const issues = e instanceof SgfilterError ? e.issues : [];
+        if (e instanceof SgfilterError && e.code === 'CONFIG_INVALID') {
+          log(`config ${path} is invalid, keeping policy version ${engine.version}: ${issues.length} issue${issues.length === 1 ? '' : 's'}`);
+          for (const issue of issues) log(`  ${issue.code} at ${formatPath(issue.path)}: ${issue.message}`);
+        } else {
+          log(`config ${path} not reloaded, keeping policy version ${engine.version}: ${e.message}`);
+        }
+        settle(false);
+      },
+    };
+    if (options.debounceMs !== undefined) watchOptions.debounceMs = options.debounceMs;
+    watcher = watchConfig(path, engine, watchOptions);
+  }
+
+  const stats = () => ({ inbound: inbound.stats(), outbound: connect.stats() });
+  return {
+    engine,
+    server,
+    inbound,
+    address: () => server.address() as net.AddressInfo,
+    stats,
+    nextReload: () => new Promise((resolve) => waiters.push(resolve)),
+    summary() {
+      const { inbound: i, outbound: o } = stats();
+      return [...countersLine('inbound connections', i), ...countersLine('outbound connections (to upstream)', o)];
+    },
+    async close() {
+      watcher?.close();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const s of sockets) s.destroy();
+      await closed;
+      inbound.unguard();
+    },
+  };
+}

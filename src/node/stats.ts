@@ -1,0 +1,94 @@
+/**
+ * Counters shared by the socket guards (server guard, egress guards): how many
+ * connections each rule accepted and dropped, and the helpers that turn a socket's
+ * address into a flow field.
+ */
+import type { Direction, Verdict } from '../types.js';
+
+/** Connections one rule (or the default drop) decided. */
+export interface RuleCounters {
+  accepted: number;
+  dropped: number;
+}
+
+/**
+ * A snapshot of a guard's counters. `byRule` keys are `groupId#direction#ruleIndex`
+ * (e.g. `sg-web#inbound#0`), `default` for the default drop (no rule matched), and
+ * `error` for connections dropped because they could not be classified (a socket
+ * without an address, an instance the policy no longer has): guards fail closed.
+ */
+export interface GuardStats {
+  accepted: number;
+  dropped: number;
+  byRule: Map<string, RuleCounters>;
+}
+
+/** The byRule key of a verdict: `sg-web#inbound#0`, or `default`. */
+export function ruleKey(verdict: Verdict, direction: Direction): string {
+  return verdict.groupId === null ? 'default' : `${verdict.groupId}#${direction}#${verdict.ruleIndex}`;
+}
+
+export const ERROR_KEY = 'error';
+
+export class VerdictCounters {
+  #accepted = 0;
+  #dropped = 0;
+  readonly #byRule = new Map<string, RuleCounters>();
+
+  count(key: string, accepted: boolean): void {
+    let c = this.#byRule.get(key);
+    if (!c) this.#byRule.set(key, (c = { accepted: 0, dropped: 0 }));
+    if (accepted) {
+      c.accepted++;
+      this.#accepted++;
+    } else {
+      c.dropped++;
+      this.#dropped++;
+    }
+  }
+
+  snapshot(): GuardStats {
+    const byRule = new Map<string, RuleCounters>();
+    for (const [k, v] of this.#byRule) byRule.set(k, { ...v });
+    return { accepted: this.#accepted, dropped: this.#dropped, byRule };
+  }
+}
+
+/**
+ * An address as Node reports it, ready for a flow: IPv6 zone ids (`fe80::1%eth0`) and
+ * URL brackets (`[::1]`) removed. IPv4-mapped addresses (`::ffff:203.0.113.7`) are
+ * kept as they are: the engine reads them as IPv4 (SPEC §1).
+ */
+export function flowAddress(address: string): string {
+  let a = address;
+  if (a.startsWith('[') && a.endsWith(']')) a = a.slice(1, -1);
+  const zone = a.indexOf('%');
+  return zone === -1 ? a : a.slice(0, zone);
+}
+
+/** "203.0.113.7:443" or "[2001:db8::1]:443". */
+export function endpoint(address: string, port: number | undefined): string {
+  const a = address.includes(':') ? `[${address}]` : address;
+  return port === undefined ? a : `${a}:${port}`;
+}
+
+/** "sg-web inbound rule 0", or "the default drop (no rule matched)". */
+export function decidingRule(verdict: Verdict, direction: Direction): string {
+  return verdict.groupId === null ? 'the default drop (no rule matched)' : `${verdict.groupId} ${direction} rule ${verdict.ruleIndex}`;
+}
+
+/**
+ * Calls a user callback (onDrop, onAccept) so that its exception cannot break the
+ * guard's own work (a socket left half-handled); the exception is rethrown on a
+ * microtask, as an uncaught error of the caller's code.
+ */
+export function notify<T>(callback: ((arg: T) => void) | undefined, arg: T): void {
+  if (!callback) return;
+  try {
+    callback(arg);
+  } catch (e) {
+    queueMicrotask(() => {
+      throw e;
+    });
+  }
+}
