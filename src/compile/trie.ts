@@ -131,7 +131,7 @@ function assignClasses(t: BinaryTrie, classes: ClassStore, active: ActiveSet): n
 }
 
 /** Tries with more multibit nodes than this get a direct-pointing first level. */
-export const DIRECT_MIN_NODES = 32;
+export const DIRECT_MIN_NODES = 128;
 
 /**
  * Direct pointing (as in poptrie): one entry per value of the first `bits` address
