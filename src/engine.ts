@@ -14,6 +14,7 @@ import { parseConfig, isConfig } from './config/parse.js';
 import { FlowBatch, createFlowBatch } from './flow.js';
 import { Arena, instantiateMatcher, type MatcherExports, type WasmSource } from './wasm/load.js';
 import { PolicyTransaction, type AppliedEdit, type PolicyEdit } from './policy/transaction.js';
+import { decodeSnapshot, encodeSnapshot } from './snapshot.js';
 
 export interface EngineOptions extends CompileOptions {
   /**
@@ -41,6 +42,15 @@ export interface PolicyChange {
 
 /** What engine.update takes: a function that records edits on a transaction, or the edits as data. */
 export type PolicyUpdate = ((tx: PolicyTransaction) => unknown) | readonly PolicyEdit[];
+
+/** createEngine({ snapshot }): a compiled-policy snapshot instead of a config. */
+export interface SnapshotSource {
+  snapshot: Uint8Array | ArrayBuffer;
+}
+
+function isSnapshotSource(x: unknown): x is SnapshotSource {
+  return typeof x === 'object' && x !== null && 'snapshot' in x && (x.snapshot instanceof Uint8Array || x.snapshot instanceof ArrayBuffer);
+}
 
 interface Policy {
   version: number;
@@ -72,14 +82,14 @@ export class Engine {
   #u32!: Uint32Array;
   #i32!: Int32Array;
 
-  private constructor(x: MatcherExports, config: Config, options: EngineOptions) {
+  private constructor(x: MatcherExports, config: Config, options: EngineOptions, precompiled?: CompiledPolicy) {
     this.#x = x;
     this.#options = options;
     this.#arena = new Arena(x.memory, x.heapBase());
     this.#maxCap = options.windowFlows ?? Infinity;
     this.#cap = Math.min(4096, this.#maxCap);
     this.#window = this.#arena.alloc(Engine.#windowBytes(this.#cap));
-    this.#policy = this.#publish(config, 1);
+    this.#policy = this.#publish(config, 1, precompiled);
   }
 
   static #windowBytes(cap: number): number {
@@ -101,8 +111,31 @@ export class Engine {
 
   /** @internal use createEngine (src/index.ts) */
   static async create(wasm: WasmSource, config: unknown, options: EngineOptions = {}): Promise<Engine> {
+    if (isSnapshotSource(config)) {
+      const snap = decodeSnapshot(config.snapshot);
+      return new Engine(await instantiateMatcher(wasm), snap.config, options, snap.compiled);
+    }
     const cfg = isConfig(config) ? config : parseConfig(config);
     return new Engine(await instantiateMatcher(wasm), cfg, options);
+  }
+
+  /**
+   * The published policy as a snapshot (see src/snapshot.ts): load it elsewhere with
+   * createEngine({ snapshot }) or engine.loadSnapshot, without compiling again.
+   */
+  snapshot(): Uint8Array {
+    return encodeSnapshot(this.#policy.compiled, this.#policy.config, this.#policy.version);
+  }
+
+  /**
+   * Publishes a snapshot's policy (a new version of this engine) without compiling.
+   * A truncated, corrupted or other-ABI snapshot is refused (SNAPSHOT_INVALID) and
+   * nothing changes.
+   */
+  async loadSnapshot(bytes: Uint8Array | ArrayBuffer, options: ReloadOptions = {}): Promise<number> {
+    this.#expect(options.expectedVersion, 'loadSnapshot');
+    const snap = decodeSnapshot(bytes);
+    return this.#swap(snap.config, { reason: 'reload' }, snap.compiled);
   }
 
   /** Version of the published policy: 1 at creation, +1 per successful reload or update. */
@@ -138,8 +171,8 @@ export class Engine {
   }
 
   /** Compiles `config` and copies it into fresh memory; throws without side effects. */
-  #publish(config: Config, version: number): Policy {
-    const compiled = compilePolicy(config, this.#options);
+  #publish(config: Config, version: number, precompiled?: CompiledPolicy): Policy {
+    const compiled = precompiled ?? compilePolicy(config, this.#options);
     const address = this.#arena.alloc(compiled.bytes.length);
     this.#views();
     this.#u8.set(compiled.bytes, address);
@@ -205,9 +238,9 @@ export class Engine {
   }
 
   /** Compiles and publishes `config` as the next version, frees the old table, tells listeners. */
-  #swap(config: Config, change: Pick<PolicyChange, 'reason' | 'changes'>): number {
+  #swap(config: Config, change: Pick<PolicyChange, 'reason' | 'changes'>, precompiled?: CompiledPolicy): number {
     const old = this.#policy;
-    this.#policy = this.#publish(config, old.version + 1);
+    this.#policy = this.#publish(config, old.version + 1, precompiled);
     this.#arena.release(old.address, old.compiled.bytes.length);
     this.#emit({ version: this.#policy.version, previousVersion: old.version, ...change });
     return this.#policy.version;

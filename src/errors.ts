@@ -14,6 +14,7 @@ export const ErrorCodes = {
   WASM_LOAD: 'the WASM matcher could not be loaded or has another ABI',
   BATCH_MISMATCH: 'a flow batch or output buffer has the wrong shape',
   INVALID_ARGUMENT: 'an API argument is outside what the function accepts',
+  SNAPSHOT_INVALID: 'a compiled-policy snapshot is truncated, corrupted, or from another format/ABI',
   VERSION_CONFLICT: 'a reload named an expectedVersion that is no longer the published one',
   ERR_SGFILTER_DROPPED: 'a guarded outbound connection was refused by the policy before it was dialled (error.groupId, error.ruleIndex, error.address name the deciding rule and address)',
 } as const;

@@ -17,7 +17,7 @@ export async function createEngine(config: ConfigInput | Config | string | objec
   return Engine.create(options.wasm ?? (await nodeWasmBytes()), cfg, options);
 }
 
-export { Engine, type EngineOptions, type ReloadOptions, type PolicyChange, type PolicyUpdate } from './engine.js';
+export { Engine, type EngineOptions, type ReloadOptions, type PolicyChange, type PolicyUpdate, type SnapshotSource } from './engine.js';
 export { PolicyTransaction, type PolicyEdit, type AppliedEdit, type EditOp, type RuleSpec } from './policy/transaction.js';
 export { watchConfig, type WatchOptions, type ConfigWatcher } from './node/watch.js';
 export { FlowBatch, createFlowBatch, parseFlow } from './flow.js';
@@ -34,3 +34,4 @@ export {
   type AddressVerdict, type LookupFunction, type GuardedAgent, type GuardedAgentOptions, type GuardedDispatcher, type GuardedDispatcherOptions,
   type FilteringProxy, type ProxyOptions, type HostPort, type GuardStats, type RuleCounters,
 } from './node/index.js';
+export { encodeSnapshot, decodeSnapshot, SNAPSHOT_FORMAT, type DecodedSnapshot } from './snapshot.js';
