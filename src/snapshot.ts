@@ -84,7 +84,8 @@ export function decodeSnapshot(input: Uint8Array | ArrayBuffer): DecodedSnapshot
     throw bad(`header announces ${HEADER + tableBytes + metaBytes} bytes, got ${bytes.length} (truncated or padded)`);
   }
   if (fnv1a(bytes, HEADER) !== view.getUint32(16, true)) throw bad('checksum mismatch (corrupted)');
-  const table = bytes.slice(HEADER, HEADER + tableBytes);
+  // A copy with its own buffer (Buffer.slice would share the whole file's buffer).
+  const table = new Uint8Array(bytes.subarray(HEADER, HEADER + tableBytes));
   const tview = new DataView(table.buffer);
   if (tableBytes < 24 || tview.getUint32(TABLE_MAGIC_AT, true) !== TABLE_MAGIC || tview.getUint32(TABLE_BYTES_AT, true) !== tableBytes) {
     throw bad('the table inside is malformed');

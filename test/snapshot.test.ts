@@ -40,7 +40,10 @@ describe('snapshots', () => {
     await refuse(otherAbi, /ABI 9999/);
     await refuse(new Uint8Array(10), /shorter/);
     expect(() => decodeSnapshot(new TextEncoder().encode('not a snapshot at all, clearly not'))).toThrow(/magic/);
-    expect(await open.loadSnapshot(snap)).toBe(2);
+    // A Node Buffer over a bigger pool (what readFileSync gives) loads too.
+    const pooled = Buffer.concat([Buffer.alloc(13), Buffer.from(snap)]).subarray(13);
+    expect(await open.loadSnapshot(pooled)).toBe(2);
     expect(open.classify(ssh)).toEqual({ action: 'drop', groupId: 'sg', ruleIndex: 0 });
+    expect(open.version).toBe(2);
   });
 });
