@@ -33,5 +33,7 @@ export {
   type ServerGuard, type ServerGuardOptions, type InboundDecision, type GuardedConnect, type EgressOptions, type OutboundDecision,
   type AddressVerdict, type LookupFunction, type GuardedAgent, type GuardedAgentOptions, type GuardedDispatcher, type GuardedDispatcherOptions,
   type FilteringProxy, type ProxyOptions, type HostPort, type GuardStats, type RuleCounters,
+  compileInWorker, reloadInWorker, closeCompileWorker, createClassifierPool,
+  type CompileInWorkerOptions, type ClassifierPool, type ClassifierPoolOptions, type PoolResult,
 } from './node/index.js';
 export { encodeSnapshot, decodeSnapshot, SNAPSHOT_FORMAT, type DecodedSnapshot } from './snapshot.js';

@@ -417,6 +417,12 @@ describe("the 'sgfilter/node' entry", () => {
     const script = "Promise.all([import('sgfilter/node'), import('sgfilter')]).then(([n, m]) => console.log(JSON.stringify([Object.keys(n).sort(), ['guardServer', 'guardedAgent', 'guardedConnect', 'guardedDispatcher'].every((k) => m[k] === n[k])])))";
     const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: root, encoding: 'utf8', timeout: 30_000 });
     expect(r.stderr).toBe('');
-    expect(JSON.parse(r.stdout)).toEqual([['ConnectionDroppedError', 'guardServer', 'guardedAgent', 'guardedConnect', 'guardedDispatcher', 'parseHostPort', 'startProxy', 'watchConfig'], true]);
+    expect(JSON.parse(r.stdout)).toEqual([
+      [
+        'ConnectionDroppedError', 'closeCompileWorker', 'compileInWorker', 'createClassifierPool', 'guardServer', 'guardedAgent', 'guardedConnect',
+        'guardedDispatcher', 'parseHostPort', 'reloadInWorker', 'startProxy', 'watchConfig',
+      ],
+      true,
+    ]);
   });
 });

@@ -14,3 +14,7 @@ export { guardedDispatcher, type GuardedDispatcher, type GuardedDispatcherOption
 export { startProxy, parseHostPort, type FilteringProxy, type ProxyOptions, type HostPort } from './proxy.js';
 export type { GuardStats, RuleCounters } from './stats.js';
 export { watchConfig, type WatchOptions, type ConfigWatcher } from './watch.js';
+export {
+  compileInWorker, reloadInWorker, closeCompileWorker, createClassifierPool,
+  type CompileInWorkerOptions, type ClassifierPool, type ClassifierPoolOptions, type PoolResult,
+} from './workers.js';
