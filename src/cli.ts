@@ -11,6 +11,7 @@
  *   sgfilter proxy --config FILE --listen HOST:PORT --upstream HOST:PORT [--instance ID]
  *                                            filtering TCP proxy; the config is hot-reloaded
  *   sgfilter watch CONFIG [--flows FILE]     publish each valid save of CONFIG; report refused ones
+ *   sgfilter compile CONFIG -o FILE          compile once, write the policy snapshot (edge workers load it)
  *
  * Exit codes: 0 ok; 1 invalid input (config, flows, unknown instance) or ClassBench
  * mismatches; 2 usage error.
@@ -20,7 +21,7 @@ import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
-import { createEngine, parseClassBench, parseClassBenchTrace } from './index.js';
+import { createEngine, parseClassBench, parseClassBenchTrace, SNAPSHOT_FORMAT } from './index.js';
 import { nodeWasmBytes } from './wasm/node.js';
 import { createFlowBatch, validateFlow } from './flow.js';
 import { safeLoadConfigFile } from './node/config-file.js';
@@ -527,6 +528,24 @@ async function classbenchCommand(filtersPath: string, tracePath: string, opts: {
  * per publish (with --flows, the flows' verdict counts and how many changed), and
  * for a refused save every issue with its path (stderr); the running policy stays.
  */
+async function compileCommand(configPath: string, opts: { out: string }): Promise<void> {
+  const config = await loadConfig(configPath);
+  const t0 = performance.now();
+  const engine = await createEngine(config, { wasm: await nodeWasmBytes() });
+  const ms = performance.now() - t0;
+  const bytes = engine.snapshot();
+  try {
+    await writeFile(opts.out, bytes);
+  } catch (e) {
+    throw new CliError(`error: cannot write ${opts.out}: ${(e as Error).message}`);
+  }
+  const s = engine.stats;
+  writeLines([
+    `${displayPath(opts.out)}: ${grouped(bytes.length)} bytes (snapshot format ${SNAPSHOT_FORMAT}, table ${grouped(s.total)} bytes), ` +
+      `${plural(config.securityGroups.length, 'security group')}, ${plural(config.instances.length, 'instance')}, compiled in ${ms.toFixed(1)} ms`,
+  ]);
+}
+
 async function watchCommand(configPath: string, opts: { flows?: string; debounce?: string }): Promise<void> {
   const debounceMs = opts.debounce === undefined ? 200 : Number(opts.debounce);
   if (!Number.isFinite(debounceMs) || debounceMs < 0) throw new CliError(`error: --debounce must be milliseconds >= 0, got "${opts.debounce}"`, EXIT_USAGE);
@@ -703,6 +722,16 @@ function buildProgram(): Command {
     .option('--flows <file>', 'JSON-lines flows to classify after each publish (verdict counts and how many changed)')
     .option('--debounce <ms>', 'quiet time after the last file event before the file is read (default 200)')
     .action(watchCommand);
+
+  program
+    .command('compile')
+    .description(
+      'validate and compile a config once and write the compiled-policy snapshot (engine.snapshot()): ' +
+        'createEngine({ snapshot }) or engine.loadSnapshot() load it without compiling (edge workers, see README)',
+    )
+    .argument('<config>', 'config file (.json, .yaml, .yml)')
+    .requiredOption('-o, --out <file>', 'where to write the snapshot, e.g. policy.bin')
+    .action(compileCommand);
 
   return program;
 }

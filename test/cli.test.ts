@@ -263,3 +263,31 @@ describe('sgfilter demo', () => {
     expect(r.stdout).toContain('totals: 34 flows, 18 accepted, 16 dropped');
   });
 });
+
+describe('sgfilter compile', () => {
+  it('writes the compiled-policy snapshot, which loads and classifies as the config does', async () => {
+    const out = join(tmp, 'policy.bin');
+    const r = cli(['compile', seedConfig, '-o', out]);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/policy\.bin: [\d,]+ bytes \(snapshot format 1, table [\d,]+ bytes\), 12 security groups, 12 instances, compiled in [\d.]+ ms/);
+    const { createEngine } = await import('../src/index.js');
+    const engine = await createEngine({ snapshot: readFileSync(out) });
+    const config = parseConfig(parseConfigText(readFileSync(seedConfig, 'utf8'), seedConfig));
+    expect(engine.config).toEqual(config);
+    for (const line of nonBlankLines(readFileSync(seedFlows, 'utf8'))) {
+      const flow = parseFlow(JSON.parse(line));
+      expect(engine.classify(flow)).toEqual(referenceClassify(config, flow));
+    }
+  });
+
+  it('exits 1 on an invalid config without writing anything, 2 without -o', () => {
+    const out = join(tmp, 'never.bin');
+    const bad = tmpFile('bad-compile.yaml', 'securityGroups:\n  - id: sg\n    inbound:\n      - { protocol: TCP, port: 70000, source: any, action: accept }\n');
+    const r = cli(['compile', bad, '-o', out]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/PORT_OUT_OF_RANGE at securityGroups\[0\]\.inbound\[0\]\.port/);
+    expect(existsSync(out)).toBe(false);
+    expect(cli(['compile', seedConfig]).status).toBe(2);
+  });
+});
