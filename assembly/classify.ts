@@ -58,19 +58,22 @@ const RANK_VALUES: usize = memory.data(DIM_COUNT * 4);
   return d == <u32>DIM_ICMP_TYPE ? icmp & ICMP_FIELD_MASK : icmp >> ICMP_CODE_SHIFT;
 }
 
-/** Classifies flows [first, first+count) (count ≤ BLOCK), all of classifier `cls`. */
+// Per flow of the block: the deciding global rule id (UNDECIDED until a classifier
+// of the chain matches) and its action. Written by classifyBlock, read by the caller.
+export const UNDECIDED: i32 = -1;
+export const BLOCK_RULE: usize = memory.data(BLOCK * 4);
+export const BLOCK_ACTION: usize = memory.data(BLOCK);
+
+/**
+ * Classifies flows [first, first+count) (count ≤ BLOCK) against classifier `cls`,
+ * for the flows of the block still UNDECIDED in BLOCK_RULE: the chain's earlier
+ * classifiers have priority.
+ */
 export function classifyBlock(base: usize, cls: usize, b: Batch, first: u32, count: u32): void {
   const nBoxes = load<u32>(cls + CLS_BOXES_AT);
   const ruleIds = base + <usize>load<u32>(cls + CLS_RULEIDS_AT);
   const actions = base + <usize>load<u32>(cls + CLS_ACTIONS_AT);
-  if (nBoxes == 0) {
-    for (let k: u32 = 0; k < count; k++) {
-      const to = destination(b, <usize>(first + k));
-      store<u8>(b.outActions + to, 0);
-      store<i32>(b.outRules + (to << 2), -1);
-    }
-    return;
-  }
+  if (nBoxes == 0) return;
   const words = load<u32>(cls + CLS_WORDS_AT);
   const mask = load<u32>(cls + CLS_DIMMASK_AT);
   const dense = load<u32>(cls + CLS_DENSE_AT) != 0;
@@ -127,7 +130,7 @@ export function classifyBlock(base: usize, cls: usize, b: Batch, first: u32, cou
 
   // Phase 2: first set bit of the AND, flow by flow.
   for (let k: u32 = 0; k < count; k++) {
-    const i = <usize>(first + k);
+    if (load<i32>(BLOCK_RULE + (<usize>k << 2)) != UNDECIDED) continue;
     let box: i32 = -1;
     if (nd == 0) {
       box = 0; // every dimension is a wildcard for every box
@@ -187,13 +190,20 @@ export function classifyBlock(base: usize, cls: usize, b: Batch, first: u32, cou
         agg0 &= agg0 - 1;
       }
     }
-    const to = destination(b, i);
-    if (box < 0) {
-      store<u8>(b.outActions + to, 0);
-      store<i32>(b.outRules + (to << 2), -1);
-    } else {
-      store<u8>(b.outActions + to, load<u8>(actions + <usize>box));
-      store<i32>(b.outRules + (to << 2), load<i32>(ruleIds + (<usize>box << 2)));
+    if (box >= 0) {
+      store<u8>(BLOCK_ACTION + <usize>k, load<u8>(actions + <usize>box));
+      store<i32>(BLOCK_RULE + (<usize>k << 2), load<i32>(ruleIds + (<usize>box << 2)));
     }
+  }
+}
+
+/** Writes the block's answers where the caller expects them (UNDECIDED: default drop). */
+export function finishBlock(b: Batch, first: u32, count: u32): void {
+  for (let k: u32 = 0; k < count; k++) {
+    const to = destination(b, <usize>(first + k));
+    const rule = load<i32>(BLOCK_RULE + (<usize>k << 2));
+    store<u8>(b.outActions + to, rule == UNDECIDED ? 0 : load<u8>(BLOCK_ACTION + <usize>k));
+    store<i32>(b.outRules + (to << 2), rule);
+    store<i32>(BLOCK_RULE + (<usize>k << 2), UNDECIDED); // ready for the next block
   }
 }

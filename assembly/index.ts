@@ -1,12 +1,12 @@
 // sgfilter WASM matcher: lookup only. Everything that builds a table lives in
 // TypeScript (src/compile); this module reads the layout of ./layout.ts.
 import {
-  TABLE_DIRECTORY_AT, TABLE_ABI,
+  TABLE_DIRECTORY_AT, TABLE_CHAINS_AT, TABLE_ABI,
   BATCH_COUNT_AT, BATCH_META_AT, BATCH_REMOTE_AT, BATCH_LOCAL_AT, BATCH_PROTO_AT,
   BATCH_PORT_AT, BATCH_SPORT_AT, BATCH_ICMP_AT, BATCH_SLOTMAP_AT,
   BATCH_OUT_ACTIONS_AT, BATCH_OUT_RULES_AT, BATCH_ORDER_AT, BATCH_FIRST_AT, META_OUTBOUND, META_SLOT_SHIFT,
 } from "./layout";
-import { Batch, BLOCK, classifyBlock } from "./classify";
+import { Batch, BLOCK, BLOCK_RULE, UNDECIDED, classifyBlock, finishBlock } from "./classify";
 
 const BATCH: usize = memory.data(offsetof<Batch>());
 
@@ -20,10 +20,11 @@ export function abiVersion(): u32 {
   return TABLE_ABI;
 }
 
-@inline function classifierOf(table: usize, directory: usize, slotMap: usize, m: u32): usize {
+/** The CHAIN record of a flow's (instance, direction). */
+@inline function chainOf(table: usize, chains: usize, slotMap: usize, m: u32): usize {
   const slot = ((m >> META_SLOT_SHIFT) << 1) | (m & META_OUTBOUND);
   const index = load<u32>(slotMap + (<usize>slot << 2));
-  return table + <usize>load<u32>(directory + (<usize>index << 2));
+  return table + <usize>load<u32>(chains + 4 + (<usize>index << 2));
 }
 
 /**
@@ -47,14 +48,22 @@ export function classifyBatch(table: usize, batch: usize): void {
   b.first = load<u32>(batch + BATCH_FIRST_AT);
   const slotMap = <usize>load<u32>(batch + BATCH_SLOTMAP_AT);
   const directory = table + <usize>load<u32>(table + TABLE_DIRECTORY_AT);
+  const chains = table + <usize>load<u32>(table + TABLE_CHAINS_AT);
+  for (let k: u32 = 0; k < BLOCK; k++) store<i32>(BLOCK_RULE + (<usize>k << 2), UNDECIDED);
 
-  // Runs of consecutive flows with the same classifier, cut into blocks.
+  // Runs of consecutive flows with the same chain, cut into blocks; each block goes
+  // through the chain's classifiers in priority order.
   let i: u32 = 0;
   while (i < n) {
-    const cls = classifierOf(table, directory, slotMap, load<u32>(b.meta + (<usize>i << 2)));
+    const chain = chainOf(table, chains, slotMap, load<u32>(b.meta + (<usize>i << 2)));
     let j = i + 1;
-    while (j < n && j - i < BLOCK && classifierOf(table, directory, slotMap, load<u32>(b.meta + (<usize>j << 2))) == cls) j++;
-    classifyBlock(table, cls, b, i, j - i);
+    while (j < n && j - i < BLOCK && chainOf(table, chains, slotMap, load<u32>(b.meta + (<usize>j << 2))) == chain) j++;
+    const links = load<u32>(chain);
+    for (let c: u32 = 0; c < links; c++) {
+      const cls = table + <usize>load<u32>(directory + (<usize>load<u32>(chain + 4 + (<usize>c << 2)) << 2));
+      classifyBlock(table, cls, b, i, j - i);
+    }
+    finishBlock(b, i, j - i);
     i = j;
   }
 }

@@ -17,10 +17,18 @@
  *  +8  │ bytes  u32  total size       │
  *  +12 │ nCls   u32  classifiers      │
  *  +16 │ dir    u32  → u32[nCls] offsets of CLASSIFIER records
- *  +20 │ (reserved)                   │
+ *  +20 │ chains u32 → u32[1 + nChains]: nChains, then offsets of CHAIN records
+ *      │                              │
  *      └──────────────────────────────┘
  *
- *  CLASSIFIER (one per distinct (direction, ordered group list) of the policy)
+ *  CHAIN (what an (instance, direction) is classified with, in priority order)
+ *  +0 count u32, then u32[count] classifier indexes. The first classifier with a
+ *  matching box decides; none matching is the default drop. A policy with few
+ *  distinct group orders has one merged classifier per order (chains of one); with
+ *  many, one classifier per group and direction, chained in each instance's order,
+ *  so a group bound to a thousand instances is compiled once.
+ *
+ *  CLASSIFIER (a merged group list, or one group, for one direction)
  *  +0   nBoxes   u32   compiled rules ("boxes"), in first-match order
  *  +4   words    u32   u64 words per rule bitmap   = ceil(nBoxes / 64)
  *  +8   sumWords u32   summary words per class     = ceil(words / 64) ≤ 64
@@ -83,7 +91,7 @@
  *  BATCH (the flow window; absolute addresses, written by TypeScript per call)
  *  +0 count  +4 meta → u32[n]  +8 remote → u32[4n]  +12 local → u32[4n]
  *  +16 proto → u32[n]  +20 port → u32[n]  +24 sport → u32[n]  +28 icmp → u32[n]
- *  +32 slotMap → u32[slots*2] classifier index for (instance slot, direction)
+ *  +32 slotMap → u32[slots*2] chain index for (instance slot, direction)
  *  +36 outActions → u8[N]  +40 outRules → i32[N] (global rule id, -1 = default drop):
  *      answers for the whole batch of N flows, in the caller's order
  *  +44 order → u32[n]: flow i of this window is the caller's flow order[i] (0: no order,
@@ -94,12 +102,13 @@
  */
 
 export const TABLE_MAGIC = 0x31464753; // "SGF1"
-export const TABLE_ABI = 8;
+export const TABLE_ABI = 9;
 export const TABLE_MAGIC_AT = 0;
 export const TABLE_ABI_AT = 4;
 export const TABLE_BYTES_AT = 8;
 export const TABLE_CLASSIFIERS_AT = 12;
 export const TABLE_DIRECTORY_AT = 16;
+export const TABLE_CHAINS_AT = 20;
 export const TABLE_HEADER_SIZE = 24;
 
 export const CLS_BOXES_AT = 0;

@@ -28,8 +28,10 @@ describe('docs/DESIGN.md worked example', () => {
     const { bytes, instances } = compilePolicy(parseConfig(doc));
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const u32 = (at: number) => view.getUint32(at, true);
-    const inbound = instances.get('web-1')![0];
-    const cls = u32(u32(L.TABLE_DIRECTORY_AT) + inbound * 4);
+    // The instance's inbound chain has one link: the merged classifier of [sg-deny, sg-web].
+    const chain = u32(u32(L.TABLE_CHAINS_AT) + 4 + 4 * instances.get('web-1')![0]);
+    expect(u32(chain)).toBe(1);
+    const cls = u32(u32(L.TABLE_DIRECTORY_AT) + 4 * u32(chain + 4));
     expect(u32(cls + L.CLS_BOXES_AT)).toBe(3); // b0 = sg-deny#0, b1 = sg-web#0, b2 = sg-web#1
     const mask = u32(cls + L.CLS_DIMMASK_AT);
     expect(mask).toBe((1 << L.DIM_REMOTE) | (1 << L.DIM_PROTO) | (1 << L.DIM_PORT));

@@ -60,3 +60,21 @@ describe(`differential at scale (seed ${SEED})`, () => {
     }
   }, 120_000);
 });
+
+describe(`differential with group chains (seed ${SEED})`, () => {
+  it('agrees when every group is compiled alone and instances chain them (mergeMaxOrders 0)', async () => {
+    const r = mulberry32(SEED ^ 0xc4a1);
+    for (let c = 0; c < 60; c++) {
+      const config = parseConfig(randomConfig(r));
+      const engine = await createEngine(config, { mergeMaxOrders: 0 });
+      const inputs = randomFlows(r, config, 500);
+      const batch = createFlowBatch(inputs);
+      engine.classifyBatch(batch);
+      const bad = inputs.flatMap((f, i) => {
+        const want = referenceClassify(config, parseFlow(f));
+        return JSON.stringify(want) === JSON.stringify(batch.verdict(i)) ? [] : [{ config: c, f, want, got: batch.verdict(i) }];
+      });
+      expect(bad.slice(0, 3)).toEqual([]);
+    }
+  }, 120_000);
+});

@@ -19,7 +19,16 @@ import { serializeTable, type ClassifierPlan, type DimPlan, type TableStats } fr
 export interface CompileOptions {
   /** Refuse (TABLE_TOO_LARGE) tables larger than this. Default 512 MiB. */
   maxTableBytes?: number;
+  /**
+   * Up to this many distinct (direction, group order) pairs, each gets one merged
+   * classifier (fastest lookups); past it, each group is compiled once per direction
+   * and instances chain their groups' classifiers (memory grows with groups, not
+   * with instances). Default MERGE_MAX_ORDERS.
+   */
+  mergeMaxOrders?: number;
 }
+
+export const MERGE_MAX_ORDERS = 64;
 
 export const DEFAULT_MAX_TABLE_BYTES = 512 * 1024 * 1024;
 
@@ -35,7 +44,7 @@ export interface CompiledPolicy {
   bytes: Uint8Array;
   stats: TableStats & { classifiers: number; boxes: number };
   rules: RuleRef[];
-  /** instance id -> [inbound classifier index, outbound classifier index]. */
+  /** instance id -> [inbound chain index, outbound chain index]. */
   instances: Map<string, [number, number]>;
   defaultInstance: string | null;
 }
@@ -95,11 +104,28 @@ export function compilePolicy(config: Config, options: CompileOptions = {}): Com
     }
     return idx;
   };
+  // Few distinct group orders: one merged classifier each (a chain of one). Many:
+  // a classifier per group and direction, chained in each instance's order.
+  const orders = new Set(config.instances.map((i) => i.securityGroups.join('\u0000')));
+  const merge = orders.size <= (options.mergeMaxOrders ?? MERGE_MAX_ORDERS);
+  const chains: number[][] = [];
+  const chainKeys = new Map<string, number>();
+  const chainFor = (dir: Direction, groups: string[]): number => {
+    const links = merge ? (groups.length ? [classifierFor(dir, groups)] : []) : groups.map((g) => classifierFor(dir, [g]));
+    const key = links.join(',');
+    let idx = chainKeys.get(key);
+    if (idx === undefined) {
+      idx = chains.length;
+      chains.push(links);
+      chainKeys.set(key, idx);
+    }
+    return idx;
+  };
   const instances = new Map<string, [number, number]>();
   for (const inst of config.instances) {
-    instances.set(inst.id, [classifierFor('inbound', inst.securityGroups), classifierFor('outbound', inst.securityGroups)]);
+    instances.set(inst.id, [chainFor('inbound', inst.securityGroups), chainFor('outbound', inst.securityGroups)]);
   }
-  const { bytes, stats } = serializeTable(plans);
+  const { bytes, stats } = serializeTable(plans, chains);
   new ByteBudget(budget.limit).spend(bytes.length, 'the whole table');
   return {
     bytes,

@@ -201,13 +201,16 @@ function writeClassifier(w: Writer, c: ClassifierPlan, stats: TableStats): numbe
   return at;
 }
 
-export function serializeTable(classifiers: ClassifierPlan[]): { bytes: Uint8Array; stats: TableStats } {
+export function serializeTable(classifiers: ClassifierPlan[], chains: number[][]): { bytes: Uint8Array; stats: TableStats } {
   const stats: TableStats = { total: 0, header: L.TABLE_HEADER_SIZE, rules: 0, bitmaps: 0, summaries: 0, tries: 0, intervals: 0 };
   const w = new Writer();
   w.reserve(L.TABLE_HEADER_SIZE);
   const directory = w.reserve(classifiers.length * 4);
   stats.header += classifiers.length * 4;
   classifiers.forEach((c, i) => w.u32(directory + i * 4, writeClassifier(w, c, stats)));
+  const chainDir = w.u32s([chains.length, ...chains.map(() => 0)]);
+  chains.forEach((links, i) => w.u32(chainDir + 4 + i * 4, w.u32s([links.length, ...links])));
+  stats.header += (1 + chains.length) * 4 + chains.reduce((n, l) => n + (1 + l.length) * 4, 0);
   const total = (w.size + 7) & ~7;
   w.reserve(total - w.size);
   w.u32(L.TABLE_MAGIC_AT, L.TABLE_MAGIC);
@@ -215,6 +218,7 @@ export function serializeTable(classifiers: ClassifierPlan[]): { bytes: Uint8Arr
   w.u32(L.TABLE_BYTES_AT, total);
   w.u32(L.TABLE_CLASSIFIERS_AT, classifiers.length);
   w.u32(L.TABLE_DIRECTORY_AT, directory);
+  w.u32(L.TABLE_CHAINS_AT, chainDir);
   stats.total = total;
   return { bytes: w.buf.slice(0, total), stats };
 }
