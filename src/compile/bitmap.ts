@@ -98,18 +98,24 @@ export class ClassStore {
       for (const c of bucket) if (this.h2[c] === a.h2 && this.size[c] === a.size && this.sameAs(c, a)) return c;
     }
     const c = this.count++;
-    const words = [...a.nonZero].sort((x, y) => x - y);
     this.start.push(this.index.length);
-    for (const w of words) {
+    const keep = (w: number) => {
       this.index.push(w);
       this.lo.push(a.bits[2 * w]!);
       this.hi.push(a.bits[2 * w + 1]!);
+    };
+    const n = a.nonZero.size;
+    if (n * 16 >= this.words) {
+      // Dense enough: one pass over the words, already in order, nothing allocated.
+      for (let w = 0; w < this.words; w++) if (a.bits[2 * w] || a.bits[2 * w + 1]) keep(w);
+    } else {
+      for (const w of [...a.nonZero].sort((x, y) => x - y)) keep(w);
     }
     this.h2.push(a.h2);
     this.size.push(a.size);
-    this.nonZeroWords += words.length;
+    this.nonZeroWords += n;
     // What the table will hold for it: its words, a summary and a rank per 64 words.
-    this.budget.spend(words.length * 8 + Math.ceil(this.words / 64) * 12, 'rule bitmaps');
+    this.budget.spend(n * 8 + Math.ceil(this.words / 64) * 12, 'rule bitmaps');
     if (bucket) bucket.push(c);
     else this.buckets.set(a.h1, [c]);
     return c;
