@@ -14,9 +14,9 @@ import { TERRAFORM_PARTS, TERRAFORM_SYNTAX, terraformRule } from './terraform.js
 
 export type ParseResult = { success: true; config: Config } | { success: false; issues: Issue[] };
 
-const GROUP_FIELDS = ['id', 'name', 'template', 'inbound', 'outbound', 'SecurityGroupPolicySet'] as const;
+const GROUP_FIELDS = ['id', 'name', 'description', 'template', 'inbound', 'outbound', 'SecurityGroupPolicySet'] as const;
 const TOP_FIELDS = ['securityGroups', 'instances', 'version', 'description', '$schema'] as const;
-const INSTANCE_FIELDS = ['id', 'securityGroups', 'name'] as const;
+const INSTANCE_FIELDS = ['id', 'securityGroups', 'name', 'description'] as const;
 /** Id of the group made from a bare Tencent policy set document. */
 export const TENCENT_GROUP_ID = 'tencent';
 
@@ -111,8 +111,10 @@ function validateGroup(raw: unknown, path: Path, where: string, ctx: Ctx, seen?:
   for (const k of Object.keys(raw)) {
     if (!(GROUP_FIELDS as readonly string[]).includes(k)) ctx.issues.push(unknownFieldIssue([...path, k], label, k, GROUP_FIELDS));
   }
-  if (raw.name !== undefined && typeof raw.name !== 'string') {
-    ctx.issues.push({ code: 'INVALID_TYPE', path: [...path, 'name'], given: raw.name, message: `${label}: name must be a string, got ${show(raw.name)}` });
+  for (const f of ['name', 'description'] as const) {
+    if (raw[f] !== undefined && typeof raw[f] !== 'string') {
+      ctx.issues.push({ code: 'INVALID_TYPE', path: [...path, f], given: raw[f], message: `${label}: ${f} must be a string, got ${show(raw[f])}` });
+    }
   }
   let template: TemplateName = 'custom';
   if (raw.template !== undefined) {
