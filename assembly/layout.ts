@@ -31,7 +31,7 @@
  *  CLASSIFIER (a merged group list, or one group, for one direction)
  *  +0   nBoxes   u32   compiled rules ("boxes"), in first-match order
  *  +4   words    u32   u64 words per rule bitmap   = ceil(nBoxes / 64)
- *  +8   sumWords u32   summary words per class     = ceil(words / 64) ≤ 64
+ *  +8   (zero)
  *  +12  dimMask  u32   bit d set ⇔ dimension d is consulted (someone is not a wildcard)
  *  +16  ruleIds  u32 → u32[nBoxes]  global rule id of each box (TypeScript maps it
  *                                   to {groupId, ruleIndex})
@@ -113,7 +113,6 @@ export const TABLE_HEADER_SIZE = 24;
 
 export const CLS_BOXES_AT = 0;
 export const CLS_WORDS_AT = 4;
-export const CLS_SUMWORDS_AT = 8;
 export const CLS_DIMMASK_AT = 12;
 export const CLS_RULEIDS_AT = 16;
 export const CLS_ACTIONS_AT = 20;

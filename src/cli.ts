@@ -30,7 +30,8 @@ import { referenceExplain } from './reference.js';
 import { SgfilterError, formatPath, type Issue } from './errors.js';
 import { parseHostPort, startProxy, type HostPort } from './node/proxy.js';
 import { PRESETS, protocolLabel } from './config/presets.js';
-import type { Config, Flow, Interval, Rule, Verdict } from './types.js';
+import { formatPorts } from './config/ports.js';
+import type { Config, Flow, Rule, Verdict } from './types.js';
 
 /** Exit codes (documented in --help). */
 const EXIT_OK = 0;
@@ -121,15 +122,7 @@ async function loadConfig(path: string): Promise<Config> {
   return r.config;
 }
 
-function findGroup(config: Config, id: string) {
-  return config.securityGroups.find((g) => g.id === id);
-}
-
 // ---------------------------------------------------------------- rules and verdicts in words
-
-function portsText(ports: Interval[]): string {
-  return ports.map((p) => (p.lo === p.hi ? String(p.lo) : `${p.lo}-${p.hi}`)).join(',');
-}
 
 /** A rule as the user wrote it: "TCP port 22 from 0.0.0.0/0", "linux-login (TCP 22) from ...". */
 function ruleText(rule: Rule): string {
@@ -137,14 +130,14 @@ function ruleText(rule: Rule): string {
   let what: string;
   if (proto in PRESETS && proto !== 'custom') {
     const label = rule.protocol === 'ping' ? 'ICMP/ICMPv6' : protocolLabel(rule.protocol);
-    what = `${proto} (${label}${rule.ports ? ` ${portsText(rule.ports)}` : ''})`;
+    what = `${proto} (${label}${rule.ports ? ` ${formatPorts(rule.ports)}` : ''})`;
   } else {
     what = proto === 'undefined' ? protocolLabel(rule.protocol) : proto;
     if (rule.ports) what += ` port ${rule.text.port}`;
   }
   let text = `${what} ${rule.direction === 'inbound' ? 'from' : 'to'} ${rule.text.peer}`;
   if (rule.local) text += ', localCidr set';
-  if (rule.sourcePorts) text += ` source port ${portsText(rule.sourcePorts)}`;
+  if (rule.sourcePorts) text += ` source port ${formatPorts(rule.sourcePorts)}`;
   if (rule.icmpType !== null) text += ` icmpType ${rule.icmpType}`;
   if (rule.icmpCode !== null) text += ` icmpCode ${rule.icmpCode}`;
   return text;

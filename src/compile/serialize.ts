@@ -51,9 +51,6 @@ class Writer {
   u32(at: number, v: number): void {
     this.view.setUint32(at, v, true);
   }
-  u64(at: number, v: bigint): void {
-    this.view.setBigUint64(at, v, true);
-  }
   u32s(values: ArrayLike<number>): number {
     const at = this.reserve(values.length * 4);
     for (let i = 0; i < values.length; i++) this.view.setUint32(at + i * 4, values[i]!, true);
@@ -150,10 +147,8 @@ function writeDense(w: Writer, classes: ClassStore, words: number, dim: number, 
 function writeClassifier(w: Writer, c: ClassifierPlan, stats: TableStats): number {
   const at = w.reserve(L.CLS_SIZE);
   const n = c.ruleIds.length;
-  const sumWords = Math.ceil(c.words / 64);
   w.u32(at + L.CLS_BOXES_AT, n);
   w.u32(at + L.CLS_WORDS_AT, c.words);
-  w.u32(at + L.CLS_SUMWORDS_AT, sumWords);
   const ruleIds = w.u32s(c.ruleIds);
   const actions = w.reserve(n);
   c.accept.forEach((a, i) => w.buf[actions + i] = a ? 1 : 0);

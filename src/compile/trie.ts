@@ -9,7 +9,7 @@
  */
 import { NODE_SKIP_FLAG, TRIE_DIRECT_BITS, TRIE_LEAF_FLAG, TRIE_STRIDE } from '../../assembly/layout.js';
 import { ActiveSet, ByteBudget, ClassStore } from './bitmap.js';
-import type { Box, Prefix, PrefixSet } from './box.js';
+import type { Box, PrefixSet } from './box.js';
 
 /**
  * The binary trie of one family, in typed arrays (a 100,000-prefix blocklist makes
