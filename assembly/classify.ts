@@ -67,13 +67,13 @@ export const BLOCK_ACTION: usize = memory.data(BLOCK);
 /**
  * Classifies flows [first, first+count) (count ≤ BLOCK) against classifier `cls`,
  * for the flows of the block still UNDECIDED in BLOCK_RULE: the chain's earlier
- * classifiers have priority.
+ * classifiers have priority. Returns how many flows it decided.
  */
-export function classifyBlock(base: usize, cls: usize, b: Batch, first: u32, count: u32): void {
+export function classifyBlock(base: usize, cls: usize, b: Batch, first: u32, count: u32): u32 {
   const nBoxes = load<u32>(cls + CLS_BOXES_AT);
   const ruleIds = base + <usize>load<u32>(cls + CLS_RULEIDS_AT);
   const actions = base + <usize>load<u32>(cls + CLS_ACTIONS_AT);
-  if (nBoxes == 0) return;
+  if (nBoxes == 0) return 0;
   const words = load<u32>(cls + CLS_WORDS_AT);
   const mask = load<u32>(cls + CLS_DIMMASK_AT);
   const dense = load<u32>(cls + CLS_DENSE_AT) != 0;
@@ -129,6 +129,7 @@ export function classifyBlock(base: usize, cls: usize, b: Batch, first: u32, cou
   }
 
   // Phase 2: first set bit of the AND, flow by flow.
+  let decided: u32 = 0;
   for (let k: u32 = 0; k < count; k++) {
     if (load<i32>(BLOCK_RULE + (<usize>k << 2)) != UNDECIDED) continue;
     let box: i32 = -1;
@@ -193,8 +194,10 @@ export function classifyBlock(base: usize, cls: usize, b: Batch, first: u32, cou
     if (box >= 0) {
       store<u8>(BLOCK_ACTION + <usize>k, load<u8>(actions + <usize>box));
       store<i32>(BLOCK_RULE + (<usize>k << 2), load<i32>(ruleIds + (<usize>box << 2)));
+      decided++;
     }
   }
+  return decided;
 }
 
 /** Writes the block's answers where the caller expects them (UNDECIDED: default drop). */

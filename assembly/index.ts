@@ -59,9 +59,11 @@ export function classifyBatch(table: usize, batch: usize): void {
     let j = i + 1;
     while (j < n && j - i < BLOCK && chainOf(table, chains, slotMap, load<u32>(b.meta + (<usize>j << 2))) == chain) j++;
     const links = load<u32>(chain);
-    for (let c: u32 = 0; c < links; c++) {
+    // Later classifiers only matter while some flow of the block is undecided.
+    let undecided = j - i;
+    for (let c: u32 = 0; c < links && undecided != 0; c++) {
       const cls = table + <usize>load<u32>(directory + (<usize>load<u32>(chain + 4 + (<usize>c << 2)) << 2));
-      classifyBlock(table, cls, b, i, j - i);
+      undecided -= classifyBlock(table, cls, b, i, j - i);
     }
     finishBlock(b, i, j - i);
     i = j;
