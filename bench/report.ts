@@ -9,7 +9,7 @@
  *   (npm run bench:report = --write)
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { BENCH_DIR, CHARTS_DIR, fmtBytes, fmtNs, fmtX, readResults, type CaseResult, type DpdkResults, type Machine } from './lib.js';
+import { CHARTS_DIR, fmtBytes, fmtNs, fmtX, readResults, type CaseResult, type DpdkResults, type Machine } from './lib.js';
 import type { ClassBenchRow } from './classbench.bench.js';
 
 interface ClassBenchResults { machine: Machine; quick: boolean; rows: ClassBenchRow[] }

@@ -1,0 +1,44 @@
+/** `sgfilter check`: validate a config and print a summary. */
+import type { Command } from 'commander';
+import { formatPath } from '../errors.js';
+import type { Rule } from '../types.js';
+import { CliError, invalidConfigMessage, plural, readConfig, writeLines } from './shared.js';
+
+async function checkCommand(path: string): Promise<void> {
+  const r = await readConfig(path);
+  if (!r.success) throw new CliError(invalidConfigMessage(path, r.issues));
+  const { config } = r;
+  const out: string[] = [`${path}: valid`, '', `${plural(config.securityGroups.length, 'security group')}:`];
+  for (const g of config.securityGroups) {
+    const count = (rules: Rule[]) => {
+      const fromTemplate = rules.filter((x) => x.template).length;
+      return `${plural(rules.length, 'rule')}${fromTemplate ? ` (${fromTemplate} from template ${g.template})` : ''}`;
+    };
+    const name = g.name ? ` "${g.name}"` : '';
+    const template = g.template !== 'custom' ? ` [template ${g.template}]` : '';
+    out.push(`  ${g.id}${name}${template}: inbound ${count(g.inbound)}, outbound ${count(g.outbound)}`);
+  }
+  out.push('');
+  if (config.implicitInstance) {
+    out.push(`1 instance (implicit): default, bound to all groups in file order: ${config.instances[0]!.securityGroups.join(' > ') || '(none)'}`);
+  } else {
+    out.push(`${plural(config.instances.length, 'instance')} (groups in priority order, highest first):`);
+    for (const inst of config.instances) out.push(`  ${inst.id}: ${inst.securityGroups.join(' > ') || '(no groups: everything is dropped)'}`);
+  }
+  out.push('');
+  if (config.warnings.length === 0) out.push('no warnings');
+  else {
+    out.push(`${plural(config.warnings.length, 'warning')}:`);
+    for (const w of config.warnings) out.push(`  ${formatPath(w.path)}: ${w.message}`);
+  }
+  writeLines(out);
+}
+
+/** Adds the `check` command to `program`. */
+export function register(program: Command): void {
+  program
+    .command('check')
+    .description('validate a config file (JSON or YAML; Tencent Cloud API JSON too) and print a summary')
+    .argument('<config>', 'config file (.json, .yaml, .yml)')
+    .action(checkCommand);
+}

@@ -1,0 +1,65 @@
+/** `sgfilter demo`: the seed scenarios: a verdict table and rule hits (what `npm start` runs). */
+import type { Command } from 'commander';
+import { join } from 'node:path';
+import { decidedBy, displayPath, loadConfig, packageRoot, plural, ruleText, table, writeLines } from './shared.js';
+import { classifyAll, flowText, readFlows } from './flows.js';
+
+async function demoCommand(configArg: string | undefined, flowsArg: string | undefined): Promise<void> {
+  const root = packageRoot();
+  const configPath = configArg ?? join(root, 'examples', 'seed-scenarios.yaml');
+  const flowsPath = flowsArg ?? join(root, 'examples', 'flows.jsonl');
+  const config = await loadConfig(configPath);
+  const flows = await readFlows(flowsPath, config);
+  const verdicts = await classifyAll(config, flows);
+
+  const out: string[] = [
+    `sgfilter demo: ${plural(config.securityGroups.length, 'security group')}, ${plural(config.instances.length, 'instance')}, ${plural(flows.length, 'flow')}`,
+    `  config: ${displayPath(configPath)}`,
+    `  flows:  ${displayPath(flowsPath)}`,
+    '',
+  ];
+  const rows = [['line', 'flow', 'verdict', 'decided by'], ...flows.map((f, i) => [
+    String(f.line),
+    flowText(f.raw, config),
+    verdicts[i]!.action,
+    decidedBy(verdicts[i]!, f.flow.direction),
+  ])];
+  const lines = table(rows, new Set([0]));
+  out.push(lines[0]!, '-'.repeat(lines[0]!.length), ...lines.slice(1), '');
+
+  // Hits per rule: every rule of every group, so unused rules show up as 0.
+  const hits = new Map<string, number>();
+  let defaultDrops = 0;
+  flows.forEach((f, i) => {
+    const v = verdicts[i]!;
+    if (v.groupId === null) defaultDrops++;
+    else {
+      const key = `${v.groupId}\u0000${f.flow.direction}\u0000${v.ruleIndex}`;
+      hits.set(key, (hits.get(key) ?? 0) + 1);
+    }
+  });
+  const hitRows = [['group', 'direction', 'rule', 'action', 'description', 'hits']];
+  for (const g of config.securityGroups) {
+    for (const rule of [...g.inbound, ...g.outbound]) {
+      const desc = rule.description ?? ruleText(rule);
+      hitRows.push([g.id, rule.direction, String(rule.ruleIndex), rule.action, desc, String(hits.get(`${g.id}\u0000${rule.direction}\u0000${rule.ruleIndex}`) ?? 0)]);
+    }
+  }
+  hitRows.push(['(none)', '', '', 'drop', 'default drop: no rule matched', String(defaultDrops)]);
+  const hitLines = table(hitRows, new Set([2, 5]));
+  out.push('rule hits:', hitLines[0]!, '-'.repeat(hitLines[0]!.length), ...hitLines.slice(1), '');
+
+  const accepted = verdicts.filter((v) => v.action === 'accept').length;
+  out.push(`totals: ${plural(flows.length, 'flow')}, ${accepted} accepted, ${flows.length - accepted} dropped (${defaultDrops} by the default drop)`);
+  writeLines(out);
+}
+
+/** Adds the `demo` command to `program`. */
+export function register(program: Command): void {
+  program
+    .command('demo')
+    .description('classify example flows and print a verdict table and per-rule hit counts (what `npm start` runs)')
+    .argument('[config]', 'config file (default: examples/seed-scenarios.yaml)')
+    .argument('[flows]', 'JSON-lines flow file (default: examples/flows.jsonl)')
+    .action(demoCommand);
+}

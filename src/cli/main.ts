@@ -1,0 +1,51 @@
+/**
+ * The `sgfilter` program: one file per command in this folder, each adding itself
+ * with `register(program)`; `main` runs it and maps errors to exit codes.
+ */
+import { Command, CommanderError } from 'commander';
+import { SgfilterError } from '../errors.js';
+import { CliError, EXIT_INVALID, EXIT_OK, EXIT_USAGE, packageVersion } from './shared.js';
+import * as check from './check.js';
+import * as evalCmd from './eval.js';
+import * as explain from './explain.js';
+import * as demo from './demo.js';
+import * as classbench from './classbench.js';
+import * as proxy from './proxy.js';
+import * as watch from './watch.js';
+import * as compile from './compile.js';
+
+/** Commands in the order `--help` lists them. */
+const COMMANDS = [check, evalCmd, explain, demo, classbench, proxy, watch, compile];
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('sgfilter')
+    .description('Cloud security-group semantics (inbound/outbound, first match, group priority) as a WebAssembly packet filter.')
+    .version(packageVersion())
+    .exitOverride()
+    .showHelpAfterError('(run sgfilter --help for usage)')
+    .addHelpText('after', '\nExit codes: 0 ok, 1 invalid input (config, flows, unknown instance) or ClassBench mismatches, 2 usage error.');
+  for (const c of COMMANDS) c.register(program);
+  return program;
+}
+
+/** Runs the CLI with `argv` (as process.argv) and returns the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv);
+    return EXIT_OK;
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
+    if (e instanceof CliError) {
+      process.stderr.write(`${e.message}\n`);
+      return e.exitCode;
+    }
+    if (e instanceof SgfilterError) {
+      process.stderr.write(`error: ${e.message}\n`);
+      return EXIT_INVALID;
+    }
+    process.stderr.write(`sgfilter: unexpected error: ${(e as Error)?.stack ?? String(e)}\n`);
+    return EXIT_INVALID;
+  }
+}
