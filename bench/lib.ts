@@ -15,8 +15,13 @@ import { execFileSync } from 'node:child_process';
 export const BENCH_DIR = fileURLToPath(new URL('.', import.meta.url));
 export const RESULTS_DIR = `${BENCH_DIR}results/`;
 export const CHARTS_DIR = `${BENCH_DIR}charts/`;
-/** ClassBench sets of the project's shared folder (../shared/data/classbench from the repo). */
-export const CLASSBENCH_DIR = process.env.SGFILTER_CLASSBENCH_DIR ?? fileURLToPath(new URL('../../shared/data/classbench/', import.meta.url));
+/**
+ * ClassBench sets: SGFILTER_CLASSBENCH_DIR, else $SGFILTER_DATA/classbench (as the tests
+ * read it), else ../shared/data/classbench beside the repository.
+ */
+export const CLASSBENCH_DIR =
+  process.env.SGFILTER_CLASSBENCH_DIR ??
+  (process.env.SGFILTER_DATA ? `${process.env.SGFILTER_DATA.replace(/\/$/, '')}/classbench/` : fileURLToPath(new URL('../../shared/data/classbench/', import.meta.url)));
 
 /** SGFILTER_BENCH_QUICK=1: fewer samples and compile runs, for a smoke run. */
 export const QUICK = !!process.env.SGFILTER_BENCH_QUICK;

@@ -1,20 +1,18 @@
 /**
  * `sgfilter classbench FILTERS TRACE [--out FILE]`, run as users run it
- * (`node dist/src/cli.js`, built by the pretest script), on the shared ClassBench
- * data (CI clones the repository with shared/ beside it).
+ * (`node dist/src/cli.js`, built by the pretest script), on the ClassBench data
+ * that SGFILTER_DATA points at (test/data.ts; skipped without it).
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { describeWithData } from './data.js';
 
 const repoRoot = dirname(dirname(fileURLToPath(import.meta.url)));
 const cliPath = join(repoRoot, 'dist', 'src', 'cli.js');
-const dataDir = resolve(repoRoot, '../shared/data/classbench');
-const filters = join(dataDir, 'acl1_1K');
-const trace = join(dataDir, 'acl1_1K_trace');
 
 interface Run {
   status: number | null;
@@ -36,17 +34,20 @@ const tmpFile = (name: string, text: string): string => {
   return p;
 };
 
-beforeAll(() => {
-  if (!existsSync(cliPath)) throw new Error(`${cliPath} is missing: run \`npm run build\` first (npm test does it)`);
-  if (!existsSync(filters) || !existsSync(trace)) throw new Error(`ClassBench data missing under ${dataDir} (shared/ must sit beside the repository)`);
-  tmp = mkdtempSync(join(tmpdir(), 'sgfilter-classbench-'));
-});
+describeWithData('classbench', 'sgfilter classbench', (dataDir) => {
+  const filters = join(dataDir, 'acl1_1K');
+  const trace = join(dataDir, 'acl1_1K_trace');
 
-afterAll(() => {
-  rmSync(tmp, { recursive: true, force: true });
-});
+  beforeAll(() => {
+    if (!existsSync(cliPath)) throw new Error(`${cliPath} is missing: run \`npm run build\` first (npm test does it)`);
+    if (!existsSync(filters) || !existsSync(trace)) throw new Error(`ClassBench data missing under ${dataDir}`);
+    tmp = mkdtempSync(join(tmpdir(), 'sgfilter-classbench-'));
+  });
 
-describe('sgfilter classbench', () => {
+  afterAll(() => {
+    rmSync(tmp, { recursive: true, force: true });
+  });
+
   it('matches every line of acl1_1K_trace, prints a summary and writes --out', () => {
     const out = join(tmp, 'chosen.txt');
     const r = cli(['classbench', filters, trace, '--out', out]);

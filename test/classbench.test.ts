@@ -1,14 +1,14 @@
 // Every trace line of every shared ClassBench set through the WASM engine, compared
 // with the rule the trace names (1-based), and a sample against the reference matcher.
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { expect, it } from 'vitest';
 import { createEngine, parseClassBench, parseClassBenchTrace, referenceClassify } from '../src/index.js';
+import { describeWithData } from './data.js';
 
-const DIR = fileURLToPath(new URL('../../shared/data/classbench/', import.meta.url));
-const sets = existsSync(DIR) ? readdirSync(DIR).filter((f) => /^[a-z]+\d_\d+K?$/.test(f)).sort() : [];
-
-describe('ClassBench traces (0 mismatches)', () => {
+describeWithData('classbench', 'ClassBench traces (0 mismatches)', (dir) => {
+  const DIR = join(dir, '/');
+  const sets = readdirSync(DIR).filter((f) => /^[a-z]+\d_\d+K?$/.test(f)).sort();
   it('finds the shared data', () => {
     expect(sets.length).toBe(12);
   });

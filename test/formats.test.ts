@@ -7,7 +7,6 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import {
   createEngine,
@@ -27,12 +26,8 @@ import {
   type Verdict,
 } from '../src/index.js';
 import { mulberry32 } from './random.js';
+import { describeWithData } from './data.js';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-/** <repo>/../shared/data/tencent — the same relative layout locally and in CI. */
-const TENCENT_DATA = path.resolve(here, '../../shared/data/tencent');
-const ECM_FILE = path.join(TENCENT_DATA, 'ecm-DescribeSecurityGroupPolicies.json');
-const VPC_FILE = path.join(TENCENT_DATA, 'vpc-DescribeSecurityGroupPolicies.json');
 const readJson = (file: string): unknown => JSON.parse(readFileSync(file, 'utf8'));
 
 type Doc = Record<string, unknown>;
@@ -407,7 +402,10 @@ describe('Tencent Cloud specifics', () => {
   });
 });
 
-describe('the real Tencent CLI examples (shared/data/tencent)', () => {
+describeWithData('tencent', 'the real Tencent CLI examples ($SGFILTER_DATA/tencent)', (TENCENT_DATA) => {
+  const ECM_FILE = path.join(TENCENT_DATA, 'ecm-DescribeSecurityGroupPolicies.json');
+  const VPC_FILE = path.join(TENCENT_DATA, 'vpc-DescribeSecurityGroupPolicies.json');
+
   it('ecm-DescribeSecurityGroupPolicies.json is accepted and classifies as its rules say', async () => {
     const doc = readJson(ECM_FILE);
     const r = safeParseConfig(doc);
