@@ -3,8 +3,10 @@
  * item (median of benny's samples ÷ items per call), medians of repeated compile
  * timings, the machine description every results file carries, and the paths.
  *
- * Every bench writes bench/results/<name>.json (gitignored) and a benny chart to
- * bench/charts/ (committed); bench/report.ts turns the JSON into BENCHMARKS tables.
+ * Every bench writes bench/results/<name>.json (gitignored); bench/report.ts turns
+ * the JSON into BENCHMARKS tables. Tracked files (benny's charts in bench/charts/,
+ * BENCHMARKS.md) are written only when asked: SGFILTER_BENCH_WRITE=1
+ * (`npm run bench:write`), so a plain `npm run bench` leaves the checkout clean.
  */
 import b from 'benny';
 import { cpus, totalmem } from 'node:os';
@@ -22,6 +24,9 @@ export const CHARTS_DIR = `${BENCH_DIR}charts/`;
 export const CLASSBENCH_DIR =
   process.env.SGFILTER_CLASSBENCH_DIR ??
   (process.env.SGFILTER_DATA ? `${process.env.SGFILTER_DATA.replace(/\/$/, '')}/classbench/` : fileURLToPath(new URL('../../shared/data/classbench/', import.meta.url)));
+
+/** SGFILTER_BENCH_WRITE=1: also write the tracked charts and BENCHMARKS.md section. */
+export const WRITE = process.env.SGFILTER_BENCH_WRITE === '1';
 
 /** SGFILTER_BENCH_QUICK=1: fewer samples and compile runs, for a smoke run. */
 export const QUICK = !!process.env.SGFILTER_BENCH_QUICK;
@@ -112,19 +117,19 @@ export interface CaseResult {
 
 /**
  * One benny suite: each case timed on its own, same process, same run, so their
- * ratios are meaningful even on shared cores. Saves benny's chart.html as
- * bench/charts/<chart>.chart.html (a stable name: re-runs overwrite it).
+ * ratios are meaningful even on shared cores. With WRITE, saves benny's chart.html
+ * as bench/charts/<chart>.chart.html (a stable name: re-runs overwrite it).
  */
 export async function suite(title: string, chart: string, cases: Case[], opts: { minSamples?: number; maxTime?: number } = {}): Promise<CaseResult[]> {
   const minSamples = QUICK ? 5 : (opts.minSamples ?? 15);
   const maxTime = QUICK ? 0.5 : (opts.maxTime ?? 2);
-  mkdirSync(CHARTS_DIR, { recursive: true });
+  if (WRITE) mkdirSync(CHARTS_DIR, { recursive: true });
   const summary = await b.suite(
     title,
     b.configure({ cases: { minSamples, maxTime } }),
     ...cases.map((c) => b.add(c.name, c.fn)),
     b.cycle(),
-    b.save({ file: chart, folder: CHARTS_DIR, format: 'chart.html' }),
+    ...(WRITE ? [b.save({ file: chart, folder: CHARTS_DIR, format: 'chart.html' })] : []),
   );
   return summary.results.map((r, i) => ({
     name: cases[i]!.name,

@@ -6,10 +6,10 @@
  *   npx tsx bench/report.ts            print the markdown
  *   npx tsx bench/report.ts --write    also replace the generated section of BENCHMARKS.md
  *                                      (between its bench:report markers) and write the SVG
- *   (npm run bench:report = --write)
+ *   (SGFILTER_BENCH_WRITE=1, as `npm run bench:write` sets it, = --write)
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { CHARTS_DIR, fmtBytes, fmtNs, fmtX, readResults, type CaseResult, type DpdkResults, type Machine } from './lib.js';
+import { CHARTS_DIR, WRITE, fmtBytes, fmtNs, fmtX, readResults, type CaseResult, type DpdkResults, type Machine } from './lib.js';
 import type { ClassBenchRow } from './classbench.bench.js';
 
 interface ClassBenchResults { machine: Machine; quick: boolean; rows: ClassBenchRow[] }
@@ -259,7 +259,7 @@ function svgChart(): string {
   return e.join('\n') + '\n';
 }
 
-if (process.argv.includes('--write')) {
+if (WRITE || process.argv.includes('--write')) {
   mkdirSync(CHARTS_DIR, { recursive: true });
   if (rows.length) writeFileSync(`${CHARTS_DIR}classbench-ns.svg`, svgChart());
   const file = new URL('../BENCHMARKS.md', import.meta.url);
