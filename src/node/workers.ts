@@ -24,7 +24,7 @@ import { createRequire } from 'node:module';
 import { SgfilterError } from '../errors.js';
 import { decodeSnapshot } from '../snapshot.js';
 import { verdictOf, type RuleRef } from '../compile/index.js';
-import { FlowBatch, createFlowBatch } from '../flow.js';
+import { FlowBatch, batchOrder, createFlowBatch, packSlice, recordAnswers } from '../flow.js';
 import type { Engine, ReloadOptions } from '../engine.js';
 import type { Flow, FlowInput, Verdict } from '../types.js';
 import {
@@ -270,12 +270,7 @@ export async function createClassifierPool(config: object | string, options: Cla
       const ch = channels[(first + k) % threads]!;
       let sent: Promise<PoolResponse>;
       if (input instanceof FlowBatch) {
-        const b = input;
-        const slice: PackedSlice = {
-          length: end - start, instances: b.instances,
-          meta: b.meta.slice(start, end), remote: b.remote.slice(4 * start, 4 * end), local: b.local.slice(4 * start, 4 * end),
-          proto: b.proto.slice(start, end), port: b.port.slice(start, end), sport: b.sport.slice(start, end), icmp: b.icmp.slice(start, end),
-        };
+        const slice: PackedSlice = packSlice(input, start, end);
         sent = ch.request({ op: 'classify', packed: slice }, [slice.meta, slice.remote, slice.local, slice.proto, slice.port, slice.sport, slice.icmp].map((a) => a.buffer as ArrayBuffer));
       } else {
         sent = ch.request({ op: 'classify', flows: input.slice(start, end) as unknown[] });
@@ -286,7 +281,7 @@ export async function createClassifierPool(config: object | string, options: Cla
           if (r.version !== callVersion) throw new SgfilterError('VERSION_CONFLICT', `a pool thread classified with version ${r.version}, expected ${callVersion}`);
           const a = r.actions!;
           const ids = r.ruleIds!;
-          const order = input instanceof FlowBatch ? input.order : null;
+          const order = input instanceof FlowBatch ? batchOrder(input) : null;
           if (order) {
             for (let s = start; s < end; s++) {
               const i = order[s]!;
@@ -308,9 +303,7 @@ export async function createClassifierPool(config: object | string, options: Cla
       throw e;
     }
     if (input instanceof FlowBatch) {
-      input.ruleIds.set(ruleIds);
-      input.policyVersion = callVersion;
-      input.resolve = (id) => verdictOf(callRules, id);
+      recordAnswers(input, ruleIds, callVersion, callRules);
     }
     return {
       actions, ruleIds, version: callVersion,
