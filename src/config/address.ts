@@ -183,6 +183,8 @@ function whyNot(text: string, reason: number): number {
   if (trimmed !== text) return trimmed !== '' && readAddress(trimmed, SCRATCH, 0) > 0 ? SURROUNDING_SPACE : NOT_AN_ADDRESS;
   const pct = text.indexOf('%');
   if (pct > 0 && text.lastIndexOf(':', pct) >= 0 && readGroups(text, pct) === IPV6) return ZONE_ID;
+  // Too long to be an address, but maybe only because its embedded quad has leading zeros.
+  if (reason === NOT_AN_ADDRESS && text.length <= 2 * MAX_TEXT && text.includes(':') && readGroups(text, text.length) === EMBEDDED_QUAD) return EMBEDDED_QUAD;
   return reason;
 }
 
