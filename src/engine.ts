@@ -65,6 +65,14 @@ interface Policy {
   address: number;
 }
 
+// A caller's `out` is read through the typed-array built-ins, never through its own
+// properties: a proxy, a subclass with a lying `length` or a revoked proxy cannot make
+// classifyBatch write past it or throw anything but a coded error.
+const TYPED_ARRAY = Object.getPrototypeOf(Uint8Array.prototype) as object;
+const typedArrayTag = Object.getOwnPropertyDescriptor(TYPED_ARRAY, Symbol.toStringTag)!.get!;
+const typedArrayLength = Object.getOwnPropertyDescriptor(TYPED_ARRAY, 'length')!.get!;
+const typedArraySet = Uint8Array.prototype.set;
+
 /** u32 per flow in the input window: meta, remote ×4, local ×4, proto, port, sport, icmp, order. */
 const WINDOW_U32_PER_FLOW = 14;
 /** Bytes per flow of the answer region (action u8 + rule id i32). */
@@ -298,14 +306,15 @@ export class Engine {
   classifyBatch(batch: FlowBatch, out?: Uint8Array): Uint8Array {
     const st = batchState(batch);
     const n = st.n;
-    if (out !== undefined && !(out instanceof Uint8Array)) {
+    if (out !== undefined && typedArrayTag.call(out) !== 'Uint8Array') {
       throw new SgfilterError('INVALID_ARGUMENT', `classifyBatch's out is a Uint8Array (one byte per flow), got ${describeValue(out)}`);
     }
     const result = out ?? new Uint8Array(n);
-    if (result.length < n) throw new SgfilterError('BATCH_MISMATCH', `output has ${result.length} slots for ${n} flows`);
+    const room = typedArrayLength.call(result) as number;
+    if (room < n) throw new SgfilterError('BATCH_MISMATCH', `output has ${room} slots for ${n} flows`);
     const policy = this.#run(st);
     const actions = this.#answers + this.#answersCap * 4;
-    result.set(this.#u8.subarray(actions, actions + n));
+    typedArraySet.call(result, this.#u8.subarray(actions, actions + n));
     st.ruleIds.set(this.#i32.subarray(this.#answers >> 2, (this.#answers >> 2) + n));
     st.version = policy.version;
     st.rules = policy.compiled.rules;

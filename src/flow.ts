@@ -328,6 +328,14 @@ function readFlow(raw: unknown, report: FlowIssues, c: FlowColumns, s: number): 
   }
   // From here on no user code runs (no getters, no proxies): a flow that classifies
   // another flow from a getter cannot change this row half-way.
+  // Optional fields may be null (what JSON writes for "none", e.g. a parsed flow's
+  // `port: null`): the same as absent.
+  if (port === null) port = undefined;
+  if (local === null) local = undefined;
+  if (sourcePort === null) sourcePort = undefined;
+  if (icmpType === null) icmpType = undefined;
+  if (icmpCode === null) icmpCode = undefined;
+  if (instance === null) instance = undefined;
 
   let m = 0;
   if (direction === 'outbound') m = META_OUTBOUND;

@@ -37,7 +37,7 @@ export const groupsArb: fc.Arbitrary<number[]> = fc.oneof(
   fc.tuple(g16, g16).map(([a, b]) => [0, 0, 0, 0, 0, 0, a, b]), // IPv4-compatible (::/96)
   fc.tuple(g16, g16).map(([a, b]) => [0x64, 0xff9b, 0, 0, 0, 0, a, b]), // NAT64
   fc.array(zeroish, { minLength: 7, maxLength: 7 }).map((r) => [0x2002, ...r]), // 6to4
-  fc.constantFrom([0, 0, 0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0, 0, 1], [0xfe80, 0, 0, 0, 0, 0, 0, 1]),
+  fc.constantFrom([0, 0, 0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0, 0, 1], [0xfe80, 0, 0, 0, 0, 0, 0, 1]).map((g) => [...g]),
   // One step from the mapped block: must stay IPv6.
   fc.tuple(fc.integer({ min: 0, max: 5 }), fc.integer({ min: 0, max: 15 }), g16, g16).map(([k, bit, a, b]) => {
     const g = [0, 0, 0, 0, 0, 0xffff, a, b];
