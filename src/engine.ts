@@ -384,14 +384,16 @@ export class Engine {
         const end = start + count;
         u32[h + (L.BATCH_COUNT_AT >> 2)] = count;
         u32[h + (L.BATCH_FIRST_AT >> 2)] = start;
-        u32.set(c.meta.subarray(start, end), meta >> 2);
-        u32.set(c.remote.subarray(4 * start, 4 * end), remote >> 2);
-        u32.set(c.local.subarray(4 * start, 4 * end), local >> 2);
-        u32.set(c.proto.subarray(start, end), proto >> 2);
-        u32.set(c.port.subarray(start, end), port >> 2);
-        u32.set(c.sport.subarray(start, end), sport >> 2);
-        u32.set(c.icmp.subarray(start, end), icmp >> 2);
-        if (st.order) u32.set(st.order.subarray(start, end), order >> 2);
+        // A batch that fits the window is copied without views (nothing allocated per call).
+        const whole = start === 0 && end === n && c.meta.length === n;
+        u32.set(whole ? c.meta : c.meta.subarray(start, end), meta >> 2);
+        u32.set(whole ? c.remote : c.remote.subarray(4 * start, 4 * end), remote >> 2);
+        u32.set(whole ? c.local : c.local.subarray(4 * start, 4 * end), local >> 2);
+        u32.set(whole ? c.proto : c.proto.subarray(start, end), proto >> 2);
+        u32.set(whole ? c.port : c.port.subarray(start, end), port >> 2);
+        u32.set(whole ? c.sport : c.sport.subarray(start, end), sport >> 2);
+        u32.set(whole ? c.icmp : c.icmp.subarray(start, end), icmp >> 2);
+        if (st.order) u32.set(whole ? st.order : st.order.subarray(start, end), order >> 2);
         this.#x.classifyBatch(policy.address, w);
       }
     } finally {

@@ -54,11 +54,18 @@ function givenValue(v: unknown): unknown {
   return v === null || (typeof v !== 'object' && typeof v !== 'function' && typeof v !== 'symbol') ? v : undefined;
 }
 
-/** A flow field as the flow owns it; an inherited one only when Object.prototype does not have it (pollution). */
+/**
+ * The value `v` read from f[key], unless it came from a polluted Object.prototype: a
+ * field the flow does not own is taken from its own prototype chain (a class, a
+ * prototype object), never from Object.prototype.
+ */
+function unpolluted(f: object, key: string, v: unknown): unknown {
+  return v === undefined || Object.hasOwn(f, key) || !Object.hasOwn(Object.prototype, key) ? v : undefined;
+}
+
+/** A field of an object, read as unpolluted says. */
 function readField(f: object, key: string): unknown {
-  if (Object.hasOwn(f, key)) return (f as Record<string, unknown>)[key];
-  if (Object.hasOwn(Object.prototype, key)) return undefined;
-  return (f as Record<string, unknown>)[key];
+  return unpolluted(f, key, (f as Record<string, unknown>)[key]);
 }
 
 // ---------- Columns: what validation writes and WASM reads ----------
@@ -302,26 +309,29 @@ function readFlow(raw: unknown, report: FlowIssues, c: FlowColumns, s: number): 
       if (FLOW_FIELD_SET.has(k) || k.length > LONGEST_TYPO || !closest(k, FLOW_FIELDS) || !Object.hasOwn(raw, k)) continue;
       report.issues.push(unknownFieldIssue(report.path(k), report.where, k, FLOW_FIELDS));
     }
+    const f = raw as Partial<Record<(typeof FLOW_FIELDS)[number], unknown>>;
     reading = 'direction';
-    direction = readField(raw, 'direction');
+    direction = unpolluted(f, reading, f.direction);
     reading = 'protocol';
-    protocol = readField(raw, 'protocol');
+    protocol = unpolluted(f, reading, f.protocol);
     reading = 'remote';
-    remote = readField(raw, 'remote');
-    if (typeof remote === 'object' && remote !== null) remote = readAddressObject(remote);
+    remote = unpolluted(f, reading, f.remote);
     reading = 'port';
-    port = readField(raw, 'port');
+    port = unpolluted(f, reading, f.port);
     reading = 'local';
-    local = readField(raw, 'local');
-    if (typeof local === 'object' && local !== null) local = readAddressObject(local);
+    local = unpolluted(f, reading, f.local);
     reading = 'sourcePort';
-    sourcePort = readField(raw, 'sourcePort');
+    sourcePort = unpolluted(f, reading, f.sourcePort);
     reading = 'icmpType';
-    icmpType = readField(raw, 'icmpType');
+    icmpType = unpolluted(f, reading, f.icmpType);
     reading = 'icmpCode';
-    icmpCode = readField(raw, 'icmpCode');
+    icmpCode = unpolluted(f, reading, f.icmpCode);
     reading = 'instance';
-    instance = readField(raw, 'instance');
+    instance = unpolluted(f, reading, f.instance);
+    reading = 'remote';
+    if (typeof remote === 'object' && remote !== null) remote = readAddressObject(remote);
+    reading = 'local';
+    if (typeof local === 'object' && local !== null) local = readAddressObject(local);
   } catch (e) {
     report.bad(reading, `could not be read (${errorText(e)})`);
     return undefined;
@@ -438,10 +448,10 @@ function groupOrder(keys: Uint32Array, nKeys: number): Uint32Array | null {
   for (let i = 1; i < keys.length && sorted; i++) sorted = keys[i - 1]! <= keys[i]!;
   if (sorted) return null;
   const start = new Uint32Array(nKeys + 1);
-  for (const k of keys) start[k + 1]!++;
+  for (let i = 0; i < keys.length; i++) start[keys[i]! + 1]!++;
   for (let k = 0; k < nKeys; k++) start[k + 1]! += start[k]!;
   const order = new Uint32Array(keys.length);
-  keys.forEach((k, i) => (order[start[k]!++] = i));
+  for (let i = 0; i < keys.length; i++) order[start[keys[i]!]!++] = i;
   return order;
 }
 
@@ -454,8 +464,10 @@ function permute(c: FlowColumns, order: Uint32Array): FlowColumns {
     p.port[s] = c.port[i]!;
     p.sport[s] = c.sport[i]!;
     p.icmp[s] = c.icmp[i]!;
-    p.remote.set(c.remote.subarray(4 * i, 4 * i + 4), 4 * s);
-    p.local.set(c.local.subarray(4 * i, 4 * i + 4), 4 * s);
+    for (let k = 0; k < 4; k++) {
+      p.remote[4 * s + k] = c.remote[4 * i + k]!;
+      p.local[4 * s + k] = c.local[4 * i + k]!;
+    }
   }
   return p;
 }
