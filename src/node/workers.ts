@@ -234,7 +234,9 @@ const u8 = (b: Uint8Array | ArrayBuffer) => (b instanceof Uint8Array ? b : new U
 export async function createClassifierPool(config: object | string, options: ClassifierPoolOptions = {}): Promise<ClassifierPool> {
   const threads = options.threads ?? availableParallelism();
   if (!Number.isInteger(threads) || threads < 1) throw new SgfilterError('INVALID_ARGUMENT', `threads must be a whole number ≥ 1, got ${String(threads)}`);
-  const minPer = Math.max(1, options.minFlowsPerThread ?? 1024);
+  const minPer = options.minFlowsPerThread ?? 1024;
+  // NaN here made every call skip every thread and answer rule 0 for each flow.
+  if (!Number.isSafeInteger(minPer) || minPer < 1) throw new SgfilterError('INVALID_ARGUMENT', `minFlowsPerThread must be a whole number ≥ 1, got ${String(minPer)}`);
   const snapshot = isSnapshotInput(config) ? u8(config.snapshot) : await compileInWorker(config, options);
   let rules: RuleRef[] = decodeSnapshot(snapshot).compiled.rules;
   const channels: Channel<PoolRequest, PoolResponse & { id: number }>[] = [];
