@@ -25,6 +25,7 @@ import { SgfilterError } from '../errors.js';
 import { decodeSnapshot } from '../snapshot.js';
 import { verdictOf, type RuleRef } from '../compile/index.js';
 import { FlowBatch, batchOrder, createFlowBatch, packSlice, recordAnswers } from '../flow.js';
+import { describeValue } from '../describe.js';
 import type { Engine, ReloadOptions } from '../engine.js';
 import type { Flow, FlowInput, Verdict } from '../types.js';
 import {
@@ -236,7 +237,7 @@ export async function createClassifierPool(config: object | string, options: Cla
   if (!Number.isInteger(threads) || threads < 1) throw new SgfilterError('INVALID_ARGUMENT', `threads must be a whole number ≥ 1, got ${String(threads)}`);
   const minPer = options.minFlowsPerThread ?? 1024;
   // NaN here made every call skip every thread and answer rule 0 for each flow.
-  if (!Number.isSafeInteger(minPer) || minPer < 1) throw new SgfilterError('INVALID_ARGUMENT', `minFlowsPerThread must be a whole number ≥ 1, got ${String(minPer)}`);
+  if (!Number.isSafeInteger(minPer) || minPer < 1) throw new SgfilterError('INVALID_ARGUMENT', `minFlowsPerThread must be a whole number ≥ 1, got ${describeValue(minPer)}`);
   const snapshot = isSnapshotInput(config) ? u8(config.snapshot) : await compileInWorker(config, options);
   let rules: RuleRef[] = decodeSnapshot(snapshot).compiled.rules;
   const channels: Channel<PoolRequest, PoolResponse & { id: number }>[] = [];
