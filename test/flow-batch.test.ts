@@ -12,6 +12,7 @@ import {
   type Config, type ConfigInput, type Engine, type FlowInput,
 } from '../src/index.js';
 import { batchFromPacked, packSlice } from '../src/flow.js';
+import { parseProtocol } from '../src/config/presets.js';
 import { mulberry32, randomConfig, randomFlows } from './random.js';
 import { runs, SEED } from './address-arbitraries.js';
 
@@ -191,6 +192,21 @@ describe('flows from the JS API', () => {
           expect(e?.code).toBe('FLOW_INVALID');
           expect(e!.issues.some((i) => i.path[0] === 0)).toBe(true);
         }
+      }),
+      opts(500),
+    );
+  });
+
+  it('a flow protocol means what a rule protocol means, in any case and spacing (the fast path agrees with parseProtocol)', () => {
+    const names = ['TCP', 'UDP', 'ICMP', 'ICMPv6', 'GRE', 'ALL', 'constructor', '__proto__', 'toString', 'hasOwnProperty', '6', '017', '255', '256'];
+    fc.assert(
+      fc.property(fc.constantFrom(...names), fc.array(fc.boolean(), { minLength: 12, maxLength: 12 }), fc.constantFrom('', ' ', '\t'), (name, upper, pad) => {
+        const text = pad + [...name].map((c, i) => (upper[i % 12] ? c.toUpperCase() : c.toLowerCase())).join('') + pad;
+        const p = parseProtocol(text, false);
+        const want = typeof p === 'number' && Number.isInteger(p) && p >= 0 && p <= 255 ? p : undefined;
+        const e = coded(() => parseFlow({ direction: 'inbound', protocol: text, remote: '192.0.2.1', port: 1 }));
+        if (want === undefined) expect(e?.issues.map((i) => i.path[0])).toContain('protocol');
+        else expect(parseFlow({ direction: 'inbound', protocol: text, remote: '192.0.2.1', port: 1 }).protocol).toBe(want);
       }),
       opts(500),
     );
