@@ -140,7 +140,8 @@ for (const set of sets) {
   // Correctness first: every trace line, engine and naive scan.
   engine.classifyBatch(batch, out);
   let mismatches = 0;
-  for (let i = 0; i < batch.length; i++) if (batch.ruleIds[i]! + 1 !== expected[i]) mismatches++;
+  const ruleIds = batch.ruleIds; // a copy: read it once
+  for (let i = 0; i < batch.length; i++) if (ruleIds[i]! + 1 !== expected[i]) mismatches++;
   const nr = naiveRules(rulesText);
   const all = naiveTrace(traceText, 1);
   let naiveMismatches = 0;

@@ -187,7 +187,7 @@ if (bl) {
     `${bl.compileError ? ` **with maxTableBytes raised to ${bl.compileOptions.maxTableBytes}: at the default limit compile stopped with ${bl.compileError.code} after ${bl.compileError.ms.toFixed(0)} ms**` : ''};` +
     ` table ${s.total!.toLocaleString('en')} bytes (header ${s.header}, rules ${s.rules}, bitmaps ${s.bitmaps}, summaries ${s.summaries}, tries ${s.tries}, intervals ${s.intervals}). Chart: [blocklist](${CHART_LINK}blocklist.chart.html).`);
   p();
-  p('"From strings" is dominated by `createFlowBatch` (validating each flow object and parsing its address with ipaddr.js into a bigint);');
+  p('"From strings" is dominated by `createFlowBatch` (validating each flow object and reading its address text into 32-bit words);');
 p('the lookup itself is the "packed batch" row.');
 p();
 p('npm matchers tried: `cidr-matcher` 2.1.1 (named in the issue, ~200K downloads/month, a linear scan over ranges), `arkime-iptrie` 0.0.9');

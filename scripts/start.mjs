@@ -45,7 +45,7 @@ function newest(dir) {
 const mtime = (p) => (existsSync(p) ? statSync(p).mtimeMs : 0);
 
 // 1. Dependencies.
-const needed = ['commander', 'yaml', 'ipaddr.js', 'typescript', 'assemblyscript'];
+const needed = ['commander', 'yaml', 'typescript', 'assemblyscript'];
 if (!existsSync(join(root, 'node_modules')) || needed.some((m) => !existsSync(join(root, 'node_modules', m)))) {
   step('installing dependencies', npm, ['ci']);
 }

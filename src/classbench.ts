@@ -9,7 +9,7 @@
 import { SgfilterError, type Issue } from './errors.js';
 import type { AddressSet, Config, Flow, Interval, Rule } from './types.js';
 import { parseCidr, V4_MAX } from './config/address.js';
-import { FlowBatch } from './flow.js';
+import { inboundV4Flows, type FlowBatch } from './flow.js';
 
 export const CLASSBENCH_GROUP_ID = 'classbench';
 const FULL_PORTS = (i: Interval) => i.lo === 0 && i.hi === 65535;
@@ -89,7 +89,7 @@ export function parseClassBench(text: string): Config {
 
 /** Parses a trace: a flow batch (inbound; remote = source) and the 1-based expected rule per line. */
 export function parseClassBenchTrace(text: string): { batch: FlowBatch; flows: Flow[]; expected: Int32Array } {
-  const flows: Flow[] = [];
+  const rows: { remote: number; local: number; sourcePort: number; port: number; protocol: number }[] = [];
   const expected: number[] = [];
   const issues: Issue[] = [];
   const lines = text.split('\n');
@@ -102,19 +102,9 @@ export function parseClassBenchTrace(text: string): { batch: FlowBatch; flows: F
       fail(i + 1, `expected "src dst sport dport proto [rule]" as decimal numbers, got "${line}"`, issues);
       continue;
     }
-    flows.push({
-      direction: 'inbound',
-      protocol: v[4]!,
-      remote: { v6: false, addr: BigInt(v[0]!) },
-      local: { v6: false, addr: BigInt(v[1]!) },
-      sourcePort: v[2]!,
-      port: v[3]!,
-      icmpType: null,
-      icmpCode: null,
-      instance: null,
-    });
+    rows.push({ remote: v[0]!, local: v[1]!, sourcePort: v[2]!, port: v[3]!, protocol: v[4]! });
     expected.push(t.length === 6 ? v[5]! : 0);
   }
   if (issues.length) throw new SgfilterError('FLOW_INVALID', `invalid ClassBench trace: ${issues.length} issue(s)\n${issues.slice(0, 10).map((x) => `  - ${x.message}`).join('\n')}`, issues);
-  return { batch: new FlowBatch(flows), flows, expected: Int32Array.from(expected) };
+  return { ...inboundV4Flows(rows), expected: Int32Array.from(expected) };
 }

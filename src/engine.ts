@@ -11,22 +11,28 @@ import type { Config, Flow, FlowInput, Verdict } from './types.js';
 import * as L from '../assembly/layout.js';
 import { compilePolicy, verdictOf, type CompiledPolicy, type CompileOptions } from './compile/index.js';
 import { parseConfig, isConfig } from './config/parse.js';
-import { FlowBatch, createFlowBatch } from './flow.js';
+import { FlowBatch, batchState, loadSingleFlow, newSingleFlow, type BatchState } from './flow.js';
+import { checkEngineOptions, checkReloadOptions } from './options.js';
+import { describeValue } from './describe.js';
 import { Arena, instantiateMatcher, type MatcherExports, type WasmSource } from './wasm/load.js';
 import { PolicyTransaction, type AppliedEdit, type PolicyEdit } from './policy/transaction.js';
 import { decodeSnapshot, encodeSnapshot } from './snapshot.js';
 
 export interface EngineOptions extends CompileOptions {
   /**
-   * Most flows per WASM call. By default the flow window grows to the largest batch
-   * seen, so a batch is one call; set a number to cap the window's memory (bigger
-   * batches then go through in several calls).
+   * Most flows per WASM call, a whole number ≥ 1. By default the flow window grows
+   * to the largest batch seen, so a batch is one call; set a number to cap the
+   * window's memory (bigger batches then go through in several calls).
+   * Anything else is refused with INVALID_ARGUMENT.
    */
   windowFlows?: number;
 }
 
 export interface ReloadOptions {
-  /** Refuse the reload (VERSION_CONFLICT) unless the published version is this one. */
+  /**
+   * Refuse the reload (VERSION_CONFLICT) unless the published version is this one
+   * (a whole number ≥ 1; anything else is INVALID_ARGUMENT).
+   */
   expectedVersion?: number;
 }
 
@@ -59,6 +65,14 @@ interface Policy {
   address: number;
 }
 
+// A caller's `out` is read through the typed-array built-ins, never through its own
+// properties: a proxy, a subclass with a lying `length` or a revoked proxy cannot make
+// classifyBatch write past it or throw anything but a coded error.
+const TYPED_ARRAY = Object.getPrototypeOf(Uint8Array.prototype) as object;
+const typedArrayTag = Object.getOwnPropertyDescriptor(TYPED_ARRAY, Symbol.toStringTag)!.get!;
+const typedArrayLength = Object.getOwnPropertyDescriptor(TYPED_ARRAY, 'length')!.get!;
+const typedArraySet = Uint8Array.prototype.set;
+
 /** u32 per flow in the input window: meta, remote ×4, local ×4, proto, port, sport, icmp, order. */
 const WINDOW_U32_PER_FLOW = 14;
 /** Bytes per flow of the answer region (action u8 + rule id i32). */
@@ -81,6 +95,8 @@ export class Engine {
   #u8!: Uint8Array;
   #u32!: Uint32Array;
   #i32!: Int32Array;
+  /** classify(flow) reads its flow here: one row, reused (no batch per call). */
+  readonly #single: BatchState = newSingleFlow();
 
   private constructor(x: MatcherExports, config: Config, options: EngineOptions, precompiled?: CompiledPolicy) {
     this.#x = x;
@@ -111,6 +127,7 @@ export class Engine {
 
   /** @internal use createEngine (src/index.ts) */
   static async create(wasm: WasmSource, config: unknown, options: EngineOptions = {}): Promise<Engine> {
+    options = checkEngineOptions(options);
     if (isSnapshotSource(config)) {
       const snap = decodeSnapshot(config.snapshot);
       return new Engine(await instantiateMatcher(wasm), snap.config, options, snap.compiled);
@@ -133,7 +150,7 @@ export class Engine {
    * nothing changes.
    */
   async loadSnapshot(bytes: Uint8Array | ArrayBuffer, options: ReloadOptions = {}): Promise<number> {
-    this.#expect(options.expectedVersion, 'loadSnapshot');
+    this.#expect(checkReloadOptions(options, 'loadSnapshot').expectedVersion, 'loadSnapshot');
     const snap = decodeSnapshot(bytes);
     return this.#swap(snap.config, { reason: 'reload' }, snap.compiled);
   }
@@ -187,7 +204,7 @@ export class Engine {
    * Resolves to the new version.
    */
   async reload(config: unknown, options: ReloadOptions = {}): Promise<number> {
-    this.#expect(options.expectedVersion, 'reload');
+    this.#expect(checkReloadOptions(options, 'reload').expectedVersion, 'reload');
     const cfg = isConfig(config) ? config : parseConfig(config);
     return this.#swap(cfg, { reason: 'reload' });
   }
@@ -205,7 +222,7 @@ export class Engine {
    * Resolves to the new version (the current one when there was nothing to do).
    */
   async update(edit: PolicyUpdate, options: ReloadOptions = {}): Promise<number> {
-    this.#expect(options.expectedVersion, 'update');
+    this.#expect(checkReloadOptions(options, 'update').expectedVersion, 'update');
     const base = this.#policy;
     const tx = new PolicyTransaction(base.config);
     try {
@@ -248,7 +265,8 @@ export class Engine {
 
   /** Calls `listener` after each published change; returns a function that unsubscribes. */
   on(event: 'change', listener: (change: PolicyChange) => void): () => void {
-    if (event !== 'change') throw new SgfilterError('INVALID_ARGUMENT', `unknown event "${String(event)}"; engines emit "change"`);
+    if (event !== 'change') throw new SgfilterError('INVALID_ARGUMENT', `unknown event ${describeValue(event)}; engines emit "change"`);
+    if (typeof listener !== 'function') throw new SgfilterError('INVALID_ARGUMENT', `a 'change' listener is a function, got ${describeValue(listener)}`);
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
   }
@@ -266,25 +284,53 @@ export class Engine {
     }
   }
 
-  /** Classifies one flow (SPEC §1 object or a parsed Flow). */
+  /**
+   * Classifies one flow (SPEC §1 object or a parsed Flow). Throws FLOW_INVALID (with
+   * every issue) or UNKNOWN_INSTANCE. The flow is read straight into a row the engine
+   * keeps: no batch is built per call.
+   */
   classify(flow: FlowInput | Flow): Verdict {
-    const batch = createFlowBatch([flow]);
-    this.classifyBatch(batch);
-    return batch.verdict(0);
+    const st = this.#single;
+    loadSingleFlow(st, flow);
+    const rules = this.#run(st).compiled.rules;
+    return verdictOf(rules, this.#i32[this.#answers >> 2]!);
   }
 
   /**
    * Classifies every flow of `batch`: returns 1 (accept) / 0 (drop) per flow in `out`
-   * (allocated when not given), and leaves each flow's deciding rule in
-   * `batch.ruleIds` (resolve with `batch.verdict(i)`).
+   * (a Uint8Array of at least batch.length; allocated when not given), and records
+   * each flow's deciding rule on the batch (batch.verdict(i), batch.ruleId(i)).
+   * Throws INVALID_ARGUMENT when `batch` is not a FlowBatch or `out` not a
+   * Uint8Array, BATCH_MISMATCH when `out` is too short, UNKNOWN_INSTANCE.
    */
   classifyBatch(batch: FlowBatch, out?: Uint8Array): Uint8Array {
-    const n = batch.length;
+    const st = batchState(batch);
+    const n = st.n;
+    if (out !== undefined && typedArrayTag.call(out) !== 'Uint8Array') {
+      throw new SgfilterError('INVALID_ARGUMENT', `classifyBatch's out is a Uint8Array (one byte per flow), got ${describeValue(out)}`);
+    }
     const result = out ?? new Uint8Array(n);
-    if (result.length < n) throw new SgfilterError('BATCH_MISMATCH', `output has ${result.length} slots for ${n} flows`);
+    const room = typedArrayLength.call(result) as number;
+    if (room < n) throw new SgfilterError('BATCH_MISMATCH', `output has ${room} slots for ${n} flows`);
+    const policy = this.#run(st);
+    const actions = this.#answers + this.#answersCap * 4;
+    typedArraySet.call(result, this.#u8.subarray(actions, actions + n));
+    st.ruleIds.set(this.#i32.subarray(this.#answers >> 2, (this.#answers >> 2) + n));
+    st.version = policy.version;
+    st.rules = policy.compiled.rules;
+    return result;
+  }
+
+  /**
+   * Runs the flows of `st` through WASM with the published policy; the answers
+   * (rule ids, then actions, caller's order) are left at #answers. Returns the policy.
+   */
+  #run(st: BatchState): Policy {
+    const n = st.n;
+    const c = st.cols;
     const policy = this.#policy;
-    const { instances, defaultInstance, rules } = policy.compiled;
-    const slots = batch.instances.length;
+    const { instances, defaultInstance } = policy.compiled;
+    const slots = st.instances.length;
     this.#fit(n);
     let slotMap = this.#window + L.BATCH_HEADER_SIZE + this.#cap * WINDOW_U32_PER_FLOW * 4;
     slotMap = (slotMap + 7) & ~7;
@@ -299,7 +345,7 @@ export class Engine {
       this.#views();
       const u32 = this.#u32;
       for (let s = 0; s < slots; s++) {
-        const name = batch.instances[s] ?? defaultInstance;
+        const name = st.instances[s] ?? defaultInstance;
         const pair = name === null ? undefined : instances.get(name);
         if (!pair) {
           throw new SgfilterError('UNKNOWN_INSTANCE', `unknown instance "${name}"; the policy has: ${[...instances.keys()].join(', ') || 'none'}`);
@@ -332,30 +378,28 @@ export class Engine {
       u32[h + (L.BATCH_OUT_RULES_AT >> 2)] = rulesOut;
       // Flows grouped by (instance, direction) carry their caller's index; WASM puts
       // each answer there, so the answers come back in the caller's order.
-      u32[h + (L.BATCH_ORDER_AT >> 2)] = batch.order ? order : 0;
+      u32[h + (L.BATCH_ORDER_AT >> 2)] = st.order ? order : 0;
       for (let start = 0; start < n; start += cap) {
         const count = Math.min(cap, n - start);
         const end = start + count;
         u32[h + (L.BATCH_COUNT_AT >> 2)] = count;
         u32[h + (L.BATCH_FIRST_AT >> 2)] = start;
-        u32.set(batch.meta.subarray(start, end), meta >> 2);
-        u32.set(batch.remote.subarray(4 * start, 4 * end), remote >> 2);
-        u32.set(batch.local.subarray(4 * start, 4 * end), local >> 2);
-        u32.set(batch.proto.subarray(start, end), proto >> 2);
-        u32.set(batch.port.subarray(start, end), port >> 2);
-        u32.set(batch.sport.subarray(start, end), sport >> 2);
-        u32.set(batch.icmp.subarray(start, end), icmp >> 2);
-        if (batch.order) u32.set(batch.order.subarray(start, end), order >> 2);
+        // A batch that fits the window is copied without views (nothing allocated per call).
+        const whole = start === 0 && end === n && c.meta.length === n;
+        u32.set(whole ? c.meta : c.meta.subarray(start, end), meta >> 2);
+        u32.set(whole ? c.remote : c.remote.subarray(4 * start, 4 * end), remote >> 2);
+        u32.set(whole ? c.local : c.local.subarray(4 * start, 4 * end), local >> 2);
+        u32.set(whole ? c.proto : c.proto.subarray(start, end), proto >> 2);
+        u32.set(whole ? c.port : c.port.subarray(start, end), port >> 2);
+        u32.set(whole ? c.sport : c.sport.subarray(start, end), sport >> 2);
+        u32.set(whole ? c.icmp : c.icmp.subarray(start, end), icmp >> 2);
+        if (st.order) u32.set(whole ? st.order : st.order.subarray(start, end), order >> 2);
         this.#x.classifyBatch(policy.address, w);
       }
-      result.set(this.#u8.subarray(actions, actions + n));
-      batch.ruleIds.set(this.#i32.subarray(rulesOut >> 2, (rulesOut >> 2) + n));
     } finally {
       if (ownMap) this.#arena.release(ownMap, slots * 8);
     }
-    batch.policyVersion = policy.version;
-    batch.resolve = (id) => verdictOf(rules, id);
-    return result;
+    return policy;
   }
 }
 

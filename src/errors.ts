@@ -12,7 +12,7 @@ export const ErrorCodes = {
   UNKNOWN_INSTANCE: 'a flow names an instance the policy does not have',
   TABLE_TOO_LARGE: 'the compiled table would exceed the configured byte limit',
   WASM_LOAD: 'the WASM matcher could not be loaded or has another ABI',
-  BATCH_MISMATCH: 'a flow batch or output buffer has the wrong shape',
+  BATCH_MISMATCH: 'a flow batch or output buffer has the wrong shape (too short, an index outside the batch, a batch not classified yet, packed flows that validation could not have written)',
   INVALID_ARGUMENT: 'an API argument is outside what the function accepts',
   SNAPSHOT_INVALID: 'a compiled-policy snapshot is truncated, corrupted, or from another format/ABI',
   VERSION_CONFLICT: 'a reload named an expectedVersion that is no longer the published one',

@@ -1,114 +1,445 @@
 /**
- * Flows (SPEC §1): validation of one flow, and FlowBatch, the struct-of-arrays form
- * that classifyBatch hands to WASM in one copy per array (see assembly/layout.ts BATCH).
+ * Flows (SPEC §1): the one flow validator, parsed flows, and FlowBatch, the
+ * struct-of-arrays form that classifyBatch copies into WASM (assembly/layout.ts BATCH).
+ *
+ * Trust. A flow is trusted only when this module made it: parseFlow returns frozen
+ * objects marked in a WeakSet that nothing outside this module can reach. Any other
+ * value (an object of the same shape, a class instance, a proxy, an object with
+ * getters) is validated field by field; each field is read once, exceptions thrown
+ * while reading become FLOW_INVALID issues with the field's path, and a field that a
+ * flow does not own is never taken from a polluted Object.prototype.
+ *
+ * One row per flow. Validation writes each flow straight into its row of the
+ * columns (addresses as 32-bit words, no BigInt, no object per flow), so a batch has
+ * exactly one row per flow it was given, or is refused with at least one issue.
+ *
+ * A FlowBatch keeps its columns in a private field: nothing outside can write what
+ * the engine copies into WASM memory (a flow's instance slot, the answer order).
+ * The engine and the worker pool reach them through the functions marked @internal
+ * below, which src/index.ts does not export.
  */
 import { SgfilterError, type Issue, type Path } from './errors.js';
-import type { Flow, FlowInput, Verdict } from './types.js';
-import { parseAddress, type Address } from './config/address.js';
+import { describeValue, errorText } from './describe.js';
+import type { Flow, FlowAddress, FlowInput, Verdict } from './types.js';
+import { addressProblem, IPV4, readAddress } from './config/address.js';
 import { parseProtocol, ICMP, ICMPV6, TCP, UDP } from './config/presets.js';
-import { closest, show, unknownFieldIssue } from './config/rule.js';
+import { closest, unknownFieldIssue } from './config/rule.js';
+import { verdictOf, type RuleRef } from './compile/index.js';
 import {
   ICMP_ABSENT, ICMP_CODE_SHIFT, META_LOCAL_PRESENT, META_LOCAL_V6, META_OUTBOUND, META_REMOTE_V6,
   META_SLOT_SHIFT, PORT_ABSENT,
 } from '../assembly/layout.js';
 
 const FLOW_FIELDS = ['direction', 'protocol', 'remote', 'port', 'local', 'sourcePort', 'icmpType', 'icmpCode', 'instance'] as const;
+const FLOW_FIELD_SET: ReadonlySet<string> = new Set(FLOW_FIELDS);
+/** A misspelt field is at most two edits from a flow field, so at most 12 characters. */
+const LONGEST_TYPO = 12;
 
-function intField(v: unknown, max: number): number | undefined {
-  if (typeof v === 'number') return Number.isInteger(v) && v >= 0 && v <= max ? v : undefined;
-  if (typeof v === 'string' && /^\s*\d{1,5}\s*$/.test(v)) {
-    const n = Number(v);
-    return n <= max ? n : undefined;
-  }
-  return undefined;
+/**
+ * Most flows in one batch (2^24): a batch holds 56 bytes per flow in this thread,
+ * and its instance slots must fit the 24 bits META_SLOT_SHIFT leaves them. Split
+ * bigger sets of flows into several batches.
+ */
+export const MAX_BATCH_FLOWS = 1 << 24;
+const MAX_SLOTS = 2 ** (32 - META_SLOT_SHIFT);
+/** Issues collected from one batch before validation stops (the batch is refused anyway). */
+const MAX_ISSUES = 1000;
+
+const GRE = 47;
+
+// ---------- Describing hostile values without running their code ----------
+
+/** The `given` of an issue: primitives only (objects may be proxies, circular, or not cloneable to a worker). */
+function givenValue(v: unknown): unknown {
+  return v === null || (typeof v !== 'object' && typeof v !== 'function' && typeof v !== 'symbol') ? v : undefined;
 }
 
-/** Validates one flow; pushes issues (paths prefixed by `base`) and returns undefined on error. */
-export function validateFlow(raw: unknown, base: Path, issues: Issue[]): Flow | undefined {
-  const before = issues.length;
-  const where = base.length ? `flow ${base.join('.')}` : 'flow';
-  const bad = (field: string, message: string, given?: unknown) => {
-    const issue: Issue = { code: 'INVALID_FLOW', path: [...base, field], message: `${where}, ${field}: ${message}` };
-    if (given !== undefined) issue.given = given;
-    issues.push(issue);
-  };
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
-    issues.push({ code: 'INVALID_FLOW', path: base, given: raw, message: `${where}: a flow must be an object {direction, protocol, remote, port?...}, got ${show(raw)}` });
-    return undefined;
-  }
-  const f = raw as Record<string, unknown>;
-  // Flows often travel with fields of their own (an id, an expected verdict): those
-  // are ignored. A name one or two letters away from a flow field is a typo that
-  // would silently change the verdict, so it is an error.
-  for (const k of Object.keys(f)) {
-    if (!(FLOW_FIELDS as readonly string[]).includes(k) && closest(k, FLOW_FIELDS)) {
-      issues.push(unknownFieldIssue([...base, k], where, k, FLOW_FIELDS));
-    }
-  }
-  const dir = typeof f.direction === 'string' ? f.direction.trim().toLowerCase() : undefined;
-  if (dir !== 'inbound' && dir !== 'outbound') bad('direction', `${f.direction === undefined ? 'missing' : show(f.direction)}; allowed: inbound, outbound`, f.direction);
-  const proto = f.protocol === undefined ? undefined : parseProtocol(f.protocol, false);
-  if (proto === undefined || proto === 'all') bad('protocol', `${f.protocol === undefined ? 'missing' : show(f.protocol)}; a flow has one protocol: TCP, UDP, ICMP, ICMPv6, GRE or 0-255`, f.protocol);
-  const addr = (field: 'remote' | 'local'): Address | null | undefined => {
-    const v = f[field];
-    if (v === undefined) {
-      if (field === 'remote') bad('remote', 'missing; the peer address (IPv4 or IPv6)');
-      return null;
-    }
-    if (typeof v !== 'string') {
-      bad(field, `must be an address string, got ${show(v)}`, v);
-      return undefined;
-    }
-    const a = parseAddress(v);
-    if (!a.ok) bad(field, a.message, v);
-    return a.ok ? a.value : undefined;
-  };
-  const remote = addr('remote');
-  const local = addr('local');
-  const num = (field: 'port' | 'sourcePort' | 'icmpType' | 'icmpCode', max: number): number | null => {
-    if (f[field] === undefined) return null;
-    const n = intField(f[field], max);
-    if (n === undefined) bad(field, `${show(f[field])} is not a whole number 0-${max}`, f[field]);
-    return n ?? null;
-  };
-  const port = num('port', 65535);
-  const sourcePort = num('sourcePort', 65535);
-  const icmpType = num('icmpType', 255);
-  const icmpCode = num('icmpCode', 255);
-  if (typeof proto === 'number') {
-    if ((proto === TCP || proto === UDP) && f.port === undefined) bad('port', `required for ${proto === TCP ? 'TCP' : 'UDP'} flows (0-65535)`);
-    if (proto !== ICMP && proto !== ICMPV6 && (f.icmpType !== undefined || f.icmpCode !== undefined)) {
-      bad(f.icmpType !== undefined ? 'icmpType' : 'icmpCode', 'only ICMP and ICMPv6 flows carry an ICMP type/code');
-    }
-  }
-  if (f.instance !== undefined && (typeof f.instance !== 'string' || f.instance === '')) bad('instance', `must be an instance id string, got ${show(f.instance)}`, f.instance);
-  if (issues.length > before || !remote || local === undefined || typeof proto !== 'number') return undefined;
+/**
+ * The value `v` read from f[key], unless it came from a polluted Object.prototype: a
+ * field the flow does not own is taken from its own prototype chain (a class, a
+ * prototype object), never from Object.prototype.
+ */
+function unpolluted(f: object, key: string, v: unknown): unknown {
+  return v === undefined || Object.hasOwn(f, key) || !Object.hasOwn(Object.prototype, key) ? v : undefined;
+}
+
+/** A field of an object, read as unpolluted says. */
+function readField(f: object, key: string): unknown {
+  return unpolluted(f, key, (f as Record<string, unknown>)[key]);
+}
+
+// ---------- Columns: what validation writes and WASM reads ----------
+
+/** Flows as columns in the BATCH layout (assembly/layout.ts): row s = flow s. */
+interface FlowColumns {
+  /** Direction and address-family bits; the instance slot is added when the batch is assembled. */
+  meta: Uint32Array;
+  /** Four words per flow, word 0 most significant (IPv4: word 0). */
+  remote: Uint32Array;
+  local: Uint32Array;
+  proto: Uint32Array;
+  port: Uint32Array;
+  sport: Uint32Array;
+  icmp: Uint32Array;
+}
+
+function newColumns(n: number): FlowColumns {
   return {
-    direction: dir as 'inbound' | 'outbound',
-    protocol: proto,
-    remote,
-    port,
-    local,
-    sourcePort,
-    icmpType,
-    icmpCode,
-    instance: typeof f.instance === 'string' ? f.instance : null,
+    meta: new Uint32Array(n),
+    remote: new Uint32Array(4 * n),
+    local: new Uint32Array(4 * n),
+    proto: new Uint32Array(n),
+    port: new Uint32Array(n),
+    sport: new Uint32Array(n),
+    icmp: new Uint32Array(n),
   };
 }
 
-export function parseFlow(raw: unknown): Flow {
-  const issues: Issue[] = [];
-  const flow = validateFlow(raw, [], issues);
-  if (!flow) throw new SgfilterError('FLOW_INVALID', `invalid flow:\n${issues.map((i) => `  - ${i.message}`).join('\n')}`, issues);
+// ---------- Parsed flows ----------
+
+/** Flows this module made (frozen). Nothing else can add to it. */
+const PARSED = new WeakSet<object>();
+
+/** True when `x` is a flow that parseFlow (this module) made. */
+export function isParsedFlow(x: unknown): x is Flow {
+  return typeof x === 'object' && x !== null && PARSED.has(x);
+}
+
+function addressOf(words: Uint32Array, at: number, v6: boolean): FlowAddress {
+  const w = Object.freeze([words[at]!, words[at + 1]!, words[at + 2]!, words[at + 3]!] as const);
+  return Object.freeze({ v6, words: w });
+}
+
+/** The frozen, marked Flow of row s. */
+function flowOfRow(c: FlowColumns, s: number, instance: string | null): Flow {
+  const m = c.meta[s]!;
+  const icmp = c.icmp[s]!;
+  const type = icmp & 0xffff;
+  const code = icmp >>> ICMP_CODE_SHIFT;
+  const flow: Flow = Object.freeze({
+    direction: m & META_OUTBOUND ? 'outbound' : 'inbound',
+    protocol: c.proto[s]!,
+    remote: addressOf(c.remote, 4 * s, (m & META_REMOTE_V6) !== 0),
+    port: c.port[s] === PORT_ABSENT ? null : c.port[s]!,
+    local: m & META_LOCAL_PRESENT ? addressOf(c.local, 4 * s, (m & META_LOCAL_V6) !== 0) : null,
+    sourcePort: c.sport[s] === PORT_ABSENT ? null : c.sport[s]!,
+    icmpType: type === ICMP_ABSENT ? null : type,
+    icmpCode: code === ICMP_ABSENT ? null : code,
+    instance,
+  });
+  PARSED.add(flow);
   return flow;
 }
 
-function writeAddress(out: Uint32Array, at: number, a: Address): void {
-  if (!a.v6) {
-    out[at] = Number(a.addr);
-    return;
+/** Row s from a parsed flow (trusted: this module made and froze it). */
+function writeParsed(f: Flow, c: FlowColumns, s: number): string | null {
+  let m = f.direction === 'outbound' ? META_OUTBOUND : 0;
+  const r = f.remote.words;
+  const at = 4 * s;
+  c.remote[at] = r[0];
+  c.remote[at + 1] = r[1];
+  c.remote[at + 2] = r[2];
+  c.remote[at + 3] = r[3];
+  if (f.remote.v6) m |= META_REMOTE_V6;
+  if (f.local) {
+    const l = f.local.words;
+    c.local[at] = l[0];
+    c.local[at + 1] = l[1];
+    c.local[at + 2] = l[2];
+    c.local[at + 3] = l[3];
+    m |= META_LOCAL_PRESENT | (f.local.v6 ? META_LOCAL_V6 : 0);
+  } else c.local.fill(0, at, at + 4);
+  c.meta[s] = m;
+  c.proto[s] = f.protocol;
+  c.port[s] = f.port ?? PORT_ABSENT;
+  c.sport[s] = f.sourcePort ?? PORT_ABSENT;
+  c.icmp[s] = ((f.icmpType ?? ICMP_ABSENT) | ((f.icmpCode ?? ICMP_ABSENT) << ICMP_CODE_SHIFT)) >>> 0;
+  return f.instance;
+}
+
+// ---------- Field readers ----------
+
+/** A protocol number 0-255, or -1. The common spellings first, without allocating. */
+function flowProtocol(v: unknown): number {
+  if (typeof v === 'number') return Number.isInteger(v) && v >= 0 && v <= 255 ? v : -1;
+  if (typeof v !== 'string') return -1;
+  switch (v) {
+    case 'TCP':
+    case 'tcp':
+      return TCP;
+    case 'UDP':
+    case 'udp':
+      return UDP;
+    case 'ICMP':
+    case 'icmp':
+      return ICMP;
+    case 'ICMPv6':
+    case 'icmpv6':
+      return ICMPV6;
+    case 'GRE':
+    case 'gre':
+      return GRE;
   }
-  for (let k = 0; k < 4; k++) out[at + k] = Number((a.addr >> BigInt(96 - 32 * k)) & 0xffffffffn);
+  // parseProtocol's answer is checked, not trusted to be a number (SPEC: 0-255).
+  const p = parseProtocol(v, false);
+  return typeof p === 'number' && Number.isInteger(p) && p >= 0 && p <= 255 ? p : -1;
+}
+
+/** A whole number 0-max (a number, or digits with optional spaces), or -1. */
+function intField(v: unknown, max: number): number {
+  if (typeof v === 'number') return Number.isInteger(v) && v >= 0 && v <= max ? v : -1;
+  if (typeof v === 'string' && v.length <= 16 && /^\s*\d{1,5}\s*$/.test(v)) {
+    const n = Number(v);
+    return n <= max ? n : -1;
+  }
+  return -1;
+}
+
+/** Where issues of one flow go: its path prefix and label, built only when there is an issue. */
+class FlowIssues {
+  constructor(
+    public issues: Issue[],
+    public prefix: Path,
+    /** The flow's index in its list, or -1 for a lone flow. */
+    public index: number,
+  ) {}
+
+  path(field?: string): Path {
+    const p: Path = this.index < 0 ? [...this.prefix] : [...this.prefix, this.index];
+    if (field !== undefined) p.push(field);
+    return p;
+  }
+
+  get where(): string {
+    const p = this.path();
+    return p.length ? `flow ${p.join('.')}` : 'flow';
+  }
+
+  bad(field: string | undefined, message: string, given?: unknown): void {
+    const issue: Issue = { code: 'INVALID_FLOW', path: this.path(field), message: `${this.where}${field ? `, ${field}` : ''}: ${message}` };
+    const g = givenValue(given);
+    if (g !== undefined) issue.given = g;
+    this.issues.push(issue);
+  }
+}
+
+/**
+ * An address object (a FlowAddress, as a parsed flow carries it after JSON or a
+ * worker thread), read in full while user code may run (getters, proxies): its
+ * family and words, or a message saying what is wrong with it.
+ */
+class AddressObject {
+  constructor(
+    readonly v6: boolean,
+    readonly w: readonly number[],
+    /** Set when the object is not a FlowAddress: what is wrong with it. */
+    readonly problem?: string,
+  ) {}
+}
+
+function readAddressObject(v: object): AddressObject {
+  const v6 = readField(v, 'v6');
+  const words = readField(v, 'words');
+  const refuse = (problem: string) => new AddressObject(false, [], problem);
+  if (typeof v6 !== 'boolean' || !(Array.isArray(words) || words instanceof Uint32Array) || words.length !== 4) {
+    return refuse(`must be an address string, or {v6: boolean, words: [four 32-bit words]} as a parsed flow has; got ${describeValue(v)}`);
+  }
+  const w = [0, 0, 0, 0];
+  for (let k = 0; k < 4; k++) {
+    const x: unknown = (words as ArrayLike<unknown>)[k];
+    if (typeof x !== 'number' || !Number.isInteger(x) || x < 0 || x > 0xffffffff) return refuse(`words[${k}] is ${describeValue(x)}; each word is a whole number 0-4294967295`);
+    w[k] = x;
+  }
+  if (!v6 && (w[1] !== 0 || w[2] !== 0 || w[3] !== 0)) return refuse('an IPv4 address is words[0]; words 1-3 must be 0');
+  return new AddressObject(v6, w);
+}
+
+/**
+ * The address of a flow field into words[at..at+3]: 0 (IPv4), 1 (IPv6), or -1 after
+ * an issue. Text goes through readAddress; an address object was read already
+ * (readAddressObject) and means what its bits mean, as text would.
+ */
+function flowAddressInto(v: unknown, field: string, out: Uint32Array, at: number, report: FlowIssues): number {
+  if (typeof v === 'string') {
+    const r = readAddress(v, out, at);
+    if (r < 0) {
+      report.bad(field, addressProblem(v, r), v);
+      return -1;
+    }
+    return r === IPV4 ? 0 : 1;
+  }
+  if (!(v instanceof AddressObject)) {
+    report.bad(field, `must be an address string (IPv4 or IPv6), got ${describeValue(v)}`, v);
+    return -1;
+  }
+  if (v.problem !== undefined) {
+    report.bad(field, v.problem);
+    return -1;
+  }
+  const a = v;
+  const w = a.w;
+  // The bits decide, as in readAddress: ::ffff:a.b.c.d is the IPv4 address a.b.c.d.
+  const mapped = a.v6 && w[0] === 0 && w[1] === 0 && w[2] === 0xffff;
+  out[at] = mapped ? w[3]! : w[0]!;
+  out[at + 1] = mapped ? 0 : w[1]!;
+  out[at + 2] = mapped ? 0 : w[2]!;
+  out[at + 3] = mapped ? 0 : w[3]!;
+  return a.v6 && !mapped ? 1 : 0;
+}
+
+/**
+ * Validates one flow into row s of `c`. Returns its instance (null: the default),
+ * or undefined after pushing at least one issue.
+ */
+function readFlow(raw: unknown, report: FlowIssues, c: FlowColumns, s: number): string | null | undefined {
+  if (isParsedFlow(raw)) return writeParsed(raw, c, s);
+  const before = report.issues.length;
+  let direction: unknown, protocol: unknown, remote: unknown, port: unknown, local: unknown;
+  let sourcePort: unknown, icmpType: unknown, icmpCode: unknown, instance: unknown;
+  let reading: string | undefined;
+  try {
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+      report.bad(undefined, `a flow must be an object {direction, protocol, remote, port?...}, got ${describeValue(raw)}`, raw);
+      return undefined;
+    }
+    // Flows often travel with fields of their own (an id, an expected verdict): those
+    // are ignored. A name one or two letters away from a flow field is a typo that
+    // would silently change the verdict, so it is an error.
+    for (const k in raw) {
+      if (FLOW_FIELD_SET.has(k) || k.length > LONGEST_TYPO || !closest(k, FLOW_FIELDS) || !Object.hasOwn(raw, k)) continue;
+      report.issues.push(unknownFieldIssue(report.path(k), report.where, k, FLOW_FIELDS));
+    }
+    const f = raw as Partial<Record<(typeof FLOW_FIELDS)[number], unknown>>;
+    reading = 'direction';
+    direction = unpolluted(f, reading, f.direction);
+    reading = 'protocol';
+    protocol = unpolluted(f, reading, f.protocol);
+    reading = 'remote';
+    remote = unpolluted(f, reading, f.remote);
+    reading = 'port';
+    port = unpolluted(f, reading, f.port);
+    reading = 'local';
+    local = unpolluted(f, reading, f.local);
+    reading = 'sourcePort';
+    sourcePort = unpolluted(f, reading, f.sourcePort);
+    reading = 'icmpType';
+    icmpType = unpolluted(f, reading, f.icmpType);
+    reading = 'icmpCode';
+    icmpCode = unpolluted(f, reading, f.icmpCode);
+    reading = 'instance';
+    instance = unpolluted(f, reading, f.instance);
+    reading = 'remote';
+    if (typeof remote === 'object' && remote !== null) remote = readAddressObject(remote);
+    reading = 'local';
+    if (typeof local === 'object' && local !== null) local = readAddressObject(local);
+  } catch (e) {
+    report.bad(reading, `could not be read (${errorText(e)})`);
+    return undefined;
+  }
+  // From here on no user code runs (no getters, no proxies): a flow that classifies
+  // another flow from a getter cannot change this row half-way.
+  // Optional fields may be null (what JSON writes for "none", e.g. a parsed flow's
+  // `port: null`): the same as absent.
+  if (port === null) port = undefined;
+  if (local === null) local = undefined;
+  if (sourcePort === null) sourcePort = undefined;
+  if (icmpType === null) icmpType = undefined;
+  if (icmpCode === null) icmpCode = undefined;
+  if (instance === null) instance = undefined;
+
+  let m = 0;
+  if (direction === 'outbound') m = META_OUTBOUND;
+  else if (direction !== 'inbound') {
+    const d = typeof direction === 'string' ? direction.trim().toLowerCase() : undefined;
+    if (d === 'outbound') m = META_OUTBOUND;
+    else if (d !== 'inbound') report.bad('direction', `${direction === undefined ? 'missing' : describeValue(direction)}; allowed: inbound, outbound`, direction);
+  }
+
+  const proto = protocol === undefined ? -1 : flowProtocol(protocol);
+  if (proto < 0) report.bad('protocol', `${protocol === undefined ? 'missing' : describeValue(protocol)}; a flow has one protocol: TCP, UDP, ICMP, ICMPv6, GRE or 0-255`, protocol);
+
+  const at = 4 * s;
+  if (remote === undefined) report.bad('remote', 'missing; the peer address (IPv4 or IPv6)');
+  else if (flowAddressInto(remote, 'remote', c.remote, at, report) === 1) m |= META_REMOTE_V6;
+  if (local === undefined) c.local.fill(0, at, at + 4);
+  else {
+    const l = flowAddressInto(local, 'local', c.local, at, report);
+    if (l >= 0) m |= META_LOCAL_PRESENT | (l === 1 ? META_LOCAL_V6 : 0);
+  }
+
+  const num = (field: string, v: unknown, max: number, absent: number): number => {
+    if (v === undefined) return absent;
+    const n = intField(v, max);
+    if (n < 0) report.bad(field, `${describeValue(v)} is not a whole number 0-${max}`, v);
+    return n < 0 ? absent : n;
+  };
+  const p = num('port', port, 65535, PORT_ABSENT);
+  const sp = num('sourcePort', sourcePort, 65535, PORT_ABSENT);
+  const type = num('icmpType', icmpType, 255, ICMP_ABSENT);
+  const code = num('icmpCode', icmpCode, 255, ICMP_ABSENT);
+  if ((proto === TCP || proto === UDP) && port === undefined) report.bad('port', `required for ${proto === TCP ? 'TCP' : 'UDP'} flows (0-65535)`);
+  if (proto >= 0 && proto !== ICMP && proto !== ICMPV6 && (icmpType !== undefined || icmpCode !== undefined)) {
+    report.bad(icmpType !== undefined ? 'icmpType' : 'icmpCode', 'only ICMP and ICMPv6 flows carry an ICMP type/code');
+  }
+  if (instance !== undefined && (typeof instance !== 'string' || instance === '')) {
+    report.bad('instance', `must be an instance id string, got ${describeValue(instance)}`, instance);
+  }
+  if (report.issues.length > before) return undefined;
+  c.meta[s] = m;
+  c.proto[s] = proto;
+  c.port[s] = p;
+  c.sport[s] = sp;
+  c.icmp[s] = (type | (code << ICMP_CODE_SHIFT)) >>> 0;
+  return typeof instance === 'string' ? instance : null;
+}
+
+const ONE = newColumns(1);
+
+/** Validates one flow; pushes issues (paths prefixed by `base`) and returns undefined on error. */
+export function validateFlow(raw: unknown, base: Path, issues: Issue[]): Flow | undefined {
+  if (isParsedFlow(raw)) return raw;
+  const report = new FlowIssues(issues, base, -1);
+  const before = issues.length;
+  const instance = readFlow(raw, report, ONE, 0);
+  if (instance === undefined) {
+    if (issues.length === before) report.bad(undefined, 'refused without a reason (a bug in sgfilter; please report it)');
+    return undefined;
+  }
+  return flowOfRow(ONE, 0, instance);
+}
+
+function flowError(issues: Issue[], what: string, more = false): SgfilterError {
+  const shown = issues.slice(0, 20).map((i) => `  - ${i.message}`).join('\n');
+  const count = `${more ? 'at least ' : ''}${issues.length}`;
+  return new SgfilterError('FLOW_INVALID', `${what}: ${count} issue(s):\n${shown}${issues.length > 20 || more ? '\n  ...' : ''}`, issues);
+}
+
+/**
+ * Validates a flow (SPEC §1 object) into a parsed, frozen Flow. Throws FLOW_INVALID
+ * with every issue of the flow, each with the path of its field. A parsed flow is
+ * returned as it is.
+ */
+export function parseFlow(raw: unknown): Flow {
+  const issues: Issue[] = [];
+  const flow = validateFlow(raw, [], issues);
+  if (!flow) throw flowError(issues, 'invalid flow');
+  return flow;
+}
+
+// ---------- Batches ----------
+
+/** @internal A batch's state: what the engine copies into WASM and where answers go. */
+export interface BatchState {
+  readonly n: number;
+  readonly cols: FlowColumns;
+  /** Instance slot names; slot 0 is the policy's default instance (null). */
+  readonly instances: (string | null)[];
+  /** Stored flow s is the caller's flow order[s] (null: the caller's order). */
+  readonly order: Uint32Array | null;
+  /** Global rule id that decided each flow (caller's order), -1 = default drop. */
+  readonly ruleIds: Int32Array;
+  version: number;
+  rules: readonly RuleRef[] | null;
 }
 
 /** Stable counting sort of indexes by key; null when keys are already sorted. */
@@ -117,113 +448,345 @@ function groupOrder(keys: Uint32Array, nKeys: number): Uint32Array | null {
   for (let i = 1; i < keys.length && sorted; i++) sorted = keys[i - 1]! <= keys[i]!;
   if (sorted) return null;
   const start = new Uint32Array(nKeys + 1);
-  for (const k of keys) start[k + 1]!++;
+  for (let i = 0; i < keys.length; i++) start[keys[i]! + 1]!++;
   for (let k = 0; k < nKeys; k++) start[k + 1]! += start[k]!;
   const order = new Uint32Array(keys.length);
-  keys.forEach((k, i) => (order[start[k]!++] = i));
+  for (let i = 0; i < keys.length; i++) order[start[keys[i]!]!++] = i;
   return order;
 }
 
+function permute(c: FlowColumns, order: Uint32Array): FlowColumns {
+  const p = newColumns(order.length);
+  for (let s = 0; s < order.length; s++) {
+    const i = order[s]!;
+    p.meta[s] = c.meta[i]!;
+    p.proto[s] = c.proto[i]!;
+    p.port[s] = c.port[i]!;
+    p.sport[s] = c.sport[i]!;
+    p.icmp[s] = c.icmp[i]!;
+    for (let k = 0; k < 4; k++) {
+      p.remote[4 * s + k] = c.remote[4 * i + k]!;
+      p.local[4 * s + k] = c.local[4 * i + k]!;
+    }
+  }
+  return p;
+}
+
 /**
- * Many flows in struct-of-arrays form. Build once with createFlowBatch, classify
- * many times. After classifyBatch, `ruleIds[i]` names the deciding rule of flow i
- * (resolve it with `verdict(i)`), and `policyVersion` the policy it was classified with.
+ * Gives each flow its instance slot and stores flows of one (instance, direction,
+ * family) together, so the WASM matcher sees long runs of one classifier and one
+ * trie (it works a block of flows per dimension).
+ */
+function assemble(c: FlowColumns, n: number, names: readonly (string | null)[] | null): BatchState {
+  const instances: (string | null)[] = [null];
+  const slots = new Map<string, number>();
+  const keys = new Uint32Array(n);
+  for (let i = 0; i < n; i++) {
+    const name = names ? names[i]! : null;
+    let slot = 0;
+    if (name !== null) {
+      slot = slots.get(name) ?? 0;
+      if (slot === 0) {
+        slot = instances.length;
+        if (slot >= MAX_SLOTS) throw new SgfilterError('INVALID_ARGUMENT', `a batch names at most ${MAX_SLOTS - 1} distinct instances`);
+        instances.push(name);
+        slots.set(name, slot);
+      }
+    }
+    const m = c.meta[i]!;
+    keys[i] = slot * 4 + (m & META_OUTBOUND ? 2 : 0) + (m & META_REMOTE_V6 ? 1 : 0);
+  }
+  const order = groupOrder(keys, instances.length * 4);
+  const cols = order ? permute(c, order) : c;
+  for (let s = 0; s < n; s++) cols.meta[s] = (cols.meta[s]! | ((keys[order ? order[s]! : s]! >>> 2) << META_SLOT_SHIFT)) >>> 0;
+  return { n, cols, instances, order, ruleIds: new Int32Array(n).fill(-1), version: -1, rules: null };
+}
+
+/** The length of a list of flows, checked. */
+function flowCount(flows: unknown, what: string): number {
+  let n: unknown;
+  try {
+    if (!Array.isArray(flows)) throw new SgfilterError('INVALID_ARGUMENT', `${what} takes a list (array) of flows, got ${describeValue(flows)}`);
+    n = flows.length;
+  } catch (e) {
+    if (e instanceof SgfilterError) throw e;
+    throw new SgfilterError('INVALID_ARGUMENT', `${what}: the list of flows could not be read (${errorText(e)})`);
+  }
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) throw new SgfilterError('INVALID_ARGUMENT', `${what}: the list of flows has length ${describeValue(n)}`);
+  if (n > MAX_BATCH_FLOWS) throw new SgfilterError('INVALID_ARGUMENT', `${what}: ${n} flows; one batch holds at most ${MAX_BATCH_FLOWS} (split the flows into several batches)`);
+  return n;
+}
+
+/** Validates every flow into columns; one row per flow, or FLOW_INVALID with every issue (up to MAX_ISSUES). */
+function packFlows(flows: unknown, what: string): BatchState {
+  const n = flowCount(flows, what);
+  const list = flows as readonly unknown[];
+  const c = newColumns(n);
+  let names: (string | null)[] | null = null;
+  const issues: Issue[] = [];
+  const report = new FlowIssues(issues, [], 0);
+  let stopped = false;
+  for (let i = 0; i < n; i++) {
+    report.index = i;
+    const before = issues.length;
+    let raw: unknown;
+    try {
+      raw = list[i];
+    } catch (e) {
+      report.bad(undefined, `could not be read (${errorText(e)})`);
+      continue;
+    }
+    const instance = readFlow(raw, report, c, i);
+    if (instance === undefined) {
+      // A flow left out would shift every later answer by one: a refusal always says why.
+      if (issues.length === before) report.bad(undefined, 'refused without a reason (a bug in sgfilter; please report it)');
+      if (issues.length >= MAX_ISSUES) {
+        stopped = i < n - 1;
+        break;
+      }
+      continue;
+    }
+    if (instance !== null) (names ??= new Array<string | null>(n).fill(null))[i] = instance;
+  }
+  if (issues.length) throw flowError(issues, `${what}: invalid flows`, stopped);
+  return assemble(c, n, names);
+}
+
+let building: BatchState | null = null;
+let stateOf: (batch: unknown) => BatchState;
+
+/**
+ * Many flows in struct-of-arrays form. Build once (createFlowBatch, or `new
+ * FlowBatch(flows)`: both validate every flow), classify many times with
+ * engine.classifyBatch. After a classifyBatch, `verdict(i)` is flow i's verdict and
+ * `policyVersion` the version of the policy it was classified with. A batch's arrays
+ * are its own: reads give copies.
  */
 export class FlowBatch {
-  readonly length: number;
-  readonly meta: Uint32Array;
-  readonly remote: Uint32Array;
-  readonly local: Uint32Array;
-  readonly proto: Uint32Array;
-  readonly port: Uint32Array;
-  readonly sport: Uint32Array;
-  readonly icmp: Uint32Array;
-  /** Instance slot names; slot 0 is the policy's default instance (null). */
-  readonly instances: (string | null)[] = [null];
-  /** Global rule id that decided each flow, -1 = default drop; set by classifyBatch. */
-  readonly ruleIds: Int32Array;
-  /** Stored flow s is the caller's flow order[s] (null: same order). */
-  readonly order: Uint32Array | null;
-  /** Version of the policy the last classifyBatch used (-1 before any). */
-  policyVersion = -1;
-  /** @internal resolver of rule ids of the policy that classified this batch. */
-  resolve: ((ruleId: number) => Verdict) | null = null;
+  readonly #s: BatchState;
 
-  constructor(flows: readonly Flow[]) {
-    const n = flows.length;
-    this.length = n;
-    this.meta = new Uint32Array(n);
-    this.remote = new Uint32Array(4 * n);
-    this.local = new Uint32Array(4 * n);
-    this.proto = new Uint32Array(n);
-    this.port = new Uint32Array(n);
-    this.sport = new Uint32Array(n);
-    this.icmp = new Uint32Array(n);
-    this.ruleIds = new Int32Array(n).fill(-1);
-    // Flows of one (instance, direction, family) are stored together, so the WASM
-    // matcher sees long runs of one classifier and one trie (it works a block of
-    // flows per dimension).
-    // `order[s]` is the caller's index of stored flow s; null when nothing moved.
-    const slots = new Map<string, number>();
-    const keys = new Uint32Array(n);
-    for (let i = 0; i < n; i++) {
-      const f = flows[i]!;
-      let slot = 0;
-      if (f.instance !== null) {
-        slot = slots.get(f.instance) ?? 0;
-        if (slot === 0) {
-          slot = this.instances.length;
-          this.instances.push(f.instance);
-          slots.set(f.instance, slot);
-        }
-      }
-      // (instance, direction) picks the classifier; the family inside it keeps one trie hot.
-      keys[i] = slot * 4 + (f.direction === 'outbound' ? 2 : 0) + (f.remote.v6 ? 1 : 0);
-    }
-    this.order = groupOrder(keys, this.instances.length * 4);
-    for (let s = 0; s < n; s++) {
-      const i = this.order ? this.order[s]! : s;
-      const f = flows[i]!;
-      let m = ((keys[i]! >>> 2) << META_SLOT_SHIFT) | (keys[i]! & 2 ? META_OUTBOUND : 0);
-      if (f.remote.v6) m |= META_REMOTE_V6;
-      writeAddress(this.remote, 4 * s, f.remote);
-      if (f.local) {
-        m |= META_LOCAL_PRESENT | (f.local.v6 ? META_LOCAL_V6 : 0);
-        writeAddress(this.local, 4 * s, f.local);
-      }
-      this.meta[s] = m >>> 0;
-      this.proto[s] = f.protocol;
-      this.port[s] = f.port ?? PORT_ABSENT;
-      this.sport[s] = f.sourcePort ?? PORT_ABSENT;
-      this.icmp[s] = ((f.icmpType ?? ICMP_ABSENT) | ((f.icmpCode ?? ICMP_ABSENT) << ICMP_CODE_SHIFT)) >>> 0;
-    }
+  /**
+   * Validates `flows` (FlowInput objects or parsed Flows) and packs them. Throws
+   * FLOW_INVALID (every issue, each with path [index, field]) or INVALID_ARGUMENT
+   * (not a list; more than MAX_BATCH_FLOWS flows).
+   */
+  constructor(flows: readonly (FlowInput | Flow)[]) {
+    const st = building;
+    building = null;
+    this.#s = st ?? packFlows(flows, 'FlowBatch');
+  }
+
+  /** Number of flows: exactly as many as were given. */
+  get length(): number {
+    return this.#s.n;
+  }
+
+  /** Version of the policy the last classifyBatch used (-1 before any). */
+  get policyVersion(): number {
+    return this.#s.version;
+  }
+
+  /** A copy of the deciding global rule id of each flow (-1 = default drop), in the caller's order. */
+  get ruleIds(): Int32Array {
+    return this.#s.ruleIds.slice();
+  }
+
+  /** The deciding global rule id of flow i (-1 = default drop). */
+  ruleId(i: number): number {
+    return this.#s.ruleIds[this.#index(i)]!;
   }
 
   /** The verdict of flow i from the last classifyBatch (action, groupId, ruleIndex). */
   verdict(i: number): Verdict {
-    if (!this.resolve) throw new SgfilterError('BATCH_MISMATCH', 'this batch has not been classified yet');
-    if (!(i >= 0 && i < this.length)) throw new SgfilterError('BATCH_MISMATCH', `flow index ${i} is outside 0-${this.length - 1}`);
-    return this.resolve(this.ruleIds[i]!);
+    const k = this.#index(i);
+    const rules = this.#s.rules;
+    if (!rules) throw new SgfilterError('BATCH_MISMATCH', 'this batch has not been classified yet');
+    const id = this.#s.ruleIds[k]!;
+    if (id >= rules.length) throw new SgfilterError('BATCH_MISMATCH', `flow ${k} was answered with rule id ${id}, which the policy does not have`);
+    return verdictOf(rules as RuleRef[], id);
+  }
+
+  #index(i: unknown): number {
+    if (typeof i !== 'number' || !Number.isInteger(i)) throw new SgfilterError('INVALID_ARGUMENT', `a flow index is a whole number, got ${describeValue(i)}`);
+    if (i < 0 || i >= this.#s.n) throw new SgfilterError('BATCH_MISMATCH', `flow index ${i} is outside 0-${this.#s.n - 1}`);
+    return i;
+  }
+
+  static {
+    stateOf = (batch: unknown): BatchState => {
+      if (typeof batch !== 'object' || batch === null || !(#s in batch)) {
+        throw new SgfilterError('INVALID_ARGUMENT', `expected a FlowBatch (from createFlowBatch), got ${describeValue(batch)}`);
+      }
+      return (batch as FlowBatch).#s;
+    };
   }
 }
 
-/** Validates flows (plain objects or already-parsed Flows) and packs them for classifyBatch. */
+function batchOf(st: BatchState): FlowBatch {
+  building = st;
+  try {
+    return new FlowBatch([]);
+  } finally {
+    building = null;
+  }
+}
+
+/**
+ * Validates flows (FlowInput objects or parsed Flows) and packs them for
+ * classifyBatch: exactly one row per flow. Throws FLOW_INVALID with every issue
+ * (paths [index, field]), or INVALID_ARGUMENT when `flows` is not a list or holds
+ * more than MAX_BATCH_FLOWS flows.
+ */
 export function createFlowBatch(flows: readonly (FlowInput | Flow)[]): FlowBatch {
-  const issues: Issue[] = [];
-  const parsed: Flow[] = [];
-  flows.forEach((raw, i) => {
-    const f = isParsedFlow(raw) ? raw : validateFlow(raw, [i], issues);
-    if (f) parsed.push(f);
-  });
-  if (issues.length) {
-    const shown = issues.slice(0, 20).map((i) => `  - ${i.message}`).join('\n');
-    throw new SgfilterError('FLOW_INVALID', `${issues.length} invalid flow field(s):\n${shown}${issues.length > 20 ? '\n  ...' : ''}`, issues);
+  return batchOf(packFlows(flows, 'createFlowBatch'));
+}
+
+// ---------- @internal: the engine, the worker pool, trace readers ----------
+
+/** @internal The state of a real FlowBatch; INVALID_ARGUMENT for anything else. */
+export function batchState(batch: unknown): BatchState {
+  return stateOf(batch);
+}
+
+/** @internal Records answers computed elsewhere (a worker pool) on a batch. */
+export function recordAnswers(batch: FlowBatch, ruleIds: Int32Array, version: number, rules: readonly RuleRef[]): void {
+  const st = stateOf(batch);
+  if (ruleIds.length !== st.n) throw new SgfilterError('BATCH_MISMATCH', `${ruleIds.length} answers for ${st.n} flows`);
+  st.ruleIds.set(ruleIds);
+  st.version = version;
+  st.rules = rules;
+}
+
+/** A slice of a batch's stored flows, as copies (what a pool sends to a worker thread). */
+export interface PackedFlows {
+  length: number;
+  instances: (string | null)[];
+  meta: Uint32Array;
+  remote: Uint32Array;
+  local: Uint32Array;
+  proto: Uint32Array;
+  port: Uint32Array;
+  sport: Uint32Array;
+  icmp: Uint32Array;
+}
+
+/** @internal Stored flows [start, end) of a batch, copied. */
+export function packSlice(batch: FlowBatch, start: number, end: number): PackedFlows {
+  const { cols: c, instances } = stateOf(batch);
+  return {
+    length: end - start, instances: [...instances],
+    meta: c.meta.slice(start, end), remote: c.remote.slice(4 * start, 4 * end), local: c.local.slice(4 * start, 4 * end),
+    proto: c.proto.slice(start, end), port: c.port.slice(start, end), sport: c.sport.slice(start, end), icmp: c.icmp.slice(start, end),
+  };
+}
+
+/** @internal The caller's index of each stored flow (null: stored in the caller's order). */
+export function batchOrder(batch: FlowBatch): Uint32Array | null {
+  return stateOf(batch).order;
+}
+
+const KNOWN_META = META_OUTBOUND | META_REMOTE_V6 | META_LOCAL_PRESENT | META_LOCAL_V6;
+
+/**
+ * @internal A batch over packed columns (from another thread, or a trace reader),
+ * stored order kept. Every row is checked against what validation would have
+ * written, so whatever the arrays hold, WASM reads inside them and the flows mean
+ * what readFlow gives them: BATCH_MISMATCH otherwise.
+ */
+export function batchFromPacked(p: PackedFlows): FlowBatch {
+  const bad = (why: string) => new SgfilterError('BATCH_MISMATCH', `packed flows: ${why}`);
+  const n = p.length;
+  if (!Number.isInteger(n) || n < 0 || n > MAX_BATCH_FLOWS) throw bad(`length ${describeValue(n)}`);
+  const arrays = [p.meta, p.proto, p.port, p.sport, p.icmp, p.remote, p.local];
+  if (!arrays.every((a) => a instanceof Uint32Array)) throw bad('every column must be a Uint32Array');
+  if (!arrays.every((a, k) => a.length === (k < 5 ? n : 4 * n))) throw bad(`the columns do not hold ${n} flows`);
+  const names = p.instances;
+  if (!Array.isArray(names) || names.length < 1 || names.length > MAX_SLOTS || names[0] !== null || !names.slice(1).every((x) => typeof x === 'string' && x !== '')) {
+    throw bad('instances must be [null, ...instance ids]');
   }
-  return new FlowBatch(parsed);
+  const isMapped = (w: Uint32Array, at: number) => w[at] === 0 && w[at + 1] === 0 && w[at + 2] === 0xffff;
+  for (let s = 0; s < n; s++) {
+    const m = p.meta[s]!;
+    const slot = m >>> META_SLOT_SHIFT;
+    const proto = p.proto[s]!;
+    const port = p.port[s]!;
+    const type = p.icmp[s]! & 0xffff;
+    const code = p.icmp[s]! >>> ICMP_CODE_SHIFT;
+    const v4Words = (w: Uint32Array) => w[4 * s + 1] === 0 && w[4 * s + 2] === 0 && w[4 * s + 3] === 0;
+    const addrOk = (w: Uint32Array, v6: boolean) => (v6 ? !isMapped(w, 4 * s) : v4Words(w));
+    const ok =
+      (m & ((1 << META_SLOT_SHIFT) - 1) & ~KNOWN_META) === 0 &&
+      slot < names.length &&
+      proto <= 255 &&
+      port <= PORT_ABSENT &&
+      p.sport[s]! <= PORT_ABSENT &&
+      type <= ICMP_ABSENT &&
+      code <= ICMP_ABSENT &&
+      !((proto === TCP || proto === UDP) && port === PORT_ABSENT) &&
+      (proto === ICMP || proto === ICMPV6 || (type === ICMP_ABSENT && code === ICMP_ABSENT)) &&
+      addrOk(p.remote, (m & META_REMOTE_V6) !== 0) &&
+      (m & META_LOCAL_PRESENT ? addrOk(p.local, (m & META_LOCAL_V6) !== 0) : (m & META_LOCAL_V6) === 0);
+    if (!ok) throw bad(`flow ${s} is not a flow validation could have written`);
+  }
+  const cols: FlowColumns = { meta: p.meta, remote: p.remote, local: p.local, proto: p.proto, port: p.port, sport: p.sport, icmp: p.icmp };
+  return batchOf({ n, cols, instances: [...names], order: null, ruleIds: new Int32Array(n).fill(-1), version: -1, rules: null });
 }
 
-function isParsedFlow(x: unknown): x is Flow {
-  const f = x as Flow;
-  return typeof f === 'object' && f !== null && typeof f.remote === 'object' && f.remote !== null && typeof f.remote.addr === 'bigint';
+/**
+ * @internal Parsed flows and their batch from numbers a trusted reader already
+ * checked (ClassBench traces): IPv4 remote/local, ports, protocol; inbound, default
+ * instance. Throws BATCH_MISMATCH when a value is out of range.
+ */
+export function inboundV4Flows(rows: { remote: number; local: number; sourcePort: number; port: number; protocol: number }[]): { batch: FlowBatch; flows: Flow[] } {
+  const n = rows.length;
+  const c = newColumns(n);
+  const flows: Flow[] = [];
+  for (let s = 0; s < n; s++) {
+    const r = rows[s]!;
+    c.meta[s] = META_LOCAL_PRESENT;
+    c.remote[4 * s] = r.remote;
+    c.local[4 * s] = r.local;
+    c.proto[s] = r.protocol;
+    c.port[s] = r.port;
+    c.sport[s] = r.sourcePort;
+    c.icmp[s] = (ICMP_ABSENT | (ICMP_ABSENT << ICMP_CODE_SHIFT)) >>> 0;
+    flows.push(flowOfRow(c, s, null));
+  }
+  const batch = batchFromPacked({ length: n, instances: [null], ...c });
+  return { batch, flows };
 }
 
+/**
+ * @internal The engine's one-flow state for classify(flow): validates `raw` into its
+ * row (instance slot 1 when the flow names one). Throws FLOW_INVALID.
+ */
+export function newSingleFlow(): BatchState {
+  return { n: 1, cols: newColumns(1), instances: [null], order: null, ruleIds: new Int32Array(1), version: -1, rules: null };
+}
+
+const SINGLE = new FlowIssues([], [], -1);
+let singleDepth = 0;
+
+/** @internal Fills a newSingleFlow() state with one flow; throws FLOW_INVALID. */
+export function loadSingleFlow(st: BatchState, raw: unknown): void {
+  // One report object for the steady state; a getter that classifies another flow
+  // while this one is read (re-entry) gets its own.
+  const report = singleDepth++ === 0 ? SINGLE : new FlowIssues([], [], -1);
+  try {
+    report.issues.length = 0;
+    const instance = readFlow(raw, report, st.cols, 0);
+    if (instance === undefined) {
+      if (report.issues.length === 0) report.bad(undefined, 'refused without a reason (a bug in sgfilter; please report it)');
+      const issues = report.issues.slice();
+      report.issues.length = 0;
+      throw flowError(issues, 'invalid flow');
+    }
+    st.instances.length = 1;
+    if (instance !== null) {
+      st.instances.push(instance);
+      st.cols.meta[0] = (st.cols.meta[0]! | (1 << META_SLOT_SHIFT)) >>> 0;
+    }
+  } finally {
+    singleDepth--;
+  }
+}

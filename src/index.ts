@@ -3,6 +3,7 @@
  * This is the one public surface (Node build). See README.md and docs/DESIGN.md.
  */
 import { Engine, type EngineOptions } from './engine.js';
+import { checkEngineOptions } from './options.js';
 import { nodeWasmBytes } from './wasm/node.js';
 import { loadConfigFile } from './node/config-file.js';
 import type { Config, ConfigInput } from './types.js';
@@ -13,6 +14,7 @@ import type { Config, ConfigInput } from './types.js';
  * Rejects with an SgfilterError (CONFIG_INVALID, with every issue) on bad input.
  */
 export async function createEngine(config: ConfigInput | Config | string | object, options: EngineOptions & { wasm?: WebAssembly.Module | Uint8Array } = {}): Promise<Engine> {
+  checkEngineOptions(options);
   const cfg = typeof config === 'string' ? await loadConfigFile(config) : config;
   return Engine.create(options.wasm ?? (await nodeWasmBytes()), cfg, options);
 }

@@ -5,10 +5,18 @@
  * src/compile (no prefix expansion, no merging tables), so a bug there shows up here.
  */
 import { SgfilterError } from './errors.js';
-import type { Config, Flow, Rule, Verdict } from './types.js';
+import type { Config, Flow, FlowAddress, FlowInput, Rule, Verdict } from './types.js';
 import { inSet } from './config/address.js';
+import { parseFlow } from './flow.js';
 import { inIntervals } from './config/ports.js';
 import { ICMP, ICMPV6, protocolLabel } from './config/presets.js';
+
+/** An address's bits as one number: the config's ranges are bigint (the oracle converts; fast paths never do). */
+function bits(a: FlowAddress): bigint {
+  const [w0, w1, w2, w3] = a.words;
+  if (!a.v6) return BigInt(w0);
+  return (BigInt(w0) << 96n) | (BigInt(w1) << 64n) | (BigInt(w2) << 32n) | BigInt(w3);
+}
 
 /** Why a rule does not match a flow, or null when it matches. */
 export function mismatch(rule: Rule, flow: Flow): string | null {
@@ -28,13 +36,13 @@ export function mismatch(rule: Rule, flow: Flow): string | null {
     if (!inIntervals(rule.ports, flow.port)) return `port: ${flow.port} is not in ${rule.text.port}`;
   }
   const peer = flow.remote.v6 ? rule.peer.v6 : rule.peer.v4;
-  if (!inSet(peer, flow.remote.addr)) {
+  if (!inSet(peer, bits(flow.remote))) {
     if (peer.length === 0) return `peer: the rule's peer ${rule.text.peer} has no ${flow.remote.v6 ? 'IPv6' : 'IPv4'} addresses`;
     return `peer: the remote address is not in ${rule.text.peer}`;
   }
   if (rule.local !== null) {
     if (flow.local === null) return 'local: the rule names a localCidr, the flow has no local address';
-    if (!inSet(flow.local.v6 ? rule.local.v6 : rule.local.v4, flow.local.addr)) return 'local: the local address is not in localCidr';
+    if (!inSet(flow.local.v6 ? rule.local.v6 : rule.local.v4, bits(flow.local))) return 'local: the local address is not in localCidr';
   }
   if (rule.sourcePorts !== null) {
     if (flow.sourcePort === null) return 'sourcePort: the rule names source ports, the flow has none';
@@ -60,8 +68,12 @@ export function rulesInOrder(config: Config, flow: Flow): Rule[] {
   return out;
 }
 
-/** SPEC §3: the first matching rule decides; none matching means drop. */
-export function referenceClassify(config: Config, flow: Flow): Verdict {
+/**
+ * SPEC §3: the first matching rule decides; none matching means drop. `flow` is a
+ * parsed Flow or a flow object (validated here: FLOW_INVALID).
+ */
+export function referenceClassify(config: Config, input: Flow | FlowInput): Verdict {
+  const flow = parseFlow(input);
   for (const rule of rulesInOrder(config, flow)) {
     if (mismatch(rule, flow) === null) return { action: rule.action, groupId: rule.groupId, ruleIndex: rule.ruleIndex };
   }
@@ -74,7 +86,8 @@ export interface Explanation {
   steps: { rule: Rule; reason: string | null }[];
 }
 
-export function referenceExplain(config: Config, flow: Flow): Explanation {
+export function referenceExplain(config: Config, input: Flow | FlowInput): Explanation {
+  const flow = parseFlow(input);
   const steps: Explanation['steps'] = [];
   for (const rule of rulesInOrder(config, flow)) {
     const reason = mismatch(rule, flow);

@@ -113,7 +113,13 @@ export interface Warning {
 
 // ---------- Flows and verdicts ----------
 
-/** A flow as users pass it (SPEC §1). */
+/**
+ * A flow as users pass it (SPEC §1). `remote` and `local` are address text, read as
+ * Node's `net` reads it: an IPv4-mapped IPv6 address is IPv4, every other IPv6
+ * address IPv6; zone ids and spaces are refused. (Where a Flow is accepted, a copy of
+ * one that went through JSON or a worker thread is read back too: its addresses are
+ * FlowAddress objects, validated like text.)
+ */
 export interface FlowInput {
   direction: Direction | string;
   protocol: string | number;
@@ -126,17 +132,35 @@ export interface FlowInput {
   instance?: string;
 }
 
-/** A validated flow. Addresses are numbers in bigint; v4-mapped IPv6 is already IPv4. */
+/**
+ * An address of a parsed flow: its family and its bits in four 32-bit words, most
+ * significant first. IPv4: `words[0]` is the address, words 1-3 are 0. IPv6: all
+ * four. An IPv4-mapped address (::ffff:a.b.c.d) is always IPv4 here (SPEC §1).
+ */
+export interface FlowAddress {
+  readonly v6: boolean;
+  readonly words: readonly [number, number, number, number];
+}
+
+/**
+ * A validated flow, from parseFlow. Frozen, and known to the library by a mark only
+ * it can set: an object of the same shape made elsewhere is validated again like any
+ * FlowInput, never trusted.
+ */
 export interface Flow {
-  direction: Direction;
-  protocol: number;
-  remote: { v6: boolean; addr: bigint };
-  port: number | null;
-  local: { v6: boolean; addr: bigint } | null;
-  sourcePort: number | null;
-  icmpType: number | null;
-  icmpCode: number | null;
-  instance: string | null;
+  readonly direction: Direction;
+  /** IP protocol number 0-255. */
+  readonly protocol: number;
+  readonly remote: FlowAddress;
+  /** 0-65535, or null when the flow has none. */
+  readonly port: number | null;
+  readonly local: FlowAddress | null;
+  readonly sourcePort: number | null;
+  /** 0-255 each, ICMP and ICMPv6 flows only. */
+  readonly icmpType: number | null;
+  readonly icmpCode: number | null;
+  /** Instance id, or null for the policy's default instance. */
+  readonly instance: string | null;
 }
 
 export interface Verdict {

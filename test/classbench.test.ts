@@ -20,8 +20,9 @@ describeWithData('classbench', 'ClassBench traces (0 mismatches)', (dir) => {
       const engine = await createEngine(config);
       engine.classifyBatch(batch);
       const wrong: string[] = [];
+      const ruleIds = batch.ruleIds; // a copy: read it once
       for (let i = 0; i < batch.length; i++) {
-        if (batch.ruleIds[i]! + 1 !== expected[i] && wrong.length < 5) wrong.push(`line ${i + 1}: engine rule ${batch.ruleIds[i]! + 1}, trace says ${expected[i]}`);
+        if (ruleIds[i]! + 1 !== expected[i] && wrong.length < 5) wrong.push(`line ${i + 1}: engine rule ${ruleIds[i]! + 1}, trace says ${expected[i]}`);
       }
       expect(wrong).toEqual([]);
       // The reference agrees too (a sample: it is a linear scan).

@@ -23,7 +23,7 @@ describe('flow fields', () => {
   });
 
   it('reads IPv4-mapped IPv6 remotes as IPv4 and refuses malformed addresses', () => {
-    expect(parseFlow({ ...base, remote: '::ffff:203.0.113.7' }).remote).toEqual({ v6: false, addr: 0xcb007107n });
+    expect(parseFlow({ ...base, remote: '::ffff:203.0.113.7' }).remote).toEqual({ v6: false, words: [0xcb007107, 0, 0, 0] });
     expect(() => parseFlow({ ...base, remote: '010.0.0.1' })).toThrow(expect.objectContaining({ code: 'FLOW_INVALID' }));
     expect(() => parseFlow({ ...base, remote: '1.2.3.256' })).toThrow(expect.objectContaining({ code: 'FLOW_INVALID' }));
   });

@@ -28,12 +28,15 @@ const V4_PEERS = [
   '0.0.0.0/0', '10.0.0.0/8', '10.1.0.0/16', '10.1.2.0/24', '10.1.2.3', '10.1.2.128/25', '10.255.255.255',
   '192.0.2.0/24', '192.0.2.10', '192.0.2.66/31', '203.0.113.0/24', '0.0.0.0/1', '128.0.0.0/1', '255.255.255.255/32',
   '0.0.0.0', '10.1.2.3-10.1.2.50', '10.1.2.0-10.1.3.255', '192.0.2.1-192.0.2.254', '9.255.255.250-10.0.0.5',
-  '::ffff:10.1.2.0/120', '::ffff:192.0.2.10', '::ffff:0:0/96', '172.16.0.0/12',
+  '::ffff:10.1.2.0/120', '::ffff:192.0.2.10', '::ffff:0:0/96', '172.16.0.0/12', '::FFFF:10.1.2.3-::ffff:10.1.2.9',
+  '0:0:0:0:0:ffff:c000:200/120',
 ];
 const V6_PEERS = [
   '::/0', '2001:db8::/32', '2001:db8:1::/48', '2001:db8:1::1', '2001:db8:1::/127', 'fe80::/10', '::1',
   '2001:db8::1-2001:db8::ffff', '2001:db8:1:ffff::-2001:db8:2::5', '::', 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff/128',
   '8000::/1', '::/1', '::fffe:0:0/95', '64:ff9b::/96',
+  // IPv4-compatible, NAT64 and 6to4 spellings with a dotted quad: IPv6, whatever the quad says (SPEC §1).
+  '::0.0.0.0/96', '::10.1.2.3', '::10.1.2.0/120', '64:ff9b::192.0.2.0/120', '2002:c000:20a::/48', '::10.1.2.3-::10.1.2.50',
 ];
 const PORT_POOL = [0, 1, 20, 21, 22, 23, 53, 80, 443, 1024, 3306, 3389, 8080, 20000, 65534, 65535];
 
@@ -149,6 +152,25 @@ function portEdges(config: Config): number[] {
   return [...out];
 }
 
+/**
+ * An IPv6 address in one of the spellings Node accepts: canonical, upper case, all
+ * eight groups with leading zeros, or the last 32 bits as a dotted quad (which does
+ * not make it IPv4: SPEC §1).
+ */
+function respell(r: Rng, a: bigint): string {
+  const canonical = formatAddress(true, a);
+  const x = r();
+  if (x < 0.6) return canonical;
+  if (x < 0.7) return canonical.toUpperCase();
+  const groups = Array.from({ length: 8 }, (_, k) => Number((a >> BigInt(112 - 16 * k)) & 0xffffn));
+  if (x < 0.85) return groups.map((g) => g.toString(16).padStart(4, '0')).join(':');
+  const low = Number(a & 0xffffffffn);
+  const quad = `${low >>> 24}.${(low >>> 16) & 255}.${(low >>> 8) & 255}.${low & 255}`;
+  // ::a.b.c.d is how Node prints an address of ::/96 (and it is IPv6).
+  if (groups.slice(0, 6).every((g) => g === 0)) return `::${quad}`;
+  return `${groups.slice(0, 6).map((g) => g.toString(16)).join(':')}:${quad}`;
+}
+
 export function randomFlows(r: Rng, config: Config, n: number): FlowInput[] {
   const e = edges(config);
   const ports = portEdges(config);
@@ -159,7 +181,7 @@ export function randomFlows(r: Rng, config: Config, n: number): FlowInput[] {
       return chance(r, 0.15) ? `::ffff:${s}` : s;
     }
     const a = chance(r, 0.9) ? pick(r, e.v6) : (BigInt(int(r, 0, 2 ** 32 - 1)) << 96n) | BigInt(int(r, 0, 2 ** 32 - 1));
-    return formatAddress(true, a);
+    return respell(r, a);
   };
   const instances = config.implicitInstance ? [] : config.instances.map((i) => i.id);
   const flows: FlowInput[] = [];

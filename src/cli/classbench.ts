@@ -84,8 +84,9 @@ async function classbenchCommand(filtersPath: string, tracePath: string, opts: {
   const mismatches: string[] = [];
   let mismatchCount = 0;
   let unchecked = 0;
+  const ruleIds = batch.ruleIds; // a copy: read it once
   for (let i = 0; i < n; i++) {
-    chosen[i] = batch.ruleIds[i]! + 1;
+    chosen[i] = ruleIds[i]! + 1;
     if (!hasExpected[i]) {
       unchecked++;
       continue;

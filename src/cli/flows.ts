@@ -1,7 +1,9 @@
 /** Flow files (JSON lines) for eval, demo and watch: read, validate, classify. */
 import { readFile } from 'node:fs/promises';
 import { createEngine } from '../index.js';
-import { createFlowBatch, validateFlow } from '../flow.js';
+import { createFlowBatch, parseFlow, validateFlow } from '../flow.js';
+import { formatWords } from '../config/address.js';
+import type { FlowAddress } from '../types.js';
 import type { Issue } from '../errors.js';
 import type { Config, Flow, Verdict } from '../types.js';
 import { CliError, MAX_LINE_ERRORS, plural } from './shared.js';
@@ -79,6 +81,8 @@ export async function classifyAll(config: Config, flows: FlowLine[]): Promise<Ve
   return flows.map((_, i) => batch.verdict(i));
 }
 
+const addressText = (a: FlowAddress): string => formatWords(a.v6, ...a.words);
+
 /** "ins-1 inbound TCP 22 from 198.51.100.7", from the flow as written. */
 export function flowText(raw: Record<string, unknown>, config: Config): string {
   const instance = typeof raw.instance === 'string' ? raw.instance : `${config.instances[0]?.id ?? 'default'}`;
@@ -86,6 +90,8 @@ export function flowText(raw: Record<string, unknown>, config: Config): string {
   let text = `${instance} ${dir} ${String(raw.protocol)}`;
   if (raw.port !== undefined) text += ` ${String(raw.port)}`;
   if (raw.icmpType !== undefined) text += ` type ${String(raw.icmpType)}`;
-  text += ` ${dir === 'inbound' ? 'from' : 'to'} ${String(raw.remote)}`;
+  // A remote given as a parsed flow's address object ({v6, words}) is shown as text.
+  const remote = typeof raw.remote === 'string' ? raw.remote : addressText(parseFlow(raw).remote);
+  text += ` ${dir === 'inbound' ? 'from' : 'to'} ${remote}`;
   return text;
 }

@@ -10,20 +10,22 @@
 import type { Config, Direction, Rule, Verdict } from '../types.js';
 import * as L from '../../assembly/layout.js';
 import { SgfilterError } from '../errors.js';
+import { checkCompileOptions } from '../options.js';
 import { ByteBudget } from './bitmap.js';
 import { ruleBoxes, type Box } from './box.js';
 import { buildIntervalDim, isWildcard } from './intervals.js';
 import { buildAddressDim, isAddressWildcard } from './trie.js';
 import { serializeTable, type ClassifierPlan, type DimPlan, type TableStats } from './serialize.js';
 
+/** Each option, when given, is checked (INVALID_ARGUMENT otherwise): see src/options.ts. */
 export interface CompileOptions {
-  /** Refuse (TABLE_TOO_LARGE) tables larger than this. Default 512 MiB. */
+  /** Refuse (TABLE_TOO_LARGE) tables larger than this many bytes (a whole number ≥ 1). Default 512 MiB. */
   maxTableBytes?: number;
   /**
    * Up to this many distinct (direction, group order) pairs, each gets one merged
    * classifier (fastest lookups); past it, each group is compiled once per direction
    * and instances chain their groups' classifiers (memory grows with groups, not
-   * with instances). Default MERGE_MAX_ORDERS.
+   * with instances). A whole number ≥ 0. Default MERGE_MAX_ORDERS.
    */
   mergeMaxOrders?: number;
 }
@@ -79,6 +81,7 @@ function buildClassifier(boxes: Box[], budget: ByteBudget): ClassifierPlan {
 }
 
 export function compilePolicy(config: Config, options: CompileOptions = {}): CompiledPolicy {
+  options = checkCompileOptions(options);
   const budget = new ByteBudget(options.maxTableBytes ?? DEFAULT_MAX_TABLE_BYTES);
   const rules: RuleRef[] = [];
   const boxesOf = new Map<string, { inbound: Box[]; outbound: Box[] }>();

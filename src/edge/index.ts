@@ -15,6 +15,7 @@
 import wasmModule from '../../../build/sgfilter.wasm';
 import { Engine, type EngineOptions, type SnapshotSource } from '../engine.js';
 import { parseConfigText } from '../config/parse.js';
+import { checkEngineOptions } from '../options.js';
 import type { Config, ConfigInput } from '../types.js';
 
 export interface EdgeEngineOptions extends EngineOptions {
@@ -32,6 +33,7 @@ export interface EdgeEngineOptions extends EngineOptions {
  * SNAPSHOT_INVALID, WASM_LOAD) on bad input.
  */
 export async function createEngine(config: ConfigInput | Config | SnapshotSource | string | object, options: EdgeEngineOptions = {}): Promise<Engine> {
+  checkEngineOptions(options);
   const cfg = typeof config === 'string' ? parseConfigText(config, options.fileName) : config;
   return Engine.create(options.wasm ?? wasmModule, cfg, options);
 }

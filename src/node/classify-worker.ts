@@ -8,9 +8,9 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { Engine } from '../engine.js';
-import { FlowBatch, createFlowBatch } from '../flow.js';
+import { batchFromPacked, batchState, createFlowBatch } from '../flow.js';
 import { nodeWasmBytes } from '../wasm/node.js';
-import { serializeError, type PackedSlice, type PoolRequest } from './worker-protocol.js';
+import { serializeError, type PoolRequest } from './worker-protocol.js';
 
 if (!parentPort) throw new Error('classify-worker.js runs in a worker thread');
 const port = parentPort;
@@ -19,15 +19,6 @@ const init = workerData as { snapshot: Uint8Array; windowFlows?: number };
 const ready = nodeWasmBytes().then((wasm) => Engine.create(wasm, { snapshot: init.snapshot }, init.windowFlows ? { windowFlows: init.windowFlows } : {}));
 // Report a failed start as the answer to every request (the pool rejects them).
 
-/** A FlowBatch over arrays packed by the pool's thread (stored order, no reordering). */
-function batchOf(p: PackedSlice): FlowBatch {
-  const b = Object.create(FlowBatch.prototype) as FlowBatch;
-  Object.assign(b, {
-    length: p.length, meta: p.meta, remote: p.remote, local: p.local, proto: p.proto, port: p.port, sport: p.sport, icmp: p.icmp,
-    instances: p.instances, ruleIds: new Int32Array(p.length).fill(-1), order: null, policyVersion: -1, resolve: null,
-  });
-  return b;
-}
 
 async function handle(req: PoolRequest): Promise<void> {
   try {
@@ -37,12 +28,14 @@ async function handle(req: PoolRequest): Promise<void> {
       port.postMessage({ id: req.id, ok: true, version: engine.version });
       return;
     }
-    const batch = req.packed ? batchOf(req.packed) : createFlowBatch(req.flows as never[]);
+    // Packed arrays are checked row by row (batchFromPacked) before WASM reads them.
+    const batch = req.packed ? batchFromPacked(req.packed) : createFlowBatch(req.flows as never[]);
     const actions = engine.classifyBatch(batch);
     // With plain flows the batch may have reordered them; ruleIds and actions are in
     // the caller's order either way (classifyBatch puts each answer at its flow's index).
-    port.postMessage({ id: req.id, ok: true, version: batch.policyVersion, actions, ruleIds: batch.ruleIds }, [
-      actions.buffer as ArrayBuffer, batch.ruleIds.buffer as ArrayBuffer,
+    const ruleIds = batchState(batch).ruleIds;
+    port.postMessage({ id: req.id, ok: true, version: batch.policyVersion, actions, ruleIds }, [
+      actions.buffer as ArrayBuffer, ruleIds.buffer as ArrayBuffer,
     ]);
   } catch (e) {
     port.postMessage({ id: req.id, ok: false, error: serializeError(e) });

@@ -4,6 +4,7 @@
  * address into a flow field.
  */
 import type { Direction, Verdict } from '../types.js';
+import { formatWords, IPV6, readAddress } from '../config/address.js';
 
 /** Connections one rule (or the default drop) decided. */
 export interface RuleCounters {
@@ -55,16 +56,25 @@ export class VerdictCounters {
 }
 
 /**
- * An address as Node reports it, ready for a flow: IPv6 zone ids (`fe80::1%eth0`) and
- * URL brackets (`[::1]`) removed. IPv4-mapped addresses (`::ffff:203.0.113.7`) are
- * kept as they are: the engine reads them as IPv4 (SPEC §1).
+ * An address as Node reports it (socket.remoteAddress, dns.lookup, a connect host),
+ * as the flow's address text: URL brackets (`[::1]`) and an IPv6 zone id
+ * (`fe80::1%eth0`, on link-local sockets) removed, then written in the one canonical
+ * form of what it means (src/config/address.ts): `::ffff:203.0.113.7` → `203.0.113.7`
+ * (an IPv4-mapped address is IPv4, SPEC §1), `::1.2.3.4` → `::102:304` (Node prints
+ * peers in ::/96 that way; they are IPv6), `0:0::0` → `::`. Text that is not an
+ * address is returned as it is, and the engine refuses it (guards fail closed).
  */
 export function flowAddress(address: string): string {
   let a = address;
   if (a.startsWith('[') && a.endsWith(']')) a = a.slice(1, -1);
   const zone = a.indexOf('%');
-  return zone === -1 ? a : a.slice(0, zone);
+  if (zone !== -1) a = a.slice(0, zone);
+  const family = readAddress(a, WORDS, 0);
+  if (family < 0) return a;
+  return formatWords(family === IPV6, WORDS[0]!, WORDS[1]!, WORDS[2]!, WORDS[3]!);
 }
+
+const WORDS = new Uint32Array(4);
 
 /** "203.0.113.7:443" or "[2001:db8::1]:443". */
 export function endpoint(address: string, port: number | undefined): string {

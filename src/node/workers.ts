@@ -24,7 +24,8 @@ import { createRequire } from 'node:module';
 import { SgfilterError } from '../errors.js';
 import { decodeSnapshot } from '../snapshot.js';
 import { verdictOf, type RuleRef } from '../compile/index.js';
-import { FlowBatch, createFlowBatch } from '../flow.js';
+import { FlowBatch, batchOrder, createFlowBatch, packSlice, recordAnswers } from '../flow.js';
+import { describeValue } from '../describe.js';
 import type { Engine, ReloadOptions } from '../engine.js';
 import type { Flow, FlowInput, Verdict } from '../types.js';
 import {
@@ -234,7 +235,9 @@ const u8 = (b: Uint8Array | ArrayBuffer) => (b instanceof Uint8Array ? b : new U
 export async function createClassifierPool(config: object | string, options: ClassifierPoolOptions = {}): Promise<ClassifierPool> {
   const threads = options.threads ?? availableParallelism();
   if (!Number.isInteger(threads) || threads < 1) throw new SgfilterError('INVALID_ARGUMENT', `threads must be a whole number ≥ 1, got ${String(threads)}`);
-  const minPer = Math.max(1, options.minFlowsPerThread ?? 1024);
+  const minPer = options.minFlowsPerThread ?? 1024;
+  // NaN here made every call skip every thread and answer rule 0 for each flow.
+  if (!Number.isSafeInteger(minPer) || minPer < 1) throw new SgfilterError('INVALID_ARGUMENT', `minFlowsPerThread must be a whole number ≥ 1, got ${describeValue(minPer)}`);
   const snapshot = isSnapshotInput(config) ? u8(config.snapshot) : await compileInWorker(config, options);
   let rules: RuleRef[] = decodeSnapshot(snapshot).compiled.rules;
   const channels: Channel<PoolRequest, PoolResponse & { id: number }>[] = [];
@@ -270,12 +273,7 @@ export async function createClassifierPool(config: object | string, options: Cla
       const ch = channels[(first + k) % threads]!;
       let sent: Promise<PoolResponse>;
       if (input instanceof FlowBatch) {
-        const b = input;
-        const slice: PackedSlice = {
-          length: end - start, instances: b.instances,
-          meta: b.meta.slice(start, end), remote: b.remote.slice(4 * start, 4 * end), local: b.local.slice(4 * start, 4 * end),
-          proto: b.proto.slice(start, end), port: b.port.slice(start, end), sport: b.sport.slice(start, end), icmp: b.icmp.slice(start, end),
-        };
+        const slice: PackedSlice = packSlice(input, start, end);
         sent = ch.request({ op: 'classify', packed: slice }, [slice.meta, slice.remote, slice.local, slice.proto, slice.port, slice.sport, slice.icmp].map((a) => a.buffer as ArrayBuffer));
       } else {
         sent = ch.request({ op: 'classify', flows: input.slice(start, end) as unknown[] });
@@ -286,7 +284,7 @@ export async function createClassifierPool(config: object | string, options: Cla
           if (r.version !== callVersion) throw new SgfilterError('VERSION_CONFLICT', `a pool thread classified with version ${r.version}, expected ${callVersion}`);
           const a = r.actions!;
           const ids = r.ruleIds!;
-          const order = input instanceof FlowBatch ? input.order : null;
+          const order = input instanceof FlowBatch ? batchOrder(input) : null;
           if (order) {
             for (let s = start; s < end; s++) {
               const i = order[s]!;
@@ -308,9 +306,7 @@ export async function createClassifierPool(config: object | string, options: Cla
       throw e;
     }
     if (input instanceof FlowBatch) {
-      input.ruleIds.set(ruleIds);
-      input.policyVersion = callVersion;
-      input.resolve = (id) => verdictOf(callRules, id);
+      recordAnswers(input, ruleIds, callVersion, callRules);
     }
     return {
       actions, ruleIds, version: callVersion,
