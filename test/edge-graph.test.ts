@@ -37,8 +37,8 @@ describe('edge entry', () => {
     const { files, external } = walk(EDGE_ENTRY);
     const nodeImports = [...external].filter(([spec]) => spec.startsWith('node:') || ['fs', 'path', 'os', 'url', 'net', 'crypto', 'worker_threads', 'fs/promises'].includes(spec));
     expect(nodeImports).toEqual([]);
-    // The only packages: the config parser's (bundled by wrangler with the worker conditions).
-    expect([...external.keys()].sort()).toEqual(['yaml']);
+    // The only packages: the config parsers' (bundled by wrangler with the worker conditions).
+    expect([...external.keys()].sort()).toEqual(['ipaddr.js', 'yaml']);
     expect([...files.keys()].map((f) => relative(ROOT, f))).toContain('build/sgfilter.wasm');
     expect([...files.keys()].filter((f) => /src[/\\](node|cli|index)\b/.test(relative(ROOT, f)))).toEqual([]);
 
