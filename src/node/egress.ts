@@ -320,7 +320,11 @@ function dial(policy: EgressPolicy, socket: net.Socket, caller: string, options:
   const t = target(caller, options);
   if (net.isIP(t.host)) {
     const error = policy.checkLiteral(t.host, t.port, t.local);
-    if (error) return failedSocket(socket, error);
+    if (error) {
+      // As Socket#connect does before dialling: a closed socket is made usable again, so it can fail again.
+      if (socket.destroyed) (socket as unknown as { _undestroy?: () => void })._undestroy?.();
+      return failedSocket(socket, error);
+    }
     return dialSocket.call(socket, { ...options, host: t.host } as net.TcpSocketConnectOpts, listener);
   }
   return dialSocket.call(socket, { ...options, host: t.host, lookup: policy.lookupFor(t.port, t.local, options.lookup as LookupFunction | undefined) } as net.TcpSocketConnectOpts, listener);
