@@ -429,7 +429,7 @@ describe('ConnectionDroppedError for a rewritten destination', () => {
     const engine = await createEngine(DROP_LOOPBACK);
     const o = await socketOutcome(guardedConnect(engine)({ host: '0.0.0.0', port: raw.port }), 'connect');
     expect(o.ok).toBe(false);
-    const e = (o as { error: Record<string, unknown> }).error;
+    const e = (o as unknown as { error: Record<string, unknown> }).error;
     expect(e).toMatchObject({ code: 'ERR_SGFILTER_DROPPED', address: '0.0.0.0', reaches: '127.0.0.1', groupId: 'sg-egress', ruleIndex: 0 });
     expect(e.message).toBe(`outbound connection to 0.0.0.0:${raw.port} (reaches this host at 127.0.0.1) dropped by sg-egress outbound rule 0`);
     if (HAS_IPV6) {

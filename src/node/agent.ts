@@ -91,10 +91,10 @@ class GuardedHttpsAgent extends https.Agent {
         callback?.(error, undefined as unknown as Duplex);
         return undefined;
       }
-      return this.#guard(super.createConnection({ ...options, host: t.host } as https.RequestOptions, callback));
+      return this.#guard(super.createConnection({ ...options, host: t.host, path: undefined } as https.RequestOptions, callback));
     }
     const lookup = this.#policy.lookupFor(t.port, t.local, options.lookup as LookupFunction | undefined);
-    return this.#guard(super.createConnection({ ...options, host: t.host, lookup } as https.RequestOptions, callback));
+    return this.#guard(super.createConnection({ ...options, host: t.host, path: undefined, lookup } as https.RequestOptions, callback));
   }
   #guard<T>(socket: T): T {
     if (socket && typeof (socket as { connect?: unknown }).connect === 'function') guardSocket(this.#policy, socket as never);

@@ -76,7 +76,8 @@ export function guardedDispatcher(engine: Engine, options: GuardedDispatcherOpti
     let c = connectors.get(key);
     if (!c) {
       const local = { localAddress: localAddress ?? undefined };
-      c = buildConnector({ ...connectOptions, lookup: policy.lookupFor(port, local, userLookup as LookupFunction | undefined) } as buildConnector.BuildOptions);
+      // socketPath: undefined, an own property: undici reads it (and Node then `path`) through the prototype otherwise.
+      c = buildConnector({ ...connectOptions, socketPath: undefined, lookup: policy.lookupFor(port, local, userLookup as LookupFunction | undefined) } as buildConnector.BuildOptions);
       connectors.set(key, c);
     }
     return c;

@@ -145,12 +145,19 @@ export class EgressPolicy {
   readonly #options: EgressOptions;
   readonly #counters = new VerdictCounters();
 
-  /** `options` must have been read with readOptions(…, EGRESS_OPTIONS); the engine and instance are checked here. */
+  /**
+   * `options` must have been checked with readOptions(…, EGRESS_OPTIONS); only its
+   * own properties are used. The engine and the instance are checked here.
+   */
   constructor(caller: string, engine: Engine, options: EgressOptions) {
     checkEngine(caller, engine);
-    checkInstance(caller, engine, options.instance);
+    const own: EgressOptions = Object.create(null);
+    for (const key of Object.keys(EGRESS_OPTIONS) as (keyof EgressOptions)[]) {
+      if (Object.hasOwn(options, key) && options[key] !== undefined) (own as Record<string, unknown>)[key] = options[key];
+    }
+    checkInstance(caller, engine, own.instance);
     this.#engine = engine;
-    this.#options = options;
+    this.#options = own;
   }
 
   get engine(): Engine {
@@ -325,9 +332,10 @@ function dial(policy: EgressPolicy, socket: net.Socket, caller: string, options:
       if (socket.destroyed) (socket as unknown as { _undestroy?: () => void })._undestroy?.();
       return failedSocket(socket, error);
     }
-    return dialSocket.call(socket, { ...options, host: t.host } as net.TcpSocketConnectOpts, listener);
+    return dialSocket.call(socket, { ...options, host: t.host, path: undefined } as unknown as unknown as net.TcpSocketConnectOpts, listener);
   }
-  return dialSocket.call(socket, { ...options, host: t.host, lookup: policy.lookupFor(t.port, t.local, options.lookup as LookupFunction | undefined) } as net.TcpSocketConnectOpts, listener);
+  const lookup = policy.lookupFor(t.port, t.local, options.lookup as LookupFunction | undefined);
+  return dialSocket.call(socket, { ...options, host: t.host, path: undefined, lookup } as unknown as unknown as net.TcpSocketConnectOpts, listener);
 }
 
 /**
@@ -352,10 +360,10 @@ export function connectNet(policy: EgressPolicy, options: net.NetConnectOpts, li
   if (net.isIP(t.host)) {
     const error = policy.checkLiteral(t.host, t.port, t.local);
     if (error) return guardSocket(policy, failedSocket(new net.Socket(), error));
-    return guardSocket(policy, net.connect({ ...options, host: t.host } as net.TcpNetConnectOpts, listener));
+    return guardSocket(policy, net.connect({ ...options, host: t.host, path: undefined } as unknown as net.TcpNetConnectOpts, listener));
   }
   const lookup = policy.lookupFor(t.port, t.local, opts.lookup as LookupFunction | undefined);
-  return guardSocket(policy, net.connect({ ...options, host: t.host, lookup } as net.TcpNetConnectOpts, listener));
+  return guardSocket(policy, net.connect({ ...options, host: t.host, path: undefined, lookup } as unknown as net.TcpNetConnectOpts, listener));
 }
 
 /** tls.connect with the policy applied. */
@@ -367,12 +375,12 @@ export function connectTls(policy: EgressPolicy, options: tls.ConnectionOptions,
   if (net.isIP(t.host)) {
     const error = policy.checkLiteral(t.host, t.port, t.local);
     if (error) return guardSocket(policy, failedSocket(new tls.TLSSocket(new net.Socket()), error));
-    return guardSocket(policy, tls.connect({ ...options, host: t.host }, listener));
+    return guardSocket(policy, tls.connect({ ...options, host: t.host, path: undefined }, listener));
   }
   // SNI and certificate checks stay on the name the caller asked for.
   const servername = options.servername ?? t.host;
   const lookup = policy.lookupFor(t.port, t.local, opts.lookup as LookupFunction | undefined);
-  return guardSocket(policy, tls.connect({ ...options, host: t.host, servername, lookup }, listener));
+  return guardSocket(policy, tls.connect({ ...options, host: t.host, path: undefined, servername, lookup }, listener));
 }
 
 /**

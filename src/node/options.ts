@@ -44,7 +44,12 @@ export const isString: Check = (v) => (typeof v === 'string' ? undefined : 'a st
 export const isNonEmptyString: Check = (v) => (typeof v === 'string' && v !== '' ? undefined : 'a non-empty string');
 export const isBoolean: Check = (v) => (typeof v === 'boolean' ? undefined : 'true or false');
 export const isFunction: Check = (v) => (typeof v === 'function' ? undefined : 'a function');
-export const isObject: Check = (v) => (typeof v === 'object' && v !== null && !Array.isArray(v) ? undefined : 'an object');
+/** A plain object (a literal, or one without prototype): not an array, a class instance or a function. */
+export const isObject: Check = (v) => {
+  if (typeof v !== 'object' || v === null) return 'an object';
+  const proto = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null ? undefined : 'a plain object';
+};
 export const oneOf =
   (...values: string[]): Check =>
   (v) =>
