@@ -193,7 +193,8 @@ class Channel<Req extends { id: number }, Res extends { id: number; ok: boolean 
         return;
       }
       if (Number.isFinite(timeoutMs)) {
-        p.timer = setTimeout(() => this.#die(failed(`${this.#what}: the worker thread did not answer within ${timeoutMs} ms; it was ended`)), timeoutMs);
+        // The thread is stuck or lost the request: it is ended, so every request queued on it fails too.
+        p.timer = setTimeout(() => this.#die(failed(`${this.#what}: the worker thread did not answer a request within ${timeoutMs} ms; it was ended`)), timeoutMs);
         p.timer.unref();
       }
     });
