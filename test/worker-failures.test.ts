@@ -155,7 +155,7 @@ describe('compileInWorker / reloadInWorker never hang', () => {
   it('an answer that never comes rejects after timeoutMs (a swallowed request, a config file nobody writes)', async () => {
     tamper = (_w, m) => (groupId(m) === 'lost' ? 'drop' : 'pass');
     const t0 = performance.now();
-    expect(await failure(compileInWorker(ssh('accept', 'lost'), { timeoutMs: 300 }))).toMatch(/^WORKER_FAILED: .*did not answer within 300 ms/);
+    expect(await failure(compileInWorker(ssh('accept', 'lost'), { timeoutMs: 300 }))).toMatch(/^WORKER_FAILED: .*did not answer a request within 300 ms/);
     expect(performance.now() - t0).toBeLessThan(5000);
     tamper = null;
     expect(await failure(compileInWorker(ssh('accept')))).toBe('resolved');
