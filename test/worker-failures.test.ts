@@ -21,6 +21,7 @@ import {
   closeCompileWorker, compileInWorker, compilePolicy, createClassifierPool, createEngine, createFlowBatch, encodeSnapshot, loadConfigFile,
   parseConfig, reloadInWorker, type ConfigInput, type FlowInput,
 } from '../src/index.js';
+import { isPlainData } from '../src/node/worker-protocol.js';
 import { mulberry32, randomConfig, randomFlows } from './random.js';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
@@ -266,6 +267,42 @@ describe('classifier pool never hangs and heals', () => {
 });
 
 describe('values only the JS API can pass', () => {
+  it('isPlainData: JSON values are plain and clone exactly; a planted non-plain value anywhere makes the whole not plain', () => {
+    const nonPlain = fc.constantFrom<() => unknown>(
+      () => 1n, () => () => 1, () => Symbol('s'), () => Object.create(null), () => new Date(0), () => new Map(), () => new Uint8Array(2),
+      () => new Proxy({}, {}), () => [1, , 2], () => Object.assign([1], { x: 1 }), () => Object.defineProperty({}, 'h', { value: 1, enumerable: false }),
+      () => ({ [Symbol('k')]: 1 }), () => Object.defineProperty({}, 'g', { enumerable: true, get: () => { throw new Error('getter'); } }),
+      () => { const o: Record<string, unknown> = {}; o.o = o; return o; },
+    );
+    fc.assert(
+      fc.property(fc.jsonValue({ maxDepth: 6 }), fc.array(fc.nat(), { maxLength: 6 }), nonPlain, (json, route, make) => {
+        expect(isPlainData(json)).toBe(true);
+        expect(structuredClone(json)).toEqual(json);
+        // Plant the non-plain value at the end of a route into the document (or as the whole).
+        const doc = { root: structuredClone(json) } as Record<string, unknown>;
+        let at: Record<string, unknown> = doc;
+        let key = 'root';
+        for (const step of route) {
+          const next = at[key];
+          if (typeof next !== 'object' || next === null) break;
+          const keys = Object.keys(next);
+          if (keys.length === 0) break;
+          at = next as Record<string, unknown>;
+          key = keys[step % keys.length]!;
+        }
+        at[key] = make();
+        expect(isPlainData(doc)).toBe(false);
+      }),
+      { seed: 0x91a1, numRuns: 400 },
+    );
+    const deep: unknown[] = [];
+    let x = deep;
+    for (let i = 0; i < 70; i++) x.push((x = []));
+    expect(isPlainData(deep)).toBe(false);
+    const shared = { a: 1 };
+    expect(isPlainData([shared, shared])).toBe(false);
+  });
+
   const circular = () => {
     const o: Record<string, unknown> = { id: 'sg-c' };
     o.self = o;

@@ -259,11 +259,13 @@ async function compileVia(caller: string, config: unknown, options: Record<strin
   try {
     res = (await ch.request(req, timeoutMs)) as Extract<CompileResponse, { ok: true }>;
   } catch (e) {
-    // A Config whose warnings hold what cannot cross (e.g. a function in an ignored field): compile here.
-    if (req.validated && e instanceof NotSent) {
-      return compileHere(req.config as Config, compileOptions);
-    }
-    throw e;
+    if (!(e instanceof NotSent)) throw e;
+    // Nothing reached the thread. A Config whose warnings hold what cannot cross (e.g. a
+    // function in an ignored field): compile here. Input that changed as it was read (a
+    // getter): judge it here, as an in-thread call would.
+    if (req.validated) return compileHere(req.config as Config, compileOptions);
+    const validated = isConfig(req.config) ? req.config : parseConfig(req.config);
+    return compileHere(validated, compileOptions);
   }
   if (!(res.snapshot instanceof Uint8Array)) throw failed(`${caller}: the compile worker answered without a snapshot`);
   return res.snapshot;
