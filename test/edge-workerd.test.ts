@@ -20,7 +20,6 @@ const COMPAT_DATE = '2026-04-26';
 let mf: Miniflare | undefined;
 let config: Config;
 let startupMs = 0;
-let filterModules: Awaited<ReturnType<typeof workerModules>>;
 let filterBundle: Awaited<ReturnType<typeof bundleWorker>>;
 
 /** A Miniflare worker definition: the bundle plus the modules it imports by name. */
@@ -49,7 +48,6 @@ beforeAll(async () => {
   config = await loadConfigFile(join(ROOT, 'examples/edge/policy.yaml'));
   const snapshot = (await createEngine(config)).snapshot();
   const filter = await workerModules(join(ROOT, 'examples/edge/src/worker.js'), { 'policy.bin': snapshot });
-  filterModules = filter;
   filterBundle = await bundleWorker(join(ROOT, 'examples/edge/src/worker.js'));
   const classify = await workerModules(join(ROOT, 'test/fixtures/edge/classify-worker.js'), {});
   const t0 = performance.now();

@@ -249,7 +249,7 @@ interface Case {
 }
 
 const hostCase = (host: string | undefined, extra: Record<string, unknown> = {}): Case => ({
-  label: `${host === undefined ? '(no host)' : JSON.stringify(host)}${Object.keys(extra).length ? ` ${JSON.stringify(extra, (k, v) => (typeof v === 'function' ? 'fn' : v))}` : ''}`,
+  label: `${host === undefined ? '(no host)' : JSON.stringify(host)}${Object.keys(extra).length ? ` ${JSON.stringify(extra, (_k, v) => (typeof v === 'function' ? 'fn' : v))}` : ''}`,
   options: host === undefined ? { ...extra } : { host, ...extra },
 });
 
