@@ -372,6 +372,17 @@ function isSnapshotInput(x: unknown): x is { snapshot: Uint8Array | ArrayBuffer 
 
 const u8 = (b: Uint8Array | ArrayBuffer) => (b instanceof Uint8Array ? b : new Uint8Array(b));
 
+/**
+ * A flow a pool thread may validate itself and answer for exactly as this thread
+ * would: plain data, with its addresses as text. A parsed Flow (addresses already
+ * read) is trusted only by the library that parsed it, so it is packed here.
+ */
+function isPlainFlowInput(f: unknown): boolean {
+  if (typeof f !== 'object' || f === null) return false;
+  const { remote, local } = f as { remote?: unknown; local?: unknown };
+  return typeof remote === 'string' && (local === undefined || local === null || typeof local === 'string') && isPlainData(f);
+}
+
 type PoolChannel = Channel<PoolRequest, PoolResponse & { id: number }>;
 type Ok = Extract<PoolResponse, { ok: true }>;
 
@@ -431,9 +442,10 @@ export async function createClassifierPool(config: object | string, options: Cla
     if (!(input instanceof FlowBatch) && !Array.isArray(input)) {
       throw invalidArgument(`pool.classify takes a list of flows or a FlowBatch, got ${shown(input)}`);
     }
-    // Flows that are not plain data (parsed Flows, bigints, prototype-less objects)
-    // are validated and packed here: the in-thread checks decide.
-    const batch = input instanceof FlowBatch ? input : Array.isArray(input) && input.every((f) => isPlainData(f)) ? null : createFlowBatch(input);
+    // Flows that are not plain flow objects with text addresses (parsed Flows, which
+    // only this thread's library trusts; bigints; prototype-less objects; anything
+    // else) are validated and packed here: the in-thread checks decide.
+    const batch = input instanceof FlowBatch ? input : input.every(isPlainFlowInput) ? null : createFlowBatch(input);
     const n = batch ? batch.length : input.length;
     const { rules: callRules, version: callVersion } = current;
     const parts = Math.max(1, Math.min(threads, Math.floor(n / minPer)));
