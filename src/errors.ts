@@ -17,6 +17,7 @@ export const ErrorCodes = {
   SNAPSHOT_INVALID: 'a compiled-policy snapshot is truncated, corrupted, or from another format/ABI',
   VERSION_CONFLICT: 'a reload named an expectedVersion that is no longer the published one',
   ERR_SGFILTER_DROPPED: 'a guarded outbound connection was refused by the policy before it was dialled (error.groupId, error.ruleIndex, error.address name the deciding rule and address)',
+  WORKER_FAILED: 'a worker thread (compileInWorker, reloadInWorker, a classifier pool) crashed, exited, lost a message or did not answer in time; the call changed nothing, and the next call starts a new thread',
 } as const;
 export type ErrorCode = keyof typeof ErrorCodes;
 

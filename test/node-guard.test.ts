@@ -219,12 +219,16 @@ describe('guardServer (inbound)', () => {
     expect((await exchange(reg, { host: '::1', port, payload: 'six' })).received).toBe('');
   });
 
-  it("fails closed on an unknown instance (counted as 'error'), and unguard stops filtering", async () => {
-    const engine = await createEngine(policy([tcp('127.0.0.0/8', 'accept')]));
+  it("refuses an unknown instance at setup; fails closed (counted as 'error') when a reload removes it; unguard stops filtering", async () => {
+    const engine = await createEngine({ ...policy([tcp('127.0.0.0/8', 'accept')]), instances: [{ id: 'web-1', securityGroups: ['sg-test'] }] });
     const { server, seen } = echoServer();
     const drops: InboundDecision[] = [];
-    const guard = guardServer(server, engine, { instance: 'nope', onDrop: (d) => drops.push(d) });
+    expect(() => guardServer(server, engine, { instance: 'nope' })).toThrow(expect.objectContaining({ code: 'UNKNOWN_INSTANCE', message: expect.stringContaining('"web-1"') }));
+    expect(Object.prototype.hasOwnProperty.call(server, 'emit')).toBe(false); // nothing half set up
+    const guard = guardServer(server, engine, { instance: 'web-1', onDrop: (d) => drops.push(d) });
     const port = await listen(reg, server);
+    expect((await exchange(reg, { host: '127.0.0.1', port, localAddress: '127.0.0.2', payload: 'a' })).received).toBe('a');
+    await engine.reload({ ...policy([tcp('127.0.0.0/8', 'accept')]), instances: [{ id: 'web-2', securityGroups: ['sg-test'] }] });
     expect((await exchange(reg, { host: '127.0.0.1', port, localAddress: '127.0.0.2', payload: 'a' })).received).toBe('');
     expect(drops[0]!.error).toMatchObject({ code: 'UNKNOWN_INSTANCE' });
     expect(guard.stats().byRule.get('error')).toEqual({ accepted: 0, dropped: 1 });
@@ -232,7 +236,7 @@ describe('guardServer (inbound)', () => {
     expect(guard.active).toBe(false);
     expect(Object.prototype.hasOwnProperty.call(server, 'emit')).toBe(false);
     expect((await exchange(reg, { host: '127.0.0.1', port, localAddress: '127.0.0.2', payload: 'a' })).received).toBe('a');
-    expect(seen).toHaveLength(1);
+    expect(seen).toHaveLength(2);
   });
 });
 
@@ -331,9 +335,22 @@ describe('egress guards', () => {
     expect(e2).toMatchObject({ code: 'ERR_SGFILTER_DROPPED', address: '127.0.0.4' });
   });
 
-  it('fails closed when the instance is unknown', async () => {
-    const connect = guardedConnect(engine, { instance: 'nope' });
+  it('refuses an unknown instance at setup, and fails closed when a reload removes it', async () => {
+    for (const make of [
+      () => guardedConnect(engine, { instance: 'nope' }),
+      () => guardedAgent(engine, { instance: 'nope' }),
+      () => guardedAgent(engine, { instance: 'nope', https: true }),
+      () => guardedDispatcher(engine, { instance: 'nope' }),
+    ]) {
+      expect(make).toThrow(expect.objectContaining({ code: 'UNKNOWN_INSTANCE' }));
+    }
+    const connect = guardedConnect(engine, { instance: 'default' });
+    expect(await outcome(connect({ host: '127.0.0.1', port: allowedPort }))).toBeNull();
+    await engine.reload({ ...policy([], [out('127.0.0.1', 'accept')]), instances: [{ id: 'other', securityGroups: ['sg-test'] }] });
     expect(await outcome(connect({ host: '127.0.0.1', port: allowedPort }))).toMatchObject({ code: 'UNKNOWN_INSTANCE' });
+    expect(await outcome(connect({ host: 'api.test', port: allowedPort, lookup }))).toMatchObject({ code: 'UNKNOWN_INSTANCE' });
+    expect(connect.stats().byRule.get('error')).toEqual({ accepted: 0, dropped: 2 });
+    expect(allowed.seen).toHaveLength(1);
   });
 
   it('guardedAgent (http and https): requests to dropped addresses and names fail with ERR_SGFILTER_DROPPED', async () => {

@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { createEngine } from '../index.js';
 import { parseHostPort, startProxy, type HostPort } from '../node/proxy.js';
+import { SgfilterError } from '../errors.js';
 import { CliError, EXIT_USAGE, loadConfig, writeLines } from './shared.js';
 
 function hostPortOption(text: string, option: string): HostPort {
@@ -30,6 +31,7 @@ async function proxyCommand(opts: { config: string; listen: string; upstream: st
   try {
     proxy = await startProxy({ engine, configPath: opts.config, listen, upstream, log, ...(opts.instance !== undefined ? { instance: opts.instance } : {}) });
   } catch (e) {
+    if (e instanceof SgfilterError) throw new CliError(`error: ${e.message}`);
     const err = e as NodeJS.ErrnoException;
     throw new CliError(`error: cannot listen on ${opts.listen}: ${err.code ?? err.message}`);
   }

@@ -41,7 +41,6 @@ const MAX_TEXT = 45;
 
 const DOT = 46;
 const COLON = 58;
-const PERCENT = 37;
 
 /**
  * A strict dotted quad in s[from, to): its 32-bit value, or -1. No leading zeros,

@@ -1,15 +1,18 @@
 /**
  * Egress guard for http.request / https.request (and every client built on an
  * http.Agent): an Agent whose createConnection classifies each new connection the
- * way guardedConnect does (src/node/egress.ts). Pooled keep-alive sockets were
- * classified when they were opened; a reload applies to the next new connection.
+ * way guardedConnect does (src/node/egress.ts), as the host it reaches. Pooled
+ * keep-alive sockets were classified when they were opened; a reload applies to the
+ * next new connection. A request for a local socket (`socketPath`) is refused: it is
+ * not a network flow.
  */
 import * as http from 'node:http';
 import * as https from 'node:https';
 import type { Duplex } from 'node:stream';
-import { isIP, type LookupFunction, type TcpNetConnectOpts, type TcpSocketConnectOpts } from 'node:net';
+import { isIP, type LookupFunction } from 'node:net';
 import type { Engine } from '../engine.js';
-import { EgressPolicy, connectNet, type EgressOptions } from './egress.js';
+import { EGRESS_OPTIONS, EgressPolicy, connectNet, guardSocket, target, type EgressOptions } from './egress.js';
+import { invalidArgument, isBoolean, readOptions } from './options.js';
 import type { GuardStats } from './stats.js';
 
 export interface GuardedAgentOptions extends EgressOptions, https.AgentOptions {
@@ -22,16 +25,20 @@ export type GuardedAgent<A extends http.Agent = http.Agent> = A & { stats(): Gua
 
 type CreateCallback = (err: Error | null, stream: Duplex) => void;
 
-/** Splits the guard's own options from the Agent's. */
-function split(options: GuardedAgentOptions): [EgressOptions, https.AgentOptions] {
-  const { instance, lookup, strict, onDrop, onAccept, https: _https, ...agentOptions } = options;
-  const egress: EgressOptions = {};
-  if (instance !== undefined) egress.instance = instance;
-  if (lookup !== undefined) egress.lookup = lookup;
-  if (strict !== undefined) egress.strict = strict;
-  if (onDrop !== undefined) egress.onDrop = onDrop;
-  if (onAccept !== undefined) egress.onAccept = onAccept;
-  return [egress, agentOptions];
+const GUARD_KEYS = new Set([...Object.keys(EGRESS_OPTIONS), 'https']);
+
+/** Splits the guard's own options (checked) from the Agent's (passed on, except what would dial outside the guard). */
+function split(options: GuardedAgentOptions): [EgressOptions, boolean, https.AgentOptions] {
+  const own = readOptions('guardedAgent', options, { ...EGRESS_OPTIONS, https: isBoolean }, { open: true });
+  const agentOptions: Record<string, unknown> = {};
+  for (const key of Object.keys(options ?? {})) {
+    if (!GUARD_KEYS.has(key)) agentOptions[key] = (options as Record<string, unknown>)[key];
+  }
+  if (agentOptions.socketPath !== undefined) {
+    throw invalidArgument('guardedAgent: option socketPath is a local socket, not a network flow; guarded agents dial TCP only');
+  }
+  const { https: tlsAgent, ...egress } = own;
+  return [egress as EgressOptions, tlsAgent === true, agentOptions as https.AgentOptions];
 }
 
 class GuardedHttpAgent extends http.Agent {
@@ -48,7 +55,7 @@ class GuardedHttpAgent extends http.Agent {
   }
   override createConnection(options: http.ClientRequestArgs, callback?: CreateCallback): Duplex | null | undefined {
     try {
-      return connectNet(this.#policy, options as TcpNetConnectOpts);
+      return connectNet(this.#policy, options as never);
     } catch (e) {
       callback?.(e as Error, undefined as unknown as Duplex);
       return undefined;
@@ -71,35 +78,46 @@ class GuardedHttpsAgent extends https.Agent {
   override createConnection(options: https.RequestOptions, callback?: CreateCallback): Duplex | null | undefined {
     // https.Agent's own createConnection (TLS session reuse around tls.connect) does the
     // dialling; the policy decides first (literals) or inside the lookup (names).
-    const host = (options.host ?? 'localhost').replace(/^\[(.*)\]$/, '$1');
-    const port = Number(options.port);
-    const local = { localAddress: options.localAddress, localPort: (options as TcpSocketConnectOpts).localPort };
-    if (isIP(host)) {
-      const error = this.#policy.checkLiteral(host, port, local);
+    let t;
+    try {
+      t = target('guarded https.Agent', options as Record<string, unknown>);
+    } catch (e) {
+      callback?.(e as Error, undefined as unknown as Duplex);
+      return undefined;
+    }
+    if (isIP(t.host)) {
+      const error = this.#policy.checkLiteral(t.host, t.port, t.local);
       if (error) {
         callback?.(error, undefined as unknown as Duplex);
         return undefined;
       }
-      return super.createConnection({ ...options, host } as https.RequestOptions, callback);
+      return this.#guard(super.createConnection({ ...options, host: t.host, path: undefined } as https.RequestOptions, callback));
     }
-    const lookup = this.#policy.lookupFor(port, local, options.lookup as LookupFunction | undefined);
-    return super.createConnection({ ...options, lookup } as https.RequestOptions, callback);
+    const lookup = this.#policy.lookupFor(t.port, t.local, options.lookup as LookupFunction | undefined);
+    return this.#guard(super.createConnection({ ...options, host: t.host, path: undefined, lookup } as https.RequestOptions, callback));
+  }
+  #guard<T>(socket: T): T {
+    if (socket && typeof (socket as { connect?: unknown }).connect === 'function') guardSocket(this.#policy, socket as never);
+    return socket;
   }
 }
 
 /**
  * An http.Agent (or, with `https: true`, an https.Agent) whose new connections are
- * classified as outbound flows to the address dialled, after DNS; a dropped one makes
+ * classified as outbound flows to the host they reach, after DNS; a dropped one makes
  * the request emit 'error' with a ConnectionDroppedError (code ERR_SGFILTER_DROPPED).
  * Agent options (keepAlive, maxSockets, TLS options with `https`) pass through.
  *
  *   const agent = guardedAgent(engine, { instance: 'ins-1' });
  *   http.get('http://api.internal/health', { agent }, onResponse);
+ *
+ * Throws INVALID_ARGUMENT for a guard option of the wrong type or a `socketPath`,
+ * UNKNOWN_INSTANCE for an instance the engine's policy does not have.
  */
 export function guardedAgent(engine: Engine, options: GuardedAgentOptions & { https: true }): GuardedAgent<https.Agent>;
 export function guardedAgent(engine: Engine, options?: GuardedAgentOptions): GuardedAgent<http.Agent>;
 export function guardedAgent(engine: Engine, options: GuardedAgentOptions = {}): GuardedAgent {
-  const [egress, agentOptions] = split(options);
-  const policy = new EgressPolicy(engine, egress);
-  return options.https ? new GuardedHttpsAgent(policy, agentOptions) : new GuardedHttpAgent(policy, agentOptions);
+  const [egress, tlsAgent, agentOptions] = split(options);
+  const policy = new EgressPolicy('guardedAgent', engine, egress);
+  return tlsAgent ? new GuardedHttpsAgent(policy, agentOptions) : new GuardedHttpAgent(policy, agentOptions);
 }

@@ -1,32 +1,44 @@
 /**
  * Worker-thread side of compileInWorker (src/node/workers.ts): validates, compiles
- * and snapshots configs off the classifying thread. One request at a time, in order;
- * the snapshot's buffer is transferred back, errors come back as plain data
- * (code, message, issues) and are rebuilt as SgfilterError by the caller.
+ * and snapshots configs off the classifying thread, with the same functions the
+ * calling thread would use (so every error is the one an in-thread compile throws).
+ * One request at a time, in order; the snapshot's buffer is transferred back, errors
+ * come back as plain data (code, message, issues) and are rebuilt as SgfilterError
+ * by the caller. Every request is answered (src/node/worker-protocol.ts `reply`); a
+ * request that cannot be read ends the thread, which fails whatever was pending.
  */
 import { parentPort } from 'node:worker_threads';
 import { parseConfig, isConfig } from '../config/parse.js';
 import { compilePolicy, type CompileOptions } from '../compile/index.js';
+import { SgfilterError } from '../errors.js';
 import { encodeSnapshot } from '../snapshot.js';
+import type { Config } from '../types.js';
 import { loadConfigFile } from './config-file.js';
-import { serializeError, type CompileRequest } from './worker-protocol.js';
+import { reply, serializeError, type CompileRequest } from './worker-protocol.js';
 
 if (!parentPort) throw new Error('compile-worker.js runs in a worker thread');
 const port = parentPort;
 
 async function handle(req: CompileRequest): Promise<void> {
   try {
-    const config =
-      req.path !== undefined ? await loadConfigFile(req.path) : isConfig(req.config) ? req.config : parseConfig(req.config);
+    let config: Config;
+    if (typeof req.path === 'string') config = await loadConfigFile(req.path);
+    else if (req.validated === true) config = req.config as Config;
+    else config = isConfig(req.config) ? req.config : parseConfig(req.config);
     const compiled = compilePolicy(config, req.options as CompileOptions);
     const snapshot = encodeSnapshot(compiled, config, 1);
-    port.postMessage({ id: req.id, ok: true, snapshot }, [snapshot.buffer as ArrayBuffer]);
+    reply(port, { id: req.id, ok: true, snapshot }, [snapshot.buffer as ArrayBuffer]);
   } catch (e) {
-    port.postMessage({ id: req.id, ok: false, error: serializeError(e) });
+    reply(port, { id: req.id, ok: false, error: serializeError(e) });
   }
 }
 
 let queue: Promise<void> = Promise.resolve();
 port.on('message', (req: CompileRequest) => {
   queue = queue.then(() => handle(req));
+});
+port.on('messageerror', (e: Error) => {
+  // A request that could not be read names no id: give up, so nothing waits on it.
+  port.postMessage({ id: 0, ok: false, fatal: true, error: serializeError(new SgfilterError('WORKER_FAILED', `the compile worker could not read a request: ${e.message}`)) });
+  process.exit(1);
 });

@@ -12,7 +12,8 @@ import { createRequire } from 'node:module';
 import { isIP, type LookupFunction } from 'node:net';
 import type { Agent, buildConnector } from 'undici';
 import type { Engine } from '../engine.js';
-import { EgressPolicy, type EgressOptions } from './egress.js';
+import { EGRESS_OPTIONS, EgressPolicy, type EgressOptions } from './egress.js';
+import { invalidArgument, isObject, readOptions } from './options.js';
 import type { GuardStats } from './stats.js';
 
 export interface GuardedDispatcherOptions extends EgressOptions {
@@ -41,10 +42,30 @@ function loadUndici(): Undici {
  *   await fetch('https://api.example.com/', { dispatcher });
  */
 export function guardedDispatcher(engine: Engine, options: GuardedDispatcherOptions = {}): GuardedDispatcher {
+  const { connect: connectOptions = {}, agent: agentOptions = {}, ...egress } = readOptions('guardedDispatcher', options, {
+    ...EGRESS_OPTIONS,
+    connect: isObject,
+    agent: isObject,
+  }) as GuardedDispatcherOptions;
+  // What would dial around the guard: undici's connector dials `socketPath` (or `path`)
+  // instead of the host, and an Agent `factory` builds dispatchers that need not use
+  // the guarded connect at all.
+  for (const key of ['socketPath', 'path'] as const) {
+    if ((connectOptions as Record<string, unknown>)[key] !== undefined) {
+      throw invalidArgument(`guardedDispatcher: connect.${key} is a local socket, not a network flow; a guarded dispatcher dials TCP only`);
+    }
+  }
+  for (const key of ['factory', 'connect', 'socketPath'] as const) {
+    if ((agentOptions as Record<string, unknown>)[key] !== undefined) {
+      throw invalidArgument(`guardedDispatcher: agent.${key} would make connections the guard does not see; put connect options in the connect option`);
+    }
+  }
+  const userLookup = (connectOptions as { lookup?: unknown }).lookup;
+  if (userLookup !== undefined && typeof userLookup !== 'function') {
+    throw invalidArgument('guardedDispatcher: connect.lookup must be a function (dns.lookup\'s signature)');
+  }
+  const policy = new EgressPolicy('guardedDispatcher', engine, egress);
   const { buildConnector, Agent } = loadUndici();
-  const { connect: connectOptions = {}, agent: agentOptions = {}, ...egress } = options;
-  const policy = new EgressPolicy(engine, egress);
-  const userLookup = (connectOptions as { lookup?: LookupFunction }).lookup;
 
   // undici's connector (timeouts, keep-alive, TLS session cache) does the dialling; it
   // takes its lookup when built and the lookup is not told the port, so there is one
@@ -55,7 +76,8 @@ export function guardedDispatcher(engine: Engine, options: GuardedDispatcherOpti
     let c = connectors.get(key);
     if (!c) {
       const local = { localAddress: localAddress ?? undefined };
-      c = buildConnector({ ...connectOptions, lookup: policy.lookupFor(port, local, userLookup) } as buildConnector.BuildOptions);
+      // socketPath: undefined, an own property: undici reads it (and Node then `path`) through the prototype otherwise.
+      c = buildConnector({ ...connectOptions, socketPath: undefined, lookup: policy.lookupFor(port, local, userLookup as LookupFunction | undefined) } as buildConnector.BuildOptions);
       connectors.set(key, c);
     }
     return c;

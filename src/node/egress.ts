@@ -1,12 +1,22 @@
 /**
- * Egress guard: classifies each outbound TCP connection against the address that is
- * actually dialled, after DNS resolution, and refuses a dropped one before any
+ * Egress guard: classifies each outbound TCP connection against the host it
+ * actually reaches, after DNS resolution, and refuses a dropped one before any
  * connect() system call.
  *
  * How: a hostname is resolved through a wrapper around the lookup function (the
  * caller's, or dns.lookup) that always asks for every address (`all: true`) and
  * classifies each one as an outbound flow to (address, port). An address literal is
- * classified directly (Node does not call lookup for literals).
+ * classified directly (Node does not call lookup for literals). Either way the flow's
+ * remote is the address the kernel connects to: the unspecified address (`0.0.0.0`,
+ * `::`, `::ffff:0.0.0.0` in any spelling, or a name resolving to one) is the local
+ * host, 127.0.0.1 or ::1 (src/node/destination.ts), as SPEC §6 says.
+ *
+ * Every way in goes through one place (`target`, then `decide`): net.connect's and
+ * tls.connect's argument forms, an http.Agent's createConnection, undici's connector,
+ * and a later `socket.connect()` on a socket the guard handed out. Host, port and
+ * local address are read the way Node reads them (`host || 'localhost'`, Node's port
+ * rule), so the guard classifies exactly what Node dials. A local socket `path` is
+ * refused: it is not a network flow.
  *
  * Multi-address names: only the accepted addresses are handed to the dialler, in
  * the resolver's order; the dropped ones are never dialled. This is what the network
@@ -24,12 +34,14 @@ import * as tls from 'node:tls';
 import type { Engine } from '../engine.js';
 import { SgfilterError } from '../errors.js';
 import type { FlowInput, Verdict } from '../types.js';
+import { reachedAddress } from './destination.js';
+import { checkEngine, checkInstance, invalidArgument, isBoolean, isFunction, isString, readOptions, shown, type OptionSpec } from './options.js';
 import { ERROR_KEY, VerdictCounters, decidingRule, endpoint, flowAddress, notify, ruleKey, type GuardStats } from './stats.js';
 
 export type LookupFunction = net.LookupFunction;
 
 export interface EgressOptions {
-  /** The instance whose outbound rules apply (default: the config's first instance). */
+  /** The instance whose outbound rules apply (default: the config's first instance). Must exist when the guard is made. */
   instance?: string;
   /** The resolver to wrap (same signature as dns.lookup; default dns.lookup). A lookup given per connection wins. */
   lookup?: LookupFunction;
@@ -41,10 +53,20 @@ export interface EgressOptions {
   onAccept?: (decision: OutboundDecision) => void;
 }
 
+/** The options every egress guard takes, and what each accepts. */
+export const EGRESS_OPTIONS: OptionSpec = { instance: isString, lookup: isFunction, strict: isBoolean, onDrop: isFunction, onAccept: isFunction };
+
 /** One address of a connection and the verdict for it. */
 export interface AddressVerdict {
+  /** The address dialled (the literal, or the resolver's answer). */
   address: string;
   family: number;
+  /**
+   * Set when the connection reaches another address than `address`: the
+   * unspecified address reaches the local host (127.0.0.1, ::1, or the bound local
+   * address; SPEC §6). The verdict is for this address.
+   */
+  reaches?: string;
   verdict: Verdict;
 }
 
@@ -63,14 +85,21 @@ export interface OutboundDecision {
   error?: SgfilterError;
 }
 
+/** "0.0.0.0:80 (reaches this host at 127.0.0.1)" or "203.0.113.7:80". */
+function where(a: AddressVerdict, port: number): string {
+  return a.reaches === undefined ? endpoint(a.address, port) : `${endpoint(a.address, port)} (reaches this host at ${a.reaches})`;
+}
+
 /** A refused outbound connection: `code` is 'ERR_SGFILTER_DROPPED'. */
 export class ConnectionDroppedError extends SgfilterError {
   /** Deciding group of the (first) dropped address; null for the default drop. */
   readonly groupId: string | null;
   /** Deciding rule index inside that group's outbound list; null for the default drop. */
   readonly ruleIndex: number | null;
-  /** The (first) dropped address. */
+  /** The (first) dropped address, as dialled. */
   readonly address: string;
+  /** The address that connection would have reached, when not `address` (the unspecified address reaches the local host). */
+  readonly reaches: string | undefined;
   readonly port: number;
   /** The name or literal the caller asked for. */
   readonly host: string;
@@ -81,10 +110,10 @@ export class ConnectionDroppedError extends SgfilterError {
   constructor(host: string, port: number, addresses: AddressVerdict[], strict: boolean) {
     const dropped = addresses.filter((a) => a.verdict.action !== 'accept');
     const first = dropped[0]!;
-    const what = (a: AddressVerdict) => `${endpoint(a.address, port)} by ${decidingRule(a.verdict, 'outbound')}`;
+    const what = (a: AddressVerdict) => `${where(a, port)} by ${decidingRule(a.verdict, 'outbound')}`;
     const name = net.isIP(host) ? '' : ` (${host})`;
     let message: string;
-    if (addresses.length === 1) message = `outbound connection to ${endpoint(first.address, port)}${name} dropped by ${decidingRule(first.verdict, 'outbound')}`;
+    if (addresses.length === 1) message = `outbound connection to ${where(first, port)}${name} dropped by ${decidingRule(first.verdict, 'outbound')}`;
     else if (dropped.length === addresses.length) message = `outbound connection to ${host}:${port} dropped: every address is dropped: ${dropped.map(what).join('; ')}`;
     else message = `outbound connection to ${host}:${port} refused: ${dropped.length} of its ${addresses.length} addresses dropped${strict ? ' (strict)' : ''}: ${dropped.map(what).join('; ')}`;
     super('ERR_SGFILTER_DROPPED', message);
@@ -92,6 +121,7 @@ export class ConnectionDroppedError extends SgfilterError {
     this.groupId = first.verdict.groupId;
     this.ruleIndex = first.verdict.ruleIndex;
     this.address = first.address;
+    this.reaches = first.reaches;
     this.port = port;
     this.host = host;
     this.addresses = addresses;
@@ -99,7 +129,7 @@ export class ConnectionDroppedError extends SgfilterError {
 }
 
 /** Local end of a connection, when the caller fixed it. */
-interface LocalEnd {
+export interface LocalEnd {
   localAddress?: string | undefined;
   localPort?: number | undefined;
 }
@@ -115,9 +145,19 @@ export class EgressPolicy {
   readonly #options: EgressOptions;
   readonly #counters = new VerdictCounters();
 
-  constructor(engine: Engine, options: EgressOptions = {}) {
+  /**
+   * `options` must have been checked with readOptions(…, EGRESS_OPTIONS); only its
+   * own properties are used. The engine and the instance are checked here.
+   */
+  constructor(caller: string, engine: Engine, options: EgressOptions) {
+    checkEngine(caller, engine);
+    const own: EgressOptions = Object.create(null);
+    for (const key of Object.keys(EGRESS_OPTIONS) as (keyof EgressOptions)[]) {
+      if (Object.hasOwn(options, key) && options[key] !== undefined) (own as Record<string, unknown>)[key] = options[key];
+    }
+    checkInstance(caller, engine, own.instance);
     this.#engine = engine;
-    this.#options = options;
+    this.#options = own;
   }
 
   get engine(): Engine {
@@ -128,8 +168,8 @@ export class EgressPolicy {
     return this.#counters.snapshot();
   }
 
-  #classify(address: string, port: number, local: LocalEnd): Verdict {
-    const flow: FlowInput = { direction: 'outbound', protocol: 'TCP', remote: flowAddress(address), port };
+  #classify(reaches: string, port: number, local: LocalEnd): Verdict {
+    const flow: FlowInput = { direction: 'outbound', protocol: 'TCP', remote: flowAddress(reaches), port };
     if (local.localAddress) flow.local = flowAddress(local.localAddress);
     if (local.localPort !== undefined) flow.sourcePort = local.localPort;
     if (this.#options.instance !== undefined) flow.instance = this.#options.instance;
@@ -137,14 +177,19 @@ export class EgressPolicy {
   }
 
   /**
-   * Classifies every address of one connection, counts it, and returns the addresses
-   * to dial, or the error the connection must fail with. Engine errors (unknown
-   * instance) are returned as the error: the connection fails closed.
+   * Classifies every address of one connection (as the host it reaches), counts it,
+   * and returns the addresses to dial, or the error the connection must fail with.
+   * Engine errors (an instance a reload removed, an address the engine refuses) are
+   * returned as the error: the connection fails closed.
    */
   decide(host: string, port: number, answers: LookupAnswer[], local: LocalEnd): { dial: LookupAnswer[]; error?: Error } {
     let addresses: AddressVerdict[];
     try {
-      addresses = answers.map((a) => ({ address: a.address, family: a.family, verdict: this.#classify(a.address, port, local) }));
+      addresses = answers.map((a) => {
+        const reaches = reachedAddress(a.address, local.localAddress);
+        const verdict = this.#classify(reaches, port, local);
+        return reaches === a.address ? { address: a.address, family: a.family, verdict } : { address: a.address, family: a.family, reaches, verdict };
+      });
     } catch (e) {
       this.#counters.count(ERROR_KEY, false);
       return { dial: [], error: e as Error };
@@ -166,41 +211,104 @@ export class EgressPolicy {
 
   /** The error an address-literal connection must fail with, or undefined to let it through. */
   checkLiteral(address: string, port: number, local: LocalEnd): Error | undefined {
-    const a = flowAddress(address);
-    return this.decide(a, port, [{ address: a, family: net.isIP(a) }], local).error;
+    return this.decide(address, port, [{ address, family: net.isIP(address) }], local).error;
   }
 
   /**
    * A lookup function for one connection to `port`: resolves with `all: true` through
    * `underlying` (or the guard's lookup, or dns.lookup), classifies every address and
-   * answers with the accepted ones only, in the shape the caller asked for.
+   * answers with the accepted ones only, in the shape the caller asked for. A
+   * resolver that answers twice is heard once; one that throws or answers with
+   * something that is not a list of addresses fails the connection.
    */
   lookupFor(port: number, local: LocalEnd, underlying?: LookupFunction): LookupFunction {
     const resolve = underlying ?? this.#options.lookup ?? (dns.lookup as LookupFunction);
     return (hostname, opts, callback) => {
-      resolve(hostname, { ...opts, all: true }, (err, result, family) => {
-        if (err) return callback(err, '', 0);
-        const answers: LookupAnswer[] = (typeof result === 'string' ? [{ address: result, family: family ?? 0 }] : result).map((a) => ({
-          address: a.address,
-          family: net.isIP(a.address) || a.family,
-        }));
-        if (answers.length === 0) {
-          const e = Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND', hostname }) as NodeJS.ErrnoException;
-          return callback(e, '', 0);
-        }
-        const { dial, error } = this.decide(hostname, port, answers, local);
-        if (error) return callback(error as NodeJS.ErrnoException, '', 0);
-        if (opts.all) callback(null, dial);
-        else callback(null, dial[0]!.address, dial[0]!.family);
-      });
+      let answered = false;
+      const fail = (e: Error) => {
+        if (answered) return;
+        answered = true;
+        callback(e as NodeJS.ErrnoException, '', 0);
+      };
+      try {
+        resolve(hostname, { ...opts, all: true }, (err, result, family) => {
+          if (answered) return;
+          if (err) return fail(err);
+          const list: unknown[] = typeof result === 'string' ? [{ address: result, family }] : Array.isArray(result) ? result : [result];
+          const answers: LookupAnswer[] = [];
+          for (const a of list) {
+            const address = typeof a === 'object' && a !== null ? (a as { address?: unknown }).address : undefined;
+            if (typeof address !== 'string') {
+              return fail(invalidArgument(`the lookup for ${JSON.stringify(hostname)} answered ${shown(a)}, not { address, family }`));
+            }
+            // Node dials an answer as the family it reads the address as.
+            answers.push({ address, family: net.isIP(address) || Number((a as { family?: unknown }).family) || 0 });
+          }
+          if (answers.length === 0) {
+            return fail(Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND', hostname }));
+          }
+          const { dial, error } = this.decide(hostname, port, answers, local);
+          if (error) return fail(error);
+          answered = true;
+          if (opts.all) callback(null, dial);
+          else callback(null, dial[0]!.address, dial[0]!.family);
+        });
+      } catch (e) {
+        fail(e instanceof Error ? e : new Error(String(e)));
+      }
     };
   }
 }
 
-/** Host as net.connect takes it: brackets removed. */
-function hostOf(host: string | undefined): string {
-  const h = host ?? 'localhost';
-  return h.startsWith('[') && h.endsWith(']') ? h.slice(1, -1) : h;
+// ---------------------------------------------------------------------------------
+// Reading a connection's destination the way Node does
+
+/** Where one connection goes, read from net/tls connect options. */
+export interface Target {
+  /** Brackets removed from an IPv6 literal; 'localhost' when absent (Node's default). */
+  host: string;
+  port: number;
+  local: LocalEnd;
+}
+
+/** Node's port rule (net.Socket#connect: validatePort, then `port |= 0`): a number or numeric string 0-65535. */
+function portOf(caller: string, value: unknown): number {
+  if (typeof value === 'number' || (typeof value === 'string' && value.trim() !== '')) {
+    const n = +value;
+    if (n === n >>> 0 && n <= 0xffff) return n;
+  }
+  throw invalidArgument(`${caller}: port must be a number or numeric string from 0 to 65535, got ${shown(value)}`);
+}
+
+/**
+ * The destination of net/tls connect options, as Node reads it; throws
+ * INVALID_ARGUMENT for what Node would refuse or what is not a TCP flow (a local
+ * socket path, a host that is not a string).
+ */
+export function target(caller: string, options: Record<string, unknown>): Target {
+  if (options.path !== undefined && options.path !== null && options.path !== '') {
+    throw invalidArgument(`${caller}: guarded connections are TCP (host and port); a local socket path (${shown(options.path)}) is not a network flow`);
+  }
+  let host = options.host;
+  if (host === undefined || host === null || host === '') host = 'localhost';
+  if (typeof host !== 'string') throw invalidArgument(`${caller}: host must be a string (a name or an address), got ${shown(host)}`);
+  if (host.startsWith('[') && host.endsWith(']') && net.isIP(host.slice(1, -1)) === 6) host = host.slice(1, -1);
+  const port = portOf(caller, options.port);
+  const local: LocalEnd = {};
+  const la = options.localAddress;
+  if (la !== undefined && la !== null && la !== '') {
+    if (typeof la !== 'string' || net.isIP(la) === 0) throw invalidArgument(`${caller}: localAddress must be an IP address, got ${shown(la)}`);
+    local.localAddress = la;
+  }
+  const lp = options.localPort;
+  if (lp !== undefined && lp !== null && lp !== 0) {
+    if (typeof lp !== 'number' || !Number.isInteger(lp) || lp < 0 || lp > 0xffff) throw invalidArgument(`${caller}: localPort must be a port number 0-65535, got ${shown(lp)}`);
+    local.localPort = lp;
+  }
+  if (options.lookup !== undefined && typeof options.lookup !== 'function') {
+    throw invalidArgument(`${caller}: lookup must be a function (dns.lookup's signature), got ${shown(options.lookup)}`);
+  }
+  return { host: host as string, port, local };
 }
 
 /** A socket that fails with `error` on the next tick, as a refused net.connect would. */
@@ -209,54 +317,95 @@ function failedSocket<T extends net.Socket>(socket: T, error: Error): T {
   return socket;
 }
 
+const dialSocket = net.Socket.prototype.connect as (this: net.Socket, options: net.SocketConnectOpts, listener?: () => void) => net.Socket;
+
+/**
+ * Dials `socket` (a new one, or one being reconnected) to `options` with the
+ * policy applied: a literal is classified here, a name inside the lookup.
+ */
+function dial(policy: EgressPolicy, socket: net.Socket, caller: string, options: Record<string, unknown>, listener?: () => void): net.Socket {
+  const t = target(caller, options);
+  if (net.isIP(t.host)) {
+    const error = policy.checkLiteral(t.host, t.port, t.local);
+    if (error) {
+      // As Socket#connect does before dialling: a closed socket is made usable again, so it can fail again.
+      if (socket.destroyed) (socket as unknown as { _undestroy?: () => void })._undestroy?.();
+      return failedSocket(socket, error);
+    }
+    return dialSocket.call(socket, { ...options, host: t.host, path: undefined } as unknown as unknown as net.TcpSocketConnectOpts, listener);
+  }
+  const lookup = policy.lookupFor(t.port, t.local, options.lookup as LookupFunction | undefined);
+  return dialSocket.call(socket, { ...options, host: t.host, path: undefined, lookup } as unknown as unknown as net.TcpSocketConnectOpts, listener);
+}
+
+/**
+ * Keeps a socket the guard handed out guarded: `socket.connect()` (Node's way to
+ * reconnect a closed socket) goes through the policy like the first connection.
+ */
+export function guardSocket<T extends net.Socket>(policy: EgressPolicy, socket: T): T {
+  Object.defineProperty(socket, 'connect', {
+    configurable: true,
+    writable: true,
+    value(this: net.Socket, ...args: unknown[]) {
+      return dial(policy, this, 'socket.connect', ...connectArgs('socket.connect', args, false));
+    },
+  });
+  return socket;
+}
+
 /** net.connect with the policy applied: the socket fails with ERR_SGFILTER_DROPPED when dropped. */
 export function connectNet(policy: EgressPolicy, options: net.NetConnectOpts, listener?: () => void): net.Socket {
-  if ((options as { path?: unknown }).path) {
-    throw new SgfilterError('INVALID_ARGUMENT', 'guarded connections are TCP (host and port); a local socket path is not a network flow');
+  const opts = options as unknown as Record<string, unknown>;
+  const t = target('guarded connect', opts);
+  if (net.isIP(t.host)) {
+    const error = policy.checkLiteral(t.host, t.port, t.local);
+    if (error) return guardSocket(policy, failedSocket(new net.Socket(), error));
+    return guardSocket(policy, net.connect({ ...options, host: t.host, path: undefined } as unknown as net.TcpNetConnectOpts, listener));
   }
-  const opts = options as net.TcpNetConnectOpts;
-  const host = hostOf(opts.host);
-  const port = Number(opts.port);
-  const local = { localAddress: opts.localAddress, localPort: opts.localPort };
-  if (net.isIP(host)) {
-    const error = policy.checkLiteral(host, port, local);
-    if (error) return failedSocket(new net.Socket(), error);
-    return net.connect({ ...opts, host }, listener);
-  }
-  return net.connect({ ...opts, host, lookup: policy.lookupFor(port, local, opts.lookup) }, listener);
+  const lookup = policy.lookupFor(t.port, t.local, opts.lookup as LookupFunction | undefined);
+  return guardSocket(policy, net.connect({ ...options, host: t.host, path: undefined, lookup } as unknown as net.TcpNetConnectOpts, listener));
 }
 
 /** tls.connect with the policy applied. */
 export function connectTls(policy: EgressPolicy, options: tls.ConnectionOptions, listener?: () => void): tls.TLSSocket {
   // An existing socket was dialled (and classified) by whoever created it.
   if (options.socket) return tls.connect(options, listener);
-  if (options.path) {
-    throw new SgfilterError('INVALID_ARGUMENT', 'guarded connections are TCP (host and port); a local socket path is not a network flow');
+  const opts = options as unknown as Record<string, unknown>;
+  const t = target('guarded connect.tls', opts);
+  if (net.isIP(t.host)) {
+    const error = policy.checkLiteral(t.host, t.port, t.local);
+    if (error) return guardSocket(policy, failedSocket(new tls.TLSSocket(new net.Socket()), error));
+    return guardSocket(policy, tls.connect({ ...options, host: t.host, path: undefined }, listener));
   }
-  const host = hostOf(options.host);
-  const port = Number(options.port);
-  const local = { localAddress: (options as net.TcpSocketConnectOpts).localAddress, localPort: (options as net.TcpSocketConnectOpts).localPort };
   // SNI and certificate checks stay on the name the caller asked for.
-  const servername = options.servername ?? (net.isIP(host) ? undefined : host);
-  if (net.isIP(host)) {
-    const error = policy.checkLiteral(host, port, local);
-    if (error) return failedSocket(new tls.TLSSocket(new net.Socket()), error);
-    return tls.connect({ ...options, host }, listener);
-  }
-  const lookup = policy.lookupFor(port, local, options.lookup);
-  return tls.connect({ ...options, host, ...(servername !== undefined ? { servername } : {}), lookup }, listener);
+  const servername = options.servername ?? t.host;
+  const lookup = policy.lookupFor(t.port, t.local, opts.lookup as LookupFunction | undefined);
+  return guardSocket(policy, tls.connect({ ...options, host: t.host, path: undefined, servername, lookup }, listener));
 }
 
-/** net.connect's argument forms: (options[, listener]) or (port[, host][, listener]). */
-function connectArgs<T extends object>(args: unknown[]): [T, (() => void) | undefined] {
+/**
+ * net.connect's argument forms: (options[, listener]) or (port[, host][, listener]);
+ * tls.connect also takes (port[, host][, options][, listener]), whose options are
+ * laid over port and host as tls.connect does. A string that is not a port is a
+ * local socket path, and refused.
+ */
+function connectArgs(caller: string, args: unknown[], isTls: boolean): [Record<string, unknown>, (() => void) | undefined] {
   const [a, b, c] = args;
-  if (typeof a === 'object' && a !== null) return [a as T, typeof b === 'function' ? (b as () => void) : undefined];
-  if (typeof a === 'number' || (typeof a === 'string' && /^\d+$/.test(a))) {
-    const host = typeof b === 'string' ? b : undefined;
-    const listener = [b, c].find((x) => typeof x === 'function') as (() => void) | undefined;
-    return [{ port: Number(a), ...(host !== undefined ? { host } : {}) } as T, listener];
+  const listener = args.find((x) => typeof x === 'function') as (() => void) | undefined;
+  if (typeof a === 'object' && a !== null) return [a as Record<string, unknown>, listener];
+  if (typeof a === 'number' || (typeof a === 'string' && Number(a) >= 0)) {
+    const options: Record<string, unknown> = { port: a };
+    if (typeof b === 'string') options.host = b;
+    if (isTls) {
+      const extra = [b, c].find((x) => typeof x === 'object' && x !== null);
+      if (extra) Object.assign(options, extra);
+    }
+    return [options, listener];
   }
-  throw new SgfilterError('INVALID_ARGUMENT', 'guarded connect takes (options[, listener]) or (port[, host][, listener]) for a TCP connection');
+  if (typeof a === 'string') {
+    throw invalidArgument(`${caller}: guarded connections are TCP (host and port); a local socket path (${shown(a)}) is not a network flow`);
+  }
+  throw invalidArgument(`${caller} takes (options[, listener]) or (port[, host][, listener]) for a TCP connection, got ${shown(a)}`);
 }
 
 /** net.connect-compatible function with the policy applied, plus `tls` and `stats`. */
@@ -265,7 +414,7 @@ export interface GuardedConnect {
   (port: number, host?: string, connectListener?: () => void): net.Socket;
   /** tls.connect-compatible, same policy. */
   tls(options: tls.ConnectionOptions, secureConnectListener?: () => void): tls.TLSSocket;
-  tls(port: number, host?: string, secureConnectListener?: () => void): tls.TLSSocket;
+  tls(port: number, host?: string, options?: tls.ConnectionOptions, secureConnectListener?: () => void): tls.TLSSocket;
   /** Outbound connections let through and refused, per deciding rule (of the first dialled / dropped address). */
   stats(): GuardStats;
   readonly engine: Engine;
@@ -273,14 +422,18 @@ export interface GuardedConnect {
 
 /**
  * Wraps net.connect (and, as `.tls`, tls.connect): each connection is classified as an
- * outbound TCP flow to the address dialled, after DNS. A dropped one returns a socket
+ * outbound TCP flow to the host it reaches, after DNS. A dropped one returns a socket
  * that emits 'error' with a ConnectionDroppedError (code ERR_SGFILTER_DROPPED) on the
  * next tick, without dialling; see the file comment for names with several addresses.
+ *
+ * Throws INVALID_ARGUMENT for an option that is unknown or of the wrong type,
+ * UNKNOWN_INSTANCE for an instance the engine's policy does not have; each call
+ * throws INVALID_ARGUMENT for a destination Node would refuse or a socket path.
  */
 export function guardedConnect(engine: Engine, options: EgressOptions = {}): GuardedConnect {
-  const policy = new EgressPolicy(engine, options);
-  const connect = ((...args: unknown[]) => connectNet(policy, ...connectArgs<net.TcpNetConnectOpts>(args))) as GuardedConnect;
-  connect.tls = ((...args: unknown[]) => connectTls(policy, ...connectArgs<tls.ConnectionOptions>(args))) as GuardedConnect['tls'];
+  const policy = new EgressPolicy('guardedConnect', engine, readOptions('guardedConnect', options, EGRESS_OPTIONS) as EgressOptions);
+  const connect = ((...args: unknown[]) => connectNet(policy, ...(connectArgs('guarded connect', args, false) as unknown as [net.NetConnectOpts, (() => void) | undefined]))) as GuardedConnect;
+  connect.tls = ((...args: unknown[]) => connectTls(policy, ...(connectArgs('guarded connect.tls', args, true) as unknown as [tls.ConnectionOptions, (() => void) | undefined]))) as GuardedConnect['tls'];
   connect.stats = () => policy.stats();
   Object.defineProperty(connect, 'engine', { value: engine, enumerable: true });
   return connect;

@@ -17,6 +17,7 @@ import { SgfilterError, formatPath } from '../errors.js';
 import { watchConfig, type ConfigWatcher, type WatchOptions } from './watch.js';
 import { guardedConnect, type LookupFunction } from './egress.js';
 import { guardServer, type InboundDecision, type ServerGuard } from './server-guard.js';
+import { checkEngine, checkInstance, invalidArgument, isFunction, isNonEmptyString, isString, milliseconds, readOptions, shown } from './options.js';
 import { decidingRule, endpoint, type GuardStats } from './stats.js';
 
 export interface HostPort {
@@ -66,6 +67,17 @@ export function parseHostPort(text: string, what = 'address'): HostPort {
   return { host: m[1]!, port };
 }
 
+/** A { host, port } the proxy can listen on or dial: a non-empty host string and a port 0-65535. */
+function isHostPort(v: unknown): string | undefined {
+  const allowed = '{ host: a non-empty string, port: a whole number 0-65535 }';
+  if (typeof v !== 'object' || v === null) return allowed;
+  const { host, port } = v as { host?: unknown; port?: unknown };
+  if (typeof host !== 'string' || host === '' || typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 65535) {
+    return `${allowed} (got host ${shown(host)}, port ${shown(port)})`;
+  }
+  return undefined;
+}
+
 function countersLine(label: string, s: GuardStats): string[] {
   const out = [`${label}: ${s.accepted} accepted, ${s.dropped} dropped`];
   for (const [key, c] of [...s.byRule].sort(([a], [b]) => a.localeCompare(b))) {
@@ -86,22 +98,43 @@ function inboundDropLine(d: InboundDecision): string {
  * guardServer and the upstream connections with guardedConnect (both with
  * `options.instance`), logs each drop with its deciding rule, and hot-reloads
  * `options.configPath` into `options.engine` when the file changes. Resolves once
- * listening; rejects when the address cannot be bound.
+ * listening; rejects when the address cannot be bound, with INVALID_ARGUMENT for an
+ * option that is missing, unknown or of the wrong type (or a config file that does
+ * not exist), and with UNKNOWN_INSTANCE for an instance the engine's policy does not
+ * have. Nothing listens when it rejects.
  */
 export async function startProxy(options: ProxyOptions): Promise<FilteringProxy> {
-  const { engine, upstream, instance } = options;
-  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  if (options === undefined) throw invalidArgument('startProxy: options are required ({ engine, listen, upstream, ... })');
+  const checked = readOptions('startProxy', options, {
+    engine: () => undefined,
+    configPath: isNonEmptyString,
+    listen: isHostPort,
+    upstream: isHostPort,
+    instance: isString,
+    debounceMs: milliseconds(0),
+    log: isFunction,
+    lookup: isFunction,
+  }) as Partial<ProxyOptions>;
+  for (const key of ['engine', 'listen', 'upstream'] as const) {
+    if (checked[key] === undefined) throw invalidArgument(`startProxy: option ${key} is required`);
+  }
+  const { engine, upstream, instance } = checked as ProxyOptions;
+  checkEngine('startProxy', engine);
+  // A proxy for a misspelt instance would drop every connection: refuse it now.
+  checkInstance('startProxy', engine, instance);
+  const log = checked.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const sockets = new Set<net.Socket>();
 
   const egressOptions: Parameters<typeof guardedConnect>[1] = {
     onDrop: (d) => {
       const name = net.isIP(d.host) ? '' : ` (${d.host})`;
       const dropped = d.addresses.filter((a) => a.verdict.action !== 'accept');
-      log(`drop outbound TCP -> ${dropped.map((a) => `${endpoint(a.address, d.port)}${name} by ${decidingRule(a.verdict, 'outbound')}`).join('; ')}`);
+      const to = (a: (typeof dropped)[number]) => `${endpoint(a.address, d.port)}${name}${a.reaches === undefined ? '' : ` (reaches this host at ${a.reaches})`}`;
+      log(`drop outbound TCP -> ${dropped.map((a) => `${to(a)} by ${decidingRule(a.verdict, 'outbound')}`).join('; ')}`);
     },
   };
   if (instance !== undefined) egressOptions.instance = instance;
-  if (options.lookup) egressOptions.lookup = options.lookup;
+  if (checked.lookup) egressOptions.lookup = checked.lookup;
   const connect = guardedConnect(engine, egressOptions);
 
   const server = net.createServer((client) => {
@@ -132,14 +165,6 @@ export async function startProxy(options: ProxyOptions): Promise<FilteringProxy>
   if (instance !== undefined) guardOptions.instance = instance;
   const inbound = guardServer(server, engine, guardOptions);
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ host: options.listen.host, port: options.listen.port }, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-
   // ------------------------------------------------------------ hot reload
   let waiters: ((r: { ok: boolean; version: number }) => void)[] = [];
   const settle = (ok: boolean): void => {
@@ -148,8 +173,8 @@ export async function startProxy(options: ProxyOptions): Promise<FilteringProxy>
     for (const resolve of w) resolve({ ok, version: engine.version });
   };
   let watcher: ConfigWatcher | undefined;
-  if (options.configPath !== undefined) {
-    const path = options.configPath;
+  if (checked.configPath !== undefined) {
+    const path = checked.configPath;
     const watchOptions: WatchOptions = {
       onReload: ({ version }) => {
         log(`config ${path} reloaded: policy version ${version}`);
@@ -169,8 +194,23 @@ export async function startProxy(options: ProxyOptions): Promise<FilteringProxy>
         settle(false);
       },
     };
-    if (options.debounceMs !== undefined) watchOptions.debounceMs = options.debounceMs;
+    if (checked.debounceMs !== undefined) watchOptions.debounceMs = checked.debounceMs;
+    // Throws (a missing file, an unwatchable folder) before anything listens.
     watcher = watchConfig(path, engine, watchOptions);
+  }
+
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ host: checked.listen!.host, port: checked.listen!.port }, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  } catch (e) {
+    watcher?.close();
+    inbound.unguard();
+    throw e;
   }
 
   const stats = () => ({ inbound: inbound.stats(), outbound: connect.stats() });

@@ -20,10 +20,11 @@ import type { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import type { Engine } from '../engine.js';
 import type { FlowInput, Verdict } from '../types.js';
+import { checkEngine, checkInstance, invalidArgument, isFunction, isString, oneOf, readOptions, shown } from './options.js';
 import { ERROR_KEY, VerdictCounters, flowAddress, notify, ruleKey, type GuardStats } from './stats.js';
 
 export interface ServerGuardOptions {
-  /** The instance whose policy applies (default: the config's first instance). */
+  /** The instance whose policy applies (default: the config's first instance). Must exist when the guard is set up. */
   instance?: string;
   /**
    * How a dropped connection is closed: `'reset'` (default) sends a TCP RST, so the
@@ -76,11 +77,25 @@ type Emit = (event: string | symbol, ...args: unknown[]) => boolean;
  * Fails closed: a socket without an address (already gone, or not an IP socket) or a
  * flow the engine cannot classify (e.g. an instance a reload removed) is dropped and
  * counted under `error`.
+ *
+ * Throws, when set up: INVALID_ARGUMENT for a server that cannot emit connections,
+ * an engine that is not one, or an option that is unknown or of the wrong type;
+ * UNKNOWN_INSTANCE for an instance the engine's policy does not have.
  */
 export function guardServer(server: EventEmitter, engine: Engine, options: ServerGuardOptions = {}): ServerGuard {
+  if (typeof server !== 'object' || server === null || typeof (server as { emit?: unknown }).emit !== 'function') {
+    throw invalidArgument(`guardServer: server must be a net, http, https or tls server (an EventEmitter), got ${shown(server)}`);
+  }
+  checkEngine('guardServer', engine);
+  const { instance, onDrop, onAccept, dropWith } = readOptions('guardServer', options, {
+    instance: isString,
+    dropWith: oneOf('reset', 'close'),
+    onDrop: isFunction,
+    onAccept: isFunction,
+  }) as ServerGuardOptions;
+  checkInstance('guardServer', engine, instance);
   const counters = new VerdictCounters();
-  const { instance, onDrop, onAccept } = options;
-  const reset = (options.dropWith ?? 'reset') === 'reset';
+  const reset = (dropWith ?? 'reset') === 'reset';
   let active = true;
 
   const drop = (decision: InboundDecision): void => {

@@ -8,12 +8,13 @@
  * every issue and its path. A save that leaves the content as it was last seen
  * publishes nothing.
  */
-import { watch, type FSWatcher } from 'node:fs';
+import { statSync, watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import { SgfilterError, configError } from '../errors.js';
 import { parseConfigText, safeParseConfig } from '../config/parse.js';
 import type { Engine } from '../engine.js';
+import { checkEngine, invalidArgument, isFunction, isNonEmptyString, milliseconds, readOptions, shown } from './options.js';
 
 export interface WatchOptions {
   /** Quiet time after the last file event before the file is read. Default 200 ms. */
@@ -39,17 +40,35 @@ export interface ConfigWatcher {
 /**
  * Watches the config file at `path` and reloads `engine` from it after each change.
  * Does not load the file at start: create the engine from it first.
+ *
+ * Throws INVALID_ARGUMENT when `path` names no file (a watcher on a missing file
+ * would wait silently for a file that may never come), when its folder cannot be
+ * watched, or for an option that is unknown or of the wrong type. Once running, a
+ * file that disappears for a moment (an editor's delete-then-write) is waited for.
  */
 export function watchConfig(path: string, engine: Engine, options: WatchOptions = {}): ConfigWatcher {
+  const allowed = isNonEmptyString(path);
+  if (allowed !== undefined) throw invalidArgument(`watchConfig: path must be ${allowed} (the config file), got ${shown(path)}`);
+  checkEngine('watchConfig', engine);
+  const opts = readOptions('watchConfig', options, { debounceMs: milliseconds(0), onReload: isFunction, onError: isFunction }) as WatchOptions;
   const file = resolve(path);
   const name = basename(file);
-  const debounceMs = options.debounceMs ?? 200;
-  if (!Number.isFinite(debounceMs) || debounceMs < 0) {
-    throw new SgfilterError('INVALID_ARGUMENT', `debounceMs must be a number of milliseconds >= 0, got ${String(options.debounceMs)}`);
+  let stat;
+  try {
+    stat = statSync(file);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw invalidArgument(
+      code === 'ENOENT' || code === 'ENOTDIR'
+        ? `watchConfig: the config file ${file} does not exist; create the engine from an existing file, then watch it`
+        : `watchConfig: cannot read the config file ${file}: ${code ?? (e as Error).message}`,
+    );
   }
+  if (!stat.isFile()) throw invalidArgument(`watchConfig: ${file} is not a file (a config file is watched, not a folder)`);
+  const debounceMs = opts.debounceMs ?? 200;
   const report = (e: unknown) => {
     const err = e instanceof Error ? e : new Error(String(e));
-    if (options.onError) options.onError(err);
+    if (opts.onError) opts.onError(err);
     else process.emitWarning(err.message, 'SgfilterWatchWarning');
   };
 
@@ -96,7 +115,7 @@ export function watchConfig(path: string, engine: Engine, options: WatchOptions 
       if (closed) return;
       const previousVersion = engine.version;
       const version = await engine.reload(r.config);
-      options.onReload?.({ version, previousVersion, path: file });
+      opts.onReload?.({ version, previousVersion, path: file });
     } catch (e) {
       report(e);
     }

@@ -11,6 +11,20 @@
  *    of flows (or a packed FlowBatch) across them; publish compiles once and loads
  *    the snapshot into every thread.
  *
+ * The same answer as in the calling thread: input that is plain data (isPlainData)
+ * crosses to a worker exactly as it is and is validated there by the same code;
+ * anything else (bigints, functions, prototype-less objects, cycles, deep nesting,
+ * parsed Flows) is validated in the calling thread first, so an error is the very
+ * error an in-thread call throws, and only library-made data crosses.
+ *
+ * Never a hang: every request settles. A worker's error comes back as the error;
+ * a crash, an exit (process.exit included), a message that cannot be read, or no
+ * answer within `timeoutMs` rejects every request pending on that thread with
+ * WORKER_FAILED, ends the thread, and the next call starts a new one (a pool
+ * replaces its thread, from the policy in force). Idle threads are unref'd, so
+ * nothing here keeps the process alive; a thread is ref'd only while a request
+ * waits for it.
+ *
  * Worker scripts are the compiled files dist/src/node/{compile,classify}-worker.js:
  * next to this file when it runs from dist; from src (tsx, vitest) the built dist
  * copy is used when present (the test command builds first), else the .ts file
@@ -22,14 +36,17 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createRequire } from 'node:module';
 import { SgfilterError } from '../errors.js';
-import { decodeSnapshot } from '../snapshot.js';
-import { verdictOf, type RuleRef } from '../compile/index.js';
+import { decodeSnapshot, encodeSnapshot } from '../snapshot.js';
+import { compilePolicy, verdictOf, type CompileOptions, type RuleRef } from '../compile/index.js';
+import { isConfig, parseConfig } from '../config/parse.js';
 import { FlowBatch, batchOrder, createFlowBatch, packSlice, recordAnswers } from '../flow.js';
-import { describeValue } from '../describe.js';
 import type { Engine, ReloadOptions } from '../engine.js';
-import type { Flow, FlowInput, Verdict } from '../types.js';
+import type { Config, Flow, FlowInput, Verdict } from '../types.js';
+import { checkEngine, invalidArgument, milliseconds, readOptions, shown, wholeNumber, type OptionSpec } from './options.js';
+import { loadConfigFile } from './config-file.js';
 import {
-  deserializeError, type CompileRequest, type PackedSlice, type PoolRequest, type PoolResponse, type SerializedError,
+  deserializeError, isPlainData, type CompileRequest, type FatalMessage, type PackedSlice, type PoolRequest, type PoolResponse,
+  type PoolThreadData, type SerializedError,
 } from './worker-protocol.js';
 
 type WorkerName = 'compile-worker' | 'classify-worker';
@@ -44,80 +61,158 @@ function workerScript(name: WorkerName): URL | null {
 
 function startWorker(name: WorkerName, workerData?: unknown): Worker {
   const url = workerScript(name);
-  if (url) return new Worker(url, { workerData });
+  // The worker scripts are files: a parent run as `node --input-type=module -e ...`
+  // would otherwise pass --input-type on, and the thread would die before it starts.
+  const execArgv = process.execArgv.filter((a) => !a.startsWith('--input-type'));
+  if (url) return new Worker(url, { workerData, execArgv });
   // Running from src without a build: load the .ts script through tsx's loader.
   const pkgPath = createRequire(import.meta.url).resolve('tsx/package.json');
   const pkg = JSON.parse(readFileSync(pkgPath, 'utf8')) as { exports: Record<string, { import: { default: string } }> };
   const tsx = new URL(pkg.exports['./esm/api']!.import.default, pathToFileURL(pkgPath)).href;
   const script = new URL(`./${name}.ts`, import.meta.url).href;
   const code = `import(${JSON.stringify(tsx)}).then((api) => { api.register(); return import(${JSON.stringify(script)}); })`;
-  return new Worker(code, { eval: true, workerData });
+  return new Worker(code, { eval: true, workerData, execArgv });
 }
+
+/** Default time a compile may take in its worker (ms): a 100K-prefix policy takes seconds. */
+export const COMPILE_TIMEOUT_MS = 10 * 60_000;
+/** Default time a classifier-pool thread may take to answer one request (ms). */
+export const POOL_TIMEOUT_MS = 60_000;
 
 export interface CompileInWorkerOptions {
   /** Refuse (TABLE_TOO_LARGE) tables larger than this (see CompileOptions). */
   maxTableBytes?: number;
+  /**
+   * Longest wait for the worker's answer, in ms (default 10 minutes; Infinity: no
+   * limit). Past it the worker is ended and the call rejects with WORKER_FAILED.
+   */
+  timeoutMs?: number;
 }
 
-type Pending = { resolve: (v: never) => void; reject: (e: Error) => void };
+const failed = (message: string) => new SgfilterError('WORKER_FAILED', message);
+
+/** A request that could not be posted (a structured clone failure): nothing reached the thread. */
+class NotSent extends SgfilterError {
+  constructor(message: string) {
+    super('INVALID_ARGUMENT', message);
+  }
+}
+
+type Pending = { resolve: (v: never) => void; reject: (e: Error) => void; timer: NodeJS.Timeout | undefined };
 
 /**
  * A worker thread answering requests by id. It is unref'd while idle (it never keeps
  * the process alive) and ref'd while a request is pending (so the awaited answer
- * arrives). A crash rejects every pending request; the next request starts a new one.
+ * arrives). Any failure of the thread — an 'error', an exit, a reply that cannot
+ * be read, a request unanswered past its time — rejects every pending request with
+ * WORKER_FAILED (or the reason the thread gave before exiting) and ends the thread:
+ * a channel is never half alive.
  */
 class Channel<Req extends { id: number }, Res extends { id: number; ok: boolean }> {
   readonly worker: Worker;
+  readonly #what: string;
   readonly #pending = new Map<number, Pending>();
+  readonly #onDeath: (() => void) | undefined;
   #next = 1;
   #dead: Error | null = null;
+  /** Why the thread said it cannot go on (a FatalMessage), reported when it exits. */
+  #fatal: Error | null = null;
 
-  constructor(worker: Worker, onDeath?: () => void) {
+  constructor(worker: Worker, what: string, onDeath?: () => void) {
     this.worker = worker;
+    this.#what = what;
+    this.#onDeath = onDeath;
     worker.unref();
-    worker.on('message', (res: Res) => {
-      const p = this.#pending.get(res.id);
-      if (!p) return;
-      this.#pending.delete(res.id);
-      if (this.#pending.size === 0) worker.unref();
-      if (res.ok) p.resolve(res as never);
-      else p.reject(deserializeError((res as unknown as { error: SerializedError }).error));
-    });
-    const die = (e: Error) => {
-      if (this.#dead) return;
-      this.#dead = e;
-      onDeath?.();
-      for (const p of this.#pending.values()) p.reject(e);
-      this.#pending.clear();
-    };
-    worker.on('error', (e) => die(e instanceof Error ? e : new Error(String(e))));
-    worker.on('exit', (code) => die(new Error(`sgfilter worker thread exited (code ${code})`)));
+    worker.on('message', (res: unknown) => this.#answer(res));
+    worker.on('messageerror', (e: Error) => this.#die(failed(`${what}: a reply from the worker thread could not be read (${e.message}); the thread was ended`)));
+    worker.on('error', (e: unknown) => this.#die(failed(`${what}: the worker thread crashed: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`)));
+    worker.on('exit', (code) => this.#die(this.#fatal ?? failed(`${what}: the worker thread exited (code ${code}) before answering`)));
   }
 
   get alive(): boolean {
     return this.#dead === null;
   }
 
-  request(req: Req extends unknown ? Omit<Req, 'id'> : never, transfer: ArrayBuffer[] = []): Promise<Res> {
+  #answer(res: unknown): void {
+    if (typeof res !== 'object' || res === null) return;
+    const { id, ok } = res as { id?: unknown; ok?: unknown };
+    if (id === 0 && (res as FatalMessage).fatal) {
+      this.#fatal = this.#rebuild((res as FatalMessage).error);
+      return;
+    }
+    const p = typeof id === 'number' ? this.#pending.get(id) : undefined;
+    if (!p) return;
+    this.#settled(id as number, p);
+    if (ok === true) p.resolve(res as never);
+    else p.reject(this.#rebuild((res as { error?: SerializedError }).error));
+  }
+
+  #rebuild(error: SerializedError | undefined): Error {
+    try {
+      return deserializeError(error!);
+    } catch {
+      return failed(`${this.#what}: the worker thread answered with an unreadable error`);
+    }
+  }
+
+  #settled(id: number, p: Pending): void {
+    if (p.timer) clearTimeout(p.timer);
+    this.#pending.delete(id);
+    if (this.#pending.size === 0) this.worker.unref();
+  }
+
+  #die(e: Error): void {
+    if (this.#dead) return;
+    this.#dead = e;
+    this.worker.unref();
+    for (const p of this.#pending.values()) {
+      if (p.timer) clearTimeout(p.timer);
+      p.reject(e);
+    }
+    this.#pending.clear();
+    this.#onDeath?.();
+    void this.worker.terminate().catch(() => undefined);
+  }
+
+  /**
+   * Sends a request and resolves with the answer. `timeoutMs` (finite) bounds the
+   * wait from now: past it the thread is ended (it is stuck, or lost the request).
+   */
+  request(req: Req extends unknown ? Omit<Req, 'id'> : never, timeoutMs: number, transfer: ArrayBuffer[] = []): Promise<Res> {
     if (this.#dead) return Promise.reject(this.#dead);
     const id = this.#next++;
     return new Promise<Res>((resolve, reject) => {
-      this.#pending.set(id, { resolve: resolve as (v: never) => void, reject });
+      const p: Pending = { resolve: resolve as (v: never) => void, reject, timer: undefined };
+      this.#pending.set(id, p);
       this.worker.ref();
       try {
         this.worker.postMessage({ ...req, id }, transfer);
       } catch (e) {
-        this.#pending.delete(id);
-        if (this.#pending.size === 0) this.worker.unref();
-        reject(e as Error);
+        this.#settled(id, p);
+        reject(new NotSent(`${this.#what}: the request cannot be sent to a worker thread: ${(e as Error).message}`));
+        return;
+      }
+      if (Number.isFinite(timeoutMs)) {
+        // The thread is stuck or lost the request: it is ended, so every request queued on it fails too.
+        p.timer = setTimeout(() => this.#die(failed(`${this.#what}: the worker thread did not answer a request within ${timeoutMs} ms; it was ended`)), timeoutMs);
+        p.timer.unref();
       }
     });
   }
 
+  /** Ends the thread: every pending request rejects with WORKER_FAILED (`why`). */
+  kill(why: string): void {
+    this.#die(failed(`${this.#what}: ${why}; the thread was ended`));
+  }
+
   close(): Promise<number> {
-    this.#dead ??= new SgfilterError('INVALID_ARGUMENT', 'worker thread closed');
-    for (const p of this.#pending.values()) p.reject(this.#dead);
+    this.#dead ??= new SgfilterError('INVALID_ARGUMENT', `${this.#what}: closed`);
+    for (const p of this.#pending.values()) {
+      if (p.timer) clearTimeout(p.timer);
+      p.reject(this.#dead);
+    }
     this.#pending.clear();
+    this.worker.unref();
     return this.worker.terminate();
   }
 }
@@ -128,7 +223,7 @@ let compiler: Channel<CompileRequest, CompileResponse> | null = null;
 
 function compileChannel(): Channel<CompileRequest, CompileResponse> {
   if (!compiler?.alive) {
-    const ch: Channel<CompileRequest, CompileResponse> = new Channel(startWorker('compile-worker'), () => {
+    const ch: Channel<CompileRequest, CompileResponse> = new Channel(startWorker('compile-worker'), 'compileInWorker', () => {
       if (compiler === ch) compiler = null;
     });
     compiler = ch;
@@ -136,22 +231,61 @@ function compileChannel(): Channel<CompileRequest, CompileResponse> {
   return compiler;
 }
 
+const COMPILE_OPTIONS: OptionSpec = { maxTableBytes: () => undefined, timeoutMs: milliseconds(1, { infinite: true }) };
+
+/** Compiles in this thread: for options only the JS API can pass, so they are judged by the in-thread code itself. */
+function compileHere(config: Config, options: CompileOptions): Uint8Array {
+  return encodeSnapshot(compilePolicy(config, options), config, 1);
+}
+
+async function compileVia(caller: string, config: unknown, options: Record<string, unknown>): Promise<Uint8Array> {
+  const timeoutMs = (options.timeoutMs as number | undefined) ?? COMPILE_TIMEOUT_MS;
+  const compileOptions: CompileOptions = options.maxTableBytes === undefined ? {} : { maxTableBytes: options.maxTableBytes as number };
+  const plainOptions = options.maxTableBytes === undefined || typeof options.maxTableBytes === 'number';
+  let req: Omit<CompileRequest, 'id'>;
+  if (typeof config === 'string') {
+    if (!plainOptions) return compileHere(await loadConfigFile(config), compileOptions);
+    req = { path: config, options: compileOptions };
+  } else if (isPlainData(config) && plainOptions) {
+    req = { config, options: compileOptions };
+  } else {
+    // Validated here, so any error is the in-thread one; only the validated Config crosses.
+    const validated = isConfig(config) ? config : parseConfig(config);
+    if (!plainOptions) return compileHere(validated, compileOptions);
+    req = { config: validated, validated: true, options: compileOptions };
+  }
+  const ch = compileChannel();
+  let res: Extract<CompileResponse, { ok: true }>;
+  try {
+    res = (await ch.request(req, timeoutMs)) as Extract<CompileResponse, { ok: true }>;
+  } catch (e) {
+    if (!(e instanceof NotSent)) throw e;
+    // Nothing reached the thread. A Config whose warnings hold what cannot cross (e.g. a
+    // function in an ignored field): compile here. Input that changed as it was read (a
+    // getter): judge it here, as an in-thread call would.
+    if (req.validated) return compileHere(req.config as Config, compileOptions);
+    const validated = isConfig(req.config) ? req.config : parseConfig(req.config);
+    return compileHere(validated, compileOptions);
+  }
+  if (!(res.snapshot instanceof Uint8Array)) throw failed(`${caller}: the compile worker answered without a snapshot`);
+  return res.snapshot;
+}
+
 /**
  * Validates and compiles `config` (a config object, an already-validated Config, or
  * the path of a JSON/YAML file) in a helper worker thread and resolves to a snapshot
  * (load it with engine.loadSnapshot or createEngine({ snapshot })). Rejects exactly
  * as an in-thread compile would: an SgfilterError with the same code, message and
- * issues (CONFIG_INVALID with every issue, CONFIG_PARSE, TABLE_TOO_LARGE, ...).
+ * issues (CONFIG_INVALID with every issue, CONFIG_PARSE, TABLE_TOO_LARGE, ...);
+ * WORKER_FAILED when the worker crashes, exits or does not answer within
+ * `timeoutMs`; INVALID_ARGUMENT for options of the wrong kind.
  *
  * One helper worker is started on first use and shared by every call (requests are
  * compiled one after another); it never keeps the process alive, and
- * closeCompileWorker() terminates it.
+ * closeCompileWorker() terminates it. A worker that failed is replaced by the next call.
  */
 export async function compileInWorker(config: object | string, options: CompileInWorkerOptions = {}): Promise<Uint8Array> {
-  const req: Omit<CompileRequest, 'id'> =
-    typeof config === 'string' ? { path: config, options } : { config, options };
-  const res = (await compileChannel().request(req)) as Extract<CompileResponse, { ok: true }>;
-  return res.snapshot;
+  return compileVia('compileInWorker', config, readOptions('compileInWorker', options, COMPILE_OPTIONS));
 }
 
 /** Terminates the shared compile worker (a later compileInWorker starts a new one). */
@@ -170,9 +304,10 @@ export async function closeCompileWorker(): Promise<void> {
  * Resolves to the new version.
  */
 export async function reloadInWorker(engine: Engine, config: object | string, options: ReloadOptions & CompileInWorkerOptions = {}): Promise<number> {
-  const { expectedVersion, ...compile } = options;
-  const snapshot = await compileInWorker(config, compile);
-  return engine.loadSnapshot(snapshot, expectedVersion === undefined ? {} : { expectedVersion });
+  checkEngine('reloadInWorker', engine);
+  const { expectedVersion, ...compile } = readOptions('reloadInWorker', options, { ...COMPILE_OPTIONS, expectedVersion: () => undefined });
+  const snapshot = await compileVia('reloadInWorker', config, compile);
+  return engine.loadSnapshot(snapshot, expectedVersion === undefined ? {} : { expectedVersion: expectedVersion as number });
 }
 
 // ---------------------------------------------------------------------------------
@@ -183,6 +318,13 @@ export interface ClassifierPoolOptions extends CompileInWorkerOptions {
   threads?: number;
   /** Fewest flows a thread is given: smaller calls use fewer threads (default 1024). */
   minFlowsPerThread?: number;
+  /**
+   * Longest wait for one thread's answer to one request, in ms (default 60 s;
+   * Infinity: no limit); the compile of a config or path has the compile's
+   * default. Past it the thread is ended (and replaced on the next call) and the
+   * call rejects with WORKER_FAILED.
+   */
+  timeoutMs?: number;
 }
 
 /** What pool.classify resolves to: answers in the caller's order, and the version used. */
@@ -206,15 +348,18 @@ export interface ClassifierPool {
    * Classifies flows across the threads: plain flows (validated and packed in the
    * threads) or a FlowBatch packed in this thread (its arrays are split and sent).
    * A call is classified entirely against one version: the one published when it
-   * was made. Rejects with FLOW_INVALID / UNKNOWN_INSTANCE as engine.classifyBatch.
+   * was made. Rejects with FLOW_INVALID / UNKNOWN_INSTANCE as engine.classifyBatch,
+   * WORKER_FAILED when a thread fails (it is replaced for the next call).
    */
   classify(flows: readonly (FlowInput | Flow)[] | FlowBatch): Promise<PoolResult>;
   /**
    * Publishes a new policy to every thread: a config or file path (compiled once, in
    * a worker: compileInWorker) or a snapshot { snapshot }. Resolves to the new
-   * version once every thread runs it. Calls made before the new snapshot is posted
-   * to the threads run against the old version, later ones against the new one
-   * (`version` tells which). An invalid config or snapshot rejects and changes nothing.
+   * version once every thread runs it. Every thread loads it aside first; only when
+   * all have, they switch together: calls made before the switch run against the
+   * old version, later ones against the new one (`version` tells which). A publish
+   * that rejects (an invalid config or snapshot, a thread that cannot load it)
+   * changes nothing, and `version` stays.
    */
   publish(config: object | string, options?: ReloadOptions): Promise<number>;
   /** Terminates the threads; pending calls reject. */
@@ -228,28 +373,64 @@ function isSnapshotInput(x: unknown): x is { snapshot: Uint8Array | ArrayBuffer 
 const u8 = (b: Uint8Array | ArrayBuffer) => (b instanceof Uint8Array ? b : new Uint8Array(b));
 
 /**
+ * A flow a pool thread may validate itself and answer for exactly as this thread
+ * would: plain data, with its addresses as text. A parsed Flow (addresses already
+ * read) is trusted only by the library that parsed it, so it is packed here.
+ */
+function isPlainFlowInput(f: unknown): boolean {
+  if (typeof f !== 'object' || f === null) return false;
+  const { remote, local } = f as { remote?: unknown; local?: unknown };
+  return typeof remote === 'string' && (local === undefined || local === null || typeof local === 'string') && isPlainData(f);
+}
+
+type PoolChannel = Channel<PoolRequest, PoolResponse & { id: number }>;
+type Ok = Extract<PoolResponse, { ok: true }>;
+
+/**
  * Starts a pool of `threads` worker threads, each with its own engine loaded from
  * one compiled policy: a config or file path (compiled once, in a worker) or
  * { snapshot }. Close it with pool.close(); idle threads never keep the process alive.
+ * Rejects as compileInWorker for a bad config, SNAPSHOT_INVALID for a bad snapshot,
+ * INVALID_ARGUMENT for options of the wrong kind, WORKER_FAILED when the threads
+ * cannot start; nothing is left running then.
  */
 export async function createClassifierPool(config: object | string, options: ClassifierPoolOptions = {}): Promise<ClassifierPool> {
-  const threads = options.threads ?? availableParallelism();
-  if (!Number.isInteger(threads) || threads < 1) throw new SgfilterError('INVALID_ARGUMENT', `threads must be a whole number ≥ 1, got ${String(threads)}`);
-  const minPer = options.minFlowsPerThread ?? 1024;
-  // NaN here made every call skip every thread and answer rule 0 for each flow.
-  if (!Number.isSafeInteger(minPer) || minPer < 1) throw new SgfilterError('INVALID_ARGUMENT', `minFlowsPerThread must be a whole number ≥ 1, got ${describeValue(minPer)}`);
-  const snapshot = isSnapshotInput(config) ? u8(config.snapshot) : await compileInWorker(config, options);
-  let rules: RuleRef[] = decodeSnapshot(snapshot).compiled.rules;
-  const channels: Channel<PoolRequest, PoolResponse & { id: number }>[] = [];
-  for (let t = 0; t < threads; t++) channels.push(new Channel(startWorker('classify-worker', { snapshot })));
-  let version = 1;
+  const opts = readOptions('createClassifierPool', options, {
+    ...COMPILE_OPTIONS,
+    threads: wholeNumber(1, 1024),
+    minFlowsPerThread: wholeNumber(1),
+  });
+  const threads = (opts.threads as number | undefined) ?? availableParallelism();
+  const minPer = (opts.minFlowsPerThread as number | undefined) ?? 1024;
+  const timeoutMs = (opts.timeoutMs as number | undefined) ?? POOL_TIMEOUT_MS;
+  const compileOptions: Record<string, unknown> = opts.maxTableBytes === undefined ? {} : { maxTableBytes: opts.maxTableBytes };
+  const compile = (c: unknown) => compileVia('createClassifierPool', c, compileOptions);
+
+  const first = isSnapshotInput(config) ? u8(config.snapshot) : await compile(config);
+  /** The policy in force: what a thread started now loads. */
+  let current: { snapshot: Uint8Array; version: number; rules: RuleRef[] } = { snapshot: first, version: 1, rules: decodeSnapshot(first).compiled.rules };
   let closed = false;
   let rr = 0;
+
+  const slots: (PoolChannel | null)[] = new Array(threads).fill(null);
+  /** The live channel of thread k: a thread that failed is replaced, from the policy in force. */
+  const channelAt = (k: number): PoolChannel => {
+    const live = slots[k];
+    if (live?.alive) return live;
+    const data: PoolThreadData = { snapshot: current.snapshot, version: current.version };
+    const ch: PoolChannel = new Channel(startWorker('classify-worker', data), `classifier pool thread ${k + 1}`, () => {
+      if (slots[k] === ch) slots[k] = null;
+    });
+    slots[k] = ch;
+    return ch;
+  };
+  const closeAll = () => Promise.all(slots.map((c) => c?.close().catch(() => undefined)));
+
   try {
     // Every thread is up and has loaded the policy (a bad snapshot rejects here).
-    await Promise.all(channels.map((c) => c.request({ op: 'classify', flows: [] })));
+    await Promise.all(slots.map((_, k) => channelAt(k).request({ op: 'classify', flows: [] }, timeoutMs)));
   } catch (e) {
-    await Promise.all(channels.map((c) => c.close()));
+    await closeAll();
     throw e;
   }
   const check = () => {
@@ -258,33 +439,42 @@ export async function createClassifierPool(config: object | string, options: Cla
 
   async function classify(input: readonly (FlowInput | Flow)[] | FlowBatch): Promise<PoolResult> {
     check();
-    const n = input.length;
-    const callRules = rules;
-    const callVersion = version;
+    if (!(input instanceof FlowBatch) && !Array.isArray(input)) {
+      throw invalidArgument(`pool.classify takes a list of flows or a FlowBatch, got ${shown(input)}`);
+    }
+    // Flows that are not plain flow objects with text addresses (parsed Flows, which
+    // only this thread's library trusts; bigints; prototype-less objects; anything
+    // else) are validated and packed here: the in-thread checks decide.
+    const batch = input instanceof FlowBatch ? input : input.every(isPlainFlowInput) ? null : createFlowBatch(input);
+    const n = batch ? batch.length : input.length;
+    const { rules: callRules, version: callVersion } = current;
     const parts = Math.max(1, Math.min(threads, Math.floor(n / minPer)));
     const actions = new Uint8Array(n);
     const ruleIds = new Int32Array(n);
     const jobs: Promise<void>[] = [];
-    const first = rr;
+    const firstThread = rr;
     rr = (rr + parts) % threads;
     for (let k = 0; k < parts; k++) {
       const start = Math.floor((k * n) / parts);
       const end = Math.floor(((k + 1) * n) / parts);
-      const ch = channels[(first + k) % threads]!;
+      const ch = channelAt((firstThread + k) % threads);
       let sent: Promise<PoolResponse>;
-      if (input instanceof FlowBatch) {
-        const slice: PackedSlice = packSlice(input, start, end);
-        sent = ch.request({ op: 'classify', packed: slice }, [slice.meta, slice.remote, slice.local, slice.proto, slice.port, slice.sport, slice.icmp].map((a) => a.buffer as ArrayBuffer));
+      if (batch) {
+        const slice: PackedSlice = packSlice(batch, start, end);
+        sent = ch.request({ op: 'classify', packed: slice }, timeoutMs, [slice.meta, slice.remote, slice.local, slice.proto, slice.port, slice.sport, slice.icmp].map((a) => a.buffer as ArrayBuffer));
       } else {
-        sent = ch.request({ op: 'classify', flows: input.slice(start, end) as unknown[] });
+        sent = ch.request({ op: 'classify', flows: (input as readonly unknown[]).slice(start, end) }, timeoutMs);
       }
       jobs.push(
         sent.then((res) => {
-          const r = res as Extract<PoolResponse, { ok: true }>;
+          const r = res as Ok;
           if (r.version !== callVersion) throw new SgfilterError('VERSION_CONFLICT', `a pool thread classified with version ${r.version}, expected ${callVersion}`);
-          const a = r.actions!;
-          const ids = r.ruleIds!;
-          const order = input instanceof FlowBatch ? batchOrder(input) : null;
+          const a = r.actions;
+          const ids = r.ruleIds;
+          if (!(a instanceof Uint8Array) || !(ids instanceof Int32Array) || a.length !== end - start || ids.length !== end - start) {
+            throw failed(`a classifier pool thread answered ${a?.length ?? 'no'} verdicts for ${end - start} flows`);
+          }
+          const order = batch ? batchOrder(batch) : null;
           if (order) {
             for (let s = start; s < end; s++) {
               const i = order[s]!;
@@ -298,14 +488,15 @@ export async function createClassifierPool(config: object | string, options: Cla
         }),
       );
     }
-    try {
-      await Promise.all(jobs);
-    } catch (e) {
+    const settled = await Promise.allSettled(jobs);
+    const failure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (failure) {
+      const e = failure.reason as Error;
       // A thread validated only its share: report bad flows with their indices in the whole call.
-      if (!(input instanceof FlowBatch) && e instanceof SgfilterError && e.code === 'FLOW_INVALID') createFlowBatch(input);
+      if (!batch && e instanceof SgfilterError && e.code === 'FLOW_INVALID') createFlowBatch(input as readonly FlowInput[]);
       throw e;
     }
-    if (input instanceof FlowBatch) {
+    if (batch && input instanceof FlowBatch) {
       recordAnswers(input, ruleIds, callVersion, callRules);
     }
     return {
@@ -317,29 +508,57 @@ export async function createClassifierPool(config: object | string, options: Cla
     };
   }
 
+  /** Loads `snap` aside in thread k; a thread that died on the way is replaced and asked once more. */
+  const prepareAt = async (k: number, snap: Uint8Array): Promise<PoolChannel> => {
+    for (let attempt = 0; ; attempt++) {
+      const ch = channelAt(k);
+      try {
+        await ch.request({ op: 'prepare', snapshot: snap }, timeoutMs);
+        return ch;
+      } catch (e) {
+        if (attempt > 0 || ch.alive || !(e instanceof SgfilterError && e.code === 'WORKER_FAILED')) throw e;
+      }
+    }
+  };
+
   let publishing: Promise<unknown> = Promise.resolve();
-  async function publish(next: object | string, opts: ReloadOptions = {}): Promise<number> {
+  async function publish(next: object | string, publishOptions: ReloadOptions = {}): Promise<number> {
     check();
+    const { expectedVersion } = readOptions('pool.publish', publishOptions, {
+      expectedVersion: (v) => (typeof v === 'number' && Number.isInteger(v) && v >= 1 ? undefined : 'a whole number >= 1'),
+    }) as ReloadOptions;
+    const conflict = () => {
+      if (expectedVersion !== undefined && expectedVersion !== current.version) {
+        throw new SgfilterError('VERSION_CONFLICT', `the pool is at version ${current.version}, not ${expectedVersion}; publish against the current version`);
+      }
+    };
     // Publishes run one at a time, in call order.
     const run = publishing.then(async () => {
       check();
-      if (opts.expectedVersion !== undefined && opts.expectedVersion !== version) {
-        throw new SgfilterError('VERSION_CONFLICT', `the pool is at version ${version}, not ${opts.expectedVersion}; publish against the current version`);
-      }
-      const snap = isSnapshotInput(next) ? u8(next.snapshot) : await compileInWorker(next, options);
+      conflict();
+      const snap = isSnapshotInput(next) ? u8(next.snapshot) : await compile(next);
       check();
       const nextRules = decodeSnapshot(snap).compiled.rules; // refuses a bad snapshot before any thread sees it
-      if (opts.expectedVersion !== undefined && opts.expectedVersion !== version) {
-        throw new SgfilterError('VERSION_CONFLICT', `the pool is at version ${version}, not ${opts.expectedVersion}; publish against the current version`);
+      conflict();
+      // 1. Every thread loads the policy aside; the running one keeps classifying.
+      const prepared = await Promise.allSettled(slots.map((_, k) => prepareAt(k, snap)));
+      const refused = prepared.find((p): p is PromiseRejectedResult => p.status === 'rejected');
+      if (refused || closed) {
+        for (const p of prepared) if (p.status === 'fulfilled' && p.value.alive) p.value.request({ op: 'discard' }, timeoutMs).catch(() => undefined);
+        check();
+        throw refused!.reason;
       }
-      // Posted to every thread in one synchronous step: each classify call is queued
-      // entirely before or entirely after this load in every thread.
-      const target = version + 1;
-      const acks = channels.map((c) => c.request({ op: 'load', snapshot: snap }));
-      version = target;
-      rules = nextRules;
-      const versions = (await Promise.all(acks)).map((r) => (r as Extract<PoolResponse, { ok: true }>).version);
-      if (versions.some((v) => v !== target)) throw new SgfilterError('VERSION_CONFLICT', `pool threads report versions ${versions.join(', ')}, expected ${target}`);
+      // 2. One synchronous step: every thread is told to switch, and the pool moves with
+      // them, so each classify call is queued entirely before or after the switch. A
+      // thread that died since it prepared is replaced from the new policy.
+      const target = current.version + 1;
+      const chans = (prepared as PromiseFulfilledResult<PoolChannel>[]).map((p) => p.value);
+      current = { snapshot: snap, version: target, rules: nextRules };
+      chans.forEach((ch) => {
+        // A thread that fails to switch must not keep answering for the old policy: it is
+        // ended (its pending calls reject) and replaced from the new one.
+        if (ch.alive) ch.request({ op: 'commit', version: target }, timeoutMs).catch((e: Error) => ch.kill(`it could not switch to version ${target} (${e.message})`));
+      });
       return target;
     });
     publishing = run.catch(() => undefined);
@@ -349,14 +568,15 @@ export async function createClassifierPool(config: object | string, options: Cla
   return {
     threads,
     get version() {
-      return version;
+      return current.version;
     },
     classify,
     publish,
     async close() {
       if (closed) return;
       closed = true;
-      await Promise.all(channels.map((c) => c.close()));
+      await closeAll();
     },
   };
 }
+
