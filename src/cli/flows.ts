@@ -75,6 +75,8 @@ export async function readFlows(path: string, config: Config): Promise<FlowLine[
 export async function classifyAll(config: Config, flows: FlowLine[]): Promise<Verdict[]> {
   const engine = await createEngine(config);
   const batch = createFlowBatch(flows.map((f) => f.flow));
+  // One verdict line per flow line, always: a batch that lost a flow would shift every later answer.
+  if (batch.length !== flows.length) throw new CliError(`error: internal: ${flows.length} flows made a batch of ${batch.length}; nothing was printed`);
   engine.classifyBatch(batch);
   return flows.map((_, i) => batch.verdict(i));
 }

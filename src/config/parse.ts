@@ -4,13 +4,15 @@
  * `safeParseConfig` returns every issue; `parseConfig` throws one CONFIG_INVALID
  * error carrying them all. Nothing is half-accepted.
  */
-import { parse as parseYaml } from 'yaml';
-import { configError, SgfilterError, type Issue, type Path } from '../errors.js';
+import { configError, type Issue, type Path } from '../errors.js';
 import type { Config, Direction, Instance, Rule, SecurityGroup, Warning } from '../types.js';
 import { TEMPLATES, templateName, TEMPLATE_SYNTAX, type TemplateName } from './presets.js';
 import { show, unknownFieldIssue, validateRule, type RuleSource } from './rule.js';
 import { convertPolicySet, findPolicySet } from './tencent.js';
 import { TERRAFORM_PARTS, TERRAFORM_SYNTAX, terraformRule } from './terraform.js';
+import { plainData } from './plain.js';
+
+export { parseConfigText } from './text.js';
 
 export type ParseResult = { success: true; config: Config } | { success: false; issues: Issue[] };
 
@@ -45,12 +47,12 @@ export function validateRuleInput(
     if (!converted) {
       issues.push({
         code: 'INVALID_TERRAFORM_RULE', path, given: raw, allowed: TERRAFORM_SYNTAX,
-        message: `${label}: "${raw}" is not a Terraform lite rule; write ${TERRAFORM_SYNTAX}`,
+        message: `${label}: ${show(raw)} is not a Terraform lite rule; write ${TERRAFORM_SYNTAX}`,
       });
       return undefined;
     }
     value = converted;
-    src = { path, label: `${label} ("${raw}")`, fieldPath: () => path, fieldName: (f) => TERRAFORM_PARTS[f] ?? f };
+    src = { path, label: `${label} (${show(raw)})`, fieldPath: () => path, fieldName: (f) => TERRAFORM_PARTS.get(f) ?? f };
   }
   return validateRule(value, dir, groupId, index, src, issues, warnings);
 }
@@ -156,8 +158,8 @@ function tencentRules(set: Record<string, unknown>, base: Path, groupId: string,
       const src: RuleSource = {
         path: tr.path,
         label: `${label} ${dir === 'inbound' ? 'Ingress' : 'Egress'}[${tr.path[tr.path.length - 1]}]`,
-        fieldPath: (f) => [...tr.path, tr.fields[f] ?? f],
-        fieldName: (f) => tr.fields[f] ?? f,
+        fieldPath: (f) => [...tr.path, tr.fields.get(f) ?? f],
+        fieldName: (f) => tr.fields.get(f) ?? f,
       };
       const rule = validateRule(tr.rule, dir, groupId, i, src, ctx.issues, ctx.warnings);
       return rule ? [rule] : [];
@@ -226,8 +228,16 @@ function validateInstances(raw: unknown, groups: Map<string, number>, ctx: Ctx):
   return out;
 }
 
-/** Validates a config document (already parsed from JSON/YAML). Returns every issue. */
-export function safeParseConfig(doc: unknown): ParseResult {
+/**
+ * Validates a config document (parsed from JSON/YAML, or built in JS). Returns every
+ * issue. The document is first read into plain data (plain.ts): values only the JS
+ * API can pass (BigInt, functions, cycles, throwing getters, holes, huge strings,
+ * nesting past 64 levels) are issues with their path, never exceptions.
+ */
+export function safeParseConfig(input: unknown): ParseResult {
+  const plain = plainData(input, [], 'config');
+  if (!plain.ok) return { success: false, issues: plain.issues };
+  const doc = plain.value;
   const ctx: Ctx = { issues: [], warnings: [] };
   const tencent = findPolicySet(doc);
   let groupsRaw: unknown;
@@ -278,20 +288,11 @@ export function parseConfig(doc: unknown, source?: string): Config {
   return r.config;
 }
 
-/** Parses config text: YAML when `format` says so or the file name ends in .yaml/.yml, JSON otherwise. */
-export function parseConfigText(text: string, fileName = 'config.json'): unknown {
-  const yaml = /\.ya?ml$/i.test(fileName);
-  try {
-    return yaml ? parseYaml(text) : JSON.parse(text);
-  } catch (e) {
-    const msg = (e as Error).message;
-    throw new SgfilterError('CONFIG_PARSE', `${fileName}: not valid ${yaml ? 'YAML' : 'JSON'}: ${msg}`, [
-      { code: 'PARSE_ERROR', path: [], message: `${fileName}: not valid ${yaml ? 'YAML' : 'JSON'}: ${msg}` },
-    ]);
-  }
-}
-
-/** True when `x` is an already-validated Config (so APIs accept both). */
+/** True when `x` is an already-validated Config (so APIs accept both). Never throws. */
 export function isConfig(x: unknown): x is Config {
-  return isObj(x) && Array.isArray(x.securityGroups) && Array.isArray(x.instances) && typeof x.implicitInstance === 'boolean';
+  try {
+    return isObj(x) && Array.isArray(x.securityGroups) && Array.isArray(x.instances) && typeof x.implicitInstance === 'boolean';
+  } catch {
+    return false; // a getter or Proxy trap threw: not ours; parseConfig reports it with its path
+  }
 }

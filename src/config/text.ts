@@ -1,0 +1,242 @@
+/**
+ * Config text (JSON or YAML) into a document, refusing what the two formats would
+ * otherwise read silently in a way nobody meant.
+ *
+ * JSON: `JSON.parse` keeps the last of two equal keys, so `{"action": "drop",
+ * "action": "accept"}` would open what its first line closes. The text is first
+ * checked with Microsoft's `jsonc-parser` in strict mode (no comments, no trailing
+ * commas), which gives every syntax error and every key a line and column; equal
+ * keys in one object are refused, naming the key and both places. Only then does
+ * `JSON.parse` build the value (it makes `"__proto__"` an ordinary key, where
+ * jsonc-parser's own `parse` would set the object's prototype). A UTF-8 byte order
+ * mark at the start is skipped, as YAML skips it.
+ *
+ * YAML: read as YAML 1.2 with the core schema only. A `%YAML 1.1` directive would
+ * switch the `yaml` library to 1.1 rules (`port: 1:02` is then the sexagesimal
+ * number 62, `yes` is true), so any %YAML directive other than 1.2 is refused
+ * rather than obeyed or ignored; so are tags the core schema does not define
+ * (`!!binary`, `!!timestamp`, `!custom`). Duplicate keys are refused with their line.
+ * Aliases are not limited by count (the `yaml` library's default refuses a file with
+ * more than ~100 of them): their expansion is bounded where the document is read,
+ * see MAX_EXPANSION in plain.ts.
+ *
+ * Both: nesting deeper than MAX_DEPTH is refused from the tokens, before a parser
+ * that recurses ever sees it.
+ */
+import { createScanner, printParseErrorCode, visit } from 'jsonc-parser';
+import { Composer, LineCounter, Parser, type CST, type Document } from 'yaml';
+import { SgfilterError, type Issue, type IssueCode } from '../errors.js';
+import { MAX_DEPTH, plainData } from './plain.js';
+
+/** jsonc-parser's SyntaxKind (a const enum, so written out here). */
+const OPEN_BRACE = 1;
+const CLOSE_BRACE = 2;
+const OPEN_BRACKET = 3;
+const CLOSE_BRACKET = 4;
+const EOF = 17;
+
+interface Where {
+  /** 1-based. */
+  line: number;
+  /** 1-based, in characters of the line. */
+  column: number;
+}
+
+const at = (w: Where): string => `line ${w.line}, column ${w.column}`;
+
+function parseError(fileName: string, format: string, issues: Issue[]): SgfilterError {
+  const head = issues.length === 1
+    ? issues[0]!.message
+    : `${fileName}: not valid ${format}: ${issues.length} issues\n${issues.map((i) => `  - ${i.message}`).join('\n')}`;
+  return new SgfilterError('CONFIG_PARSE', head, issues);
+}
+
+function textIssue(code: IssueCode, fileName: string, format: string, where: Where | undefined, message: string, given?: unknown): Issue {
+  const issue: Issue = { code, path: [], message: `${fileName}: not valid ${format}${where ? ` at ${at(where)}` : ''}: ${message}` };
+  if (where) {
+    issue.line = where.line;
+    issue.column = where.column;
+  }
+  if (given !== undefined) issue.given = given;
+  return issue;
+}
+
+/** "InvalidSymbol" → "invalid symbol". */
+const words = (code: string): string => code.replace(/([a-z])([A-Z])/g, '$1 $2').toLowerCase();
+
+const snippet = (text: string, offset: number, length: number): string => {
+  const s = text.slice(offset, offset + Math.min(Math.max(length, 1), 20));
+  return s === '' ? 'the end of the text' : JSON.stringify(s);
+};
+
+function parseJson(text: string, fileName: string): unknown {
+  const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  const issue = (code: IssueCode, where: Where | undefined, message: string, given?: unknown) => textIssue(code, fileName, 'JSON', where, message, given);
+
+  // Depth first, from the tokens alone: jsonc-parser's visit recurses per level.
+  const scanner = createScanner(body, true);
+  let depth = 0;
+  for (let t = scanner.scan(); t !== EOF; t = scanner.scan()) {
+    if (t === OPEN_BRACE || t === OPEN_BRACKET) {
+      if (++depth > MAX_DEPTH) {
+        const where = { line: scanner.getTokenStartLine() + 1, column: scanner.getTokenStartCharacter() + 1 };
+        throw parseError(fileName, 'JSON', [issue('TOO_DEEP', where, `lists and objects are nested more than ${MAX_DEPTH} levels deep; a config needs fewer than 10`)]);
+      }
+    } else if (t === CLOSE_BRACE || t === CLOSE_BRACKET) {
+      depth = Math.max(0, depth - 1);
+    }
+  }
+
+  let syntax: Issue | undefined;
+  const duplicates: Issue[] = [];
+  const objects: Map<string, Where>[] = [];
+  visit(body, {
+    onObjectBegin: () => {
+      objects.push(new Map());
+    },
+    onObjectEnd: () => {
+      objects.pop();
+    },
+    onObjectProperty: (key, _offset, _length, line, character, pathOf) => {
+      const keys = objects[objects.length - 1];
+      if (!keys) return;
+      const where = { line: line + 1, column: character + 1 };
+      const first = keys.get(key);
+      if (first) {
+        const d = issue('DUPLICATE_KEY', where, `key ${JSON.stringify(key)} appears twice in one object (first at ${at(first)}); JSON readers disagree on which one counts, so give each key once`, key);
+        d.path = [...pathOf(), key];
+        duplicates.push(d);
+      } else keys.set(key, where);
+    },
+    onError: (code, offset, length, line, character) => {
+      syntax ??= issue('PARSE_ERROR', { line: line + 1, column: character + 1 }, `${words(printParseErrorCode(code))} (found ${snippet(body, offset, length)})`);
+    },
+  }, { disallowComments: true, allowTrailingComma: false, allowEmptyContent: false });
+  if (syntax) throw parseError(fileName, 'JSON', [syntax]);
+  if (duplicates.length > 0) throw parseError(fileName, 'JSON', duplicates);
+  try {
+    return JSON.parse(body);
+  } catch (e) {
+    // jsonc-parser accepted what JSON.parse refuses: still refused, without a position.
+    throw parseError(fileName, 'JSON', [issue('PARSE_ERROR', undefined, (e as Error).message)]);
+  }
+}
+
+/** Nesting depth of a YAML CST, walked with an explicit stack. */
+function yamlDepthError(tokens: CST.Token[]): { offset: number } | undefined {
+  const stack: { token: CST.Token; depth: number }[] = tokens.map((token) => ({ token, depth: 0 }));
+  while (stack.length > 0) {
+    const { token, depth } = stack.pop()!;
+    switch (token.type) {
+      case 'document':
+        if (token.value) stack.push({ token: token.value, depth });
+        break;
+      case 'block-map': case 'block-seq': case 'flow-collection': {
+        if (depth + 1 > MAX_DEPTH) return { offset: token.offset };
+        for (const item of token.items) {
+          const it = item as { key?: CST.Token | null; value?: CST.Token };
+          if (it.key) stack.push({ token: it.key, depth: depth + 1 });
+          if (it.value) stack.push({ token: it.value, depth: depth + 1 });
+        }
+        break;
+      }
+      default:
+        break;
+    }
+  }
+  return undefined;
+}
+
+function parseYaml(text: string, fileName: string): unknown {
+  const lines = new LineCounter();
+  const whereOf = (offset: number): Where => {
+    const p = lines.linePos(offset);
+    return { line: p.line, column: p.col };
+  };
+  const issue = (code: IssueCode, where: Where | undefined, message: string, given?: unknown) => textIssue(code, fileName, 'YAML', where, message, given);
+
+  // The CST parser is iterative; the composer after it recurses per level.
+  const tokens = [...new Parser(lines.addNewLine).parse(text)];
+  const deep = yamlDepthError(tokens);
+  if (deep) {
+    throw parseError(fileName, 'YAML', [issue('TOO_DEEP', whereOf(deep.offset), `lists and mappings are nested more than ${MAX_DEPTH} levels deep; a config needs fewer than 10`)]);
+  }
+  for (const t of tokens) {
+    if (t.type !== 'directive') continue;
+    const m = /^%YAML[ \t]+(\S+)/.exec(t.source);
+    if (m && m[1] !== '1.2') {
+      throw parseError(fileName, 'YAML', [issue(
+        'YAML_UNSUPPORTED', whereOf(t.offset),
+        `the document declares YAML ${m[1]}; sgfilter reads YAML 1.2 (core schema) only, where "1:02" is a string and "yes" is not true. Remove the directive or write %YAML 1.2`,
+        t.source,
+      )]);
+    }
+  }
+
+  const composer = new Composer({
+    version: '1.2',
+    schema: 'core',
+    resolveKnownTags: false,
+    uniqueKeys: true,
+    strict: true,
+    logLevel: 'silent',
+  });
+  const docs: Document.Parsed[] = [...composer.compose(tokens, true, text.length)];
+  const doc = docs[0]!;
+  const issues: Issue[] = [];
+  if (docs.length > 1) {
+    issues.push(issue('PARSE_ERROR', whereOf(docs[1]!.range[0]), 'a second document (after ---); a config file holds one document'));
+  }
+  for (const e of doc.errors) {
+    const where = whereOf(e.pos[0]);
+    if (e.code === 'DUPLICATE_KEY') {
+      const key = text.slice(e.pos[0], e.pos[1]).trim();
+      issues.push(issue('DUPLICATE_KEY', where, `key ${JSON.stringify(key.slice(0, 80))} appears twice in one mapping; give each key once`, key.slice(0, 80)));
+    } else {
+      issues.push(issue('PARSE_ERROR', where, e.message));
+    }
+  }
+  for (const w of doc.warnings) {
+    if (w.code === 'TAG_RESOLVE_FAILED') {
+      issues.push(issue('YAML_UNSUPPORTED', whereOf(w.pos[0]), `${w.message}; sgfilter reads the YAML 1.2 core schema only (strings, numbers, booleans, null, lists and mappings), so remove the tag`));
+    }
+  }
+  if (issues.length > 0) throw parseError(fileName, 'YAML', issues);
+  let value: unknown;
+  try {
+    // Aliases resolve to shared objects here (no copies); plainData bounds their expansion.
+    value = doc.toJS({ maxAliasCount: -1 });
+  } catch (e) {
+    throw parseError(fileName, 'YAML', [issue('PARSE_ERROR', undefined, (e as Error).message)]);
+  }
+  // Refuse alias bombs and alias cycles here, so that no caller of parseConfigText
+  // is ever handed a document that explodes when walked.
+  const plain = plainData(value, [], fileName);
+  if (!plain.ok) throw parseError(fileName, 'YAML', plain.issues);
+  return plain.value;
+}
+
+/**
+ * Parses config text: YAML when the file name ends in .yaml/.yml, JSON otherwise.
+ * Throws SgfilterError CONFIG_PARSE whose issues carry line and column (codes
+ * PARSE_ERROR, DUPLICATE_KEY, TOO_DEEP, YAML_UNSUPPORTED, ALIAS_EXPANSION, CIRCULAR).
+ */
+export function parseConfigText(text: string, fileName = 'config.json'): unknown {
+  if (typeof text !== 'string') {
+    throw new SgfilterError('INVALID_ARGUMENT', `parseConfigText takes the text of a config file (a string), got ${typeof text}`);
+  }
+  if (typeof fileName !== 'string') {
+    throw new SgfilterError('INVALID_ARGUMENT', `parseConfigText: the file name must be a string, got ${typeof fileName}`);
+  }
+  const yaml = /\.ya?ml$/i.test(fileName);
+  try {
+    return yaml ? parseYaml(text, fileName) : parseJson(text, fileName);
+  } catch (e) {
+    if (e instanceof SgfilterError) throw e;
+    // Anything a parser throws (a stack overflow we did not foresee, an internal
+    // error) is still a coded refusal, never a crash.
+    const format = yaml ? 'YAML' : 'JSON';
+    const msg = e instanceof Error ? e.message : String(e);
+    throw parseError(fileName, format, [textIssue('PARSE_ERROR', fileName, format, undefined, msg)]);
+  }
+}
