@@ -49,7 +49,7 @@ export interface SnapshotSource {
 }
 
 function isSnapshotSource(x: unknown): x is SnapshotSource {
-  return typeof x === 'object' && x !== null && 'snapshot' in x && (x.snapshot instanceof Uint8Array || x.snapshot instanceof ArrayBuffer);
+  try { return typeof x === 'object' && x !== null && 'snapshot' in x && (x.snapshot instanceof Uint8Array || x.snapshot instanceof ArrayBuffer); } catch { return false; } // a throwing Proxy: parseConfig reports it
 }
 
 interface Policy {

@@ -9,9 +9,13 @@
  * getters or Proxy traps that throw, lists with holes, class instances, strings of
  * hundreds of megabytes, one object referenced from many places (a YAML alias is
  * the same thing). `plainData` copies the value once, without recursion, into
- * fresh objects that have no prototype, and turns each of those into an Issue with
- * the path where it was found. What it returns is a tree every later step can
- * walk, index and echo in a message without throwing.
+ * fresh plain objects and lists (own enumerable string keys only, as JSON would
+ * keep; a "__proto__" key stays an ordinary key, as JSON.parse makes it), and
+ * turns each of those into an Issue with the path where it was found. What it
+ * returns is a tree every later step can walk, index and echo in a message
+ * without throwing. (The copies keep Object.prototype, so that a caller printing
+ * `issue.given` gets "[object Object]", not a TypeError; user text is never used
+ * as a key into them, and every table it is looked up in is a Map.)
  *
  * The limits, and why these numbers:
  * - MAX_DEPTH: a config is at most 7 levels deep (Tencent's Response →
@@ -212,7 +216,7 @@ export function plainData(input: unknown, base: Path, label: string): PlainResul
         add('UNREADABLE_VALUE', path, `the keys of this object cannot be read (${errorText(e)})`);
         return undefined;
       }
-      out = Object.create(null) as Record<string, unknown>;
+      out = {} as Record<string, unknown>;
     }
     open.add(o);
     stack.push({ src: o, out, keys, i: 0, path, depth, size: 1 });
@@ -267,8 +271,15 @@ export function plainData(input: unknown, base: Path, label: string): PlainResul
       }
     }
     if (value === undefined && f.keys !== undefined) continue; // absent, as JSON.stringify would leave it
-    const copy = read(value, [...f.path, key], f.depth + 1, f);
+    let copy: unknown;
+    const t = typeof value;
+    if (t === 'number' || t === 'boolean' || (t === 'string' && (value as string).length <= MAX_STRING_LENGTH)) {
+      // The common case, without building a path.
+      copy = value;
+      f.size++;
+    } else copy = read(value, [...f.path, key], f.depth + 1, f);
     if (f.keys === undefined) (f.out as unknown[]).push(copy);
+    else if (key === '__proto__') Object.defineProperty(f.out, key, { value: copy, writable: true, enumerable: true, configurable: true });
     else (f.out as Record<string, unknown>)[key] = copy;
   }
   if (issues.length > 0) return { ok: false, issues };
