@@ -34,7 +34,7 @@
  */
 import type { Issue, IssueCode, Path } from '../errors.js';
 
-/** Deepest nesting of lists and objects a document may have (the root is depth 0). */
+/** Most lists and objects a document may nest, one inside the other (a root object alone is 1). */
 export const MAX_DEPTH = 64;
 /** Longest string (value or key), in UTF-16 code units. */
 export const MAX_STRING_LENGTH = 1 << 20;
@@ -50,13 +50,18 @@ export function describeValue(v: unknown, budget = 80): string {
   }
 }
 
+/** A string in JSON quotes (control characters escaped, so a message stays one line), clipped to `budget`. */
+function quote(s: string, budget: number): string {
+  return s.length <= budget ? JSON.stringify(s) : `${JSON.stringify(s.slice(0, budget))}… (${s.length.toLocaleString('en-US')} characters)`;
+}
+
 function clip(s: string, budget: number): string {
   return s.length <= budget ? s : `${s.slice(0, budget)}… (${s.length.toLocaleString('en-US')} characters)`;
 }
 
 function preview(v: unknown, budget: number, depth: number): string {
   switch (typeof v) {
-    case 'string': return `"${clip(v, budget)}"`;
+    case 'string': return quote(v, budget);
     case 'number': case 'boolean': return String(v);
     case 'undefined': return 'undefined';
     case 'bigint': return `${clip(v.toString(), budget)}n (a BigInt)`;
@@ -119,6 +124,7 @@ interface Frame {
   /** Next index into keys (or into the list). */
   i: number;
   path: Path;
+  /** Lists and objects around this one (0 for the root). */
   depth: number;
   /** Values in this subtree (itself included), counted as if written out. */
   size: number;
@@ -201,7 +207,7 @@ export function plainData(input: unknown, base: Path, label: string): PlainResul
       }
       return seen.copy;
     }
-    if (depth > MAX_DEPTH) {
+    if (depth + 1 > MAX_DEPTH) {
       add('TOO_DEEP', path, `lists and objects are nested more than ${MAX_DEPTH} levels deep; a config needs fewer than 10`);
       return undefined;
     }

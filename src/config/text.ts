@@ -18,15 +18,15 @@
  * (`!!binary`, `!!timestamp`, `!custom`). Duplicate keys are refused with their line.
  * Aliases are not limited by count (the `yaml` library's default refuses a file with
  * more than ~100 of them): their expansion is bounded where the document is read,
- * see MAX_EXPANSION in plain.ts.
+ * see MAX_EXPANSION in plain.ts, and they are resolved in one pass (yamlValue).
  *
  * Both: nesting deeper than MAX_DEPTH is refused from the tokens, before a parser
  * that recurses ever sees it.
  */
 import { createScanner, printParseErrorCode, visit } from 'jsonc-parser';
-import { Composer, LineCounter, Parser, type CST, type Document } from 'yaml';
+import { Composer, isAlias, isMap, isScalar, isSeq, LineCounter, Parser, visit as visitYaml, type CST, type Document } from 'yaml';
 import { SgfilterError, type Issue, type IssueCode } from '../errors.js';
-import { MAX_DEPTH, plainData } from './plain.js';
+import { describeValue, MAX_DEPTH, plainData } from './plain.js';
 
 /** jsonc-parser's SyntaxKind (a const enum, so written out here). */
 const OPEN_BRACE = 1;
@@ -147,6 +147,72 @@ function yamlDepthError(tokens: CST.Token[]): { offset: number } | undefined {
   return undefined;
 }
 
+/**
+ * The document as a JS value, aliases resolved to the anchored value itself (shared,
+ * never copied: plainData counts what they would expand to). Written here rather
+ * than with the library's toJS, which looks each alias up by scanning every earlier
+ * anchor and alias (quadratic: 100,000 aliases would take minutes); this is one pass
+ * in document order, where an alias means the closest anchor before it. Recursion
+ * is bounded: depth was checked on the CST.
+ */
+function yamlValue(doc: Document.Parsed, error: (offset: number, message: string) => Issue): { ok: true; value: unknown } | { ok: false; issue: Issue } {
+  const anchors = new Map<string, unknown>();
+  let failure: Issue | undefined;
+  const build = (node: unknown): unknown => {
+    if (failure) return undefined;
+    if (node === null || node === undefined) return null;
+    if (isAlias(node)) {
+      if (!anchors.has(node.source)) {
+        failure = error(node.range?.[0] ?? 0, `alias *${node.source} names no anchor before it; write &${node.source} on an earlier node`);
+        return undefined;
+      }
+      return anchors.get(node.source);
+    }
+    const anchor = (node as { anchor?: string }).anchor;
+    if (isScalar(node)) {
+      if (anchor) anchors.set(anchor, node.value);
+      return node.value;
+    }
+    if (isSeq(node)) {
+      const out: unknown[] = [];
+      if (anchor) anchors.set(anchor, out); // set first: an alias inside is a cycle, which plainData refuses
+      for (const item of node.items) out.push(build(item));
+      return out;
+    }
+    if (isMap(node)) {
+      const out: Record<string, unknown> = {};
+      if (anchor) anchors.set(anchor, out);
+      for (const pair of node.items) {
+        const k = build(pair.key);
+        if (failure) return undefined;
+        if (typeof k === 'object' && k !== null) {
+          failure = error((pair.key as { range?: number[] } | null)?.range?.[0] ?? 0, 'a mapping key is a list or mapping; config keys are plain words');
+          return undefined;
+        }
+        const key = k === null ? '' : String(k);
+        Object.defineProperty(out, key, { value: build(pair.value), enumerable: true, writable: true, configurable: true });
+      }
+      return out;
+    }
+    failure = error((node as { range?: number[] }).range?.[0] ?? 0, 'a YAML node outside the 1.2 core schema');
+    return undefined;
+  };
+  const value = build(doc.contents);
+  return failure ? { ok: false, issue: failure } : { ok: true, value };
+}
+
+/** Offset of every mapping key → the key as a string (depth is bounded before this runs). */
+function keyOffsets(doc: Document.Parsed): Map<number, string> {
+  const out = new Map<number, string>();
+  visitYaml(doc, {
+    Pair: (_k, pair) => {
+      const key = pair.key as { range?: [number, number, number]; value?: unknown } | null;
+      if (key && key.range) out.set(key.range[0], isScalar(key) ? String(key.value) : String(key));
+    },
+  });
+  return out;
+}
+
 function parseYaml(text: string, fileName: string): unknown {
   const lines = new LineCounter();
   const whereOf = (offset: number): Where => {
@@ -187,11 +253,14 @@ function parseYaml(text: string, fileName: string): unknown {
   if (docs.length > 1) {
     issues.push(issue('PARSE_ERROR', whereOf(docs[1]!.range[0]), 'a second document (after ---); a config file holds one document'));
   }
+  let keysAt: Map<number, string> | undefined;
   for (const e of doc.errors) {
     const where = whereOf(e.pos[0]);
     if (e.code === 'DUPLICATE_KEY') {
-      const key = text.slice(e.pos[0], e.pos[1]).trim();
-      issues.push(issue('DUPLICATE_KEY', where, `key ${JSON.stringify(key.slice(0, 80))} appears twice in one mapping; give each key once`, key.slice(0, 80)));
+      // The key as the document means it (quotes and escapes resolved), found by its offset.
+      keysAt ??= keyOffsets(doc);
+      const key = keysAt.get(e.pos[0]) ?? text.slice(e.pos[0], e.pos[1]).trim();
+      issues.push(issue('DUPLICATE_KEY', where, `key ${describeValue(key)} appears twice in one mapping; give each key once`, key.length > 80 ? `${key.slice(0, 80)}…` : key));
     } else {
       issues.push(issue('PARSE_ERROR', where, e.message));
     }
@@ -202,13 +271,9 @@ function parseYaml(text: string, fileName: string): unknown {
     }
   }
   if (issues.length > 0) throw parseError(fileName, 'YAML', issues);
-  let value: unknown;
-  try {
-    // Aliases resolve to shared objects here (no copies); plainData bounds their expansion.
-    value = doc.toJS({ maxAliasCount: -1 });
-  } catch (e) {
-    throw parseError(fileName, 'YAML', [issue('PARSE_ERROR', undefined, (e as Error).message)]);
-  }
+  const built = yamlValue(doc, (offset, message) => issue('PARSE_ERROR', whereOf(offset), message));
+  if (!built.ok) throw parseError(fileName, 'YAML', [built.issue]);
+  const value = built.value;
   // Refuse alias bombs and alias cycles here, so that no caller of parseConfigText
   // is ever handed a document that explodes when walked.
   const plain = plainData(value, [], fileName);
