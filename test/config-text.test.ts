@@ -365,3 +365,13 @@ describe(`config text: broken JSON (seed ${SEED})`, () => {
     );
   });
 });
+
+describe('flow files (JSON lines) are read as strictly as config JSON', () => {
+  it('a duplicate key in a flow line is refused with its line, not last-wins', async () => {
+    const { parseFlowLines } = await import('../src/cli/flows.js');
+    const { parseConfig } = await import('../src/index.js');
+    const config = parseConfig({ securityGroups: [{ id: 'sg', inbound: ['ACCEPT#any#ALL#TCP'] }] });
+    const text = '{"direction":"inbound","protocol":"TCP","port":22,"remote":"192.0.2.1"}\n{"direction":"inbound","protocol":"TCP","protocol":"UDP","port":22,"remote":"192.0.2.1"}\n';
+    expect(() => parseFlowLines(text, 'flows.jsonl', config)).toThrow(/flows\.jsonl line 2: not valid JSON at line 1, column 41: key "protocol" appears twice/);
+  });
+});

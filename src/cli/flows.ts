@@ -2,7 +2,8 @@
 import { readFile } from 'node:fs/promises';
 import { createEngine } from '../index.js';
 import { createFlowBatch, validateFlow } from '../flow.js';
-import type { Issue } from '../errors.js';
+import { SgfilterError, type Issue } from '../errors.js';
+import { parseJsonText } from '../config/text.js';
 import type { Config, Flow, Verdict } from '../types.js';
 import { CliError, MAX_LINE_ERRORS, plural } from './shared.js';
 
@@ -42,9 +43,10 @@ export function parseFlowLines(text: string, name: string, config: Config): Flow
     const line = i + 1;
     let raw: unknown;
     try {
-      raw = JSON.parse(content);
+      // As config JSON is read: a duplicate key is refused, not last-wins.
+      raw = parseJsonText(content, `${name} line ${line}`);
     } catch (e) {
-      errors.push(`${name} line ${line}: not valid JSON: ${(e as Error).message}`);
+      errors.push(...(e instanceof SgfilterError ? e.issues.map((i) => i.message) : [`${name} line ${line}: not valid JSON: ${(e as Error).message}`]));
       return;
     }
     const issues: Issue[] = [];

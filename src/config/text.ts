@@ -3,13 +3,14 @@
  * otherwise read silently in a way nobody meant.
  *
  * JSON: `JSON.parse` keeps the last of two equal keys, so `{"action": "drop",
- * "action": "accept"}` would open what its first line closes. The text is first
- * checked with Microsoft's `jsonc-parser` in strict mode (no comments, no trailing
- * commas), which gives every syntax error and every key a line and column; equal
- * keys in one object are refused, naming the key and both places. Only then does
- * `JSON.parse` build the value (it makes `"__proto__"` an ordinary key, where
- * jsonc-parser's own `parse` would set the object's prototype). A UTF-8 byte order
- * mark at the start is skipped, as YAML skips it.
+ * "action": "accept"}` would open what its first line closes. The text goes once
+ * through Microsoft's `jsonc-parser` scanner, which gives every token a line and
+ * column: equal keys in one object are refused, naming the key and both places,
+ * and so is nesting past MAX_DEPTH. `JSON.parse` builds the value (it makes
+ * `"__proto__"` an ordinary key, where jsonc-parser's own `parse` would set the
+ * object's prototype); when it refuses the text, jsonc-parser's strict parser
+ * (no comments, no trailing commas) says where and why. A UTF-8 byte order mark at
+ * the start is skipped, as YAML skips it.
  *
  * YAML: read as YAML 1.2 with the core schema only. A `%YAML 1.1` directive would
  * switch the `yaml` library to 1.1 rules (`port: 1:02` is then the sexagesimal
@@ -20,8 +21,8 @@
  * more than ~100 of them): their expansion is bounded where the document is read,
  * see MAX_EXPANSION in plain.ts, and they are resolved in one pass (yamlValue).
  *
- * Both: nesting deeper than MAX_DEPTH is refused from the tokens, before a parser
- * that recurses ever sees it.
+ * Both: nesting deeper than MAX_DEPTH is refused from the tokens, before any parser
+ * that recurses (jsonc-parser's, the yaml composer) sees the text.
  */
 import { createScanner, printParseErrorCode, visit } from 'jsonc-parser';
 import { Composer, isAlias, isMap, isScalar, isSeq, LineCounter, Parser, visit as visitYaml, type CST, type Document } from 'yaml';
@@ -33,6 +34,9 @@ const OPEN_BRACE = 1;
 const CLOSE_BRACE = 2;
 const OPEN_BRACKET = 3;
 const CLOSE_BRACKET = 4;
+const COMMA = 5;
+const COLON = 6;
+const STRING = 10;
 const EOF = 17;
 
 interface Where {
@@ -69,57 +73,75 @@ const snippet = (text: string, offset: number, length: number): string => {
   return s === '' ? 'the end of the text' : JSON.stringify(s);
 };
 
+/**
+ * One JSON text (a config, one line of a flow file, a --flow argument) read as
+ * parseConfigText reads a .json file: duplicate keys, nesting past MAX_DEPTH and
+ * syntax errors are CONFIG_PARSE with line and column; a leading BOM is skipped.
+ */
+export function parseJsonText(text: string, name: string): unknown {
+  return parseJson(text, name);
+}
+
 function parseJson(text: string, fileName: string): unknown {
   const body = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
   const issue = (code: IssueCode, where: Where | undefined, message: string, given?: unknown) => textIssue(code, fileName, 'JSON', where, message, given);
 
-  // Depth first, from the tokens alone: jsonc-parser's visit recurses per level.
+  // One pass over jsonc-parser's tokens, without recursion: nesting depth, and keys
+  // (a string followed by a colon) per object, with the path to each.
   const scanner = createScanner(body, true);
-  let depth = 0;
+  const duplicates: Issue[] = [];
+  /** Open lists and objects: the keys seen (objects) and the current key or index. */
+  const open: { keys: Map<string, Where> | null; at: string | number }[] = [];
+  let previous = EOF;
+  let previousValue = '';
+  let previousWhere: Where = { line: 1, column: 1 };
   for (let t = scanner.scan(); t !== EOF; t = scanner.scan()) {
+    const where = { line: scanner.getTokenStartLine() + 1, column: scanner.getTokenStartCharacter() + 1 };
     if (t === OPEN_BRACE || t === OPEN_BRACKET) {
-      if (++depth > MAX_DEPTH) {
-        const where = { line: scanner.getTokenStartLine() + 1, column: scanner.getTokenStartCharacter() + 1 };
+      if (open.length + 1 > MAX_DEPTH) {
         throw parseError(fileName, 'JSON', [issue('TOO_DEEP', where, `lists and objects are nested more than ${MAX_DEPTH} levels deep; a config needs fewer than 10`)]);
       }
+      open.push({ keys: t === OPEN_BRACE ? new Map() : null, at: t === OPEN_BRACE ? '' : 0 });
     } else if (t === CLOSE_BRACE || t === CLOSE_BRACKET) {
-      depth = Math.max(0, depth - 1);
+      open.pop();
+    } else if (t === COMMA) {
+      const top = open[open.length - 1];
+      if (top && top.keys === null) top.at = (top.at as number) + 1;
+    } else if (t === COLON && previous === STRING) {
+      const top = open[open.length - 1];
+      if (top?.keys) {
+        const key = previousValue;
+        const first = top.keys.get(key);
+        if (first) {
+          const d = issue('DUPLICATE_KEY', previousWhere, `key ${describeValue(key)} appears twice in one object (first at ${at(first)}); JSON readers disagree on which one counts, so give each key once`, key);
+          d.path = [...open.slice(0, -1).map((o) => o.at), key];
+          duplicates.push(d);
+        } else top.keys.set(key, previousWhere);
+        top.at = key;
+      }
+    }
+    previous = t;
+    if (t === STRING) {
+      previousValue = scanner.getTokenValue();
+      previousWhere = where;
     }
   }
 
-  let syntax: Issue | undefined;
-  const duplicates: Issue[] = [];
-  const objects: Map<string, Where>[] = [];
-  visit(body, {
-    onObjectBegin: () => {
-      objects.push(new Map());
-    },
-    onObjectEnd: () => {
-      objects.pop();
-    },
-    onObjectProperty: (key, _offset, _length, line, character, pathOf) => {
-      const keys = objects[objects.length - 1];
-      if (!keys) return;
-      const where = { line: line + 1, column: character + 1 };
-      const first = keys.get(key);
-      if (first) {
-        const d = issue('DUPLICATE_KEY', where, `key ${JSON.stringify(key)} appears twice in one object (first at ${at(first)}); JSON readers disagree on which one counts, so give each key once`, key);
-        d.path = [...pathOf(), key];
-        duplicates.push(d);
-      } else keys.set(key, where);
-    },
-    onError: (code, offset, length, line, character) => {
-      syntax ??= issue('PARSE_ERROR', { line: line + 1, column: character + 1 }, `${words(printParseErrorCode(code))} (found ${snippet(body, offset, length)})`);
-    },
-  }, { disallowComments: true, allowTrailingComma: false, allowEmptyContent: false });
-  if (syntax) throw parseError(fileName, 'JSON', [syntax]);
-  if (duplicates.length > 0) throw parseError(fileName, 'JSON', duplicates);
+  let value: unknown;
   try {
-    return JSON.parse(body);
+    value = JSON.parse(body);
   } catch (e) {
-    // jsonc-parser accepted what JSON.parse refuses: still refused, without a position.
-    throw parseError(fileName, 'JSON', [issue('PARSE_ERROR', undefined, (e as Error).message)]);
+    // Where and why, from jsonc-parser in strict mode (depth is bounded by now, so its recursion is too).
+    let syntax: Issue | undefined;
+    visit(body, {
+      onError: (code, offset, length, line, character) => {
+        syntax ??= issue('PARSE_ERROR', { line: line + 1, column: character + 1 }, `${words(printParseErrorCode(code))} (found ${snippet(body, offset, length)})`);
+      },
+    }, { disallowComments: true, allowTrailingComma: false, allowEmptyContent: false });
+    throw parseError(fileName, 'JSON', [syntax ?? issue('PARSE_ERROR', undefined, (e as Error).message)]);
   }
+  if (duplicates.length > 0) throw parseError(fileName, 'JSON', duplicates);
+  return value;
 }
 
 /** Nesting depth of a YAML CST, walked with an explicit stack. */
