@@ -528,3 +528,42 @@ describe(`hostile text in flow fields (seed ${SEED})`, () => {
     );
   }, 120_000);
 });
+
+// ------------------------------------------------------------------ Configs built or changed by hand
+
+describe(`a Config object that is not what parseConfig made (seed ${SEED})`, () => {
+  const garbage = fc.oneof(
+    hostileText.map((t) => ({ t })),
+    weirdValueName.map((w) => ({ w })),
+    fc.constantFrom(-1, 256, 2 ** 31 + 47, 65536, 1.5, NaN, Infinity, -1n, 2n ** 129n, 0n, true, null, [], {}).map((v) => ({ v })),
+  );
+  it('is compiled only when well-formed, else refused with a coded issue; a structured clone still works', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer(), mutation, garbage, async (seed, m, g) => {
+        try {
+          const r = mulberry32(seed);
+          const parsed = safeParseConfig(randomConfig(r, 5));
+          if (!parsed.success) throw new Error('randomConfig gave an invalid config');
+          const clone = structuredClone(parsed.config);
+          expect(safeParseConfig(clone).success).toBe(true);
+          const value = 't' in g ? g.t : 'w' in g ? WEIRD_VALUES[g.w]!() : g.v;
+          inject(clone, { ...m, kind: 'replace' }, value);
+          const before = engine.version;
+          const reloaded = await refusedOr(() => engine.reload(clone));
+          if (!reloaded.ok) {
+            expect(reloaded.error.code).toBe('CONFIG_INVALID');
+            expectCodedIssues(reloaded.error.issues);
+            expect(engine.version).toBe(before);
+            return;
+          }
+          // Accepted as it is (a harmless change, e.g. to a description or a warning): it must be well-formed and agree.
+          expectWellFormed(clone as Config);
+          await expectSameVerdicts(clone as Config, r, 80);
+        } finally {
+          expectNoPoisoning();
+        }
+      }),
+      params(8),
+    );
+  }, 300_000);
+});

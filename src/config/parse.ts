@@ -4,7 +4,8 @@
  * `safeParseConfig` returns every issue; `parseConfig` throws one CONFIG_INVALID
  * error carrying them all. Nothing is half-accepted.
  */
-import { configError, type Issue, type Path } from '../errors.js';
+import { configError, formatPath, type Issue, type Path } from '../errors.js';
+import { configShapeProblem, looksLikeConfig } from './config-shape.js';
 import type { Config, Direction, Instance, Rule, SecurityGroup, Warning } from '../types.js';
 import { TEMPLATES, templateName, TEMPLATE_SYNTAX, type TemplateName } from './presets.js';
 import { show, unknownFieldIssue, validateRule, type RuleSource } from './rule.js';
@@ -235,6 +236,12 @@ function validateInstances(raw: unknown, groups: Map<string, number>, ctx: Ctx):
  * nesting past 64 levels) are issues with their path, never exceptions.
  */
 export function safeParseConfig(input: unknown): ParseResult {
+  if (looksLikeConfig(input)) {
+    // Meant as a Config (it has implicitInstance): accepted as it is when well-formed, never re-read as written input.
+    const problem = configShapeProblem(input);
+    if (!problem) return { success: true, config: input as Config };
+    return { success: false, issues: [{ code: 'INVALID_TYPE', path: problem.path, message: `a Config object (with implicitInstance, as parseConfig returns) that is not well-formed at ${formatPath(problem.path)}: ${problem.message}; pass the config as written, or a Config that parseConfig or update() made` }] };
+  }
   const plain = plainData(input, [], 'config');
   if (!plain.ok) return { success: false, issues: plain.issues };
   const doc = plain.value;
@@ -288,11 +295,12 @@ export function parseConfig(doc: unknown, source?: string): Config {
   return r.config;
 }
 
-/** True when `x` is an already-validated Config (so APIs accept both). Never throws. */
+/**
+ * True when `x` is a well-formed Config (so APIs accept both a Config and a config
+ * as written): it passes the field-by-field check of config-shape.ts. Never throws;
+ * an object that only looks like a Config is not one, and parseConfig refuses it
+ * with the first problem.
+ */
 export function isConfig(x: unknown): x is Config {
-  try {
-    return isObj(x) && Array.isArray(x.securityGroups) && Array.isArray(x.instances) && typeof x.implicitInstance === 'boolean';
-  } catch {
-    return false; // a getter or Proxy trap threw: not ours; parseConfig reports it with its path
-  }
+  return looksLikeConfig(x) && configShapeProblem(x) === undefined;
 }
