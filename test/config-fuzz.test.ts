@@ -25,12 +25,12 @@ import {
 } from '../src/index.js';
 import { mulberry32, pick, randomConfig, randomFlows, type Rng } from './random.js';
 import {
-  editMutation, expectCodedIssues, hostileText, inject, mutation, prototypeState, refusedOr, WEIRD_VALUES, weirdValueName, type Mutation,
+  editMutation, expectCodedIssues, hostileText, inject, mutation, PROTOTYPE_NAMES, prototypeState, refusedOr, WEIRD_VALUES, weirdValueName, type Mutation,
 } from './hostile.js';
 
 const SEED = Number(process.env.SGFILTER_FUZZ_SEED ?? 0x5afe_c0de);
 const RUNS = Number(process.env.SGFILTER_FUZZ_RUNS ?? 200);
-const params = (salt: number) => ({ seed: SEED ^ salt, numRuns: RUNS });
+const params = (salt: number, runs = RUNS) => ({ seed: SEED ^ salt, numRuns: runs });
 
 let engine: Engine;
 const PROTOTYPES = prototypeState();
@@ -271,15 +271,29 @@ describe(`hostile text in every field of every config format (seed ${SEED}, ${RU
     expect(seen.refused).toBeGreaterThan(0);
   }, 600_000);
 
-  it('prototype names as protocol, action, type, template, direction field or ids never compile', async () => {
-    // The fields where a lookup used to succeed: every prototype name, every case, is refused there.
+  const prototypeName = hostileText.filter((t) => PROTOTYPE_NAMES.some((n) => n.toLowerCase() === t.trim().toLowerCase()));
+
+  it('prototype names where a word is looked up (protocol, action, type, template, edit op, direction) are refused in every format', async () => {
     await fc.assert(
       fc.asyncProperty(
-        fc.constantFrom('protocol', 'action', 'type', 'template', 'terraform-protocol', 'terraform-action', 'tencent-protocol', 'tencent-action'),
-        hostileText.filter((t) => /^[\s]*(__proto__|constructor|prototype|toString|valueOf|hasOwnProperty|isPrototypeOf|__defineGetter__|call|apply|bind|length|name)[\s]*$/i.test(t)),
+        fc.constantFrom('protocol', 'action', 'type', 'template', 'terraform-protocol', 'terraform-action', 'tencent-protocol', 'tencent-action', 'edit-op', 'edit-direction', 'edit-rule-protocol', 'edit-rule-terraform'),
+        prototypeName,
         async (field, text) => {
           try {
             const rule: Record<string, unknown> = { protocol: 'TCP', port: 22, source: 'any', action: 'accept' };
+            if (field.startsWith('edit-')) {
+              const edit: Record<string, unknown> = { op: 'addRule', groupId: 'sg', direction: 'inbound', rule: { protocol: 'ALL', source: 'any', action: 'accept' } };
+              if (field === 'edit-op') edit.op = text;
+              else if (field === 'edit-direction') edit.direction = text;
+              else if (field === 'edit-rule-protocol') edit.rule = { protocol: text, source: 'any', action: 'accept' };
+              else edit.rule = `ACCEPT#any#ALL#${text}`;
+              const base = safeParseConfig({ securityGroups: [{ id: 'sg' }] });
+              if (!base.success) throw new Error('base');
+              const r = await refusedOr(() => new PolicyTransaction(base.config).apply(edit as PolicyEdit).commit());
+              expect(r.ok).toBe(false);
+              if (!r.ok) expectCodedIssues(r.error.issues, ['update', 0]);
+              return;
+            }
             let doc: unknown;
             if (field === 'terraform-protocol') doc = { securityGroups: [{ id: 'sg', inbound: [`ACCEPT#any#ALL#${text}`] }] };
             else if (field === 'terraform-action') doc = { securityGroups: [{ id: 'sg', inbound: [`${text}#any#ALL#ALL`] }] };
@@ -300,6 +314,34 @@ describe(`hostile text in every field of every config format (seed ${SEED}, ${RU
         },
       ),
       params(2),
+    );
+  }, 120_000);
+
+  it('prototype names as group and instance ids are ordinary ids: bound, edited and named in verdicts', async () => {
+    await fc.assert(
+      fc.asyncProperty(prototypeName, prototypeName, prototypeName, async (g1, g2, inst) => {
+        try {
+          fc.pre(g1.trim() !== '' && g2.trim() !== '' && inst.trim() !== '' && g1 !== g2);
+          const doc = {
+            securityGroups: [
+              { id: g1, inbound: [{ protocol: 'TCP', port: 22, source: '10.0.0.0/8', action: 'drop' }] },
+              { id: g2, inbound: ['ACCEPT#any#22#TCP'] },
+            ],
+            instances: [{ id: inst, securityGroups: [g1, g2] }],
+          };
+          const r = await refusedOr(() => engine.reload(doc));
+          if (!r.ok) throw new Error(`refused ids ${JSON.stringify([g1, g2, inst])}: ${r.error.message}`);
+          const flow = (remote: string) => ({ direction: 'inbound', protocol: 'TCP', port: 22, remote, instance: inst });
+          expect(engine.classify(flow('10.1.2.3'))).toEqual({ action: 'drop', groupId: g1, ruleIndex: 0 });
+          expect(engine.classify(flow('192.0.2.1'))).toEqual({ action: 'accept', groupId: g2, ruleIndex: 0 });
+          await engine.update([{ op: 'setGroupOrder', instanceId: inst, securityGroups: [g2, g1] }, { op: 'removeRule', groupId: g1, direction: 'inbound', index: 0 }]);
+          expect(engine.classify(flow('10.1.2.3'))).toEqual({ action: 'accept', groupId: g2, ruleIndex: 0 });
+          await expectSameVerdicts(engine.config, mulberry32(g1.length * 31 + g2.length), 40);
+        } finally {
+          expectNoPoisoning();
+        }
+      }),
+      params(10, Math.max(30, RUNS / 4)),
     );
   }, 120_000);
 
@@ -490,6 +532,31 @@ describe(`hostile text and values in update() edits (seed ${SEED})`, () => {
       params(6),
     );
   }, 600_000);
+});
+
+describe(`the update() list itself (seed ${SEED})`, () => {
+  it('a value only the JS API can pass as the whole list is a coded refusal that changes nothing', async () => {
+    await fc.assert(
+      // (Functions are update's other form: called with the transaction, their own exceptions propagate as they are.)
+      fc.asyncProperty(weirdValueName.filter((w) => w !== 'function' && w !== 'class'), async (weird) => {
+        try {
+          await engine.reload({ securityGroups: [{ id: 'sg', inbound: ['ACCEPT#any#ALL#TCP'] }] });
+          const before = engine.version;
+          const run = await refusedOr(() => engine.update(WEIRD_VALUES[weird]!() as PolicyEdit[]));
+          if (run.ok) {
+            // Only a list of harmless entries may pass (none of the weird values is one).
+            throw new Error(`update accepted ${weird}`);
+          }
+          expect(['CONFIG_INVALID', 'INVALID_ARGUMENT']).toContain(run.error.code);
+          if (run.error.code === 'CONFIG_INVALID') expectCodedIssues(run.error.issues, ['update']);
+          expect(engine.version).toBe(before);
+        } finally {
+          expectNoPoisoning();
+        }
+      }),
+      params(9),
+    );
+  }, 120_000);
 });
 
 // ------------------------------------------------------------------ flows (the protocol table is shared)

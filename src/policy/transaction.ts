@@ -282,6 +282,35 @@ export class PolicyTransaction {
   }
 
   /**
+   * Records a list of edits given as data (what `engine.update([...])` takes). The
+   * list is read as plain data first, like each edit: a Proxy that throws, a hole or
+   * a shared-reference bomb is an issue under ["update", n], not an exception.
+   */
+  applyList(edits: unknown): this {
+    if (this.#done) throw new SgfilterError('INVALID_ARGUMENT', 'this transaction was already committed or abandoned; start a new engine.update()');
+    const plain = plainData(edits, ['update'], 'update');
+    if (!plain.ok) {
+      for (const issue of plain.issues) this.#issues.push(issue);
+      return this;
+    }
+    if (!Array.isArray(plain.value)) {
+      this.#issue('INVALID_TYPE', ['update'], `update: the edits must be a list [{op, ...}, ...], got ${show(plain.value)}`, plain.value);
+      return this;
+    }
+    for (const e of plain.value) this.apply(e as PolicyEdit);
+    return this;
+  }
+
+  /** True for what applyList takes: a list, or something that throws when asked (applyList reports it). */
+  static isEditList(x: unknown): boolean {
+    try {
+      return Array.isArray(x);
+    } catch {
+      return true;
+    }
+  }
+
+  /**
    * Checks references on the final state and returns the new Config with the list
    * of what changed, or throws CONFIG_INVALID with every issue. Spends the
    * transaction either way. engine.update calls it; it also edits a Config offline:
