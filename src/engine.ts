@@ -55,7 +55,7 @@ export interface SnapshotSource {
 }
 
 function isSnapshotSource(x: unknown): x is SnapshotSource {
-  return typeof x === 'object' && x !== null && 'snapshot' in x && (x.snapshot instanceof Uint8Array || x.snapshot instanceof ArrayBuffer);
+  try { return typeof x === 'object' && x !== null && 'snapshot' in x && (x.snapshot instanceof Uint8Array || x.snapshot instanceof ArrayBuffer); } catch { return false; } // a throwing Proxy: parseConfig reports it
 }
 
 interface Policy {
@@ -229,8 +229,8 @@ export class Engine {
       if (typeof edit === 'function') {
         const r = edit(tx) as unknown;
         if (r !== null && typeof r === 'object' && typeof (r as PromiseLike<void>).then === 'function') await r;
-      } else if (Array.isArray(edit)) {
-        for (const e of edit as readonly PolicyEdit[]) tx.apply(e);
+      } else if (PolicyTransaction.isEditList(edit)) {
+        tx.applyList(edit);
       } else {
         throw new SgfilterError('INVALID_ARGUMENT', 'update takes a function (tx => { tx.addRule(...) ... }) or a list of edits {op, ...}');
       }

@@ -23,8 +23,15 @@ export type ErrorCode = keyof typeof ErrorCodes;
 
 /** Codes of individual config/flow issues (issue.code). */
 export const IssueCodes = {
-  PARSE_ERROR: 'the file is not valid JSON or YAML',
-  INVALID_TYPE: 'a value has the wrong JSON type (e.g. a number where a list is needed)',
+  PARSE_ERROR: 'the file is not valid JSON or YAML (issue.line and issue.column say where)',
+  DUPLICATE_KEY: 'an object (JSON) or mapping (YAML) gives the same key twice; readers disagree on which one counts, so it is refused (issue.line, issue.column: the second one)',
+  TOO_DEEP: 'lists and objects are nested more than 64 levels deep (a config needs fewer than 10); refused before any parser recurses on it',
+  YAML_UNSUPPORTED: 'YAML outside the 1.2 core schema: a %YAML directive other than 1.2 (YAML 1.1 reads 1:02 as 62 and yes as true) or a tag such as !!binary, !!timestamp or !custom',
+  ALIAS_EXPANSION: 'repeated references (YAML aliases, or one JS object used in many places) would add more than 1,000,000 values to the document: an expansion bomb ("billion laughs")',
+  CIRCULAR: 'a value contains itself (a YAML alias inside its own anchor, or a JS object cycle); a config is a tree',
+  STRING_TOO_LONG: 'a string or key is longer than 1,048,576 characters',
+  UNREADABLE_VALUE: 'reading a JS value threw (a getter or Proxy trap); configs and edits must be plain data',
+  INVALID_TYPE: 'a value has the wrong JSON type (e.g. a number where a list is needed), or is not JSON data at all (a BigInt, function, symbol, class instance or a hole in a list, which only the JS API can pass)',
   MISSING_FIELD: 'a required field is absent',
   UNKNOWN_FIELD: 'a field name is not part of the format (often a typo)',
   EMPTY_RULE: 'a rule has no fields at all',
@@ -74,6 +81,9 @@ export interface Issue {
   given?: unknown;
   /** What would have been accepted. */
   allowed?: string;
+  /** Config text issues: where in the file, 1-based. */
+  line?: number;
+  column?: number;
 }
 
 export class SgfilterError extends Error {

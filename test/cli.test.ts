@@ -213,7 +213,7 @@ describe('sgfilter explain', () => {
   it('exits 1 on invalid --flow JSON or flow, 2 without --flow', () => {
     const badJson = cli(['explain', 'examples/seed-scenarios.yaml', '--flow', '{nope']);
     expect(badJson.status).toBe(1);
-    expect(badJson.stderr).toContain('--flow is not valid JSON');
+    expect(badJson.stderr).toContain('--flow: not valid JSON');
     const badFlow = cli(['explain', 'examples/seed-scenarios.yaml', '--flow', '{"direction":"sideways","protocol":"TCP","port":1,"remote":"10.0.0.1"}']);
     expect(badFlow.status).toBe(1);
     expect(badFlow.stderr).toContain('direction');

@@ -6,14 +6,15 @@ import { referenceExplain } from '../reference.js';
 import type { Issue } from '../errors.js';
 import { CliError, loadConfig, ruleLabel, sameVerdict, verdictJson, writeLines } from './shared.js';
 import { flowText } from './flows.js';
+import { parseJsonText } from '../config/text.js';
 
 async function explainCommand(configPath: string, opts: { flow: string }): Promise<void> {
   const config = await loadConfig(configPath);
   let raw: unknown;
   try {
-    raw = JSON.parse(opts.flow);
+    raw = parseJsonText(opts.flow, '--flow');
   } catch (e) {
-    throw new CliError(`error: --flow is not valid JSON: ${(e as Error).message}\n  example: --flow '{"direction":"inbound","protocol":"TCP","port":22,"remote":"198.51.100.7"}'`);
+    throw new CliError(`error: ${(e as Error).message}\n  example: --flow '{"direction":"inbound","protocol":"TCP","port":22,"remote":"198.51.100.7"}'`);
   }
   const issues: Issue[] = [];
   const flow = validateFlow(raw, [], issues);

@@ -4,7 +4,8 @@ import { createEngine } from '../index.js';
 import { createFlowBatch, parseFlow, validateFlow } from '../flow.js';
 import { formatWords } from '../config/address.js';
 import type { FlowAddress } from '../types.js';
-import type { Issue } from '../errors.js';
+import { SgfilterError, type Issue } from '../errors.js';
+import { parseJsonText } from '../config/text.js';
 import type { Config, Flow, Verdict } from '../types.js';
 import { CliError, MAX_LINE_ERRORS, plural } from './shared.js';
 
@@ -44,9 +45,10 @@ export function parseFlowLines(text: string, name: string, config: Config): Flow
     const line = i + 1;
     let raw: unknown;
     try {
-      raw = JSON.parse(content);
+      // As config JSON is read: a duplicate key is refused, not last-wins.
+      raw = parseJsonText(content, `${name} line ${line}`);
     } catch (e) {
-      errors.push(`${name} line ${line}: not valid JSON: ${(e as Error).message}`);
+      errors.push(...(e instanceof SgfilterError ? e.issues.map((i) => i.message) : [`${name} line ${line}: not valid JSON: ${(e as Error).message}`]));
       return;
     }
     const issues: Issue[] = [];
@@ -77,6 +79,8 @@ export async function readFlows(path: string, config: Config): Promise<FlowLine[
 export async function classifyAll(config: Config, flows: FlowLine[]): Promise<Verdict[]> {
   const engine = await createEngine(config);
   const batch = createFlowBatch(flows.map((f) => f.flow));
+  // One verdict line per flow line, always: a batch that lost a flow would shift every later answer.
+  if (batch.length !== flows.length) throw new CliError(`error: internal: ${flows.length} flows made a batch of ${batch.length}; nothing was printed`);
   engine.classifyBatch(batch);
   return flows.map((_, i) => batch.verdict(i));
 }

@@ -99,7 +99,7 @@ export async function loadConfig(path: string): Promise<Config> {
 export function ruleText(rule: Rule): string {
   const proto = rule.text.protocol;
   let what: string;
-  if (proto in PRESETS && proto !== 'custom') {
+  if (PRESETS.has(proto) && proto !== 'custom') {
     const label = rule.protocol === 'ping' ? 'ICMP/ICMPv6' : protocolLabel(rule.protocol);
     what = `${proto} (${label}${rule.ports ? ` ${formatPorts(rule.ports)}` : ''})`;
   } else {
@@ -134,7 +134,7 @@ export const sameVerdict = (a: Verdict, b: Verdict): boolean =>
 
 /** Pads the columns of a table to their widest cell. */
 export function table(rows: string[][], rightAlign: Set<number> = new Set()): string[] {
-  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
+  const widths = rows[0]!.map((_, c) => rows.reduce((w, r) => Math.max(w, r[c]!.length), 0));
   return rows.map((r) => r.map((cell, c) => (rightAlign.has(c) ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!))).join('  ').trimEnd());
 }
 

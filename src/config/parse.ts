@@ -4,13 +4,16 @@
  * `safeParseConfig` returns every issue; `parseConfig` throws one CONFIG_INVALID
  * error carrying them all. Nothing is half-accepted.
  */
-import { parse as parseYaml } from 'yaml';
-import { configError, SgfilterError, type Issue, type Path } from '../errors.js';
+import { configError, formatPath, type Issue, type Path } from '../errors.js';
+import { configShapeProblem, looksLikeConfig } from './config-shape.js';
 import type { Config, Direction, Instance, Rule, SecurityGroup, Warning } from '../types.js';
 import { TEMPLATES, templateName, TEMPLATE_SYNTAX, type TemplateName } from './presets.js';
 import { show, unknownFieldIssue, validateRule, type RuleSource } from './rule.js';
 import { convertPolicySet, findPolicySet } from './tencent.js';
 import { TERRAFORM_PARTS, TERRAFORM_SYNTAX, terraformRule } from './terraform.js';
+import { plainData } from './plain.js';
+
+export { parseConfigText } from './text.js';
 
 export type ParseResult = { success: true; config: Config } | { success: false; issues: Issue[] };
 
@@ -45,12 +48,12 @@ export function validateRuleInput(
     if (!converted) {
       issues.push({
         code: 'INVALID_TERRAFORM_RULE', path, given: raw, allowed: TERRAFORM_SYNTAX,
-        message: `${label}: "${raw}" is not a Terraform lite rule; write ${TERRAFORM_SYNTAX}`,
+        message: `${label}: ${show(raw)} is not a Terraform lite rule; write ${TERRAFORM_SYNTAX}`,
       });
       return undefined;
     }
     value = converted;
-    src = { path, label: `${label} ("${raw}")`, fieldPath: () => path, fieldName: (f) => TERRAFORM_PARTS[f] ?? f };
+    src = { path, label: `${label} (${show(raw)})`, fieldPath: () => path, fieldName: (f) => TERRAFORM_PARTS.get(f) ?? f };
   }
   return validateRule(value, dir, groupId, index, src, issues, warnings);
 }
@@ -156,8 +159,8 @@ function tencentRules(set: Record<string, unknown>, base: Path, groupId: string,
       const src: RuleSource = {
         path: tr.path,
         label: `${label} ${dir === 'inbound' ? 'Ingress' : 'Egress'}[${tr.path[tr.path.length - 1]}]`,
-        fieldPath: (f) => [...tr.path, tr.fields[f] ?? f],
-        fieldName: (f) => tr.fields[f] ?? f,
+        fieldPath: (f) => [...tr.path, tr.fields.get(f) ?? f],
+        fieldName: (f) => tr.fields.get(f) ?? f,
       };
       const rule = validateRule(tr.rule, dir, groupId, i, src, ctx.issues, ctx.warnings);
       return rule ? [rule] : [];
@@ -226,8 +229,22 @@ function validateInstances(raw: unknown, groups: Map<string, number>, ctx: Ctx):
   return out;
 }
 
-/** Validates a config document (already parsed from JSON/YAML). Returns every issue. */
-export function safeParseConfig(doc: unknown): ParseResult {
+/**
+ * Validates a config document (parsed from JSON/YAML, or built in JS). Returns every
+ * issue. The document is first read into plain data (plain.ts): values only the JS
+ * API can pass (BigInt, functions, cycles, throwing getters, holes, huge strings,
+ * nesting past 64 levels) are issues with their path, never exceptions.
+ */
+export function safeParseConfig(input: unknown): ParseResult {
+  if (looksLikeConfig(input)) {
+    // Meant as a Config (it has implicitInstance): accepted as it is when well-formed, never re-read as written input.
+    const problem = configShapeProblem(input);
+    if (!problem) return { success: true, config: input as Config };
+    return { success: false, issues: [{ code: 'INVALID_TYPE', path: problem.path, message: `a Config object (with implicitInstance, as parseConfig returns) that is not well-formed at ${formatPath(problem.path)}: ${problem.message}; pass the config as written, or a Config that parseConfig or update() made` }] };
+  }
+  const plain = plainData(input, [], 'config');
+  if (!plain.ok) return { success: false, issues: plain.issues };
+  const doc = plain.value;
   const ctx: Ctx = { issues: [], warnings: [] };
   const tencent = findPolicySet(doc);
   let groupsRaw: unknown;
@@ -278,20 +295,12 @@ export function parseConfig(doc: unknown, source?: string): Config {
   return r.config;
 }
 
-/** Parses config text: YAML when `format` says so or the file name ends in .yaml/.yml, JSON otherwise. */
-export function parseConfigText(text: string, fileName = 'config.json'): unknown {
-  const yaml = /\.ya?ml$/i.test(fileName);
-  try {
-    return yaml ? parseYaml(text) : JSON.parse(text);
-  } catch (e) {
-    const msg = (e as Error).message;
-    throw new SgfilterError('CONFIG_PARSE', `${fileName}: not valid ${yaml ? 'YAML' : 'JSON'}: ${msg}`, [
-      { code: 'PARSE_ERROR', path: [], message: `${fileName}: not valid ${yaml ? 'YAML' : 'JSON'}: ${msg}` },
-    ]);
-  }
-}
-
-/** True when `x` is an already-validated Config (so APIs accept both). */
+/**
+ * True when `x` is a well-formed Config (so APIs accept both a Config and a config
+ * as written): it passes the field-by-field check of config-shape.ts. Never throws;
+ * an object that only looks like a Config is not one, and parseConfig refuses it
+ * with the first problem.
+ */
 export function isConfig(x: unknown): x is Config {
-  return isObj(x) && Array.isArray(x.securityGroups) && Array.isArray(x.instances) && typeof x.implicitInstance === 'boolean';
+  return looksLikeConfig(x) && configShapeProblem(x) === undefined;
 }

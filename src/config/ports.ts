@@ -1,5 +1,6 @@
 /** Port specifications (SPEC §2): ALL, 22, 80,443, 3306-20000, "20 to 21", mixed lists. */
 import type { Interval } from '../types.js';
+import { describeValue } from './plain.js';
 
 export type PortParse =
   | { ok: true; value: Interval[] | null }
@@ -31,14 +32,14 @@ export function parsePorts(input: string | number): PortParse {
     } else if (/^\d+$/.test(part)) {
       lo = hi = Number(part);
     } else {
-      const what = part === '' ? 'an empty list entry' : `"${part}"`;
-      return { ok: false, code: 'INVALID_PORT', message: `"${input}" has ${what}; allowed: ${PORT_SYNTAX}` };
+      const what = part === '' ? 'an empty list entry' : describeValue(part);
+      return { ok: false, code: 'INVALID_PORT', message: `${describeValue(input)} has ${what}; allowed: ${PORT_SYNTAX}` };
     }
     for (const p of [lo, hi]) {
-      if (p > 65535) return { ok: false, code: 'PORT_OUT_OF_RANGE', message: `port ${p} in "${input}" is outside 0-65535` };
+      if (p > 65535) return { ok: false, code: 'PORT_OUT_OF_RANGE', message: `port ${p} in ${describeValue(input)} is outside 0-65535` };
     }
     if (lo > hi) {
-      return { ok: false, code: 'REVERSED_RANGE', message: `range "${part}" is reversed; write the low port first: ${hi}-${lo}` };
+      return { ok: false, code: 'REVERSED_RANGE', message: `range ${describeValue(part)} is reversed; write the low port first: ${hi}-${lo}` };
     }
     out.push({ lo, hi });
   }

@@ -1,8 +1,16 @@
-/** Protocols, rule presets and group templates (SPEC §2, §3). */
+/**
+ * Protocols, rule presets and group templates (SPEC §2, §3).
+ *
+ * Every table here is looked up with text a user wrote, so each is a Map: a plain
+ * object would answer `constructor`, `__proto__` or `toString` from
+ * Object.prototype, and a rule with `protocol: constructor` would compile to
+ * whatever that lookup returned.
+ */
 import type { Interval, ProtocolMatch, RuleInput } from '../types.js';
 
-export const PROTOCOL_NAMES: Record<string, number> = { tcp: 6, udp: 17, icmp: 1, icmpv6: 58, gre: 47 };
-export const PROTOCOL_LABELS: Record<number, string> = { 6: 'TCP', 17: 'UDP', 1: 'ICMP', 58: 'ICMPv6', 47: 'GRE' };
+/** Protocol names (lower case) → IP protocol numbers. */
+export const PROTOCOL_NAMES: ReadonlyMap<string, number> = new Map([['tcp', 6], ['udp', 17], ['icmp', 1], ['icmpv6', 58], ['gre', 47]]);
+const PROTOCOL_LABELS: ReadonlyMap<number, string> = new Map([[6, 'TCP'], [17, 'UDP'], [1, 'ICMP'], [58, 'ICMPv6'], [47, 'GRE']]);
 export const PROTOCOL_SYNTAX = 'TCP, UDP, ICMP, ICMPv6, GRE, ALL, or an IP protocol number 0-255';
 
 export const TCP = 6;
@@ -16,7 +24,8 @@ export function parseProtocol(input: unknown, allowAll: boolean): number | 'all'
   if (typeof input !== 'string') return undefined;
   const s = input.trim().toLowerCase();
   if (s === 'all') return allowAll ? 'all' : undefined;
-  if (s in PROTOCOL_NAMES) return PROTOCOL_NAMES[s];
+  const named = PROTOCOL_NAMES.get(s);
+  if (named !== undefined) return named;
   if (/^\d{1,3}$/.test(s)) {
     const n = Number(s);
     return n <= 255 ? n : undefined;
@@ -27,7 +36,7 @@ export function parseProtocol(input: unknown, allowAll: boolean): number | 'all'
 export function protocolLabel(p: ProtocolMatch): string {
   if (p === 'all') return 'ALL';
   if (p === 'ping') return 'ICMP/ICMPv6 (ping)';
-  return PROTOCOL_LABELS[p] ?? String(p);
+  return PROTOCOL_LABELS.get(p) ?? String(p);
 }
 
 /** Only TCP and UDP carry ports in security-group rules. */
@@ -39,24 +48,25 @@ export interface Preset {
 }
 
 const one = (p: number): Interval[] => [{ lo: p, hi: p }];
-export const PRESETS: Record<string, Preset | null> = {
-  'linux-login': { protocol: TCP, ports: one(22) },
-  'windows-login': { protocol: TCP, ports: one(3389) },
-  ping: { protocol: 'ping', ports: null },
-  http: { protocol: TCP, ports: one(80) },
-  https: { protocol: TCP, ports: one(443) },
-  ftp: { protocol: TCP, ports: [{ lo: 20, hi: 21 }] },
-  telnet: { protocol: TCP, ports: one(23) },
-  custom: null,
-};
+/** Canonical preset names → what they fix (`custom`: nothing, take protocol and port). */
+export const PRESETS: ReadonlyMap<string, Preset | null> = new Map<string, Preset | null>([
+  ['linux-login', { protocol: TCP, ports: one(22) }],
+  ['windows-login', { protocol: TCP, ports: one(3389) }],
+  ['ping', { protocol: 'ping', ports: null }],
+  ['http', { protocol: TCP, ports: one(80) }],
+  ['https', { protocol: TCP, ports: one(443) }],
+  ['ftp', { protocol: TCP, ports: [{ lo: 20, hi: 21 }] }],
+  ['telnet', { protocol: TCP, ports: one(23) }],
+  ['custom', null],
+]);
 
 /** Console labels accepted besides the canonical names. */
-const PRESET_LABELS: Record<string, string> = {
-  'linux login': 'linux-login',
-  'windows login': 'windows-login',
-  'http (80)': 'http',
-  'https (443)': 'https',
-};
+const PRESET_LABELS: ReadonlyMap<string, string> = new Map([
+  ['linux login', 'linux-login'],
+  ['windows login', 'windows-login'],
+  ['http (80)', 'http'],
+  ['https (443)', 'https'],
+]);
 
 export const PRESET_SYNTAX =
   'linux-login ("Linux login"), windows-login ("Windows login"), ping, http ("HTTP (80)"), https ("HTTPS (443)"), ftp, telnet, custom';
@@ -64,8 +74,8 @@ export const PRESET_SYNTAX =
 /** Canonical preset name, or undefined. */
 export function presetName(input: string): string | undefined {
   const s = input.trim().toLowerCase().replace(/\s+/g, ' ');
-  if (s in PRESETS) return s;
-  return PRESET_LABELS[s];
+  if (PRESETS.has(s)) return s;
+  return PRESET_LABELS.get(s);
 }
 
 export type TemplateName = 'open-all' | 'open-common' | 'custom';
@@ -76,7 +86,7 @@ export const TEMPLATE_SYNTAX = 'open-all, open-common, custom';
  * rules so they go through the same validation. Chosen to mirror the cloud console's
  * templates, which list IPv4 and IPv6 peers as separate rules.
  */
-export const TEMPLATES: Record<TemplateName, { inbound: RuleInput[]; outbound: RuleInput[] }> = {
+export const TEMPLATES: Readonly<Record<TemplateName, { inbound: RuleInput[]; outbound: RuleInput[] }>> = {
   'open-all': {
     inbound: [
       { protocol: 'ALL', source: '0.0.0.0/0', action: 'accept', description: 'open-all: all IPv4' },
@@ -101,6 +111,7 @@ export const TEMPLATES: Record<TemplateName, { inbound: RuleInput[]; outbound: R
   custom: { inbound: [], outbound: [] },
 };
 
+/** Canonical template name, or undefined (compared by value, never looked up in TEMPLATES). */
 export function templateName(input: string): TemplateName | undefined {
   const s = input.trim().toLowerCase();
   return s === 'open-all' || s === 'open-common' || s === 'custom' ? s : undefined;

@@ -6,6 +6,7 @@
 import type { Issue, IssueCode, Path } from '../errors.js';
 import type { AddressSet, Direction, Interval, ProtocolMatch, Rule, Warning } from '../types.js';
 import { parsePeer } from './address.js';
+import { describeValue } from './plain.js';
 import { formatPorts, normalizeIntervals, parsePorts, PORT_SYNTAX } from './ports.js';
 import {
   ICMP, ICMPV6, parseProtocol, PRESETS, presetName, PRESET_SYNTAX, PROTOCOL_SYNTAX, takesPorts,
@@ -28,16 +29,21 @@ export const RULE_FIELDS = [
   'icmpType', 'icmpCode', 'action', 'description',
 ] as const;
 
-const ACTIONS: Record<string, 'accept' | 'drop'> = {
-  accept: 'accept', allow: 'accept', drop: 'drop', reject: 'drop', deny: 'drop',
-};
+/** Action words (lower case) → action. A Map: `constructor` must not be an action. */
+const ACTIONS: ReadonlyMap<string, 'accept' | 'drop'> = new Map([
+  ['accept', 'accept'], ['allow', 'accept'], ['drop', 'drop'], ['reject', 'drop'], ['deny', 'drop'],
+]);
 export const ACTION_SYNTAX = 'accept (or allow) / drop (or reject, deny), case-insensitive';
 
 export function parseAction(v: unknown): 'accept' | 'drop' | undefined {
-  return typeof v === 'string' ? ACTIONS[v.trim().toLowerCase()] : undefined;
+  return typeof v === 'string' ? ACTIONS.get(v.trim().toLowerCase()) : undefined;
 }
 
-export const show = (v: unknown): string => (typeof v === 'string' ? `"${v}"` : JSON.stringify(v) ?? String(v));
+/**
+ * What was given, for a message: strings quoted, anything else as short JSON-like
+ * text; bounded in length and depth whatever the value (never throws).
+ */
+export const show = (v: unknown): string => describeValue(v);
 
 /** Closest name in `known` to `name` (edit distance ≤ 2), for "did you mean" hints. */
 export function closest(name: string, known: readonly string[]): string | undefined {
@@ -46,6 +52,7 @@ export function closest(name: string, known: readonly string[]): string | undefi
   const a = name.toLowerCase();
   for (const k of known) {
     const b = k.toLowerCase();
+    if (Math.abs(a.length - b.length) >= bestD) continue; // the distance is at least the difference in length
     const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
     for (let j = 1; j <= b.length; j++) d[0]![j] = j;
     for (let i = 1; i <= a.length; i++) {
@@ -69,7 +76,7 @@ export function unknownFieldIssue(path: Path, label: string, key: string, known:
     path,
     given: key,
     allowed: known.join(', '),
-    message: `${label}: unknown field "${key}"${hint ? `; did you mean "${hint}"?` : ''} (allowed: ${known.join(', ')})`,
+    message: `${label}: unknown field ${show(key)}${hint ? `; did you mean "${hint}"?` : ''} (allowed: ${known.join(', ')})`,
   };
 }
 
@@ -134,7 +141,7 @@ export function validateRule(
     preset = typeof r.type === 'string' ? presetName(r.type) : undefined;
     if (preset === undefined) add('UNKNOWN_PRESET', 'type', `unknown preset ${show(r.type)}; allowed: ${PRESET_SYNTAX}`, r.type, PRESET_SYNTAX);
   }
-  const fixed = preset !== undefined ? PRESETS[preset] : null;
+  const fixed = preset !== undefined ? PRESETS.get(preset) ?? null : null;
   let protocol: ProtocolMatch | undefined;
   if (r.protocol !== undefined) {
     const p = parseProtocol(r.protocol, true);

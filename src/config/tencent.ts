@@ -14,7 +14,7 @@ export interface TencentRule {
   rule: RuleInput;
   path: Path;
   /** Native field -> Tencent field name. */
-  fields: Record<string, string>;
+  fields: ReadonlyMap<string, string>;
   policyIndex?: number;
 }
 
@@ -33,7 +33,7 @@ export function findPolicySet(doc: unknown): { set: Record<string, unknown>; pat
     return { set: doc.Response.SecurityGroupPolicySet, path: ['Response', 'SecurityGroupPolicySet'] };
   }
   if (isObj(doc.SecurityGroupPolicySet)) return { set: doc.SecurityGroupPolicySet, path: ['SecurityGroupPolicySet'] };
-  if (('Ingress' in doc || 'Egress' in doc) && !('securityGroups' in doc)) return { set: doc, path: [] };
+  if ((Object.hasOwn(doc, 'Ingress') || Object.hasOwn(doc, 'Egress')) && !Object.hasOwn(doc, 'securityGroups')) return { set: doc, path: [] };
   return undefined;
 }
 
@@ -42,7 +42,10 @@ const nonEmpty = (v: unknown): v is string => typeof v === 'string' && v.trim() 
 /** Converts a policy set; Tencent-specific problems are pushed to `issues`. */
 export function convertPolicySet(set: Record<string, unknown>, base: Path, label: string, issues: Issue[]): TencentGroup {
   const out: TencentGroup = { inbound: [], outbound: [] };
-  if (set.Version !== undefined) out.version = String(set.Version);
+  if (typeof set.Version === 'string' || typeof set.Version === 'number') out.version = String(set.Version);
+  else if (set.Version !== undefined && set.Version !== null) {
+    issues.push({ code: 'INVALID_TYPE', path: [...base, 'Version'], given: set.Version, message: `${label} Version: must be a string, got ${show(set.Version)}` });
+  }
   for (const [key, direction] of [['Ingress', 'inbound'], ['Egress', 'outbound']] as [string, Direction][]) {
     const list = set[key];
     if (list === undefined) continue;
@@ -69,19 +72,19 @@ export function convertPolicySet(set: Record<string, unknown>, base: Path, label
         if (!isObj(t)) continue;
         for (const k of keys) {
           if (nonEmpty(t[k])) {
-            refuse('UNDEFINED_TEMPLATE', [tpl, k], `references ${tpl === 'ServiceTemplate' ? 'service' : 'address'} template ${t[k]}, which this input does not define; replace it with ${tpl === 'ServiceTemplate' ? 'Protocol and Port' : 'CidrBlock or Ipv6CidrBlock'}`, t[k]);
+            refuse('UNDEFINED_TEMPLATE', [tpl, k], `references ${tpl === 'ServiceTemplate' ? 'service' : 'address'} template ${show(t[k])}, which this input does not define; replace it with ${tpl === 'ServiceTemplate' ? 'Protocol and Port' : 'CidrBlock or Ipv6CidrBlock'}`, t[k]);
           }
         }
       }
       if (nonEmpty(entry.SecurityGroupId)) {
-        refuse('UNSUPPORTED', ['SecurityGroupId'], `uses security group ${entry.SecurityGroupId} as its peer; sgfilter cannot resolve group membership, write the peer as CidrBlock or Ipv6CidrBlock`, entry.SecurityGroupId);
+        refuse('UNSUPPORTED', ['SecurityGroupId'], `uses security group ${show(entry.SecurityGroupId)} as its peer; sgfilter cannot resolve group membership, write the peer as CidrBlock or Ipv6CidrBlock`, entry.SecurityGroupId);
       }
       const v4 = nonEmpty(entry.CidrBlock);
       const v6 = nonEmpty(entry.Ipv6CidrBlock);
       if (v4 && v6) refuse('CONFLICTING_FIELDS', ['Ipv6CidrBlock'], 'CidrBlock and Ipv6CidrBlock are mutually exclusive; split the policy in two');
       if (!ok) return;
       const rule: RuleInput = {};
-      const fields: Record<string, string> = { protocol: 'Protocol', port: 'Port', action: 'Action', description: 'PolicyDescription' };
+      const fields = new Map([['protocol', 'Protocol'], ['port', 'Port'], ['action', 'Action'], ['description', 'PolicyDescription']]);
       if (entry.Protocol !== undefined && entry.Protocol !== '') rule.protocol = entry.Protocol as string;
       if (entry.Port !== undefined && entry.Port !== '') rule.port = entry.Port as string;
       if (entry.Action !== undefined) rule.action = entry.Action as string;
@@ -89,8 +92,8 @@ export function convertPolicySet(set: Record<string, unknown>, base: Path, label
       const peerField = direction === 'inbound' ? 'source' : 'destination';
       if (v4 || v6) {
         rule[peerField] = (v4 ? entry.CidrBlock : entry.Ipv6CidrBlock) as string;
-        fields[peerField] = v4 ? 'CidrBlock' : 'Ipv6CidrBlock';
-      } else fields[peerField] = 'CidrBlock';
+        fields.set(peerField, v4 ? 'CidrBlock' : 'Ipv6CidrBlock');
+      } else fields.set(peerField, 'CidrBlock');
       const tr: TencentRule = { rule, path, fields };
       if (typeof entry.PolicyIndex === 'number') tr.policyIndex = entry.PolicyIndex;
       out[direction].push(tr);

@@ -7,15 +7,20 @@ import type { Direction, RuleInput } from '../types.js';
 
 export const TERRAFORM_SYNTAX = 'ACTION#PEER#PORT#PROTOCOL, e.g. ACCEPT#192.168.1.0/24#80#TCP';
 
-/** The part names as Terraform's docs write them, per rule field. */
-export const TERRAFORM_PARTS: Record<string, string> = {
-  action: 'ACTION part',
-  source: 'PEER part',
-  destination: 'PEER part',
-  port: 'PORT part',
-  protocol: 'PROTOCOL part',
-};
+/** The part names as Terraform's docs write them, per rule field (a Map: looked up by field name). */
+export const TERRAFORM_PARTS: ReadonlyMap<string, string> = new Map([
+  ['action', 'ACTION part'],
+  ['source', 'PEER part'],
+  ['destination', 'PEER part'],
+  ['port', 'PORT part'],
+  ['protocol', 'PROTOCOL part'],
+]);
 
+/**
+ * The rule object a lite string stands for, or undefined when it does not have
+ * four parts. Each part is left as written (trimmed): the rule validator reads
+ * ACTION, PORT and PROTOCOL with the same Map-backed tables as rule objects.
+ */
 export function terraformRule(text: string, direction: Direction): RuleInput | undefined {
   const parts = text.split('#');
   if (parts.length !== 4) return undefined;

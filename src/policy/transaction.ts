@@ -18,7 +18,8 @@
 import { SgfilterError, describeIssues, type Issue, type Path } from '../errors.js';
 import type { Config, Direction, Instance, Rule, RuleInput, SecurityGroup, SecurityGroupInput, InstanceInput, Warning } from '../types.js';
 import { validateGroupInput, validateInstanceInput, validateRuleInput } from '../config/parse.js';
-import { neverMatches, show } from '../config/rule.js';
+import { neverMatches, show, unknownFieldIssue } from '../config/rule.js';
+import { plainData } from '../config/plain.js';
 
 /** A rule as config files write it: an object or a Terraform lite string "ACTION#PEER#PORT#PROTOCOL". */
 export type RuleSpec = RuleInput | string;
@@ -39,10 +40,22 @@ export type PolicyEdit =
 
 export type EditOp = PolicyEdit['op'];
 
-export const EDIT_OPS: readonly EditOp[] = [
-  'addRule', 'removeRule', 'replaceRule', 'moveRule', 'addGroup', 'removeGroup',
-  'bindGroup', 'unbindGroup', 'setGroupOrder', 'addInstance', 'removeInstance',
-];
+/** The fields each operation takes (a Map: looked up with the op a user wrote). */
+const EDIT_FIELDS: ReadonlyMap<string, readonly string[]> = new Map<EditOp, readonly string[]>([
+  ['addRule', ['op', 'groupId', 'direction', 'rule', 'at']],
+  ['removeRule', ['op', 'groupId', 'direction', 'index']],
+  ['replaceRule', ['op', 'groupId', 'direction', 'index', 'rule']],
+  ['moveRule', ['op', 'groupId', 'direction', 'from', 'to']],
+  ['addGroup', ['op', 'group', 'at']],
+  ['removeGroup', ['op', 'groupId']],
+  ['bindGroup', ['op', 'instanceId', 'groupId', 'at']],
+  ['unbindGroup', ['op', 'instanceId', 'groupId']],
+  ['setGroupOrder', ['op', 'instanceId', 'securityGroups']],
+  ['addInstance', ['op', 'instance', 'at']],
+  ['removeInstance', ['op', 'instanceId']],
+]);
+
+export const EDIT_OPS: readonly EditOp[] = [...EDIT_FIELDS.keys()] as EditOp[];
 
 /**
  * What one applied edit did, as the 'change' event reports it. Positions are those
@@ -221,16 +234,33 @@ export class PolicyTransaction {
 
   // ------------------------------------------------------------------ core
 
-  /** Records one edit given as data. */
+  /**
+   * Records one edit given as data. The edit is first read into plain data (as
+   * configs are): BigInt, functions, cycles, throwing getters and the like are
+   * issues at their path; fields the operation does not take are UNKNOWN_FIELD
+   * (a misspelt `at` would otherwise put a rule somewhere else).
+   */
   apply(edit: PolicyEdit): this {
     if (this.#done) throw new SgfilterError('INVALID_ARGUMENT', 'this transaction was already committed or abandoned; start a new engine.update()');
     const n = this.#count++;
     const path: Path = ['update', n];
-    if (typeof edit !== 'object' || edit === null || Array.isArray(edit)) {
-      this.#issue('INVALID_TYPE', path, `update[${n}]: an edit must be an object {op, ...}, got ${show(edit)}`, edit);
+    const plain = plainData(edit, path, `update[${n}]`);
+    if (!plain.ok) {
+      for (const issue of plain.issues) this.#issues.push(issue);
       return this;
     }
-    const e = edit as PolicyEdit;
+    const value = plain.value;
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      this.#issue('INVALID_TYPE', path, `update[${n}]: an edit must be an object {op, ...}, got ${show(value)}`, value);
+      return this;
+    }
+    const e = value as PolicyEdit;
+    const fields = typeof e.op === 'string' ? EDIT_FIELDS.get(e.op) : undefined;
+    if (fields) {
+      for (const k of Object.keys(e)) {
+        if (!fields.includes(k)) this.#issues.push(unknownFieldIssue([...path, k], `update[${n}] ${e.op}`, k, fields));
+      }
+    }
     switch (e.op) {
       case 'addRule': this.#addRule(e, path, n); break;
       case 'removeRule': this.#removeRule(e, path, n); break;
@@ -249,6 +279,35 @@ export class PolicyTransaction {
       }
     }
     return this;
+  }
+
+  /**
+   * Records a list of edits given as data (what `engine.update([...])` takes). The
+   * list is read as plain data first, like each edit: a Proxy that throws, a hole or
+   * a shared-reference bomb is an issue under ["update", n], not an exception.
+   */
+  applyList(edits: unknown): this {
+    if (this.#done) throw new SgfilterError('INVALID_ARGUMENT', 'this transaction was already committed or abandoned; start a new engine.update()');
+    const plain = plainData(edits, ['update'], 'update');
+    if (!plain.ok) {
+      for (const issue of plain.issues) this.#issues.push(issue);
+      return this;
+    }
+    if (!Array.isArray(plain.value)) {
+      this.#issue('INVALID_TYPE', ['update'], `update: the edits must be a list [{op, ...}, ...], got ${show(plain.value)}`, plain.value);
+      return this;
+    }
+    for (const e of plain.value) this.apply(e as PolicyEdit);
+    return this;
+  }
+
+  /** True for what applyList takes: a list, or something that throws when asked (applyList reports it). */
+  static isEditList(x: unknown): boolean {
+    try {
+      return Array.isArray(x);
+    } catch {
+      return true;
+    }
   }
 
   /**

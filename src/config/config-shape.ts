@@ -1,0 +1,150 @@
+/**
+ * Recognising an already-validated Config (what parseConfig returns) among the
+ * values APIs take, without trusting its shape.
+ *
+ * createEngine, reload and the compile worker accept a Config as well as a config
+ * as written, and skip validation for it. Whoever made it (parseConfig, update(),
+ * the ClassBench reader, structuredClone on the way to a worker, or a caller who
+ * built or changed one by hand), it is checked here each time, field by field
+ * (about 30 ms per 100,000 rules, against seconds to compile them), for what the
+ * compiler and the reference matcher
+ * rely on: protocols 0-255 / ALL / ping, ports and ICMP fields only where the
+ * protocol has them, port intervals inside 0-65535, address ranges inside their
+ * family, rules where their group and index say, instances bound to groups that
+ * exist. One that fails is not a Config; parseConfig then refuses it with the
+ * first problem and its path. The walk reads each field once, inside try, so a
+ * getter or Proxy cannot make it throw.
+ */
+import type { Path } from '../errors.js';
+
+export interface ShapeProblem {
+  path: Path;
+  message: string;
+}
+
+const V4_MAX = (1n << 32n) - 1n;
+const V6_MAX = (1n << 128n) - 1n;
+const TEMPLATES = new Set(['open-all', 'open-common', 'custom']);
+
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isByte = (v: unknown): boolean => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 255;
+
+/** True when `x` has the three fields that only a Config has (so it is meant as one). */
+export function looksLikeConfig(x: unknown): boolean {
+  try {
+    return isObj(x) && typeof x.implicitInstance === 'boolean' && Array.isArray(x.securityGroups) && Array.isArray(x.instances);
+  } catch {
+    return false;
+  }
+}
+
+/** The first way `x` is not a well-formed Config, or undefined when it is one. */
+export function configShapeProblem(x: unknown): ShapeProblem | undefined {
+  let problem: ShapeProblem | undefined;
+  try {
+    problem = check(x);
+  } catch (e) {
+    problem = { path: [], message: `reading it threw (${e instanceof Error ? e.message : 'an exception'})` };
+  }
+  return problem;
+}
+
+function intervals(v: unknown, path: Path, what: string): ShapeProblem | undefined {
+  if (v === null) return undefined;
+  if (!Array.isArray(v) || v.length === 0) return { path, message: `${what} must be null or a non-empty list of {lo, hi}` };
+  for (let i = 0; i < v.length; i++) {
+    const iv = v[i] as unknown;
+    if (!isObj(iv)) return { path: [...path, i], message: `${what} entries must be {lo, hi}` };
+    const { lo, hi } = iv;
+    if (typeof lo !== 'number' || typeof hi !== 'number' || !Number.isInteger(lo) || !Number.isInteger(hi) || lo < 0 || hi > 65535 || lo > hi) {
+      return { path: [...path, i], message: `${what} entries must be whole numbers 0 <= lo <= hi <= 65535` };
+    }
+  }
+  return undefined;
+}
+
+function addresses(v: unknown, path: Path, what: string): ShapeProblem | undefined {
+  if (!isObj(v)) return { path, message: `${what} must be {v4, v6}` };
+  for (const [family, max] of [['v4', V4_MAX], ['v6', V6_MAX]] as const) {
+    const list = v[family];
+    if (!Array.isArray(list)) return { path: [...path, family], message: `${what}.${family} must be a list of {lo, hi}` };
+    for (let i = 0; i < list.length; i++) {
+      const r = list[i] as unknown;
+      if (!isObj(r)) return { path: [...path, family, i], message: `${what}.${family} entries must be {lo, hi}` };
+      const { lo, hi } = r;
+      if (typeof lo !== 'bigint' || typeof hi !== 'bigint' || lo < 0n || hi > max || lo > hi) {
+        return { path: [...path, family, i], message: `${what}.${family} entries must be bigints 0 <= lo <= hi <= ${family === 'v4' ? '2^32-1' : '2^128-1'}` };
+      }
+    }
+  }
+  return undefined;
+}
+
+function check(x: unknown): ShapeProblem | undefined {
+  if (!looksLikeConfig(x)) return { path: [], message: 'a Config has securityGroups, instances and implicitInstance' };
+  const c = x as Record<string, unknown>;
+  if (!Array.isArray(c.warnings)) return { path: ['warnings'], message: 'warnings must be a list' };
+  const groups = c.securityGroups as unknown[];
+  const ids = new Set<string>();
+  for (let gi = 0; gi < groups.length; gi++) {
+    const g = groups[gi] as unknown;
+    const gp: Path = ['securityGroups', gi];
+    if (!isObj(g)) return { path: gp, message: 'a group must be an object' };
+    const id = g.id;
+    if (typeof id !== 'string' || id.trim() === '' || ids.has(id)) return { path: [...gp, 'id'], message: 'group ids must be unique non-empty strings' };
+    ids.add(id);
+    if (typeof g.template !== 'string' || !TEMPLATES.has(g.template)) return { path: [...gp, 'template'], message: 'template must be open-all, open-common or custom' };
+    if (g.name !== undefined && typeof g.name !== 'string') return { path: [...gp, 'name'], message: 'name must be a string' };
+    for (const dir of ['inbound', 'outbound'] as const) {
+      const rules = g[dir];
+      if (!Array.isArray(rules)) return { path: [...gp, dir], message: `${dir} must be a list of rules` };
+      for (let ri = 0; ri < rules.length; ri++) {
+        const p: Path = [...gp, dir, ri];
+        const r = rules[ri] as unknown;
+        if (!isObj(r)) return { path: p, message: 'a rule must be an object' };
+        if (r.groupId !== id || r.direction !== dir || r.ruleIndex !== ri) return { path: p, message: `a rule must name its group "${id}", direction ${dir} and index ${ri}` };
+        if (r.action !== 'accept' && r.action !== 'drop') return { path: [...p, 'action'], message: 'action must be accept or drop' };
+        const proto = r.protocol;
+        if (proto !== 'all' && proto !== 'ping' && !isByte(proto)) return { path: [...p, 'protocol'], message: 'protocol must be a whole number 0-255, "all" or "ping"' };
+        // Ports on other protocols are not checked against the protocol: ClassBench
+        // rules (protocol any, port ranges) are Configs too, and both matchers read
+        // every field the same way whatever the protocol.
+        for (const f of ['ports', 'sourcePorts'] as const) {
+          const bad = intervals(r[f], [...p, f], f);
+          if (bad) return bad;
+        }
+        const bad = addresses(r.peer, [...p, 'peer'], 'peer') ?? (r.local === null ? undefined : addresses(r.local, [...p, 'local'], 'local'));
+        if (bad) return bad;
+        for (const f of ['icmpType', 'icmpCode'] as const) {
+          if (r[f] !== null && !isByte(r[f])) return { path: [...p, f], message: `${f} must be null or a whole number 0-255` };
+        }
+        if (r.icmpCode !== null && r.icmpType === null) return { path: [...p, 'icmpCode'], message: 'icmpCode needs an icmpType' };
+        const text = r.text;
+        if (!isObj(text) || typeof text.protocol !== 'string' || typeof text.port !== 'string' || typeof text.peer !== 'string') {
+          return { path: [...p, 'text'], message: 'text must be {protocol, port, peer} strings' };
+        }
+        for (const f of ['description', 'template'] as const) {
+          if (r[f] !== undefined && typeof r[f] !== 'string') return { path: [...p, f], message: `${f} must be a string` };
+        }
+      }
+    }
+  }
+  const instances = c.instances as unknown[];
+  const instanceIds = new Set<string>();
+  for (let ii = 0; ii < instances.length; ii++) {
+    const inst = instances[ii] as unknown;
+    const ip: Path = ['instances', ii];
+    if (!isObj(inst)) return { path: ip, message: 'an instance must be an object' };
+    if (typeof inst.id !== 'string' || inst.id.trim() === '' || instanceIds.has(inst.id)) return { path: [...ip, 'id'], message: 'instance ids must be unique non-empty strings' };
+    instanceIds.add(inst.id);
+    const bound = inst.securityGroups;
+    if (!Array.isArray(bound)) return { path: [...ip, 'securityGroups'], message: 'securityGroups must be a list of group ids' };
+    const seen = new Set<string>();
+    for (let k = 0; k < bound.length; k++) {
+      const gid = bound[k] as unknown;
+      if (typeof gid !== 'string' || !ids.has(gid) || seen.has(gid)) return { path: [...ip, 'securityGroups', k], message: 'must name a group of the config, once' };
+      seen.add(gid);
+    }
+  }
+  return undefined;
+}
