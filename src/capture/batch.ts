@@ -80,7 +80,8 @@ export interface CapturedPacket {
 /** Copies packet i of a batch into a CapturedPacket that outlives the batch. */
 export function copyPacket(batch: PacketBatch, i: number): CapturedPacket {
   return {
-    data: batch.packet(i).slice(),
+    // Not .slice(): on a Node Buffer that is a view sharing the batch's memory.
+    data: new Uint8Array(batch.packet(i)),
     originalLength: batch.originalLengths[i]!,
     timestampSeconds: batch.timestampSeconds[i]!,
     timestampNanoseconds: batch.timestampNanoseconds[i]!,
