@@ -1,0 +1,151 @@
+// Capture files and Node streams (src/node/capture-file.ts): reading a file in
+// chunks, closing it when iteration stops early, writing with backpressure to a
+// slow stream, and failing (not hanging) when the output breaks.
+import { describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable, Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { captureFormatOf, createCaptureFileWriter, openCaptureFile } from '../src/node/capture-file.js';
+import { readCapture } from '../src/capture/reader.js';
+import { readAllAsync, readAllSync } from './capture-model.js';
+
+const FIXTURE = fileURLToPath(new URL('./fixtures/captures/two-sections.pcapng', import.meta.url));
+const openFds = () => readdirSync('/proc/self/fd').length;
+
+describe('openCaptureFile', () => {
+  it('reads a file in chunks of any size as the bytes in memory read', async () => {
+    const whole = readAllSync(readCapture(new Uint8Array(readFileSync(FIXTURE))));
+    for (const highWaterMark of [1, 3, 64, 1 << 20]) {
+      expect(await readAllAsync(openCaptureFile(FIXTURE, { highWaterMark, batchSize: 4 }))).toEqual(whole);
+    }
+  });
+
+  it('opens the file only when iterated, and closes it when the loop stops early', async () => {
+    const before = openFds();
+    const reader = openCaptureFile(FIXTURE, { highWaterMark: 512, batchSize: 2 });
+    expect(openFds()).toBe(before);
+    for await (const batch of reader) {
+      expect(batch.count).toBeGreaterThan(0);
+      break;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+    expect(openFds()).toBe(before);
+  });
+
+  it('a missing file rejects with the fs error; the name is in capture errors', async () => {
+    await expect(readAllAsync(openCaptureFile('/nonexistent/x.pcap'))).rejects.toMatchObject({ code: 'ENOENT' });
+    const dir = mkdtempSync(join(tmpdir(), 'sgfilter-capture-'));
+    try {
+      const path = join(dir, 'cut.pcapng');
+      const out = await createCaptureFileWriter(path, { format: 'pcapng' });
+      await out.close();
+      const bytes = readFileSync(path);
+      const { writeFileSync } = await import('node:fs');
+      writeFileSync(path, bytes.subarray(0, bytes.length - 3));
+      const got = await readAllAsync(openCaptureFile(path));
+      expect(got.error?.code).toBe('CAPTURE_TRUNCATED');
+      expect(got.error?.message).toMatch(new RegExp(`^${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: byte \\d+: the file ends`));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('createCaptureFileWriter', () => {
+  it('takes the format from the file extension and writes a file every reader reads back', async () => {
+    expect(captureFormatOf('a/b.PCAPNG')).toBe('pcapng');
+    expect(captureFormatOf('x.pcap')).toBe('pcap');
+    expect(captureFormatOf('x.cap')).toBe('pcap');
+    const dir = mkdtempSync(join(tmpdir(), 'sgfilter-capture-'));
+    try {
+      const source = readAllSync(readCapture(new Uint8Array(readFileSync(FIXTURE))));
+      const path = join(dir, 'copy.pcapng');
+      const reader = openCaptureFile(FIXTURE, { highWaterMark: 1000, batchSize: 7 });
+      const out = await createCaptureFileWriter(path, { precision: 'nano' });
+      for await (const batch of reader) await out.write(batch);
+      await out.close();
+      expect(out.format).toBe('pcapng');
+      expect(out.packetsWritten).toBe(90);
+      const copy = readAllSync(readCapture(new Uint8Array(readFileSync(path))));
+      const strip = (ps: typeof source.packets) => ps.map(({ recordOffset: _r, interfaceId: _i, ...p }) => p);
+      expect(strip(copy.packets)).toEqual(strip(source.packets));
+      // An unopenable path rejects at once.
+      await expect(createCaptureFileWriter(join(dir, 'no/such/dir/x.pcap'))).rejects.toMatchObject({ code: 'ENOENT' });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('waits for drain on a slow stream (backpressure) and loses nothing', async () => {
+    const received: Buffer[] = [];
+    const slow = new Writable({
+      highWaterMark: 256,
+      write(chunk: Buffer, _enc, done) {
+        setTimeout(() => {
+          received.push(chunk);
+          done();
+        }, 2);
+      },
+    });
+    // Backpressure: never write while the stream has asked to be drained.
+    let writesWhileFull = 0;
+    const write = slow.write.bind(slow) as (c: unknown) => boolean;
+    (slow as unknown as { write: (c: unknown) => boolean }).write = (c: unknown) => {
+      if (slow.writableNeedDrain) writesWhileFull++;
+      return write(c);
+    };
+    const out = await createCaptureFileWriter(slow, { format: 'pcap', linkType: 1 });
+    let drains = 0;
+    slow.on('drain', () => drains++);
+    const reader = readCapture(new Uint8Array(readFileSync(fileURLToPath(new URL('./fixtures/captures/lo-micro.pcap', import.meta.url)))), { batchSize: 3 });
+    for await (const batch of reader) {
+      await out.write(batch);
+      // After write resolves the stream is below its high-water mark again.
+      expect(slow.writableLength).toBeLessThan(256);
+    }
+    await out.close();
+    expect(drains).toBeGreaterThan(0);
+    expect(writesWhileFull).toBe(0);
+    expect(slow.writableFinished).toBe(true);
+    const written = readAllSync(readCapture(new Uint8Array(Buffer.concat(received))));
+    expect(written.packets.length).toBe(30);
+  });
+
+  it('rejects instead of waiting forever when the stream fails or closes', async () => {
+    const failing = new Writable({
+      highWaterMark: 16,
+      write(_chunk, _enc, done) {
+        setTimeout(() => done(new Error('disk on fire')), 5);
+      },
+    });
+    failing.on('error', () => undefined);
+    const out = await createCaptureFileWriter(failing, { format: 'pcap' });
+    const batches = readCapture(new Uint8Array(readFileSync(FIXTURE)), { batchSize: 50 });
+    await expect((async () => {
+      for (const b of batches) await out.write(b, new Uint8Array(b.count).fill(1).map((_, i) => Number(b.linkTypes[i] === 1)));
+    })()).rejects.toThrow(/disk on fire/);
+    await expect(out.close()).rejects.toThrow();
+
+    const closing = new Writable({ highWaterMark: 8, write(_c, _e, done) { setTimeout(done, 1000); } });
+    const out2 = await createCaptureFileWriter(closing, { format: 'pcapng' });
+    const r = readCapture(new Uint8Array(readFileSync(FIXTURE)));
+    const [first] = r;
+    const pending = out2.write(first!);
+    closing.destroy();
+    await expect(pending).rejects.toThrow();
+    await expect(out2.write(first!)).rejects.toThrow(/closed/);
+  });
+
+  it('with end: false leaves the stream open; an empty capture still gets its header', async () => {
+    const chunks: Buffer[] = [];
+    const sink = new Writable({ write(c: Buffer, _e, done) { chunks.push(c); done(); } });
+    const out = await createCaptureFileWriter(sink, { format: 'pcap', linkType: 276, end: false });
+    await out.close();
+    expect(sink.writableEnded).toBe(false);
+    const r = readCapture(Readable.from(chunks));
+    expect(await readAllAsync(r)).toEqual({ packets: [] });
+    expect(r.interfaces[0]?.linkType).toBe(276);
+  });
+});
