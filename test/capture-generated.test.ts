@@ -263,6 +263,34 @@ function toBatch(packets: ModelPacket[]): PacketBatch {
 }
 
 describe('the pcap and pcapng writers', () => {
+  it('copy pcap input to pcap (runs of records copied whole) as the packets kept, cut to the snaplen', () => {
+    fc.assert(
+      fc.property(pcapSpec, fc.array(fc.boolean(), { minLength: 12, maxLength: 12 }), batchSize, fc.constantFrom(undefined, 30, 1000),
+        fc.constantFrom('micro' as const, 'nano' as const), fc.constantFrom('little' as const, 'big' as const),
+        (spec, keepBits, size, snaplen, precision, byteOrder) => {
+          const source = { ...spec, kuznetzov: false, versionMinor: 4, linkType: 1 };
+          const { bytes } = encodePcap(source);
+          const enc = createCaptureEncoder({ format: 'pcap', snaplen, precision, byteOrder });
+          const parts: Uint8Array[] = [];
+          for (const b of readCapture(bytes, { batchSize: size })) {
+            const keep = Uint8Array.from({ length: b.count }, (_, i) => Number(keepBits[b.firstPacketIndex + i] ?? true));
+            parts.push(enc.encode(b, keep));
+          }
+          parts.push(enc.finish());
+          const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+          parts.reduce((at, p) => (out.set(p, at), at + p.length), 0);
+          const want = expectedPcap(source)
+            .filter((_, i) => keepBits[i] ?? true)
+            .map((p) => ({
+              ...p, data: p.data.slice(0, snaplen ?? 262144),
+              timestampNanoseconds: precision === 'nano' ? p.timestampNanoseconds : Math.floor(p.timestampNanoseconds / 1000) * 1000,
+            }));
+          expect(strip(readAllSync(readCapture(out)))).toEqual(want);
+        }),
+      { seed: SEED, numRuns: RUNS },
+    );
+  });
+
   it('write what reads back as the packets given (keep flags, byte orders, µs and ns, snaplen)', () => {
     fc.assert(
       fc.property(

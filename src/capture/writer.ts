@@ -214,8 +214,37 @@ class PcapEncoder extends Encoder {
     const le = this.le;
     const divisor = this.nano ? 1 : 1000;
     let p = headerLength;
-    for (let i = 0; i < count; i++) {
-      if (keep !== undefined && keep[i] === 0) continue;
+    let i = 0;
+    while (i < count) {
+      if (keep !== undefined && keep[i] === 0) {
+        i++;
+        continue;
+      }
+      // A run of kept packets that lie in `data` 16 bytes apart (a classic pcap
+      // input: record header, packet, record header, ...) and need no cutting has
+      // the layout of the output: copy it in one go, then write every record
+      // header over the input's. Anything else is copied packet by packet.
+      let j = i + 1;
+      if (offsets[i]! >= 16 && capturedLengths[i]! <= snaplen) {
+        while (j < count && (keep === undefined || keep[j] !== 0) && capturedLengths[j]! <= snaplen
+          && offsets[j] === offsets[j - 1]! + capturedLengths[j - 1]! + 16) j++;
+      }
+      if (j - i > 1) {
+        const from = offsets[i]! - 16;
+        const to = offsets[j - 1]! + capturedLengths[j - 1]!;
+        out.set(data.subarray(from, to), p);
+        for (let k = i; k < j; k++) {
+          const h = p + offsets[k]! - 16 - from;
+          const ns = timestampNanoseconds[k]!;
+          v.setUint32(h, timestampSeconds[k]!, le);
+          v.setUint32(h + 4, divisor === 1 ? ns : (ns / divisor) >>> 0, le);
+          v.setUint32(h + 8, capturedLengths[k]!, le);
+          v.setUint32(h + 12, originalLengths[k]!, le);
+        }
+        p += to - from;
+        i = j;
+        continue;
+      }
       const c0 = capturedLengths[i]!;
       const c = c0 < snaplen ? c0 : snaplen;
       const ns = timestampNanoseconds[i]!;
@@ -225,6 +254,7 @@ class PcapEncoder extends Encoder {
       v.setUint32(p + 12, originalLengths[i]!, le);
       copyBytes(data, offsets[i]!, out, p + 16, c);
       p += 16 + c;
+      i++;
     }
     this.packetsWritten += kept;
     this.bytesWritten += out.length;
