@@ -53,6 +53,27 @@ describe('openCaptureFile', () => {
   });
 });
 
+describe('every kind of source reads alike', () => {
+  it('Uint8Array, Buffer, ArrayBuffer, chunk arrays, Node Readable, web ReadableStream, async generator', async () => {
+    const buf = readFileSync(FIXTURE);
+    const bytes = new Uint8Array(buf);
+    const whole = readAllSync(readCapture(bytes));
+    const chunks = [bytes.subarray(0, 1000), bytes.subarray(1000, 1001), bytes.subarray(1001)];
+    expect(readAllSync(readCapture(buf))).toEqual(whole);
+    expect(readAllSync(readCapture(bytes.slice().buffer))).toEqual(whole);
+    expect(readAllSync(readCapture(chunks))).toEqual(whole);
+    expect(await readAllAsync(readCapture(chunks))).toEqual(whole);
+    expect(await readAllAsync(readCapture(bytes))).toEqual(whole);
+    expect(await readAllAsync(readCapture(Readable.from(chunks.map((c) => Buffer.from(c)))))).toEqual(whole);
+    expect(await readAllAsync(readCapture(Readable.toWeb(Readable.from(chunks.map((c) => Buffer.from(c)))) as ReadableStream<Uint8Array>))).toEqual(whole);
+    // A ReadableStream without async iteration (older runtimes) is read with getReader().
+    const web = new ReadableStream<Uint8Array>({ start(c) { for (const x of chunks) c.enqueue(x); c.close(); } });
+    const bare = { getReader: () => web.getReader() } as unknown as ReadableStream<Uint8Array>;
+    expect(await readAllAsync(readCapture(bare))).toEqual(whole);
+    expect(whole.packets.length).toBe(90);
+  });
+});
+
 describe('createCaptureFileWriter', () => {
   it('takes the format from the file extension and writes a file every reader reads back', async () => {
     expect(captureFormatOf('a/b.PCAPNG')).toBe('pcapng');
