@@ -13,6 +13,7 @@
  *   - tcpdump -r CAP -w OUT FILTER      libpcap reads, BPF filters, writes the accepted packets
  *   - tcpdump -r CAP -w OUT             the same without a filter (copies every packet)
  *   - ours: read                        openCaptureFile, every batch
+ *   - ours: read pcapng                 the same traffic as pcapng with three link types
  *   - ours: write                       encode + write the same number of packets
  *   - ours: read + write all            a copy, like tcpdump without a filter
  *   - ours: read + write accepted       keep flags precomputed from the reference matcher:
@@ -163,6 +164,7 @@ async function main(): Promise<void> {
     }
 
     const rows: { name: string; ms: number[]; packetsOut: number }[] = [];
+    let ngBytes = 0;
     const add = async (name: string, packetsOut: number, fn: () => Promise<unknown> | unknown) => {
       const ms = await timed(RUNS, fn);
       rows.push({ name, ms, packetsOut });
@@ -173,6 +175,15 @@ async function main(): Promise<void> {
       await add('tcpdump -r CAP -w OUT (no filter)', PACKETS, () => tcpdump(['-r', cap, '-w', out]));
     }
     await add('sgfilter: read', 0, () => readOnly(cap));
+    {
+      // The same traffic as pcapng with three link types (Ethernet, raw IP, Linux cooked v2),
+      // which tcpdump cannot read: our pcapng reading alone.
+      const ng = join(dir, 'bench.pcapng');
+      const mixed = generateCapture(ng, { packets: PACKETS, seed: SEED, mixed: true }, config, INSTANCE);
+      ngBytes = mixed.bytes;
+      await add('sgfilter: read pcapng, 3 link types', 0, () => readOnly(ng));
+      rmSync(ng);
+    }
     await add('sgfilter: write (encode + write, no read)', PACKETS, async () => {
       // The first 8192 packets, written again and again: the cost of writing alone.
       const reader = openCaptureFile(cap, { batchSize: 8192 });
@@ -195,7 +206,8 @@ async function main(): Promise<void> {
     const capBytes = statSync(cap).size;
     const table = rows.map((r) => {
       const m = median(r.ms) / 1000;
-      return [r.name, (m * 1000).toFixed(0), (PACKETS / m / 1e6).toFixed(2), (capBytes / m / 1e6).toFixed(0), r.packetsOut ? String(r.packetsOut) : '—'];
+      const inputBytes = r.name.includes('pcapng') ? ngBytes : capBytes;
+      return [r.name, (m * 1000).toFixed(0), (PACKETS / m / 1e6).toFixed(2), (inputBytes / m / 1e6).toFixed(0), r.packetsOut ? String(r.packetsOut) : '—'];
     });
     const head = ['', 'median ms', 'M packets/s', 'MB/s (input)', 'packets written'];
     console.log(`\n${textTable(head, table)}`);

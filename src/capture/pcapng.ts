@@ -151,20 +151,19 @@ export class PcapngDecoder extends FormatDecoder {
         else this.fail(`section header block: byte-order magic ${hex32(view.getUint32(pos + 8, false))} is neither 1a2b3c4d nor 4d3c2b1a; the file is not pcapng or is corrupt`, at + 8, at);
       }
       const total = view.getUint32(pos + 4, le);
-      const name = blockName(type);
       if (total % 4 !== 0 || total < minimumLength(type)) {
-        this.fail(`${name}: block total length ${total} (${hex32(total)}) is ${total % 4 !== 0 ? 'not a multiple of 4' : `less than the ${minimumLength(type)} bytes such a block takes`}`, at + 4, at);
+        this.fail(`${blockName(type)}: block total length ${total} (${hex32(total)}) is ${total % 4 !== 0 ? 'not a multiple of 4' : `less than the ${minimumLength(type)} bytes such a block takes`}`, at + 4, at);
       }
       const interpreted = type === BLOCK_EPB || type === BLOCK_SHB || type === BLOCK_IDB || type === BLOCK_SPB || type === BLOCK_PB;
       if (!interpreted) {
         if (avail >= total) {
-          this.checkTrailer(view, pos, total, le, at, name);
+          this.checkTrailer(view, pos, total, le, at, type);
           pos += total;
           continue;
         }
         if (avail >= total - 4) {
           this.needed = total;
-          this.pending = `a ${total}-byte ${name}`;
+          this.pending = `a ${total}-byte ${blockName(type)}`;
           break;
         }
         // Too long to wait for: let it stream by.
@@ -177,14 +176,14 @@ export class PcapngDecoder extends FormatDecoder {
         continue;
       }
       if (total > this.limits.maxBlockLength) {
-        this.fail(`${name}: block total length ${total} is past the largest accepted, ${this.limits.maxBlockLength} (option maxBlockLength); the block header is corrupt`, at + 4, at);
+        this.fail(`${blockName(type)}: block total length ${total} is past the largest accepted, ${this.limits.maxBlockLength} (option maxBlockLength); the block header is corrupt`, at + 4, at);
       }
       if (avail < total) {
         this.needed = total;
-        this.pending = `a ${total}-byte ${name}`;
+        this.pending = `a ${total}-byte ${blockName(type)}`;
         break;
       }
-      this.checkTrailer(view, pos, total, le, at, name);
+      this.checkTrailer(view, pos, total, le, at, type);
       switch (type) {
         case BLOCK_EPB: case BLOCK_PB: this.packetBlock(view, pos, total, at, type); break;
         case BLOCK_SPB: this.simplePacketBlock(view, pos, total, at); break;
@@ -201,9 +200,9 @@ export class PcapngDecoder extends FormatDecoder {
     return remaining === 0 ? -1 : endOffset - remaining;
   }
 
-  private checkTrailer(view: DataView, pos: number, total: number, le: boolean, at: number, name: string): void {
+  private checkTrailer(view: DataView, pos: number, total: number, le: boolean, at: number, type: number): void {
     const trailer = view.getUint32(pos + total - 4, le);
-    if (trailer !== total) this.fail(`${name}: its trailing total length ${trailer} disagrees with its leading total length ${total}`, at + total - 4, at);
+    if (trailer !== total) this.fail(`${blockName(type)}: its trailing total length ${trailer} disagrees with its leading total length ${total}`, at + total - 4, at);
   }
 
   /**
@@ -327,16 +326,30 @@ export class PcapngDecoder extends FormatDecoder {
   }
 
   private packetBlock(view: DataView, pos: number, total: number, at: number, type: number): void {
+    // The hot path: the checks are inline and the helpers run only to report a failure.
     const le = this.section.le;
-    const name = type === BLOCK_EPB ? 'enhanced packet block' : 'packet block';
     const id = type === BLOCK_EPB ? view.getUint32(pos + 8, le) : view.getUint16(pos + 8, le);
-    const iface = this.lookupInterface(id, name, at + 8, at);
+    let iface = this.section.interfaces[id];
+    const name = type === BLOCK_EPB ? 'enhanced packet block' : 'packet block';
+    if (iface === undefined) iface = this.lookupInterface(id, name, at + 8, at);
     const caplen = view.getUint32(pos + 20, le);
-    this.checkCaptured(caplen, total - 32, iface, name, at + 20, at, 'captured length');
     const padded = caplen + ((4 - (caplen & 3)) & 3);
+    if (caplen > this.limits.maxPacketLength || (iface.snaplen !== 0 && caplen > iface.snaplen) || padded > total - 32) {
+      this.checkCaptured(caplen, total - 32, iface, name, at + 20, at, 'captured length');
+    }
     if (28 + padded < total - 4) this.options(view, pos + 28 + padded, pos + total - 4, le, at - pos, at, name);
     splitUnits(view.getUint32(pos + 12, le), view.getUint32(pos + 16, le), iface.resolution);
-    this.push(iface, pos + 28, caplen, view.getUint32(pos + 24, le), split.seconds + iface.timestampOffsetSeconds, split.nanoseconds, at);
+    const batch = this.batch;
+    const n = batch.count;
+    batch.offsets[n] = pos + 28;
+    batch.capturedLengths[n] = caplen;
+    batch.originalLengths[n] = view.getUint32(pos + 24, le);
+    batch.timestampSeconds[n] = split.seconds + iface.timestampOffsetSeconds;
+    batch.timestampNanoseconds[n] = split.nanoseconds;
+    batch.linkTypes[n] = iface.linkType;
+    batch.interfaceIds[n] = iface.index;
+    batch.recordOffsets[n] = at;
+    batch.count = n + 1;
   }
 
   private simplePacketBlock(view: DataView, pos: number, total: number, at: number): void {
