@@ -8,8 +8,9 @@
  *   SGFILTER_BENCH_PACKETS=500000 SGFILTER_BENCH_SEED=7 npm run bench:capture
  *   SGFILTER_BENCH_QUICK=1 npm run bench:capture
  *
- * What is timed (wall clock, median of RUNS runs after a warm-up; the capture is in
- * the page cache for every run, tcpdump's and ours alike):
+ * What is timed (wall clock, median of RUNS rounds after a warm-up, the cases taking
+ * turns within each round; the capture is in the page cache for every run, tcpdump's
+ * and ours alike):
  *   - tcpdump -r CAP -w OUT FILTER      libpcap reads, BPF filters, writes the accepted packets
  *   - tcpdump -r CAP -w OUT             the same without a filter (copies every packet)
  *   - ours: read                        openCaptureFile, every batch
@@ -48,7 +49,7 @@ export function setClassifyHook(hook: ClassifyHook): void {
 
 const PACKETS = Number(process.env.SGFILTER_BENCH_PACKETS ?? (QUICK ? 200_000 : 2_000_000));
 const SEED = Number(process.env.SGFILTER_BENCH_SEED ?? 20261130);
-const RUNS = QUICK ? 3 : 7;
+const RUNS = QUICK ? 3 : 11;
 const INSTANCE = 'web-1';
 
 /** The benchmark policy: stateless-translatable rules only (see bench/bpf.ts). */
@@ -85,20 +86,10 @@ function tcpdump(args: string[]): number {
   return ms;
 }
 
-async function timed(runs: number, fn: () => Promise<unknown> | unknown): Promise<number[]> {
-  await fn(); // warm-up: page cache, JIT
-  const ms: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const t0 = performance.now();
-    await fn();
-    ms.push(performance.now() - t0);
-  }
-  return ms;
-}
-
-async function readOnly(path: string): Promise<number> {
+async function readOnly(path: string, expected: number): Promise<number> {
   let n = 0;
   for await (const b of openCaptureFile(path)) n += b.count;
+  if (n !== expected) throw new Error(`read ${n} packets of ${path}, expected ${expected}`);
   return n;
 }
 
@@ -163,28 +154,21 @@ async function main(): Promise<void> {
       console.log('tcpdump is not installed: its rows are skipped');
     }
 
-    const rows: { name: string; ms: number[]; packetsOut: number }[] = [];
-    let ngBytes = 0;
-    const add = async (name: string, packetsOut: number, fn: () => Promise<unknown> | unknown) => {
-      const ms = await timed(RUNS, fn);
-      rows.push({ name, ms, packetsOut });
-      console.log(`${name}: median ${median(ms).toFixed(0)} ms (${ms.map((x) => x.toFixed(0)).join(', ')})`);
-    };
+    // Cases run round-robin, one run of each per round, so that on shared cores every
+    // case sees the same load; each is warmed up once first.
+    const cases: { name: string; packetsOut: number; fn: () => Promise<unknown> | unknown }[] = [];
+    const add = (name: string, packetsOut: number, fn: () => Promise<unknown> | unknown) => cases.push({ name, packetsOut, fn });
     if (hasTcpdump) {
-      await add('tcpdump -r CAP -w OUT FILTER', accepted, () => tcpdump(['-r', cap, '-w', out, filter]));
-      await add('tcpdump -r CAP -w OUT (no filter)', PACKETS, () => tcpdump(['-r', cap, '-w', out]));
+      add('tcpdump -r CAP -w OUT FILTER', accepted, () => tcpdump(['-r', cap, '-w', out, filter]));
+      add('tcpdump -r CAP -w OUT (no filter)', PACKETS, () => tcpdump(['-r', cap, '-w', out]));
     }
-    await add('sgfilter: read', 0, () => readOnly(cap));
-    {
-      // The same traffic as pcapng with three link types (Ethernet, raw IP, Linux cooked v2),
-      // which tcpdump cannot read: our pcapng reading alone.
-      const ng = join(dir, 'bench.pcapng');
-      const mixed = generateCapture(ng, { packets: PACKETS, seed: SEED, mixed: true }, config, INSTANCE);
-      ngBytes = mixed.bytes;
-      await add('sgfilter: read pcapng, 3 link types', 0, () => readOnly(ng));
-      rmSync(ng);
-    }
-    await add('sgfilter: write (encode + write, no read)', PACKETS, async () => {
+    add('sgfilter: read', 0, () => readOnly(cap, PACKETS));
+    // The same traffic as pcapng with three link types (Ethernet, raw IP, Linux cooked v2),
+    // which tcpdump cannot read: our pcapng reading alone.
+    const ng = join(dir, 'bench.pcapng');
+    const ngBytes = generateCapture(ng, { packets: PACKETS, seed: SEED, mixed: true }, config, INSTANCE).bytes;
+    add('sgfilter: read pcapng, 3 link types', 0, () => readOnly(ng, PACKETS));
+    add('sgfilter: write (encode + write, no read)', PACKETS, async () => {
       // The first 8192 packets, written again and again: the cost of writing alone.
       const reader = openCaptureFile(cap, { batchSize: 8192 });
       const writer = await createCaptureFileWriter(out, { format: 'pcap' });
@@ -194,14 +178,24 @@ async function main(): Promise<void> {
       }
       await writer.close();
     });
-    await add('sgfilter: read + write all', PACKETS, () => copy(cap, out));
-    await add('sgfilter: read + write accepted (flags precomputed)', accepted, () => copy(cap, out, keepOf));
+    add('sgfilter: read + write all', PACKETS, () => copy(cap, out));
+    add('sgfilter: read + write accepted (flags precomputed)', accepted, () => copy(cap, out, keepOf));
     if (classifyHook) {
       const hook = classifyHook;
-      await add('sgfilter: read + classify + write', accepted, () => copy(cap, out, hook));
+      add('sgfilter: read + classify + write', accepted, () => copy(cap, out, hook));
     } else {
       console.log('sgfilter: read + classify + write: skipped (no classify hook yet: setClassifyHook)');
     }
+    const rows = cases.map((c) => ({ name: c.name, packetsOut: c.packetsOut, ms: [] as number[] }));
+    for (const c of cases) await c.fn();
+    for (let round = 0; round < RUNS; round++) {
+      for (const [i, c] of cases.entries()) {
+        const t = performance.now();
+        await c.fn();
+        rows[i]!.ms.push(performance.now() - t);
+      }
+    }
+    for (const r of rows) console.log(`${r.name}: median ${median(r.ms).toFixed(0)} ms (${r.ms.map((x) => x.toFixed(0)).join(', ')})`);
 
     const capBytes = statSync(cap).size;
     const table = rows.map((r) => {
