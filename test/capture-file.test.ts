@@ -2,13 +2,14 @@
 // chunks, closing it when iteration stops early, writing with backpressure to a
 // slow stream, and failing (not hanging) when the output breaks.
 import { describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { captureFormatOf, createCaptureFileWriter, openCaptureFile } from '../src/node/capture-file.js';
 import { readCapture } from '../src/capture/reader.js';
+import { createCaptureEncoder } from '../src/capture/writer.js';
 import { readAllAsync, readAllSync } from './capture-model.js';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/captures/two-sections.pcapng', import.meta.url));
@@ -85,11 +86,20 @@ describe('createCaptureFileWriter', () => {
       const path = join(dir, 'copy.pcapng');
       const reader = openCaptureFile(FIXTURE, { highWaterMark: 1000, batchSize: 7 });
       const out = await createCaptureFileWriter(path, { precision: 'nano' });
-      for await (const batch of reader) await out.write(batch);
+      // The same batches through a fresh encoder: the file must be byte for byte that
+      // (the file writer reuses its buffers: no stale padding may remain).
+      const fresh = createCaptureEncoder({ format: 'pcapng', precision: 'nano' });
+      const expected: number[] = [];
+      for await (const batch of reader) {
+        expected.push(...fresh.encode(batch));
+        await out.write(batch);
+      }
       await out.close();
       expect(out.format).toBe('pcapng');
       expect(out.packetsWritten).toBe(90);
-      const copy = readAllSync(readCapture(new Uint8Array(readFileSync(path))));
+      const written = new Uint8Array(readFileSync(path));
+      expect(Buffer.from(written).equals(Buffer.from(expected))).toBe(true);
+      const copy = readAllSync(readCapture(written));
       const strip = (ps: typeof source.packets) => ps.map(({ recordOffset: _r, interfaceId: _i, ...p }) => p);
       expect(strip(copy.packets)).toEqual(strip(source.packets));
       // An unopenable path rejects at once.
@@ -97,6 +107,22 @@ describe('createCaptureFileWriter', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('a file that cannot take the bytes (/dev/full) rejects the write or the close, and is closed', async () => {
+    if (!existsSync('/dev/full')) return;
+    const before = openFds();
+    const out = await createCaptureFileWriter('/dev/full', { format: 'pcap' });
+    let failed: unknown;
+    try {
+      for (const b of readCapture(new Uint8Array(readFileSync(FIXTURE)), { batchSize: 5 })) await out.write(b, Uint8Array.from({ length: b.count }, (_, i) => Number(b.linkTypes[i] === 1)));
+      await out.close();
+    } catch (e) {
+      failed = e;
+    }
+    expect(failed).toMatchObject({ code: 'ENOSPC' });
+    await out.close();
+    expect(openFds()).toBe(before);
   });
 
   it('waits for drain on a slow stream (backpressure) and loses nothing', async () => {

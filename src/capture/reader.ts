@@ -15,7 +15,9 @@
  *     point into the chunk being read. A record cut by a chunk boundary is
  *     completed in a small carry buffer (as large as the largest record, no more),
  *     so memory stays bounded by the chunk size, maxBlockLength and batchSize
- *     whatever the file's size.
+ *     whatever the file's size. The reader is done with a chunk (its batches
+ *     yielded, any cut record's bytes copied) before it asks for the next one, so
+ *     a source may read every chunk into the same buffer (openCaptureFile does).
  *
  * On a corrupt or truncated file the reader first yields the packets read before
  * the bad record, then throws a CaptureError (CAPTURE_INVALID, CAPTURE_TRUNCATED,

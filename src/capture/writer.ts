@@ -54,9 +54,11 @@ export interface CaptureEncoder {
   /**
    * The bytes of the packets of `batch` whose `keep` flag is non-zero (every packet
    * when `keep` is omitted), preceded by the file header the first time. `keep`
-   * needs at least `batch.count` entries. Returns a new array (possibly empty).
+   * needs at least `batch.count` entries. Returns a new array (possibly empty), or,
+   * when `into` is given and large enough, a view of its first bytes: a caller that
+   * writes files can reuse one buffer (every byte of the view is written).
    */
-  encode(batch: PacketBatch, keep?: Uint8Array): Uint8Array;
+  encode(batch: PacketBatch, keep?: Uint8Array, into?: Uint8Array): Uint8Array;
   /** Same for packets held as objects (tests, tools). */
   encodePackets(packets: readonly CapturedPacket[]): Uint8Array;
   /** The file header if nothing has been encoded yet (an empty capture is still a valid file), else nothing. */
@@ -80,6 +82,11 @@ function copyBytes(src: Uint8Array, from: number, dst: Uint8Array, to: number, n
   } else {
     dst.set(src.subarray(from, from + n), to);
   }
+}
+
+/** `size` bytes to encode into: a view of `into` when it is large enough, else a new array. */
+function outputOf(size: number, into: Uint8Array | undefined): Uint8Array {
+  return into !== undefined && into.length >= size ? into.subarray(0, size) : new Uint8Array(size);
 }
 
 function batchOf(packets: readonly CapturedPacket[]): PacketBatch {
@@ -143,7 +150,7 @@ abstract class Encoder implements CaptureEncoder {
     this.snaplen = validSnaplen(options.snaplen);
   }
 
-  abstract encode(batch: PacketBatch, keep?: Uint8Array): Uint8Array;
+  abstract encode(batch: PacketBatch, keep?: Uint8Array, into?: Uint8Array): Uint8Array;
   protected abstract header(): Uint8Array;
 
   encodePackets(packets: readonly CapturedPacket[]): Uint8Array {
@@ -179,7 +186,7 @@ class PcapEncoder extends Encoder {
     return h;
   }
 
-  encode(batch: PacketBatch, keep?: Uint8Array): Uint8Array {
+  encode(batch: PacketBatch, keep?: Uint8Array, into?: Uint8Array): Uint8Array {
     checkKeep(batch, keep);
     const { count, capturedLengths, linkTypes, timestampSeconds } = batch;
     const snaplen = this.snaplen;
@@ -204,8 +211,8 @@ class PcapEncoder extends Encoder {
     this.linkType = linkType;
     const headerLength = this.headerWritten ? 0 : 24;
     if (size + headerLength === 0) return EMPTY;
-    const out = new Uint8Array(headerLength + size);
-    const v = new DataView(out.buffer);
+    const out = outputOf(headerLength + size, into);
+    const v = new DataView(out.buffer, out.byteOffset, out.byteLength);
     if (headerLength) {
       out.set(this.header(), 0);
       this.headerWritten = true;
@@ -320,7 +327,7 @@ class PcapngEncoder extends Encoder {
     return b;
   }
 
-  encode(batch: PacketBatch, keep?: Uint8Array): Uint8Array {
+  encode(batch: PacketBatch, keep?: Uint8Array, into?: Uint8Array): Uint8Array {
     checkKeep(batch, keep);
     const { count, capturedLengths, linkTypes, interfaceIds, timestampSeconds } = batch;
     const snaplen = this.snaplen;
@@ -347,8 +354,8 @@ class PcapngEncoder extends Encoder {
     }
     const header = this.headerWritten ? EMPTY : this.header();
     if (size + header.length === 0) return EMPTY;
-    const out = new Uint8Array(header.length + size);
-    const v = new DataView(out.buffer);
+    const out = outputOf(header.length + size, into);
+    const v = new DataView(out.buffer, out.byteOffset, out.byteLength);
     out.set(header, 0);
     this.headerWritten = true;
     let p = header.length;
@@ -374,6 +381,7 @@ class PcapngEncoder extends Encoder {
       v.setUint32(p + 20, c, le);
       v.setUint32(p + 24, originalLengths[i]!, le);
       copyBytes(data, offsets[i]!, out, p + 28, c);
+      for (let k = p + 28 + c; k < p + total - 4; k++) out[k] = 0; // padding (`into` may hold old bytes)
       v.setUint32(p + total - 4, total, le);
       p += total;
     }

@@ -7,13 +7,21 @@
  *   for await (const batch of reader) await out.write(batch, keepFlags(batch));
  *   await out.close();
  *
- * Reading opens the file only when iteration starts and closes it when iteration
- * ends, early or not. Writing honours backpressure: `write` resolves once the
- * stream can take more (after 'drain' when write() said it was full), and rejects
- * if the stream fails or closes first, so a writer never waits forever.
+ * Files are read and written through a FileHandle with buffers of our own, used
+ * again and again: a Node read stream allocates a new Buffer per chunk, which cost
+ * more than decoding the packets in it (2M packets from tmpfs: ~230 ms of stream
+ * against ~85 ms with one reused buffer). Reading may reuse its buffer because a
+ * CaptureReader is done with a chunk before it asks for the next one; writing
+ * encodes into one buffer while the other is being written (at most one write in
+ * flight). Reading opens the file only when iteration starts and closes it when
+ * iteration ends, early or not.
+ *
+ * A Writable gets a new buffer per batch (it may hold on to it) and backpressure:
+ * `write` resolves once the stream can take more (after 'drain' when write() said
+ * it was full), and rejects if the stream fails or closes first, so a writer never
+ * waits forever.
  */
-import { createReadStream, createWriteStream } from 'node:fs';
-import { once } from 'node:events';
+import { open, type FileHandle } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { SgfilterError } from '../errors.js';
@@ -28,19 +36,27 @@ export interface OpenCaptureOptions extends CaptureReadOptions {
 }
 
 /**
- * A CaptureReader over the file at `path`, read in chunks of `highWaterMark`
- * bytes. Errors: CaptureError (CAPTURE_*) for the content, the fs error (ENOENT,
- * EACCES...) for the file, both thrown from the iteration.
+ * A CaptureReader over the file at `path` (a regular file, a FIFO, /dev/stdin...),
+ * read in chunks of `highWaterMark` bytes into one reused buffer. Errors:
+ * CaptureError (CAPTURE_*) for the content, the fs error (ENOENT, EACCES...) for
+ * the file, both thrown from the iteration.
  */
 export function openCaptureFile(path: string, options: OpenCaptureOptions = {}): CaptureReader {
   const { highWaterMark = 1 << 20, ...rest } = options;
-  if (!Number.isInteger(highWaterMark) || highWaterMark < 1) throw new SgfilterError('INVALID_ARGUMENT', `highWaterMark must be a whole number of bytes ≥ 1, got ${String(highWaterMark)}`);
+  if (!Number.isInteger(highWaterMark) || highWaterMark < 1 || highWaterMark > 2 ** 30) {
+    throw new SgfilterError('INVALID_ARGUMENT', `highWaterMark must be a whole number of bytes from 1 to 2^30, got ${String(highWaterMark)}`);
+  }
   async function* chunks(): AsyncGenerator<Uint8Array> {
-    const stream = createReadStream(path, { highWaterMark });
+    const handle = await open(path, 'r');
     try {
-      for await (const chunk of stream) yield chunk as Buffer;
+      const buffer = new Uint8Array(highWaterMark);
+      for (;;) {
+        const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
+        if (bytesRead === 0) return;
+        yield buffer.subarray(0, bytesRead);
+      }
     } finally {
-      stream.destroy();
+      await handle.close();
     }
   }
   return readCapture(chunks(), { name: path, ...rest });
@@ -68,10 +84,82 @@ function drained(out: Writable): Promise<void> {
   });
 }
 
-/** A capture being written to a Node Writable (see createCaptureFileWriter). */
+/** Where encoded bytes go: a file (buffers reused) or a Writable (a buffer per write). */
+interface Sink {
+  /** Encodes with `encode(into)` and sends the bytes; resolves when the next batch may be encoded. */
+  send(encode: (into: Uint8Array | undefined) => Uint8Array): Promise<void>;
+  /** Waits for every byte sent, then ends (file: closes; stream: ends if asked). */
+  end(): Promise<void>;
+  /** Gives the file up after an error (a no-op for streams). */
+  abandon(): Promise<void>;
+}
+
+class FileSink implements Sink {
+  private readonly buffers: Uint8Array[] = [new Uint8Array(1 << 20), new Uint8Array(1 << 20)];
+  private next = 0;
+  private inFlight: Promise<void> | undefined;
+  constructor(private readonly handle: FileHandle) {}
+
+  private async writeAll(bytes: Uint8Array): Promise<void> {
+    for (let at = 0; at < bytes.length;) {
+      const { bytesWritten } = await this.handle.write(bytes, at, bytes.length - at, null);
+      at += bytesWritten;
+    }
+  }
+
+  async send(encode: (into: Uint8Array | undefined) => Uint8Array): Promise<void> {
+    // This buffer's last write finished before the previous send returned.
+    const bytes = encode(this.buffers[this.next]);
+    if (bytes.length > this.buffers[this.next]!.length) this.buffers[this.next] = bytes; // grew: keep the bigger one
+    const before = this.inFlight;
+    this.inFlight = undefined;
+    if (before) await before;
+    if (bytes.length === 0) return;
+    this.inFlight = this.writeAll(bytes);
+    this.inFlight.catch(() => undefined); // surfaced by the next send() or end()
+    this.next ^= 1;
+  }
+
+  async end(): Promise<void> {
+    try {
+      if (this.inFlight) await this.inFlight;
+    } finally {
+      this.inFlight = undefined;
+      await this.handle.close();
+    }
+  }
+
+  async abandon(): Promise<void> {
+    await this.inFlight?.catch(() => undefined);
+    await this.handle.close().catch(() => undefined);
+  }
+}
+
+class StreamSink implements Sink {
+  constructor(private readonly out: Writable, private readonly endStream: boolean) {}
+
+  async send(encode: (into: Uint8Array | undefined) => Uint8Array): Promise<void> {
+    const out = this.out;
+    if (out.destroyed || out.writableEnded) throw out.errored ?? new SgfilterError('INVALID_ARGUMENT', 'the capture output stream is already closed');
+    const bytes = encode(undefined);
+    if (bytes.length === 0) return;
+    if (!out.write(bytes)) await drained(out);
+  }
+
+  async end(): Promise<void> {
+    if (!this.endStream) return;
+    this.out.end();
+    await finished(this.out);
+  }
+
+  async abandon(): Promise<void> {}
+}
+
+/** A capture being written to a file or a Node Writable (see createCaptureFileWriter). */
 export class CaptureWriteStream {
   private closed = false;
-  constructor(private readonly out: Writable, private readonly encoder: CaptureEncoder, private readonly endStream: boolean) {}
+  /** @internal */
+  constructor(private readonly sink: Sink, private readonly encoder: CaptureEncoder) {}
 
   get format(): 'pcap' | 'pcapng' {
     return this.encoder.format;
@@ -83,36 +171,42 @@ export class CaptureWriteStream {
     return this.encoder.bytesWritten;
   }
 
-  private async send(bytes: Uint8Array): Promise<void> {
-    if (this.closed) throw new SgfilterError('INVALID_ARGUMENT', 'write after close on a capture writer');
-    const out = this.out;
-    if (out.destroyed || out.writableEnded) throw out.errored ?? new SgfilterError('INVALID_ARGUMENT', 'the capture output stream is already closed');
-    if (bytes.length === 0) return;
-    if (!out.write(bytes)) await drained(out);
+  private send(encode: (into: Uint8Array | undefined) => Uint8Array): Promise<void> {
+    if (this.closed) return Promise.reject(new SgfilterError('INVALID_ARGUMENT', 'write after close on a capture writer'));
+    return this.sink.send(encode);
   }
 
   /**
    * Writes the packets of `batch` whose `keep` flag is non-zero (all without
-   * `keep`). The batch may be reused as soon as this returns (the bytes are encoded
-   * into a buffer of their own first). Throws CaptureError CAPTURE_LINK_TYPE_MISMATCH
-   * / CAPTURE_UNSUPPORTED (nothing of the batch written) or the stream's error.
+   * `keep`). The batch may be reused as soon as this returns (its bytes are
+   * encoded into a buffer of the writer's first). Throws CaptureError
+   * CAPTURE_LINK_TYPE_MISMATCH / CAPTURE_UNSUPPORTED (nothing of the batch
+   * written) or the file's or stream's error.
    */
   write(batch: PacketBatch, keep?: Uint8Array): Promise<void> {
-    return this.send(this.encoder.encode(batch, keep));
+    return this.send((into) => this.encoder.encode(batch, keep, into));
   }
 
   writePackets(packets: readonly CapturedPacket[]): Promise<void> {
-    return this.send(this.encoder.encodePackets(packets));
+    return this.send(() => this.encoder.encodePackets(packets));
   }
 
-  /** Writes the file header if no packet was written, then ends the stream (unless it was given with `end: false`) and waits until it is flushed. */
+  /**
+   * Writes the file header if no packet was written, waits for every byte, and
+   * closes the file (a Writable is ended unless it was given with `end: false`).
+   * After an error the file is closed all the same and the error thrown.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
-    await this.send(this.encoder.finish());
+    try {
+      await this.send(() => this.encoder.finish());
+    } catch (e) {
+      this.closed = true;
+      await this.sink.abandon();
+      throw e;
+    }
     this.closed = true;
-    if (!this.endStream) return;
-    this.out.end();
-    await finished(this.out);
+    await this.sink.end();
   }
 }
 
@@ -131,10 +225,6 @@ export async function createCaptureFileWriter(target: string | Writable, options
   const { end = true, ...rest } = options;
   const format = rest.format ?? (typeof target === 'string' ? captureFormatOf(target) : 'pcap');
   const encoder = createCaptureEncoder({ ...rest, format });
-  if (typeof target === 'string') {
-    const out = createWriteStream(target, { highWaterMark: 1 << 20 });
-    await once(out, 'ready');
-    return new CaptureWriteStream(out, encoder, true);
-  }
-  return new CaptureWriteStream(target, encoder, end);
+  if (typeof target === 'string') return new CaptureWriteStream(new FileSink(await open(target, 'w')), encoder);
+  return new CaptureWriteStream(new StreamSink(target, end), encoder);
 }
