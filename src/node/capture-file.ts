@@ -48,14 +48,25 @@ export function openCaptureFile(path: string, options: OpenCaptureOptions = {}):
   }
   async function* chunks(): AsyncGenerator<Uint8Array> {
     const handle = await open(path, 'r');
+    // Two buffers: the next chunk is read while the reader decodes this one. The
+    // reader is done with a chunk when it asks for the next, so its buffer is free
+    // to read into again.
+    const buffers = [new Uint8Array(highWaterMark), new Uint8Array(highWaterMark)];
+    let ahead: Promise<{ bytesRead: number }> | undefined;
     try {
-      const buffer = new Uint8Array(highWaterMark);
+      let k = 0;
+      ahead = handle.read(buffers[0]!, 0, highWaterMark, null);
       for (;;) {
-        const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
+        const { bytesRead } = await ahead;
+        ahead = undefined;
         if (bytesRead === 0) return;
-        yield buffer.subarray(0, bytesRead);
+        const chunk = buffers[k]!.subarray(0, bytesRead);
+        k ^= 1;
+        ahead = handle.read(buffers[k]!, 0, highWaterMark, null);
+        yield chunk;
       }
     } finally {
+      await ahead?.catch(() => undefined);
       await handle.close();
     }
   }
