@@ -117,14 +117,14 @@ export class PcapngDecoder extends FormatDecoder {
         this.skipRemaining -= take;
         if (this.skipRemaining > 0) {
           this.needed = 1;
-          this.pending = `a ${this.skipTotal}-byte ${blockName(this.skipType)} (from byte ${this.skipOffset})`;
+          this.pending = `a ${this.skipTotal}-byte ${blockName(this.skipType)}`;
           break;
         }
       }
       if (this.skipTrailer) {
         if (end - pos < 4) {
           this.needed = 4;
-          this.pending = `the trailing length of a ${this.skipTotal}-byte ${blockName(this.skipType)} (from byte ${this.skipOffset})`;
+          this.pending = `a ${this.skipTotal}-byte ${blockName(this.skipType)}`;
           break;
         }
         const trailer = view.getUint32(pos, this.section.le);
