@@ -20,7 +20,7 @@
  * to check the BPF translation against what tcpdump keeps.
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
-import { PacketBatch } from '../src/capture/batch.js';
+import { CaptureBatch } from '../src/capture/batch.js';
 import { createCaptureEncoder } from '../src/capture/writer.js';
 import { LINKTYPE_ETHERNET, LINKTYPE_LINUX_SLL2, LINKTYPE_RAW } from '../src/capture/link-types.js';
 import { parseFlow, referenceClassify, type Config, type FlowInput } from '../src/index.js';
@@ -254,7 +254,7 @@ export function generateCapture(path: string, options: TrafficOptions, config: C
   const mixed = options.mixed ?? false;
   const linkTypes = [LINKTYPE_ETHERNET, LINKTYPE_RAW, LINKTYPE_LINUX_SLL2];
   const encoder = createCaptureEncoder({ format: mixed ? 'pcapng' : 'pcap', precision: 'micro', linkType: mixed ? undefined : LINKTYPE_ETHERNET });
-  const batch = new PacketBatch(8192);
+  const batch = new CaptureBatch(8192);
   batch.data = new Uint8Array(8192 * 1600);
   const accepted = new Uint8Array(options.packets);
   const fd = openSync(path, 'w');

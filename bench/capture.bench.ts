@@ -35,7 +35,7 @@ import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfig, type ConfigInput } from '../src/index.js';
-import type { PacketBatch } from '../src/capture/batch.js';
+import type { CaptureBatch } from '../src/capture/batch.js';
 import type { CaptureReader } from '../src/capture/reader.js';
 import { openCaptureFile, createCaptureFileWriter } from '../src/node/capture-file.js';
 import { generateCapture, LOCAL_V4, LOCAL_V6 } from './capture-traffic.js';
@@ -43,7 +43,7 @@ import { policyToBpf } from './bpf.js';
 import { QUICK, median, textTable, writeResults } from './lib.js';
 
 /** The hook: keep flags for a batch (see the file comment). */
-export type ClassifyHook = (batch: PacketBatch, reader: CaptureReader) => Uint8Array;
+export type ClassifyHook = (batch: CaptureBatch, reader: CaptureReader) => Uint8Array;
 export let classifyHook: ClassifyHook | undefined;
 export function setClassifyHook(hook: ClassifyHook): void {
   classifyHook = hook;
@@ -95,7 +95,7 @@ async function readOnly(path: string, expected: number): Promise<number> {
   return n;
 }
 
-async function copy(path: string, out: string, keep?: (b: PacketBatch, r: CaptureReader) => Uint8Array | undefined): Promise<number> {
+async function copy(path: string, out: string, keep?: (b: CaptureBatch, r: CaptureReader) => Uint8Array | undefined): Promise<number> {
   const reader = openCaptureFile(path);
   const writer = await createCaptureFileWriter(out, { format: 'pcap' });
   for await (const b of reader) await writer.write(b, keep?.(b, reader));
@@ -142,7 +142,7 @@ async function main(): Promise<void> {
         for (let i = 0; i < b.count; i++, n++) if (gen.accepted[n]) want.push(b.timestampSeconds[i]! * 1e6 + b.timestampNanoseconds[i]! / 1000);
       }
     }
-    const keepOf = (b: PacketBatch) => gen.accepted.subarray(b.firstPacketIndex, b.firstPacketIndex + b.count);
+    const keepOf = (b: CaptureBatch) => gen.accepted.subarray(b.firstPacketIndex, b.firstPacketIndex + b.count);
 
     t0 = performance.now();
     await copy(cap, out, keepOf);

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { readCapture } from '../src/capture/reader.js';
 import { CaptureError } from '../src/capture/errors.js';
 import { createCaptureEncoder } from '../src/capture/writer.js';
-import { PacketBatch } from '../src/capture/batch.js';
+import { CaptureBatch } from '../src/capture/batch.js';
 import { SgfilterError } from '../src/errors.js';
 import { chunksAt, encodePcap, encodePcapng, readAllAsync, readAllSync, referenceRead, type NgSection, type ReadOutcome } from './capture-model.js';
 
@@ -315,8 +315,8 @@ describe('named corruptions: code, offsets and a message that says what', () => 
 });
 
 describe('the writers refuse what their format cannot hold, writing nothing of that batch', () => {
-  function batchOf(linkTypes: number[], seconds = 1): PacketBatch {
-    const b = new PacketBatch(linkTypes.length);
+  function batchOf(linkTypes: number[], seconds = 1): CaptureBatch {
+    const b = new CaptureBatch(linkTypes.length);
     b.data = new Uint8Array(4);
     linkTypes.forEach((lt, i) => {
       b.capturedLengths[i] = 4;

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { readCapture } from '../src/capture/reader.js';
 import { createCaptureEncoder } from '../src/capture/writer.js';
-import { PacketBatch } from '../src/capture/batch.js';
+import { CaptureBatch } from '../src/capture/batch.js';
 import { joined, joinUnits, splitUnits, split, decimalResolution, binaryResolution } from '../src/capture/timestamp.js';
 import {
   chunksAt, encodePcap, encodePcapng, expectedPcapng, readAllAsync, readAllSync, referenceRead, unitsOf,
@@ -237,12 +237,12 @@ const modelPackets = (oneLinkType: boolean) => fc.array(
   { maxLength: 15 },
 );
 
-function toBatch(packets: ModelPacket[]): PacketBatch {
+function toBatch(packets: ModelPacket[]): CaptureBatch {
   const enc = createCaptureEncoder({ format: 'pcapng', precision: 'nano' });
   const r = readCapture(enc.encodePackets(packets));
   // Round-trips through our own pcapng, so the batch below is a real reader batch.
   const all = readAllSync(r);
-  const b = new PacketBatch(Math.max(1, all.packets.length));
+  const b = new CaptureBatch(Math.max(1, all.packets.length));
   let size = 0;
   for (const p of all.packets) size += p.data.length;
   b.data = new Uint8Array(size);

@@ -7,7 +7,7 @@
  * rules, in their documented order. The streaming reader is tested against both.
  */
 import type { CaptureReader } from '../src/capture/reader.js';
-import { copyPacket } from '../src/capture/batch.js';
+import { copyPacket, type CaptureBatch } from '../src/capture/batch.js';
 
 export interface ModelPacket {
   data: Uint8Array;
@@ -24,12 +24,21 @@ export interface ReadOutcome {
   error?: { code: string; offset: number; recordOffset: number; message: string };
 }
 
+/** `timestamps` (seconds as one number) must be the exact pair's nearest double. */
+function checkSeconds(b: CaptureBatch, i: number): void {
+  const want = b.timestampSeconds[i]! + b.timestampNanoseconds[i]! / 1e9;
+  if (!Object.is(b.timestamps[i], want)) throw new Error(`packet ${b.firstPacketIndex + i}: timestamps ${b.timestamps[i]} ≠ ${want}`);
+}
+
 /** Reads a capture to the end with a CaptureReader, synchronously (byte or chunk-array source). */
 export function readAllSync(reader: CaptureReader): ReadOutcome {
   const packets: ReadOutcome['packets'] = [];
   try {
     for (const b of reader) {
-      for (let i = 0; i < b.count; i++) packets.push({ ...copyPacket(b, i), recordOffset: b.recordOffsets[i]! });
+      for (let i = 0; i < b.count; i++) {
+        checkSeconds(b, i);
+        packets.push({ ...copyPacket(b, i), recordOffset: b.recordOffsets[i]! });
+      }
     }
   } catch (e) {
     const err = e as { code?: string; offset?: number; recordOffset?: number; message: string };
@@ -43,7 +52,10 @@ export async function readAllAsync(reader: CaptureReader): Promise<ReadOutcome> 
   const packets: ReadOutcome['packets'] = [];
   try {
     for await (const b of reader) {
-      for (let i = 0; i < b.count; i++) packets.push({ ...copyPacket(b, i), recordOffset: b.recordOffsets[i]! });
+      for (let i = 0; i < b.count; i++) {
+        checkSeconds(b, i);
+        packets.push({ ...copyPacket(b, i), recordOffset: b.recordOffsets[i]! });
+      }
     }
   } catch (e) {
     const err = e as { code?: string; offset?: number; recordOffset?: number; message: string };

@@ -1,5 +1,5 @@
 /**
- * PacketBatch: packets read from a capture, as a struct of arrays over one byte
+ * CaptureBatch: packets read from a capture, as a struct of arrays over one byte
  * buffer, the shape a WASM decoder copies in with one `set()` per array.
  *
  *   data            ┌────────┬──────────────┬────────┬──────────┬─────
@@ -11,7 +11,7 @@
  * Packet i is `data.subarray(offsets[i], offsets[i] + capturedLengths[i])`. The
  * bytes between packets are the file's own record headers: the reader never copies
  * a packet, it points into the buffer it read the file into (or into the caller's
- * Uint8Array). A reader yields the same PacketBatch object again and again: its
+ * Uint8Array). A reader yields the same CaptureBatch object again and again: its
  * arrays and `data` are valid until the iterator is asked for the next batch; copy
  * what must outlive that (`copyPacket`).
  *
@@ -20,12 +20,16 @@
  * second (`timestampNanoseconds`, 0..999,999,999). That holds every pcap and pcapng
  * timestamp down to the nanosecond without BigInt, which would cost an allocation
  * per packet; finer pcapng resolutions (pico-, femtoseconds) are truncated to the
- * nanosecond, as Wireshark does. Seconds as one number, for timeouts:
- * `timestampSeconds[i] + timestampNanoseconds[i] / 1e9` (within 0.25 µs for dates
- * before 2106).
+ * nanosecond, as Wireshark does. `timestamps` holds the same instant as one number
+ * of seconds (seconds + nanoseconds / 1e9, within 0.25 µs for dates before 2106),
+ * for a connection tracker's timeouts.
+ *
+ * For tracker.classifyPackets: `createPacketBatch({ bytes: b.data, offsets,
+ * lengths: capturedLengths, timestamps, linkType: linkTypes, wireLengths:
+ * originalLengths })`, each array `.subarray(0, b.count)`.
  */
 
-export class PacketBatch {
+export class CaptureBatch {
   /** Number of packets in this batch (entries 0..count-1 of each array are valid). */
   count = 0;
   /** 0-based number, in the whole capture, of this batch's packet 0. */
@@ -42,6 +46,12 @@ export class PacketBatch {
   readonly timestampSeconds: Float64Array;
   /** Nanoseconds within that second, 0..999,999,999. */
   readonly timestampNanoseconds: Uint32Array;
+  /**
+   * The same instant as one number of seconds since the epoch (seconds +
+   * nanoseconds / 1e9): what a tracker's timeouts want. Rounded to the double
+   * nearest, within 0.25 µs for dates before 2106; the two arrays above are exact.
+   */
+  readonly timestamps: Float64Array;
   /** Link type of each packet (LINKTYPE_*, see link-types.ts). */
   readonly linkTypes: Uint16Array;
   /** Interface of each packet: an index into the reader's `interfaces` (always 0 for classic pcap). */
@@ -55,6 +65,7 @@ export class PacketBatch {
     this.originalLengths = new Uint32Array(capacity);
     this.timestampSeconds = new Float64Array(capacity);
     this.timestampNanoseconds = new Uint32Array(capacity);
+    this.timestamps = new Float64Array(capacity);
     this.linkTypes = new Uint16Array(capacity);
     this.interfaceIds = new Uint32Array(capacity);
     this.recordOffsets = new Float64Array(capacity);
@@ -78,7 +89,7 @@ export interface CapturedPacket {
 }
 
 /** Copies packet i of a batch into a CapturedPacket that outlives the batch. */
-export function copyPacket(batch: PacketBatch, i: number): CapturedPacket {
+export function copyPacket(batch: CaptureBatch, i: number): CapturedPacket {
   return {
     // Not .slice(): on a Node Buffer that is a view sharing the batch's memory.
     data: new Uint8Array(batch.packet(i)),

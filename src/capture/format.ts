@@ -10,7 +10,7 @@
  * throws a CaptureError at the first impossible field, before that record touches
  * the batch, so the packets already in the batch are all good.
  */
-import type { PacketBatch } from './batch.js';
+import type { CaptureBatch } from './batch.js';
 import type { TimestampResolution } from './timestamp.js';
 
 export interface CaptureReadOptions {
@@ -89,7 +89,7 @@ export abstract class FormatDecoder {
   pending = '';
 
   constructor(
-    protected readonly batch: PacketBatch,
+    protected readonly batch: CaptureBatch,
     protected readonly limits: ReaderLimits,
     readonly interfaces: CaptureInterface[],
     readonly sections: CaptureSection[],

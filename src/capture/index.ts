@@ -1,9 +1,9 @@
 /**
- * Captures: reading pcap/pcapng into PacketBatches and writing them back (no
+ * Captures: reading pcap/pcapng into CaptureBatches and writing them back (no
  * `node:` imports: this runs in edge workers too; files and Node streams are in
  * src/node/capture-file.ts).
  */
-export { PacketBatch, copyPacket, type CapturedPacket } from './batch.js';
+export { CaptureBatch, copyPacket, type CapturedPacket } from './batch.js';
 export { CaptureReader, readCapture, type CaptureFormat, type CaptureSource, type CaptureChunk } from './reader.js';
 export type { CaptureReadOptions, CaptureInterface, CaptureSection } from './format.js';
 export { createCaptureEncoder, type CaptureEncoder, type CaptureWriterOptions } from './writer.js';

@@ -23,7 +23,7 @@
  */
 import { CaptureError, hex32 } from './errors.js';
 import { FormatDecoder, type CaptureInterface, type CaptureSection, type ReaderLimits } from './format.js';
-import type { PacketBatch } from './batch.js';
+import type { CaptureBatch } from './batch.js';
 import { MICROSECONDS, NANOSECONDS } from './timestamp.js';
 import { linkTypeName } from './link-types.js';
 
@@ -55,7 +55,7 @@ export class PcapDecoder extends FormatDecoder {
   private readonly lengths: Lengths;
 
   /** Reads the 24-byte file header at `pos` (the caller checked it is all there). */
-  constructor(batch: PacketBatch, limits: ReaderLimits, view: DataView, pos: number) {
+  constructor(batch: CaptureBatch, limits: ReaderLimits, view: DataView, pos: number) {
     super(batch, limits, [], []);
     const magic = view.getUint32(pos, false);
     this.le = magic === SWAPPED_MICROS || magic === SWAPPED_NANOS || magic === SWAPPED_KUZNETZOV;
@@ -93,7 +93,7 @@ export class PcapDecoder extends FormatDecoder {
     const cap = batch.capacity;
     const unitsPerSecond = this.nanos ? 1e9 : 1e6;
     const nanosPerUnit = this.nanos ? 1 : 1000;
-    const { offsets, capturedLengths, originalLengths, timestampSeconds, timestampNanoseconds, linkTypes, interfaceIds, recordOffsets } = batch;
+    const { offsets, capturedLengths, originalLengths, timestampSeconds, timestampNanoseconds, timestamps, linkTypes, interfaceIds, recordOffsets } = batch;
     let n = batch.count;
     if (n === 0) batch.data = buf;
     while (n < cap) {
@@ -130,8 +130,10 @@ export class PcapDecoder extends FormatDecoder {
       offsets[n] = pos + hdr;
       capturedLengths[n] = caplen;
       originalLengths[n] = len;
+      const ns = frac * nanosPerUnit;
       timestampSeconds[n] = seconds;
-      timestampNanoseconds[n] = frac * nanosPerUnit;
+      timestampNanoseconds[n] = ns;
+      timestamps[n] = seconds + ns / 1e9;
       linkTypes[n] = this.linkType;
       interfaceIds[n] = 0;
       recordOffsets[n] = base + pos;

@@ -34,7 +34,7 @@
  */
 import { CaptureError, hex32 } from './errors.js';
 import { FormatDecoder, type CaptureInterface, type ReaderLimits } from './format.js';
-import type { PacketBatch } from './batch.js';
+import type { CaptureBatch } from './batch.js';
 import { binaryResolution, decimalResolution, MICROSECONDS, split, splitUnits, type TimestampResolution } from './timestamp.js';
 
 export const PCAPNG_MAGIC = 0x0a0d0d0a;
@@ -97,7 +97,7 @@ export class PcapngDecoder extends FormatDecoder {
   private skipType = 0;
   private skipOffset = 0;
 
-  constructor(batch: PacketBatch, limits: ReaderLimits) {
+  constructor(batch: CaptureBatch, limits: ReaderLimits) {
     super(batch, limits, [], []);
   }
 
@@ -319,6 +319,7 @@ export class PcapngDecoder extends FormatDecoder {
     batch.originalLengths[n] = len;
     batch.timestampSeconds[n] = seconds;
     batch.timestampNanoseconds[n] = nanos;
+    batch.timestamps[n] = seconds + nanos / 1e9;
     batch.linkTypes[n] = iface.linkType;
     batch.interfaceIds[n] = iface.index;
     batch.recordOffsets[n] = at;
@@ -344,8 +345,10 @@ export class PcapngDecoder extends FormatDecoder {
     batch.offsets[n] = pos + 28;
     batch.capturedLengths[n] = caplen;
     batch.originalLengths[n] = view.getUint32(pos + 24, le);
-    batch.timestampSeconds[n] = split.seconds + iface.timestampOffsetSeconds;
+    const seconds = split.seconds + iface.timestampOffsetSeconds;
+    batch.timestampSeconds[n] = seconds;
     batch.timestampNanoseconds[n] = split.nanoseconds;
+    batch.timestamps[n] = seconds + split.nanoseconds / 1e9;
     batch.linkTypes[n] = iface.linkType;
     batch.interfaceIds[n] = iface.index;
     batch.recordOffsets[n] = at;

@@ -1,6 +1,6 @@
 /**
  * Reading a capture (classic pcap or pcapng, told apart by the magic number) as a
- * sequence of PacketBatches, in constant memory.
+ * sequence of CaptureBatches, in constant memory.
  *
  * Written here rather than taken from npm: the pcap readers there parse whole
  * files into objects per packet, or stream without validating lengths, and none
@@ -26,7 +26,7 @@
  * buffer or wait without end.
  */
 import { SgfilterError } from '../errors.js';
-import { PacketBatch } from './batch.js';
+import { CaptureBatch } from './batch.js';
 import { CaptureError, hex32 } from './errors.js';
 import type { CaptureInterface, CaptureReadOptions, CaptureSection, FormatDecoder, ReaderLimits } from './format.js';
 import { isPcapMagic, PcapDecoder, PCAP_HEADER_LENGTH } from './pcap.js';
@@ -76,7 +76,7 @@ class CaptureDecoder {
   needed = 4;
   private pendingError: unknown;
 
-  constructor(readonly batch: PacketBatch, readonly limits: ReaderLimits) {}
+  constructor(readonly batch: CaptureBatch, readonly limits: ReaderLimits) {}
 
   /** One decode step on buf[pos..end) (buf[0] at file offset base); returns the new position. */
   step(buf: Uint8Array, view: DataView, pos: number, end: number, base: number): number {
@@ -172,7 +172,7 @@ class ChunkFeeder {
   }
 
   /** Decodes buf[pos..end) until no progress; yields each non-empty batch. Returns the position reached. */
-  private *run(buf: Uint8Array, view: DataView, pos: number, end: number, base: number): Generator<PacketBatch, number> {
+  private *run(buf: Uint8Array, view: DataView, pos: number, end: number, base: number): Generator<CaptureBatch, number> {
     const batch = this.decoder.batch;
     for (;;) {
       batch.count = 0;
@@ -190,7 +190,7 @@ class ChunkFeeder {
     }
   }
 
-  *push(chunk: Uint8Array): Generator<PacketBatch> {
+  *push(chunk: Uint8Array): Generator<CaptureBatch> {
     let cpos = 0;
     const cend = chunk.length;
     let view: DataView | undefined;
@@ -233,7 +233,7 @@ class ChunkFeeder {
 }
 
 /**
- * A capture being read: iterate it (once) for PacketBatches; `interfaces`,
+ * A capture being read: iterate it (once) for CaptureBatches; `interfaces`,
  * `sections` and `format` fill in as the headers are read.
  *
  *   const reader = readCapture(fs.createReadStream('x.pcapng'));
@@ -244,7 +244,7 @@ class ChunkFeeder {
  *     }
  *   }
  */
-export class CaptureReader implements AsyncIterable<PacketBatch>, Iterable<PacketBatch> {
+export class CaptureReader implements AsyncIterable<CaptureBatch>, Iterable<CaptureBatch> {
   private readonly decoder: CaptureDecoder;
   private readonly feeder: ChunkFeeder;
   private started = false;
@@ -253,7 +253,7 @@ export class CaptureReader implements AsyncIterable<PacketBatch>, Iterable<Packe
 
   constructor(private readonly source: CaptureSource, options: CaptureReadOptions = {}) {
     const limits = limitsOf(options);
-    this.decoder = new CaptureDecoder(new PacketBatch(limits.batchSize), limits);
+    this.decoder = new CaptureDecoder(new CaptureBatch(limits.batchSize), limits);
     this.feeder = new ChunkFeeder(this.decoder);
   }
 
@@ -293,7 +293,7 @@ export class CaptureReader implements AsyncIterable<PacketBatch>, Iterable<Packe
   }
 
   /** Synchronous iteration: only for a Uint8Array / ArrayBuffer source or a sync iterable of chunks. */
-  *[Symbol.iterator](): Iterator<PacketBatch> {
+  *[Symbol.iterator](): Iterator<CaptureBatch> {
     this.start();
     const src = this.source;
     if (src instanceof Uint8Array || src instanceof ArrayBuffer) {
@@ -308,10 +308,10 @@ export class CaptureReader implements AsyncIterable<PacketBatch>, Iterable<Packe
     throw new SgfilterError('INVALID_ARGUMENT', 'this capture source is asynchronous: iterate it with for await');
   }
 
-  async *[Symbol.asyncIterator](): AsyncIterator<PacketBatch> {
+  async *[Symbol.asyncIterator](): AsyncIterator<CaptureBatch> {
     const src = this.source;
     if (src instanceof Uint8Array || src instanceof ArrayBuffer || (src !== null && typeof src === 'object' && !(Symbol.asyncIterator in src) && Symbol.iterator in src)) {
-      yield* this[Symbol.iterator]() as Generator<PacketBatch>;
+      yield* this[Symbol.iterator]() as Generator<CaptureBatch>;
       return;
     }
     this.start();
@@ -335,7 +335,7 @@ export class CaptureReader implements AsyncIterable<PacketBatch>, Iterable<Packe
   }
 
   /** A whole file in memory: decoded in place (in 1 GiB windows past 4 GiB). */
-  private *inMemory(bytes: Uint8Array): Generator<PacketBatch> {
+  private *inMemory(bytes: Uint8Array): Generator<CaptureBatch> {
     if (bytes.length > 0xffffffff) {
       for (let at = 0; at < bytes.length; at += WINDOW) yield* this.feeder.push(bytes.subarray(at, at + WINDOW));
       this.feeder.end();

@@ -22,7 +22,7 @@
  *     0 to 2^64 units) are CAPTURE_UNSUPPORTED rather than silently wrapped.
  */
 import { SgfilterError } from '../errors.js';
-import { PacketBatch, type CapturedPacket } from './batch.js';
+import { CaptureBatch, type CapturedPacket } from './batch.js';
 import { CaptureError } from './errors.js';
 import type { CaptureInterface } from './format.js';
 import { linkTypeName } from './link-types.js';
@@ -58,7 +58,7 @@ export interface CaptureEncoder {
    * when `into` is given and large enough, a view of its first bytes: a caller that
    * writes files can reuse one buffer (every byte of the view is written).
    */
-  encode(batch: PacketBatch, keep?: Uint8Array, into?: Uint8Array): Uint8Array;
+  encode(batch: CaptureBatch, keep?: Uint8Array, into?: Uint8Array): Uint8Array;
   /** Same for packets held as objects (tests, tools). */
   encodePackets(packets: readonly CapturedPacket[]): Uint8Array;
   /** The file header if nothing has been encoded yet (an empty capture is still a valid file), else nothing. */
@@ -69,7 +69,7 @@ const EMPTY = new Uint8Array(0);
 const DEFAULT_SNAPLEN = 262_144;
 const PCAP_MAX_SECONDS = 0xffffffff;
 
-function checkKeep(batch: PacketBatch, keep: Uint8Array | undefined): void {
+function checkKeep(batch: CaptureBatch, keep: Uint8Array | undefined): void {
   if (keep !== undefined && !(keep instanceof Uint8Array && keep.length >= batch.count)) {
     throw new SgfilterError('INVALID_ARGUMENT', `keep must be a Uint8Array of at least batch.count (${batch.count}) flags`);
   }
@@ -89,8 +89,8 @@ function outputOf(size: number, into: Uint8Array | undefined): Uint8Array {
   return into !== undefined && into.length >= size ? into.subarray(0, size) : new Uint8Array(size);
 }
 
-function batchOf(packets: readonly CapturedPacket[]): PacketBatch {
-  const batch = new PacketBatch(Math.max(packets.length, 1));
+function batchOf(packets: readonly CapturedPacket[]): CaptureBatch {
+  const batch = new CaptureBatch(Math.max(packets.length, 1));
   let size = 0;
   for (const p of packets) size += p.data.length;
   const data = new Uint8Array(size);
@@ -102,6 +102,7 @@ function batchOf(packets: readonly CapturedPacket[]): PacketBatch {
     batch.originalLengths[i] = p.originalLength;
     batch.timestampSeconds[i] = p.timestampSeconds;
     batch.timestampNanoseconds[i] = p.timestampNanoseconds;
+    batch.timestamps[i] = p.timestampSeconds + p.timestampNanoseconds / 1e9;
     batch.linkTypes[i] = p.linkType;
     batch.interfaceIds[i] = p.interfaceId;
     at += p.data.length;
@@ -124,7 +125,7 @@ function validLinkType(linkType: number | undefined): number | undefined {
   return linkType;
 }
 
-function badTimestamp(batch: PacketBatch, i: number, format: string, range: string): never {
+function badTimestamp(batch: CaptureBatch, i: number, format: string, range: string): never {
   const n = batch.firstPacketIndex + i + 1;
   throw new CaptureError('CAPTURE_UNSUPPORTED', `packet ${n}: timestamp ${batch.timestampSeconds[i]} s cannot be written to ${format} (${range})`, batch.recordOffsets[i]!, batch.recordOffsets[i]!);
 }
@@ -150,7 +151,7 @@ abstract class Encoder implements CaptureEncoder {
     this.snaplen = validSnaplen(options.snaplen);
   }
 
-  abstract encode(batch: PacketBatch, keep?: Uint8Array, into?: Uint8Array): Uint8Array;
+  abstract encode(batch: CaptureBatch, keep?: Uint8Array, into?: Uint8Array): Uint8Array;
   protected abstract header(): Uint8Array;
 
   encodePackets(packets: readonly CapturedPacket[]): Uint8Array {
@@ -186,7 +187,7 @@ class PcapEncoder extends Encoder {
     return h;
   }
 
-  encode(batch: PacketBatch, keep?: Uint8Array, into?: Uint8Array): Uint8Array {
+  encode(batch: CaptureBatch, keep?: Uint8Array, into?: Uint8Array): Uint8Array {
     checkKeep(batch, keep);
     const { count, capturedLengths, linkTypes, timestampSeconds } = batch;
     const snaplen = this.snaplen;
@@ -327,7 +328,7 @@ class PcapngEncoder extends Encoder {
     return b;
   }
 
-  encode(batch: PacketBatch, keep?: Uint8Array, into?: Uint8Array): Uint8Array {
+  encode(batch: CaptureBatch, keep?: Uint8Array, into?: Uint8Array): Uint8Array {
     checkKeep(batch, keep);
     const { count, capturedLengths, linkTypes, interfaceIds, timestampSeconds } = batch;
     const snaplen = this.snaplen;

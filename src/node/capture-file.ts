@@ -27,7 +27,7 @@ import { finished } from 'node:stream/promises';
 import { SgfilterError } from '../errors.js';
 import { readCapture, type CaptureReader } from '../capture/reader.js';
 import type { CaptureReadOptions } from '../capture/format.js';
-import type { PacketBatch, CapturedPacket } from '../capture/batch.js';
+import type { CaptureBatch, CapturedPacket } from '../capture/batch.js';
 import { createCaptureEncoder, type CaptureEncoder, type CaptureWriterOptions } from '../capture/writer.js';
 
 export interface OpenCaptureOptions extends CaptureReadOptions {
@@ -194,7 +194,7 @@ export class CaptureWriteStream {
    * CAPTURE_LINK_TYPE_MISMATCH / CAPTURE_UNSUPPORTED (nothing of the batch
    * written) or the file's or stream's error.
    */
-  write(batch: PacketBatch, keep?: Uint8Array): Promise<void> {
+  write(batch: CaptureBatch, keep?: Uint8Array): Promise<void> {
     return this.send((into) => this.encoder.encode(batch, keep, into));
   }
 
