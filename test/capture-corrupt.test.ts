@@ -302,6 +302,8 @@ describe('named corruptions: code, offsets and a message that says what', () => 
 
   it('bad arguments: options, chunks that are not bytes, a second iteration', async () => {
     expect(() => readCapture(new Uint8Array(0), { batchSize: 0 })).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    expect(() => readCapture('x.pcap' as unknown as Uint8Array)).toThrow(/use openCaptureFile/);
+    expect(() => readCapture(42 as unknown as Uint8Array)).toThrow(/got number/);
     expect(() => readCapture(new Uint8Array(0), { maxPacketLength: 2 ** 31 })).toThrow(/maxPacketLength must be a whole number/);
     await expect(readAllAsync(readCapture(['text' as unknown as Uint8Array]))).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
     const r = readCapture(pcapFile([pkt(1)]));

@@ -252,6 +252,12 @@ export class CaptureReader implements AsyncIterable<CaptureBatch>, Iterable<Capt
   private inMemoryBytes = 0;
 
   constructor(private readonly source: CaptureSource, options: CaptureReadOptions = {}) {
+    const ok = source instanceof Uint8Array || source instanceof ArrayBuffer
+      || (source !== null && typeof source === 'object'
+        && (Symbol.asyncIterator in source || Symbol.iterator in source || typeof (source as ReadableStream).getReader === 'function'));
+    if (!ok) {
+      throw new SgfilterError('INVALID_ARGUMENT', `a capture source must be a Uint8Array, an ArrayBuffer, an (async) iterable of byte chunks or a ReadableStream, got ${source === null ? 'null' : typeof source}${typeof source === 'string' ? ' (a file path? use openCaptureFile)' : ''}`);
+    }
     const limits = limitsOf(options);
     this.decoder = new CaptureDecoder(new CaptureBatch(limits.batchSize), limits);
     this.feeder = new ChunkFeeder(this.decoder);
