@@ -157,6 +157,98 @@ describe('a capture with a byte changed anywhere', () => {
   });
 });
 
+describe('random bytes behind a valid file header', () => {
+  it('read as the reference decoder reads them, in any chunking, never another exception (fast-check)', async () => {
+    const shb = (le: boolean) => encodePcapng([{ le, blocks: [{ kind: 'idb', iface: { linkType: 1, snaplen: 0, tsresol: 9 } }] }]).bytes;
+    const headers = [
+      encodePcap({ le: true, nanos: false, snaplen: 0, linkType: 1, packets: [] }).bytes,
+      encodePcap({ le: false, nanos: true, snaplen: 300, linkType: 276, packets: [] }).bytes,
+      shb(true),
+      shb(false),
+    ];
+    // Bytes that look like records: small lengths are likelier than in uniform noise.
+    const word = fc.oneof(fc.constantFrom(0, 1, 6, 12, 16, 20, 28, 32, 36, 40, 64, 0x0a0d0d0a, 0x1a2b3c4d, 0xffffffff), fc.nat({ max: 0xffffffff }));
+    await fc.assert(
+      fc.asyncProperty(fc.nat({ max: headers.length - 1 }), fc.array(word, { maxLength: 60 }), fc.boolean(), fc.array(fc.nat(), { maxLength: 5 }), fc.integer({ min: 1, max: 6 }),
+        async (which, words, le, cuts, batchSize) => {
+          const head = headers[which]!;
+          const bytes = new Uint8Array(head.length + words.length * 4);
+          bytes.set(head);
+          const v = new DataView(bytes.buffer);
+          words.forEach((w, i) => v.setUint32(head.length + i * 4, w, le));
+          await check(bytes, cuts, batchSize);
+        }),
+      { seed: 0xbadcafe, numRuns: 2000 },
+    );
+  });
+
+  // Records and blocks whose lengths mostly agree, with fields drawn from small
+  // numbers: the reader gets deep into the file before something is wrong.
+  const smallWord = fc.oneof(fc.constantFrom(0, 1, 2, 4, 6, 9, 20, 0x1a2b3c4d, 0x4d3c2b1a, 0x00010000), fc.nat({ max: 0xffffffff }));
+  const block = fc.record({
+    type: fc.constantFrom(1, 2, 3, 5, 6, 6, 6, 0x0a0d0d0a, 0xbad, 7),
+    body: fc.array(smallWord, { maxLength: 12 }),
+    // Packet blocks: interface id, timestamp, a captured length that (mostly) fits the data words.
+    packet: fc.option(fc.record({ id: fc.constantFrom(0, 0, 0, 1, 2), hi: smallWord, lo: smallWord, dataWords: fc.nat({ max: 8 }), short: fc.nat({ max: 5 }), len: fc.nat({ max: 70 }) }), { freq: 2 }),
+    total: fc.oneof({ weight: 8, arbitrary: fc.constant(-1) }, { weight: 1, arbitrary: fc.nat({ max: 80 }) }),
+    trailer: fc.oneof({ weight: 9, arbitrary: fc.constant(-1) }, { weight: 1, arbitrary: fc.nat({ max: 80 }) }),
+  }).map((b) => {
+    if (b.packet === null || (b.type !== 6 && b.type !== 2)) return b;
+    const { id, hi, lo, dataWords, short, len } = b.packet;
+    const caplen = Math.max(0, dataWords * 4 - short);
+    return { ...b, body: [b.type === 6 ? id : id, hi, lo, caplen, len, ...Array.from({ length: dataWords }, (_, k) => k * 0x01010101)] };
+  });
+  const record = fc.record({
+    caplen: fc.nat({ max: 70 }), len: fc.nat({ max: 80 }), frac: fc.nat({ max: 1_200_000 }),
+    skew: fc.oneof({ weight: 9, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.integer({ min: -8, max: 8 }) }),
+  });
+
+  it('plausible pcapng blocks and pcap records with a few fields wrong (fast-check)', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.boolean(), fc.boolean(), fc.array(block, { maxLength: 10 }), fc.array(record, { maxLength: 10 }), fc.array(fc.nat(), { maxLength: 5 }), fc.integer({ min: 1, max: 6 }),
+        async (ng, le, blocks, records, cuts, batchSize) => {
+          const parts: number[] = [];
+          const u32 = (x: number) => {
+            const b = new Uint8Array(4);
+            new DataView(b.buffer).setUint32(0, x >>> 0, le);
+            parts.push(...b);
+          };
+          if (ng) {
+            parts.push(...encodePcapng([{ le, blocks: [{ kind: 'idb', iface: { linkType: 1, snaplen: 0, tsresol: 9 } }] }]).bytes);
+            for (const b of blocks) {
+              const total = 12 + b.body.length * 4;
+              u32(b.type);
+              u32(b.total < 0 ? total : b.total);
+              b.body.forEach(u32);
+              u32(b.trailer < 0 ? total : b.trailer);
+            }
+          } else {
+            parts.push(...encodePcap({ le, nanos: false, snaplen: 64, linkType: 1, packets: [] }).bytes);
+            for (const r of records) {
+              u32(1);
+              u32(r.frac);
+              u32(r.caplen);
+              u32(r.len);
+              for (let k = 0; k < Math.max(0, r.caplen + r.skew); k++) parts.push(k);
+            }
+          }
+          await check(Uint8Array.from(parts), cuts, batchSize);
+        }),
+      { seed: 0xfeed, numRuns: 3000 },
+    );
+  });
+
+  async function check(bytes: Uint8Array, cuts: number[], batchSize: number): Promise<void> {
+    const want = referenceRead(bytes, { maxPacketLength: 64, maxBlockLength: 200, maxInterfaces: 4 });
+    const options = { maxPacketLength: 64, maxBlockLength: 200, maxInterfaces: 4, batchSize };
+    checkOutcome(readAllSync(readCapture(bytes, options)), want);
+    async function* stream() {
+      yield* chunksAt(bytes, cuts.map((c) => c % (bytes.length + 1)));
+    }
+    checkOutcome(await readAllAsync(readCapture(stream(), options)), want);
+  }
+});
+
 // ---------------------------------------------------------------- named cases
 
 function errorOf(bytes: Uint8Array | Uint8Array[], options = {}): { error: CaptureError; packets: number } {

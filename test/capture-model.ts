@@ -332,8 +332,11 @@ export function referenceRead(bytes: Uint8Array, limits: RefLimits = DEFAULT_LIM
       if (u32(p + total - 4, blockLe) !== total) return new Stop('CAPTURE_INVALID', p + total - 4, p);
       const end = p + total - 4;
       // Options in [from, end): returns a Stop or the list.
-      const opts = (from: number): Stop | { code: number; at: number; length: number }[] => {
-        const list: { code: number; at: number; length: number }[] = [];
+      // Options in [from, end), in file order: each option's header, then its own
+      // check (`each`), then the next option. Returns the first Stop or the list.
+      type Opt = { code: number; at: number; length: number };
+      const opts = (from: number, each?: (o: Opt, earlier: Opt[]) => Stop | undefined): Stop | Opt[] => {
+        const list: Opt[] = [];
         let q = from;
         while (q < end) {
           if (end - q < 4) return new Stop('CAPTURE_INVALID', q, p);
@@ -341,7 +344,10 @@ export function referenceRead(bytes: Uint8Array, limits: RefLimits = DEFAULT_LIM
           const length = u16(q + 2, blockLe);
           if (code === 0) break;
           if (q + 4 + pad(length) > end) return new Stop('CAPTURE_INVALID', q + 2, p);
-          list.push({ code, at: q + 4, length });
+          const o = { code, at: q + 4, length };
+          const stop = each?.(o, list);
+          if (stop) return stop;
+          list.push(o);
           q += 4 + pad(length);
         }
         return list;
@@ -355,20 +361,18 @@ export function referenceRead(bytes: Uint8Array, limits: RefLimits = DEFAULT_LIM
         le = blockLe;
         sectionIfaces = [];
       } else if (type === 1) {
-        const o = opts(p + 16);
+        // if_tsresol (9), if_fcslen (13), if_tsoffset (14): the first of each counts and must have its size.
+        const o = opts(p + 16, ({ code, at, length }, earlier) => {
+          const first = !earlier.some((e) => e.code === code);
+          if (first && (code === 9 || code === 13 || code === 14) && length !== (code === 14 ? 8 : 1)) return new Stop('CAPTURE_INVALID', at - 2, p);
+          return undefined;
+        });
         if (o instanceof Stop) return o;
+        const resol = o.find((x) => x.code === 9);
         let units = 1_000_000n;
-        const seen = new Set<number>();
-        for (const { code, at, length } of o) {
-          if (seen.has(code)) continue;
-          if (code === 9 || code === 13 || code === 14) {
-            if (length !== (code === 14 ? 8 : 1)) return new Stop('CAPTURE_INVALID', at - 2, p);
-            seen.add(code);
-            if (code === 9) {
-              const v = u8(at);
-              units = v & 0x80 ? 1n << BigInt(v & 0x7f) : 10n ** BigInt(v);
-            }
-          }
+        if (resol) {
+          const v = u8(resol.at);
+          units = v & 0x80 ? 1n << BigInt(v & 0x7f) : 10n ** BigInt(v);
         }
         if (global >= limits.maxInterfaces) return new Stop('CAPTURE_UNSUPPORTED', p, p);
         const offsetOpt = o.find((x) => x.code === 14);
