@@ -16,6 +16,10 @@ export const ErrorCodes = {
   INVALID_ARGUMENT: 'an API argument is outside what the function accepts',
   SNAPSHOT_INVALID: 'a compiled-policy snapshot is truncated, corrupted, or from another format/ABI',
   VERSION_CONFLICT: 'a reload named an expectedVersion that is no longer the published one',
+  CAPTURE_INVALID: 'a capture file (pcap/pcapng) is corrupt: a magic number, length, offset or field is impossible (error.offset: the first bad byte; error.recordOffset: where its record starts; every packet before that record was delivered)',
+  CAPTURE_TRUNCATED: 'a capture file ends inside its file header or inside a record (error.offset: the end of the data; error.recordOffset: where the cut record starts; every packet before it was delivered)',
+  CAPTURE_UNSUPPORTED: 'a capture file is well formed but past what sgfilter reads (a format version, more interfaces than maxInterfaces), or a packet has a timestamp the output format cannot hold',
+  CAPTURE_LINK_TYPE_MISMATCH: 'a classic pcap output was given a packet of a link type other than its own (a pcap file holds one link type; write pcapng for several)',
   ERR_SGFILTER_DROPPED: 'a guarded outbound connection was refused by the policy before it was dialled (error.groupId, error.ruleIndex, error.address name the deciding rule and address)',
   WORKER_FAILED: 'a worker thread (compileInWorker, reloadInWorker, a classifier pool) crashed, exited, lost a message or did not answer in time; the call changed nothing, and the next call starts a new thread',
 } as const;

@@ -39,3 +39,8 @@ export {
   type CompileInWorkerOptions, type ClassifierPool, type ClassifierPoolOptions, type PoolResult,
 } from './node/index.js';
 export { encodeSnapshot, decodeSnapshot, SNAPSHOT_FORMAT, type DecodedSnapshot } from './snapshot.js';
+export * from './capture/index.js';
+export {
+  openCaptureFile, createCaptureFileWriter, captureFormatOf, CaptureWriteStream,
+  type OpenCaptureOptions, type CaptureFileWriterOptions,
+} from './node/capture-file.js';

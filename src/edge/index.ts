@@ -48,3 +48,4 @@ export { SgfilterError, ErrorCodes, IssueCodes, formatPath, type Issue, type Err
 export type * from '../types.js';
 export { parseClassBench, parseClassBenchTrace, CLASSBENCH_GROUP_ID } from '../classbench.js';
 export { encodeSnapshot, decodeSnapshot, SNAPSHOT_FORMAT, type DecodedSnapshot } from '../snapshot.js';
+export * from '../capture/index.js';
