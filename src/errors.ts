@@ -14,7 +14,10 @@ export const ErrorCodes = {
   WASM_LOAD: 'the WASM matcher could not be loaded or has another ABI',
   BATCH_MISMATCH: 'a flow batch or output buffer has the wrong shape',
   INVALID_ARGUMENT: 'an API argument is outside what the function accepts',
-  SNAPSHOT_INVALID: 'a compiled-policy snapshot is truncated, corrupted, or from another format/ABI',
+  SNAPSHOT_INVALID: 'a compiled-policy snapshot is truncated, corrupted, malformed (its table or metadata fails the load-time checks), or from another format/ABI',
+  SNAPSHOT_UNSIGNED: 'a snapshot without a signature was given to a load that has a key (createEngine({ snapshot, key }), loadSnapshot on an engine given a key, verifySnapshot)',
+  SNAPSHOT_SIGNATURE: 'a signed snapshot does not verify with the key given: it was changed after signing, or signed with another key',
+  SNAPSHOT_KEY: 'a snapshot key is unusable: not bytes or an HMAC SHA-256 CryptoKey, shorter than 32 bytes, key text neither hex nor base64, or no WebCrypto in the runtime',
   VERSION_CONFLICT: 'a reload named an expectedVersion that is no longer the published one',
   ERR_SGFILTER_DROPPED: 'a guarded outbound connection was refused by the policy before it was dialled (error.groupId, error.ruleIndex, error.address name the deciding rule and address)',
 } as const;

@@ -22,10 +22,11 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createRequire } from 'node:module';
 import { SgfilterError } from '../errors.js';
-import { decodeSnapshot } from '../snapshot.js';
+import { decodeSnapshot, verifySnapshot } from '../snapshot.js';
+import type { SnapshotKey } from '../snapshot/key.js';
 import { verdictOf, type RuleRef } from '../compile/index.js';
 import { FlowBatch, createFlowBatch } from '../flow.js';
-import type { Engine, ReloadOptions } from '../engine.js';
+import { publishCompiledSnapshot, type Engine, type ReloadOptions } from '../engine.js';
 import type { Flow, FlowInput, Verdict } from '../types.js';
 import {
   deserializeError, type CompileRequest, type PackedSlice, type PoolRequest, type PoolResponse, type SerializedError,
@@ -171,7 +172,8 @@ export async function closeCompileWorker(): Promise<void> {
 export async function reloadInWorker(engine: Engine, config: object | string, options: ReloadOptions & CompileInWorkerOptions = {}): Promise<number> {
   const { expectedVersion, ...compile } = options;
   const snapshot = await compileInWorker(config, compile);
-  return engine.loadSnapshot(snapshot, expectedVersion === undefined ? {} : { expectedVersion });
+  // A config reload compiled by our own worker: an engine's snapshot key does not apply.
+  return publishCompiledSnapshot(engine, snapshot, expectedVersion === undefined ? {} : { expectedVersion });
 }
 
 // ---------------------------------------------------------------------------------
@@ -220,7 +222,15 @@ export interface ClassifierPool {
   close(): Promise<void>;
 }
 
-function isSnapshotInput(x: unknown): x is { snapshot: Uint8Array | ArrayBuffer } {
+/** { snapshot, key? }: with a key, the bytes threads get are a copy verified here first. */
+async function snapshotBytes(x: { snapshot: Uint8Array | ArrayBuffer; key?: SnapshotKey }): Promise<Uint8Array> {
+  if (x.key === undefined) return u8(x.snapshot);
+  const bytes = new Uint8Array(u8(x.snapshot)); // a copy (Buffer.slice would share)
+  await verifySnapshot(bytes, x.key);
+  return bytes;
+}
+
+function isSnapshotInput(x: unknown): x is { snapshot: Uint8Array | ArrayBuffer; key?: SnapshotKey } {
   return typeof x === 'object' && x !== null && 'snapshot' in x && ((x as { snapshot: unknown }).snapshot instanceof Uint8Array || (x as { snapshot: unknown }).snapshot instanceof ArrayBuffer);
 }
 
@@ -235,7 +245,7 @@ export async function createClassifierPool(config: object | string, options: Cla
   const threads = options.threads ?? availableParallelism();
   if (!Number.isInteger(threads) || threads < 1) throw new SgfilterError('INVALID_ARGUMENT', `threads must be a whole number ≥ 1, got ${String(threads)}`);
   const minPer = Math.max(1, options.minFlowsPerThread ?? 1024);
-  const snapshot = isSnapshotInput(config) ? u8(config.snapshot) : await compileInWorker(config, options);
+  const snapshot = isSnapshotInput(config) ? await snapshotBytes(config) : await compileInWorker(config, options);
   let rules: RuleRef[] = decodeSnapshot(snapshot).compiled.rules;
   const channels: Channel<PoolRequest, PoolResponse & { id: number }>[] = [];
   for (let t = 0; t < threads; t++) channels.push(new Channel(startWorker('classify-worker', { snapshot })));
@@ -330,7 +340,7 @@ export async function createClassifierPool(config: object | string, options: Cla
       if (opts.expectedVersion !== undefined && opts.expectedVersion !== version) {
         throw new SgfilterError('VERSION_CONFLICT', `the pool is at version ${version}, not ${opts.expectedVersion}; publish against the current version`);
       }
-      const snap = isSnapshotInput(next) ? u8(next.snapshot) : await compileInWorker(next, options);
+      const snap = isSnapshotInput(next) ? await snapshotBytes(next) : await compileInWorker(next, options);
       check();
       const nextRules = decodeSnapshot(snap).compiled.rules; // refuses a bad snapshot before any thread sees it
       if (opts.expectedVersion !== undefined && opts.expectedVersion !== version) {
