@@ -27,6 +27,8 @@ const DIRECTIONS: readonly Direction[] = ['inbound', 'outbound'];
 const V4_MAX = (1n << 32n) - 1n;
 const V6_MAX = (1n << 128n) - 1n;
 const HEX = /^[0-9a-f]{1,32}$/;
+const RULE_FIELDS = ['groupId', 'direction', 'ruleIndex', 'action', 'protocol', 'ports', 'peer', 'local', 'sourcePorts', 'icmpType', 'icmpCode', 'text'];
+const RULE_OPTIONAL = ['description', 'template'];
 
 /** Encodes the metadata of `compiled` and `config` (see the file comment). */
 export function encodeMeta(compiled: CompiledPolicy, config: Config): Uint8Array {
@@ -47,8 +49,17 @@ export function ruleRefs(config: Config): RuleRef[] {
   return refs;
 }
 
+/**
+ * Reads untrusted JSON into typed values. The path of the value being read is a stack
+ * (`at`), pushed and popped while descending, and only copied into a message when
+ * something is wrong: a 100,000-rule config is read without an allocation per field.
+ * Each check takes the key of the value it reads inside the current object.
+ */
 class MetaReader {
-  fail(path: Path, message: string): never {
+  readonly at: Path = [];
+
+  fail(key: string | number | null, message: string): never {
+    const path = key === null ? this.at : [...this.at, key];
     throw new SgfilterError('SNAPSHOT_INVALID', `invalid snapshot: metadata ${formatPath(path)}: ${message}`);
   }
 
@@ -60,180 +71,232 @@ class MetaReader {
   }
 
   /** A plain JSON object with every `required` field and no field outside `required` + `optional`. */
-  record(v: unknown, path: Path, required: readonly string[], optional: readonly string[] = []): Record<string, unknown> {
+  record(v: unknown, key: string | number | null, required: readonly string[], optional: readonly string[] = []): Record<string, unknown> {
     if (typeof v !== 'object' || v === null || Array.isArray(v) || Object.getPrototypeOf(v) !== Object.prototype) {
-      this.fail(path, `must be an object, got ${this.show(v)}`);
+      this.fail(key, `must be an object, got ${this.show(v)}`);
     }
-    for (const k of Object.keys(v)) {
-      if (!required.includes(k) && !optional.includes(k)) this.fail([...path, k], `unknown field (allowed: ${[...required, ...optional].join(', ')})`);
+    const keys = Object.keys(v);
+    let present = 0;
+    for (const k of keys) {
+      if (required.includes(k)) present++;
+      else if (!optional.includes(k)) {
+        if (key !== null) this.at.push(key);
+        this.fail(k, `unknown field (allowed: ${[...required, ...optional].join(', ')})`);
+      }
     }
-    for (const k of required) if (!Object.hasOwn(v, k)) this.fail([...path, k], 'missing');
+    if (present !== required.length) {
+      if (key !== null) this.at.push(key);
+      this.fail(required.find((k) => !Object.hasOwn(v, k))!, 'missing');
+    }
     return v as Record<string, unknown>;
   }
 
-  list(v: unknown, path: Path): unknown[] {
-    if (!Array.isArray(v)) this.fail(path, `must be a list, got ${this.show(v)}`);
+  list(v: unknown, key: string | number | null): unknown[] {
+    if (!Array.isArray(v)) this.fail(key, `must be a list, got ${this.show(v)}`);
     return v;
   }
 
-  string(v: unknown, path: Path, nonEmpty = false): string {
-    if (typeof v !== 'string' || (nonEmpty && v.trim() === '')) this.fail(path, `must be a ${nonEmpty ? 'non-empty ' : ''}string, got ${this.show(v)}`);
+  string(v: unknown, key: string | number | null, nonEmpty = false): string {
+    if (typeof v !== 'string' || (nonEmpty && v.trim() === '')) this.fail(key, `must be a ${nonEmpty ? 'non-empty ' : ''}string, got ${this.show(v)}`);
     return v;
   }
 
-  int(v: unknown, path: Path, lo: number, hi: number): number {
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi) this.fail(path, `must be a whole number ${lo}-${hi}, got ${this.show(v)}`);
+  int(v: unknown, key: string | number | null, lo: number, hi: number): number {
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi) this.fail(key, `must be a whole number ${lo}-${hi}, got ${this.show(v)}`);
     return v;
   }
 
-  oneOf<T extends string>(v: unknown, path: Path, allowed: readonly T[]): T {
-    if (typeof v !== 'string' || !(allowed as readonly string[]).includes(v)) this.fail(path, `must be one of ${allowed.join(', ')}, got ${this.show(v)}`);
+  oneOf<T extends string>(v: unknown, key: string | number | null, allowed: readonly T[]): T {
+    if (typeof v !== 'string' || !(allowed as readonly string[]).includes(v)) this.fail(key, `must be one of ${allowed.join(', ')}, got ${this.show(v)}`);
     return v as T;
   }
 
-  bigint(v: unknown, path: Path, max: bigint): bigint {
-    const r = this.record(v, path, ['$n']);
+  /** A bigint written as {"$n": "<lowercase hex>"}, at most `max`. */
+  bigint(v: unknown, key: string, max: bigint): bigint {
+    const r = this.record(v, key, ['$n']);
     const hex = r.$n;
-    if (typeof hex !== 'string' || !HEX.test(hex)) this.fail([...path, '$n'], `must be lowercase hex digits, got ${this.show(hex)}`);
+    if (typeof hex !== 'string' || !HEX.test(hex)) {
+      this.at.push(key);
+      this.fail('$n', `must be lowercase hex digits, got ${this.show(hex)}`);
+    }
     const n = BigInt(`0x${hex}`);
-    if (n > max) this.fail(path, `address ${hex} is past the family's last address`);
+    if (n > max) this.fail(key, `address ${hex} is past the family's last address`);
     return n;
   }
 
-  intervals(v: unknown, path: Path, max: number): Interval[] | null {
+  intervals(v: unknown, key: string, max: number): Interval[] | null {
     if (v === null) return null;
-    const list = this.list(v, path);
-    if (list.length === 0) this.fail(path, 'must be null (any) or a non-empty list of intervals');
-    return list.map((x, i) => {
-      const r = this.record(x, [...path, i], ['lo', 'hi']);
-      const lo = this.int(r.lo, [...path, i, 'lo'], 0, max);
-      const hi = this.int(r.hi, [...path, i, 'hi'], lo, max);
-      return { lo, hi };
-    });
+    const list = this.list(v, key);
+    if (list.length === 0) this.fail(key, 'must be null (any) or a non-empty list of intervals');
+    this.at.push(key);
+    const out: Interval[] = [];
+    for (let i = 0; i < list.length; i++) {
+      const r = this.record(list[i], i, ['lo', 'hi']);
+      this.at.push(i);
+      const lo = this.int(r.lo, 'lo', 0, max);
+      const hi = this.int(r.hi, 'hi', lo, max);
+      this.at.pop();
+      out.push({ lo, hi });
+    }
+    this.at.pop();
+    return out;
   }
 
-  addressSet(v: unknown, path: Path): AddressSet {
-    const r = this.record(v, path, ['v4', 'v6']);
-    const ranges = (key: 'v4' | 'v6', max: bigint): AddressRange[] =>
-      this.list(r[key], [...path, key]).map((x, i) => {
-        const p = [...path, key, i];
-        const a = this.record(x, p, ['lo', 'hi']);
-        const lo = this.bigint(a.lo, [...p, 'lo'], max);
-        const hi = this.bigint(a.hi, [...p, 'hi'], max);
-        if (hi < lo) this.fail(p, 'the range ends before it starts');
-        return { lo, hi };
-      });
-    return { v4: ranges('v4', V4_MAX), v6: ranges('v6', V6_MAX) };
+  addressSet(v: unknown, key: string): AddressSet {
+    const r = this.record(v, key, ['v4', 'v6']);
+    this.at.push(key);
+    const set = { v4: this.ranges(r.v4, 'v4', V4_MAX), v6: this.ranges(r.v6, 'v6', V6_MAX) };
+    this.at.pop();
+    return set;
   }
 
-  protocol(v: unknown, path: Path): ProtocolMatch {
+  ranges(v: unknown, key: string, max: bigint): AddressRange[] {
+    const list = this.list(v, key);
+    this.at.push(key);
+    const out: AddressRange[] = [];
+    for (let i = 0; i < list.length; i++) {
+      const a = this.record(list[i], i, ['lo', 'hi']);
+      this.at.push(i);
+      const lo = this.bigint(a.lo, 'lo', max);
+      const hi = this.bigint(a.hi, 'hi', max);
+      if (hi < lo) this.fail(null, 'the range ends before it starts');
+      this.at.pop();
+      out.push({ lo, hi });
+    }
+    this.at.pop();
+    return out;
+  }
+
+  protocol(v: unknown, key: string): ProtocolMatch {
     if (v === 'all' || v === 'ping') return v;
-    return this.int(v, path, 0, 255);
+    return this.int(v, key, 0, 255);
   }
 
-  byteOrNull(v: unknown, path: Path): number | null {
-    return v === null ? null : this.int(v, path, 0, 255);
+  byteOrNull(v: unknown, key: string): number | null {
+    return v === null ? null : this.int(v, key, 0, 255);
   }
 
-  rule(v: unknown, path: Path, group: SecurityGroup, direction: Direction, ruleIndex: number): Rule {
-    const r = this.record(
-      v, path,
-      ['groupId', 'direction', 'ruleIndex', 'action', 'protocol', 'ports', 'peer', 'local', 'sourcePorts', 'icmpType', 'icmpCode', 'text'],
-      ['description', 'template'],
-    );
-    if (r.groupId !== group.id) this.fail([...path, 'groupId'], `${this.show(r.groupId)}, but the rule is in group ${this.show(group.id)}`);
-    if (r.direction !== direction) this.fail([...path, 'direction'], `${this.show(r.direction)}, but the rule is in the ${direction} list`);
-    if (r.ruleIndex !== ruleIndex) this.fail([...path, 'ruleIndex'], `${this.show(r.ruleIndex)}, but the rule is at position ${ruleIndex}`);
-    const text = this.record(r.text, [...path, 'text'], ['protocol', 'port', 'peer']);
+  /** The rule at `this.at` (its record already pushed). */
+  rule(v: unknown, index: number, group: SecurityGroup, direction: Direction): Rule {
+    const r = this.record(v, index, RULE_FIELDS, RULE_OPTIONAL);
+    this.at.push(index);
+    if (r.groupId !== group.id) this.fail('groupId', `${this.show(r.groupId)}, but the rule is in group ${this.show(group.id)}`);
+    if (r.direction !== direction) this.fail('direction', `${this.show(r.direction)}, but the rule is in the ${direction} list`);
+    if (r.ruleIndex !== index) this.fail('ruleIndex', `${this.show(r.ruleIndex)}, but the rule is at position ${index}`);
+    const text = this.record(r.text, 'text', ['protocol', 'port', 'peer']);
     const rule: Rule = {
       groupId: group.id,
       direction,
-      ruleIndex,
-      action: this.oneOf(r.action, [...path, 'action'], ['accept', 'drop'] as const),
-      protocol: this.protocol(r.protocol, [...path, 'protocol']),
-      ports: this.intervals(r.ports, [...path, 'ports'], 65535),
-      peer: this.addressSet(r.peer, [...path, 'peer']),
-      local: r.local === null ? null : this.addressSet(r.local, [...path, 'local']),
-      sourcePorts: this.intervals(r.sourcePorts, [...path, 'sourcePorts'], 65535),
-      icmpType: this.byteOrNull(r.icmpType, [...path, 'icmpType']),
-      icmpCode: this.byteOrNull(r.icmpCode, [...path, 'icmpCode']),
-      text: {
-        protocol: this.string(text.protocol, [...path, 'text', 'protocol']),
-        port: this.string(text.port, [...path, 'text', 'port']),
-        peer: this.string(text.peer, [...path, 'text', 'peer']),
-      },
+      ruleIndex: index,
+      action: this.oneOf(r.action, 'action', ['accept', 'drop'] as const),
+      protocol: this.protocol(r.protocol, 'protocol'),
+      ports: this.intervals(r.ports, 'ports', 65535),
+      peer: this.addressSet(r.peer, 'peer'),
+      local: r.local === null ? null : this.addressSet(r.local, 'local'),
+      sourcePorts: this.intervals(r.sourcePorts, 'sourcePorts', 65535),
+      icmpType: this.byteOrNull(r.icmpType, 'icmpType'),
+      icmpCode: this.byteOrNull(r.icmpCode, 'icmpCode'),
+      text: { protocol: '', port: '', peer: '' },
     };
-    if (Object.hasOwn(r, 'description')) rule.description = this.string(r.description, [...path, 'description']);
-    if (Object.hasOwn(r, 'template')) rule.template = this.oneOf(r.template, [...path, 'template'], TEMPLATE_NAMES);
+    this.at.push('text');
+    rule.text = { protocol: this.string(text.protocol, 'protocol'), port: this.string(text.port, 'port'), peer: this.string(text.peer, 'peer') };
+    this.at.pop();
+    if (Object.hasOwn(r, 'description')) rule.description = this.string(r.description, 'description');
+    if (Object.hasOwn(r, 'template')) rule.template = this.oneOf(r.template, 'template', TEMPLATE_NAMES);
+    // Template rules are the group's tail (SPEC §3), from the group's own template.
+    if (rule.template !== undefined && rule.template !== group.template) this.fail('template', `${rule.template}, but the group is made from ${group.template}`);
+    this.at.pop();
     return rule;
   }
 
-  group(v: unknown, path: Path): SecurityGroup {
-    const r = this.record(v, path, ['id', 'template', 'inbound', 'outbound'], ['name']);
+  group(v: unknown, index: number): SecurityGroup {
+    const r = this.record(v, index, ['id', 'template', 'inbound', 'outbound'], ['name']);
+    this.at.push(index);
     const group: SecurityGroup = {
-      id: this.string(r.id, [...path, 'id'], true),
-      template: this.oneOf(r.template, [...path, 'template'], TEMPLATE_NAMES),
+      id: this.string(r.id, 'id', true),
+      template: this.oneOf(r.template, 'template', TEMPLATE_NAMES),
       inbound: [],
       outbound: [],
     };
-    if (Object.hasOwn(r, 'name')) group.name = this.string(r.name, [...path, 'name']);
+    if (Object.hasOwn(r, 'name')) group.name = this.string(r.name, 'name');
     for (const dir of DIRECTIONS) {
+      const list = this.list(r[dir], dir);
+      this.at.push(dir);
       let templateTail = false;
-      group[dir] = this.list(r[dir], [...path, dir]).map((x, i) => {
-        const rule = this.rule(x, [...path, dir, i], group, dir, i);
-        // Template rules are the group's tail (SPEC §3), from the group's own template.
-        if (rule.template !== undefined && rule.template !== group.template) this.fail([...path, dir, i, 'template'], `${rule.template}, but the group is made from ${group.template}`);
-        if (templateTail && rule.template === undefined) this.fail([...path, dir, i], 'a written rule after the template rules (they are the group\'s tail)');
+      for (let i = 0; i < list.length; i++) {
+        const rule = this.rule(list[i], i, group, dir);
+        if (templateTail && rule.template === undefined) this.fail(i, 'a written rule after the template rules (they are the group\'s tail)');
         templateTail ||= rule.template !== undefined;
-        return rule;
-      });
+        group[dir].push(rule);
+      }
+      this.at.pop();
     }
+    this.at.pop();
     return group;
   }
 
-  config(v: unknown, path: Path): Config {
-    const r = this.record(v, path, ['securityGroups', 'instances', 'implicitInstance', 'warnings']);
+  config(v: unknown): Config {
+    const r = this.record(v, 'config', ['securityGroups', 'instances', 'implicitInstance', 'warnings']);
+    this.at.push('config');
     const securityGroups: SecurityGroup[] = [];
     const groupIds = new Set<string>();
-    this.list(r.securityGroups, [...path, 'securityGroups']).forEach((g, i) => {
-      const group = this.group(g, [...path, 'securityGroups', i]);
-      if (groupIds.has(group.id)) this.fail([...path, 'securityGroups', i, 'id'], `${this.show(group.id)} is used by an earlier group`);
+    const groupList = this.list(r.securityGroups, 'securityGroups');
+    this.at.push('securityGroups');
+    for (let i = 0; i < groupList.length; i++) {
+      const group = this.group(groupList[i], i);
+      if (groupIds.has(group.id)) this.fail(i, `id ${this.show(group.id)} is used by an earlier group`);
       groupIds.add(group.id);
       securityGroups.push(group);
-    });
+    }
+    this.at.pop();
     const instanceIds = new Set<string>();
-    const instances: Instance[] = this.list(r.instances, [...path, 'instances']).map((x, i) => {
-      const p = [...path, 'instances', i];
-      const inst = this.record(x, p, ['id', 'securityGroups']);
-      const id = this.string(inst.id, [...p, 'id'], true);
-      if (instanceIds.has(id)) this.fail([...p, 'id'], `${this.show(id)} is used by an earlier instance`);
+    const instances: Instance[] = [];
+    const instanceList = this.list(r.instances, 'instances');
+    this.at.push('instances');
+    for (let i = 0; i < instanceList.length; i++) {
+      const inst = this.record(instanceList[i], i, ['id', 'securityGroups']);
+      this.at.push(i);
+      const id = this.string(inst.id, 'id', true);
+      if (instanceIds.has(id)) this.fail('id', `${this.show(id)} is used by an earlier instance`);
       instanceIds.add(id);
       const bound = new Set<string>();
-      const groups = this.list(inst.securityGroups, [...p, 'securityGroups']).map((g, k) => {
-        const gid = this.string(g, [...p, 'securityGroups', k]);
-        if (!groupIds.has(gid)) this.fail([...p, 'securityGroups', k], `names group ${this.show(gid)}, which the config does not define`);
-        if (bound.has(gid)) this.fail([...p, 'securityGroups', k], `lists group ${this.show(gid)} twice`);
+      const list = this.list(inst.securityGroups, 'securityGroups');
+      this.at.push('securityGroups');
+      const groups = list.map((g, k) => {
+        const gid = this.string(g, k);
+        if (!groupIds.has(gid)) this.fail(k, `names group ${this.show(gid)}, which the config does not define`);
+        if (bound.has(gid)) this.fail(k, `lists group ${this.show(gid)} twice`);
         bound.add(gid);
         return gid;
       });
-      return { id, securityGroups: groups };
-    });
-    if (typeof r.implicitInstance !== 'boolean') this.fail([...path, 'implicitInstance'], `must be true or false, got ${this.show(r.implicitInstance)}`);
+      this.at.pop();
+      this.at.pop();
+      instances.push({ id, securityGroups: groups });
+    }
+    this.at.pop();
+    if (typeof r.implicitInstance !== 'boolean') this.fail('implicitInstance', `must be true or false, got ${this.show(r.implicitInstance)}`);
     if (r.implicitInstance) {
       const all = securityGroups.map((g) => g.id);
       const only = instances[0];
       if (instances.length !== 1 || only!.id !== 'default' || only!.securityGroups.join('\u0000') !== all.join('\u0000')) {
-        this.fail([...path, 'instances'], 'with implicitInstance, the one instance is "default", bound to every group in file order');
+        this.fail('instances', 'with implicitInstance, the one instance is "default", bound to every group in file order');
       }
     }
-    const warnings: Warning[] = this.list(r.warnings, [...path, 'warnings']).map((x, i) => {
-      const p = [...path, 'warnings', i];
-      const w = this.record(x, p, ['path', 'message']);
-      return {
-        path: this.list(w.path, [...p, 'path']).map((k, j) => (typeof k === 'number' ? this.int(k, [...p, 'path', j], 0, Number.MAX_SAFE_INTEGER) : this.string(k, [...p, 'path', j]))),
-        message: this.string(w.message, [...p, 'message']),
-      };
+    const warningList = this.list(r.warnings, 'warnings');
+    this.at.push('warnings');
+    const warnings: Warning[] = warningList.map((x, i) => {
+      const w = this.record(x, i, ['path', 'message']);
+      this.at.push(i);
+      const pathList = this.list(w.path, 'path');
+      this.at.push('path');
+      const path = pathList.map((k, j) => (typeof k === 'number' ? this.int(k, j, 0, Number.MAX_SAFE_INTEGER) : this.string(k, j)));
+      this.at.pop();
+      const warning = { path, message: this.string(w.message, 'message') };
+      this.at.pop();
+      return warning;
     });
+    this.at.pop();
+    this.at.pop();
     return { securityGroups, instances, implicitInstance: r.implicitInstance, warnings };
   }
 }
@@ -247,14 +310,21 @@ export function decodeMeta(bytes: Uint8Array): SnapshotMeta {
     throw new SgfilterError('SNAPSHOT_INVALID', `invalid snapshot: metadata is not UTF-8 JSON: ${(e as Error).message}`);
   }
   const m = new MetaReader();
-  const top = m.record(doc, [], ['instances', 'stats', 'config']);
-  const config = m.config(top.config, ['config']);
-  const instances = m.list(top.instances, ['instances']).map((x, i): [string, number, number] => {
-    const entry = m.list(x, ['instances', i]);
-    if (entry.length !== 3) m.fail(['instances', i], 'must be [instance id, inbound chain, outbound chain]');
-    return [m.string(entry[0], ['instances', i, 0]), m.int(entry[1], ['instances', i, 1], 0, 0xffffffff), m.int(entry[2], ['instances', i, 2], 0, 0xffffffff)];
+  const top = m.record(doc, null, ['instances', 'stats', 'config']);
+  const config = m.config(top.config);
+  const list = m.list(top.instances, 'instances');
+  m.at.push('instances');
+  const instances = list.map((x, i): [string, number, number] => {
+    const entry = m.list(x, i);
+    if (entry.length !== 3) m.fail(i, 'must be [instance id, inbound chain, outbound chain]');
+    m.at.push(i);
+    const out: [string, number, number] = [m.string(entry[0], 0), m.int(entry[1], 1, 0, 0xffffffff), m.int(entry[2], 2, 0, 0xffffffff)];
+    m.at.pop();
+    return out;
   });
-  const s = m.record(top.stats, ['stats'], STATS_FIELDS);
-  const stats = Object.fromEntries(STATS_FIELDS.map((k) => [k, m.int(s[k], ['stats', k], 0, Number.MAX_SAFE_INTEGER)])) as unknown as SnapshotMeta['stats'];
+  m.at.pop();
+  const s = m.record(top.stats, 'stats', STATS_FIELDS);
+  m.at.push('stats');
+  const stats = Object.fromEntries(STATS_FIELDS.map((k) => [k, m.int(s[k], k, 0, Number.MAX_SAFE_INTEGER)])) as unknown as SnapshotMeta['stats'];
   return { config, instances, stats };
 }
