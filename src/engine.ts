@@ -14,7 +14,7 @@ import { parseConfig, isConfig } from './config/parse.js';
 import { FlowBatch, createFlowBatch } from './flow.js';
 import { Arena, instantiateMatcher, type MatcherExports, type WasmSource } from './wasm/load.js';
 import { PolicyTransaction, type AppliedEdit, type PolicyEdit } from './policy/transaction.js';
-import { decodeSnapshot, encodeSnapshot, signEncoded, verifyWith, type DecodedSnapshot } from './snapshot.js';
+import { decodeSnapshot, encodeSnapshot, openSigned, signEncoded, type DecodedSnapshot } from './snapshot.js';
 import { importSnapshotKey, type SnapshotCryptoKey, type SnapshotKey } from './snapshot/key.js';
 
 export interface EngineOptions extends CompileOptions {
@@ -157,10 +157,10 @@ export class Engine {
   /** @internal use createEngine (src/index.ts) */
   static async create(wasm: WasmSource, config: unknown, options: EngineOptions = {}): Promise<Engine> {
     if (isSnapshotSource(config)) {
-      const key = config.key === undefined ? null : await importSnapshotKey(config.key, 'verify');
-      const snap = key ? await verifyWith(config.snapshot, key) : decodeSnapshot(config.snapshot);
+      const signed = config.key === undefined ? null : await openSigned(config.snapshot, config.key);
+      const snap = signed ? signed.decoded : decodeSnapshot(config.snapshot);
       const engine = new Engine(await instantiateMatcher(wasm), snap.config, options, snap.compiled);
-      engine.#snapshotKey = key;
+      engine.#snapshotKey = signed?.key ?? null;
       return engine;
     }
     const cfg = isConfig(config) ? config : parseConfig(config);
@@ -195,9 +195,10 @@ export class Engine {
    */
   async loadSnapshot(bytes: Uint8Array | ArrayBuffer, options: LoadSnapshotOptions = {}): Promise<number> {
     this.#expect(options.expectedVersion, 'loadSnapshot');
-    const key = options.key === undefined ? this.#snapshotKey : await importSnapshotKey(options.key, 'verify');
-    // Without a key nothing awaits: the snapshot is published in the calling turn.
-    const snap = key ? await verifyWith(bytes, key) : decodeSnapshot(bytes);
+    const key = options.key === undefined ? this.#snapshotKey : options.key;
+    // Without a key nothing awaits: the snapshot is published in the calling turn. With
+    // one, openSigned copies the bytes before it awaits.
+    const snap = key ? (await openSigned(bytes, key)).decoded : decodeSnapshot(bytes);
     return this.#publishSnapshot(snap, options);
   }
 

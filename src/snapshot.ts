@@ -164,25 +164,31 @@ export function decodeSnapshot(input: Uint8Array | ArrayBuffer): DecodedSnapshot
  * Verifies a signed snapshot with `key`, then decodes and checks it like decodeSnapshot.
  * Rejects with SNAPSHOT_KEY (unusable key), SNAPSHOT_UNSIGNED (no signature),
  * SNAPSHOT_SIGNATURE (changed since it was signed, or signed with another key) or
- * SNAPSHOT_INVALID. The signature is checked before anything else is read.
+ * SNAPSHOT_INVALID. The signature is checked before anything else is read, on a copy
+ * taken when the call is made.
  */
 export async function verifySnapshot(input: Uint8Array | ArrayBuffer, key: SnapshotKey): Promise<DecodedSnapshot> {
-  return verifyWith(input, await importSnapshotKey(key, 'verify'));
+  return (await openSigned(input, key)).decoded;
 }
 
-/** verifySnapshot with an imported key. @internal */
-export async function verifyWith(input: Uint8Array | ArrayBuffer, key: SnapshotCryptoKey): Promise<DecodedSnapshot> {
+/**
+ * verifySnapshot, also giving the imported key (what an engine keeps). The input is
+ * copied before the first await: bytes the caller changes later are not what loads.
+ * @internal
+ */
+export async function openSigned(input: Uint8Array | ArrayBuffer, key: SnapshotKey): Promise<{ decoded: DecodedSnapshot; key: SnapshotCryptoKey }> {
   const bytes = ownCopy(input);
+  const k = await importSnapshotKey(key, 'verify');
   checkFraming(bytes);
   if (!(u32(bytes, FLAGS_AT) & SNAPSHOT_SIGNED)) {
     throw new SgfilterError('SNAPSHOT_UNSIGNED', 'the snapshot is not signed, and this load has a key: sign it (engine.snapshot({ key }), signSnapshot, sgfilter compile --key-file)');
   }
   if (bytes.length < HEADER + SIGNATURE_BYTES) throw bad(`${bytes.length} bytes cannot hold a header and a signature`);
   const end = bytes.length - SIGNATURE_BYTES;
-  if (!(await hmacVerify(key, bytes.subarray(end), bytes.subarray(0, end)))) {
+  if (!(await hmacVerify(k, bytes.subarray(end), bytes.subarray(0, end)))) {
     throw new SgfilterError('SNAPSHOT_SIGNATURE', 'the snapshot\'s signature does not verify with this key: it was changed after signing, or signed with another key');
   }
-  return decodeOwned(bytes, true);
+  return { decoded: decodeOwned(bytes, true), key: k };
 }
 
 /** Signs an unsigned snapshot this library just encoded (no re-check). @internal */
@@ -203,8 +209,8 @@ export async function signEncoded(unsigned: Uint8Array, key: SnapshotCryptoKey):
  * storage would vouch for whatever was written there; sign what you encoded.
  */
 export async function signSnapshot(input: Uint8Array | ArrayBuffer, key: SnapshotKey): Promise<Uint8Array> {
-  const k = await importSnapshotKey(key, 'sign');
   const bytes = ownCopy(input);
+  const k = await importSnapshotKey(key, 'sign');
   const decoded = decodeOwned(bytes, false);
   if (decoded.signed) throw new SgfilterError('INVALID_ARGUMENT', 'the snapshot is already signed; sign the unsigned snapshot (engine.snapshot() or encodeSnapshot)');
   return signEncoded(bytes, k);

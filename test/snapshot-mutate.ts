@@ -167,7 +167,8 @@ export type Mutation =
   | { kind: 'truncate'; at: number }
   | { kind: 'field'; field: number; choice: number; random: number }
   | { kind: 'meta'; pick: number; edit: number; random: number }
-  | { kind: 'splice'; other: number; how: number; at: number };
+  | { kind: 'splice'; other: number; how: number; at: number }
+  | { kind: 'pastLastBox'; classifier: number };
 
 /** `at`, `pick`, ... are fractions in [0, 1) scaled to the snapshot at hand. */
 export const mutationArb: fc.Arbitrary<Mutation> = fc.oneof(
@@ -178,7 +179,30 @@ export const mutationArb: fc.Arbitrary<Mutation> = fc.oneof(
   fc.record({ kind: fc.constant('field' as const), field: fc.nat(), choice: fc.nat(), random: fc.integer({ min: 0, max: 0xffffffff }) }),
   fc.record({ kind: fc.constant('meta' as const), pick: fc.nat(), edit: fc.nat(), random: fc.nat() }),
   fc.record({ kind: fc.constant('splice' as const), other: fc.nat(), how: fc.integer({ min: 0, max: 2 }), at: fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }) }),
+  fc.record({ kind: fc.constant('pastLastBox' as const), classifier: fc.nat() }),
 );
+
+/**
+ * Sets the bit of the first box past the last in every class of every consulted
+ * dimension of one dense classifier: the AND of a flow's classes then names a box that
+ * does not exist (its rule id and action would be read past their arrays).
+ */
+function pastLastBox(table: Uint8Array, pick: number): void {
+  const v = view(table);
+  const n = v.getUint32(L.TABLE_CLASSIFIERS_AT, true);
+  if (n === 0) return;
+  const cls = v.getUint32(v.getUint32(L.TABLE_DIRECTORY_AT, true) + 4 * (pick % n), true);
+  const boxes = v.getUint32(cls + L.CLS_BOXES_AT, true);
+  const words = v.getUint32(cls + L.CLS_WORDS_AT, true);
+  const mask = v.getUint32(cls + L.CLS_DIMMASK_AT, true);
+  if (!v.getUint32(cls + L.CLS_DENSE_AT, true) || boxes >= words * 64) return;
+  for (let d = 0; d < L.DIM_COUNT; d++) {
+    if (!((mask >>> d) & 1)) continue;
+    const dim = cls + L.CLS_DIMS_AT + d * L.DIM_SIZE;
+    const bitmaps = v.getUint32(dim + L.DIM_BITMAPS_AT, true);
+    for (let c = 0; c < v.getUint32(dim + L.DIM_CLASSES_AT, true); c++) table[bitmaps + c * words * 8 + (boxes >>> 3)]! |= 1 << (boxes & 7);
+  }
+}
 
 /** Values a structure field gets: edges, neighbours, other structures' offsets, huge counts. */
 function fieldValue(table: Uint8Array, fields: number[], at: number, choice: number, random: number): number {
@@ -304,6 +328,17 @@ export function mutate(snapshot: Uint8Array, m: Mutation, others: Uint8Array[], 
         if (other.length > cut) mixed.set(other.subarray(cut), cut);
         out = mixed;
       }
+      break;
+    }
+    case 'pastLastBox': {
+      const p = split(out);
+      if (!p) break;
+      try {
+        pastLastBox(p.table, m.classifier);
+      } catch {
+        break; // an earlier mutation broke the table too much to walk
+      }
+      out.set(p.table, HEADER);
       break;
     }
   }

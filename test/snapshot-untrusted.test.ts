@@ -14,9 +14,10 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { fc, test } from '@fast-check/vitest';
 import { readFileSync } from 'node:fs';
 import {
-  createEngine, createFlowBatch, decodeSnapshot, parseConfig, parseFlow, parseSnapshotKey, referenceClassify, signSnapshot, verifySnapshot,
+  closeCompileWorker, createClassifierPool, createEngine, createFlowBatch, decodeSnapshot, reloadInWorker, parseConfig, parseFlow, parseSnapshotKey, referenceClassify, signSnapshot, verifySnapshot,
   SgfilterError, type Config, type ConfigInput, type Engine, type FlowInput,
 } from '../src/index.js';
+import * as L from '../assembly/layout.js';
 import { mulberry32, randomConfig, randomFlows, type Rng } from './random.js';
 import { isSigned, join, mutate, mutationArb, split, tableFields, type Mutation } from './snapshot-mutate.js';
 
@@ -224,6 +225,80 @@ describe('snapshots from untrusted storage', () => {
     expect((err as Error).message).toMatch(/action byte 1, but rule 0 \(group "sg" inbound #0\) is drop/);
   });
 
+  it('refuses each kind of structural damage, naming the rule it breaks', async () => {
+    /** The first sample with a field labelled like `label`, and a table with `edit` applied to it. */
+    const damage = (label: RegExp, edit: (old: number, t: DataView, at: number) => number | void) => {
+      for (const s of samples) {
+        const p = parts(s.snapshot);
+        const f = tableFields(p.table).find((x) => label.test(x.what));
+        if (!f) continue;
+        const t = p.table.slice();
+        const v = new DataView(t.buffer);
+        const value = edit(v.getUint32(f.at, true), v, f.at);
+        if (typeof value === 'number') v.setUint32(f.at, value, true);
+        return join({ ...p, table: t });
+      }
+      throw new Error(`no sample has a field like ${label}`);
+    };
+    const refused = async (bytes: Uint8Array, message: RegExp) => {
+      const e = await engineOf({ snapshot: bytes }).catch((x: unknown) => x);
+      expectRefusal(e, REFUSALS);
+      expect((e as Error).message).toMatch(message);
+    };
+    // Tries: cycles, skips, leaves, depth.
+    await refused(damage(/trie\d node \d+ base1$/, () => 0), /(children start at node 0|continues at node 0); (later nodes|a later node)/);
+    await refused(damage(/node \d+ skip length$/, () => 0), /skips 0 bits, not 1\.\.64/);
+    await refused(damage(/node \d+ skip length$/, () => 65), /skips 65 bits, not 1\.\.64/);
+    await refused(damage(/trie4 node \d+ skip length$/, () => 64), /past the address's 32 bits/);
+    await refused(damage(/node 0 leafvec lo$/, () => 0xffffffff), /leaf runs start at leaf \d+, past the \d+ leaves|before any leaf run/);
+    await refused(damage(/node 0 leafvec lo$/, (_o, v, at) => void (v.setUint32(at, 0, true), v.setUint32(at + 4, 0, true))), /is a leaf before any leaf run starts/);
+    await refused(damage(/trie\d leaves\[0\]$/, () => 0xfffff), /leaf 0 is class 1048575, past its \d+ classes/);
+    await refused(damage(/trie\d directBits$/, () => 8), /directBits 8, not 0 or 16/);
+    await refused(damage(/trie\d direct\[\d+\]$/, () => 0x7fffffff), /direct entry \d+ points at node 2147483647/);
+    // Intervals, direct tables, classes.
+    await refused(damage(/dim \d bounds\[1\]$/, () => 0), /interval bounds not ascending at 1/);
+    await refused(damage(/dim \d bounds\[0\]$/, () => 5), /the first interval starts at 5, not 0/);
+    await refused(damage(/dim \d classOf\[0\]$/, () => 0xffff), /interval 0 is class 65535, past its \d+ classes/);
+    await refused(damage(/dim [2-6] count$/, (old) => old + 1), /(direct table of \d+ values; the domain has|intervals; 1 to \d+ expected|interval bounds)/);
+    await refused(damage(/dim [01] kind$/, () => L.DIM_KIND_DIRECT), /an address dimension is kind 1/);
+    await refused(damage(/dim \d absent$/, () => 1 << 20), /flows without an address is class 1048576/);
+    // Aggregated bit vectors: running first and rank.
+    await refused(damage(/super first\[1\]$/, (old) => old + 1), /class 1's first summary is \d+, \d+ expected/);
+    await refused(damage(/summary rank\[1\]$/, (old) => old - 1), /summary 1's first word is \d+, \d+ expected/);
+    // Classifiers, chains, overlap, bounds.
+    await refused(damage(/classifier 0 words$/, (old) => old + 2), /bitmap words for \d+ boxes/);
+    await refused(damage(/classifier 0 dimMask$/, () => 0xff), /names dimensions past 6/);
+    await refused(damage(/classifier 0 ruleIds$/, (_o, v, at) => v.getUint32(at + (L.CLS_ACTIONS_AT - L.CLS_RULEIDS_AT), true)), /overlaps another structure/);
+    await refused(damage(/classifier 0 actions$/, () => 0x7ffffff8), /runs past the table/);
+    await refused(damage(/chain 0 links\[0\]$/, () => 1000), /chain 0, link 0: classifier 1000 of \d+/);
+    await refused(damage(/chain 0 count$/, () => 0x40000000), /chain 0 \(1073741824 classifiers\) \(4294967300 bytes at byte \d+\) runs past the table's \d+ bytes/);
+    await refused(damage(/^classifier count$/, () => 0xffffffff), /classifier directory \(4294967295 classifiers\) \(17179869180 bytes/);
+    await refused(damage(/^directory offset$/, () => 4), /not 8-byte aligned/);
+    // Against the rules: ids, actions, chain order.
+    await refused(damage(/classifier 0 rule ids\[0\]$/, () => 1 << 20), /rule id 1048576, but the config has \d+ rules/);
+    const dense = samples.find((s) => parts(s.snapshot).table.length < 65536)!;
+    const p = parts(dense.snapshot);
+    const f = tableFields(p.table).find((x) => x.what === 'classifier 0 actions')!;
+    const t = p.table.slice();
+    const actions = new DataView(t.buffer).getUint32(f.at, true);
+    t[actions] = t[actions]! ^ 1;
+    await refused(join({ ...p, table: t }), /action byte [01], but rule \d+ .* is (accept|drop)/);
+    // A bitmap bit for a box past the last one (the box would index past the rule ids).
+    const cls = new DataView(p.table.buffer).getUint32(tableFields(p.table).find((x) => x.what === 'directory[0]')!.at, true);
+    const cv = new DataView(p.table.buffer);
+    const [boxes, words, mask] = [cv.getUint32(cls + L.CLS_BOXES_AT, true), cv.getUint32(cls + L.CLS_WORDS_AT, true), cv.getUint32(cls + L.CLS_DIMMASK_AT, true)];
+    expect(cv.getUint32(cls + L.CLS_DENSE_AT, true)).toBe(1);
+    expect(boxes).toBeLessThan(words * 64);
+    const d = Math.clz32(1) - Math.clz32(mask & -mask); // the first consulted dimension
+    const bitmaps = cv.getUint32(cls + L.CLS_DIMS_AT + d * L.DIM_SIZE + L.DIM_BITMAPS_AT, true);
+    const t3 = p.table.slice();
+    t3[bitmaps + words * 8 - 1]! |= 0x80;
+    await refused(join({ ...p, table: t3 }), /bitmap word \d+ sets a box past the last/);
+    const t2 = p.table.slice();
+    t2[actions] = 7;
+    await refused(join({ ...p, table: t2 }), /action byte 7, not 0 \(drop\) or 1 \(accept\)/);
+  });
+
   it('says where: the structure, the field, and what was expected', async () => {
     const s = samples[0]!;
     const p = parts(s.snapshot);
@@ -244,6 +319,22 @@ describe('snapshots from untrusted storage', () => {
     expect(await refuse(meta((d) => (d.stats = { ...(d.stats as object), total: 1 })))).toMatch(/stats say 1 bytes/);
     expect(await refuse(join({ ...p, meta: new TextEncoder().encode(new TextDecoder().decode(p.meta).replace('{', '{"__proto__":{"x":1},')) }))).toMatch(/metadata __proto__: unknown field/);
     expect(await refuse(meta((d) => (d.instances = [])))).toMatch(/0 instances with chains, the config has/);
+    // Chains hold only their instance's rules, in its priority order.
+    const two = (await engineOf({
+      securityGroups: [
+        { id: 'a', inbound: [{ protocol: 'TCP', port: 22, source: 'any', action: 'drop' }] },
+        { id: 'b', inbound: [{ protocol: 'TCP', port: 22, source: 'any', action: 'accept' }] },
+      ],
+      instances: [{ id: 'i', securityGroups: ['a', 'b'] }],
+    })).snapshot();
+    const rebind = (groups: string[]) => {
+      const q = parts(two);
+      const d = JSON.parse(new TextDecoder().decode(q.meta)) as { config: Config };
+      d.config.instances[0]!.securityGroups = groups;
+      return join({ ...q, meta: new TextEncoder().encode(JSON.stringify(d)) });
+    };
+    expect(await refuse(rebind(['b', 'a']))).toMatch(/instance "i" inbound \(chain 0\): classifier 0, box 1: rule 1 \(group "b" inbound #0\) comes after a rule of higher priority/);
+    expect(await refuse(rebind(['a']))).toMatch(/rule 1 \(group "b" inbound #0\) is not an inbound rule of its groups \(a\)/);
   });
 });
 
@@ -315,6 +406,32 @@ describe('keyed snapshots', () => {
     },
     120_000,
   );
+
+  it('reloadInWorker is a config reload on a keyed engine; a pool given { snapshot, key } verifies it first', async () => {
+    const signedOpen = await (await engineOf(open)).snapshot({ key });
+    const signedClosed = await (await engineOf(closed)).snapshot({ key });
+    const engine = await engineOf({ snapshot: signedOpen, key });
+    try {
+      expect(await reloadInWorker(engine, closed)).toBe(2);
+      expect(engine.classify(ssh).action).toBe('drop');
+    } finally {
+      await closeCompileWorker();
+    }
+    const unsigned = (await engineOf(closed)).snapshot();
+    expect(((await createClassifierPool({ snapshot: unsigned, key }, { threads: 1 }).catch((x: unknown) => x)) as SgfilterError).code).toBe('SNAPSHOT_UNSIGNED');
+    const pool = await createClassifierPool({ snapshot: signedOpen, key }, { threads: 1 });
+    try {
+      expect((await pool.classify([ssh])).verdict(0).action).toBe('accept');
+      const changed = signedClosed.slice();
+      changed[changed.length - 40]! ^= 1;
+      expect(((await pool.publish({ snapshot: changed, key }).catch((x: unknown) => x)) as SgfilterError).code).toBe('SNAPSHOT_SIGNATURE');
+      expect(pool.version).toBe(1);
+      expect(await pool.publish({ snapshot: signedClosed, key })).toBe(2);
+      expect((await pool.classify([ssh])).verdict(0).action).toBe('drop');
+    } finally {
+      await pool.close();
+    }
+  });
 
   it('verifies a copy taken at the call: bytes changed while WebCrypto works are not what loads', async () => {
     const signedClosed = await (await engineOf(closed)).snapshot({ key });
