@@ -6,14 +6,17 @@ import { SNAPSHOT_KEY_MAX_TEXT } from '../snapshot/key.js';
 import { nodeWasmBytes } from '../wasm/node.js';
 import { CliError, displayPath, grouped, loadConfig, plural, writeLines } from './shared.js';
 
-const KEY_FILE_HELP =
+export const KEY_FILE_HELP =
   `sign the snapshot (HMAC-SHA-256) with the key in this file, for engines created with createEngine({ snapshot, key }). ` +
   `The file holds the key as hex (openssl rand -hex 32 > snapshot.key) or base64 text (openssl rand -base64 32), ` +
   `surrounding whitespace ignored, or as raw bytes (openssl rand 32); at least ${SNAPSHOT_KEY_MIN_BYTES} bytes of key. ` +
   `Load with the same bytes: parseSnapshotKey(fileOrText) gives them`;
 
-/** The key in `path` (see KEY_FILE_HELP); a file too big to be a key is refused before it is read. */
-async function readKeyFile(path: string): Promise<Uint8Array> {
+/**
+ * The snapshot key in the file at `path` (see KEY_FILE_HELP), for every command that
+ * signs; a file too big to be a key is refused before it is read. Throws CliError.
+ */
+export async function readKeyFile(path: string): Promise<Uint8Array> {
   try {
     const size = (await stat(path)).size;
     if (size > SNAPSHOT_KEY_MAX_TEXT) throw new CliError(`error: key file ${path}: ${grouped(size)} bytes is not a key (at most ${SNAPSHOT_KEY_MAX_TEXT}); is this the right file?`);
