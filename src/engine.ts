@@ -155,16 +155,20 @@ export class Engine {
   }
 
   /** @internal use createEngine (src/index.ts) */
-  static async create(wasm: WasmSource, config: unknown, options: EngineOptions = {}): Promise<Engine> {
+  static async create(wasm: WasmSource | PromiseLike<WasmSource>, config: unknown, options: EngineOptions = {}): Promise<Engine> {
+    // The matcher may still be on its way (Node reads it from disk); the snapshot's
+    // bytes are copied first, when createEngine is called, and checked before it is used.
+    const matcher = Promise.resolve(wasm);
+    matcher.catch(() => undefined); // awaited below: a rejection meanwhile is not "unhandled"
     if (isSnapshotSource(config)) {
       const signed = config.key === undefined ? null : await openSigned(config.snapshot, config.key);
       const snap = signed ? signed.decoded : decodeSnapshot(config.snapshot);
-      const engine = new Engine(await instantiateMatcher(wasm), snap.config, options, snap.compiled);
+      const engine = new Engine(await instantiateMatcher(await matcher), snap.config, options, snap.compiled);
       engine.#snapshotKey = signed?.key ?? null;
       return engine;
     }
     const cfg = isConfig(config) ? config : parseConfig(config);
-    return new Engine(await instantiateMatcher(wasm), cfg, options);
+    return new Engine(await instantiateMatcher(await matcher), cfg, options);
   }
 
   /**

@@ -16,7 +16,7 @@ import type { Config, ConfigInput } from './types.js';
  */
 export async function createEngine(config: ConfigInput | Config | string | object, options: EngineOptions & { wasm?: WebAssembly.Module | Uint8Array } = {}): Promise<Engine> {
   const cfg = typeof config === 'string' ? await loadConfigFile(config) : config;
-  return Engine.create(options.wasm ?? (await nodeWasmBytes()), cfg, options);
+  return Engine.create(options.wasm ?? nodeWasmBytes(), cfg, options);
 }
 
 export { Engine, type EngineOptions, type ReloadOptions, type PolicyChange, type PolicyUpdate, type SnapshotSource, type SnapshotOptions, type LoadSnapshotOptions } from './engine.js';

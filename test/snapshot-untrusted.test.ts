@@ -443,6 +443,14 @@ describe('keyed snapshots', () => {
     expect(engine.classify(ssh).action).toBe('drop');
   });
 
+  it('createEngine({ snapshot, key }) copies the bytes when called, too (Node reads the matcher meanwhile)', async () => {
+    const signedClosed = await (await createEngine(closed)).snapshot({ key });
+    const bytes = signedClosed.slice();
+    const pending = createEngine({ snapshot: bytes, key }); // the Node entry, matcher from disk
+    bytes.fill(0);
+    expect((await pending).classify(ssh).action).toBe('drop');
+  });
+
   it('keys: raw bytes of at least 32, HMAC SHA-256 CryptoKeys, and key text in hex or base64', async () => {
     const snapshot = (await engineOf(closed)).snapshot();
     for (const bad of [new Uint8Array(31), 'a string', null, 42, {}]) {
