@@ -51,14 +51,19 @@ export interface SnapshotSource {
    * Demand snapshots signed with this key (HMAC-SHA-256; at least 32 bytes, or an HMAC
    * SHA-256 CryptoKey with the 'verify' usage): this one, and every later
    * engine.loadSnapshot of the engine. Unsigned: SNAPSHOT_UNSIGNED; changed after
-   * signing or signed with another key: SNAPSHOT_SIGNATURE.
+   * signing or signed with another key: SNAPSHOT_SIGNATURE. When the field is there it
+   * must be a key: undefined or null is SNAPSHOT_KEY (a missing secret fails closed).
    */
   key?: SnapshotKey;
 }
 
 /** engine.loadSnapshot's options. */
 export interface LoadSnapshotOptions extends ReloadOptions {
-  /** Verify the snapshot's signature with this key (instead of the engine's own, if it has one). */
+  /**
+   * Verify the snapshot's signature with this key (instead of the engine's own, if it
+   * has one). When the field is there it must be a key: undefined or null is
+   * SNAPSHOT_KEY (a missing secret fails closed).
+   */
   key?: SnapshotKey;
 }
 
@@ -161,7 +166,8 @@ export class Engine {
     const matcher = Promise.resolve(wasm);
     matcher.catch(() => undefined); // awaited below: a rejection meanwhile is not "unhandled"
     if (isSnapshotSource(config)) {
-      const signed = config.key === undefined ? null : await openSigned(config.snapshot, config.key);
+      // A key field that is there must be a key: `key: env.MISSING_SECRET` fails closed.
+      const signed = Object.hasOwn(config, 'key') ? await openSigned(config.snapshot, config.key as SnapshotKey) : null;
       const snap = signed ? signed.decoded : decodeSnapshot(config.snapshot);
       const engine = new Engine(await instantiateMatcher(await matcher), snap.config, options, snap.compiled);
       engine.#snapshotKey = signed?.key ?? null;
@@ -185,7 +191,7 @@ export class Engine {
   snapshot(options: SnapshotOptions = {}): Uint8Array | Promise<Uint8Array> {
     if (typeof options !== 'object' || options === null) throw new SgfilterError('INVALID_ARGUMENT', 'snapshot takes { key } or nothing');
     const bytes = encodeSnapshot(this.#policy.compiled, this.#policy.config, this.#policy.version);
-    if (options.key === undefined) return bytes;
+    if (!Object.hasOwn(options, 'key')) return bytes;
     return importSnapshotKey(options.key, 'sign').then((key) => signEncoded(bytes, key));
   }
 
@@ -199,10 +205,13 @@ export class Engine {
    */
   async loadSnapshot(bytes: Uint8Array | ArrayBuffer, options: LoadSnapshotOptions = {}): Promise<number> {
     this.#expect(options.expectedVersion, 'loadSnapshot');
-    const key = options.key === undefined ? this.#snapshotKey : options.key;
+    // A key field that is there must be a key (undefined or null is SNAPSHOT_KEY, never
+    // "no key"); without one, the engine's key if it has one.
+    const key: SnapshotKey | null = Object.hasOwn(options, 'key') ? (options.key as SnapshotKey) : this.#snapshotKey;
+    const keyed = Object.hasOwn(options, 'key') || this.#snapshotKey !== null;
     // Without a key nothing awaits: the snapshot is published in the calling turn. With
     // one, openSigned copies the bytes before it awaits.
-    const snap = key ? (await openSigned(bytes, key)).decoded : decodeSnapshot(bytes);
+    const snap = keyed ? (await openSigned(bytes, key as SnapshotKey)).decoded : decodeSnapshot(bytes);
     return this.#publishSnapshot(snap, options);
   }
 

@@ -365,6 +365,13 @@ describe('keyed snapshots', () => {
     await keep(signedClosed.slice(0, -1), 'SNAPSHOT_SIGNATURE');
     await keep(new Uint8Array(12), 'SNAPSHOT_INVALID');
     await keep(signedClosed, 'SNAPSHOT_KEY', { key: new Uint8Array(31) });
+    // A key field that is there must be a key: a missing secret fails closed.
+    for (const missing of [undefined, null, '']) {
+      await keep(signedClosed, 'SNAPSHOT_KEY', { key: missing });
+      expect(((await engineOf({ snapshot: unsignedClosed, key: missing }).catch((x: unknown) => x)) as SgfilterError).code).toBe('SNAPSHOT_KEY');
+      expect(((await (await engineOf(closed)).loadSnapshot(unsignedClosed, { key: missing as never }).catch((x: unknown) => x)) as SgfilterError).code).toBe('SNAPSHOT_KEY');
+      expect(((await Promise.resolve().then(() => engine.snapshot({ key: missing as never })).catch((x: unknown) => x)) as SgfilterError).code).toBe('SNAPSHOT_KEY');
+    }
     expect(await engine.loadSnapshot(signedClosed)).toBe(2);
     expect(engine.classify(ssh).action).toBe('drop');
     // Creating with a key: the same refusals.

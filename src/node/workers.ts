@@ -224,9 +224,9 @@ export interface ClassifierPool {
 
 /** { snapshot, key? }: with a key, the bytes threads get are a copy verified here first. */
 async function snapshotBytes(x: { snapshot: Uint8Array | ArrayBuffer; key?: SnapshotKey }): Promise<Uint8Array> {
-  if (x.key === undefined) return u8(x.snapshot);
+  if (!Object.hasOwn(x, 'key')) return u8(x.snapshot); // a key field that is there must be a key
   const bytes = new Uint8Array(u8(x.snapshot)); // a copy (Buffer.slice would share)
-  await verifySnapshot(bytes, x.key);
+  await verifySnapshot(bytes, x.key as SnapshotKey);
   return bytes;
 }
 

@@ -89,7 +89,10 @@ export async function importSnapshotKey(key: unknown, usage: 'sign' | 'verify'):
     }
     return key;
   }
-  const what = typeof key === 'string' ? 'a string (read key text with parseSnapshotKey first)' : key === null ? 'null' : typeof key;
+  const what =
+    typeof key === 'string' ? 'a string (read key text with parseSnapshotKey first)'
+    : key === undefined || key === null ? `${key} (is the key's secret or file set? leave the key field out for no key)`
+    : typeof key;
   throw keyError(`got ${what}; a key is a Uint8Array or ArrayBuffer of at least ${SNAPSHOT_KEY_MIN_BYTES} bytes, or an HMAC SHA-256 CryptoKey`);
 }
 
