@@ -50,7 +50,7 @@ describe('sgfilter compile --key-file', () => {
   it('refuses a short key, text that is neither hex nor base64, and a missing file: exit 1, nothing written', () => {
     const cases: [string | null, RegExp][] = [
       ['00'.repeat(16), /key file .*: snapshot key: the key is 16 bytes; use at least 32/],
-      ['my secret passphrase', /key text must be hex .* or base64/],
+      ['my secret: passphrase!', /key text must be hex .* or base64/],
       [null, /cannot read key file/],
     ];
     for (const [contents, message] of cases) {

@@ -476,6 +476,8 @@ describe('keyed snapshots', () => {
     // Key text: hex, base64 (standard and URL-safe), raw bytes; surrounding whitespace ignored.
     const hex = Buffer.from(key).toString('hex');
     const b64 = Buffer.from(key).toString('base64');
+    const wrapped = Buffer.from(new Uint8Array(64).fill(7)).toString('base64').replace(/(.{64})/g, '$1\n'); // openssl rand -base64 64
+    expect(parseSnapshotKey(wrapped)).toEqual(new Uint8Array(64).fill(7));
     for (const text of [hex, `  ${hex.toUpperCase()}\n`, b64, `${b64}\n`, Buffer.from(key).toString('base64url'), Buffer.from(`${hex}\n`)]) {
       expect(parseSnapshotKey(text)).toEqual(key);
     }

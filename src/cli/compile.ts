@@ -9,7 +9,7 @@ import { CliError, displayPath, grouped, loadConfig, plural, writeLines } from '
 export const KEY_FILE_HELP =
   `sign the snapshot (HMAC-SHA-256) with the key in this file, for engines created with createEngine({ snapshot, key }). ` +
   `The file holds the key as hex (openssl rand -hex 32 > snapshot.key) or base64 text (openssl rand -base64 32), ` +
-  `surrounding whitespace ignored, or as raw bytes (openssl rand 32); at least ${SNAPSHOT_KEY_MIN_BYTES} bytes of key. ` +
+  `whitespace ignored, or as raw bytes (openssl rand 32); at least ${SNAPSHOT_KEY_MIN_BYTES} bytes of key. ` +
   `Load with the same bytes: parseSnapshotKey(fileOrText) gives them`;
 
 /**

@@ -123,8 +123,8 @@ const isText = (bytes: Uint8Array) => bytes.every((b) => b === 0x09 || b === 0x0
 /**
  * Reads a key as people store one (a file, an environment secret):
  *   - text: hex (only hex digits, an even count; `openssl rand -hex 32`) or base64
- *     (standard or URL-safe, padded or not; `openssl rand -base64 32`), surrounding
- *     whitespace ignored;
+ *     (standard or URL-safe, padded or not; `openssl rand -base64 32`), whitespace
+ *     ignored (also line breaks inside: `openssl rand -base64 64` wraps);
  *   - bytes (a key file's contents): the same text rules when every byte is printable
  *     ASCII or whitespace, otherwise the bytes themselves are the key (`openssl rand 32`).
  * Throws SNAPSHOT_KEY when the text is neither hex nor base64, the input is longer than
@@ -139,7 +139,8 @@ export function parseSnapshotKey(input: string | Uint8Array): Uint8Array {
   }
   let key: Uint8Array;
   if (typeof input === 'string' || isText(input)) {
-    const text = (typeof input === 'string' ? input : new TextDecoder().decode(input)).trim();
+    // Whitespace anywhere is ignored: base64 tools wrap long output into lines.
+    const text = (typeof input === 'string' ? input : new TextDecoder().decode(input)).replace(/\s+/g, '');
     if (HEX.test(text)) {
       key = new Uint8Array(text.length / 2);
       for (let i = 0; i < key.length; i++) key[i] = parseInt(text.slice(2 * i, 2 * i + 2), 16);
