@@ -118,6 +118,13 @@ describe('snapshots from untrusted storage', () => {
       expect(got).toEqual(classifyChecked(source, s.flows));
       s.flows.forEach((f, i) => expect(got[i]).toEqual(JSON.stringify(referenceClassify(s.config, parseFlow(f)))));
       expect(copy.stats).toEqual(source.stats);
+      // A config that went through update() snapshots and loads the same way.
+      const g = copy.config.securityGroups[0]!;
+      await copy.update((tx) => tx.addRule(g.id, 'inbound', { protocol: 'TCP', port: 1234, source: '10.0.0.0/8', action: 'drop' }, 0).addGroup({ id: 'sg-added', template: 'open-common' }));
+      const again = await engineOf({ snapshot: copy.snapshot() });
+      expect(again.config).toEqual(copy.config);
+      const flows = randomFlows(mulberry32(7), copy.config, 64);
+      expect(classifyChecked(again, flows)).toEqual(flows.map((f) => JSON.stringify(referenceClassify(copy.config, parseFlow(f)))));
     }
   });
 
