@@ -17,9 +17,14 @@
  *  +32 table bytes (assembly/layout.ts, TABLE), then meta bytes
  *  [+32+table+meta  signature  32 bytes, when SIGNED: HMAC-SHA-256 of every byte before it]
  *
+ *  Format 2. Format 1 had no flags or signature, a checksum of the bytes after the
+ *  header only, and stored rule ids that now follow from the config; it is refused
+ *  with "compile the policy again".
+ *
  * Snapshots come from storage someone else may write, so loading trusts nothing:
- *  1. with a key, the signature is verified before any other byte is read (an unsigned
- *     snapshot is SNAPSHOT_UNSIGNED, a bad signature SNAPSHOT_SIGNATURE);
+ *  1. with a key, the signature is verified before anything is read but the magic,
+ *     format and flags that say where it is (an unsigned snapshot is
+ *     SNAPSHOT_UNSIGNED, a bad signature SNAPSHOT_SIGNATURE);
  *  2. the header, sizes and checksum are checked (SNAPSHOT_INVALID from here on);
  *  3. the table's structure (./snapshot/table.ts): every offset, count and index inside
  *     its array, every trie walk ending, so WASM reads only the table and ends;
