@@ -87,6 +87,8 @@
  *
  *  Addresses enter the trie as a 128-bit big-endian number (hi:lo). IPv4 sits in
  *  the top 32 bits of hi. The slot at bit offset o is bits o..o+5 of that number.
+ *  Children and skip targets have higher node indexes than their parent, and no
+ *  node is entered past bit 32 (IPv4 trie) or TRIE_MAX_BITS (IPv6): a walk ends.
  *
  *  BATCH (the flow window; absolute addresses, written by TypeScript per call)
  *  +0 count  +4 meta → u32[n]  +8 remote → u32[4n]  +12 local → u32[4n]
@@ -162,6 +164,8 @@ export const TRIE_SIZE = 24;
 export const TRIE_DIRECT_BITS = 16;
 export const TRIE_LEAF_FLAG = 0x80000000;
 export const TRIE_STRIDE = 6;
+/** Longest address (IPv6): no trie node is entered past this bit offset. */
+export const TRIE_MAX_BITS = 128;
 
 export const NODE_VECTOR_AT = 0;
 export const NODE_LEAFVEC_AT = 8;

@@ -3,6 +3,7 @@
 import {
   TRIE_NODES_AT, TRIE_LEAVES_AT, NODE_SIZE, NODE_VECTOR_AT, NODE_LEAFVEC_AT,
   NODE_BASE0_AT, NODE_BASE1_AT, TRIE_STRIDE, TRIE_DIRECTBITS_AT, TRIE_DIRECT_AT, TRIE_LEAF_FLAG, NODE_SKIP_FLAG,
+  TRIE_MAX_BITS,
 } from "./layout";
 
 // Bits o..o+5 of the 128-bit number hi:lo (bits past 127 read as zero).
@@ -23,7 +24,13 @@ import {
   return 0;
 }
 
-/** Class id of the longest-prefix path of hi:lo in the trie at `trie` (absolute). */
+/**
+ * Class id of the longest-prefix path of hi:lo in the trie at `trie` (absolute).
+ * Loading checks that no walk enters a node past bit TRIE_MAX_BITS (src/snapshot/table.ts);
+ * the loop bound is defense in depth on top: every step moves o forward, so even a
+ * table that broke that (a cycle, a zero-length skip) ends its walk with class 0
+ * after at most TRIE_MAX_BITS + 1 steps instead of spinning.
+ */
 @inline export function trieLookup(base: usize, trie: usize, hi: u64, lo: u64): u32 {
   const nodes = base + <usize>load<u32>(trie + TRIE_NODES_AT);
   const leaves = base + <usize>load<u32>(trie + TRIE_LEAVES_AT);
@@ -36,7 +43,7 @@ import {
     node = nodes + <usize>e * NODE_SIZE;
     o = directBits;
   }
-  while (true) {
+  while (o <= <u32>TRIE_MAX_BITS) {
     const base0 = load<u32>(node + NODE_BASE0_AT);
     if (base0 & NODE_SKIP_FLAG) {
       const length = load<u64>(node + NODE_LEAFVEC_AT);
@@ -44,7 +51,7 @@ import {
         return load<u32>(leaves + (<usize>(base0 & ~NODE_SKIP_FLAG) << 2));
       }
       node = nodes + <usize>load<u32>(node + NODE_BASE1_AT) * NODE_SIZE;
-      o += <u32>length;
+      o += ((<u32>length - 1) & 63) + 1; // = length for 1..64, and never 0: o only moves forward
       continue;
     }
     const slot = slotAt(hi, lo, o);

@@ -16,7 +16,8 @@ import { checkEngineOptions, checkReloadOptions } from './options.js';
 import { describeValue } from './describe.js';
 import { Arena, instantiateMatcher, type MatcherExports, type WasmSource } from './wasm/load.js';
 import { PolicyTransaction, type AppliedEdit, type PolicyEdit } from './policy/transaction.js';
-import { decodeSnapshot, encodeSnapshot } from './snapshot.js';
+import { decodeSnapshot, encodeSnapshot, openSigned, signEncoded, type DecodedSnapshot } from './snapshot.js';
+import { importSnapshotKey, type SnapshotCryptoKey, type SnapshotKey } from './snapshot/key.js';
 
 export interface EngineOptions extends CompileOptions {
   /**
@@ -49,13 +50,61 @@ export interface PolicyChange {
 /** What engine.update takes: a function that records edits on a transaction, or the edits as data. */
 export type PolicyUpdate = ((tx: PolicyTransaction) => unknown) | readonly PolicyEdit[];
 
-/** createEngine({ snapshot }): a compiled-policy snapshot instead of a config. */
+/** createEngine({ snapshot, key? }): a compiled-policy snapshot instead of a config. */
 export interface SnapshotSource {
   snapshot: Uint8Array | ArrayBuffer;
+  /**
+   * Demand snapshots signed with this key (HMAC-SHA-256; at least 32 bytes, or an HMAC
+   * SHA-256 CryptoKey with the 'verify' usage): this one, and every later
+   * engine.loadSnapshot of the engine. Unsigned: SNAPSHOT_UNSIGNED; changed after
+   * signing or signed with another key: SNAPSHOT_SIGNATURE. When the field is there it
+   * must be a key: undefined or null is SNAPSHOT_KEY (a missing secret fails closed).
+   */
+  key?: SnapshotKey;
+}
+
+/** engine.loadSnapshot's options. */
+export interface LoadSnapshotOptions extends ReloadOptions {
+  /**
+   * Verify the snapshot's signature with this key (instead of the engine's own, if it
+   * has one). When the field is there it must be a key: undefined or null is
+   * SNAPSHOT_KEY (a missing secret fails closed).
+   */
+  key?: SnapshotKey;
+}
+
+/** engine.snapshot's options. */
+export interface SnapshotOptions {
+  /** Sign the snapshot with this key (HMAC-SHA-256); snapshot() then resolves asynchronously. */
+  key?: SnapshotKey;
 }
 
 function isSnapshotSource(x: unknown): x is SnapshotSource {
-  try { return typeof x === 'object' && x !== null && 'snapshot' in x && (x.snapshot instanceof Uint8Array || x.snapshot instanceof ArrayBuffer); } catch { return false; } // a throwing Proxy: parseConfig reports it
+  if (typeof x !== 'object' || x === null) return false;
+  try {
+    if (!Object.hasOwn(x, 'snapshot')) return false;
+  } catch {
+    return false; // a throwing Proxy: parseConfig reports it
+  }
+  const snapshot = (x as { snapshot: unknown }).snapshot;
+  if (!(snapshot instanceof Uint8Array || snapshot instanceof ArrayBuffer)) {
+    throw new SgfilterError('INVALID_ARGUMENT', `{ snapshot } must be a Uint8Array or an ArrayBuffer (engine.snapshot(), sgfilter compile), got ${snapshot === null ? 'null' : typeof snapshot}`);
+  }
+  const other = Object.keys(x).find((k) => k !== 'snapshot' && k !== 'key');
+  if (other !== undefined) throw new SgfilterError('INVALID_ARGUMENT', `unknown field "${other}" next to snapshot; allowed: snapshot, key`);
+  return true;
+}
+
+/** Set in Engine's static block: publishes a snapshot without the engine's key check. */
+let publishTrusted: (engine: Engine, snapshot: Uint8Array, options: ReloadOptions) => number;
+
+/**
+ * Publishes a snapshot this library compiled from a config in its own worker thread
+ * (reloadInWorker): that is a config reload, so an engine's snapshot key does not
+ * apply. The snapshot is still checked in full. @internal (src/node/workers.ts)
+ */
+export function publishCompiledSnapshot(engine: Engine, snapshot: Uint8Array, options: ReloadOptions = {}): number {
+  return publishTrusted(engine, snapshot, options);
 }
 
 interface Policy {
@@ -97,6 +146,12 @@ export class Engine {
   #i32!: Int32Array;
   /** classify(flow) reads its flow here: one row, reused (no batch per call). */
   readonly #single: BatchState = newSingleFlow();
+  /** createEngine({ snapshot, key }): every loadSnapshot must verify with it. */
+  #snapshotKey: SnapshotCryptoKey | null = null;
+
+  static {
+    publishTrusted = (engine, snapshot, options) => engine.#publishSnapshot(decodeSnapshot(snapshot), options);
+  }
 
   private constructor(x: MatcherExports, config: Config, options: EngineOptions, precompiled?: CompiledPolicy) {
     this.#x = x;
@@ -126,32 +181,64 @@ export class Engine {
   }
 
   /** @internal use createEngine (src/index.ts) */
-  static async create(wasm: WasmSource, config: unknown, options: EngineOptions = {}): Promise<Engine> {
+  static async create(wasm: WasmSource | PromiseLike<WasmSource>, config: unknown, options: EngineOptions = {}): Promise<Engine> {
     options = checkEngineOptions(options);
+    // The matcher may still be on its way (Node reads it from disk); the snapshot's
+    // bytes are copied first, when createEngine is called, and checked before it is used.
+    const matcher = Promise.resolve(wasm);
+    matcher.catch(() => undefined); // awaited below: a rejection meanwhile is not "unhandled"
     if (isSnapshotSource(config)) {
-      const snap = decodeSnapshot(config.snapshot);
-      return new Engine(await instantiateMatcher(wasm), snap.config, options, snap.compiled);
+      // A key field that is there must be a key: `key: env.MISSING_SECRET` fails closed.
+      const signed = Object.hasOwn(config, 'key') ? await openSigned(config.snapshot, config.key as SnapshotKey) : null;
+      const snap = signed ? signed.decoded : decodeSnapshot(config.snapshot);
+      const engine = new Engine(await instantiateMatcher(await matcher), snap.config, options, snap.compiled);
+      engine.#snapshotKey = signed?.key ?? null;
+      return engine;
     }
     const cfg = isConfig(config) ? config : parseConfig(config);
-    return new Engine(await instantiateMatcher(wasm), cfg, options);
+    return new Engine(await instantiateMatcher(await matcher), cfg, options);
   }
 
   /**
    * The published policy as a snapshot (see src/snapshot.ts): load it elsewhere with
    * createEngine({ snapshot }) or engine.loadSnapshot, without compiling again.
+   * Unsigned, returned at once; with `{ key }` (bytes of at least 32, or an HMAC
+   * SHA-256 CryptoKey with the 'sign' usage), signed with HMAC-SHA-256 through
+   * WebCrypto, in a Promise. An engine's own key (createEngine({ snapshot, key })) only
+   * verifies: snapshot() signs only with the key it is given.
    */
-  snapshot(): Uint8Array {
-    return encodeSnapshot(this.#policy.compiled, this.#policy.config, this.#policy.version);
+  snapshot(): Uint8Array;
+  snapshot(options: SnapshotOptions & { key: SnapshotKey }): Promise<Uint8Array>;
+  snapshot(options?: SnapshotOptions): Uint8Array | Promise<Uint8Array>;
+  snapshot(options: SnapshotOptions = {}): Uint8Array | Promise<Uint8Array> {
+    if (typeof options !== 'object' || options === null) throw new SgfilterError('INVALID_ARGUMENT', 'snapshot takes { key } or nothing');
+    const bytes = encodeSnapshot(this.#policy.compiled, this.#policy.config, this.#policy.version);
+    if (!Object.hasOwn(options, 'key')) return bytes;
+    return importSnapshotKey(options.key, 'sign').then((key) => signEncoded(bytes, key));
   }
 
   /**
    * Publishes a snapshot's policy (a new version of this engine) without compiling.
-   * A truncated, corrupted or other-ABI snapshot is refused (SNAPSHOT_INVALID) and
-   * nothing changes.
+   * Every snapshot is checked in full before anything changes (src/snapshot.ts): a
+   * truncated, corrupted, malformed or other-format snapshot is refused
+   * (SNAPSHOT_INVALID). An engine created with a key, or a call with `{ key }`, also
+   * demands a valid signature, verified first: SNAPSHOT_UNSIGNED, SNAPSHOT_SIGNATURE,
+   * SNAPSHOT_KEY. A refused snapshot changes nothing: the policy and version stay.
    */
-  async loadSnapshot(bytes: Uint8Array | ArrayBuffer, options: ReloadOptions = {}): Promise<number> {
+  async loadSnapshot(bytes: Uint8Array | ArrayBuffer, options: LoadSnapshotOptions = {}): Promise<number> {
     this.#expect(checkReloadOptions(options, 'loadSnapshot').expectedVersion, 'loadSnapshot');
-    const snap = decodeSnapshot(bytes);
+    // A key field that is there must be a key (undefined or null is SNAPSHOT_KEY, never
+    // "no key"); without one, the engine's key if it has one.
+    const key: SnapshotKey | null = Object.hasOwn(options, 'key') ? (options.key as SnapshotKey) : this.#snapshotKey;
+    const keyed = Object.hasOwn(options, 'key') || this.#snapshotKey !== null;
+    // Without a key nothing awaits: the snapshot is published in the calling turn. With
+    // one, openSigned copies the bytes before it awaits.
+    const snap = keyed ? (await openSigned(bytes, key as SnapshotKey)).decoded : decodeSnapshot(bytes);
+    return this.#publishSnapshot(snap, options);
+  }
+
+  #publishSnapshot(snap: DecodedSnapshot, options: ReloadOptions): number {
+    this.#expect(options.expectedVersion, 'loadSnapshot'); // again: a verify awaits, others may publish meanwhile
     return this.#swap(snap.config, { reason: 'reload' }, snap.compiled);
   }
 

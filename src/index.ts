@@ -10,16 +10,18 @@ import type { Config, ConfigInput } from './types.js';
 
 /**
  * Creates an engine for `config`: a config object (native, Tencent API JSON), an
- * already-validated Config, or (Node) the path of a JSON/YAML file.
- * Rejects with an SgfilterError (CONFIG_INVALID, with every issue) on bad input.
+ * already-validated Config, (Node) the path of a JSON/YAML file, or a compiled-policy
+ * snapshot `{ snapshot, key? }` (with a key, it and every later loadSnapshot must be
+ * signed with it). Rejects with an SgfilterError (CONFIG_INVALID, with every issue;
+ * SNAPSHOT_INVALID, SNAPSHOT_UNSIGNED, SNAPSHOT_SIGNATURE, SNAPSHOT_KEY) on bad input.
  */
 export async function createEngine(config: ConfigInput | Config | string | object, options: EngineOptions & { wasm?: WebAssembly.Module | Uint8Array } = {}): Promise<Engine> {
   checkEngineOptions(options);
   const cfg = typeof config === 'string' ? await loadConfigFile(config) : config;
-  return Engine.create(options.wasm ?? (await nodeWasmBytes()), cfg, options);
+  return Engine.create(options.wasm ?? nodeWasmBytes(), cfg, options);
 }
 
-export { Engine, type EngineOptions, type ReloadOptions, type PolicyChange, type PolicyUpdate, type SnapshotSource } from './engine.js';
+export { Engine, type EngineOptions, type ReloadOptions, type PolicyChange, type PolicyUpdate, type SnapshotSource, type SnapshotOptions, type LoadSnapshotOptions } from './engine.js';
 export { PolicyTransaction, type PolicyEdit, type AppliedEdit, type EditOp, type RuleSpec } from './policy/transaction.js';
 export { watchConfig, type WatchOptions, type ConfigWatcher } from './node/watch.js';
 export { FlowBatch, createFlowBatch, parseFlow } from './flow.js';
@@ -38,7 +40,10 @@ export {
   compileInWorker, reloadInWorker, closeCompileWorker, createClassifierPool,
   type CompileInWorkerOptions, type ClassifierPool, type ClassifierPoolOptions, type PoolResult,
 } from './node/index.js';
-export { encodeSnapshot, decodeSnapshot, SNAPSHOT_FORMAT, type DecodedSnapshot } from './snapshot.js';
+export {
+  encodeSnapshot, decodeSnapshot, verifySnapshot, signSnapshot, parseSnapshotKey, SNAPSHOT_FORMAT, SNAPSHOT_KEY_MIN_BYTES,
+  type DecodedSnapshot, type SnapshotKey, type SnapshotCryptoKey,
+} from './snapshot.js';
 export * from './capture/index.js';
 export {
   openCaptureFile, createCaptureFileWriter, captureFormatOf, CaptureWriteStream,

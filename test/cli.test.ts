@@ -270,7 +270,7 @@ describe('sgfilter compile', () => {
     const r = cli(['compile', seedConfig, '-o', out]);
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
-    expect(r.stdout).toMatch(/policy\.bin: [\d,]+ bytes \(snapshot format 1, table [\d,]+ bytes\), 12 security groups, 12 instances, compiled in [\d.]+ ms/);
+    expect(r.stdout).toMatch(/policy\.bin: [\d,]+ bytes \(snapshot format 2, unsigned, table [\d,]+ bytes\), 12 security groups, 12 instances, compiled in [\d.]+ ms/);
     const { createEngine } = await import('../src/index.js');
     const engine = await createEngine({ snapshot: readFileSync(out) });
     const config = parseConfig(parseConfigText(readFileSync(seedConfig, 'utf8'), seedConfig));

@@ -35,7 +35,7 @@ const params = (salt: number, runs = RUNS) => ({ seed: SEED ^ salt, numRuns: run
 let engine: Engine;
 const PROTOTYPES = prototypeState();
 /** Globals the test runner itself changes between cases, and ones Node materialises lazily. */
-const RUNNER_GLOBALS = { ignoredRootRegex: /^(__vitest_|AbortController$|AbortSignal$)/ };
+const RUNNER_GLOBALS = { ignoredRootRegex: /^(__vitest_|AbortController$|AbortSignal$|TextEncoder$|TextDecoder$)/ };
 
 beforeAll(async () => {
   engine = await createEngine({ securityGroups: [{ id: 'sg-boot', inbound: ['DROP#any#ALL#ALL'] }] });

@@ -29,8 +29,12 @@ export interface EdgeEngineOptions extends EngineOptions {
  * Creates an engine from a config object (native, Tencent API JSON), a validated
  * Config, a compiled-policy snapshot (`{ snapshot: bytes }`, from `engine.snapshot()`
  * or `sgfilter compile`: no compiling at start-up), or config text (JSON, or YAML
- * with `fileName: '*.yaml'`). Rejects with an SgfilterError (CONFIG_INVALID,
- * SNAPSHOT_INVALID, WASM_LOAD) on bad input.
+ * with `fileName: '*.yaml'`). With `{ snapshot, key }` the snapshot must be signed
+ * with that key (HMAC-SHA-256, verified through WebCrypto before anything else is
+ * read), and so must every snapshot the engine loads later: what a worker that reads
+ * its policy from KV or R2 wants. Rejects with an SgfilterError (CONFIG_INVALID,
+ * SNAPSHOT_INVALID, SNAPSHOT_UNSIGNED, SNAPSHOT_SIGNATURE, SNAPSHOT_KEY, WASM_LOAD) on
+ * bad input.
  */
 export async function createEngine(config: ConfigInput | Config | SnapshotSource | string | object, options: EdgeEngineOptions = {}): Promise<Engine> {
   checkEngineOptions(options);
@@ -38,7 +42,7 @@ export async function createEngine(config: ConfigInput | Config | SnapshotSource
   return Engine.create(options.wasm ?? wasmModule, cfg, options);
 }
 
-export { Engine, type EngineOptions, type ReloadOptions, type PolicyChange, type PolicyUpdate, type SnapshotSource } from '../engine.js';
+export { Engine, type EngineOptions, type ReloadOptions, type PolicyChange, type PolicyUpdate, type SnapshotSource, type SnapshotOptions, type LoadSnapshotOptions } from '../engine.js';
 export { PolicyTransaction, type PolicyEdit, type AppliedEdit, type EditOp, type RuleSpec } from '../policy/transaction.js';
 export { FlowBatch, createFlowBatch, parseFlow } from '../flow.js';
 export { parseConfig, safeParseConfig, parseConfigText, type ParseResult } from '../config/parse.js';
@@ -47,5 +51,8 @@ export { compilePolicy, type CompiledPolicy, type CompileOptions, type RuleRef }
 export { SgfilterError, ErrorCodes, IssueCodes, formatPath, type Issue, type ErrorCode, type IssueCode, type Path } from '../errors.js';
 export type * from '../types.js';
 export { parseClassBench, parseClassBenchTrace, CLASSBENCH_GROUP_ID } from '../classbench.js';
-export { encodeSnapshot, decodeSnapshot, SNAPSHOT_FORMAT, type DecodedSnapshot } from '../snapshot.js';
+export {
+  encodeSnapshot, decodeSnapshot, verifySnapshot, signSnapshot, parseSnapshotKey, SNAPSHOT_FORMAT, SNAPSHOT_KEY_MIN_BYTES,
+  type DecodedSnapshot, type SnapshotKey, type SnapshotCryptoKey,
+} from '../snapshot.js';
 export * from '../capture/index.js';

@@ -36,11 +36,12 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createRequire } from 'node:module';
 import { SgfilterError } from '../errors.js';
-import { decodeSnapshot, encodeSnapshot } from '../snapshot.js';
+import { decodeSnapshot, encodeSnapshot, verifySnapshot } from '../snapshot.js';
+import type { SnapshotKey } from '../snapshot/key.js';
 import { compilePolicy, verdictOf, type CompileOptions, type RuleRef } from '../compile/index.js';
 import { isConfig, parseConfig } from '../config/parse.js';
 import { FlowBatch, batchOrder, createFlowBatch, packSlice, recordAnswers } from '../flow.js';
-import type { Engine, ReloadOptions } from '../engine.js';
+import { publishCompiledSnapshot, type Engine, type ReloadOptions } from '../engine.js';
 import type { Config, Flow, FlowInput, Verdict } from '../types.js';
 import { checkEngine, invalidArgument, milliseconds, readOptions, shown, wholeNumber, type OptionSpec } from './options.js';
 import { loadConfigFile } from './config-file.js';
@@ -307,7 +308,8 @@ export async function reloadInWorker(engine: Engine, config: object | string, op
   checkEngine('reloadInWorker', engine);
   const { expectedVersion, ...compile } = readOptions('reloadInWorker', options, { ...COMPILE_OPTIONS, expectedVersion: () => undefined });
   const snapshot = await compileVia('reloadInWorker', config, compile);
-  return engine.loadSnapshot(snapshot, expectedVersion === undefined ? {} : { expectedVersion: expectedVersion as number });
+  // A config reload compiled by our own worker: an engine's snapshot key does not apply.
+  return publishCompiledSnapshot(engine, snapshot, expectedVersion === undefined ? {} : { expectedVersion: expectedVersion as number });
 }
 
 // ---------------------------------------------------------------------------------
@@ -366,8 +368,16 @@ export interface ClassifierPool {
   close(): Promise<void>;
 }
 
-function isSnapshotInput(x: unknown): x is { snapshot: Uint8Array | ArrayBuffer } {
-  return typeof x === 'object' && x !== null && 'snapshot' in x && ((x as { snapshot: unknown }).snapshot instanceof Uint8Array || (x as { snapshot: unknown }).snapshot instanceof ArrayBuffer);
+/** { snapshot, key? }: with a key, the bytes threads get are a copy verified here first. */
+async function snapshotBytes(x: { snapshot: Uint8Array | ArrayBuffer; key?: SnapshotKey }): Promise<Uint8Array> {
+  if (!Object.hasOwn(x, 'key')) return u8(x.snapshot); // a key field that is there must be a key
+  const bytes = new Uint8Array(u8(x.snapshot)); // a copy (Buffer.slice would share)
+  await verifySnapshot(bytes, x.key as SnapshotKey);
+  return bytes;
+}
+
+function isSnapshotInput(x: unknown): x is { snapshot: Uint8Array | ArrayBuffer; key?: SnapshotKey } {
+  return typeof x === 'object' && x !== null && Object.hasOwn(x, 'snapshot') && ((x as { snapshot: unknown }).snapshot instanceof Uint8Array || (x as { snapshot: unknown }).snapshot instanceof ArrayBuffer);
 }
 
 const u8 = (b: Uint8Array | ArrayBuffer) => (b instanceof Uint8Array ? b : new Uint8Array(b));
@@ -406,7 +416,7 @@ export async function createClassifierPool(config: object | string, options: Cla
   const compileOptions: Record<string, unknown> = opts.maxTableBytes === undefined ? {} : { maxTableBytes: opts.maxTableBytes };
   const compile = (c: unknown) => compileVia('createClassifierPool', c, compileOptions);
 
-  const first = isSnapshotInput(config) ? u8(config.snapshot) : await compile(config);
+  const first = isSnapshotInput(config) ? await snapshotBytes(config) : await compile(config);
   /** The policy in force: what a thread started now loads. */
   let current: { snapshot: Uint8Array; version: number; rules: RuleRef[] } = { snapshot: first, version: 1, rules: decodeSnapshot(first).compiled.rules };
   let closed = false;
@@ -536,7 +546,7 @@ export async function createClassifierPool(config: object | string, options: Cla
     const run = publishing.then(async () => {
       check();
       conflict();
-      const snap = isSnapshotInput(next) ? u8(next.snapshot) : await compile(next);
+      const snap = isSnapshotInput(next) ? await snapshotBytes(next) : await compile(next);
       check();
       const nextRules = decodeSnapshot(snap).compiled.rules; // refuses a bad snapshot before any thread sees it
       conflict();
