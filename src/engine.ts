@@ -7,10 +7,12 @@
  * is synchronous, so no batch can be mid-flight while a reload publishes.
  */
 import { SgfilterError } from './errors.js';
-import type { Config, Flow, FlowInput, Verdict } from './types.js';
+import type { Config, ConfigInput, Flow, FlowInput, TencentPolicyDocument, Verdict } from './types.js';
 import * as L from '../assembly/layout.js';
 import { compilePolicy, verdictOf, type CompiledPolicy, type CompileOptions } from './compile/index.js';
 import { parseConfig, isConfig } from './config/parse.js';
+import { parseConfigText } from './config/text.js';
+import { sourceKind, type ConfigTextSource } from './config/source.js';
 import { FlowBatch, batchState, loadSingleFlow, newSingleFlow, type BatchState } from './flow.js';
 import { checkEngineOptions, checkReloadOptions } from './options.js';
 import { describeValue } from './describe.js';
@@ -284,15 +286,20 @@ export class Engine {
   }
 
   /**
-   * Replaces the policy: validates and compiles `config` aside, then publishes it in
-   * one step. An invalid config rejects with CONFIG_INVALID and changes nothing.
+   * Replaces the policy: validates and compiles `config` (a config object, a Tencent
+   * policy document, an already-validated Config, or `{ text, format? }`) aside, then
+   * publishes it in one step. An invalid config rejects with CONFIG_INVALID (text that
+   * does not parse: CONFIG_PARSE) and changes nothing.
    * With `expectedVersion`, the reload is refused (VERSION_CONFLICT) unless the
    * published version is still that one: optimistic locking between writers.
    * Resolves to the new version.
    */
-  async reload(config: unknown, options: ReloadOptions = {}): Promise<number> {
+  async reload(config: ConfigInput | Config | TencentPolicyDocument | ConfigTextSource, options: ReloadOptions = {}): Promise<number> {
     this.#expect(checkReloadOptions(options, 'reload').expectedVersion, 'reload');
-    const cfg = isConfig(config) ? config : parseConfig(config);
+    const s = sourceKind(config, 'reload');
+    if (s.kind === 'file') throw new SgfilterError('INVALID_ARGUMENT', `reload({ file }): read the file with loadConfigFile (Node), or let watchConfig reload it; reload takes a config object or { text }`);
+    const doc = s.kind === 'text' ? parseConfigText(s.text, s.fileName, s.format) : s.value;
+    const cfg = isConfig(doc) ? doc : parseConfig(doc);
     return this.#swap(cfg, { reason: 'reload' });
   }
 

@@ -2,25 +2,29 @@
  * sgfilter — cloud security-group semantics as a fast WebAssembly packet filter.
  * This is the one public surface (Node build). See README.md and docs/DESIGN.md.
  */
-import { Engine, type EngineOptions } from './engine.js';
-import { checkEngineOptions } from './options.js';
+import type { Engine, EngineOptions } from './engine.js';
+import { createEngineFrom, type PolicySource } from './create.js';
 import { nodeWasmBytes } from './wasm/node.js';
 import { loadConfigFile } from './node/config-file.js';
-import type { Config, ConfigInput } from './types.js';
 
 /**
- * Creates an engine for `config`: a config object (native, Tencent API JSON), an
- * already-validated Config, (Node) the path of a JSON/YAML file, or a compiled-policy
- * snapshot `{ snapshot, key? }` (with a key, it and every later loadSnapshot must be
- * signed with it). Rejects with an SgfilterError (CONFIG_INVALID, with every issue;
- * SNAPSHOT_INVALID, SNAPSHOT_UNSIGNED, SNAPSHOT_SIGNATURE, SNAPSHOT_KEY) on bad input.
+ * Creates an engine for a policy source:
+ *   - a config object (native, or a Tencent API policy document), or a validated Config;
+ *   - `{ file: 'policy.yaml' }`: a JSON or YAML config file (format by extension);
+ *   - `{ text, format? }`: config text ('json', the default, or 'yaml');
+ *   - `{ snapshot, key? }`: a compiled snapshot (engine.snapshot(), `sgfilter compile`);
+ *     with a key, it and every later loadSnapshot must be signed with it.
+ * A bare string is refused (INVALID_ARGUMENT): say whether it is a file or text.
+ * Rejects with an SgfilterError on bad input: CONFIG_INVALID (every issue),
+ * CONFIG_PARSE, SNAPSHOT_INVALID, SNAPSHOT_UNSIGNED, SNAPSHOT_SIGNATURE, SNAPSHOT_KEY,
+ * INVALID_ARGUMENT.
  */
-export async function createEngine(config: ConfigInput | Config | string | object, options: EngineOptions & { wasm?: WebAssembly.Module | Uint8Array } = {}): Promise<Engine> {
-  checkEngineOptions(options);
-  const cfg = typeof config === 'string' ? await loadConfigFile(config) : config;
-  return Engine.create(options.wasm ?? nodeWasmBytes(), cfg, options);
+export async function createEngine(source: PolicySource, options: EngineOptions & { wasm?: WebAssembly.Module | Uint8Array } = {}): Promise<Engine> {
+  return createEngineFrom(source, options, nodeWasmBytes, loadConfigFile);
 }
 
+export type { PolicySource } from './create.js';
+export type { ConfigTextSource, ConfigFileSource } from './config/source.js';
 export { Engine, type EngineOptions, type ReloadOptions, type PolicyChange, type PolicyUpdate, type SnapshotSource, type SnapshotOptions, type LoadSnapshotOptions } from './engine.js';
 export { PolicyTransaction, type PolicyEdit, type AppliedEdit, type EditOp, type RuleSpec } from './policy/transaction.js';
 export { watchConfig, type WatchOptions, type ConfigWatcher } from './node/watch.js';

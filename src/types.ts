@@ -40,6 +40,16 @@ export interface ConfigInput {
   instances?: InstanceInput[];
 }
 
+/**
+ * A Tencent Cloud DescribeSecurityGroupPolicies output as it is: the whole
+ * `{ Response }`, its `{ SecurityGroupPolicySet }`, or the policy set itself
+ * (`{ Version, Ingress, Egress }`); it becomes one group with id `tencent`.
+ */
+export type TencentPolicyDocument =
+  | { Response: { SecurityGroupPolicySet: object } & Record<string, unknown> }
+  | { SecurityGroupPolicySet: object }
+  | { Version?: string | number; Ingress?: unknown[]; Egress?: unknown[] };
+
 // ---------- Normalized (validated) config ----------
 
 /** Inclusive range of addresses of one family. IPv4 values are < 2^32. */

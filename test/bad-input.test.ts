@@ -294,11 +294,11 @@ describe('a failed reload changes nothing', () => {
     expect(engine.version).toBe(1);
     const configBefore = engine.config;
 
-    await expect(engine.reload(badDoc)).rejects.toBeInstanceOf(SgfilterError);
-    await expect(engine.reload(badDoc)).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
+    await expect(engine.reload(badDoc as never)).rejects.toBeInstanceOf(SgfilterError);
+    await expect(engine.reload(badDoc as never)).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
     let err: SgfilterError | undefined;
     try {
-      await engine.reload(badDoc);
+      await engine.reload(badDoc as never);
     } catch (e) {
       err = e as SgfilterError;
     }

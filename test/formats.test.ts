@@ -289,11 +289,11 @@ describe('Terraform lite strings and Tencent Cloud JSON give the native verdicts
 
   it('reloading between forms keeps the verdicts (native → Tencent → Terraform)', async () => {
     const engine = await createEngine(FORMS.native!.doc as object);
-    await engine.reload(FORMS['tencent Response (Version "1")']!.doc);
+    await engine.reload(FORMS['tencent Response (Version "1")']!.doc as never);
     expect(engine.version).toBe(2);
     const a = verdictsOf(engine, FORMS['tencent Response (Version "1")']!.doc, FLOWS).map((v) => normalize(v, 'tencent'));
     expect(a).toEqual(nativeVerdicts);
-    await engine.reload(FORMS.terraform!.doc);
+    await engine.reload(FORMS.terraform!.doc as never);
     expect(engine.version).toBe(3);
     const b = verdictsOf(engine, FORMS.terraform!.doc, FLOWS).map((v) => normalize(v, 'sg'));
     expect(b).toEqual(nativeVerdicts);
@@ -422,7 +422,7 @@ describeWithData('tencent', 'the real Tencent CLI examples ($SGFILTER_DATA/tence
       [{ direction: 'outbound', protocol: 'TCP', remote: '2001:db8::1', port: 80 }, { action: 'drop', groupId: null, ruleIndex: null }],
     ];
     const viaDoc = await createEngine(doc as object);
-    const viaPath = await createEngine(ECM_FILE);
+    const viaPath = await createEngine({ file: ECM_FILE });
     const loaded = await loadConfigFile(ECM_FILE);
     for (const [flow, expected] of expectations) {
       expect(viaDoc.classify(flow), JSON.stringify(flow)).toEqual(expected);
@@ -455,7 +455,7 @@ describeWithData('tencent', 'the real Tencent CLI examples ($SGFILTER_DATA/tence
     expect(r.issues.some((i) => i.message.includes('ipmg-2uw6ujo6'))).toBe(true);
     expect(r.issues.some((i) => i.message.includes('ppm-f5n1f8da'))).toBe(true);
 
-    for (const attempt of [() => createEngine(doc as object), () => createEngine(VPC_FILE), () => loadConfigFile(VPC_FILE)]) {
+    for (const attempt of [() => createEngine(doc as object), () => createEngine({ file: VPC_FILE }), () => loadConfigFile(VPC_FILE)]) {
       let err: unknown;
       try {
         await attempt();

@@ -66,7 +66,7 @@ describe('startProxy', () => {
   it('forwards accepted clients, drops and logs the rest, and hot-reloads the config file', async () => {
     const path = join(tmp, 'policy.json');
     writeConfig(path, config([accept('127.0.0.2'), drop('127.0.0.3')]));
-    const engine = await createEngine(path);
+    const engine = await createEngine({ file: path });
     const logs: string[] = [];
     proxy = await startProxy({
       engine, configPath: path, instance: 'gw-1', debounceMs: 50,
@@ -127,7 +127,7 @@ describe('startProxy', () => {
   it('fails closed (and says so) when a reload loses the proxy instance; rejects bad HOST:PORT', async () => {
     const path = join(tmp, 'policy.yaml');
     writeFileSync(path, 'securityGroups:\n  - id: sg-proxy\n    inbound: [{ protocol: TCP, source: 127.0.0.2, action: accept }]\n    outbound: [{ protocol: ALL, destination: 127.0.0.1, action: accept }]\ninstances: [{ id: gw-1, securityGroups: [sg-proxy] }]\n');
-    const engine = await createEngine(path);
+    const engine = await createEngine({ file: path });
     const logs: string[] = [];
     proxy = await startProxy({ engine, configPath: path, instance: 'gw-1', debounceMs: 50, listen: { host: '127.0.0.1', port: 0 }, upstream: { host: '127.0.0.1', port: upstreamPort }, log: (l) => logs.push(l) });
     const port = proxy.address().port;

@@ -39,7 +39,7 @@ describe('watchConfig', () => {
     const dir = mkdtempSync(join(tmp, 'lib-'));
     const file = join(dir, 'policy.yaml');
     writeFileSync(file, yaml('accept'));
-    const engine = await createEngine(file);
+    const engine = await createEngine({ file });
     const reloads: { version: number; previousVersion: number }[] = [];
     const errors: SgfilterError[] = [];
     const w = watchConfig(file, engine, { debounceMs: 30, onReload: (e) => reloads.push(e), onError: (e) => errors.push(e as SgfilterError) });
@@ -91,7 +91,7 @@ describe('watchConfig', () => {
     const file = join(dir, 'policy.json');
     const json = (port: number) => JSON.stringify({ securityGroups: [{ id: 'sg', inbound: [{ protocol: 'TCP', port, source: 'any', action: 'accept' }] }] });
     writeFileSync(file, json(1));
-    const engine = await createEngine(file);
+    const engine = await createEngine({ file });
     const versions: number[] = [];
     const w = watchConfig(file, engine, { debounceMs: 300, onReload: (e) => versions.push(e.version), onError: (e) => { throw e; } });
     try {

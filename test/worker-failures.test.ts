@@ -114,7 +114,7 @@ describe('compileInWorker / reloadInWorker never hang', () => {
       writeFileSync(file, text);
       const expected = await inThreadAsync(async () => encodeSnapshot(compilePolicy(await loadConfigFile(file)), await loadConfigFile(file), 1));
       expect(expected).not.toBe('resolved');
-      for (const call of [compileInWorker(file), reloadInWorker(engine, file), createClassifierPool(file, { threads: 1 })]) {
+      for (const call of [compileInWorker({ file }), reloadInWorker(engine, { file }), createClassifierPool({ file }, { threads: 1 })]) {
         sameAsInThread(await failure(call), expected, `${where} ${depth}`);
       }
       // The same document as an object: validated in this thread (it is too deep to cross as it is).
@@ -165,7 +165,7 @@ describe('compileInWorker / reloadInWorker never hang', () => {
     const fifo = join(dir, 'policy.json');
     execFileSync('mkfifo', [fifo]);
     try {
-      expect(await failure(reloadInWorker(await createEngine(ssh('accept')), fifo, { timeoutMs: 300 }))).toMatch(/^WORKER_FAILED: .*300 ms/);
+      expect(await failure(reloadInWorker(await createEngine(ssh('accept')), { file: fifo }, { timeoutMs: 300 }))).toMatch(/^WORKER_FAILED: .*300 ms/);
       expect(await failure(compileInWorker(ssh('accept')))).toBe('resolved');
     } finally {
       // Release the blocked read (non-blocking: no reader left is fine).
@@ -401,8 +401,8 @@ describe('nothing keeps the process alive', () => {
       out.push((await compileInWorker(ssh)).length > 0);
       const pool = await createClassifierPool(ssh, { threads: 2 });
       out.push((await pool.classify([{ direction: 'inbound', protocol: 'TCP', port: 22, remote: '198.51.100.7' }])).actions[0]);
-      out.push(await compileInWorker(deep).catch((e) => e.code));
-      out.push(await createClassifierPool(deep, { threads: 1 }).catch((e) => e.code));
+      out.push(await compileInWorker({ file: deep }).catch((e) => e.code));
+      out.push(await createClassifierPool({ file: deep }, { threads: 1 }).catch((e) => e.code));
       console.log(JSON.stringify(out));
     `;
     const child = spawn(process.execPath, ['--input-type=module', '-e', script], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -46,8 +46,9 @@ describe('compileInWorker / reloadInWorker', () => {
       const doc = randomConfig(r, 25);
       const config = parseConfig(doc);
       await a.reload(doc);
-      const source = c % 3 === 0 ? doc : c % 3 === 1 ? config : join(dir, `c${c}.json`);
-      if (typeof source === 'string') writeFileSync(source, JSON.stringify(doc));
+      const file = join(dir, `c${c}.json`);
+      const source = c % 3 === 0 ? doc : c % 3 === 1 ? config : { file };
+      if ('file' in source) writeFileSync(file, JSON.stringify(doc));
       expect(await reloadInWorker(b, source)).toBe(a.version);
       expect(b.config).toEqual(a.config);
       const flows = randomFlows(r, config, 400);
@@ -84,8 +85,8 @@ describe('compileInWorker / reloadInWorker', () => {
     // A file: parse errors and missing files keep their codes too.
     const yaml = join(dir, 'broken.yaml');
     writeFileSync(yaml, 'securityGroups: [ { id: sg, inbound: [ }');
-    expect(((await compileInWorker(yaml).catch((e) => e)) as SgfilterError).code).toBe('CONFIG_PARSE');
-    expect(((await compileInWorker(join(dir, 'missing.yaml')).catch((e) => e)) as SgfilterError).code).toBe('CONFIG_PARSE');
+    expect(((await compileInWorker({ file: yaml }).catch((e) => e)) as SgfilterError).code).toBe('CONFIG_PARSE');
+    expect(((await compileInWorker({ file: join(dir, 'missing.yaml') }).catch((e) => e)) as SgfilterError).code).toBe('CONFIG_PARSE');
 
     // TABLE_TOO_LARGE with the limit given.
     const big = blocklistPolicy(blocklistPrefixes(2000, 5));
@@ -126,7 +127,7 @@ describe('compileInWorker / reloadInWorker', () => {
 
     const started = performance.now();
     let done = false;
-    const compiling = compileInWorker(file).finally(() => {
+    const compiling = compileInWorker({ file }).finally(() => {
       done = true;
     });
     let batches = 0;

@@ -304,26 +304,30 @@ function parseYaml(text: string, fileName: string): unknown {
 }
 
 /**
- * Parses config text: YAML when the file name ends in .yaml/.yml, JSON otherwise.
+ * Parses config text: YAML when `format` is 'yaml' or (without a format) the file
+ * name ends in .yaml/.yml, JSON otherwise; `fileName` names the text in errors.
  * Throws SgfilterError CONFIG_PARSE whose issues carry line and column (codes
  * PARSE_ERROR, DUPLICATE_KEY, TOO_DEEP, YAML_UNSUPPORTED, ALIAS_EXPANSION, CIRCULAR).
  */
-export function parseConfigText(text: string, fileName = 'config.json'): unknown {
+export function parseConfigText(text: string, fileName = 'config.json', format?: 'json' | 'yaml'): unknown {
   if (typeof text !== 'string') {
     throw new SgfilterError('INVALID_ARGUMENT', `parseConfigText takes the text of a config file (a string), got ${typeof text}`);
+  }
+  if (format !== undefined && format !== 'json' && format !== 'yaml') {
+    throw new SgfilterError('INVALID_ARGUMENT', `parseConfigText: format must be "json" or "yaml", got ${typeof format === 'string' ? JSON.stringify(format) : typeof format}`);
   }
   if (typeof fileName !== 'string') {
     throw new SgfilterError('INVALID_ARGUMENT', `parseConfigText: the file name must be a string, got ${typeof fileName}`);
   }
-  const yaml = /\.ya?ml$/i.test(fileName);
+  const yaml = format === undefined ? /\.ya?ml$/i.test(fileName) : format === 'yaml';
   try {
     return yaml ? parseYaml(text, fileName) : parseJson(text, fileName);
   } catch (e) {
     if (e instanceof SgfilterError) throw e;
     // Anything a parser throws (a stack overflow we did not foresee, an internal
     // error) is still a coded refusal, never a crash.
-    const format = yaml ? 'YAML' : 'JSON';
+    const formatName = yaml ? 'YAML' : 'JSON';
     const msg = e instanceof Error ? e.message : String(e);
-    throw parseError(fileName, format, [textIssue('PARSE_ERROR', fileName, format, undefined, msg)]);
+    throw parseError(fileName, formatName, [textIssue('PARSE_ERROR', fileName, formatName, undefined, msg)]);
   }
 }

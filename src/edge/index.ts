@@ -13,46 +13,24 @@
  * build/sgfilter.wasm at the package root).
  */
 import wasmModule from '../../../build/sgfilter.wasm';
-import { Engine, type EngineOptions, type SnapshotSource } from '../engine.js';
-import { parseConfigText } from '../config/parse.js';
-import { checkEngineOptions } from '../options.js';
-import type { Config, ConfigInput } from '../types.js';
-
-export interface EdgeEngineOptions extends EngineOptions {
-  /** A matcher module to use instead of the bundled one (it must be a WebAssembly.Module on workerd). */
-  wasm?: WebAssembly.Module;
-  /** With a string config: its format by file name ("policy.yaml" → YAML); default JSON. */
-  fileName?: string;
-}
+import type { Engine } from '../engine.js';
+import { createEngineFrom, type PolicySource } from '../create.js';
+import type { EdgeEngineOptions } from './surface.js';
 
 /**
  * Creates an engine from a config object (native, Tencent API JSON), a validated
- * Config, a compiled-policy snapshot (`{ snapshot: bytes }`, from `engine.snapshot()`
- * or `sgfilter compile`: no compiling at start-up), or config text (JSON, or YAML
- * with `fileName: '*.yaml'`). With `{ snapshot, key }` the snapshot must be signed
- * with that key (HMAC-SHA-256, verified through WebCrypto before anything else is
- * read), and so must every snapshot the engine loads later: what a worker that reads
- * its policy from KV or R2 wants. Rejects with an SgfilterError (CONFIG_INVALID,
- * SNAPSHOT_INVALID, SNAPSHOT_UNSIGNED, SNAPSHOT_SIGNATURE, SNAPSHOT_KEY, WASM_LOAD) on
- * bad input.
+ * Config, config text (`{ text, format? }`: JSON, or YAML with format 'yaml'), or a
+ * compiled-policy snapshot (`{ snapshot }`, from `engine.snapshot()` or `sgfilter
+ * compile`: no compiling at start-up). With `{ snapshot, key }` the snapshot must be
+ * signed with that key (HMAC-SHA-256, verified through WebCrypto before anything else
+ * is read), and so must every snapshot the engine loads later: what a worker that
+ * reads its policy from KV or R2 wants. There are no files here: `{ file }` and bare
+ * strings are INVALID_ARGUMENT. Rejects with an SgfilterError (CONFIG_INVALID,
+ * CONFIG_PARSE, SNAPSHOT_INVALID, SNAPSHOT_UNSIGNED, SNAPSHOT_SIGNATURE, SNAPSHOT_KEY,
+ * WASM_LOAD) on bad input.
  */
-export async function createEngine(config: ConfigInput | Config | SnapshotSource | string | object, options: EdgeEngineOptions = {}): Promise<Engine> {
-  checkEngineOptions(options);
-  const cfg = typeof config === 'string' ? parseConfigText(config, options.fileName) : config;
-  return Engine.create(options.wasm ?? wasmModule, cfg, options);
+export async function createEngine(source: PolicySource, options: EdgeEngineOptions = {}): Promise<Engine> {
+  return createEngineFrom(source, options, () => wasmModule, null);
 }
 
-export { Engine, type EngineOptions, type ReloadOptions, type PolicyChange, type PolicyUpdate, type SnapshotSource, type SnapshotOptions, type LoadSnapshotOptions } from '../engine.js';
-export { PolicyTransaction, type PolicyEdit, type AppliedEdit, type EditOp, type RuleSpec } from '../policy/transaction.js';
-export { FlowBatch, createFlowBatch, parseFlow } from '../flow.js';
-export { parseConfig, safeParseConfig, parseConfigText, type ParseResult } from '../config/parse.js';
-export { referenceClassify, referenceExplain, type Explanation } from '../reference.js';
-export { compilePolicy, type CompiledPolicy, type CompileOptions, type RuleRef } from '../compile/index.js';
-export { SgfilterError, ErrorCodes, IssueCodes, formatPath, type Issue, type ErrorCode, type IssueCode, type Path } from '../errors.js';
-export type * from '../types.js';
-export { parseClassBench, parseClassBenchTrace, CLASSBENCH_GROUP_ID } from '../classbench.js';
-export {
-  encodeSnapshot, decodeSnapshot, verifySnapshot, signSnapshot, parseSnapshotKey, SNAPSHOT_FORMAT, SNAPSHOT_KEY_MIN_BYTES,
-  type DecodedSnapshot, type SnapshotKey, type SnapshotCryptoKey,
-} from '../snapshot.js';
-export * from '../capture/index.js';
+export * from './surface.js';

@@ -9,6 +9,7 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { parseConfig, isConfig } from '../config/parse.js';
+import { parseConfigText } from '../config/text.js';
 import { compilePolicy, type CompileOptions } from '../compile/index.js';
 import { SgfilterError } from '../errors.js';
 import { encodeSnapshot } from '../snapshot.js';
@@ -23,6 +24,7 @@ async function handle(req: CompileRequest): Promise<void> {
   try {
     let config: Config;
     if (typeof req.path === 'string') config = await loadConfigFile(req.path);
+    else if (req.text) config = parseConfig(parseConfigText(req.text.text, req.text.fileName, req.text.format), req.text.fileName);
     else if (req.validated === true) config = req.config as Config;
     else config = isConfig(req.config) ? req.config : parseConfig(req.config);
     const compiled = compilePolicy(config, req.options as CompileOptions);

@@ -24,6 +24,8 @@ export interface CompileRequest {
   validated?: boolean;
   /** Or the path of a JSON/YAML config file, read in the worker. */
   path?: string;
+  /** Or config text, parsed in the worker (`fileName` names it, `format` picks JSON or YAML). */
+  text?: { text: string; fileName: string; format: 'json' | 'yaml' | undefined };
   options?: { maxTableBytes?: number };
 }
 

@@ -45,6 +45,9 @@ import { publishCompiledSnapshot, type Engine, type ReloadOptions } from '../eng
 import type { Config, Flow, FlowInput, Verdict } from '../types.js';
 import { checkEngine, invalidArgument, milliseconds, readOptions, shown, wholeNumber, type OptionSpec } from './options.js';
 import { loadConfigFile } from './config-file.js';
+import { sourceKind } from '../config/source.js';
+import { parseConfigText } from '../config/text.js';
+import type { PolicySource } from '../create.js';
 import {
   deserializeError, isPlainData, type CompileRequest, type FatalMessage, type PackedSlice, type PoolRequest, type PoolResponse,
   type PoolThreadData, type SerializedError,
@@ -244,9 +247,13 @@ async function compileVia(caller: string, config: unknown, options: Record<strin
   const compileOptions: CompileOptions = options.maxTableBytes === undefined ? {} : { maxTableBytes: options.maxTableBytes as number };
   const plainOptions = options.maxTableBytes === undefined || typeof options.maxTableBytes === 'number';
   let req: Omit<CompileRequest, 'id'>;
-  if (typeof config === 'string') {
-    if (!plainOptions) return compileHere(await loadConfigFile(config), compileOptions);
-    req = { path: config, options: compileOptions };
+  const source = sourceKind(config, caller);
+  if (source.kind === 'file') {
+    if (!plainOptions) return compileHere(await loadConfigFile(source.path), compileOptions);
+    req = { path: source.path, options: compileOptions };
+  } else if (source.kind === 'text') {
+    if (!plainOptions) return compileHere(parseConfig(parseConfigText(source.text, source.fileName, source.format), source.fileName), compileOptions);
+    req = { text: { text: source.text, fileName: source.fileName, format: source.format }, options: compileOptions };
   } else if (isPlainData(config) && plainOptions) {
     req = { config, options: compileOptions };
   } else {
@@ -273,8 +280,8 @@ async function compileVia(caller: string, config: unknown, options: Record<strin
 }
 
 /**
- * Validates and compiles `config` (a config object, an already-validated Config, or
- * the path of a JSON/YAML file) in a helper worker thread and resolves to a snapshot
+ * Validates and compiles `config` (a config object, an already-validated Config,
+ * `{ file }` or `{ text, format? }`, as createEngine takes them) in a helper worker thread and resolves to a snapshot
  * (load it with engine.loadSnapshot or createEngine({ snapshot })). Rejects exactly
  * as an in-thread compile would: an SgfilterError with the same code, message and
  * issues (CONFIG_INVALID with every issue, CONFIG_PARSE, TABLE_TOO_LARGE, ...);
@@ -285,7 +292,7 @@ async function compileVia(caller: string, config: unknown, options: Record<strin
  * compiled one after another); it never keeps the process alive, and
  * closeCompileWorker() terminates it. A worker that failed is replaced by the next call.
  */
-export async function compileInWorker(config: object | string, options: CompileInWorkerOptions = {}): Promise<Uint8Array> {
+export async function compileInWorker(config: PolicySource, options: CompileInWorkerOptions = {}): Promise<Uint8Array> {
   return compileVia('compileInWorker', config, readOptions('compileInWorker', options, COMPILE_OPTIONS));
 }
 
@@ -304,7 +311,7 @@ export async function closeCompileWorker(): Promise<void> {
  * An invalid config rejects (CONFIG_INVALID, every issue) and changes nothing.
  * Resolves to the new version.
  */
-export async function reloadInWorker(engine: Engine, config: object | string, options: ReloadOptions & CompileInWorkerOptions = {}): Promise<number> {
+export async function reloadInWorker(engine: Engine, config: PolicySource, options: ReloadOptions & CompileInWorkerOptions = {}): Promise<number> {
   checkEngine('reloadInWorker', engine);
   const { expectedVersion, ...compile } = readOptions('reloadInWorker', options, { ...COMPILE_OPTIONS, expectedVersion: () => undefined });
   const snapshot = await compileVia('reloadInWorker', config, compile);
@@ -363,7 +370,7 @@ export interface ClassifierPool {
    * that rejects (an invalid config or snapshot, a thread that cannot load it)
    * changes nothing, and `version` stays.
    */
-  publish(config: object | string, options?: ReloadOptions): Promise<number>;
+  publish(config: PolicySource, options?: ReloadOptions): Promise<number>;
   /** Terminates the threads; pending calls reject. */
   close(): Promise<void>;
 }
@@ -404,7 +411,7 @@ type Ok = Extract<PoolResponse, { ok: true }>;
  * INVALID_ARGUMENT for options of the wrong kind, WORKER_FAILED when the threads
  * cannot start; nothing is left running then.
  */
-export async function createClassifierPool(config: object | string, options: ClassifierPoolOptions = {}): Promise<ClassifierPool> {
+export async function createClassifierPool(config: PolicySource, options: ClassifierPoolOptions = {}): Promise<ClassifierPool> {
   const opts = readOptions('createClassifierPool', options, {
     ...COMPILE_OPTIONS,
     threads: wholeNumber(1, 1024),
@@ -532,7 +539,7 @@ export async function createClassifierPool(config: object | string, options: Cla
   };
 
   let publishing: Promise<unknown> = Promise.resolve();
-  async function publish(next: object | string, publishOptions: ReloadOptions = {}): Promise<number> {
+  async function publish(next: PolicySource, publishOptions: ReloadOptions = {}): Promise<number> {
     check();
     const { expectedVersion } = readOptions('pool.publish', publishOptions, {
       expectedVersion: (v) => (typeof v === 'number' && Number.isInteger(v) && v >= 1 ? undefined : 'a whole number >= 1'),

@@ -1,0 +1,74 @@
+/**
+ * What createEngine and reload take as a policy, said explicitly: a config object
+ * (native, Tencent API JSON, or an already-validated Config), `{ text }` (config text,
+ * JSON or YAML), `{ file }` (a config file: Node only), or `{ snapshot, key? }` (a
+ * compiled policy). A bare string is refused: in Node it used to mean a file path and
+ * at the edge config text, so a document passed as a "path" failed with ENOENT and the
+ * whole document in the message. No `node:` imports: Node and edge share it.
+ */
+import { SgfilterError } from '../errors.js';
+import { describeValue } from '../describe.js';
+
+/** `{ text }`: config text. `format` (or a `fileName` ending in .yaml/.yml/.json) says how to read it; default JSON. */
+export interface ConfigTextSource {
+  text: string;
+  /** 'json' (default) or 'yaml'. */
+  format?: 'json' | 'yaml';
+  /** The name to report in errors (and, without `format`, its extension picks the format). */
+  fileName?: string;
+}
+
+/** `{ file }`: the path of a JSON or YAML config file (Node only). */
+export interface ConfigFileSource {
+  file: string;
+}
+
+export type SourceKind =
+  | { kind: 'text'; text: string; fileName: string; format: 'json' | 'yaml' | undefined }
+  | { kind: 'file'; path: string }
+  | { kind: 'object'; value: unknown };
+
+const TEXT_FIELDS = new Set(['text', 'format', 'fileName']);
+
+const own = (x: object, k: string): boolean => Object.hasOwn(x, k);
+
+/**
+ * Sorts a createEngine/reload argument into text, file or anything else (configs and
+ * snapshots, read by the engine: what is not a config is CONFIG_INVALID there).
+ * Refuses a bare string with INVALID_ARGUMENT saying what to pass.
+ */
+export function sourceKind(x: unknown, where: string): SourceKind {
+  if (typeof x === 'string') {
+    const shown = describeValue(x);
+    throw new SgfilterError(
+      'INVALID_ARGUMENT',
+      `${where} takes a config object, { file: path }, { text: configText } or { snapshot: bytes }, not a bare string (${shown}): ` +
+        `write ${where}({ file: ${shown.length > 40 ? '"policy.yaml"' : shown} }) for a file, or ${where}({ text }) for config text`,
+    );
+  }
+  // Anything else that is not an object is a config the validator refuses (CONFIG_INVALID).
+  if (typeof x !== 'object' || x === null || Array.isArray(x)) return { kind: 'object', value: x };
+  let keys: string[];
+  try {
+    keys = Object.keys(x);
+  } catch {
+    return { kind: 'object', value: x }; // a hostile object: the config validator reports it
+  }
+  if (own(x, 'text') && keys.every((k) => TEXT_FIELDS.has(k))) {
+    const { text, format, fileName } = x as { text: unknown; format?: unknown; fileName?: unknown };
+    if (typeof text !== 'string') throw new SgfilterError('INVALID_ARGUMENT', `${where}({ text }): text must be the config text (a string), got ${describeValue(text)}`);
+    if (format !== undefined && format !== 'json' && format !== 'yaml') {
+      throw new SgfilterError('INVALID_ARGUMENT', `${where}({ text, format }): format must be "json" or "yaml", got ${describeValue(format)}`);
+    }
+    if (fileName !== undefined && typeof fileName !== 'string') {
+      throw new SgfilterError('INVALID_ARGUMENT', `${where}({ text, fileName }): fileName must be a string, got ${describeValue(fileName)}`);
+    }
+    return { kind: 'text', text, fileName: fileName ?? (format === 'yaml' ? 'config.yaml' : 'config.json'), format };
+  }
+  if (own(x, 'file') && keys.length === 1) {
+    const { file } = x as { file: unknown };
+    if (typeof file !== 'string' || file === '') throw new SgfilterError('INVALID_ARGUMENT', `${where}({ file }): file must be a path (a non-empty string), got ${describeValue(file)}`);
+    return { kind: 'file', path: file };
+  }
+  return { kind: 'object', value: x };
+}

@@ -1,0 +1,29 @@
+/**
+ * The API the edge entries share (src/edge/index.ts for workerd and bundlers,
+ * src/edge/node.ts for Node): everything of the Node entry except what needs Node
+ * (config files, socket guards, watchConfig, worker threads). createEngine is each
+ * entry's own: it differs only in where the matcher comes from. No `node:` imports.
+ */
+import type { EngineOptions } from '../engine.js';
+
+export interface EdgeEngineOptions extends EngineOptions {
+  /** A matcher module to use instead of the bundled one (it must be a WebAssembly.Module on workerd). */
+  wasm?: WebAssembly.Module;
+}
+
+export type { PolicySource } from '../create.js';
+export type { ConfigTextSource } from '../config/source.js';
+export { Engine, type EngineOptions, type ReloadOptions, type PolicyChange, type PolicyUpdate, type SnapshotSource, type SnapshotOptions, type LoadSnapshotOptions } from '../engine.js';
+export { PolicyTransaction, type PolicyEdit, type AppliedEdit, type EditOp, type RuleSpec } from '../policy/transaction.js';
+export { FlowBatch, createFlowBatch, parseFlow } from '../flow.js';
+export { parseConfig, safeParseConfig, parseConfigText, type ParseResult } from '../config/parse.js';
+export { referenceClassify, referenceExplain, type Explanation } from '../reference.js';
+export { compilePolicy, type CompiledPolicy, type CompileOptions, type RuleRef } from '../compile/index.js';
+export { SgfilterError, ErrorCodes, IssueCodes, formatPath, type Issue, type ErrorCode, type IssueCode, type Path } from '../errors.js';
+export type * from '../types.js';
+export { parseClassBench, parseClassBenchTrace, CLASSBENCH_GROUP_ID } from '../classbench.js';
+export {
+  encodeSnapshot, decodeSnapshot, verifySnapshot, signSnapshot, parseSnapshotKey, SNAPSHOT_FORMAT, SNAPSHOT_KEY_MIN_BYTES,
+  type DecodedSnapshot, type SnapshotKey, type SnapshotCryptoKey,
+} from '../snapshot.js';
+export * from '../capture/index.js';
