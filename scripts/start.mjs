@@ -3,6 +3,8 @@
 //   1. no node_modules (or missing tools)      -> npm ci
 //   2. build outputs missing or older than any source in assembly/ or src/ -> npm run build
 //   3. node dist/src/cli.js demo [extra args...]
+// With --build-only (the prepare and prepack scripts: npm pack, npm publish, installs
+// from git), steps 1 and 2 only: the package is built when it is packed.
 // Only node: built-ins, so it works before any dependency is installed.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
@@ -44,9 +46,16 @@ function newest(dir) {
 
 const mtime = (p) => (existsSync(p) ? statSync(p).mtimeMs : 0);
 
-// 1. Dependencies.
+const buildOnly = process.argv.includes('--build-only');
+
+// 1. Dependencies. (Under npm's own install, which is running the prepare script,
+// they are being installed already.)
 const needed = ['commander', 'yaml', 'typescript', 'assemblyscript'];
 if (!existsSync(join(root, 'node_modules')) || needed.some((m) => !existsSync(join(root, 'node_modules', m)))) {
+  if (buildOnly) {
+    console.error('prepare: the build tools (typescript, assemblyscript) are not installed: run npm ci first');
+    process.exit(1);
+  }
   step('installing dependencies', npm, ['ci']);
 }
 
@@ -61,4 +70,5 @@ const sources = Math.max(
 if (oldestOutput === 0 || oldestOutput < sources) step('building', npm, ['run', 'build']);
 
 // 3. The demo.
+if (buildOnly) process.exit(0);
 process.exit(run(process.execPath, [join(root, 'dist', 'src', 'cli.js'), 'demo', ...process.argv.slice(2)]));

@@ -1,0 +1,2 @@
+// CommonJS entry of sgfilter/node (see index.cjs).
+module.exports = require('../dist/src/node/index.js');

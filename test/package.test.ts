@@ -1,0 +1,125 @@
+/**
+ * The package as users get it: `npm pack` of this checkout (built by pretest),
+ * installed into an empty project, then used from ESM, CommonJS `require`, TypeScript
+ * (moduleResolution NodeNext and Bundler) and `npx sgfilter`; and the ecosystem's
+ * package linters, publint and @arethetypeswrong/cli, on the same tarball.
+ *
+ * Dependencies come from npm's cache (--prefer-offline): the clone's own `npm ci`
+ * has put them there.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
+const BIN = join(ROOT, 'node_modules', '.bin');
+const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+
+let tmp: string;
+let tarball: string;
+let project: string;
+
+function run(cmd: string, args: string[], cwd: string): { status: number | null; out: string } {
+  const r = spawnSync(cmd, args, { cwd, encoding: 'utf8', timeout: 180_000, env: { ...process.env, npm_config_audit: 'false', npm_config_fund: 'false', npm_config_update_notifier: 'false' } });
+  return { status: r.status, out: `${r.stdout ?? ''}${r.stderr ?? ''}` };
+}
+
+const SSH = { securityGroups: [{ id: 'sg-ssh', inbound: [{ protocol: 'TCP', port: 22, source: '203.0.113.0/24', action: 'accept' }] }] };
+const FLOW = { direction: 'inbound', protocol: 'TCP', port: 22, remote: '203.0.113.9' };
+const ACCEPT = JSON.stringify({ action: 'accept', groupId: 'sg-ssh', ruleIndex: 0 });
+
+beforeAll(() => {
+  tmp = mkdtempSync(join(tmpdir(), 'sgfilter-package-'));
+  execFileSync(npm, ['pack', '--ignore-scripts', '--pack-destination', tmp], { cwd: ROOT, stdio: 'pipe' });
+  tarball = join(tmp, readdirSync(tmp).find((f) => f.endsWith('.tgz'))!);
+  project = join(tmp, 'app');
+  execFileSync('mkdir', ['-p', project]);
+  writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true }));
+  const r = run(npm, ['install', '--prefer-offline', '--no-package-lock', tarball, '@types/node@20'], project);
+  if (r.status !== 0) throw new Error(`npm install of the tarball failed:\n${r.out}`);
+}, 240_000);
+
+afterAll(() => {
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+describe('the packed package, installed into an empty project', () => {
+  it('works from ESM', () => {
+    writeFileSync(join(project, 'esm.mjs'), `
+      import { createEngine, SgfilterError } from 'sgfilter';
+      const engine = await createEngine(${JSON.stringify(SSH)});
+      console.log(JSON.stringify(engine.classify(${JSON.stringify(FLOW)})));
+      console.log(typeof SgfilterError);
+    `);
+    const r = run(process.execPath, ['esm.mjs'], project);
+    expect(r.out).toBe(`${ACCEPT}\nfunction\n`);
+  });
+
+  it('works from CommonJS require, as the same module instance', () => {
+    writeFileSync(join(project, 'cjs.cjs'), `
+      const sg = require('sgfilter');
+      const edge = require('sgfilter/edge');
+      const node = require('sgfilter/node');
+      (async () => {
+        const engine = await sg.createEngine(${JSON.stringify(SSH)});
+        console.log(JSON.stringify(engine.classify(${JSON.stringify(FLOW)})));
+        const e2 = await edge.createEngine({ text: ${JSON.stringify(JSON.stringify(SSH))} });
+        console.log(e2.classify(${JSON.stringify(FLOW)}).action, typeof node.guardServer);
+        import('sgfilter').then((esm) => console.log(esm.SgfilterError === sg.SgfilterError));
+      })();
+    `);
+    const r = run(process.execPath, ['cjs.cjs'], project);
+    expect(r.out).toBe(`${ACCEPT}\naccept function\ntrue\n`);
+  });
+
+  for (const [resolution, module] of [['NodeNext', 'NodeNext'], ['Bundler', 'ESNext']] as const) {
+    it(`type-checks with moduleResolution ${resolution}`, () => {
+      const dir = join(project, `ts-${resolution}`);
+      execFileSync('mkdir', ['-p', dir]);
+      writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({
+        compilerOptions: { target: 'ES2022', module, moduleResolution: resolution, strict: true, noEmit: true, types: ['node'], typeRoots: [join(project, 'node_modules', '@types')] },
+        include: ['*.ts'],
+      }));
+      writeFileSync(join(dir, 'package.json'), JSON.stringify({ type: 'module' }));
+      writeFileSync(join(dir, 'ok.ts'), `
+        import { createEngine, type Verdict, type PolicySource } from 'sgfilter';
+        import { createEngine as createEdgeEngine } from 'sgfilter/edge';
+        import { guardServer } from 'sgfilter/node';
+        const source: PolicySource = ${JSON.stringify(SSH)};
+        const engine = await createEngine(source);
+        const v: Verdict = engine.classify({ direction: 'inbound', protocol: 'TCP', port: 22, remote: '203.0.113.9' });
+        void v; void createEdgeEngine; void guardServer;
+      `);
+      const tsc = join(BIN, 'tsc');
+      const ok = run(tsc, ['-p', dir], dir);
+      expect(ok.out).toBe('');
+      expect(ok.status).toBe(0);
+    }, 120_000);
+  }
+
+  it('runs the CLI with npx sgfilter', () => {
+    const version = run(npm, ['exec', '--offline', '--', 'sgfilter', '--version'], project);
+    expect(version.status).toBe(0);
+    expect(version.out.trim()).toMatch(/^\d+\.\d+\.\d+/);
+    const check = run(npm, ['exec', '--offline', '--', 'sgfilter', 'check', 'node_modules/sgfilter/examples/seed-scenarios.yaml'], project);
+    expect(check.out).toContain('valid');
+    expect(check.status).toBe(0);
+  });
+});
+
+describe('package linters on the packed tarball', () => {
+  it('publint: all good', () => {
+    const r = run(join(BIN, 'publint'), ['run', '--strict', '--pack', 'npm'], ROOT);
+    expect(r.out).toContain('All good!');
+    expect(r.status).toBe(0);
+  }, 120_000);
+
+  it('arethetypeswrong: no problems in any resolution mode', () => {
+    const r = run(join(BIN, 'attw'), [tarball], ROOT);
+    expect(r.out).toContain('No problems found');
+    expect(r.status).toBe(0);
+  }, 120_000);
+});
