@@ -5,10 +5,10 @@
  * its own, as a new flow (no connection tracking: BPF has no state).
  *
  * What it translates (and refuses the rest, INVALID_ARGUMENT):
- *   - direction from the instance's addresses, as SPEC §7: a packet to one of
+ *   - direction from the instance's addresses, as docs/SEMANTICS.md says: a packet to one of
  *     them is inbound (remote = source), else from one of them outbound (remote =
  *     destination), else it is not the instance's and is dropped;
- *   - first match over the instance's groups in order, default drop (SPEC §3), as
+ *   - first match over the instance's groups in order, default drop (docs/SEMANTICS.md "Security groups"), as
  *     E_i = accept_i ? (m_i or E_i+1) : (not m_i and E_i+1), E_n = false;
  *   - protocol ALL / a number / TCP / UDP / ICMP / ICMPv6 / ping, destination
  *     port lists and ranges (TCP/UDP), peers as CIDRs (ranges split into CIDRs),

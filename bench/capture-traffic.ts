@@ -16,7 +16,7 @@
  * checksums are zero: nothing here verifies them.
  *
  * Each packet's stateless verdict under a policy (every packet classified as a new
- * flow by the reference matcher, SPEC §7's direction rule) comes with the capture,
+ * flow by the reference matcher, the direction rule of docs/SEMANTICS.md) comes with the capture,
  * to check the BPF translation against what tcpdump keeps.
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
@@ -148,7 +148,7 @@ function newConnection(r: Rng, mixed: boolean): Connection {
   return { ...base, protocol: six ? ICMP6 : ICMP, client: inbound ? other : local, server: inbound ? local : other, serverPort: 0, script };
 }
 
-/** SPEC §7 direction + the reference matcher: 1 if the policy accepts this packet as a new flow. */
+/** The direction rule (docs/SEMANTICS.md) + the reference matcher: 1 if the policy accepts this packet as a new flow. */
 function statelessVerdict(config: Config, instance: string, c: Connection, fromClient: boolean): number {
   const src = fromClient ? c.client : c.server;
   const dst = fromClient ? c.server : c.client;

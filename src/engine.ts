@@ -379,7 +379,7 @@ export class Engine {
   }
 
   /**
-   * Classifies one flow (SPEC §1 object or a parsed Flow). Throws FLOW_INVALID (with
+   * Classifies one flow (flow object (docs/SEMANTICS.md, "Flows") or a parsed Flow). Throws FLOW_INVALID (with
    * every issue) or UNKNOWN_INSTANCE. The flow is read straight into a row the engine
    * keeps: no batch is built per call.
    */

@@ -1,5 +1,5 @@
 /**
- * Flows (SPEC §1): the one flow validator, parsed flows, and FlowBatch, the
+ * Flows (docs/SEMANTICS.md "Addresses"): the one flow validator, parsed flows, and FlowBatch, the
  * struct-of-arrays form that classifyBatch copies into WASM (assembly/layout.ts BATCH).
  *
  * Trust. A flow is trusted only when this module made it: parseFlow returns frozen
@@ -180,7 +180,7 @@ function flowProtocol(v: unknown): number {
     case 'gre':
       return GRE;
   }
-  // parseProtocol's answer is checked, not trusted to be a number (SPEC: 0-255).
+  // parseProtocol's answer is checked, not trusted to be a number (0-255).
   const p = parseProtocol(v, false);
   return typeof p === 'number' && Number.isInteger(p) && p >= 0 && p <= 255 ? p : -1;
 }
@@ -415,7 +415,7 @@ function flowError(issues: Issue[], what: string, more = false): SgfilterError {
 }
 
 /**
- * Validates a flow (SPEC §1 object) into a parsed, frozen Flow. Throws FLOW_INVALID
+ * Validates a flow (flow object (docs/SEMANTICS.md, "Flows")) into a parsed, frozen Flow. Throws FLOW_INVALID
  * with every issue of the flow, each with the path of its field. A parsed flow is
  * returned as it is.
  */

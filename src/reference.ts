@@ -1,5 +1,5 @@
 /**
- * The reference matcher: SPEC §2-3 written as plainly as possible, a linear scan.
+ * The reference matcher: docs/SEMANTICS.md, "Rules" and "The verdict" written as plainly as possible, a linear scan.
  * It is the oracle every fast path is tested against, and the naive baseline of
  * every benchmark. It reads the validated Config directly; it shares nothing with
  * src/compile (no prefix expansion, no merging tables), so a bug there shows up here.
@@ -27,7 +27,7 @@ export function mismatch(rule: Rule, flow: Flow): string | null {
   } else if (rule.protocol !== 'all' && rule.protocol !== flow.protocol) {
     return `protocol: the rule is for ${protocolLabel(rule.protocol)}, the flow is ${protocolLabel(flow.protocol)}`;
   }
-  // SPEC §2: ICMP with an IPv6-only peer (ICMPv6 with an IPv4-only one) can never
+  // docs/SEMANTICS.md "Rules": ICMP with an IPv6-only peer (ICMPv6 with an IPv4-only one) can never
   // match, so ICMP rules speak for IPv4 peers only and ICMPv6 rules for IPv6 ones.
   if (rule.protocol === ICMP && flow.remote.v6) return 'protocol: ICMP rules apply to IPv4 peers only (IPv6 uses ICMPv6)';
   if (rule.protocol === ICMPV6 && !flow.remote.v6) return 'protocol: ICMPv6 rules apply to IPv6 peers only (IPv4 uses ICMP)';
@@ -70,7 +70,7 @@ export function rulesInOrder(config: Config, flow: Flow): Rule[] {
 }
 
 /**
- * SPEC §3: the first matching rule decides; none matching means drop. `flow` is a
+ * docs/SEMANTICS.md "The verdict": the first matching rule decides; none matching means drop. `flow` is a
  * parsed Flow or a flow object (validated here: FLOW_INVALID).
  */
 export function referenceClassify(config: Config, input: Flow | FlowInput): Verdict {

@@ -1,11 +1,11 @@
-/** Public and internal data shapes. SPEC §1 (flows), §2 (rules), §3 (groups, verdicts). */
+/** Public and internal data shapes. docs/SEMANTICS.md ("Flows", "Rules", "Security groups", "The verdict"). */
 
 export type Direction = 'inbound' | 'outbound';
 export type Action = 'accept' | 'drop';
 
 // ---------- Input (what users write; validated by src/config/parse.ts) ----------
 
-/** A rule as written in a config file (SPEC §2). Strings are case-insensitive where SPEC says so. */
+/** A rule as written in a config file (docs/SEMANTICS.md "Rules"). Strings are case-insensitive where docs/SEMANTICS.md says so. */
 export interface RuleInput {
   type?: string;
   protocol?: string | number;
@@ -124,7 +124,7 @@ export interface Warning {
 // ---------- Flows and verdicts ----------
 
 /**
- * A flow as users pass it (SPEC §1). `remote` and `local` are address text, read as
+ * A flow as users pass it (docs/SEMANTICS.md "Addresses"). `remote` and `local` are address text, read as
  * Node's `net` reads it: an IPv4-mapped IPv6 address is IPv4, every other IPv6
  * address IPv6; zone ids and spaces are refused. (Where a Flow is accepted, a copy of
  * one that went through JSON or a worker thread is read back too: its addresses are
@@ -145,7 +145,7 @@ export interface FlowInput {
 /**
  * An address of a parsed flow: its family and its bits in four 32-bit words, most
  * significant first. IPv4: `words[0]` is the address, words 1-3 are 0. IPv6: all
- * four. An IPv4-mapped address (::ffff:a.b.c.d) is always IPv4 here (SPEC §1).
+ * four. An IPv4-mapped address (::ffff:a.b.c.d) is always IPv4 here (docs/SEMANTICS.md "Addresses").
  */
 export interface FlowAddress {
   readonly v6: boolean;

@@ -19,7 +19,7 @@ async function evalCommand(configPath: string, flowsPath: string, opts: { summar
 export function register(program: Command): void {
   program
     .command('eval')
-    .description('classify flows (JSON lines, one SPEC §1 flow per line); prints one verdict JSON line per flow')
+    .description('classify flows (JSON lines, one flow per line, as docs/SEMANTICS.md "Flows" describes); prints one verdict JSON line per flow')
     .argument('<config>', 'config file (.json, .yaml, .yml)')
     .argument('<flows>', 'JSON-lines flow file, or - for stdin')
     .option('--summary', 'print accepted/dropped counts to stderr')

@@ -110,7 +110,7 @@ export function ruleBoxes(rule: Rule, ruleId: number): Box[] {
     return out;
   }
   const proto = rule.protocol === 'all' ? ANY_PROTO : [{ lo: rule.protocol, hi: rule.protocol }];
-  // ICMP speaks for IPv4 peers only, ICMPv6 for IPv6 ones (SPEC §2: the other pairing never matches).
+  // ICMP speaks for IPv4 peers only, ICMPv6 for IPv6 ones (docs/SEMANTICS.md "Rules": the other pairing never matches).
   const v4 = rule.protocol === ICMPV6 ? [] : rule.peer.v4;
   const v6 = rule.protocol === ICMP ? [] : rule.peer.v6;
   return [box(proto, prefixes(v4, v6))];

@@ -2,7 +2,7 @@
  * Policy compilation: group priority merging, rule → box expansion, per-dimension
  * class building, serialization into one TABLE.
  *
- * Merging (SPEC §3): for each instance and direction, the rules of its groups in
+ * Merging (docs/SEMANTICS.md "Security groups"): for each instance and direction, the rules of its groups in
  * priority order, each group's rules top to bottom (template rules last). Instances
  * bound to the same ordered group list share one classifier, so a thousand
  * instances over a handful of group orders cost a handful of classifiers.

@@ -1,5 +1,5 @@
 /**
- * The one address reader (SPEC §1 flows, §2 peers): text → four 32-bit words and a
+ * The one address reader (docs/SEMANTICS.md, "Flows", "Addresses" and "Rules"): text → four 32-bit words and a
  * family. Every string gets the meaning Node's `net` gives it, or is refused; flows,
  * rule peers, CIDRs, ranges, localCidr and the socket guards all read addresses here.
  *
@@ -274,7 +274,7 @@ const WORDS = new Uint32Array(4);
  * around it are ignored, as around every token a person writes in a config file.
  * Config text is validated twice: by ipaddr.js (the well-kept validator configs have
  * always gone through) and by readAddress, which gives the address its meaning (Node's,
- * SPEC §1; ipaddr.js alone would read ::1.2.3.4 as IPv4). Text either refuses is
+ * docs/SEMANTICS.md "Addresses"; ipaddr.js alone would read ::1.2.3.4 as IPv4). Text either refuses is
  * refused; on every spelling Node accepts, less zone ids, the two agree
  * (test/address.test.ts).
  */
@@ -336,7 +336,7 @@ export function parseCidr(text: string): Parsed<{ v6: boolean; range: AddressRan
 }
 
 /**
- * Parses a peer: `any`, an address, a CIDR, or an inclusive range `a-b` (SPEC §2).
+ * Parses a peer: `any`, an address, a CIDR, or an inclusive range `a-b` (docs/SEMANTICS.md "Rules").
  * `0.0.0.0/0` is all IPv4, `::/0` all IPv6, `any` both. A range's ends are read by
  * meaning: `::ffff:10.0.0.1-10.0.0.9` is an IPv4 range, `::1.2.3.4-::1.2.3.9` an IPv6 one.
  */

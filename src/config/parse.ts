@@ -1,5 +1,5 @@
 /**
- * Config parsing and validation (SPEC §2-4): native JSON/YAML documents, Tencent
+ * Config parsing and validation (docs/SEMANTICS.md, "Rules" to "Bad input"): native JSON/YAML documents, Tencent
  * Cloud API policy sets, and Terraform lite rule strings, into one normalized Config.
  * `safeParseConfig` returns every issue; `parseConfig` throws one CONFIG_INVALID
  * error carrying them all. Nothing is half-accepted.

@@ -1,4 +1,4 @@
-/** Port specifications (SPEC §2): ALL, 22, 80,443, 3306-20000, "20 to 21", mixed lists. */
+/** Port specifications (docs/SEMANTICS.md "Rules"): ALL, 22, 80,443, 3306-20000, "20 to 21", mixed lists. */
 import type { Interval } from '../types.js';
 import { describeValue } from './plain.js';
 

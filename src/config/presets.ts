@@ -1,5 +1,5 @@
 /**
- * Protocols, rule presets and group templates (SPEC §2, §3).
+ * Protocols, rule presets and group templates (docs/SEMANTICS.md, "Rules" and "Security groups").
  *
  * Every table here is looked up with text a user wrote, so each is a Map: a plain
  * object would answer `constructor`, `__proto__` or `toString` from
@@ -82,7 +82,7 @@ export type TemplateName = 'open-all' | 'open-common' | 'custom';
 export const TEMPLATE_SYNTAX = 'open-all, open-common, custom';
 
 /**
- * Template rules, appended after a group's own rules (SPEC §3). Written like user
+ * Template rules, appended after a group's own rules (docs/SEMANTICS.md "Security groups"). Written like user
  * rules so they go through the same validation. Chosen to mirror the cloud console's
  * templates, which list IPv4 and IPv6 peers as separate rules.
  */

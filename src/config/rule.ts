@@ -1,5 +1,5 @@
 /**
- * Validation of one rule (SPEC §2) into a normalized Rule. Every problem becomes an
+ * Validation of one rule (docs/SEMANTICS.md "Rules") into a normalized Rule. Every problem becomes an
  * Issue with a stable code and the path of the offending field; all issues of the
  * rule are reported, not only the first.
  */
@@ -93,7 +93,7 @@ function samePorts(a: Interval[] | null, b: Interval[] | null): boolean {
   return JSON.stringify(normalizeIntervals(a)) === JSON.stringify(normalizeIntervals(b));
 }
 
-/** Why a rule of this protocol and peer can never match (SPEC §2), or undefined. */
+/** Why a rule of this protocol and peer can never match (docs/SEMANTICS.md "Rules"), or undefined. */
 export function neverMatches(protocol: ProtocolMatch, peer: AddressSet): string | undefined {
   if (protocol === ICMP && peer.v4.length === 0) return 'can never match: ICMP with an IPv6-only peer (use ICMPv6)';
   if (protocol === ICMPV6 && peer.v6.length === 0) return 'can never match: ICMPv6 with an IPv4-only peer (use ICMP)';

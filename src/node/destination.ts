@@ -1,5 +1,5 @@
 /**
- * Where an outbound TCP connection really goes (SPEC §6).
+ * Where an outbound TCP connection really goes (docs/SEMANTICS.md "Where a connection really goes").
  *
  * A guard classifies the host a connection reaches, not the spelling it was given.
  * Names are resolved first (src/node/egress.ts); what is left is an address literal

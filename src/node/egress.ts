@@ -9,7 +9,7 @@
  * classified directly (Node does not call lookup for literals). Either way the flow's
  * remote is the address the kernel connects to: the unspecified address (`0.0.0.0`,
  * `::`, `::ffff:0.0.0.0` in any spelling, or a name resolving to one) is the local
- * host, 127.0.0.1 or ::1 (src/node/destination.ts), as SPEC §6 says.
+ * host, 127.0.0.1 or ::1 (src/node/destination.ts), as docs/SEMANTICS.md "Where a connection really goes" says.
  *
  * Every way in goes through one place (`target`, then `decide`): net.connect's and
  * tls.connect's argument forms, an http.Agent's createConnection, undici's connector,
@@ -64,7 +64,7 @@ export interface AddressVerdict {
   /**
    * Set when the connection reaches another address than `address`: the
    * unspecified address reaches the local host (127.0.0.1, ::1, or the bound local
-   * address; SPEC §6). The verdict is for this address.
+   * address; docs/SEMANTICS.md "Where a connection really goes"). The verdict is for this address.
    */
   reaches?: string;
   verdict: Verdict;

@@ -60,7 +60,7 @@ export class VerdictCounters {
  * as the flow's address text: URL brackets (`[::1]`) and an IPv6 zone id
  * (`fe80::1%eth0`, on link-local sockets) removed, then written in the one canonical
  * form of what it means (src/config/address.ts): `::ffff:203.0.113.7` → `203.0.113.7`
- * (an IPv4-mapped address is IPv4, SPEC §1), `::1.2.3.4` → `::102:304` (Node prints
+ * (an IPv4-mapped address is IPv4, docs/SEMANTICS.md "Addresses"), `::1.2.3.4` → `::102:304` (Node prints
  * peers in ::/96 that way; they are IPv6), `0:0::0` → `::`. Text that is not an
  * address is returned as it is, and the engine refuses it (guards fail closed).
  */

@@ -7,7 +7,7 @@
  * state. `commit()` yields one new Config, or throws one CONFIG_INVALID error with
  * every issue of every operation: the edits are published together or not at all.
  *
- * Positions: a group direction's written rules are 0..n-1; template rules (SPEC §3)
+ * Positions: a group direction's written rules are 0..n-1; template rules (docs/SEMANTICS.md "Security groups")
  * always stay after them and cannot be edited one by one. An instance's groups are
  * in priority order, 0 = highest. Operations apply in the order given, each to the
  * state the previous ones left; indices refer to that state.

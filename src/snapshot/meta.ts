@@ -203,7 +203,7 @@ class MetaReader {
     this.at.pop();
     if (Object.hasOwn(r, 'description')) rule.description = this.string(r.description, 'description');
     if (Object.hasOwn(r, 'template')) rule.template = this.oneOf(r.template, 'template', TEMPLATE_NAMES);
-    // Template rules are the group's tail (SPEC §3), from the group's own template.
+    // Template rules are the group's tail (docs/SEMANTICS.md "Security groups"), from the group's own template.
     if (rule.template !== undefined && rule.template !== group.template) this.fail('template', `${rule.template}, but the group is made from ${group.template}`);
     this.at.pop();
     return rule;

@@ -7,7 +7,7 @@
  * Build and deploy: `wrangler deploy` (wrangler.toml runs `sgfilter compile
  * policy.yaml -o policy.bin` first). See the README's "Edge workers" section.
  *
- * Where the client address comes from (SPEC §6: only what the platform or a proxy
+ * Where the client address comes from (docs/SEMANTICS.md "Where a connection really goes": only what the platform or a proxy
  * you trust wrote may decide; a header the client can send never does):
  *
  *   CLIENT_ADDRESS = "platform" (default): what the runtime itself says.
