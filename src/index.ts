@@ -7,6 +7,7 @@ import { checkEngineOptions } from './options.js';
 import { nodeWasmBytes } from './wasm/node.js';
 import { loadConfigFile } from './node/config-file.js';
 import type { Config, ConfigInput } from './types.js';
+import { PolicySource, type PolicySourceOptions } from './distribution/source.js';
 
 /**
  * Creates an engine for `config`: a config object (native, Tencent API JSON), an
@@ -19,6 +20,15 @@ export async function createEngine(config: ConfigInput | Config | string | objec
   checkEngineOptions(options);
   const cfg = typeof config === 'string' ? await loadConfigFile(config) : config;
   return Engine.create(options.wasm ?? nodeWasmBytes(), cfg, options);
+}
+
+/**
+ * A policy source (the edge entry's, for Node too): the policy read from a Workers KV
+ * namespace binding, an R2 binding or a URL where `sgfilter publish` puts signed
+ * snapshots, verified with `key`, refreshed at most every `refreshSeconds`.
+ */
+export function createPolicySource(options: PolicySourceOptions): PolicySource {
+  return new PolicySource(options, (source, engineOptions) => createEngine(source, engineOptions));
 }
 
 export { Engine, type EngineOptions, type ReloadOptions, type PolicyChange, type PolicyUpdate, type SnapshotSource, type SnapshotOptions, type LoadSnapshotOptions } from './engine.js';
@@ -49,3 +59,7 @@ export {
   openCaptureFile, createCaptureFileWriter, captureFormatOf, CaptureWriteStream,
   type OpenCaptureOptions, type CaptureFileWriterOptions,
 } from './node/capture-file.js';
+export { PolicySource, type PolicySourceOptions, type PolicySourceStatus, type ActivePolicy, type PolicyEvent, type WaitUntilContext } from './distribution/source.js';
+export type { KvNamespaceLike, R2BucketLike, R2ObjectBodyLike, FetchLike } from './distribution/stores.js';
+export { policyKeys, parsePolicyPointer, encodePolicyPointer, DEFAULT_POLICY_PREFIX, type PolicyPointer, type PolicyKeys } from './distribution/layout.js';
+export { publishPolicy, type PolicyWriter, type PublishOptions, type PublishResult } from './distribution/publish.js';

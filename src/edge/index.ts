@@ -17,6 +17,7 @@ import { Engine, type EngineOptions, type SnapshotSource } from '../engine.js';
 import { parseConfigText } from '../config/parse.js';
 import { checkEngineOptions } from '../options.js';
 import type { Config, ConfigInput } from '../types.js';
+import { PolicySource, type PolicySourceOptions } from '../distribution/source.js';
 
 export interface EdgeEngineOptions extends EngineOptions {
   /** A matcher module to use instead of the bundled one (it must be a WebAssembly.Module on workerd). */
@@ -42,6 +43,18 @@ export async function createEngine(config: ConfigInput | Config | SnapshotSource
   return Engine.create(options.wasm ?? wasmModule, cfg, options);
 }
 
+/**
+ * A policy source for workers: the policy of this isolate, read from a Workers KV
+ * namespace (or R2, or a URL) where `sgfilter publish` puts signed snapshots,
+ * verified with `key`, cached per isolate and checked for a new version at most every
+ * `refreshSeconds` in the background. Throws INVALID_ARGUMENT or SNAPSHOT_KEY on bad
+ * options (a missing key secret included). See src/distribution/source.ts and the
+ * README's "Across the edge".
+ */
+export function createPolicySource(options: PolicySourceOptions): PolicySource {
+  return new PolicySource(options, (source, engineOptions) => createEngine(source, engineOptions));
+}
+
 export { Engine, type EngineOptions, type ReloadOptions, type PolicyChange, type PolicyUpdate, type SnapshotSource, type SnapshotOptions, type LoadSnapshotOptions } from '../engine.js';
 export { PolicyTransaction, type PolicyEdit, type AppliedEdit, type EditOp, type RuleSpec } from '../policy/transaction.js';
 export { FlowBatch, createFlowBatch, parseFlow } from '../flow.js';
@@ -56,3 +69,7 @@ export {
   type DecodedSnapshot, type SnapshotKey, type SnapshotCryptoKey,
 } from '../snapshot.js';
 export * from '../capture/index.js';
+export { PolicySource, type PolicySourceOptions, type PolicySourceStatus, type ActivePolicy, type PolicyEvent, type WaitUntilContext } from '../distribution/source.js';
+export type { KvNamespaceLike, R2BucketLike, R2ObjectBodyLike, FetchLike } from '../distribution/stores.js';
+export { policyKeys, parsePolicyPointer, encodePolicyPointer, DEFAULT_POLICY_PREFIX, type PolicyPointer, type PolicyKeys } from '../distribution/layout.js';
+export { publishPolicy, type PolicyWriter, type PublishOptions, type PublishResult } from '../distribution/publish.js';
