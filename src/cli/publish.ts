@@ -70,6 +70,16 @@ async function publishCommand(configPath: string, opts: PublishFlags): Promise<v
   }
 }
 
+/** Runs publish; a coded error is printed with its code (PUBLISH_FAILED, PUBLISH_CONFLICT, ...) for scripts to match. */
+async function publishAction(configPath: string, opts: PublishFlags): Promise<void> {
+  try {
+    await publishCommand(configPath, opts);
+  } catch (e) {
+    if (e instanceof SgfilterError) throw new CliError(`error: ${e.code}: ${e.message}`);
+    throw e;
+  }
+}
+
 /** Adds the `publish` command to `program`. */
 export function register(program: Command): void {
   program
@@ -90,5 +100,5 @@ export function register(program: Command): void {
     .option('--local', 'write into the local KV of wrangler dev / Miniflare instead of Cloudflare (needs wrangler installed)')
     .option('--persist-to <dir>', 'with --local: wrangler\'s persistence folder (wrangler dev --persist-to)', '.wrangler/state')
     .option('--timeout <seconds>', 'deadline of each API call', '30')
-    .action(publishCommand);
+    .action(publishAction);
 }
