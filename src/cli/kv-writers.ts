@@ -165,7 +165,8 @@ export async function localKvWriter(namespaceId: string, persistTo: string): Pro
     port: 0,
     modules: true,
     script: 'export default { fetch() { return new Response(null, { status: 404 }); } };',
-    compatibilityDate: '2026-04-26',
+    // An old date: any miniflare a user's wrangler brings accepts it (the script uses nothing newer).
+    compatibilityDate: '2024-01-01',
     defaultPersistRoot: join(persistTo, 'v3'),
     kvNamespaces: { NAMESPACE: namespaceId },
   });

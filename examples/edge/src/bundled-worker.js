@@ -13,7 +13,7 @@
  *   command = "npx sgfilter compile policy.yaml -o policy.bin"
  *   [[rules]]
  *   type = "Data"
- *   globs = ["**\/*.bin"]
+ *   globs = ["*.bin"]
  *   fallthrough = true
  *
  * ADMIN_TOKEN (a secret, `wrangler secret put ADMIN_TOKEN`) enables
