@@ -12,6 +12,8 @@
  *                                            filtering TCP proxy; the config is hot-reloaded
  *   sgfilter watch CONFIG [--flows FILE]     publish each valid save of CONFIG; report refused ones
  *   sgfilter compile CONFIG -o FILE          compile once, write the policy snapshot (edge workers load it)
+ *   sgfilter publish CONFIG --kv-namespace ID --key-file K [--account-id A] [--local]
+ *                                            sign and publish the next policy version to Workers KV
  *
  * Exit codes: 0 ok; 1 invalid input (config, flows, unknown instance) or ClassBench
  * mismatches; 2 usage error.

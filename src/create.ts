@@ -13,7 +13,7 @@ import type { WasmSource } from './wasm/load.js';
 import type { Config, ConfigInput, TencentPolicyDocument } from './types.js';
 
 /** What createEngine takes: a config (object, text or file) or a compiled snapshot. */
-export type PolicySource = ConfigInput | Config | TencentPolicyDocument | ConfigTextSource | ConfigFileSource | SnapshotSource;
+export type EngineSource = ConfigInput | Config | TencentPolicyDocument | ConfigTextSource | ConfigFileSource | SnapshotSource;
 
 /**
  * `defaultWasm` gives the entry's matcher when `options.wasm` does not; `loadFile`

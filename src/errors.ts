@@ -24,6 +24,11 @@ export const ErrorCodes = {
   CAPTURE_UNSUPPORTED: 'a capture file is well formed but past what sgfilter reads (a format version, more interfaces than maxInterfaces), or a packet has a timestamp the output format cannot hold',
   CAPTURE_LINK_TYPE_MISMATCH: 'a classic pcap output was given a packet of a link type other than its own (a pcap file holds one link type; write pcapng for several)',
   ERR_SGFILTER_DROPPED: 'a guarded outbound connection was refused by the policy before it was dialled (error.groupId, error.ruleIndex, error.address name the deciding rule and address)',
+  POLICY_UNAVAILABLE: 'a policy source (createPolicySource: Workers KV, R2, a URL) has no policy to give: nothing loaded yet because nothing is published, the store failed or timed out, or every snapshot it offered was refused; requests fail closed (error.cause: the last failure)',
+  POLICY_STORE: 'a policy store could not be read: the KV/R2 call or fetch failed, timed out or answered an HTTP error, or a key the version key names is not there (not published, or not replicated to this location yet)',
+  POLICY_INVALID: 'a policy store holds what a policy source refuses: a malformed version key, a snapshot whose size, SHA-256 or own version is not what the version key says, one over the size limit, or a version older than (or equal to, with other bytes) the one in use',
+  PUBLISH_FAILED: 'sgfilter publish (publishPolicy) could not write: the Cloudflare API refused a call (status and Cloudflare error codes in the message) or could not be reached in time, no API token or account id was given, or the local KV could not be opened',
+  PUBLISH_CONFLICT: 'another publish got in first: the version key moved while this publish was writing, or the next version\'s snapshot key is already taken; nothing was made current, publish again',
   WORKER_FAILED: 'a worker thread (compileInWorker, reloadInWorker, a classifier pool) crashed, exited, lost a message or did not answer in time; the call changed nothing, and the next call starts a new thread',
 } as const;
 export type ErrorCode = keyof typeof ErrorCodes;

@@ -3,9 +3,10 @@
  * This is the one public surface (Node build). See README.md and docs/DESIGN.md.
  */
 import type { Engine, EngineOptions } from './engine.js';
-import { createEngineFrom, type PolicySource } from './create.js';
+import { createEngineFrom, type EngineSource } from './create.js';
 import { nodeWasmBytes } from './wasm/node.js';
 import { loadConfigFile } from './node/config-file.js';
+import { PolicySource, type PolicySourceOptions } from './distribution/source.js';
 
 /**
  * Creates an engine for a policy source:
@@ -19,12 +20,22 @@ import { loadConfigFile } from './node/config-file.js';
  * CONFIG_PARSE, SNAPSHOT_INVALID, SNAPSHOT_UNSIGNED, SNAPSHOT_SIGNATURE, SNAPSHOT_KEY,
  * INVALID_ARGUMENT.
  */
-export async function createEngine(source: PolicySource, options: EngineOptions & { wasm?: WebAssembly.Module | Uint8Array } = {}): Promise<Engine> {
+export async function createEngine(source: EngineSource, options: EngineOptions & { wasm?: WebAssembly.Module | Uint8Array } = {}): Promise<Engine> {
   return createEngineFrom(source, options, nodeWasmBytes, loadConfigFile);
 }
 
-export type { PolicySource } from './create.js';
+export type { EngineSource } from './create.js';
 export type { ConfigTextSource, ConfigFileSource } from './config/source.js';
+
+/**
+ * A policy source (the edge entry's, for Node too): the policy read from a Workers KV
+ * namespace binding, an R2 binding or a URL where `sgfilter publish` puts signed
+ * snapshots, verified with `key`, refreshed at most every `refreshSeconds`.
+ */
+export function createPolicySource(options: PolicySourceOptions): PolicySource {
+  return new PolicySource(options, (source, engineOptions) => createEngine(source, engineOptions));
+}
+
 export { Engine, type EngineOptions, type ReloadOptions, type PolicyChange, type PolicyUpdate, type SnapshotSource, type SnapshotOptions, type LoadSnapshotOptions } from './engine.js';
 export { PolicyTransaction, type PolicyEdit, type AppliedEdit, type EditOp, type RuleSpec } from './policy/transaction.js';
 export { watchConfig, type WatchOptions, type ConfigWatcher } from './node/watch.js';
@@ -53,3 +64,7 @@ export {
   openCaptureFile, createCaptureFileWriter, captureFormatOf, CaptureWriteStream,
   type OpenCaptureOptions, type CaptureFileWriterOptions,
 } from './node/capture-file.js';
+export { PolicySource, type PolicySourceOptions, type PolicySourceStatus, type ActivePolicy, type PolicyEvent, type WaitUntilContext } from './distribution/source.js';
+export type { KvNamespaceLike, R2BucketLike, R2ObjectBodyLike, FetchLike } from './distribution/stores.js';
+export { policyKeys, parsePolicyPointer, encodePolicyPointer, DEFAULT_POLICY_PREFIX, type PolicyPointer, type PolicyKeys } from './distribution/layout.js';
+export { publishPolicy, type PolicyWriter, type PublishOptions, type PublishResult } from './distribution/publish.js';

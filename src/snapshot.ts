@@ -60,6 +60,8 @@ const TABLE_AT = 20;
 const META_AT = 24;
 const FLAGS_AT = 28;
 export const SNAPSHOT_SIGNED = 1;
+/** Where the header keeps the policy version (policy distribution checks it against the version key). @internal */
+export const SNAPSHOT_VERSION_AT = VERSION_AT;
 
 const bad = (message: string) => new SgfilterError('SNAPSHOT_INVALID', `invalid snapshot: ${message}`);
 

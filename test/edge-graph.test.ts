@@ -65,12 +65,16 @@ describe('edge entry', () => {
     const dot = pkg.exports['.'];
     for (const c of WORKER_CONDITIONS) expect(dot[c]).toEqual({ types: './dist/src/edge/index.d.ts', default: './dist/src/edge/index.js' });
     const keys = Object.keys(dot);
-    // Conditions match in order: the worker ones must come before node/default.
-    expect(Math.max(...WORKER_CONDITIONS.map((c) => keys.indexOf(c)))).toBeLessThan(keys.indexOf('node'));
+    // Conditions match in order: the worker ones must come before require/default.
+    expect(Math.max(...WORKER_CONDITIONS.map((c) => keys.indexOf(c)))).toBeLessThan(keys.indexOf('require'));
+    expect(Math.max(...WORKER_CONDITIONS.map((c) => keys.indexOf(c)))).toBeLessThan(keys.indexOf('default'));
     expect(dot.default).toBe('./dist/src/index.js');
     expect(pkg.files).toContain('build/sgfilter.wasm');
     const node = await import('sgfilter');
     expect(typeof node.guardServer).toBe('function');
-    expect(pkg.exports['./edge']).toEqual(dot.workerd);
+    // sgfilter/edge: the workers entry for worker conditions, a Node build of it under node.
+    for (const c of WORKER_CONDITIONS) expect(pkg.exports['./edge'][c]).toEqual(dot.workerd);
+    const edgeKeys = Object.keys(pkg.exports['./edge']);
+    expect(Math.max(...WORKER_CONDITIONS.map((c) => edgeKeys.indexOf(c)))).toBeLessThan(edgeKeys.indexOf('node'));
   });
 });

@@ -1,5 +1,6 @@
 // The edge build in the real runtime: workerd (through Miniflare, loopback only)
-// runs the example worker (examples/edge) bundled as wrangler would, with the
+// runs the example worker with a bundled policy (examples/edge/src/bundled-worker.js;
+// the KV-backed one is in test/edge-kv-workerd.test.ts) bundled as wrangler would, with the
 // matcher as a CompiledWasm module and a snapshot compiled here in Node as its
 // Data module. Verdicts are checked against the reference matcher, a snapshot is
 // swapped at runtime, and Node and workerd must agree flow for flow.
@@ -47,8 +48,8 @@ function portOf(url: string): number {
 beforeAll(async () => {
   config = await loadConfigFile(join(ROOT, 'examples/edge/policy.yaml'));
   const snapshot = (await createEngine(config)).snapshot();
-  const filter = await workerModules(join(ROOT, 'examples/edge/src/worker.js'), { 'policy.bin': snapshot });
-  filterBundle = await bundleWorker(join(ROOT, 'examples/edge/src/worker.js'));
+  const filter = await workerModules(join(ROOT, 'examples/edge/src/bundled-worker.js'), { 'policy.bin': snapshot });
+  filterBundle = await bundleWorker(join(ROOT, 'examples/edge/src/bundled-worker.js'));
   const classify = await workerModules(join(ROOT, 'test/fixtures/edge/classify-worker.js'), {});
   const t0 = performance.now();
   mf = new Miniflare({

@@ -85,10 +85,10 @@ describe('the packed package, installed into an empty project', () => {
       }));
       writeFileSync(join(dir, 'package.json'), JSON.stringify({ type: 'module' }));
       writeFileSync(join(dir, 'ok.ts'), `
-        import { createEngine, type Verdict, type PolicySource } from 'sgfilter';
+        import { createEngine, type Verdict, type EngineSource } from 'sgfilter';
         import { createEngine as createEdgeEngine } from 'sgfilter/edge';
         import { guardServer } from 'sgfilter/node';
-        const source: PolicySource = ${JSON.stringify(SSH)};
+        const source: EngineSource = ${JSON.stringify(SSH)};
         const engine = await createEngine(source);
         const v: Verdict = engine.classify({ direction: 'inbound', protocol: 'TCP', port: 22, remote: '203.0.113.9' });
         void v; void createEdgeEngine; void guardServer;

@@ -13,9 +13,10 @@ import * as classbench from './classbench.js';
 import * as proxy from './proxy.js';
 import * as watch from './watch.js';
 import * as compile from './compile.js';
+import * as publish from './publish.js';
 
 /** Commands in the order `--help` lists them. */
-const COMMANDS = [check, evalCmd, explain, demo, classbench, proxy, watch, compile];
+const COMMANDS = [check, evalCmd, explain, demo, classbench, proxy, watch, compile, publish];
 
 export function buildProgram(): Command {
   const program = new Command();

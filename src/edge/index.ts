@@ -14,7 +14,8 @@
  */
 import wasmModule from '../../../build/sgfilter.wasm';
 import type { Engine } from '../engine.js';
-import { createEngineFrom, type PolicySource } from '../create.js';
+import { createEngineFrom, type EngineSource } from '../create.js';
+import { PolicySource, type PolicySourceOptions } from '../distribution/source.js';
 import type { EdgeEngineOptions } from './surface.js';
 
 /**
@@ -29,8 +30,20 @@ import type { EdgeEngineOptions } from './surface.js';
  * CONFIG_PARSE, SNAPSHOT_INVALID, SNAPSHOT_UNSIGNED, SNAPSHOT_SIGNATURE, SNAPSHOT_KEY,
  * WASM_LOAD) on bad input.
  */
-export async function createEngine(source: PolicySource, options: EdgeEngineOptions = {}): Promise<Engine> {
+export async function createEngine(source: EngineSource, options: EdgeEngineOptions = {}): Promise<Engine> {
   return createEngineFrom(source, options, () => wasmModule, null);
+}
+
+/**
+ * A policy source for workers: the policy of this isolate, read from a Workers KV
+ * namespace (or R2, or a URL) where `sgfilter publish` puts signed snapshots,
+ * verified with `key`, cached per isolate and checked for a new version at most every
+ * `refreshSeconds` in the background. Throws INVALID_ARGUMENT or SNAPSHOT_KEY on bad
+ * options (a missing key secret included). See src/distribution/source.ts and the
+ * README's "Across the edge".
+ */
+export function createPolicySource(options: PolicySourceOptions): PolicySource {
+  return new PolicySource(options, (source, engineOptions) => createEngine(source, engineOptions));
 }
 
 export * from './surface.js';

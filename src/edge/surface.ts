@@ -11,7 +11,7 @@ export interface EdgeEngineOptions extends EngineOptions {
   wasm?: WebAssembly.Module;
 }
 
-export type { PolicySource } from '../create.js';
+export type { EngineSource } from '../create.js';
 export type { ConfigTextSource } from '../config/source.js';
 export { Engine, type EngineOptions, type ReloadOptions, type PolicyChange, type PolicyUpdate, type SnapshotSource, type SnapshotOptions, type LoadSnapshotOptions } from '../engine.js';
 export { PolicyTransaction, type PolicyEdit, type AppliedEdit, type EditOp, type RuleSpec } from '../policy/transaction.js';
@@ -27,3 +27,7 @@ export {
   type DecodedSnapshot, type SnapshotKey, type SnapshotCryptoKey,
 } from '../snapshot.js';
 export * from '../capture/index.js';
+export { PolicySource, type PolicySourceOptions, type PolicySourceStatus, type ActivePolicy, type PolicyEvent, type WaitUntilContext } from '../distribution/source.js';
+export type { KvNamespaceLike, R2BucketLike, R2ObjectBodyLike, FetchLike } from '../distribution/stores.js';
+export { policyKeys, parsePolicyPointer, encodePolicyPointer, DEFAULT_POLICY_PREFIX, type PolicyPointer, type PolicyKeys } from '../distribution/layout.js';
+export { publishPolicy, type PolicyWriter, type PublishOptions, type PublishResult } from '../distribution/publish.js';

@@ -47,7 +47,7 @@ import { checkEngine, invalidArgument, milliseconds, readOptions, shown, wholeNu
 import { loadConfigFile } from './config-file.js';
 import { sourceKind } from '../config/source.js';
 import { parseConfigText } from '../config/text.js';
-import type { PolicySource } from '../create.js';
+import type { EngineSource } from '../create.js';
 import {
   deserializeError, isPlainData, type CompileRequest, type FatalMessage, type PackedSlice, type PoolRequest, type PoolResponse,
   type PoolThreadData, type SerializedError,
@@ -292,7 +292,7 @@ async function compileVia(caller: string, config: unknown, options: Record<strin
  * compiled one after another); it never keeps the process alive, and
  * closeCompileWorker() terminates it. A worker that failed is replaced by the next call.
  */
-export async function compileInWorker(config: PolicySource, options: CompileInWorkerOptions = {}): Promise<Uint8Array> {
+export async function compileInWorker(config: EngineSource, options: CompileInWorkerOptions = {}): Promise<Uint8Array> {
   return compileVia('compileInWorker', config, readOptions('compileInWorker', options, COMPILE_OPTIONS));
 }
 
@@ -311,7 +311,7 @@ export async function closeCompileWorker(): Promise<void> {
  * An invalid config rejects (CONFIG_INVALID, every issue) and changes nothing.
  * Resolves to the new version.
  */
-export async function reloadInWorker(engine: Engine, config: PolicySource, options: ReloadOptions & CompileInWorkerOptions = {}): Promise<number> {
+export async function reloadInWorker(engine: Engine, config: EngineSource, options: ReloadOptions & CompileInWorkerOptions = {}): Promise<number> {
   checkEngine('reloadInWorker', engine);
   const { expectedVersion, ...compile } = readOptions('reloadInWorker', options, { ...COMPILE_OPTIONS, expectedVersion: () => undefined });
   const snapshot = await compileVia('reloadInWorker', config, compile);
@@ -370,7 +370,7 @@ export interface ClassifierPool {
    * that rejects (an invalid config or snapshot, a thread that cannot load it)
    * changes nothing, and `version` stays.
    */
-  publish(config: PolicySource, options?: ReloadOptions): Promise<number>;
+  publish(config: EngineSource, options?: ReloadOptions): Promise<number>;
   /** Terminates the threads; pending calls reject. */
   close(): Promise<void>;
 }
@@ -411,7 +411,7 @@ type Ok = Extract<PoolResponse, { ok: true }>;
  * INVALID_ARGUMENT for options of the wrong kind, WORKER_FAILED when the threads
  * cannot start; nothing is left running then.
  */
-export async function createClassifierPool(config: PolicySource, options: ClassifierPoolOptions = {}): Promise<ClassifierPool> {
+export async function createClassifierPool(config: EngineSource, options: ClassifierPoolOptions = {}): Promise<ClassifierPool> {
   const opts = readOptions('createClassifierPool', options, {
     ...COMPILE_OPTIONS,
     threads: wholeNumber(1, 1024),
@@ -539,7 +539,7 @@ export async function createClassifierPool(config: PolicySource, options: Classi
   };
 
   let publishing: Promise<unknown> = Promise.resolve();
-  async function publish(next: PolicySource, publishOptions: ReloadOptions = {}): Promise<number> {
+  async function publish(next: EngineSource, publishOptions: ReloadOptions = {}): Promise<number> {
     check();
     const { expectedVersion } = readOptions('pool.publish', publishOptions, {
       expectedVersion: (v) => (typeof v === 'number' && Number.isInteger(v) && v >= 1 ? undefined : 'a whole number >= 1'),

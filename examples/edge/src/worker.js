@@ -1,167 +1,82 @@
 /**
- * sgfilter in a Cloudflare Worker (workerd): every request is an inbound TCP flow
- * from the client address to the request's port, classified against a compiled
- * policy snapshot bundled with the worker. Dropped → 403; accepted → 200 (or the
- * request goes on to ORIGIN when that variable is set).
+ * sgfilter in a Cloudflare Worker (workerd), its policy read from Workers KV: every
+ * request is an inbound TCP flow from the client address to the request's port
+ * (./filter.js: where the address comes from, the variables), classified against the
+ * policy version `sgfilter publish` made current. Dropped → 403; accepted → 200 (or
+ * the request goes on to ORIGIN).
  *
- * Build and deploy: `wrangler deploy` (wrangler.toml runs `sgfilter compile
- * policy.yaml -o policy.bin` first). See the README's "Edge workers" section.
+ * How a fleet follows a publish: each isolate keeps the policy it loaded and, at
+ * most every POLICY_REFRESH_SECONDS (default 30), a request starts a check of the
+ * small version key in the background (ctx.waitUntil: no request waits on it). A new
+ * version is read, its signature verified with POLICY_KEY, and swapped in whole; a
+ * request uses one version from start to end. A snapshot that is unsigned, tampered
+ * with or signed with another key is refused and the isolate keeps its policy (the
+ * reason is logged). An isolate that has never loaded a policy (nothing published,
+ * KV unreachable, every version refused) answers 503 to every request: fail closed.
  *
- * Where the client address comes from (docs/SEMANTICS.md "Where a connection really goes": only what the platform or a proxy
- * you trust wrote may decide; a header the client can send never does):
- *
- *   CLIENT_ADDRESS = "platform" (default): what the runtime itself says.
- *     - workerd run by itself puts the socket's peer in `request.cf.clientIp`
- *       ("203.0.113.7:51234", "[2001:db8::7]:51234"): that address is used, and any
- *       CF-Connecting-IP is ignored (there, only the client can have written it).
- *     - On Cloudflare the request carries Cloudflare's `request.cf` object (without
- *       clientIp) and CF-Connecting-IP, which Cloudflare's edge sets on every request
- *       it hands a Worker, overwriting one the client sent: that header is used, and
- *       it must hold exactly one address.
- *     - A request with no `request.cf` at all has no address the platform vouches
- *       for: refused.
- *     (Miniflare and `wrangler dev` simulate Cloudflare: they fill in `request.cf`,
- *     keep a CF-Connecting-IP the client sent, and even take `request.cf` from a
- *     request header. Do not expose them to clients whose address must decide.)
- *
- *   CLIENT_ADDRESS = "x-forwarded-for", TRUSTED_PROXIES = N (default 1)
- *     Behind N proxies you run, each of which appends the address it received the
- *     connection from to X-Forwarded-For (nginx: $proxy_add_x_forwarded_for). The
- *     last N entries were written by your proxies; everything to their left came
- *     from the client and is ignored. The client address is the N-th entry from the
- *     right: the peer your outermost proxy saw. A request with fewer than N entries
- *     did not pass through all of them and is refused. Entries are bare addresses
- *     (no port, no brackets). CF-Connecting-IP and request.cf are not read.
- *
- * No trustworthy address (a missing or malformed header, a request that bypassed
- * the proxies, a CLIENT_ADDRESS or TRUSTED_PROXIES that is not one of the above):
- * 403, fail closed. Workers are not given the socket's address, so there is nothing
- * else to fall back on.
- *
- * The port: the request URL's, else 443 for https and 80 for http. The URL's port
- * comes from the Host header, which the client writes: set SERVICE_PORT to the port
- * this worker is served on to pin it, and do not count on per-port rules to keep
- * apart services that one route of this worker serves.
- *
- * Variables (wrangler.toml [vars], secrets with `wrangler secret put`):
- *   CLIENT_ADDRESS    "platform" (default) or "x-forwarded-for", as above
- *   TRUSTED_PROXIES   proxies in front of the worker that append to X-Forwarded-For (default 1)
- *   SERVICE_PORT      the flow's port whatever the URL says (default: the URL's)
- *   SGFILTER_INSTANCE instance whose groups apply (default: the policy's first/implicit)
- *   ORIGIN            pass accepted requests on to this origin (default: answer 200)
- *   ADMIN_TOKEN       secret; enables POST /__sgfilter/policy (body: a snapshot) to
- *                     swap the policy at runtime in this isolate
+ * Bindings (wrangler.toml) and secrets (`wrangler secret put NAME`):
+ *   POLICY_KV               the KV namespace `sgfilter publish --kv-namespace` writes
+ *   POLICY_KEY              secret: the snapshot key, as in the --key-file (hex or base64)
+ *   POLICY_REFRESH_SECONDS  seconds between version checks per isolate (default 30)
+ *   POLICY_PREFIX           key prefix, as publish's --prefix (default "policy:")
+ *   ADMIN_TOKEN             secret; enables GET /__sgfilter/policy (this isolate's policy
+ *                           version, last check and last error) and
+ *                           POST /__sgfilter/policy/refresh (check now), with the token in
+ *                           the x-sgfilter-admin-token header
  */
-import { createEngine } from 'sgfilter';
-import bundledPolicy from '../policy.bin';
+import { createPolicySource } from 'sgfilter';
+import { answer, forbidden, isAdmin, requestFlow, unavailable } from './filter.js';
 
-const ADMIN_PATH = '/__sgfilter/policy';
-const ADMIN_HEADER = 'x-sgfilter-admin-token';
+const STATUS_PATH = '/__sgfilter/policy';
+const REFRESH_PATH = '/__sgfilter/policy/refresh';
 
-/** One engine per isolate, created on the first request (WASM instantiation is async). */
-let engine;
-function getEngine() {
-  engine ??= createEngine({ snapshot: bundledPolicy }).catch((e) => {
-    engine = undefined;
-    throw e;
-  });
-  return engine;
-}
+/** One policy source per isolate, made on the first request (bindings arrive with it). */
+let source;
+/** Why the source could not be made (a missing binding or secret): logged once, every request refused. */
+let misconfigured;
 
-const forbidden = () =>
-  new Response('Forbidden\n', { status: 403, headers: { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' } });
-
-/** How this deployment learns the client address, from its variables; null when they are not valid (fail closed). */
-function addressSource(env) {
-  const mode = String(env.CLIENT_ADDRESS ?? '').trim().toLowerCase() || 'platform';
-  if (mode === 'platform') return { mode };
-  if (mode !== 'x-forwarded-for') return null;
-  const text = String(env.TRUSTED_PROXIES ?? '').trim() || '1';
-  if (!/^[1-9]\d?$/.test(text)) return null;
-  return { mode, hops: Number(text) };
-}
-
-/** The address of workerd's "host:port" / "[v6]:port" peer, or null. */
-function peerAddress(peer) {
-  const m = /^\[([^\]\s]+)\]:\d+$/.exec(peer) ?? /^([^:\s]+):\d+$/.exec(peer);
-  return m ? m[1] : null;
-}
-
-/**
- * The client address, from what the platform or a trusted proxy wrote (see the
- * file comment), or null when the request carries no trustworthy address.
- */
-function clientAddress(request, env) {
-  const source = addressSource(env);
-  if (source === null) {
-    console.error('sgfilter: CLIENT_ADDRESS must be "platform" or "x-forwarded-for", TRUSTED_PROXIES a number 1-99; refusing every request');
-    return null;
-  }
-  if (source.mode === 'platform') {
-    const cf = request.cf;
-    if (typeof cf !== 'object' || cf === null) return null;
-    if (cf.clientIp !== undefined) return typeof cf.clientIp === 'string' ? peerAddress(cf.clientIp) : null;
-    const address = request.headers.get('CF-Connecting-IP')?.trim();
-    return address && !/[\s,]/.test(address) ? address : null;
-  }
-  // Every X-Forwarded-For line, in order (Headers joins repeated lines with ", ").
-  const header = request.headers.get('X-Forwarded-For');
-  if (header === null || header.trim() === '') return null;
-  const entries = header.split(',').map((s) => s.trim());
-  if (entries.length < source.hops) return null;
-  const address = entries[entries.length - source.hops];
-  return address && !/\s/.test(address) ? address : null;
-}
-
-/** The port the flow is for: SERVICE_PORT when set, else the URL's, else 443 for https and 80 for http. */
-function requestPort(url, env) {
-  const pinned = String(env.SERVICE_PORT ?? '').trim();
-  if (pinned !== '') return /^\d{1,5}$/.test(pinned) && Number(pinned) <= 65535 ? Number(pinned) : null;
-  return url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
-}
-
-/** Constant-time comparison of two strings (the admin token). */
-function sameSecret(a, b) {
-  const x = new TextEncoder().encode(a);
-  const y = new TextEncoder().encode(b);
-  let diff = x.length ^ y.length;
-  for (let i = 0; i < Math.max(x.length, y.length); i++) diff |= (x[i] ?? 0) ^ (y[i] ?? 0);
-  return diff === 0;
-}
-
-async function swapPolicy(request, env) {
-  const token = request.headers.get(ADMIN_HEADER);
-  if (!env.ADMIN_TOKEN || token === null || !sameSecret(token, env.ADMIN_TOKEN)) return forbidden();
-  const e = await getEngine();
+function policySource(env) {
+  if (source !== undefined || misconfigured !== undefined) return source;
   try {
-    const expected = request.headers.get('x-sgfilter-expected-version');
-    const version = await e.loadSnapshot(await request.arrayBuffer(), expected ? { expectedVersion: Number(expected) } : {});
-    return Response.json({ version });
+    source = createPolicySource({
+      kv: env.POLICY_KV,
+      key: env.POLICY_KEY,
+      prefix: env.POLICY_PREFIX || undefined,
+      refreshSeconds: env.POLICY_REFRESH_SECONDS ? Number(env.POLICY_REFRESH_SECONDS) : undefined,
+    });
   } catch (err) {
-    // Authenticated caller: the reason is useful and safe to give. The old policy stays.
-    return Response.json({ error: err.code ?? 'ERROR', message: err.message }, { status: 400 });
+    misconfigured = err;
+    console.error(`sgfilter: cannot read policies (${err.code}): ${err.message}; answering 503 to every request`);
   }
+  return source;
+}
+
+/** The admin endpoints: this isolate's policy status, and a check now. */
+async function admin(request, env, ctx, path) {
+  if (!isAdmin(request, env)) return forbidden();
+  const s = policySource(env);
+  if (s === undefined) return Response.json({ error: misconfigured.code, message: misconfigured.message }, { status: 503 });
+  if (path === REFRESH_PATH) {
+    if (request.method !== 'POST') return new Response('Method Not Allowed\n', { status: 405, headers: { allow: 'POST' } });
+    await s.refresh(ctx).catch(() => undefined); // the outcome is in the status
+  }
+  return Response.json(s.status(), { headers: { 'cache-control': 'no-store' } });
 }
 
 export default {
-  async fetch(request, env) {
-    const url = new URL(request.url);
-    if (url.pathname === ADMIN_PATH && request.method === 'POST') return swapPolicy(request, env);
-
-    const remote = clientAddress(request, env);
-    const port = requestPort(url, env);
-    if (remote === null || port === null) return forbidden();
-    let verdict;
+  async fetch(request, env, ctx) {
+    const path = new URL(request.url).pathname;
+    if (path === STATUS_PATH || path === REFRESH_PATH) return admin(request, env, ctx, path);
+    const flow = requestFlow(request, env);
+    if (flow === null) return forbidden();
+    const s = policySource(env);
+    if (s === undefined) return unavailable();
+    let policy;
     try {
-      const e = await getEngine();
-      verdict = e.classify({ direction: 'inbound', protocol: 'TCP', port, remote, instance: env.SGFILTER_INSTANCE || undefined });
-    } catch (err) {
-      // Not classifiable (a malformed address, an unknown instance): fail closed.
-      console.warn(`sgfilter: ${err.message}`);
-      return forbidden();
+      policy = await s.current(ctx);
+    } catch {
+      return unavailable(); // POLICY_UNAVAILABLE; the source logged why
     }
-    if (verdict.action !== 'accept') return forbidden();
-    if (env.ORIGIN) return fetch(new Request(new URL(url.pathname + url.search, env.ORIGIN), request));
-    return new Response('OK\n', { status: 200, headers: { 'content-type': 'text/plain; charset=utf-8' } });
+    return answer(request, env, policy.engine, flow);
   },
 };
