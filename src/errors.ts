@@ -16,6 +16,8 @@ export const ErrorCodes = {
   INVALID_ARGUMENT: 'an API argument is outside what the function accepts',
   SNAPSHOT_INVALID: 'a compiled-policy snapshot is truncated, corrupted, or from another format/ABI',
   VERSION_CONFLICT: 'a reload named an expectedVersion that is no longer the published one',
+  PACKET_BATCH_INVALID: 'a packet batch descriptor (offsets, lengths, timestamps, link types) does not fit its bytes or is not whole numbers',
+  TRACKER_CLOSED: 'a tracker was used after tracker.close()',
   ERR_SGFILTER_DROPPED: 'a guarded outbound connection was refused by the policy before it was dialled (error.groupId, error.ruleIndex, error.address name the deciding rule and address)',
 } as const;
 export type ErrorCode = keyof typeof ErrorCodes;

@@ -39,6 +39,9 @@ export async function createEngine(config: ConfigInput | Config | SnapshotSource
 export { Engine, type EngineOptions, type ReloadOptions, type PolicyChange, type PolicyUpdate, type SnapshotSource } from '../engine.js';
 export { PolicyTransaction, type PolicyEdit, type AppliedEdit, type EditOp, type RuleSpec } from '../policy/transaction.js';
 export { FlowBatch, createFlowBatch, parseFlow } from '../flow.js';
+export { Tracker, DEFAULT_TIMEOUTS, type TrackerOptions, type ConnectionTimeouts, type TrackerStats, type RuleHit, type TrackedConnection, type ConnectionState } from '../packets/tracker.js';
+export { PacketBatch, createPacketBatch, type PacketBatchInput, type PacketInput } from '../packets/batch.js';
+export { PacketVerdicts, PACKET_REASONS, type PacketVerdict, type PacketReason } from '../packets/verdicts.js';
 export { parseConfig, safeParseConfig, parseConfigText, type ParseResult } from '../config/parse.js';
 export { referenceClassify, referenceExplain, type Explanation } from '../reference.js';
 export { compilePolicy, type CompiledPolicy, type CompileOptions, type RuleRef } from '../compile/index.js';
