@@ -46,8 +46,8 @@
  *  +60  local4Count  u32                        sorted, disjoint, inclusive
  *  +64  local6       u32 → RANGE6[local6Count]  … IPv6
  *  +68  local6Count  u32
- *  +72  hits         u32 → f64[2 × rules]  per global rule id: packets, bytes
- *  +76  rules        u32   rule ids of the published policy
+ *  +72  hits         u32 → f64[2 × rules]  per tracker rule id: packets, bytes
+ *  +76  rules        u32   tracker rule ids (every rule position seen since creation)
  *  +80  seed         u64   hash seed (random per tracker: chains stay short even
  *                          when the peer chooses addresses and ports)
  *  +88  now          f64   latest capture time seen (-Infinity before any packet)
@@ -56,7 +56,16 @@
  *  +224 counters     f64[COUNTER_COUNT]  COUNTER_* totals
  *  +288 reasons      f64[2][REASON_SLOTS] packets by (action, reason)
  *  +544 soonest      f64   a lower bound of every list head's expiry time
- *  +552 (end)
+ *  +552 ruleMap      u32 → u32[ruleMapCount]  tracker rule id of each global rule id
+ *  +556 ruleMapCount u32                      of the published policy
+ *  +560 (end)
+ *
+ *  Rule ids: the classifier answers with the published policy's global rule ids,
+ *  which change at every publish, while a first fragment's verdict and the hit
+ *  counters outlive publishes. So the tracker names rules by position (group,
+ *  direction, index; as verdicts do), gives each position it has seen one tracker
+ *  rule id for good, and WASM translates through ruleMap. PACKETS.rules, FRAG.rule
+ *  and TRACKER.hits all hold tracker rule ids.
  *
  *  CONN (one tracked connection, CONN_SIZE = 64 bytes; with its bucket ≤ 72 bytes)
  *  +0  local   u32[4]  the instance's address  ┐ key (SPEC §7): the tracker is one
@@ -80,7 +89,7 @@
  *
  *  FRAG (the verdict of a first fragment, FRAG_SIZE = 64 bytes)
  *  +0  src u32[4]  +16 dst u32[4]  +32 id u32  +36 proto u8  +37 family u8   (key)
- *  +38 action u8   +39 reason u8   +40 rule i32
+ *  +38 action u8   +39 reason u8   +40 rule i32 (tracker rule id, -1 none)
  *  +44 chain u32   +48 expires f64  +56 prev u32  +60 next u32   (as CONN)
  *  Key (SPEC §8): source, destination, protocol, identification. IPv4: the header's
  *  protocol and 16-bit id; IPv6: the fragment header's next header and 32-bit id
@@ -147,7 +156,9 @@ export const TRK_LISTS_AT = TRK_TIMEOUTS_AT + 8 * 8;
 export const TRK_COUNTERS_AT = TRK_LISTS_AT + 8 * 8;
 export const TRK_REASONS_AT = TRK_COUNTERS_AT + 8 * 8;
 export const TRK_SOONEST_AT = TRK_REASONS_AT + 2 * 16 * 8;
-export const TRK_HEADER_SIZE = TRK_SOONEST_AT + 8;
+export const TRK_RULE_MAP_AT = TRK_SOONEST_AT + 8;
+export const TRK_RULE_MAP_COUNT_AT = TRK_RULE_MAP_AT + 4;
+export const TRK_HEADER_SIZE = TRK_RULE_MAP_COUNT_AT + 4;
 
 /** End of a chain or list; also "not found". */
 export const NIL = 0xffffffff;

@@ -16,7 +16,7 @@
 import {
   PKT_COUNT_AT, PKT_BYTES_AT, PKT_BASE_AT, PKT_OFFSETS_AT, PKT_LENGTHS_AT, PKT_WIRE_AT, PKT_TIMES_AT, PKT_LINKS_AT,
   PKT_OUT_ACTIONS_AT, PKT_OUT_REASONS_AT, PKT_OUT_RULES_AT,
-  TRK_CHAIN_IN_AT, TRK_CHAIN_OUT_AT, TRK_NOW_AT, TRK_SOONEST_AT, TRK_TRACKED_AT, TRK_CAPACITY_AT, TRK_ENTRIES_AT, TRK_LISTS_AT,
+  TRK_CHAIN_IN_AT, TRK_CHAIN_OUT_AT, TRK_RULE_MAP_AT, TRK_RULE_MAP_COUNT_AT, TRK_NOW_AT, TRK_SOONEST_AT, TRK_TRACKED_AT, TRK_CAPACITY_AT, TRK_ENTRIES_AT, TRK_LISTS_AT,
   NIL, CONN_CLASSES, CLASS_TCP_HANDSHAKE, CLASS_TCP_ESTABLISHED, CLASS_TCP_CLOSING, CLASS_UDP_ONE_WAY, CLASS_UDP_BOTH_WAYS,
   CLASS_ICMP, CLASS_OTHER, CONN_OPENER_LOCAL, CONN_SYNACK, CONN_FIN_OPENER, CONN_FIN_RESPONDER,
   CONN_LOCAL_AT, CONN_REMOTE_AT, CONN_PORTS_AT, CONN_PROTO_AT, CONN_FAMILY_AT, CONN_CLASS_AT, CONN_FLAGS_AT, CONN_ICMP_AT, CONN_NEXT_AT,
@@ -157,7 +157,10 @@ function classifyAhead(table: usize, st: usize, count: u32): void {
   }
 }
 
-/** Chunk packet k's rule verdict: from pass 3, or classified now on its own. */
+/**
+ * Chunk packet k's rule verdict (from pass 3, or classified now on its own), as a
+ * tracker rule id (-1: the default drop); its action is in P_CLS_ACTION.
+ */
 @inline function verdictOf(table: usize, st: usize, k: u32): i32 {
   let rule = load<i32>(P_CLS_RULE + (<usize>k << 2));
   if (rule == NOT_CLASSIFIED) {
@@ -166,7 +169,8 @@ function classifyAhead(table: usize, st: usize, count: u32): void {
     scatterVerdicts(1);
     rule = load<i32>(P_CLS_RULE + (<usize>k << 2));
   }
-  return rule;
+  if (rule < 0 || <u32>rule >= load<u32>(st + TRK_RULE_MAP_COUNT_AT)) return -1;
+  return load<i32>(<usize>load<u32>(st + TRK_RULE_MAP_AT) + (<usize>rule << 2));
 }
 
 // The decision of the packet being applied.

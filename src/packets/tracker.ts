@@ -21,7 +21,7 @@ import { formatAddress } from '../config/address.js';
 import { parseOwnAddresses } from '../config/parse.js';
 import type { Issue } from '../errors.js';
 import { packetBatchData, type PacketBatch } from './batch.js';
-import { PACKET_REASONS, PacketVerdicts, type PacketReason } from './verdicts.js';
+import { PACKET_REASONS, PacketVerdicts, type PacketReason, type RuleName } from './verdicts.js';
 
 /** Idle timeouts in seconds (SPEC §7 defaults). */
 export interface ConnectionTimeouts {
@@ -236,9 +236,15 @@ export class Tracker {
   #localsBytes = 0;
   #hits = 0;
   #hitsBytes = 0;
+  /** Tracker rule ids the hits region counts (the registry's length at the last publish). */
+  #hitsCount = 0;
+  #map = 0;
+  #mapBytes = 0;
+  /** The published policy's rules (global rule id order). */
   #rules: readonly RuleRef[] = [];
-  /** Hits of rules of earlier policies, by "group\0direction\0index". */
-  readonly #folded = new Map<string, RuleHit>();
+  /** Every rule position seen since creation: tracker rule id → name (only grows). */
+  readonly #registry: RuleName[] = [];
+  readonly #registryIds = new Map<string, number>();
   /** The instance's [inbound, outbound] chains, null while the policy lacks the instance. */
   #chains: [number, number] | null = null;
   #win = 0;
@@ -298,6 +304,8 @@ export class Tracker {
       this.#views();
       const h = this.#st >> 2;
       const u32 = this.#u32;
+      // Arena memory is reused: nothing of the header may be left from its last owner.
+      this.#u8.fill(0, this.#st, this.#st + P.TRK_HEADER_SIZE);
       u32[h + (P.TRK_CAPACITY_AT >> 2)] = this.capacity;
       u32[h + (P.TRK_MASK_AT >> 2)] = buckets - 1;
       u32[h + (P.TRK_BUCKETS_AT >> 2)] = this.#st + at.buckets;
@@ -355,34 +363,57 @@ export class Tracker {
     const ranges = this.#localRanges(next.config);
     const localsBytes = ranges.v4.length * P.RANGE4_SIZE + ranges.v6.length * P.RANGE6_SIZE;
     const rules = next.compiled.rules;
-    const hitsBytes = rules.length * 16;
-    const locals = arena.alloc(localsBytes);
-    let hits: number;
+    // Tracker rule ids of the new policy's rules (new positions get new ids; ids that
+    // an aborted publish added stay unused, which is harmless).
+    const map = new Uint32Array(rules.length);
+    rules.forEach((r, id) => {
+      const key = `${r.groupId}\u0000${r.direction}\u0000${r.ruleIndex}`;
+      let tid = this.#registryIds.get(key);
+      if (tid === undefined) {
+        tid = this.#registry.length;
+        this.#registry.push({ groupId: r.groupId, direction: r.direction, ruleIndex: r.ruleIndex });
+        this.#registryIds.set(key, tid);
+      }
+      map[id] = tid;
+    });
+    const mapBytes = map.length * 4;
+    const registered = this.#registry.length;
+    const hitsBytes = registered * 16;
+    const regions: [number, number][] = [];
     try {
-      hits = arena.alloc(hitsBytes);
+      for (const bytes of [localsBytes, mapBytes, hitsBytes]) regions.push([arena.alloc(bytes), bytes]);
     } catch (e) {
-      arena.release(locals, localsBytes);
+      for (const [at, bytes] of regions) arena.release(at, bytes);
       throw e;
     }
+    const locals = regions[0]![0];
+    const mapAt = regions[1]![0];
+    const hits = regions[2]![0];
     const chains = next.compiled.instances.get(this.instance) ?? null;
     return {
       abort: () => {
-        arena.release(locals, localsBytes);
-        arena.release(hits, hitsBytes);
+        for (const [at, bytes] of regions) arena.release(at, bytes);
       },
       commit: () => {
-        this.#foldHits();
         this.#views();
         const u32 = this.#u32;
         const h = this.#st >> 2;
-        // Counters of the new rule ids start at zero.
-        this.#f64.fill(0, hits / 8, hits / 8 + rules.length * 2);
+        // Hit counters: the old ones carried over, the new positions from zero.
+        this.#f64.fill(0, hits / 8, hits / 8 + registered * 2);
+        if (this.#hitsCount) this.#f64.copyWithin(hits / 8, this.#hits / 8, this.#hits / 8 + this.#hitsCount * 2);
+        this.#hitsCount = registered;
         if (this.#hitsBytes || this.#hits) arena.release(this.#hits, this.#hitsBytes);
         this.#hits = hits;
         this.#hitsBytes = hitsBytes;
-        this.#rules = rules;
         u32[h + (P.TRK_HITS_AT >> 2)] = hits;
-        u32[h + (P.TRK_RULES_AT >> 2)] = rules.length;
+        u32[h + (P.TRK_RULES_AT >> 2)] = registered;
+        u32.set(map, mapAt >> 2);
+        if (this.#mapBytes || this.#map) arena.release(this.#map, this.#mapBytes);
+        this.#map = mapAt;
+        this.#mapBytes = mapBytes;
+        u32[h + (P.TRK_RULE_MAP_AT >> 2)] = mapAt;
+        u32[h + (P.TRK_RULE_MAP_COUNT_AT >> 2)] = map.length;
+        this.#rules = rules;
         // The instance's addresses (they may change with the policy).
         let w = locals >> 2;
         for (const r of ranges.v4) {
@@ -415,22 +446,6 @@ export class Tracker {
         if (this.recheckOnPublish && !this.#closed) this.#x.trackerRecheck(next.address, this.#st, chains ? 0 : 1);
       },
     };
-  }
-
-  /** Adds the live rule counters to #folded (before the rule ids change). */
-  #foldHits(): void {
-    if (!this.#rules.length) return;
-    this.#views();
-    const base = this.#hits / 8;
-    this.#rules.forEach((r, id) => {
-      const packets = this.#f64[base + 2 * id]!;
-      if (!packets) return;
-      const key = `${r.groupId}\u0000${r.direction}\u0000${r.ruleIndex}`;
-      const hit = this.#folded.get(key) ?? { groupId: r.groupId, direction: r.direction, ruleIndex: r.ruleIndex, action: null, packets: 0, bytes: 0 };
-      hit.packets += packets;
-      hit.bytes += this.#f64[base + 2 * id + 1]!;
-      this.#folded.set(key, hit);
-    });
   }
 
   /** Makes room in the window for `packets` packets and `span` bytes. */
@@ -487,7 +502,7 @@ export class Tracker {
       this.#run(d, start, end, spanStart, spanEnd, policy.address, verdicts);
       start = end;
     }
-    verdicts.bind(policy.compiled.rules, policy.version);
+    verdicts.bind(this.#registry, policy.version);
     return verdicts;
   }
 
@@ -578,29 +593,26 @@ export class Tracker {
 
   /**
    * Packets and bytes each rule decided (reason `rule`, accepted or dropped), since
-   * creation or the last resetRuleHits: every rule of the published policy, then rules
-   * of earlier policies that were hit and are gone. Counters follow a rule's position
-   * (group, direction, index) across publishes.
+   * creation or the last resetRuleHits: every rule of the published policy in order,
+   * then rules of earlier policies that were hit and are no longer in it (action
+   * null). Rules are named by position (group, direction, index), as verdicts name
+   * them, and their counters carry over publishes by that name.
    */
   ruleHits(): RuleHit[] {
     this.#open('ruleHits');
     this.#views();
     const base = this.#hits / 8;
-    const seen = new Set<string>();
+    const map = new Uint32Array(this.#u32.buffer, this.#map, this.#rules.length);
+    const current = new Set<number>();
     const out: RuleHit[] = this.#rules.map((r, id) => {
-      const key = `${r.groupId}\u0000${r.direction}\u0000${r.ruleIndex}`;
-      seen.add(key);
-      const old = this.#folded.get(key);
-      return {
-        groupId: r.groupId,
-        direction: r.direction,
-        ruleIndex: r.ruleIndex,
-        action: r.action,
-        packets: this.#f64[base + 2 * id]! + (old?.packets ?? 0),
-        bytes: this.#f64[base + 2 * id + 1]! + (old?.bytes ?? 0),
-      };
+      const tid = map[id]!;
+      current.add(tid);
+      return { groupId: r.groupId, direction: r.direction, ruleIndex: r.ruleIndex, action: r.action, packets: this.#f64[base + 2 * tid]!, bytes: this.#f64[base + 2 * tid + 1]! };
     });
-    for (const [key, hit] of this.#folded) if (!seen.has(key)) out.push({ ...hit, action: null });
+    this.#registry.forEach((r, tid) => {
+      const packets = this.#f64[base + 2 * tid]!;
+      if (!current.has(tid) && packets > 0) out.push({ ...r, action: null, packets, bytes: this.#f64[base + 2 * tid + 1]! });
+    });
     return out;
   }
 
@@ -608,8 +620,7 @@ export class Tracker {
   resetRuleHits(): void {
     this.#open('resetRuleHits');
     this.#views();
-    this.#folded.clear();
-    this.#f64.fill(0, this.#hits / 8, this.#hits / 8 + this.#rules.length * 2);
+    this.#f64.fill(0, this.#hits / 8, this.#hits / 8 + this.#hitsCount * 2);
   }
 
   /** Every tracked connection (for inspection and tests; O(tracked)). */
@@ -661,6 +672,7 @@ export class Tracker {
     arena.release(this.#st, this.#stBytes);
     if (this.#localsBytes || this.#locals) arena.release(this.#locals, this.#localsBytes);
     if (this.#hitsBytes || this.#hits) arena.release(this.#hits, this.#hitsBytes);
+    if (this.#mapBytes || this.#map) arena.release(this.#map, this.#mapBytes);
     if (this.#winBytes) arena.release(this.#win, this.#winBytes);
   }
 }

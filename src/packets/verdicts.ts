@@ -5,7 +5,13 @@
 import { SgfilterError } from '../errors.js';
 import type { Action, Direction } from '../types.js';
 import * as P from '../../assembly/packet-layout.js';
-import type { RuleRef } from '../compile/index.js';
+
+/** A rule by position, as verdicts name it. */
+export interface RuleName {
+  groupId: string;
+  direction: Direction;
+  ruleIndex: number;
+}
 
 /** Why a packet got its action. */
 export type PacketReason = 'rule' | 'default' | 'established' | 'related' | 'malformed' | 'fragment' | 'table-full' | 'not-local' | 'not-ip';
@@ -37,7 +43,10 @@ export interface PacketVerdict {
 /**
  * The answers of one classifyPackets call, in the batch's packet order:
  * `actions[i]` 1 accept / 0 drop, `reasons[i]` a code of PACKET_REASONS, `ruleIds[i]`
- * the global rule id for reason `rule` (-1 otherwise). `verdict(i)` resolves them.
+ * the tracker's id of the deciding rule for reason `rule` (-1 otherwise; a tracker
+ * names rules by position for good, so the ids stay valid across publishes: a later
+ * fragment may be decided by a rule of the policy its first fragment saw).
+ * `verdict(i)` resolves them.
  */
 export class PacketVerdicts {
   readonly length: number;
@@ -46,7 +55,7 @@ export class PacketVerdicts {
   readonly ruleIds: Int32Array;
   /** Version of the policy the packets were classified with. */
   policyVersion = -1;
-  #rules: readonly RuleRef[] = [];
+  #rules: readonly RuleName[] = [];
 
   constructor(length: number) {
     this.length = length;
@@ -56,7 +65,7 @@ export class PacketVerdicts {
   }
 
   /** @internal the rules that ruleIds refer to. */
-  bind(rules: readonly RuleRef[], version: number): void {
+  bind(rules: readonly RuleName[], version: number): void {
     this.#rules = rules;
     this.policyVersion = version;
   }
