@@ -7,7 +7,7 @@ import {
   TRK_FRAG_CAPACITY_AT, TRK_FRAG_MASK_AT, TRK_FRAG_BUCKETS_AT, TRK_FRAG_ENTRIES_AT, TRK_FRAG_FREE_AT, TRK_FRAG_COUNT_AT,
   TRK_SEED_AT, TRK_NOW_AT, TRK_TIMEOUTS_AT, TRK_LISTS_AT, TRK_COUNTERS_AT, TRK_REASONS_AT, TRK_SOONEST_AT,
   TRK_HITS_AT, TRK_RULES_AT,
-  NIL, CLASS_COUNT, CLASS_FRAGMENT, CONN_SIZE, FRAG_SIZE,
+  NIL, CLASS_COUNT, CLASS_FRAGMENT, CLASS_FREE, CONN_SIZE, FRAG_SIZE,
   CONN_LOCAL_AT, CONN_REMOTE_AT, CONN_PORTS_AT, CONN_PROTO_AT, CONN_CLASS_AT, CONN_FLAGS_AT, CONN_ICMP_AT,
   CONN_CHAIN_AT, CONN_EXPIRES_AT, CONN_PREV_AT, CONN_NEXT_AT,
   FRAG_SRC_AT, FRAG_DST_AT, FRAG_ID_AT, FRAG_PROTO_AT, FRAG_ACTION_AT, FRAG_REASON_AT, FRAG_RULE_AT,
@@ -39,13 +39,39 @@ import {
   return <u32>(h ^ (h >> 29));
 }
 
+/** Hash of a connection key (local, remote: 4 words each; ports; proto | family << 8). */
+export function connHash(st: usize, local: usize, remote: usize, ports: u32, pf: u32): u32 {
+  return keyHash(load<u64>(st + TRK_SEED_AT), load<u64>(local), load<u64>(local, 8), load<u64>(remote), load<u64>(remote, 8), ports, pf);
+}
+
+/** First CONN of the bucket of hash h (NIL: empty). */
+@inline export function connBucket(st: usize, h: u32): u32 {
+  return load<u32>(<usize>load<u32>(st + TRK_BUCKETS_AT) + (<usize>(h & load<u32>(st + TRK_MASK_AT)) << 2));
+}
+
+/** True when CONN e is in use and has exactly this key. */
+@inline export function connIs(st: usize, e: u32, local: usize, remote: usize, ports: u32, pf: u32): bool {
+  const c = entryAt(<usize>load<u32>(st + TRK_ENTRIES_AT), e);
+  return load<u64>(c) == load<u64>(local) && load<u64>(c, 8) == load<u64>(local, 8) &&
+    load<u64>(c, 16) == load<u64>(remote) && load<u64>(c, 24) == load<u64>(remote, 8) &&
+    load<u32>(c + CONN_PORTS_AT) == ports && <u32>load<u16>(c + CONN_PROTO_AT) == pf && load<u8>(c + CONN_CLASS_AT) != CLASS_FREE;
+}
+
+/** The next CONN in e's bucket. */
+@inline export function connNext(st: usize, e: u32): u32 {
+  return load<u32>(entryAt(<usize>load<u32>(st + TRK_ENTRIES_AT), e) + CONN_CHAIN_AT);
+}
+
 /** Builds empty tables: every bucket NIL, every entry free, no lists, counters zero. */
 export function trackerInit(st: usize): void {
   const cap = load<u32>(st + TRK_CAPACITY_AT);
   memory.fill(<usize>load<u32>(st + TRK_BUCKETS_AT), 0xff, (<usize>load<u32>(st + TRK_MASK_AT) + 1) << 2);
   const entries = <usize>load<u32>(st + TRK_ENTRIES_AT);
   memory.fill(entries, 0, <usize>cap * CONN_SIZE);
-  for (let e: u32 = 0; e < cap; e++) store<u32>(entryAt(entries, e) + CONN_CHAIN_AT, e + 1 < cap ? e + 1 : NIL);
+  for (let e: u32 = 0; e < cap; e++) {
+    store<u32>(entryAt(entries, e) + CONN_CHAIN_AT, e + 1 < cap ? e + 1 : NIL);
+    store<u8>(entryAt(entries, e) + CONN_CLASS_AT, CLASS_FREE);
+  }
   store<u32>(st + TRK_FREE_AT, cap ? 0 : NIL);
   store<u32>(st + TRK_TRACKED_AT, 0);
   const fcap = load<u32>(st + TRK_FRAG_CAPACITY_AT);
@@ -193,6 +219,7 @@ function tableRemove(st: usize, e: u32, frag: bool): void {
   store<u32>(link, load<u32>(c + CONN_CHAIN_AT));
   listUnlink(st, entries, frag ? CLASS_FRAGMENT : <u32>load<u8>(c + CONN_CLASS_AT), e);
   const freeAt = st + (frag ? TRK_FRAG_FREE_AT : TRK_FREE_AT);
+  if (!frag) store<u8>(c + CONN_CLASS_AT, CLASS_FREE);
   store<u32>(c + CONN_CHAIN_AT, load<u32>(freeAt));
   store<u32>(freeAt, e);
   const countAt = st + (frag ? TRK_FRAG_COUNT_AT : TRK_TRACKED_AT);

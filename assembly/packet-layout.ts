@@ -73,7 +73,8 @@
  *  +32 ports   u32     local | remote << 16    │ table itself; ICMP echo: remote =
  *  +36 proto   u8      IP protocol             │ identifier, local 0; other
  *  +37 family  u8      0 IPv4, 1 IPv6          ┘ protocols: both 0
- *  +38 class   u8      CLASS_*: the state, and the expiry list the CONN is on
+ *  +38 class   u8      CLASS_*: the state, and the expiry list the CONN is on;
+ *                      CLASS_FREE while the CONN is on the free list
  *  +39 flags   u8      CONN_OPENER_LOCAL | CONN_SYNACK | CONN_FIN_OPENER | CONN_FIN_RESPONDER
  *  +40 icmp    u16     type | code << 8 of the opening packet (ICMP), for re-checks
  *  +42 (zero)  u16
@@ -173,6 +174,8 @@ export const CLASS_ICMP = 5; // ICMP / ICMPv6 (echo, and informational types)
 export const CLASS_OTHER = 6; // every other protocol
 export const CLASS_FRAGMENT = 7; // FRAG entries
 export const CLASS_COUNT = 8;
+/** CONN.class of a free entry (so a stale reference to it never matches). */
+export const CLASS_FREE = 0xff;
 export const CONN_CLASSES = 7;
 
 // ---- CONN ----

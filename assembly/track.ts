@@ -36,7 +36,7 @@ import {
 } from "./decode";
 import {
   connFind, connInsert, connRefresh, connRemove, expireUntil, fragFind, fragEntry, fragRecord, countVerdict, bumpCounter,
-  foundSenderLocal,
+  foundSenderLocal, connHash, connBucket, connIs, connNext,
 } from "./conntrack";
 
 const TCP: u32 = 6;
@@ -47,6 +47,14 @@ const NOT_CLASSIFIED: i32 = -2;
 /** Pass 3's verdict of each candidate: deciding rule id (-1 default) and action. */
 const P_CLS_RULE: usize = memory.data(CHUNK * 4, 16);
 const P_CLS_ACTION: usize = memory.data(CHUNK);
+
+// Pass 2's answer per packet: the CONN of its own key (HINT_SWAPPED: found under the
+// swapped key, the reply between two of the instance's addresses), or NIL. Pass 4
+// re-checks the CONN still holds that key (it may have expired or been reused since)
+// instead of hashing again; a NIL stays NIL unless pass 4 opened a connection since.
+const P_HINT: usize = memory.data(CHUNK * 4, 16);
+const HINT_SWAPPED: u32 = 0x80000000;
+let insertsInChunk: u32 = 0;
 
 // Candidate flows of one block, gathered from the chunk (or from CONNs when
 // re-checking), in the classifier's BATCH form; C_SLOT says where each came from.
@@ -112,13 +120,72 @@ function scatterVerdicts(count: u32): void {
   }
 }
 
-/** Looks up chunk packet k's own connection (NIL: untracked). */
-@inline function findOwn(st: usize, k: u32): u32 {
-  const a = <usize>k << 2;
-  const kind = <u32>load<u8>(P_KIND + <usize>k);
-  const pf = load<u32>(F_PROTO + a) | ((kind & K_V6) << 8);
-  return connFind(st, F_LOCAL + (a << 2), F_REMOTE + (a << 2), load<u32>(P_PORTS + a), pf, (kind & K_OUTBOUND) != 0, (kind & K_BOTH) != 0);
+@inline function ownPf(k: u32): u32 {
+  return load<u32>(F_PROTO + (<usize>k << 2)) | ((<u32>load<u8>(P_KIND + <usize>k) & K_V6) << 8);
 }
+
+/** Does chunk packet k look its own connection up (a whole packet or first fragment, not an ICMP error)? */
+@inline function ownLookup(k: u32): bool {
+  return load<u8>(P_REASON + <usize>k) == PROCEED && (<u32>load<u8>(P_KIND + <usize>k) & (K_LATER | K_ERROR)) == 0;
+}
+
+/**
+ * Pass 2 for the packets' own connections, as passes of independent loads so the CPU
+ * overlaps their cache misses: every key's hash and bucket head, then every chain.
+ */
+function probeOwn(st: usize, count: u32): void {
+  for (let k: u32 = 0; k < count; k++) {
+    if (!ownLookup(k)) {
+      store<u32>(P_HINT + (<usize>k << 2), NIL);
+      continue;
+    }
+    const a = <usize>k << 4;
+    const h = connHash(st, F_LOCAL + a, F_REMOTE + a, load<u32>(P_PORTS + (<usize>k << 2)), ownPf(k));
+    store<u32>(P_HINT + (<usize>k << 2), connBucket(st, h));
+  }
+  for (let k: u32 = 0; k < count; k++) {
+    let e = load<u32>(P_HINT + (<usize>k << 2));
+    if (e == NIL && !ownLookup(k)) continue;
+    const a = <usize>k << 4;
+    const ports = load<u32>(P_PORTS + (<usize>k << 2));
+    const pf = ownPf(k);
+    while (e != NIL && !connIs(st, e, F_LOCAL + a, F_REMOTE + a, ports, pf)) e = connNext(st, e);
+    if (e == NIL && (<u32>load<u8>(P_KIND + <usize>k) & K_BOTH)) {
+      e = connFind(st, F_REMOTE + a, F_LOCAL + a, (ports >> 16) | (ports << 16), pf, true, false);
+      if (e != NIL) e |= HINT_SWAPPED;
+    }
+    store<u32>(P_HINT + (<usize>k << 2), e);
+  }
+}
+
+/** Pass 4: chunk packet k's own connection now (NIL: untracked); sets foundSenderLocal. */
+function findOwn(st: usize, k: u32): u32 {
+  const a = <usize>k << 4;
+  const kind = <u32>load<u8>(P_KIND + <usize>k);
+  const ports = load<u32>(P_PORTS + (<usize>k << 2));
+  const pf = ownPf(k);
+  const hint = load<u32>(P_HINT + (<usize>k << 2));
+  if (hint != NIL) {
+    const e = hint & ~HINT_SWAPPED;
+    if (hint & HINT_SWAPPED) {
+      if (connIs(st, e, F_REMOTE + a, F_LOCAL + a, (ports >> 16) | (ports << 16), pf)) {
+        senderLocal = true;
+        return e;
+      }
+    } else if (connIs(st, e, F_LOCAL + a, F_REMOTE + a, ports, pf)) {
+      senderLocal = (kind & K_OUTBOUND) != 0;
+      return e;
+    }
+  } else if (insertsInChunk == 0) {
+    return NIL; // nothing was opened since the probe found nothing
+  }
+  const e = connFind(st, F_LOCAL + a, F_REMOTE + a, ports, pf, (kind & K_OUTBOUND) != 0, (kind & K_BOTH) != 0);
+  senderLocal = foundSenderLocal;
+  return e;
+}
+
+/** Which side sent the packet findOwn found a connection for. */
+let senderLocal = false;
 
 /** Looks up the connection chunk packet k (an ICMP error) quotes (NIL: none tracked). */
 @inline function findQuoted(st: usize, k: u32): u32 {
@@ -130,6 +197,7 @@ function scatterVerdicts(count: u32): void {
 
 /** Passes 2 and 3: probe, then classify the probable new flows of the chunk. */
 function classifyAhead(table: usize, st: usize, count: u32): void {
+  probeOwn(st, count);
   for (let k: u32 = 0; k < count; k++) store<i32>(P_CLS_RULE + (<usize>k << 2), NOT_CLASSIFIED);
   for (let d: u32 = 0; d < 2; d++) {
     const outbound = d == 1;
@@ -140,7 +208,7 @@ function classifyAhead(table: usize, st: usize, count: u32): void {
       if ((kind & K_LATER) || ((kind & K_OUTBOUND) != 0) != outbound) continue;
       if (kind & K_ERROR) {
         if ((kind & K_QUOTE) && findQuoted(st, k) != NIL) continue;
-      } else if (findOwn(st, k) != NIL) {
+      } else if (load<u32>(P_HINT + (<usize>k << 2)) != NIL) {
         continue;
       }
       gatherPacket(k, n++);
@@ -255,7 +323,7 @@ function apply(table: usize, st: usize, k: u32, t: f64, wire: f64): void {
     const e = findOwn(st, k);
     if (e != NIL) {
       decide(1, REASON_ESTABLISHED, -1);
-      advance(st, e, k, foundSenderLocal, now);
+      advance(st, e, k, senderLocal, now);
     } else {
       const rule = verdictOf(table, st, k);
       const action = <u32>load<u8>(P_CLS_ACTION + <usize>k);
@@ -271,6 +339,7 @@ function apply(table: usize, st: usize, k: u32, t: f64, wire: f64): void {
         const icmp = load<u32>(F_ICMP + a);
         connInsert(st, F_LOCAL + (a << 2), F_REMOTE + (a << 2), load<u32>(P_PORTS + a), proto | ((kind & K_V6) << 8),
           openingClass(proto, v6), flags, (icmp & 0xff) | ((icmp >> ICMP_CODE_SHIFT) << 8), now);
+        insertsInChunk++;
       }
     }
   }
@@ -305,6 +374,7 @@ export function trackPackets(table: usize, st: usize, win: usize): void {
       decodePacket(st, bytes + <usize>load<u32>(offsets + j) - base, load<u32>(lengths + j), load<u32>(links + j), k);
     }
     classifyAhead(table, st, count);
+    insertsInChunk = 0;
     for (let k: u32 = 0; k < count; k++) {
       const j = <usize>(first + k);
       const w = <f64>load<u32>(wire + (j << 2));
