@@ -23,7 +23,7 @@ import {
 } from "./layout";
 
 /** Packets decoded, probed and classified together (the chunk arrays' length). */
-export const CHUNK: u32 = 256;
+export const CHUNK: u32 = 1024;
 
 // ---- Chunk arrays (static; no allocation) ----
 // The packet's flow, as the classifier reads it.

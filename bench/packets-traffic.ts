@@ -65,13 +65,20 @@ function addressBytes(text: string): Uint8Array {
   return out;
 }
 
-function steps(r: Rng, proto: number, accepted: boolean): [boolean, number, number][] {
+/**
+ * `typical`: TCP conversations carry 4 to 400 data packets (log-uniform: many short,
+ * a few long, as captures show); `short`: 4 to 28 (DNS-like, new flows in every
+ * few packets).
+ */
+export type TrafficProfile = 'typical' | 'short';
+
+function steps(r: Rng, proto: number, accepted: boolean, profile: TrafficProfile): [boolean, number, number][] {
   const out: [boolean, number, number][] = [];
   const data = () => Math.floor(r() * 17);
   if (proto === 6) {
     if (!accepted) return [[true, SYN, 0], [true, SYN, 0]];
     out.push([false, SYN | ACK, 0], [true, ACK, 0]);
-    const n = 4 + Math.floor(r() * 24);
+    const n = profile === 'short' ? 4 + Math.floor(r() * 24) : Math.floor(4 * 100 ** r());
     for (let k = 0; k < n; k++) out.push([r() < 0.5, ACK | PSH, data()]);
     out.push([true, FIN | ACK, 0], [false, FIN | ACK, 0], [true, ACK, 0]);
   } else if (proto === 17) {
@@ -89,7 +96,7 @@ function steps(r: Rng, proto: number, accepted: boolean): [boolean, number, numb
  * conversation is classified with `engine` first (so dropped openings look like real
  * retries, not like conversations).
  */
-export function generateTraffic(engine: Engine, aims: RuleAim[], packets: number, live: number, seed = 12): Traffic {
+export function generateTraffic(engine: Engine, aims: RuleAim[], packets: number, live: number, profile: TrafficProfile = 'typical', seed = 12): Traffic {
   const r = mulberry32(seed);
   // Opening flows: the cloud mix, as TCP (60%), UDP (25%) or echo (15%).
   const flows: FlowInput[] = cloudFlows(aims, Math.ceil(packets / 6), seed).map((f) => {
@@ -123,7 +130,7 @@ export function generateTraffic(engine: Engine, aims: RuleAim[], packets: number
       v6, proto, local, remote: addressBytes(f.remote), openerLocal,
       sport: proto === 6 || proto === 17 ? ephemeral : k & 0xffff,
       dport: Number(f.port ?? 0),
-      steps: [first, ...steps(r, proto, ok || proto !== 6)],
+      steps: [first, ...steps(r, proto, ok || proto !== 6, profile)],
     };
   };
 

@@ -20,8 +20,8 @@ describe(`packet path: WASM tracker vs the independent model (seed ${SEED})`, ()
     300_000,
   );
 
-  test.prop([scenarioArb.map((s) => ({ ...s, specs: [...s.specs, ...s.specs, ...s.specs, ...s.specs, ...s.specs, ...s.specs] }))], { seed: SEED ^ 0x51de, numRuns: Math.ceil(RUNS / 10) })(
-    'long sequences cross the WASM chunk boundary (256 packets) with state carried over',
+  test.prop([scenarioArb.map((s) => ({ ...s, specs: Array.from({ length: 30 }, () => s.specs).flat() }))], { seed: SEED ^ 0x51de, numRuns: Math.ceil(RUNS / 10) })(
+    'long sequences cross the WASM chunk boundary (1,024 packets) with state carried over',
     async (s) => {
       await runScenario({ ...(s as Scenario), cuts: [] }, cache);
     },
