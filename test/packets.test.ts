@@ -565,8 +565,9 @@ describe('API and validation', () => {
     [{ fragments: 'many' }, /fragments/],
     [{ timeouts: { udpOneWay: 0 } }, /udpOneWay/],
     [{ timeouts: { udpOneWay: Number.NaN } }, /udpOneWay/],
+    [{ timeouts: { other: 2 ** 33 } }, /other/],
     [{ timeouts: { tcpEstablshed: 5 } }, /unknown timeout "tcpEstablshed"/],
-    [{ timeouts: { ['__proto__']: 5 } }, /unknown timeout "__proto__"/],
+    [JSON.parse('{"timeouts":{"__proto__":5}}') as object, /unknown timeout "__proto__"/],
     [{ recheckOnPublish: 'yes' }, /recheckOnPublish/],
     [{ capacty: 5 }, /unknown option "capacty"/],
     [{ local: ['10.0.0.1/8'] }, /host bits/],
@@ -574,7 +575,7 @@ describe('API and validation', () => {
     [{ local: ['any'] }, /any/],
   ])('createTracker(%j) is refused with INVALID_ARGUMENT', async (options, message) => {
     const engine = await createEngine(POLICY);
-    expect(() => engine.createTracker(JSON.parse(JSON.stringify(options), (k, v) => v) as TrackerOptions)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(message) }));
+    expect(() => engine.createTracker(options as TrackerOptions)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT', message: expect.stringMatching(message) }));
   });
 
   it('an unknown instance is UNKNOWN_INSTANCE', async () => {
@@ -590,6 +591,7 @@ describe('API and validation', () => {
     [{ bytes: new Uint8Array(10), offsets: [0], lengths: [1.5], timestamps: 0, linkType: 1 }, /lengths\[0\] is 1.5/],
     [{ bytes: new Uint8Array(10), offsets: [0], lengths: [1], timestamps: [Number.NaN], linkType: 1 }, /timestamps\[0\] is NaN/],
     [{ bytes: new Uint8Array(10), offsets: [0], lengths: [1], timestamps: Infinity, linkType: 1 }, /timestamps is Infinity/],
+    [{ bytes: new Uint8Array(10), offsets: [0], lengths: [1], timestamps: [1e300], linkType: 1 }, /timestamps\[0\] is 1e\+300/],
     [{ bytes: new Uint8Array(10), offsets: [0], lengths: [1], timestamps: 0, linkType: [1, 1] }, /linkType has 2 entries/],
     [{ bytes: new Uint8Array(10), offsets: [0], lengths: [1], timestamps: 0, linkType: -1 }, /linkType is -1/],
     [{ bytes: new Uint8Array(10), offsets: [0], lengths: [1], timestamps: 0, linkType: 1, wireLengths: [2 ** 32] }, /wireLengths\[0\]/],

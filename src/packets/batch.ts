@@ -19,7 +19,7 @@ export interface PacketBatchInput {
   offsets: ArrayLike<number>;
   /** Captured length of packet i (pcap incl_len): bytes present from its offset. */
   lengths: ArrayLike<number>;
-  /** Capture time of packet i in seconds (any epoch, fractions allowed), or one time for all. */
+  /** Capture time of packet i in seconds (any epoch, fractions allowed, within ±2^40), or one time for all. */
   timestamps: ArrayLike<number> | number;
   /** LINKTYPE_* of packet i (0, 1, 101, 113, 228, 229, 276), or one for all. */
   linkType: ArrayLike<number> | number;
@@ -99,6 +99,12 @@ export function packetBatchData(batch: unknown): PacketBatchData {
 }
 
 const MAX_U32 = 0xffffffff;
+/**
+ * Capture times are seconds in ±2^40 (±35,000 years around the epoch): there an f64
+ * still resolves a quarter of a millisecond, so adding a timeout stays exact enough.
+ */
+export const MAX_TIME = 2 ** 40;
+const isTime = (v: number): boolean => Number.isFinite(v) && Math.abs(v) <= MAX_TIME;
 
 function bad(message: string): SgfilterError {
   return new SgfilterError('PACKET_BATCH_INVALID', `invalid packet batch: ${message}`);
@@ -152,7 +158,7 @@ function fromArrays(input: PacketBatchInput): PacketBatch {
   if (input.wireLengths === undefined) wire = lengths.slice();
   else if (!isArrayLike(input.wireLengths)) throw bad('wireLengths must be an array of numbers (one per packet)');
   else wire = u32s(input.wireLengths, n, 'wireLengths');
-  const times = perPacket(input.timestamps, n, 'timestamps', Number.isFinite, 'a finite time in seconds', (k) => new Float64Array(k)) as Float64Array;
+  const times = perPacket(input.timestamps, n, 'timestamps', isTime, 'a time in seconds within ±2^40', (k) => new Float64Array(k)) as Float64Array;
   const links = perPacket(input.linkType, n, 'linkType', (v) => Number.isInteger(v) && v >= 0 && v <= MAX_U32, 'a LINKTYPE_* number (0-4294967295)', (k) => new Uint32Array(k)) as Uint32Array;
   const size = bytes.byteLength;
   let spanStart = n === 0 ? 0 : Infinity;
@@ -206,7 +212,7 @@ function fromPackets(list: readonly PacketInput[], linkType: number | undefined)
  *
  * Throws PACKET_BATCH_INVALID naming the packet and field when a length, offset,
  * time or link type is not a whole number in range or a packet reaches past `bytes`.
- * Timestamps are seconds and must be finite; link types are not limited to the
+ * Timestamps are seconds within ±2^40; link types are not limited to the
  * supported ones: a packet of another link type is dropped as `not-ip`.
  */
 export function createPacketBatch(input: PacketBatchInput | readonly PacketInput[], options: { linkType?: number } = {}): PacketBatch {

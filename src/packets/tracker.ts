@@ -82,6 +82,8 @@ export interface TrackerOptions {
 
 const OPTION_KEYS = ['capacity', 'fragments', 'timeouts', 'recheckOnPublish', 'instance', 'local'] as const;
 export const MAX_CAPACITY = 1 << 24;
+/** Longest idle timeout, seconds (136 years). */
+export const MAX_TIMEOUT = 2 ** 32;
 export const MAX_FRAGMENTS = 1 << 20;
 export const DEFAULT_CAPACITY = 65_536;
 export const DEFAULT_FRAGMENTS = 4_096;
@@ -184,8 +186,8 @@ function checkTimeouts(raw: unknown): ConnectionTimeouts {
       throw invalid(`createTracker: unknown timeout "${key}"; known: ${Object.keys(TIMEOUT_CLASS).join(', ')}`);
     }
     const v = (raw as Record<string, unknown>)[key];
-    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) {
-      throw invalid(`createTracker: timeouts.${key} must be a positive number of seconds, got ${typeof v === 'number' ? v : typeof v}`);
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0 || v > MAX_TIMEOUT) {
+      throw invalid(`createTracker: timeouts.${key} must be a positive number of seconds up to ${MAX_TIMEOUT}, got ${typeof v === 'number' ? v : typeof v}`);
     }
     out[key as keyof ConnectionTimeouts] = v;
   }
