@@ -320,6 +320,7 @@ export function decodePacket(st: usize, p: usize, len: u32, link: u32, i: u32): 
   const v6 = want == 6;
   let kind: u32 = v6 ? K_V6 : 0;
   let proto: u32;
+  let broken = false; // the IPv6 header chain of a first fragment does not fit
   let l4: u32; // transport header, from the packet's start
   let end: u32; // end of the IP packet (its length field; trailing bytes are link padding)
   if (!v6) {
@@ -351,7 +352,13 @@ export function decodePacket(st: usize, p: usize, len: u32, link: u32, i: u32): 
     }
     // Linux refuses IPv4-mapped source or destination on the wire (SPEC §8).
     if (mapped(SRC) || mapped(DST)) return finish(i, REASON_MALFORMED, 0);
-    if (!walk6(p, at + 40, end, u8at(ip + 6))) return finish(i, REASON_MALFORMED, 0);
+    // A header chain cut short is malformed; in a first fragment (RFC 7112: the whole
+    // chain must be in it) it is the too-short first fragment of SPEC §8, which still
+    // decides its later fragments.
+    if (!walk6(p, at + 40, end, u8at(ip + 6))) {
+      if (wFrag != 1) return finish(i, REASON_MALFORMED, 0);
+      broken = true;
+    }
     if (wFrag == 2) kind |= K_LATER;
     else if (wFrag == 1) kind |= K_FIRST;
     store<u32>(P_FRAG_ID + (<usize>i << 2), wFragId);
@@ -376,10 +383,10 @@ export function decodePacket(st: usize, p: usize, len: u32, link: u32, i: u32): 
   let sport: u32 = PORT_ABSENT;
   let icmp: u32 = ICMP_ABSENT | (ICMP_ABSENT << ICMP_CODE_SHIFT);
   let ports: u32 = 0;
-  let malformed = false;
+  let malformed = broken;
 
   // ---- Transport header (not in a later fragment).
-  if (!(kind & K_LATER)) {
+  if (!(kind & K_LATER) && !broken) {
     const first = (kind & K_FIRST) != 0;
     const t = p + l4;
     const have = end - l4;

@@ -115,8 +115,23 @@ function icmpIsEcho(v6: boolean, type: number): boolean {
  * routing, destination options, AH, one fragment header. Throws Malformed when a
  * header does not fit in `c` or the chain breaks those rules.
  */
+class ChainBroken extends Malformed {
+  constructor(readonly fragment: { id: number; proto: number; offset: number; more: boolean } | null) {
+    super();
+  }
+}
+
 function ipv6Chain(c: Cursor, at: number, nh: number): { proto: number; at: number; fragment: { id: number; proto: number; offset: number; more: boolean } | null } {
   let fragment: { id: number; proto: number; offset: number; more: boolean } | null = null;
+  try {
+    return walkChain();
+  } catch (e) {
+    // Which fragment header was read before the chain broke (a first fragment still
+    // decides its later fragments).
+    if (e instanceof Malformed && !(e instanceof ChainBroken)) throw new ChainBroken(fragment);
+    throw e;
+  }
+  function walkChain(): { proto: number; at: number; fragment: typeof fragment } {
   let position = 0;
   for (;;) {
     if (nh === 0 && position > 0) throw new Malformed(); // RFC 8200: hop-by-hop comes first
@@ -144,6 +159,7 @@ function ipv6Chain(c: Cursor, at: number, nh: number): { proto: number; at: numb
       return { proto: nh, at, fragment };
     }
     position++;
+  }
   }
 }
 
@@ -278,7 +294,18 @@ function decode(bytes: Uint8Array, link: number): Decoded | 'malformed' | 'not-i
       const src = whole.addr(start + 8, true);
       const dst = whole.addr(start + 24, true);
       if (isMapped(src) || isMapped(dst)) return 'malformed';
-      const chain = ipv6Chain(new Cursor(view, end), start + 40, whole.u8(start + 6));
+      let chain: ReturnType<typeof ipv6Chain>;
+      try {
+        chain = ipv6Chain(new Cursor(view, end), start + 40, whole.u8(start + 6));
+      } catch (e) {
+        const f = e instanceof ChainBroken ? e.fragment : null;
+        if (!f || f.offset !== 0 || !f.more) throw e;
+        // A first fragment whose header chain does not fit: too short (RFC 7112).
+        return {
+          v6, src, dst, fragment: { id: f.id, proto: f.proto, first: true }, proto: -1, transportBad: true,
+          sport: null, dport: null, tcpFlags: 0, icmpType: null, icmpCode: null, echoId: null, icmpError: false, quote: null,
+        };
+      }
       const f = chain.fragment;
       p = {
         v6, src, dst,

@@ -385,6 +385,13 @@ describe('fragments (SPEC §8)', () => {
     expect(run(tracker, [[tiny, 0], [later(), 1]])).toEqual(['drop malformed', 'drop malformed']);
   });
 
+  it('an IPv6 first fragment whose header chain does not fit is too short too (RFC 7112)', async () => {
+    const { tracker } = await setup();
+    const cut = ipv6({ src: R6, dst: L6, proto: 6, ext: [{ type: 44, offset: 0, more: true, id: 5 }, { type: 60, length: 16 }], payload: whole.subarray(0, 8), payloadLength: 8 + 8 });
+    const rest = ipv6({ src: R6, dst: L6, proto: 60, ext: [{ type: 44, offset: 1, more: false, id: 5 }], payload: whole.subarray(8) });
+    expect(run(tracker, [[cut, 0], [rest, 0]])).toEqual(['drop malformed', 'drop malformed']);
+  });
+
   it('the verdict of an established first fragment carries over', async () => {
     const { tracker } = await setup();
     const reply = tcp({ sport: 22, dport: 5000, flags: F.ACK, payload: new Array<number>(16).fill(2) });
