@@ -2,15 +2,18 @@
 //
 // Per chunk of CHUNK packets, in four passes:
 //  1. decode every packet (./decode.ts) into the chunk arrays;
-//  2. probe the connection table read-only: packets that will probably not find their
-//     connection (or, for ICMP errors, the connection they quote) are "candidates";
+//  2. probe the connection table read-only, in passes of independent loads (hashes
+//     and bucket heads, then chains) so the misses of many packets overlap; packets
+//     that do not find their connection (or, for ICMP errors, the connection they
+//     quote) are "candidates";
 //  3. classify the candidates with the published policy, a block of BLOCK flows of
 //     one direction at a time, through the same classifier as flows (./classify.ts);
 //  4. walk the packets strictly in order, with exact state: advance time, expire,
-//     look up again (packet k+1 may be the reply to packet k), decide, open, update.
-//     A packet whose connection vanished since the probe (it expired in between) is
-//     classified on its own there; a candidate whose connection appeared since (a
-//     reply within the chunk) simply ignores its precomputed verdict.
+//     find the connection (the probe's, re-checked; packet k+1 may be the reply to
+//     packet k, so a miss is looked up again once anything was opened), decide, open,
+//     update. A packet whose connection vanished since the probe (it expired in
+//     between) is classified on its own there; a candidate whose connection appeared
+//     since (a reply within the chunk) simply ignores its precomputed verdict.
 // The rules never depend on state, so classifying ahead (pass 3) gives the verdict the
 // in-order pass would have computed; pass 4 alone decides what is recorded.
 import {
@@ -158,7 +161,7 @@ function probeOwn(st: usize, count: u32): void {
   }
 }
 
-/** Pass 4: chunk packet k's own connection now (NIL: untracked); sets foundSenderLocal. */
+/** Pass 4: chunk packet k's own connection now (NIL: untracked); sets senderLocal. */
 function findOwn(st: usize, k: u32): u32 {
   const a = <usize>k << 4;
   const kind = <u32>load<u8>(P_KIND + <usize>k);
