@@ -255,11 +255,14 @@ let vRule: i32 = -1;
   vRule = rule;
 }
 
-/** Class of a new connection of protocol `proto` (family from `v6`). */
-@inline function openingClass(proto: u32, v6: bool): u32 {
+/**
+ * Class of a new connection of protocol `proto` (family from `v6`): ICMP echo has its
+ * own timeout; other ICMP types are keyed and timed like every other protocol (SPEC §7).
+ */
+@inline function openingClass(proto: u32, v6: bool, icmpType: u32): u32 {
   if (proto == TCP) return CLASS_TCP_HANDSHAKE;
   if (proto == UDP) return CLASS_UDP_ONE_WAY;
-  if (proto == (v6 ? 58 : 1)) return CLASS_ICMP;
+  if (proto == (v6 ? 58 : 1) && (v6 ? icmpType == 128 || icmpType == 129 : icmpType == 8 || icmpType == 0)) return CLASS_ICMP;
   return CLASS_OTHER;
 }
 
@@ -341,7 +344,7 @@ function apply(table: usize, st: usize, k: u32, t: f64, wire: f64): void {
         if (proto == TCP && (tf & TCP_FIN)) flags |= CONN_FIN_OPENER;
         const icmp = load<u32>(F_ICMP + a);
         connInsert(st, F_LOCAL + (a << 2), F_REMOTE + (a << 2), load<u32>(P_PORTS + a), proto | ((kind & K_V6) << 8),
-          openingClass(proto, v6), flags, (icmp & 0xff) | ((icmp >> ICMP_CODE_SHIFT) << 8), now);
+          openingClass(proto, v6, icmp & 0xff), flags, (icmp & 0xff) | ((icmp >> ICMP_CODE_SHIFT) << 8), now);
         insertsInChunk++;
       }
     }

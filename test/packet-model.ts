@@ -577,7 +577,8 @@ export class PacketModel {
     if (v.action === 'drop') return remember(v);
     if (p.proto === TCP && p.tcpFlags & 4) return remember(v); // a RST opens nothing
     if (this.conns.size >= this.opts.capacity) return remember(drop('table-full'));
-    const state: State = p.proto === TCP ? 'tcp-handshake' : p.proto === UDP ? 'udp-one-way' : icmpOfFamily ? 'icmp' : 'other';
+    // SPEC §7: echo has its own timeout; other ICMP types are keyed and timed as "every other protocol".
+    const state: State = p.proto === TCP ? 'tcp-handshake' : p.proto === UDP ? 'udp-one-way' : icmpOfFamily && p.echoId !== null ? 'icmp' : 'other';
     const key = connKey(p.v6, p.proto, local, lport, remote, rport);
     this.conns.set(key, {
       key, v6: p.v6, proto: p.proto, local, remote, lport, rport, state,

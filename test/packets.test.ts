@@ -290,6 +290,13 @@ describe('UDP, ICMP echo and other protocols (SPEC §7)', () => {
     ])).toEqual(['accept rule inbound/3', 'accept established']);
   });
 
+  it('an ICMP type other than echo and the errors is keyed by the two addresses and timed as another protocol (600 s)', async () => {
+    const { tracker } = await setup();
+    const stamp = (src: string, dst: string, type: number) => ipv4({ src, dst, proto: 1, payload: icmp({ type, id: 1 }) });
+    expect(run(tracker, [[stamp(L, R, 13), 0], [stamp(R, L, 14), 100]])).toEqual(['accept rule outbound/2', 'accept established']);
+    expect(tracker.connections()[0]).toMatchObject({ protocol: 1, state: 'other', expires: 700, identifier: null });
+  });
+
   it('another protocol is keyed by the two addresses and lives 600 s', async () => {
     const { tracker } = await setup();
     const gre = (src: string, dst: string) => ipv4({ src, dst, proto: 47, payload: [0, 0, 8, 0] });

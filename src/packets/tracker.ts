@@ -35,9 +35,9 @@ export interface ConnectionTimeouts {
   udpOneWay: number;
   /** UDP seen both ways. */
   udpBothWays: number;
-  /** ICMP / ICMPv6 echo (and the other informational types). */
+  /** ICMP / ICMPv6 echo. */
   icmp: number;
-  /** Every other protocol. */
+  /** Every other protocol (and ICMP types other than echo and the errors). */
   other: number;
   /** How long a first fragment's verdict applies to the later fragments of its datagram. */
   fragment: number;
