@@ -97,7 +97,7 @@ const QDST: usize = memory.data(16, 16);
 }
 
 /** Is the address (4 words at `a`) one of the instance's own? Binary search of the ranges. */
-export function isLocal(st: usize, a: usize, v6: bool): bool {
+@inline export function isLocal(st: usize, a: usize, v6: bool): bool {
   if (!v6) {
     const x = load<u32>(a);
     const base = <usize>load<u32>(st + TRK_LOCAL4_AT);

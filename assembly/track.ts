@@ -198,34 +198,48 @@ let senderLocal = false;
   return connFind(st, Q_LOCAL + (a << 2), Q_REMOTE + (a << 2), load<u32>(Q_PORTS + a), pf, false, (kind & K_QBOTH) != 0);
 }
 
-/** Passes 2 and 3: probe, then classify the probable new flows of the chunk. */
+/** Pass 3's candidates, by group (direction × family): chunk indexes, CHUNK per group. */
+const GROUPS: usize = memory.data(4 * CHUNK * 2, 16);
+const GROUP_COUNT: usize = memory.data(4 * 4, 16);
+
+/** Classifies the candidates of group g (chunk indexes at GROUPS + g·CHUNK) in blocks. */
+function classifyGroup(table: usize, st: usize, g: u32): void {
+  const list = GROUPS + (<usize>(g * CHUNK) << 1);
+  const total = load<u32>(GROUP_COUNT + (<usize>g << 2));
+  const outbound = (g & 2) != 0;
+  for (let from: u32 = 0; from < total; from += BLOCK) {
+    const n = min<u32>(BLOCK, total - from);
+    for (let c: u32 = 0; c < n; c++) gatherPacket(<u32>load<u16>(list + (<usize>(from + c) << 1)), c);
+    classifyCandidates(table, st, outbound, n);
+    scatterVerdicts(n);
+  }
+}
+
+/**
+ * Passes 2 and 3: probe, then classify the probable new flows of the chunk, in blocks
+ * of one direction (one chain) and one family (one trie per address dimension:
+ * mixing families in a block costs the classifier several times over).
+ */
 function classifyAhead(table: usize, st: usize, count: u32): void {
   probeOwn(st, count);
-  for (let k: u32 = 0; k < count; k++) store<i32>(P_CLS_RULE + (<usize>k << 2), NOT_CLASSIFIED);
-  for (let d: u32 = 0; d < 2; d++) {
-    const outbound = d == 1;
-    let n: u32 = 0;
-    for (let k: u32 = 0; k < count; k++) {
-      if (load<u8>(P_REASON + <usize>k) != PROCEED) continue;
-      const kind = <u32>load<u8>(P_KIND + <usize>k);
-      if ((kind & K_LATER) || ((kind & K_OUTBOUND) != 0) != outbound) continue;
-      if (kind & K_ERROR) {
-        if ((kind & K_QUOTE) && findQuoted(st, k) != NIL) continue;
-      } else if (load<u32>(P_HINT + (<usize>k << 2)) != NIL) {
-        continue;
-      }
-      gatherPacket(k, n++);
-      if (n == BLOCK) {
-        classifyCandidates(table, st, outbound, n);
-        scatterVerdicts(n);
-        n = 0;
-      }
+  memory.fill(GROUP_COUNT, 0, 16);
+  for (let k: u32 = 0; k < count; k++) {
+    store<i32>(P_CLS_RULE + (<usize>k << 2), NOT_CLASSIFIED);
+    if (load<u8>(P_REASON + <usize>k) != PROCEED) continue;
+    const kind = <u32>load<u8>(P_KIND + <usize>k);
+    if (kind & K_LATER) continue;
+    if (kind & K_ERROR) {
+      if ((kind & K_QUOTE) && findQuoted(st, k) != NIL) continue;
+    } else if (load<u32>(P_HINT + (<usize>k << 2)) != NIL) {
+      continue;
     }
-    if (n) {
-      classifyCandidates(table, st, outbound, n);
-      scatterVerdicts(n);
-    }
+    const g = ((kind & K_OUTBOUND) != 0 ? 2 : 0) | (kind & K_V6);
+    const at = GROUP_COUNT + (<usize>g << 2);
+    const n = load<u32>(at);
+    store<u16>(GROUPS + (<usize>(g * CHUNK + n) << 1), <u16>k);
+    store<u32>(at, n + 1);
   }
+  for (let g: u32 = 0; g < 4; g++) classifyGroup(table, st, g);
 }
 
 /**
