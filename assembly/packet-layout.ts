@@ -48,8 +48,8 @@
  *  +68  local6Count  u32
  *  +72  hits         u32 → f64[2 × rules]  per tracker rule id: packets, bytes
  *  +76  rules        u32   tracker rule ids (every rule position seen since creation)
- *  +80  seed         u64   hash seed (random per tracker: chains stay short even
- *                          when the peer chooses addresses and ports)
+ *  +80  seed         u64   hash seed (random per tracker: which keys collide does
+ *                          not follow from addresses and ports alone)
  *  +88  now          f64   latest capture time seen (-Infinity before any packet)
  *  +96  timeouts     f64[CLASS_COUNT]  idle timeout of each class, seconds
  *  +160 lists        u32[CLASS_COUNT][2] head, tail of each class's expiry list
