@@ -14,7 +14,7 @@
 import { createEngine, createFlowBatch, createPacketBatch, parseConfig, parseFlow } from '../src/index.js';
 import { PacketModel } from '../test/packet-model.js';
 import { cloudFlows, cloudPolicy, CLOUD_INSTANCE } from './cloud-policy.js';
-import { QUICK, fmtNs, suite, textTable, writeResults } from './lib.js';
+import { QUICK, fmtNs, machine, suite, textTable, writeResults } from './lib.js';
 import { BENCH_LOCAL, generateTraffic, withAddresses, type Traffic, type TrafficProfile } from './packets-traffic.js';
 
 const PACKETS = Number(process.env.SGFILTER_BENCH_PACKETS ?? (QUICK ? 200_000 : 1_000_000));
@@ -98,4 +98,14 @@ const [flowCase] = await suite('classifyBatch on the cloud flow mix', 'packets-f
 console.log(`\nclassifyBatch: ${fmtNs(flowCase!.nsPerItem)} ns per flow`);
 const typical = (profiles[0]!.cases as { pps: number }[])[0]!.pps;
 console.log(`target ≥ ${TARGET_PPS / 1e6} million packets/s (typical traffic, fresh tracker): ${typical >= TARGET_PPS ? 'met' : 'not met'} (${(typical / 1e6).toFixed(2)})`);
+// The BENCHMARKS.md rows of this run.
+const m = machine();
+console.log(`\n--- BENCHMARKS.md (${m.date.slice(0, 10)}, ${m.cores} vCPUs ${m.cpu}, Node ${m.node}, commit ${m.commit}) ---`);
+console.log('| traffic | packets (conversations) | decided by the rules | fresh tracker | warm tracker | no state (every packet classified) |');
+console.log('|---|---:|---:|---:|---:|---:|');
+for (const p of profiles) {
+  const c = p.cases as { nsPerItem: number; pps: number }[];
+  const cell = (k: number) => `${fmtNs(c[k]!.nsPerItem)} ns · ${(c[k]!.pps / 1e6).toFixed(1)} M/s`;
+  console.log(`| ${p.profile} | ${(p.packets as number).toLocaleString('en')} (${(p.conversations as number).toLocaleString('en')}) | ${(100 * (p.newShare as number)).toFixed(1)}% | ${cell(0)} | ${cell(1)} | ${cell(2)} |`);
+}
 writeResults('packets', { quick: QUICK, packets: PACKETS, live: LIVE, instanceAddresses: BENCH_LOCAL, profiles, flowNs: flowCase!.nsPerItem, targetPps: TARGET_PPS });
