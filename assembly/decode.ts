@@ -96,20 +96,22 @@ const QDST: usize = memory.data(16, 16);
   return load<u64>(a) == load<u64>(b) && load<u64>(a, 8) == load<u64>(b, 8);
 }
 
+/** Is IPv4 address x one of the instance's own? Binary search of the ranges. */
+@inline function isLocal4(st: usize, x: u32): bool {
+  const base = <usize>load<u32>(st + TRK_LOCAL4_AT);
+  let lo: u32 = 0;
+  let hi = load<u32>(st + TRK_LOCAL4_COUNT_AT);
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (load<u32>(base + <usize>mid * RANGE4_SIZE) <= x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo != 0 && x <= load<u32>(base + <usize>(lo - 1) * RANGE4_SIZE, 4);
+}
+
 /** Is the address (4 words at `a`) one of the instance's own? Binary search of the ranges. */
 @inline export function isLocal(st: usize, a: usize, v6: bool): bool {
-  if (!v6) {
-    const x = load<u32>(a);
-    const base = <usize>load<u32>(st + TRK_LOCAL4_AT);
-    let lo: u32 = 0;
-    let hi = load<u32>(st + TRK_LOCAL4_COUNT_AT);
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (load<u32>(base + <usize>mid * RANGE4_SIZE) <= x) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo != 0 && x <= load<u32>(base + <usize>(lo - 1) * RANGE4_SIZE, 4);
-  }
+  if (!v6) return isLocal4(st, load<u32>(a));
   const xh = (<u64>load<u32>(a) << 32) | <u64>load<u32>(a, 4);
   const xl = (<u64>load<u32>(a, 8) << 32) | <u64>load<u32>(a, 12);
   const base = <usize>load<u32>(st + TRK_LOCAL6_AT);
@@ -320,6 +322,8 @@ export function decodePacket(st: usize, p: usize, len: u32, link: u32, i: u32): 
   const v6 = want == 6;
   let kind: u32 = v6 ? K_V6 : 0;
   let proto: u32;
+  let s4: u32 = 0; // IPv4 source and destination
+  let d4: u32 = 0;
   let broken = false; // the IPv6 header chain of a first fragment does not fit
   let l4: u32; // transport header, from the packet's start
   let end: u32; // end of the IP packet (its length field; trailing bytes are link padding)
@@ -336,9 +340,11 @@ export function decodePacket(st: usize, p: usize, len: u32, link: u32, i: u32): 
     else if (ff & 0x2000) kind |= K_FIRST;
     store<u32>(P_FRAG_ID + (<usize>i << 2), be16(ip + 4));
     store<u8>(P_FRAG_PROTO + <usize>i, <u8>proto);
-    store<u64>(SRC, <u64>be32(ip + 12));
+    s4 = be32(ip + 12);
+    d4 = be32(ip + 16);
+    store<u64>(SRC, <u64>s4);
     store<u64>(SRC, 0, 8);
-    store<u64>(DST, <u64>be32(ip + 16));
+    store<u64>(DST, <u64>d4);
     store<u64>(DST, 0, 8);
     l4 = at + ihl;
   } else {
@@ -368,12 +374,19 @@ export function decodePacket(st: usize, p: usize, len: u32, link: u32, i: u32): 
   }
 
   // ---- Direction and the flow's addresses.
-  const dstLocal = isLocal(st, DST, v6);
-  const srcLocal = isLocal(st, SRC, v6);
+  const dstLocal = v6 ? isLocal(st, DST, true) : isLocal4(st, d4);
+  const srcLocal = v6 ? isLocal(st, SRC, true) : isLocal4(st, s4);
   const outbound = !dstLocal && srcLocal;
   const a = <usize>i << 4;
-  copyWords(F_LOCAL + a, outbound ? SRC : DST);
-  copyWords(F_REMOTE + a, outbound ? DST : SRC);
+  if (v6) {
+    copyWords(F_LOCAL + a, outbound ? SRC : DST);
+    copyWords(F_REMOTE + a, outbound ? DST : SRC);
+  } else {
+    store<u64>(F_LOCAL + a, <u64>(outbound ? s4 : d4));
+    store<u64>(F_LOCAL + a, 0, 8);
+    store<u64>(F_REMOTE + a, <u64>(outbound ? d4 : s4));
+    store<u64>(F_REMOTE + a, 0, 8);
+  }
   if (outbound) kind |= K_OUTBOUND;
   if (dstLocal && srcLocal) kind |= K_BOTH;
   const at4 = <usize>i << 2;
