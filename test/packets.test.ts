@@ -2,7 +2,7 @@
 // link layers, header checks, every truncation, state machine and timeouts, ICMP
 // errors, fragments, direction, capacity, time, publishes, and the API's validation.
 import { describe, expect, it } from 'vitest';
-import { createEngine, createPacketBatch, parseConfig, PACKET_REASONS, SgfilterError, type Engine, type Tracker, type TrackerOptions } from '../src/index.js';
+import { createEngine, createPacketBatch, parseConfig, PacketBatch, PACKET_REASONS, SgfilterError, type Engine, type Tracker, type TrackerOptions } from '../src/index.js';
 import * as P from '../assembly/packet-layout.js';
 import {
   ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6, LINK, TCP_FLAGS as F, ethernet, icmp, ipv4, ipv6, nullLoopback, sll, sll2, tcp, udp,
@@ -613,9 +613,11 @@ describe('API and validation', () => {
     expect(() => createPacketBatch(input as never)).toThrow(expect.objectContaining({ code: 'PACKET_BATCH_INVALID', message: expect.stringMatching(message) }));
   });
 
-  it('classifyPackets takes only a PacketBatch; a closed tracker refuses everything', async () => {
+  it('classifyPackets takes only a PacketBatch from createPacketBatch; a closed tracker refuses everything', async () => {
     const { tracker } = await setup();
     expect(() => tracker.classifyPackets({ length: 1 } as never)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
+    const forged = { bytes: new Uint8Array(1), offsets: Uint32Array.of(1e6), lengths: Uint32Array.of(60), wire: Uint32Array.of(60), times: Float64Array.of(0), links: Uint32Array.of(101), spanStart: 0, spanEnd: 1 };
+    expect(() => new PacketBatch(Symbol('checked by createPacketBatch'), forged)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));
     tracker.close();
     tracker.close();
     for (const call of [() => tracker.stats(), () => tracker.ruleHits(), () => tracker.connections(), () => run(tracker, [[syn(R, L, 1, 22), 0]])]) {

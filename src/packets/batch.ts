@@ -53,6 +53,8 @@ export interface PacketBatchData {
 }
 
 const DATA = new WeakMap<PacketBatch, PacketBatchData>();
+/** Only this module can make a PacketBatch: its arrays are the checked ones. */
+const CHECKED = Symbol('checked by createPacketBatch');
 
 /**
  * Packets ready for `tracker.classifyPackets`. Build once with createPacketBatch; the
@@ -63,8 +65,9 @@ const DATA = new WeakMap<PacketBatch, PacketBatchData>();
 export class PacketBatch {
   readonly length: number;
 
-  /** @internal use createPacketBatch */
-  constructor(data: PacketBatchData) {
+  /** @internal use createPacketBatch (a batch made any other way is refused) */
+  constructor(checked: symbol, data: PacketBatchData) {
+    if (checked !== CHECKED) throw new SgfilterError('INVALID_ARGUMENT', 'make packet batches with createPacketBatch(...), which checks them');
     this.length = data.offsets.length;
     DATA.set(this, data);
   }
@@ -171,7 +174,7 @@ function fromArrays(input: PacketBatchInput): PacketBatch {
     if (end > spanEnd) spanEnd = end;
   }
   if (spanEnd < spanStart) spanEnd = spanStart;
-  return new PacketBatch({ bytes, offsets, lengths, wire, times, links, spanStart, spanEnd });
+  return new PacketBatch(CHECKED, { bytes, offsets, lengths, wire, times, links, spanStart, spanEnd });
 }
 
 function fromPackets(list: readonly PacketInput[], linkType: number | undefined): PacketBatch {
