@@ -2,7 +2,7 @@
 // link layers, header checks, every truncation, state machine and timeouts, ICMP
 // errors, fragments, direction, capacity, time, publishes, and the API's validation.
 import { describe, expect, it } from 'vitest';
-import { createEngine, createPacketBatch, parseConfig, PacketBatch, PACKET_REASONS, SgfilterError, type Engine, type Tracker, type TrackerOptions } from '../src/index.js';
+import { createEngine, createPacketBatch, PacketBatch, PACKET_REASONS, SgfilterError, type Engine, type Tracker, type TrackerOptions } from '../src/index.js';
 import * as P from '../assembly/packet-layout.js';
 import {
   ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6, LINK, TCP_FLAGS as F, ethernet, icmp, ipv4, ipv6, nullLoopback, sll, sll2, tcp, udp,
@@ -339,8 +339,6 @@ describe('ICMP errors (SPEC §7: related)', () => {
 
   it('an error about an untracked connection is a new flow for the rules (its type and code) and never opens one', async () => {
     const { tracker } = await setup();
-    const policy = parseConfig(POLICY);
-    void policy;
     expect(run(tracker, [[unreachable(out()), 0]])).toEqual(['drop default']);
     // Outbound ICMP is accepted by rule, but an error opens nothing.
     expect(run(tracker, [[unreachable(dgram(R, L, 53, 4000), L, R), 1]])).toEqual(['accept rule outbound/2']);
