@@ -441,6 +441,18 @@ describe('direction (SPEC §7)', () => {
     expect(run(tracker, [[syn(R, '198.51.100.20', 5000, 22), 0], [syn6(R6, '2001:db8:77::1', 5000, 22), 0]])).toEqual(['accept rule inbound/0', 'accept rule inbound/0']);
   });
 
+  it('own ranges are exact at their edges (several ranges, overlapping and adjacent, both families)', async () => {
+    const { tracker } = await setup({ local: ['198.51.100.0/25', '198.51.100.64/26', '198.51.100.128-198.51.100.130', '192.0.2.255', '2001:db8:77::/64', '2001:db8:77:1::-2001:db8:77:1::5', 'ffff::/16'] });
+    const to4 = (dst: string) => [syn(R, dst, 5000, 22), 0] as Sent;
+    const to6 = (dst: string) => [syn6(R6, dst, 5000, 22), 0] as Sent;
+    const inside = ['198.51.100.0', '198.51.100.127', '198.51.100.128', '198.51.100.130', '192.0.2.255', L, L2];
+    const outside = ['198.51.100.131', '198.51.100.255', '192.0.2.254', '192.0.3.0', '10.0.0.4', '10.0.0.7', '0.0.0.0', '255.255.255.255'];
+    const inside6 = ['2001:db8:77::', '2001:db8:77::ffff:ffff:ffff:ffff', '2001:db8:77:1::', '2001:db8:77:1::5', 'ffff::', 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff', L6];
+    const outside6 = ['2001:db8:76:ffff:ffff:ffff:ffff:ffff', '2001:db8:77:1::6', '2001:db8:77:2::', 'fffe:ffff:ffff:ffff:ffff:ffff:ffff:ffff', '::', '2001:db8::4'];
+    expect(run(tracker, [...inside.map(to4), ...inside6.map(to6)]).every((v) => v === 'accept rule inbound/0')).toBe(true);
+    expect(run(tracker, [...outside.map(to4), ...outside6.map(to6)])).toEqual(new Array(outside.length + outside6.length).fill('drop not-local'));
+  });
+
   it('the instance\'s addresses follow the published policy', async () => {
     const { engine, tracker } = await setup();
     const moved = structuredClone(POLICY);
