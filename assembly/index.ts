@@ -69,3 +69,7 @@ export function classifyBatch(table: usize, batch: usize): void {
     i = j;
   }
 }
+
+// The stateful packet path (SPEC §7–§8): see ./packet-layout.ts and ./track.ts.
+export { trackPackets, trackerRecheck } from "./track";
+export { trackerInit } from "./conntrack";

@@ -20,6 +20,7 @@ import { Arena, instantiateMatcher, type MatcherExports, type WasmSource } from 
 import { PolicyTransaction, type AppliedEdit, type PolicyEdit } from './policy/transaction.js';
 import { decodeSnapshot, encodeSnapshot, openSigned, signEncoded, type DecodedSnapshot } from './snapshot.js';
 import { importSnapshotKey, type SnapshotCryptoKey, type SnapshotKey } from './snapshot/key.js';
+import { Tracker, type PacketExports, type PublishBinding, type TrackerOptions } from './packets/tracker.js';
 
 export interface EngineOptions extends CompileOptions {
   /**
@@ -142,6 +143,8 @@ export class Engine {
   #answers = 0;
   #answersCap = 0;
   readonly #listeners = new Set<(change: PolicyChange) => void>();
+  /** Trackers of this engine: each is told about a publish before it happens (see #swap). */
+  readonly #trackers = new Set<PublishBinding>();
   #buffer: ArrayBuffer | null = null;
   #u8!: Uint8Array;
   #u32!: Uint32Array;
@@ -351,10 +354,44 @@ export class Engine {
   /** Compiles and publishes `config` as the next version, frees the old table, tells listeners. */
   #swap(config: Config, change: Pick<PolicyChange, 'reason' | 'changes'>, precompiled?: CompiledPolicy): number {
     const old = this.#policy;
-    this.#policy = this.#publish(config, old.version + 1, precompiled);
+    const next = this.#publish(config, old.version + 1, precompiled);
+    // Trackers make room for the new policy first (this may fail: then nothing changes),
+    // and follow it in the same step (rule counters, addresses, re-checks).
+    const pending: { commit(): void; abort(): void }[] = [];
+    try {
+      for (const t of this.#trackers) pending.push(t.prepare(next));
+    } catch (e) {
+      for (const p of pending) p.abort();
+      this.#arena.release(next.address, next.compiled.bytes.length);
+      throw e;
+    }
+    this.#policy = next;
+    for (const p of pending) p.commit();
     this.#arena.release(old.address, old.compiled.bytes.length);
     this.#emit({ version: this.#policy.version, previousVersion: old.version, ...change });
     return this.#policy.version;
+  }
+
+  /**
+   * A stateful packet filter for one instance of this engine (SPEC §7–§8): a fixed
+   * table of connections in the engine's memory, classifyPackets(batch) per batch of
+   * captured packets. See src/packets/tracker.ts for the options (capacity, timeouts,
+   * recheckOnPublish, instance, local). Throws INVALID_ARGUMENT on a bad option,
+   * UNKNOWN_INSTANCE on an unknown instance.
+   */
+  createTracker(options: TrackerOptions = {}): Tracker {
+    return new Tracker(
+      {
+        exports: this.#x as unknown as PacketExports,
+        arena: this.#arena,
+        policy: () => this.#policy,
+        attach: (binding) => {
+          this.#trackers.add(binding);
+          return () => this.#trackers.delete(binding);
+        },
+      },
+      options,
+    );
   }
 
   /** Calls `listener` after each published change; returns a function that unsubscribes. */

@@ -33,6 +33,8 @@ export interface SecurityGroupInput {
 export interface InstanceInput {
   id: string;
   securityGroups: string[];
+  /** The instance's own addresses (addresses, CIDRs or ranges): what makes a packet inbound or outbound (SPEC §7). */
+  addresses?: string[];
 }
 
 export interface ConfigInput {
@@ -106,6 +108,8 @@ export interface SecurityGroup {
 export interface Instance {
   id: string;
   securityGroups: string[];
+  /** The instance's own addresses, when the config gives them (SPEC §7 direction, §9 group references). */
+  addresses?: AddressSet;
 }
 
 export interface Config {

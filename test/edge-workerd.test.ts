@@ -14,6 +14,8 @@ import { createEngine, createFlowBatch, loadConfigFile, parseConfig, parseFlow, 
 import { ROOT, bundleWorker } from './edge-bundle.js';
 import { mulberry32, randomConfig, randomFlows } from './random.js';
 import { serveWorkerd, type Workerd, type WorkerdModule } from './workerd-serve.js';
+import { createPacketBatch } from '../src/index.js';
+import { LOCAL_OPTION, buildPackets, policyArb, sequenceArb } from './packet-scenarios.js';
 
 const ADMIN_TOKEN = 'test-admin-token';
 const COMPAT_DATE = '2026-04-26';
@@ -172,6 +174,30 @@ describe('sgfilter in workerd (Miniflare)', () => {
       total += flows.length;
     }
     expect(total).toBe(3200);
+  });
+
+  it('runs the stateful packet path in workerd with the same verdicts as in Node (generated packet sequences)', async () => {
+    const worker = (await mf!.getWorker('classify')) as unknown as { fetch(url: string, init: RequestInit): Promise<Response> };
+    const samples = fc.sample(fc.tuple(policyArb, sequenceArb(40)), { seed: 0xed6e, numRuns: 6 });
+    for (const [policy, specs] of samples) {
+      const node = await createEngine(parseConfig(policy.config));
+      const tracker = node.createTracker({ local: LOCAL_OPTION });
+      let t = 1_700_000_000;
+      const packets = buildPackets(specs).map((p) => ({ data: p.data, timestamp: (t += p.dt), linkType: p.linkType }));
+      const v = tracker.classifyPackets(createPacketBatch(packets));
+      const res = await worker.fetch('http://classify/', {
+        method: 'POST',
+        body: JSON.stringify({
+          snapshot: Buffer.from(node.snapshot()).toString('base64'),
+          local: LOCAL_OPTION,
+          packets: packets.map((p) => ({ ...p, data: Buffer.from(p.data).toString('base64') })),
+        }),
+      });
+      expect(res.status).toBe(200);
+      const edge = (await res.json()) as { verdicts: unknown[]; stats: { tracked: number } };
+      expect(edge.verdicts).toEqual(packets.map((_, i) => v.verdict(i)));
+      expect(edge.stats.tracked).toBe(tracker.stats().tracked);
+    }
   });
 });
 

@@ -6,7 +6,8 @@
  */
 import { configError, formatPath, type Issue, type Path } from '../errors.js';
 import { configShapeProblem, looksLikeConfig } from './config-shape.js';
-import type { Config, Direction, Instance, Rule, SecurityGroup, Warning } from '../types.js';
+import type { AddressSet, Config, Direction, Instance, Rule, SecurityGroup, Warning } from '../types.js';
+import { parsePeer } from './address.js';
 import { TEMPLATES, templateName, TEMPLATE_SYNTAX, type TemplateName } from './presets.js';
 import { show, unknownFieldIssue, validateRule, type RuleSource } from './rule.js';
 import { convertPolicySet, findPolicySet } from './tencent.js';
@@ -19,7 +20,7 @@ export type ParseResult = { success: true; config: Config } | { success: false; 
 
 const GROUP_FIELDS = ['id', 'name', 'description', 'template', 'inbound', 'outbound', 'SecurityGroupPolicySet'] as const;
 const TOP_FIELDS = ['securityGroups', 'instances', 'version', 'description', '$schema'] as const;
-const INSTANCE_FIELDS = ['id', 'securityGroups', 'name', 'description'] as const;
+const INSTANCE_FIELDS = ['id', 'securityGroups', 'addresses', 'name', 'description'] as const;
 /** Id of the group made from a bare Tencent policy set document. */
 export const TENCENT_GROUP_ID = 'tencent';
 
@@ -212,7 +213,44 @@ export function validateInstanceInput(
       issues.push({ code: 'DUPLICATE_BINDING', path: p, given: g, message: `instance "${id}": group "${g}" is listed twice; list each group once, in priority order` });
     } else bound.add(g);
   });
-  return issues.length === before ? { id, securityGroups: list as string[] } : undefined;
+  const addresses = inst.addresses === undefined ? undefined : parseOwnAddresses(inst.addresses, [...path, 'addresses'], `instance "${id}": addresses`, issues);
+  if (issues.length !== before) return undefined;
+  const out: Instance = { id, securityGroups: list as string[] };
+  if (addresses) out.addresses = addresses;
+  return out;
+}
+
+/**
+ * Reads an instance's own addresses (SPEC §7, §9): a list of addresses, CIDRs or
+ * ranges a-b, with the address parser of rule peers (so one address has one meaning
+ * everywhere). `any` is refused: an instance that owns every address has no outside.
+ * Pushes an issue per bad entry (path `path` + index) and returns undefined on any.
+ */
+export function parseOwnAddresses(raw: unknown, path: Path, where: string, issues: Issue[]): AddressSet | undefined {
+  if (!Array.isArray(raw)) {
+    issues.push({ code: 'INVALID_TYPE', path, given: raw, message: `${where}: must be a list of addresses or CIDRs (e.g. ["10.0.0.5", "2001:db8::5"]), got ${show(raw)}` });
+    return undefined;
+  }
+  const before = issues.length;
+  const set: AddressSet = { v4: [], v6: [] };
+  raw.forEach((a, k) => {
+    if (typeof a !== 'string') {
+      issues.push({ code: 'INVALID_TYPE', path: [...path, k], given: a, message: `${where}[${k}]: must be an address or CIDR string, got ${show(a)}` });
+      return;
+    }
+    if (a.trim().toLowerCase() === 'any') {
+      issues.push({ code: 'INVALID_ADDRESS', path: [...path, k], given: a, message: `${where}[${k}]: "any" is not an instance's own address; list its addresses or CIDRs` });
+      return;
+    }
+    const p = parsePeer(a);
+    if (!p.ok) {
+      issues.push({ code: p.code, path: [...path, k], given: a, message: `${where}[${k}]: ${p.message}` });
+      return;
+    }
+    set.v4.push(...p.value.v4);
+    set.v6.push(...p.value.v6);
+  });
+  return issues.length === before ? set : undefined;
 }
 
 function validateInstances(raw: unknown, groups: Map<string, number>, ctx: Ctx): Instance[] {

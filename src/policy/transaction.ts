@@ -97,6 +97,15 @@ interface WorkInstance {
   id: string;
   original: Instance | null;
   securityGroups: string[];
+  addresses?: Instance['addresses'];
+}
+
+/** The instance a work instance stands for (its addresses, when it has some, go with it). */
+function builtInstance(i: WorkInstance): Instance {
+  if (i.original) return i.original;
+  const out: Instance = { id: i.id, securityGroups: i.securityGroups };
+  if (i.addresses) out.addresses = i.addresses;
+  return out;
 }
 
 const DIRECTIONS: readonly Direction[] = ['inbound', 'outbound'];
@@ -162,7 +171,7 @@ export class PolicyTransaction {
     this.base = base;
     this.#groups = base.securityGroups.map((g) => workGroup(g, g));
     for (const g of this.#groups) this.#groupById.set(g.id, g);
-    this.#instances = base.instances.map((i) => ({ id: i.id, original: i, securityGroups: i.securityGroups }));
+    this.#instances = base.instances.map((i) => ({ id: i.id, original: i, securityGroups: i.securityGroups, ...(i.addresses ? { addresses: i.addresses } : {}) }));
     this.#implicit = base.implicitInstance;
   }
 
@@ -344,7 +353,7 @@ export class PolicyTransaction {
     });
     const instances: Instance[] = this.#implicit
       ? [{ id: 'default', securityGroups: securityGroups.map((g) => g.id) }]
-      : this.#instances.map((i) => i.original ?? { id: i.id, securityGroups: i.securityGroups });
+      : this.#instances.map(builtInstance);
     return {
       config: { securityGroups, instances, implicitInstance: this.#implicit, warnings: configWarnings(securityGroups) },
       changes: this.#changes,
@@ -607,7 +616,7 @@ export class PolicyTransaction {
       if (typeof rawId === 'string' && existing < 0) this.#badInstances.add(rawId);
       return;
     }
-    this.#instances.splice(at, 0, { id: inst.id, original: null, securityGroups: [...inst.securityGroups] });
+    this.#instances.splice(at, 0, { id: inst.id, original: null, securityGroups: [...inst.securityGroups], ...(inst.addresses ? { addresses: inst.addresses } : {}) });
     inst.securityGroups.forEach((g, k) => this.#boundBy.set(`${inst.id}\u0000${g}`, [...ipath, 'securityGroups', k]));
     this.#changes.push({ op: 'addInstance', instanceId: inst.id, at, securityGroups: [...inst.securityGroups] });
   }

@@ -254,7 +254,7 @@ class MetaReader {
     const instanceList = this.list(r.instances, 'instances');
     this.at.push('instances');
     for (let i = 0; i < instanceList.length; i++) {
-      const inst = this.record(instanceList[i], i, ['id', 'securityGroups']);
+      const inst = this.record(instanceList[i], i, ['id', 'securityGroups'], ['addresses']);
       this.at.push(i);
       const id = this.string(inst.id, 'id', true);
       if (instanceIds.has(id)) this.fail('id', `${this.show(id)} is used by an earlier instance`);
@@ -270,8 +270,11 @@ class MetaReader {
         return gid;
       });
       this.at.pop();
+      // The instance's own addresses (packet direction, docs/SEMANTICS.md): not `any`.
+      const addresses = inst.addresses === undefined ? undefined : this.addressSet(inst.addresses, 'addresses');
+      if (addresses && addresses.v4.length + addresses.v6.length === 0) this.fail('addresses', 'must hold at least one address range');
       this.at.pop();
-      instances.push({ id, securityGroups: groups });
+      instances.push(addresses ? { id, securityGroups: groups, addresses } : { id, securityGroups: groups });
     }
     this.at.pop();
     if (typeof r.implicitInstance !== 'boolean') this.fail('implicitInstance', `must be true or false, got ${this.show(r.implicitInstance)}`);
