@@ -1,0 +1,348 @@
+/**
+ * The request guard: security groups for HTTP requests behind load balancers,
+ * ingresses and CDNs, where the socket a server sees is the proxy's (SPEC §6).
+ *
+ * Each request is one inbound TCP flow:
+ *   remote      the client address: the socket's peer, or, only through proxies the
+ *               operator trusts (trustProxy, express's `trust proxy`), the entry
+ *               the outermost trusted proxy wrote in X-Forwarded-For (default) or
+ *               in Forwarded (RFC 7239, forwardedHeader: 'forwarded')
+ *   port        the server's local port (port: 'local', default); a fixed port
+ *               (port: 443); or X-Forwarded-Port as the nearest proxy set it, when
+ *               the request came through trusted proxies (port: 'forwarded')
+ *   local       the server's address (the socket's local address)
+ *   sourcePort  the socket's peer port, on a request that came without a proxy
+ *   instance    options.instance
+ *
+ * Which header, and why only one: a proxy writes one of them. A guard that read
+ * both would take the other one, which the proxy passes on untouched, from the
+ * client. Reading X-Forwarded-For by default is what express, fastify and most
+ * load balancers do.
+ *
+ * Fails closed: a request whose client address cannot be read (no socket peer, a
+ * trusted hop that wrote something that is not an address, a Forwarded header that
+ * breaks RFC 7239's grammar, a missing X-Forwarded-Port in port: 'forwarded' mode)
+ * or whose flow the engine cannot classify (an instance a reload removed) is
+ * dropped and counted under `error`.
+ *
+ * No `node:` import here or in the integrations: the hono middleware runs in edge
+ * workers, where the peer is what the platform says (src/http/hono.ts).
+ */
+import proxyaddr from 'proxy-addr';
+import type { Engine } from '../engine.js';
+import { readAddress } from '../config/address.js';
+import type { FlowInput, Verdict } from '../types.js';
+import { checkEngine, checkInstance, invalidArgument, isFunction, isString, oneOf, readOptions, shown } from '../node/options.js';
+import { ERROR_KEY, VerdictCounters, decidingRule, flowAddress, notify, ruleKey, type GuardStats } from '../node/stats.js';
+import { ForwardedSyntaxError, nodeAddress, readForwarded } from './forwarded.js';
+import { compileTrust, trustsNobody, type TrustFunction, type TrustProxy } from './trust.js';
+
+/** What a dropped request is answered with. */
+export interface DropResponse {
+  /** HTTP status, 300-599 (default 403). */
+  status: number;
+  /** Response body (default "Forbidden\n"). Say nothing about the policy here. */
+  body: string;
+  /** Response headers, names in lower case (default: text/plain, no-store). Given headers are added to (and replace) the defaults. */
+  headers: Record<string, string>;
+}
+
+export interface RequestGuardOptions {
+  /** The instance whose policy applies (default: the config's first instance). Must exist when the guard is set up. */
+  instance?: string;
+  /**
+   * Which proxies may say who the client is, as express's `trust proxy`: false
+   * (default: the socket's peer is the client), true, a hop count, addresses/CIDRs/
+   * `loopback`/`linklocal`/`uniquelocal` (comma-separated string or list), or a
+   * function (address, hop) => boolean. The express middleware and the fastify plugin
+   * use the framework's own setting when this is not given.
+   */
+  trustProxy?: TrustProxy;
+  /** The header your proxies write: 'x-forwarded-for' (default) or 'forwarded' (RFC 7239). Only that one is read. */
+  forwardedHeader?: 'x-forwarded-for' | 'forwarded';
+  /**
+   * The flow's port: 'local' (default: the port the server accepted the connection
+   * on; in edge workers, 443 for https and 80 for http URLs), a number 0-65535, or
+   * 'forwarded': X-Forwarded-Port (its last entry) when the request came through
+   * trusted proxies, the local port otherwise; a proxied request without one is dropped.
+   */
+  port?: number | 'local' | 'forwarded';
+  /** What a dropped request gets (default 403 "Forbidden\n", text/plain, no-store). */
+  dropResponse?: { status?: number; body?: string; headers?: Record<string, string> };
+  /** Called for each dropped request, before the drop response is sent. */
+  onDrop?: (decision: RequestDecision) => void;
+  /** Called for each accepted request, before it goes on to the routes. */
+  onAccept?: (decision: RequestDecision) => void;
+}
+
+/** What the guard decided for one request. */
+export interface RequestDecision<R = unknown> {
+  /** True when the request goes on to the application. */
+  accepted: boolean;
+  /** The flow classified (absent when no flow could be built; see `error`). */
+  flow?: FlowInput;
+  /** null when the request could not be classified (see `error`); it is dropped. */
+  verdict: Verdict | null;
+  /** The stats key counted: `groupId#inbound#ruleIndex`, `default` or `error`. */
+  key: string;
+  /** The deciding rule in words, for logs: "sg-web inbound rule 0", "the default drop (no rule matched)", "not classified". */
+  rule: string;
+  /** The client address as taken (the socket's peer, or the entry a trusted proxy wrote), before it is read. */
+  address?: string;
+  /** The hops walked: the socket's peer first, then each trusted hop's entry, the client last (proxy-addr's `all`). */
+  chain: readonly string[];
+  /** Why the request could not be classified. */
+  error?: Error;
+  /** The framework's request object (express req, fastify request, hono context, or what check() was given). */
+  request: R;
+}
+
+/**
+ * What the guard needs to know about one request, from whatever carries it: a Node
+ * request's socket and headers, or what an edge platform says.
+ */
+export interface RequestFacts {
+  /** The address of the connection's peer, as the runtime reports it (a Node socket's remoteAddress), or what the platform vouches for. */
+  peer: string | undefined;
+  peerPort?: number;
+  localAddress?: string;
+  /** The port the connection was accepted on. */
+  localPort?: number;
+  /** A request header's value, repeated lines joined with ", " (lower-case names), or undefined. */
+  header(name: string): string | undefined;
+}
+
+/** The parts of a Node request (http.IncomingMessage, http2 compat) the guard reads. */
+export interface NodeRequestLike {
+  readonly socket?: {
+    readonly remoteAddress?: string;
+    readonly remotePort?: number;
+    readonly localAddress?: string;
+    readonly localPort?: number;
+  } | null;
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+}
+
+/** A request guard not tied to a framework (for raw `http` servers and frameworks sgfilter has no adapter for). */
+export interface RequestGuard {
+  /** Classifies a Node request (its socket and headers); counts it and calls onDrop/onAccept. */
+  check<R extends NodeRequestLike>(req: R): RequestDecision<R>;
+  /** Classifies a request described by `facts`; `request` is handed back in the decision. */
+  checkFacts<R>(facts: RequestFacts, request: R): RequestDecision<R>;
+  /** What a dropped request should be answered with. */
+  readonly dropResponse: Readonly<DropResponse>;
+  /** A snapshot of accepted/dropped requests, in total and per deciding rule (as guardServer's). */
+  stats(): GuardStats;
+}
+
+/** @internal The guard shared by the integrations. */
+export interface GuardCore {
+  readonly where: string;
+  /** The compiled trustProxy option; undefined when the option was not given (integrations then use the framework's). */
+  readonly trust: TrustFunction | undefined;
+  readonly forwardedHeader: 'x-forwarded-for' | 'forwarded';
+  readonly dropResponse: Readonly<DropResponse>;
+  /**
+   * Decides one request: `trust` is the trust function to walk with; `chain`, when
+   * given, is a walk the framework already made (fastify's request.ips).
+   */
+  decide<R>(facts: RequestFacts, request: R, trust: TrustFunction, chain?: readonly string[]): RequestDecision<R>;
+  stats(): GuardStats;
+}
+
+export const DEFAULT_DROP_RESPONSE: Readonly<DropResponse> = Object.freeze({
+  status: 403,
+  body: 'Forbidden\n',
+  headers: Object.freeze({ 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' }),
+});
+
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+
+function readDropResponse(where: string, value: unknown): Readonly<DropResponse> {
+  const o = readOptions(`${where}: dropResponse`, value, {
+    status: (v) => (typeof v === 'number' && Number.isInteger(v) && v >= 300 && v <= 599 ? undefined : 'a whole number from 300 to 599'),
+    body: isString,
+    headers: (v) => {
+      if (typeof v !== 'object' || v === null || Array.isArray(v)) return 'an object of header names to string values';
+      for (const name of Object.keys(v)) {
+        const h = (v as Record<string, unknown>)[name];
+        if (!TOKEN.test(name)) return `an object of header names to string values (${JSON.stringify(name)} is not a header name)`;
+        if (typeof h !== 'string' || !FIELD_VALUE.test(h)) return `an object of header names to string values (${name}: ${shown(h)} is not a header value)`;
+      }
+      return undefined;
+    },
+  });
+  const headers: Record<string, string> = Object.create(null);
+  for (const [k, v] of Object.entries(DEFAULT_DROP_RESPONSE.headers)) headers[k] = v;
+  if (o.headers) for (const [k, v] of Object.entries(o.headers as Record<string, string>)) headers[k.toLowerCase()] = v;
+  return Object.freeze({
+    status: (o.status as number | undefined) ?? DEFAULT_DROP_RESPONSE.status,
+    body: (o.body as string | undefined) ?? DEFAULT_DROP_RESPONSE.body,
+    headers: Object.freeze(headers),
+  });
+}
+
+const WORDS = new Uint32Array(4);
+const PORT = /^\d{1,5}$/;
+
+type ProxyAddrRequest = Parameters<typeof proxyaddr.all>[0];
+
+/** A header value as Node gives it (a string, an array for a few headers, or undefined) as one string. */
+export function headerText(value: string | string[] | undefined): string | undefined {
+  if (value === undefined || typeof value === 'string') return value;
+  return Array.isArray(value) ? value.join(', ') : undefined;
+}
+
+/** The facts of a Node request: its socket and its headers. */
+export function nodeFacts(req: NodeRequestLike): RequestFacts {
+  const s = req.socket;
+  const headers = req.headers;
+  return {
+    peer: s?.remoteAddress,
+    peerPort: s?.remotePort,
+    localAddress: s?.localAddress,
+    localPort: s?.localPort,
+    header: (name) => headerText(headers[name]),
+  };
+}
+
+/** Reads and checks a request guard's options (INVALID_ARGUMENT, UNKNOWN_INSTANCE) and returns the guard shared by the integrations. */
+export function createGuardCore(where: string, engine: unknown, options: unknown, { extraOptions = {} as Record<string, (v: unknown) => string | undefined> } = {}): GuardCore {
+  checkEngine(where, engine);
+  const o = readOptions(where, options, {
+    instance: isString,
+    trustProxy: (v) =>
+      typeof v === 'boolean' || typeof v === 'number' || typeof v === 'string' || typeof v === 'function' || Array.isArray(v)
+        ? undefined
+        : 'true or false, a hop count, a string or list of addresses/CIDRs, or a function',
+    forwardedHeader: oneOf('x-forwarded-for', 'forwarded'),
+    port: (v) =>
+      v === 'local' || v === 'forwarded' || (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 65535)
+        ? undefined
+        : "'local', 'forwarded', or a port number 0-65535",
+    dropResponse: (v) => (typeof v === 'object' && v !== null && !Array.isArray(v) ? undefined : 'an object { status, body, headers }'),
+    onDrop: isFunction,
+    onAccept: isFunction,
+    ...extraOptions,
+  });
+  const instance = o.instance as string | undefined;
+  checkInstance(where, engine, instance);
+  const trust = o.trustProxy === undefined ? undefined : compileTrust(where, o.trustProxy);
+  const forwardedHeader = (o.forwardedHeader as 'x-forwarded-for' | 'forwarded' | undefined) ?? 'x-forwarded-for';
+  const portMode = (o.port as number | 'local' | 'forwarded' | undefined) ?? 'local';
+  const dropResponse = readDropResponse(where, o.dropResponse);
+  const onDrop = o.onDrop as ((d: RequestDecision) => void) | undefined;
+  const onAccept = o.onAccept as ((d: RequestDecision) => void) | undefined;
+  const counters = new VerdictCounters();
+
+  /** The hops proxy-addr walks to, from the socket's peer to the client (see trust.ts). */
+  const walk = (peer: string, facts: RequestFacts, trustFn: TrustFunction): readonly string[] => {
+    // Nothing is read from a request whose peer is not trusted: proxy-addr would stop
+    // at the peer too, and a Forwarded header the client wrote must not be parsed.
+    if (trustsNobody(trustFn) || !trustFn(peer, 0)) return [peer];
+    let list: string | undefined;
+    if (forwardedHeader === 'x-forwarded-for') list = facts.header('x-forwarded-for');
+    else {
+      const header = facts.header('forwarded');
+      // Each hop's `for` as an entry proxy-addr reads: the address text, or a token that is not one.
+      if (header !== undefined) list = readForwarded(header).map(forwardedEntry).join(',');
+    }
+    const req = { headers: { 'x-forwarded-for': list }, socket: { remoteAddress: peer } } as unknown as ProxyAddrRequest;
+    return proxyaddr.all(req, trustFn);
+  };
+
+  const flowPort = (facts: RequestFacts, proxied: boolean): number => {
+    if (typeof portMode === 'number') return portMode;
+    if (portMode === 'forwarded' && proxied) {
+      const text = facts.header('x-forwarded-port');
+      if (text === undefined) throw new Error('the request came through trusted proxies without X-Forwarded-Port (port: \'forwarded\')');
+      // The nearest proxy's value: the last one if several were written.
+      const last = text.slice(text.lastIndexOf(',') + 1).trim();
+      if (!PORT.test(last) || Number(last) > 65535) throw new Error(`X-Forwarded-Port ${shown(last)} is not a port 0-65535`);
+      return Number(last);
+    }
+    if (facts.localPort === undefined) throw new Error('the connection has no local port (closed already, or not an IP socket)');
+    return facts.localPort;
+  };
+
+  const decide = <R>(facts: RequestFacts, request: R, trustFn: TrustFunction, given?: readonly string[]): RequestDecision<R> => {
+    let decision: RequestDecision<R>;
+    let flow: FlowInput | undefined;
+    let chain: readonly string[] = [];
+    let address: string | undefined;
+    try {
+      const peer = facts.peer;
+      if (typeof peer !== 'string' || peer === '') throw new Error('the request has no peer address (the connection is gone, or the platform gave none)');
+      // The peer is what the runtime reports: Node's text, a zone on link-local peers.
+      const peerAddress = flowAddress(peer);
+      if (readAddress(peerAddress, WORDS, 0) < 0) throw new Error(`the peer address ${shown(peer)} is not an address`);
+      chain = given ?? walk(peer, facts, trustFn);
+      address = chain[chain.length - 1] ?? peer;
+      const proxied = chain.length > 1;
+      let remote = peerAddress;
+      if (proxied) {
+        // Written by a trusted hop: a bare address, nothing else (no port, brackets or zone).
+        if (readAddress(address, WORDS, 0) < 0) throw new Error(`the client address ${shown(address)} that a trusted proxy wrote is not an address`);
+        remote = flowAddress(address);
+      }
+      flow = { direction: 'inbound', protocol: 'TCP', remote, port: flowPort(facts, proxied) };
+      if (!proxied && facts.peerPort !== undefined) flow.sourcePort = facts.peerPort;
+      if (facts.localAddress) flow.local = flowAddress(facts.localAddress);
+      if (instance !== undefined) flow.instance = instance;
+      const verdict = engine.classify(flow);
+      decision = { accepted: verdict.action === 'accept', flow, verdict, key: ruleKey(verdict, 'inbound'), rule: decidingRule(verdict, 'inbound'), address, chain, request };
+    } catch (e) {
+      const error = e instanceof ForwardedSyntaxError ? new Error(`the Forwarded header is not RFC 7239: ${e.message}`) : (e as Error);
+      decision = { accepted: false, verdict: null, key: ERROR_KEY, rule: 'not classified', chain, error, request };
+      if (flow) decision.flow = flow;
+      if (address !== undefined) decision.address = address;
+    }
+    counters.count(decision.key, decision.accepted);
+    notify(decision.accepted ? onAccept : onDrop, decision as RequestDecision);
+    return decision;
+  };
+
+  return { where, trust, forwardedHeader, dropResponse, decide, stats: () => counters.snapshot() };
+}
+
+/** A Forwarded hop as an entry of the list proxy-addr walks: its address, or a word that is not one (never a comma or space). */
+function forwardedEntry(node: string | undefined): string {
+  if (node === undefined) return 'unknown';
+  const address = nodeAddress(node);
+  if (address === undefined || readAddress(address, WORDS, 0) < 0) return /^_[A-Za-z0-9._-]+$/.test(node) ? node : 'unknown';
+  return address;
+}
+
+/**
+ * Creates a request guard on `engine` for servers sgfilter has no adapter for
+ * (`http.createServer`, koa, …): `guard.check(req)` classifies a Node request
+ * (trustProxy: the option, default false). The express, fastify and hono adapters
+ * (expressGuard, fastifyGuard, honoGuard) build on the same guard.
+ *
+ * Throws, when set up: INVALID_ARGUMENT for an engine that is not one or an option
+ * that is unknown or of the wrong kind (a trustProxy proxy-addr refuses, a
+ * dropResponse that is not a valid HTTP answer); UNKNOWN_INSTANCE for an instance
+ * the engine's policy does not have.
+ */
+export function createRequestGuard(engine: Engine, options: RequestGuardOptions = {}): RequestGuard {
+  const core = createGuardCore('createRequestGuard', engine, options);
+  const trust = core.trust ?? compileTrust('createRequestGuard', false);
+  return {
+    check: (req) => {
+      if (typeof req !== 'object' || req === null || typeof req.headers !== 'object' || req.headers === null) {
+        throw invalidArgument(`createRequestGuard: check(req) needs a Node request (with socket and headers), got ${shown(req)}`);
+      }
+      return core.decide(nodeFacts(req), req, trust);
+    },
+    checkFacts: (facts, request) => {
+      if (typeof facts !== 'object' || facts === null || typeof facts.header !== 'function') {
+        throw invalidArgument(`createRequestGuard: checkFacts(facts) needs { peer, localPort, header(name) }, got ${shown(facts)}`);
+      }
+      return core.decide(facts, request, trust);
+    },
+    dropResponse: core.dropResponse,
+    stats: core.stats,
+  };
+}
+
