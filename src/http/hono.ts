@@ -28,6 +28,7 @@
  * Miniflare and `wrangler dev` simulate Cloudflare: they fill in request.cf and keep
  * a CF-Connecting-IP the client sent. Test with them; do not expose them.
  */
+import { readAddress } from '../config/address.js';
 import type { Engine } from '../engine.js';
 import type { GuardStats } from '../node/stats.js';
 import { createGuardCore, nodeFacts, type NodeRequestLike, type RequestFacts, type RequestGuardOptions } from './guard.js';
@@ -54,6 +55,8 @@ export interface HonoGuard {
   /** A snapshot of accepted/dropped requests, in total and per deciding rule. */
   stats(): GuardStats;
 }
+
+const WORDS = new Uint32Array(4);
 
 /** The Node request @hono/node-server hands over, or undefined outside Node. */
 function nodeIncoming(env: unknown): NodeRequestLike | undefined {
@@ -89,8 +92,8 @@ function workerFacts(raw: FetchRequestLike, pinned: number | undefined): Request
     return p ? { peer: p.address, peerPort: p.port, localPort, header } : { peer: undefined, localPort, header };
   }
   const connecting = headers.get('cf-connecting-ip')?.trim();
-  // Cloudflare writes exactly one address; anything else is not what its edge wrote.
-  return { peer: connecting && !/[\s,]/.test(connecting) ? connecting : undefined, localPort, header };
+  // Cloudflare writes exactly one bare address; anything else is not what its edge wrote.
+  return { peer: connecting !== undefined && readAddress(connecting, WORDS, 0) > 0 ? connecting : undefined, localPort, header };
 }
 
 /**
