@@ -11,7 +11,7 @@ import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEngine, parseConfig, parseFlow, referenceClassify, type Config, type Engine } from '../src/index.js';
 import { createRequestGuard, expressGuard, fastifyGuard, honoGuard, type RequestDecision, type RequestGuardOptions } from '../src/http/index.js';
-import { FRAMEWORKS, send, startApp, type App, type Framework } from './http-helpers.js';
+import { FRAMEWORKS, send, sendKeepAlive, startApp, type App, type Framework } from './http-helpers.js';
 import { canListen } from './net-helpers.js';
 
 const POLICY = {
@@ -298,6 +298,31 @@ describe.each(FRAMEWORKS)('%s with the request guard', (framework: Framework) =>
     const pinned = await start({ port: 8443 });
     expect((await send(pinned, '127.0.0.5')).status).toBe(200);
     expect((await send(pinned, '127.0.0.6')).status).toBe(403);
+  });
+
+  it('on a kept-alive connection, every request is classified on its own: other clients, ports and policy versions', async () => {
+    const own = await createEngine(POLICY);
+    const app = await startApp(framework, own, { trustProxy: TRUST, port: 'forwarded' });
+    apps.push(app);
+    const clients = fc.sample(fc.tuple(fc.constantFrom(...CLIENTS), fc.option(fc.constantFrom('8443', '443'), { nil: undefined })), { seed: 0x11e, numRuns: 24 });
+    const requests = clients.map(([c, p]) => [['X-Forwarded-For', c], ...(p === undefined ? [] : [['X-Forwarded-Port', p]])] as [string, string][]);
+    const answers = await sendKeepAlive(app, '127.0.0.3', requests);
+    answers.forEach((a, i) => {
+      const [client, port] = clients[i]!;
+      expect(a.status, `${client} ${port}`).toBe(port === undefined ? 403 : expected(client, Number(port)));
+    });
+    expect(answers.slice(1).every((a) => a.reused)).toBe(true);
+    expect(new Set(answers.map((a) => a.status))).toEqual(new Set([200, 403]));
+    // Direct: the verdict of the connection's first request is kept until the policy changes under it.
+    const direct = await startApp(framework, own, {});
+    apps.push(direct);
+    const closed = { securityGroups: [{ id: 'sg-closed', inbound: [{ protocol: 'TCP', port: 'ALL', source: '127.0.0.5', action: 'accept' }] }] };
+    const seq = await sendKeepAlive(direct, '127.0.0.2', [[], [], [], []], async (i) => {
+      if (i === 2) await own.reload(closed);
+      if (i === 3) await own.reload(POLICY);
+    });
+    expect(seq.map((a) => a.status)).toEqual([200, 200, 403, 200]);
+    expect(seq.slice(1).every((a) => a.reused)).toBe(true);
   });
 
   it('fails closed when the instance is gone after a reload, and follows the engine\'s reloads', async () => {

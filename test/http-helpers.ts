@@ -122,3 +122,41 @@ export function send(app: Pick<App, 'host' | 'port'>, peer: string | undefined, 
     req.end();
   });
 }
+
+/**
+ * Sends requests one after another on one kept-alive connection from `peer`
+ * (`before(i)` runs before request i); each answer says whether its request went on
+ * the connection the first one opened.
+ */
+export async function sendKeepAlive(
+  app: Pick<App, 'host' | 'port'>,
+  peer: string,
+  requests: [string, string][][],
+  before?: (i: number) => Promise<void>,
+): Promise<(Answer & { reused: boolean })[]> {
+  const host = app.host.startsWith('::ffff:') ? app.host.slice(7) : app.host;
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1, localAddress: peer } as http.AgentOptions);
+  const out: (Answer & { reused: boolean })[] = [];
+  try {
+    for (const [i, headers] of requests.entries()) {
+      await before?.(i);
+      out.push(
+        await new Promise((resolve, reject) => {
+          const req = http.request({ host, port: app.port, path: '/', agent, headers: ['Host', 'app.test', ...headers.flat()] as unknown as http.OutgoingHttpHeaders, timeout: 10_000 }, (res) => {
+            let body = '';
+            res.setEncoding('utf8');
+            res.on('data', (d: string) => (body += d));
+            res.on('end', () => resolve({ status: res.statusCode!, body, headers: res.headers, reused: req.reusedSocket }));
+            res.on('error', reject);
+          });
+          req.on('timeout', () => req.destroy(new Error('request timed out')));
+          req.on('error', reject);
+          req.end();
+        }),
+      );
+    }
+  } finally {
+    agent.destroy();
+  }
+  return out;
+}

@@ -110,6 +110,29 @@ export interface RequestFacts {
   localPort?: number;
   /** A request header's value, repeated lines joined with ", " (lower-case names), or undefined. */
   header(name: string): string | undefined;
+  /**
+   * The connection the request came on (a Node socket), when requests share one: the
+   * guard keeps what they share (the peer read once, the last verdict) per connection.
+   * Every request of a connection must have the same peer, peerPort and localAddress.
+   */
+  connection?: object;
+}
+
+/** What the guard keeps per connection (see decide). */
+interface Connection {
+  readonly peer: string | undefined;
+  /** The peer in canonical form, undefined when it is not an address. */
+  peerAddress: string | undefined;
+  local: string | undefined;
+  /** The policy version the last verdict is of; -1 for none. */
+  version: number;
+  address: string;
+  port: number;
+  proxied: boolean;
+  flow: FlowInput | undefined;
+  verdict: Verdict | undefined;
+  key: string;
+  rule: string;
 }
 
 /** The parts of a Node request (http.IncomingMessage, http2 compat) the guard reads. */
@@ -195,16 +218,31 @@ export function headerText(value: string | string[] | undefined): string | undef
 }
 
 /** The facts of a Node request: its socket and its headers. */
+class NodeFacts implements RequestFacts {
+  readonly peer: string | undefined;
+  readonly peerPort: number | undefined;
+  readonly localAddress: string | undefined;
+  readonly localPort: number | undefined;
+  readonly connection: object | undefined;
+  readonly #headers: NodeRequestLike['headers'];
+  constructor(req: NodeRequestLike) {
+    const s = req.socket;
+    this.#headers = req.headers;
+    if (typeof s !== 'object' || s === null) return;
+    this.connection = s;
+    this.peer = s.remoteAddress;
+    this.peerPort = s.remotePort;
+    this.localAddress = s.localAddress;
+    this.localPort = s.localPort;
+  }
+  header(name: string): string | undefined {
+    return headerText(this.#headers[name]);
+  }
+}
+
+/** The facts of a Node request: its socket and its headers. */
 export function nodeFacts(req: NodeRequestLike): RequestFacts {
-  const s = req.socket;
-  const headers = req.headers;
-  return {
-    peer: s?.remoteAddress,
-    peerPort: s?.remotePort,
-    localAddress: s?.localAddress,
-    localPort: s?.localPort,
-    header: (name) => headerText(headers[name]),
-  };
+  return new NodeFacts(req);
 }
 
 /** Reads and checks a request guard's options (INVALID_ARGUMENT, UNKNOWN_INSTANCE) and returns the guard shared by the integrations. */
@@ -238,12 +276,13 @@ export function createGuardCore(where: string, engine: unknown, options: unknown
 
   /** The hops proxy-addr walks to, from the socket's peer to the client (see trust.ts). */
   const walk = (peer: string, facts: RequestFacts, trustFn: TrustFunction): readonly string[] => {
-    // Nothing is read from a request whose peer is not trusted: proxy-addr would stop
-    // at the peer too, and a Forwarded header the client wrote must not be parsed.
-    if (trustsNobody(trustFn) || !trustFn(peer, 0)) return [peer];
+    if (trustsNobody(trustFn)) return [peer];
     let list: string | undefined;
     if (forwardedHeader === 'x-forwarded-for') list = facts.header('x-forwarded-for');
     else {
+      // A Forwarded header is only parsed when the peer is trusted: otherwise it is the
+      // client's, and a malformed one must not drop the request (proxy-addr stops at the peer too).
+      if (!trustFn(peer, 0)) return [peer];
       const header = facts.header('forwarded');
       // Each hop's `for` as an entry proxy-addr reads: the address text, or a token that is not one.
       if (header !== undefined) list = readForwarded(header).map(forwardedEntry).join(',');
@@ -266,32 +305,77 @@ export function createGuardCore(where: string, engine: unknown, options: unknown
     return facts.localPort;
   };
 
+  // What a connection's requests share, kept per connection (keep-alive): its peer and
+  // local address read once, and the last flow classified with its verdict, reused
+  // while the policy version, the client address and the port stay the same. Only
+  // pure work is kept (address reading, classify at one policy version); the trust
+  // walk runs for every request, as req.ip does.
+  // Kept on the connection object itself under a symbol of this guard: a WeakMap
+  // entry per new connection costs V8 about 1-2 µs (ephemeron bookkeeping); a
+  // property, nothing. Objects that refuse properties are simply not remembered.
+  const slot = Symbol('sgfilter request guard');
+  const connectionOf = (facts: RequestFacts): Connection => {
+    const key = facts.connection as Record<symbol, Connection | undefined> | undefined;
+    let c = key === undefined ? undefined : key[slot];
+    if (c !== undefined) return c;
+    c = { peer: facts.peer, peerAddress: undefined, local: undefined, version: -1, address: '', port: -1, proxied: false, flow: undefined, verdict: undefined, key: '', rule: '' };
+    const peer = facts.peer;
+    if (typeof peer === 'string' && peer !== '') {
+      // The peer is what the runtime reports: Node's text, a zone on link-local peers.
+      const a = flowAddress(peer);
+      if (readAddress(a, WORDS, 0) >= 0) c.peerAddress = a;
+    }
+    if (facts.localAddress) c.local = flowAddress(facts.localAddress);
+    if (key !== undefined && c.peerAddress !== undefined) {
+      try {
+        if (Object.isExtensible(key)) Object.defineProperty(key, slot, { value: c, configurable: true });
+      } catch {
+        // not remembered: classified again next time
+      }
+    }
+    return c;
+  };
+
   const decide = <R>(facts: RequestFacts, request: R, trustFn: TrustFunction, given?: readonly string[]): RequestDecision<R> => {
     let decision: RequestDecision<R>;
-    let flow: FlowInput | undefined;
     let chain: readonly string[] = [];
     let address: string | undefined;
+    let flow: FlowInput | undefined;
     try {
-      const peer = facts.peer;
+      const c = connectionOf(facts);
+      const peer = c.peer;
       if (typeof peer !== 'string' || peer === '') throw new Error('the request has no peer address (the connection is gone, or the platform gave none)');
-      // The peer is what the runtime reports: Node's text, a zone on link-local peers.
-      const peerAddress = flowAddress(peer);
-      if (readAddress(peerAddress, WORDS, 0) < 0) throw new Error(`the peer address ${shown(peer)} is not an address`);
+      if (c.peerAddress === undefined) throw new Error(`the peer address ${shown(peer)} is not an address`);
       chain = given ?? walk(peer, facts, trustFn);
       address = chain[chain.length - 1] ?? peer;
       const proxied = chain.length > 1;
-      let remote = peerAddress;
-      if (proxied) {
-        // Written by a trusted hop: a bare address, nothing else (no port, brackets or zone).
-        if (readAddress(address, WORDS, 0) < 0) throw new Error(`the client address ${shown(address)} that a trusted proxy wrote is not an address`);
-        remote = flowAddress(address);
+      const port = flowPort(facts, proxied);
+      const version = engine.version;
+      if (c.version !== version || c.address !== address || c.port !== port || c.proxied !== proxied) {
+        let remote = c.peerAddress;
+        if (proxied) {
+          // Written by a trusted hop: a bare address, nothing else (no port, brackets or zone).
+          if (readAddress(address, WORDS, 0) < 0) throw new Error(`the client address ${shown(address)} that a trusted proxy wrote is not an address`);
+          remote = flowAddress(address);
+        }
+        flow = { direction: 'inbound', protocol: 'TCP', remote, port };
+        if (!proxied && facts.peerPort !== undefined) flow.sourcePort = facts.peerPort;
+        if (c.local !== undefined) flow.local = c.local;
+        if (instance !== undefined) flow.instance = instance;
+        Object.freeze(flow);
+        const verdict = Object.freeze(engine.classify(flow));
+        c.version = -1; // not valid until every field below is written
+        c.flow = flow;
+        c.verdict = verdict;
+        c.key = ruleKey(verdict, 'inbound');
+        c.rule = decidingRule(verdict, 'inbound');
+        c.address = address;
+        c.port = port;
+        c.proxied = proxied;
+        c.version = version;
       }
-      flow = { direction: 'inbound', protocol: 'TCP', remote, port: flowPort(facts, proxied) };
-      if (!proxied && facts.peerPort !== undefined) flow.sourcePort = facts.peerPort;
-      if (facts.localAddress) flow.local = flowAddress(facts.localAddress);
-      if (instance !== undefined) flow.instance = instance;
-      const verdict = engine.classify(flow);
-      decision = { accepted: verdict.action === 'accept', flow, verdict, key: ruleKey(verdict, 'inbound'), rule: decidingRule(verdict, 'inbound'), address, chain, request };
+      const verdict = c.verdict!;
+      decision = { accepted: verdict.action === 'accept', flow: c.flow, verdict, key: c.key, rule: c.rule, address, chain, request };
     } catch (e) {
       const error = e instanceof ForwardedSyntaxError ? new Error(`the Forwarded header is not RFC 7239: ${e.message}`) : (e as Error);
       decision = { accepted: false, verdict: null, key: ERROR_KEY, rule: 'not classified', chain, error, request };

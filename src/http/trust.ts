@@ -58,9 +58,32 @@ export function compileTrust(where: string, value: unknown): TrustFunction {
     );
   }
   if (list.length === 0) return trustNone;
+  let compiled: TrustFunction;
   try {
-    return proxyaddr.compile(list);
+    compiled = proxyaddr.compile(list);
   } catch (e) {
     throw invalidArgument(`${where}: option trustProxy: ${(e as Error).message} (give addresses, CIDRs, or loopback, linklocal, uniquelocal), got ${shown(value)}`);
   }
+  return remembered(compiled);
+}
+
+/** Addresses remembered per compiled list; past this many, the memory starts over (a flood of new peers costs time, not memory). */
+const REMEMBERED = 4096;
+
+/**
+ * A compiled address list, remembering its answer per address text. proxy-addr
+ * reads the address with ipaddr.js on every call (~0.7 µs); the answer of a list
+ * depends on the address text only (never on the hop), so it can be kept.
+ */
+function remembered(trust: TrustFunction): TrustFunction {
+  const answers = new Map<string, boolean>();
+  return (address, hop) => {
+    let answer = answers.get(address);
+    if (answer === undefined) {
+      answer = trust(address, hop);
+      if (answers.size >= REMEMBERED) answers.clear();
+      answers.set(address, answer);
+    }
+    return answer;
+  };
 }
