@@ -38,6 +38,11 @@ export {
   compileInWorker, reloadInWorker, closeCompileWorker, createClassifierPool,
   type CompileInWorkerOptions, type ClassifierPool, type ClassifierPoolOptions, type PoolResult,
 } from './node/index.js';
+export {
+  createRequestGuard, expressGuard, fastifyGuard, honoGuard,
+  type RequestGuard, type RequestGuardOptions, type RequestDecision, type RequestFacts, type DropResponse, type TrustProxy,
+  type ExpressGuard, type FastifyGuardOptions, type FastifyGuardPlugin, type HonoGuard,
+} from './http/index.js';
 export { encodeSnapshot, decodeSnapshot, SNAPSHOT_FORMAT, type DecodedSnapshot } from './snapshot.js';
 export * from './capture/index.js';
 export {

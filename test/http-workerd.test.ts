@@ -76,6 +76,18 @@ describe('the hono worker bundle', () => {
     expect(files.filter((f) => /^dist\/src\/(index|cli)\.js$|^dist\/src\/cli\/|^dist\/src\/node\/(?!options\.js$|stats\.js$)/.test(f))).toEqual([]);
     expect([...bundle.modules.keys()].sort()).toEqual(['policy.bin', 'sgfilter.wasm']);
   });
+
+  it('is the package export sgfilter/http in Node too, with types', async () => {
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
+    expect(pkg.exports['./http']).toEqual({ types: './dist/src/http/index.d.ts', default: './dist/src/http/index.js' });
+    const http = await import('sgfilter/http');
+    for (const name of ['createRequestGuard', 'expressGuard', 'fastifyGuard', 'honoGuard']) expect(typeof (http as Record<string, unknown>)[name], name).toBe('function');
+    expect(readFileSync(join(ROOT, 'dist/src/http/index.d.ts'), 'utf8')).toMatch(/expressGuard/);
+    // The published types name no framework's or Node's own: they hold for any install.
+    for (const f of ['index', 'guard', 'express', 'fastify', 'hono', 'trust', 'forwarded']) {
+      expect(readFileSync(join(ROOT, `dist/src/http/${f}.d.ts`), 'utf8'), f).not.toMatch(/from ['"](express|fastify|hono|node:|http|proxy-addr|fastify-plugin)/);
+    }
+  });
 });
 
 describe('hono in plain workerd (the peer is request.cf.clientIp)', () => {
