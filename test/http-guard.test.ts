@@ -443,6 +443,58 @@ describe('createRequestGuard on a plain http server', () => {
   });
 });
 
+describe('edge cases', () => {
+  it('hono without a Node request or a platform address (app.request in tests, other runtimes): 403, counted as error', async () => {
+    const { Hono } = await import('hono');
+    const app = new Hono();
+    const g = honoGuard(engine, {});
+    let handled = 0;
+    app.use(g);
+    app.get('/', (c) => (handled++, c.text('ok')));
+    for (const headers of [{}, { 'CF-Connecting-IP': '127.0.0.2' }, { 'X-Forwarded-For': '127.0.0.2' }] as Record<string, string>[]) {
+      const res = await app.request('/', { headers });
+      expect(res.status).toBe(403);
+      expect(await res.text()).toBe('Forbidden\n');
+    }
+    expect(handled).toBe(0);
+    expect(g.stats().byRule.get('error')).toEqual({ accepted: 0, dropped: 3 });
+  });
+
+  it('a trust function that throws drops the request (fail closed), with the error', async () => {
+    const decisions: RequestDecision[] = [];
+    const app = await startApp('express5', engine, {
+      trustProxy: () => {
+        throw new Error('trust store unavailable');
+      },
+      onDrop: (d) => decisions.push(d),
+    });
+    try {
+      expect((await send(app, '127.0.0.2', [['X-Forwarded-For', '203.0.113.7']])).status).toBe(403);
+      expect(decisions[0]!.error!.message).toBe('trust store unavailable');
+      expect(decisions[0]!.key).toBe('error');
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('IPv6 peers: a trusted ::1 proxy hands over to its entry; an untrusted ::1 client is itself the client', async () => {
+    if (!(await canListen('::1'))) return;
+    for (const framework of FRAMEWORKS) {
+      const proxied = await startApp(framework, engine, { trustProxy: '::1' }, '::1');
+      const direct = await startApp(framework, engine, { trustProxy: '127.0.0.3' }, '::1');
+      try {
+        expect((await send(proxied, '::1', [['X-Forwarded-For', '2001:db9::1, 2001:db8::7']])).status, framework).toBe(200);
+        expect((await send(proxied, '::1', [['X-Forwarded-For', '2001:db8::7, 2001:db9::1']])).status, framework).toBe(403);
+        expect((await send(proxied, '::1', [['X-Forwarded-For', '::ffff:192.0.2.1']])).status, framework).toBe(403);
+        expect((await send(direct, '::1', [['X-Forwarded-For', '2001:db9::1']])).status, framework).toBe(200); // ::1 is accepted by rule 5
+      } finally {
+        await proxied.close();
+        await direct.close();
+      }
+    }
+  });
+});
+
 describe('options are checked when the guard is set up', () => {
   const bad: [string, unknown][] = [
     ['trustProxy', 'not-an-ip'],
