@@ -34,8 +34,8 @@ const params = (salt: number, runs = RUNS) => ({ seed: SEED ^ salt, numRuns: run
 
 let engine: Engine;
 const PROTOTYPES = prototypeState();
-/** Globals the test runner itself changes between cases, and ones Node materialises lazily. */
-const RUNNER_GLOBALS = { ignoredRootRegex: /^(__vitest_|AbortController$|AbortSignal$)/ };
+/** Globals the test runner itself changes between cases, and ones Node materialises lazily (TextEncoder on first use: src/capture makes one at import). */
+const RUNNER_GLOBALS = { ignoredRootRegex: /^(__vitest_|AbortController$|AbortSignal$|TextEncoder$|TextDecoder$)/ };
 
 beforeAll(async () => {
   engine = await createEngine({ securityGroups: [{ id: 'sg-boot', inbound: ['DROP#any#ALL#ALL'] }] });

@@ -460,6 +460,40 @@ describe('edge cases', () => {
     expect(g.stats().byRule.get('error')).toEqual({ accepted: 0, dropped: 3 });
   });
 
+  it("hono's worker path (request.cf) outside workerd: clientIp, CF-Connecting-IP, pinned port; a polluted prototype pins nothing", async () => {
+    const { Hono } = await import('hono');
+    const make = (options: RequestGuardOptions) => {
+      const app = new Hono();
+      app.use(honoGuard(engine, options));
+      app.get('*', (c) => c.text('ok'));
+      return app;
+    };
+    const withCf = (url: string, cf: unknown, headers: Record<string, string> = {}) => {
+      const r = new Request(url, { headers });
+      Object.defineProperty(r, 'cf', { value: cf });
+      return r;
+    };
+    const plain = make({});
+    const pinned = make({ port: 8443 });
+    const status = async (app: ReturnType<typeof make>, r: Request) => (await app.fetch(r)).status;
+    expect(await status(plain, withCf('http://w.test/', { clientIp: '127.0.0.2:5000' }, { 'CF-Connecting-IP': '127.0.0.5' }))).toBe(200);
+    expect(await status(plain, withCf('http://w.test/', { clientIp: '127.0.0.5:5000' }, { 'CF-Connecting-IP': '127.0.0.2' }))).toBe(403);
+    expect(await status(plain, withCf('http://w.test/', { clientIp: '[::1]:5000' }))).toBe(200);
+    expect(await status(plain, withCf('http://w.test/', { clientIp: 'garbage' }))).toBe(403);
+    expect(await status(plain, withCf('https://w.test/', { colo: 'FRA' }, { 'CF-Connecting-IP': '203.0.113.9' }))).toBe(200);
+    expect(await status(plain, withCf('https://w.test/', { colo: 'FRA' }, { 'CF-Connecting-IP': ' 203.0.113.9 ' }))).toBe(200);
+    expect(await status(plain, withCf('https://w.test/', { colo: 'FRA' }))).toBe(403);
+    expect(await status(plain, withCf('https://w.test:8443/', { clientIp: '127.0.0.5:1' }))).toBe(403);
+    expect(await status(pinned, withCf('https://w.test/', { clientIp: '127.0.0.5:1' }))).toBe(200);
+    const proto = Object.prototype as Record<string, unknown>;
+    proto.port = 8443;
+    try {
+      expect(await status(make({}), withCf('https://w.test/', { clientIp: '127.0.0.5:1' }))).toBe(403);
+    } finally {
+      delete proto.port;
+    }
+  });
+
   it('a trust function that throws drops the request (fail closed), with the error', async () => {
     const decisions: RequestDecision[] = [];
     const app = await startApp('express5', engine, {

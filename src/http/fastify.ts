@@ -60,8 +60,10 @@ function plugin(fastify: FastifyInstanceLike, options: FastifyGuardOptions, done
     if (typeof options !== 'object' || options === null) throw invalidArgument(`${where}: options must be { engine, … }`);
     const own: Record<string, unknown> = {};
     for (const key of Object.keys(options)) if (key !== 'engine' && !REGISTER_OPTIONS.has(key)) own[key] = (options as unknown as Record<string, unknown>)[key];
-    checkEngine(where, options.engine);
-    core = createGuardCore(where, options.engine, own);
+    // Own properties only, as every option: a polluted Object.prototype names no engine.
+    const engine = Object.hasOwn(options, 'engine') ? options.engine : undefined;
+    checkEngine(where, engine);
+    core = createGuardCore(where, engine, own);
   } catch (e) {
     done(e as Error);
     return;

@@ -79,10 +79,10 @@ export interface RequestGuardOptions {
 export interface RequestDecision<R = unknown> {
   /** True when the request goes on to the application. */
   accepted: boolean;
-  /** The flow classified (absent when no flow could be built; see `error`). */
-  flow?: FlowInput;
-  /** null when the request could not be classified (see `error`); it is dropped. */
-  verdict: Verdict | null;
+  /** The flow classified, frozen (absent when no flow could be built; see `error`). */
+  flow?: Readonly<FlowInput>;
+  /** The verdict, frozen; null when the request could not be classified (see `error`): it is dropped. */
+  verdict: Readonly<Verdict> | null;
   /** The stats key counted: `groupId#inbound#ruleIndex`, `default` or `error`. */
   key: string;
   /** The deciding rule in words, for logs: "sg-web inbound rule 0", "the default drop (no rule matched)", "not classified". */
@@ -164,6 +164,8 @@ export interface GuardCore {
   /** The compiled trustProxy option; undefined when the option was not given (integrations then use the framework's). */
   readonly trust: TrustFunction | undefined;
   readonly forwardedHeader: 'x-forwarded-for' | 'forwarded';
+  /** The port option as read (own properties only). */
+  readonly port: number | 'local' | 'forwarded';
   readonly dropResponse: Readonly<DropResponse>;
   /**
    * Decides one request: `trust` is the trust function to walk with; `chain`, when
@@ -246,7 +248,7 @@ export function nodeFacts(req: NodeRequestLike): RequestFacts {
 }
 
 /** Reads and checks a request guard's options (INVALID_ARGUMENT, UNKNOWN_INSTANCE) and returns the guard shared by the integrations. */
-export function createGuardCore(where: string, engine: unknown, options: unknown, { extraOptions = {} as Record<string, (v: unknown) => string | undefined> } = {}): GuardCore {
+export function createGuardCore(where: string, engine: unknown, options: unknown): GuardCore {
   checkEngine(where, engine);
   const o = readOptions(where, options, {
     instance: isString,
@@ -262,7 +264,6 @@ export function createGuardCore(where: string, engine: unknown, options: unknown
     dropResponse: (v) => (typeof v === 'object' && v !== null && !Array.isArray(v) ? undefined : 'an object { status, body, headers }'),
     onDrop: isFunction,
     onAccept: isFunction,
-    ...extraOptions,
   });
   const instance = o.instance as string | undefined;
   checkInstance(where, engine, instance);
@@ -387,7 +388,7 @@ export function createGuardCore(where: string, engine: unknown, options: unknown
     return decision;
   };
 
-  return { where, trust, forwardedHeader, dropResponse, decide, stats: () => counters.snapshot() };
+  return { where, trust, forwardedHeader, port: portMode, dropResponse, decide, stats: () => counters.snapshot() };
 }
 
 /** A Forwarded hop as an entry of the list proxy-addr walks: its address, or a word that is not one (never a comma or space). */

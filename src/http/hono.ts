@@ -109,7 +109,7 @@ function workerFacts(raw: FetchRequestLike, pinned: number | undefined): Request
 export function honoGuard(engine: Engine, options: RequestGuardOptions = {}): HonoGuard {
   const core = createGuardCore('honoGuard', engine, options);
   const trust = core.trust ?? compileTrust('honoGuard', false);
-  const pinned = typeof options.port === 'number' ? options.port : undefined;
+  const pinned = typeof core.port === 'number' ? core.port : undefined;
   const { status, body, headers } = core.dropResponse;
   const middleware = async function sgfilterGuard(c: HonoContextLike, next: () => Promise<void>): Promise<Response | void> {
     const incoming = nodeIncoming(c.env);
