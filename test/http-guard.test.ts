@@ -616,9 +616,20 @@ describe('options are checked when the guard is set up', () => {
       } finally {
         await app.close();
       }
+      // Nor a header: a proxy that wrote no X-Forwarded-For is itself the client.
+      proto['x-forwarded-for'] = '203.0.113.7';
+      for (const framework of FRAMEWORKS) {
+        const proxied = await startApp(framework, engine, { trustProxy: TRUST });
+        try {
+          expect((await send(proxied, '127.0.0.3')).status, framework).toBe(403);
+        } finally {
+          await proxied.close();
+        }
+      }
     } finally {
       delete proto.trustProxy;
       delete proto.port;
+      delete proto['x-forwarded-for'];
     }
   });
 });

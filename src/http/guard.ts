@@ -238,7 +238,9 @@ class NodeFacts implements RequestFacts {
     this.localPort = s.localPort;
   }
   header(name: string): string | undefined {
-    return headerText(this.#headers[name]);
+    // Own properties only: a polluted Object.prototype writes no header.
+    const h = this.#headers;
+    return Object.hasOwn(h, name) ? headerText(h[name]) : undefined;
   }
 }
 
