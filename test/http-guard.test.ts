@@ -313,6 +313,14 @@ describe.each(FRAMEWORKS)('%s with the request guard', (framework: Framework) =>
     });
     expect(answers.slice(1).every((a) => a.reused)).toBe(true);
     expect(new Set(answers.map((a) => a.status))).toEqual(new Set([200, 403]));
+    // Verdicts remembered for proxied clients (across connections) follow a publish.
+    const again = async () => (await sendKeepAlive(app, '127.0.0.4', [[['X-Forwarded-For', '203.0.113.7'], ['X-Forwarded-Port', '443']]]))[0]!.status;
+    expect(await again()).toBe(200);
+    expect(await again()).toBe(200);
+    await own.reload({ securityGroups: [{ id: 'sg-closed', inbound: [{ protocol: 'TCP', port: 'ALL', source: '127.0.0.5', action: 'accept' }] }] });
+    expect(await again()).toBe(403);
+    await own.reload(POLICY);
+    expect(await again()).toBe(200);
     // Direct: the verdict of the connection's first request is kept until the policy changes under it.
     const direct = await startApp(framework, own, {});
     apps.push(direct);

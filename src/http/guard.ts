@@ -118,6 +118,17 @@ export interface RequestFacts {
   connection?: object;
 }
 
+/** A classified flow and the words for its verdict. */
+interface Classified {
+  readonly flow: FlowInput;
+  readonly verdict: Verdict;
+  readonly key: string;
+  readonly rule: string;
+}
+
+/** Proxied clients whose verdicts a guard remembers; past this many, it starts over (a flood of new clients costs time, not memory). */
+const MEMO_SIZE = 4096;
+
 /** What the guard keeps per connection (see decide). */
 interface Connection {
   readonly peer: string | undefined;
@@ -339,6 +350,10 @@ export function createGuardCore(where: string, engine: unknown, options: unknown
     return c;
   };
 
+  /** Verdicts of proxied clients at policy version memoVersion: "address port local" → verdict. */
+  const memo = new Map<string, Classified>();
+  let memoVersion = -1;
+
   const decide = <R>(facts: RequestFacts, request: R, trustFn: TrustFunction, given?: readonly string[]): RequestDecision<R> => {
     let decision: RequestDecision<R>;
     let chain: readonly string[] = [];
@@ -355,23 +370,38 @@ export function createGuardCore(where: string, engine: unknown, options: unknown
       const port = flowPort(facts, proxied);
       const version = engine.version;
       if (c.version !== version || c.address !== address || c.port !== port || c.proxied !== proxied) {
-        let remote = c.peerAddress;
-        if (proxied) {
-          // Written by a trusted hop: a bare address, nothing else (no port, brackets or zone).
-          if (readAddress(address, WORDS, 0) < 0) throw new Error(`the client address ${shown(address)} that a trusted proxy wrote is not an address`);
-          remote = flowAddress(address);
+        // Through a proxy, one connection carries many clients: their verdicts are
+        // remembered across connections too (the flow has no per-connection field then).
+        const memoKey = proxied ? `${address} ${port} ${c.local ?? ''}` : undefined;
+        if (memoVersion !== version) {
+          memo.clear();
+          memoVersion = version;
         }
-        flow = { direction: 'inbound', protocol: 'TCP', remote, port };
-        if (!proxied && facts.peerPort !== undefined) flow.sourcePort = facts.peerPort;
-        if (c.local !== undefined) flow.local = c.local;
-        if (instance !== undefined) flow.instance = instance;
-        Object.freeze(flow);
-        const verdict = Object.freeze(engine.classify(flow));
+        let known = memoKey === undefined ? undefined : memo.get(memoKey);
+        if (known === undefined) {
+          let remote = c.peerAddress;
+          if (proxied) {
+            // Written by a trusted hop: a bare address, nothing else (no port, brackets or zone).
+            if (readAddress(address, WORDS, 0) < 0) throw new Error(`the client address ${shown(address)} that a trusted proxy wrote is not an address`);
+            remote = flowAddress(address);
+          }
+          flow = { direction: 'inbound', protocol: 'TCP', remote, port };
+          if (!proxied && facts.peerPort !== undefined) flow.sourcePort = facts.peerPort;
+          if (c.local !== undefined) flow.local = c.local;
+          if (instance !== undefined) flow.instance = instance;
+          Object.freeze(flow);
+          const verdict = Object.freeze(engine.classify(flow));
+          known = { flow, verdict, key: ruleKey(verdict, 'inbound'), rule: decidingRule(verdict, 'inbound') };
+          if (memoKey !== undefined) {
+            if (memo.size >= MEMO_SIZE) memo.clear();
+            memo.set(memoKey, known);
+          }
+        }
         c.version = -1; // not valid until every field below is written
-        c.flow = flow;
-        c.verdict = verdict;
-        c.key = ruleKey(verdict, 'inbound');
-        c.rule = decidingRule(verdict, 'inbound');
+        c.flow = known.flow;
+        c.verdict = known.verdict;
+        c.key = known.key;
+        c.rule = known.rule;
         c.address = address;
         c.port = port;
         c.proxied = proxied;
