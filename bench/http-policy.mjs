@@ -1,7 +1,7 @@
 /**
  * The policy of bench/http.bench.ts: a web tier's two groups (an admin group and the
  * public one, 24 inbound rules), where the benchmark's clients (127.0.0.1 directly,
- * 203.0.113.7 through a proxy on loopback) are accepted by the 20th rule, after
+ * 203.0.113.0/24 through a proxy on loopback) are accepted by the 19th and 20th rules, after
  * rules of both families, ports and ranges that do not match.
  */
 const admin = [];
