@@ -59,6 +59,11 @@ export {
   type CompileInWorkerOptions, type ClassifierPool, type ClassifierPoolOptions, type PoolResult,
 } from './node/index.js';
 export {
+  createRequestGuard, expressGuard, fastifyGuard, honoGuard,
+  type RequestGuard, type RequestGuardOptions, type RequestDecision, type RequestFacts, type DropResponse, type TrustProxy,
+  type ExpressGuard, type FastifyGuardOptions, type FastifyGuardPlugin, type HonoGuard,
+} from './http/index.js';
+export {
   encodeSnapshot, decodeSnapshot, verifySnapshot, signSnapshot, parseSnapshotKey, SNAPSHOT_FORMAT, SNAPSHOT_KEY_MIN_BYTES,
   type DecodedSnapshot, type SnapshotKey, type SnapshotCryptoKey,
 } from './snapshot.js';

@@ -34,7 +34,7 @@ const params = (salt: number, runs = RUNS) => ({ seed: SEED ^ salt, numRuns: run
 
 let engine: Engine;
 const PROTOTYPES = prototypeState();
-/** Globals the test runner itself changes between cases, and ones Node materialises lazily. */
+/** Globals the test runner itself changes between cases, and ones Node materialises lazily (TextEncoder on first use: src/capture makes one at import). */
 const RUNNER_GLOBALS = { ignoredRootRegex: /^(__vitest_|AbortController$|AbortSignal$|TextEncoder$|TextDecoder$)/ };
 
 beforeAll(async () => {

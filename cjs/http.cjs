@@ -1,0 +1,2 @@
+// CommonJS entry of sgfilter/http (see index.cjs).
+module.exports = require('../dist/src/http/index.js');

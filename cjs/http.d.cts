@@ -1,0 +1,1 @@
+export * from '../dist/src/http/index.js';
