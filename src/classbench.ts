@@ -7,7 +7,7 @@
  * on TCP/UDP), so the rules are built directly in the compiled rule model.
  */
 import { SgfilterError, type Issue } from './errors.js';
-import type { AddressSet, Config, Flow, Interval, Rule } from './types.js';
+import type { AddressSet, Config, ParsedFlow, Interval, Rule } from './types.js';
 import { parseCidr, V4_MAX } from './config/address.js';
 import { inboundV4Flows, type FlowBatch } from './flow.js';
 
@@ -88,7 +88,7 @@ export function parseClassBench(text: string): Config {
 }
 
 /** Parses a trace: a flow batch (inbound; remote = source) and the 1-based expected rule per line. */
-export function parseClassBenchTrace(text: string): { batch: FlowBatch; flows: Flow[]; expected: Int32Array } {
+export function parseClassBenchTrace(text: string): { batch: FlowBatch; flows: ParsedFlow[]; expected: Int32Array } {
   const rows: { remote: number; local: number; sourcePort: number; port: number; protocol: number }[] = [];
   const expected: number[] = [];
   const issues: Issue[] = [];

@@ -7,7 +7,7 @@
  * is synchronous, so no batch can be mid-flight while a reload publishes.
  */
 import { SgfilterError } from './errors.js';
-import type { Config, ConfigInput, Flow, FlowInput, TencentPolicyDocument, Verdict } from './types.js';
+import type { Config, ConfigInput, ParsedFlow, FlowInput, TencentPolicyDocument, Verdict } from './types.js';
 import * as L from '../assembly/layout.js';
 import { compilePolicy, verdictOf, type CompiledPolicy, type CompileOptions } from './compile/index.js';
 import { parseConfig, isConfig } from './config/parse.js';
@@ -379,11 +379,11 @@ export class Engine {
   }
 
   /**
-   * Classifies one flow (flow object (docs/SEMANTICS.md, "Flows") or a parsed Flow). Throws FLOW_INVALID (with
+   * Classifies one flow (a FlowInput, docs/SEMANTICS.md "Flows", or a ParsedFlow). Throws FLOW_INVALID (with
    * every issue) or UNKNOWN_INSTANCE. The flow is read straight into a row the engine
    * keeps: no batch is built per call.
    */
-  classify(flow: FlowInput | Flow): Verdict {
+  classify(flow: FlowInput | ParsedFlow): Verdict {
     const st = this.#single;
     loadSingleFlow(st, flow);
     const rules = this.#run(st).compiled.rules;

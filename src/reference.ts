@@ -5,7 +5,7 @@
  * src/compile (no prefix expansion, no merging tables), so a bug there shows up here.
  */
 import { SgfilterError } from './errors.js';
-import type { Config, Flow, FlowAddress, FlowInput, Rule, Verdict } from './types.js';
+import type { Config, ParsedFlow, FlowAddress, FlowInput, Rule, Verdict } from './types.js';
 import { inSet } from './config/address.js';
 import { parseFlow } from './flow.js';
 import { inIntervals } from './config/ports.js';
@@ -19,7 +19,7 @@ function bits(a: FlowAddress): bigint {
 }
 
 /** Why a rule does not match a flow, or null when it matches. */
-export function mismatch(rule: Rule, flow: Flow): string | null {
+export function mismatch(rule: Rule, flow: ParsedFlow): string | null {
   if (rule.direction !== flow.direction) return 'other direction';
   if (rule.protocol === 'ping') {
     const want = flow.remote.v6 ? ICMPV6 : ICMP;
@@ -54,7 +54,7 @@ export function mismatch(rule: Rule, flow: Flow): string | null {
 }
 
 /** The rules that apply to a flow, in first-match order: groups by priority, rules top to bottom. */
-export function rulesInOrder(config: Config, flow: Flow): Rule[] {
+export function rulesInOrder(config: Config, flow: ParsedFlow): Rule[] {
   const id = flow.instance ?? config.instances[0]?.id;
   const instance = config.instances.find((i) => i.id === id);
   if (!instance) {
@@ -71,9 +71,9 @@ export function rulesInOrder(config: Config, flow: Flow): Rule[] {
 
 /**
  * docs/SEMANTICS.md "The verdict": the first matching rule decides; none matching means drop. `flow` is a
- * parsed Flow or a flow object (validated here: FLOW_INVALID).
+ * ParsedFlow or a FlowInput (validated here: FLOW_INVALID).
  */
-export function referenceClassify(config: Config, input: Flow | FlowInput): Verdict {
+export function referenceClassify(config: Config, input: ParsedFlow | FlowInput): Verdict {
   const flow = parseFlow(input);
   for (const rule of rulesInOrder(config, flow)) {
     if (mismatch(rule, flow) === null) return { action: rule.action, groupId: rule.groupId, ruleIndex: rule.ruleIndex };
@@ -87,7 +87,7 @@ export interface Explanation {
   steps: { rule: Rule; reason: string | null }[];
 }
 
-export function referenceExplain(config: Config, input: Flow | FlowInput): Explanation {
+export function referenceExplain(config: Config, input: ParsedFlow | FlowInput): Explanation {
   const flow = parseFlow(input);
   const steps: Explanation['steps'] = [];
   for (const rule of rulesInOrder(config, flow)) {

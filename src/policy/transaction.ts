@@ -16,20 +16,17 @@
  * so an edit to a 100,000-rule policy costs little besides the compile.
  */
 import { SgfilterError, describeIssues, type Issue, type Path } from '../errors.js';
-import type { Config, Direction, Instance, Rule, RuleInput, SecurityGroup, SecurityGroupInput, InstanceInput, Warning } from '../types.js';
+import type { Config, Direction, DirectionInput, Instance, Rule, RuleSpec, SecurityGroup, SecurityGroupInput, InstanceInput, Warning } from '../types.js';
 import { validateGroupInput, validateInstanceInput, validateRuleInput } from '../config/parse.js';
 import { neverMatches, show, unknownFieldIssue } from '../config/rule.js';
 import { plainData } from '../config/plain.js';
 
-/** A rule as config files write it: an object or a Terraform lite string "ACTION#PEER#PORT#PROTOCOL". */
-export type RuleSpec = RuleInput | string;
-
 /** One edit, as data (what the transaction methods record; update() also takes a list of these). */
 export type PolicyEdit =
-  | { op: 'addRule'; groupId: string; direction: Direction; rule: RuleSpec; at?: number }
-  | { op: 'removeRule'; groupId: string; direction: Direction; index: number }
-  | { op: 'replaceRule'; groupId: string; direction: Direction; index: number; rule: RuleSpec }
-  | { op: 'moveRule'; groupId: string; direction: Direction; from: number; to: number }
+  | { op: 'addRule'; groupId: string; direction: DirectionInput; rule: RuleSpec; at?: number }
+  | { op: 'removeRule'; groupId: string; direction: DirectionInput; index: number }
+  | { op: 'replaceRule'; groupId: string; direction: DirectionInput; index: number; rule: RuleSpec }
+  | { op: 'moveRule'; groupId: string; direction: DirectionInput; from: number; to: number }
   | { op: 'addGroup'; group: SecurityGroupInput; at?: number }
   | { op: 'removeGroup'; groupId: string }
   | { op: 'bindGroup'; instanceId: string; groupId: string; at?: number }
@@ -174,22 +171,22 @@ export class PolicyTransaction {
   // ------------------------------------------------------------------ rules
 
   /** Adds `rule` to `direction` of group `groupId` at position `at` (default: after the written rules, before template rules). */
-  addRule(groupId: string, direction: Direction, rule: RuleSpec, at?: number): this {
+  addRule(groupId: string, direction: DirectionInput, rule: RuleSpec, at?: number): this {
     return this.apply({ op: 'addRule', groupId, direction, rule, ...(at === undefined ? {} : { at }) });
   }
 
   /** Removes written rule `index` of `direction` of group `groupId`. */
-  removeRule(groupId: string, direction: Direction, index: number): this {
+  removeRule(groupId: string, direction: DirectionInput, index: number): this {
     return this.apply({ op: 'removeRule', groupId, direction, index });
   }
 
   /** Replaces written rule `index` (same position) with `rule`. */
-  replaceRule(groupId: string, direction: Direction, index: number, rule: RuleSpec): this {
+  replaceRule(groupId: string, direction: DirectionInput, index: number, rule: RuleSpec): this {
     return this.apply({ op: 'replaceRule', groupId, direction, index, rule });
   }
 
   /** Moves written rule `from` so that it ends up at position `to` (both 0..n-1). */
-  moveRule(groupId: string, direction: Direction, from: number, to: number): this {
+  moveRule(groupId: string, direction: DirectionInput, from: number, to: number): this {
     return this.apply({ op: 'moveRule', groupId, direction, from, to });
   }
 
