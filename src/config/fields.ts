@@ -154,6 +154,8 @@ export interface Field {
 }
 
 const ref = (name: ShapeName): Shape => ({ kind: 'ref', name });
+/** The empty string (Tencent writes "" for a field it does not use). */
+const EMPTY: Shape = { kind: 'string', pattern: [''] };
 const text = (description?: string): Shape => (description === undefined ? { kind: 'string' } : { kind: 'string', description });
 /** A string that is not only whitespace (ids, peers). */
 const NOT_BLANK: Pattern = [String.raw`[\s\S]*\S[\s\S]*`];
@@ -294,11 +296,11 @@ export const SHAPES = {
   tencentPolicy: {
     kind: 'object',
     title: 'Tencent Cloud policy',
-    description: 'One entry of Ingress or Egress, as the Tencent Cloud API returns it; fields not listed here are ignored.',
+    description: 'One entry of Ingress or Egress, as the Tencent Cloud API returns it (read loosely: fields not listed here are ignored, and which fields a policy needs is left to sgfilter check).',
     open: true,
     fields: {
-      Protocol: { shape: ref('protocol'), required: true, description: `${PROTOCOL_SYNTAX}.` },
-      Port: { shape: { kind: 'anyOf', of: [{ kind: 'string', pattern: [''] }, ref('ports')] }, description: `${PORT_SYNTAX}; empty: ALL.` },
+      Protocol: { shape: { kind: 'anyOf', of: [EMPTY, ref('protocol')] }, description: `${PROTOCOL_SYNTAX}; empty or absent when a ServiceTemplate gives the service.` },
+      Port: { shape: { kind: 'anyOf', of: [EMPTY, ref('ports')] }, description: `${PORT_SYNTAX}; empty: ALL.` },
       CidrBlock: { shape: text(), description: 'The peer, IPv4 (one of CidrBlock and Ipv6CidrBlock).' },
       Ipv6CidrBlock: { shape: text(), description: 'The peer, IPv6 (one of CidrBlock and Ipv6CidrBlock).' },
       Action: { shape: ref('action'), required: true, description: `${ACTION_SYNTAX}.` },
@@ -309,7 +311,6 @@ export const SHAPES = {
       ServiceTemplate: { shape: { kind: 'any' }, description: 'A parameter template of services: refused unless its ids are empty.' },
       ModifyTime: { shape: { kind: 'any' }, description: 'When Tencent last changed the policy.' },
     },
-    someOf: [['CidrBlock'], ['Ipv6CidrBlock']],
   },
   tencentPolicySet: {
     kind: 'object',
@@ -324,7 +325,7 @@ export const SHAPES = {
     description: 'A SecurityGroupPolicySet on its own ({Version, Ingress, Egress}): one group with id "tencent".',
     open: true,
     fields: TENCENT_SET_FIELDS,
-    someOf: [['Ingress'], ['Egress']],
+    someOf: [['Ingress', 'Egress']],
     absent: ['securityGroups'],
   },
   tencentResponse: {
