@@ -11,6 +11,7 @@ import type { AddressSet, Config, ParsedFlow, Interval, Rule } from './types.js'
 import { parseCidr, V4_MAX } from './config/address.js';
 import { inboundV4Flows, type FlowBatch } from './flow.js';
 
+/** The id of the one group parseClassBench makes of a filter set. */
 export const CLASSBENCH_GROUP_ID = 'classbench';
 const FULL_PORTS = (i: Interval) => i.lo === 0 && i.hi === 65535;
 
@@ -88,7 +89,14 @@ export function parseClassBench(text: string): Config {
 }
 
 /** Parses a trace: a flow batch (inbound; remote = source) and the 1-based expected rule per line. */
-export function parseClassBenchTrace(text: string): { batch: FlowBatch; flows: ParsedFlow[]; expected: Int32Array } {
+export function parseClassBenchTrace(text: string): {
+  /** The trace's flows, packed for classifyBatch. */
+  batch: FlowBatch;
+  /** The same flows, one per non-empty trace line. */
+  flows: ParsedFlow[];
+  /** Per flow, the 1-based filter number in the line's 6th column (0 when the line has none). */
+  expected: Int32Array;
+} {
   const rows: { remote: number; local: number; sourcePort: number; port: number; protocol: number }[] = [];
   const expected: number[] = [];
   const issues: Issue[] = [];

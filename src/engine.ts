@@ -31,6 +31,7 @@ export interface EngineOptions extends CompileOptions {
   windowFlows?: number;
 }
 
+/** reload's, update's and loadSnapshot's options. */
 export interface ReloadOptions {
   /**
    * Refuse the reload (VERSION_CONFLICT) unless the published version is this one
@@ -41,7 +42,9 @@ export interface ReloadOptions {
 
 /** What a 'change' listener receives after a publish. */
 export interface PolicyChange {
+  /** The version now published. */
   version: number;
+  /** The version it replaced. */
   previousVersion: number;
   /** 'reload': a whole new config (reload, watchConfig); 'update': a transaction (update). */
   reason: 'reload' | 'update';
@@ -54,6 +57,7 @@ export type PolicyUpdate = ((tx: PolicyTransaction) => unknown) | readonly Polic
 
 /** createEngine({ snapshot, key? }): a compiled-policy snapshot instead of a config. */
 export interface SnapshotSource {
+  /** The snapshot's bytes, as engine.snapshot() or `sgfilter compile` wrote them. */
   snapshot: Uint8Array | ArrayBuffer;
   /**
    * Demand snapshots signed with this key (HMAC-SHA-256; at least 32 bytes, or an HMAC
@@ -130,6 +134,12 @@ const WINDOW_U32_PER_FLOW = 14;
 const ANSWER_BYTES = 5;
 const SLOT_MAP_SLOTS = 1024;
 
+/**
+ * A classifier with one published policy: create it with createEngine, classify
+ * flows one at a time (classify) or in batches (classifyBatch), and publish new
+ * policies while it runs (reload, update, loadSnapshot), one version at a time.
+ * Classification is synchronous: a batch is classified entirely against one version.
+ */
 export class Engine {
   readonly #x: MatcherExports;
   readonly #arena: Arena;

@@ -32,10 +32,10 @@ export { FlowBatch, createFlowBatch, parseFlow } from './flow.js';
 export { parseConfig, safeParseConfig, parseConfigText, type ParseResult } from './config/parse.js';
 export { loadConfigFile, safeLoadConfigFile } from './node/config-file.js';
 export { referenceClassify, referenceExplain, type Explanation } from './reference.js';
-export { compilePolicy, type CompiledPolicy, type CompileOptions, type RuleRef } from './compile/index.js';
+export { compilePolicy, type CompiledPolicy, type CompileOptions, type RuleRef, type TableStats } from './compile/index.js';
 export { SgfilterError, ErrorCodes, IssueCodes, formatPath, type Issue, type ErrorCode, type IssueCode, type Path } from './errors.js';
 export type {
-  Direction, Action, CaseVariants, DirectionInput, ProtocolName, ProtocolInput, PresetName, PresetLabel, PresetInput, TemplateName, TemplateInput, ActionInput,
+  Direction, Action, CaseVariants, TitleCase, DirectionInput, ProtocolName, ProtocolInput, PresetName, PresetLabel, PresetInput, TemplateName, TemplateInput, ActionInput,
   ConfigInput, SecurityGroupInput, InstanceInput, RuleInput, RuleSpec, TerraformLiteRule, TencentPolicyDocument, TencentPolicySet, TencentPolicy,
   Config, SecurityGroup, Instance, Rule, ProtocolMatch, AddressSet, AddressRange, Interval, Warning,
   FlowInput, ParsedFlow, FlowAddress, Verdict,

@@ -81,12 +81,24 @@ export function referenceClassify(config: Config, input: ParsedFlow | FlowInput)
   return { action: 'drop', groupId: null, ruleIndex: null };
 }
 
+/** Why the reference matcher decided what it did (referenceExplain, `sgfilter explain`). */
 export interface Explanation {
+  /** The verdict, as referenceClassify gives it. */
   verdict: Verdict;
   /** Every rule considered, in order, up to and including the deciding one. */
-  steps: { rule: Rule; reason: string | null }[];
+  steps: {
+    /** The rule. */
+    rule: Rule;
+    /** Why it does not match (`port: 23 is not in 22`), or null for the rule that matched. */
+    reason: string | null;
+  }[];
 }
 
+/**
+ * Classifies a flow with the reference matcher and says why: every rule looked at, in
+ * evaluation order, with the reason each did not match. Throws FLOW_INVALID and
+ * UNKNOWN_INSTANCE as referenceClassify does.
+ */
 export function referenceExplain(config: Config, input: ParsedFlow | FlowInput): Explanation {
   const flow = parseFlow(input);
   const steps: Explanation['steps'] = [];

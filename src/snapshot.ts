@@ -49,6 +49,7 @@ import { hmacSign, hmacVerify, importSnapshotKey, SIGNATURE_BYTES, type Snapshot
 export { parseSnapshotKey, SNAPSHOT_KEY_MIN_BYTES, type SnapshotKey, type SnapshotCryptoKey } from './snapshot/key.js';
 
 export const SNAPSHOT_MAGIC = 0x53464753; // "SGFS"
+/** The snapshot format this build writes and reads (a snapshot of another format is SNAPSHOT_INVALID). */
 export const SNAPSHOT_FORMAT = 2;
 const HEADER = 32;
 const MAGIC_AT = 0;
@@ -92,8 +93,11 @@ export function encodeSnapshot(compiled: CompiledPolicy, config: Config, version
   return out;
 }
 
+/** A snapshot read back (decodeSnapshot, verifySnapshot): checked in full. */
 export interface DecodedSnapshot {
+  /** The compiled policy. */
   compiled: CompiledPolicy;
+  /** The validated config it was compiled from. */
   config: Config;
   /** Policy version the snapshot was taken at. */
   version: number;

@@ -22,8 +22,8 @@ export type Direction = 'inbound' | 'outbound';
 /** What a verdict or a validated rule does: `accept` lets the flow through, `drop` refuses it. */
 export type Action = 'accept' | 'drop';
 
-/** `"open-all"` becomes `"Open-All"`: each part between spaces or hyphens capitalized. */
-type TitleCase<S extends string> = S extends `${infer A} ${infer B}`
+/** A lower-case word in title case: each part between spaces or hyphens capitalized (`"open-all"` → `"Open-All"`). */
+export type TitleCase<S extends string> = S extends `${infer A} ${infer B}`
   ? `${Capitalize<A>} ${TitleCase<B>}`
   : S extends `${infer A}-${infer B}`
     ? `${Capitalize<A>}-${TitleCase<B>}`
@@ -228,9 +228,19 @@ export interface TencentPolicy {
   /** A security group as the peer: not supported (refused when not empty). */
   SecurityGroupId?: string;
   /** A parameter template of addresses: refused unless its ids are empty. */
-  AddressTemplate?: { AddressId?: string; AddressGroupId?: string };
+  AddressTemplate?: {
+    /** An address template's id. */
+    AddressId?: string;
+    /** An address template group's id. */
+    AddressGroupId?: string;
+  };
   /** A parameter template of services: refused unless its ids are empty. */
-  ServiceTemplate?: { ServiceId?: string; ServiceGroupId?: string };
+  ServiceTemplate?: {
+    /** A service template's id. */
+    ServiceId?: string;
+    /** A service template group's id. */
+    ServiceGroupId?: string;
+  };
   /** Any other field the API returns (ModifyTime…): ignored. */
   [field: string]: unknown;
 }
@@ -254,9 +264,27 @@ export interface TencentPolicySet {
  * `tencent`.
  */
 export type TencentPolicyDocument =
-  | { Response: { SecurityGroupPolicySet: TencentPolicySet; [field: string]: unknown } }
-  | { SecurityGroupPolicySet: TencentPolicySet }
-  | (TencentPolicySet & ({ Ingress: readonly TencentPolicy[] } | { Egress: readonly TencentPolicy[] }));
+  | {
+    /** The API response. */
+    Response: {
+      /** The policy set. */
+      SecurityGroupPolicySet: TencentPolicySet;
+      [field: string]: unknown;
+    };
+  }
+  | {
+    /** The policy set. */
+    SecurityGroupPolicySet: TencentPolicySet;
+  }
+  | (TencentPolicySet & (
+    | {
+      /** Inbound policies. */
+      Ingress: readonly TencentPolicy[];
+    }
+    | {
+      /** Outbound policies. */
+      Egress: readonly TencentPolicy[];
+    }));
 
 // ---------------------------------------------------------------- the validated config
 

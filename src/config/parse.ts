@@ -16,7 +16,20 @@ import { plainData } from './plain.js';
 
 export { parseConfigText } from './text.js';
 
-export type ParseResult = { success: true; config: Config } | { success: false; issues: Issue[] };
+/** What safeParseConfig returns: the validated config, or every issue found. */
+export type ParseResult =
+  | {
+    /** The config is valid. */
+    success: true;
+    /** The validated config. */
+    config: Config;
+  }
+  | {
+    /** The config is not valid. */
+    success: false;
+    /** Every issue found, each with its code and path. */
+    issues: Issue[];
+  };
 
 /** Id of the group made from a bare Tencent policy set document. */
 export const TENCENT_GROUP_ID = 'tencent';

@@ -83,6 +83,7 @@ export const COMPILE_TIMEOUT_MS = 10 * 60_000;
 /** Default time a classifier-pool thread may take to answer one request (ms). */
 export const POOL_TIMEOUT_MS = 60_000;
 
+/** compileInWorker's and reloadInWorker's options. */
 export interface CompileInWorkerOptions {
   /** Refuse (TABLE_TOO_LARGE) tables larger than this (see CompileOptions). */
   maxTableBytes?: number;
@@ -322,6 +323,7 @@ export async function reloadInWorker(engine: Engine, config: PolicySource, optio
 // ---------------------------------------------------------------------------------
 // Classifier pool
 
+/** createClassifierPool's options. */
 export interface ClassifierPoolOptions extends CompileInWorkerOptions {
   /** Worker threads classifying (default: os.availableParallelism()). */
   threads?: number;
@@ -348,6 +350,10 @@ export interface PoolResult {
   verdict(i: number): Verdict;
 }
 
+/**
+ * Worker threads that classify in parallel, each with the same published policy
+ * (createClassifierPool). Calls made after a publish resolves use the new version.
+ */
 export interface ClassifierPool {
   /** Worker threads classifying. */
   readonly threads: number;
