@@ -67,11 +67,11 @@ describe('the JSON Schema file', () => {
 
 // ---------------------------------------------------------------- every config in the repository
 
-/** ```yaml blocks of a Markdown file that are configs (they have securityGroups). */
+/** ```yaml and ```json blocks of a Markdown file that are configs (they have securityGroups). */
 function yamlConfigBlocks(file: string): { name: string; doc: unknown }[] {
   const text = readFileSync(new URL(`../${file}`, import.meta.url), 'utf8');
   const out: { name: string; doc: unknown }[] = [];
-  for (const m of text.matchAll(/```ya?ml\n([\s\S]*?)```/g)) {
+  for (const m of text.matchAll(/```(?:ya?ml|json)\n([\s\S]*?)```/g)) {
     const doc: unknown = parseYaml(m[1]!);
     if (doc && typeof doc === 'object' && 'securityGroups' in doc) out.push({ name: `${file} block at offset ${m.index}`, doc });
   }
@@ -92,7 +92,7 @@ describe('configs in the repository validate', () => {
   }
   it('the config blocks of README.md and docs/SEMANTICS.md', () => {
     const blocks = [...yamlConfigBlocks('README.md'), ...yamlConfigBlocks('docs/SEMANTICS.md')];
-    expect(blocks.length).toBeGreaterThanOrEqual(2);
+    expect(blocks.length).toBeGreaterThanOrEqual(4);
     for (const { name, doc } of blocks) {
       expect(validatorOk(doc), name).toBe(true);
       expect(schemaOk(doc), `${name}: ${schemaErrors()}`).toBe(true);
