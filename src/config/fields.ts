@@ -210,14 +210,14 @@ export const SHAPES = {
     title: 'sgfilter config',
     description: 'Security groups, and the instances they are bound to.',
     fields: {
-      $schema: { shape: text('A URL or path of this JSON Schema.'), description: 'The JSON Schema of this file, for editors; sgfilter ignores it.' },
-      version: { shape: { kind: 'anyOf', of: [{ kind: 'string' }, { kind: 'number' }] }, description: "The document's own version label; sgfilter ignores it." },
-      description: { shape: text(), description: 'Free text about the document.' },
       securityGroups: { shape: { kind: 'list', of: ref('securityGroup') }, required: true, description: 'The security groups; ids are unique.' },
       instances: {
         shape: { kind: 'list', of: ref('instance') },
         description: 'Instances and their groups in priority order. Absent or empty: one implicit instance "default" bound to every group in file order.',
       },
+      version: { shape: { kind: 'anyOf', of: [{ kind: 'string' }, { kind: 'number' }] }, description: "The document's own version label; sgfilter ignores it." },
+      description: { shape: text(), description: 'Free text about the document.' },
+      $schema: { shape: text('A URL or path of this JSON Schema.'), description: 'The JSON Schema of this file, for editors; sgfilter ignores it.' },
     },
   },
   securityGroup: {
@@ -360,7 +360,18 @@ export const CONFIG_FIELDS = fieldNames(SHAPES.nativeConfig);
 export const GROUP_FIELDS = fieldNames(SHAPES.securityGroup);
 export const INSTANCE_FIELDS = fieldNames(SHAPES.instance);
 /** Every field a rule object may have in either direction (source on an outbound rule is WRONG_DIRECTION_FIELD, not UNKNOWN_FIELD). */
-export const RULE_FIELDS: readonly string[] = [...new Set([...fieldNames(SHAPES.inboundRule), ...fieldNames(SHAPES.outboundRule)])];
+export const RULE_FIELDS: readonly string[] = (() => {
+  const out = [...fieldNames(SHAPES.inboundRule)];
+  const outbound = fieldNames(SHAPES.outboundRule);
+  outbound.forEach((f, i) => {
+    if (out.includes(f)) return;
+    // After the field that precedes it in outbound rules, and after inbound-only fields there (source, then destination).
+    let at = i === 0 ? 0 : out.indexOf(outbound[i - 1]!) + 1;
+    while (at < out.length && !outbound.includes(out[at]!)) at++;
+    out.splice(at, 0, f);
+  });
+  return out;
+})();
 
 // ---------------------------------------------------------------- the input types agree
 
