@@ -19,7 +19,12 @@ function fail(line: number, message: string, issues: Issue[]): void {
   issues.push({ code: 'INVALID_FLOW', path: ['line', line], message: `line ${line}: ${message}` });
 }
 
-/** Parses a ClassBench filter set into a validated Config. */
+/**
+ * Parses a ClassBench filter set (one filter per line: `@src/len dst/len lo : hi lo : hi
+ * 0xPP/0xMM`, source and destination ports as ranges) into a validated Config: one group, id
+ * CLASSBENCH_GROUP_ID, one inbound rule per filter in file order, all accepting (the
+ * first match is the answer). Throws CONFIG_INVALID naming each bad line.
+ */
 export function parseClassBench(text: string): Config {
   const rules: Rule[] = [];
   const issues: Issue[] = [];

@@ -70,8 +70,10 @@ export function rulesInOrder(config: Config, flow: ParsedFlow): Rule[] {
 }
 
 /**
- * docs/SEMANTICS.md "The verdict": the first matching rule decides; none matching means drop. `flow` is a
- * ParsedFlow or a FlowInput (validated here: FLOW_INVALID).
+ * The reference matcher (docs/SEMANTICS.md "The verdict"), a plain linear scan: the
+ * first matching rule decides; none matching means drop. `input` is a ParsedFlow or a
+ * FlowInput (validated here). Throws FLOW_INVALID for a malformed flow and
+ * UNKNOWN_INSTANCE for an instance the config does not have.
  */
 export function referenceClassify(config: Config, input: ParsedFlow | FlowInput): Verdict {
   const flow = parseFlow(input);

@@ -76,7 +76,11 @@ export function snapshotChecksum(bytes: Uint8Array): number {
   return fnv1a(bytes, CHECKSUM_AT + 4, end, fnv1a(bytes, 0, CHECKSUM_AT, 0x811c9dc5)) >>> 0;
 }
 
-/** Encodes a compiled policy and its config as an unsigned snapshot. */
+/**
+ * Encodes a compiled policy and its config as an unsigned snapshot (what
+ * engine.snapshot() returns): the table, then the config's metadata. `version` is
+ * the policy version recorded in it (a whole number ≥ 1).
+ */
 export function encodeSnapshot(compiled: CompiledPolicy, config: Config, version: number): Uint8Array {
   const meta = encodeMeta(compiled, config);
   const out = new Uint8Array(HEADER + compiled.bytes.length + meta.length);

@@ -246,8 +246,10 @@ function validateInstances(raw: unknown, groups: Map<string, number>, ctx: Ctx):
 }
 
 /**
- * Validates a config document (parsed from JSON/YAML, or built in JS). Returns every
- * issue. The document is first read into plain data (plain.ts): values only the JS
+ * Validates a config document (a ConfigInput or Tencent document, parsed from JSON /
+ * YAML or built in JS; typed `unknown` because it is checked, not trusted). Returns
+ * `{ success: true, config }` or `{ success: false, issues }` with every issue, each
+ * with a code and a path; never throws. The document is first read into plain data (plain.ts): values only the JS
  * API can pass (BigInt, functions, cycles, throwing getters, holes, huge strings,
  * nesting past 64 levels) are issues with their path, never exceptions.
  */
@@ -312,7 +314,11 @@ export function safeParseConfig(input: unknown): ParseResult {
   return { success: true, config: { securityGroups: groups, instances, implicitInstance: implicit, warnings: ctx.warnings } };
 }
 
-/** Like safeParseConfig, but throws an SgfilterError (code CONFIG_INVALID) with every issue. */
+/**
+ * Validates a config (as safeParseConfig) and returns the validated Config, or throws
+ * an SgfilterError with code CONFIG_INVALID and every issue in `error.issues`.
+ * `source` names the document in the message (a file name).
+ */
 export function parseConfig(doc: unknown, source?: string): Config {
   const r = safeParseConfig(doc);
   if (!r.success) throw configError(r.issues, source);
