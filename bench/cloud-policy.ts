@@ -8,7 +8,7 @@
  * `any`, a few localCidr rules, accept and drop. Flows go both ways, IPv4 and
  * IPv6, aimed at the rules' peers and ports (75%) or anywhere.
  */
-import type { ConfigInput, FlowInput, RuleInput, SecurityGroupInput } from '../src/index.js';
+import type { ConfigInput, FlowInput, ProtocolName, RuleInput, SecurityGroupInput } from '../src/index.js';
 import { mulberry32, pick, type Rng } from '../test/random.js';
 
 export const CLOUD_GROUPS = 5;
@@ -127,7 +127,7 @@ function rule(r: Rng, direction: 'inbound' | 'outbound', aims: RuleAim[]): RuleI
   let out: RuleInput;
   let aim: Omit<RuleAim, 'direction' | 'peer'>;
   if (k < 0.25) {
-    const type = pick(r, ['http', 'https', 'HTTPS (443)', 'linux-login', 'Linux login', 'windows-login', 'ftp', 'telnet']);
+    const type = pick(r, ['http', 'https', 'HTTPS (443)', 'linux-login', 'Linux login', 'windows-login', 'ftp', 'telnet'] as const);
     const port = { http: [80], https: [443], 'HTTPS (443)': [443], 'linux-login': [22], 'Linux login': [22], 'windows-login': [3389], ftp: [20, 21], telnet: [23] }[type]!;
     out = { type, [key]: peer.text, action };
     aim = { protocol: 'TCP', ports: [[port[0]!, port[port.length - 1]!]] };
@@ -172,7 +172,7 @@ export function cloudFlows(aims: RuleAim[], count: number, seed = 8): FlowInput[
     const aimed = r() < 0.75;
     const remote = aimed ? a.peer.sample(r) : r() < 0.7 ? v4(Math.floor(r() * 2 ** 32)) : `2001:db8:${hex(r)}::${hex(r)}`;
     const v6 = remote.includes(':');
-    let protocol: string = aimed ? a.protocol : pick(r, ['TCP', 'TCP', 'UDP', 'ICMP']);
+    let protocol: ProtocolName | 'ALL' = aimed ? a.protocol : pick(r, ['TCP', 'TCP', 'UDP', 'ICMP'] as const);
     if (protocol === 'ALL') protocol = pick(r, ['TCP', 'UDP', 'GRE']);
     if (protocol === 'ICMP' && v6) protocol = 'ICMPv6';
     if (protocol === 'ICMPv6' && !v6) protocol = 'ICMP';

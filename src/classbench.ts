@@ -7,10 +7,11 @@
  * on TCP/UDP), so the rules are built directly in the compiled rule model.
  */
 import { SgfilterError, type Issue } from './errors.js';
-import type { AddressSet, Config, Flow, Interval, Rule } from './types.js';
+import type { AddressSet, Config, ParsedFlow, Interval, Rule } from './types.js';
 import { parseCidr, V4_MAX } from './config/address.js';
 import { inboundV4Flows, type FlowBatch } from './flow.js';
 
+/** The id of the one group parseClassBench makes of a filter set. */
 export const CLASSBENCH_GROUP_ID = 'classbench';
 const FULL_PORTS = (i: Interval) => i.lo === 0 && i.hi === 65535;
 
@@ -18,7 +19,12 @@ function fail(line: number, message: string, issues: Issue[]): void {
   issues.push({ code: 'INVALID_FLOW', path: ['line', line], message: `line ${line}: ${message}` });
 }
 
-/** Parses a ClassBench filter set into a validated Config. */
+/**
+ * Parses a ClassBench filter set (one filter per line: `@src/len dst/len lo : hi lo : hi
+ * 0xPP/0xMM`, source and destination ports as ranges) into a validated Config: one group, id
+ * CLASSBENCH_GROUP_ID, one inbound rule per filter in file order, all accepting (the
+ * first match is the answer). Throws CONFIG_INVALID naming each bad line.
+ */
 export function parseClassBench(text: string): Config {
   const rules: Rule[] = [];
   const issues: Issue[] = [];
@@ -88,7 +94,14 @@ export function parseClassBench(text: string): Config {
 }
 
 /** Parses a trace: a flow batch (inbound; remote = source) and the 1-based expected rule per line. */
-export function parseClassBenchTrace(text: string): { batch: FlowBatch; flows: Flow[]; expected: Int32Array } {
+export function parseClassBenchTrace(text: string): {
+  /** The trace's flows, packed for classifyBatch. */
+  batch: FlowBatch;
+  /** The same flows, one per non-empty trace line. */
+  flows: ParsedFlow[];
+  /** Per flow, the 1-based filter number in the line's 6th column (0 when the line has none). */
+  expected: Int32Array;
+} {
   const rows: { remote: number; local: number; sourcePort: number; port: number; protocol: number }[] = [];
   const expected: number[] = [];
   const issues: Issue[] = [];

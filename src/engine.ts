@@ -7,7 +7,7 @@
  * is synchronous, so no batch can be mid-flight while a reload publishes.
  */
 import { SgfilterError } from './errors.js';
-import type { Config, ConfigInput, Flow, FlowInput, TencentPolicyDocument, Verdict } from './types.js';
+import type { Config, ConfigInput, ParsedFlow, FlowInput, TencentPolicyDocument, Verdict } from './types.js';
 import * as L from '../assembly/layout.js';
 import { compilePolicy, verdictOf, type CompiledPolicy, type CompileOptions } from './compile/index.js';
 import { parseConfig, isConfig } from './config/parse.js';
@@ -32,6 +32,7 @@ export interface EngineOptions extends CompileOptions {
   windowFlows?: number;
 }
 
+/** reload's, update's and loadSnapshot's options. */
 export interface ReloadOptions {
   /**
    * Refuse the reload (VERSION_CONFLICT) unless the published version is this one
@@ -42,7 +43,9 @@ export interface ReloadOptions {
 
 /** What a 'change' listener receives after a publish. */
 export interface PolicyChange {
+  /** The version now published. */
   version: number;
+  /** The version it replaced. */
   previousVersion: number;
   /** 'reload': a whole new config (reload, watchConfig); 'update': a transaction (update). */
   reason: 'reload' | 'update';
@@ -55,6 +58,7 @@ export type PolicyUpdate = ((tx: PolicyTransaction) => unknown) | readonly Polic
 
 /** createEngine({ snapshot, key? }): a compiled-policy snapshot instead of a config. */
 export interface SnapshotSource {
+  /** The snapshot's bytes, as engine.snapshot() or `sgfilter compile` wrote them. */
   snapshot: Uint8Array | ArrayBuffer;
   /**
    * Demand snapshots signed with this key (HMAC-SHA-256; at least 32 bytes, or an HMAC
@@ -131,6 +135,12 @@ const WINDOW_U32_PER_FLOW = 14;
 const ANSWER_BYTES = 5;
 const SLOT_MAP_SLOTS = 1024;
 
+/**
+ * A classifier with one published policy: create it with createEngine, classify
+ * flows one at a time (classify) or in batches (classifyBatch), and publish new
+ * policies while it runs (reload, update, loadSnapshot), one version at a time.
+ * Classification is synchronous: a batch is classified entirely against one version.
+ */
 export class Engine {
   readonly #x: MatcherExports;
   readonly #arena: Arena;
@@ -416,11 +426,11 @@ export class Engine {
   }
 
   /**
-   * Classifies one flow (flow object (docs/SEMANTICS.md, "Flows") or a parsed Flow). Throws FLOW_INVALID (with
+   * Classifies one flow (a FlowInput, docs/SEMANTICS.md "Flows", or a ParsedFlow). Throws FLOW_INVALID (with
    * every issue) or UNKNOWN_INSTANCE. The flow is read straight into a row the engine
    * keeps: no batch is built per call.
    */
-  classify(flow: FlowInput | Flow): Verdict {
+  classify(flow: FlowInput | ParsedFlow): Verdict {
     const st = this.#single;
     loadSingleFlow(st, flow);
     const rules = this.#run(st).compiled.rules;

@@ -33,6 +33,7 @@ export const ErrorCodes = {
   PUBLISH_CONFLICT: 'another publish got in first: the version key moved while this publish was writing, or the next version\'s snapshot key is already taken; nothing was made current, publish again',
   WORKER_FAILED: 'a worker thread (compileInWorker, reloadInWorker, a classifier pool) crashed, exited, lost a message or did not answer in time; the call changed nothing, and the next call starts a new thread',
 } as const;
+/** A code of {@link ErrorCodes}: what `error.code` holds. */
 export type ErrorCode = keyof typeof ErrorCodes;
 
 /** Codes of individual config/flow issues (issue.code). */
@@ -80,12 +81,15 @@ export const IssueCodes = {
   GROUP_NOT_BOUND: 'an edit unbinds a group that the instance does not list',
   INVALID_FLOW: 'a flow field is malformed',
 } as const;
+/** A code of {@link IssueCodes}: what `issue.code` holds. */
 export type IssueCode = keyof typeof IssueCodes;
 
+/** Where in a document: keys and list indexes from its root, e.g. `["securityGroups", 1, "inbound", 4, "port"]`. */
 export type Path = (string | number)[];
 
 /** One problem found in a config or a flow. */
 export interface Issue {
+  /** What kind of problem (stable; match on it). */
   code: IssueCode;
   /** Where, as keys from the document root, e.g. ["securityGroups", 1, "inbound", 4, "port"]. */
   path: Path;
@@ -95,13 +99,21 @@ export interface Issue {
   given?: unknown;
   /** What would have been accepted. */
   allowed?: string;
-  /** Config text issues: where in the file, 1-based. */
+  /** Config text issues: the line in the file, 1-based. */
   line?: number;
+  /** Config text issues: the column in the line, 1-based, in characters. */
   column?: number;
 }
 
+/**
+ * Every error sgfilter throws or rejects with. Match on `code` (a key of
+ * {@link ErrorCodes}), never on the message; CONFIG_INVALID, CONFIG_PARSE and
+ * FLOW_INVALID carry every problem found in `issues`, each with its own code and path.
+ */
 export class SgfilterError extends Error {
+  /** What went wrong, stable across versions. */
   readonly code: ErrorCode;
+  /** Every problem found (config and flow errors); empty for other codes. */
   readonly issues: Issue[];
   constructor(code: ErrorCode, message: string, issues: Issue[] = []) {
     super(message);

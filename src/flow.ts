@@ -20,7 +20,7 @@
  */
 import { SgfilterError, type Issue, type Path } from './errors.js';
 import { describeValue, errorText } from './describe.js';
-import type { Flow, FlowAddress, FlowInput, Verdict } from './types.js';
+import type { ParsedFlow, FlowAddress, FlowInput, Verdict } from './types.js';
 import { addressProblem, IPV4, readAddress } from './config/address.js';
 import { parseProtocol, ICMP, ICMPV6, TCP, UDP } from './config/presets.js';
 import { closest, unknownFieldIssue } from './config/rule.js';
@@ -101,7 +101,7 @@ function newColumns(n: number): FlowColumns {
 const PARSED = new WeakSet<object>();
 
 /** True when `x` is a flow that parseFlow (this module) made. */
-export function isParsedFlow(x: unknown): x is Flow {
+export function isParsedFlow(x: unknown): x is ParsedFlow {
   return typeof x === 'object' && x !== null && PARSED.has(x);
 }
 
@@ -110,13 +110,13 @@ function addressOf(words: Uint32Array, at: number, v6: boolean): FlowAddress {
   return Object.freeze({ v6, words: w });
 }
 
-/** The frozen, marked Flow of row s. */
-function flowOfRow(c: FlowColumns, s: number, instance: string | null): Flow {
+/** The frozen, marked ParsedFlow of row s. */
+function flowOfRow(c: FlowColumns, s: number, instance: string | null): ParsedFlow {
   const m = c.meta[s]!;
   const icmp = c.icmp[s]!;
   const type = icmp & 0xffff;
   const code = icmp >>> ICMP_CODE_SHIFT;
-  const flow: Flow = Object.freeze({
+  const flow: ParsedFlow = Object.freeze({
     direction: m & META_OUTBOUND ? 'outbound' : 'inbound',
     protocol: c.proto[s]!,
     remote: addressOf(c.remote, 4 * s, (m & META_REMOTE_V6) !== 0),
@@ -132,7 +132,7 @@ function flowOfRow(c: FlowColumns, s: number, instance: string | null): Flow {
 }
 
 /** Row s from a parsed flow (trusted: this module made and froze it). */
-function writeParsed(f: Flow, c: FlowColumns, s: number): string | null {
+function writeParsed(f: ParsedFlow, c: FlowColumns, s: number): string | null {
   let m = f.direction === 'outbound' ? META_OUTBOUND : 0;
   const r = f.remote.words;
   const at = 4 * s;
@@ -396,7 +396,7 @@ function readFlow(raw: unknown, report: FlowIssues, c: FlowColumns, s: number): 
 const ONE = newColumns(1);
 
 /** Validates one flow; pushes issues (paths prefixed by `base`) and returns undefined on error. */
-export function validateFlow(raw: unknown, base: Path, issues: Issue[]): Flow | undefined {
+export function validateFlow(raw: unknown, base: Path, issues: Issue[]): ParsedFlow | undefined {
   if (isParsedFlow(raw)) return raw;
   const report = new FlowIssues(issues, base, -1);
   const before = issues.length;
@@ -415,11 +415,11 @@ function flowError(issues: Issue[], what: string, more = false): SgfilterError {
 }
 
 /**
- * Validates a flow (flow object (docs/SEMANTICS.md, "Flows")) into a parsed, frozen Flow. Throws FLOW_INVALID
+ * Validates a FlowInput (docs/SEMANTICS.md "Flows") into a frozen ParsedFlow. Throws FLOW_INVALID
  * with every issue of the flow, each with the path of its field. A parsed flow is
  * returned as it is.
  */
-export function parseFlow(raw: unknown): Flow {
+export function parseFlow(raw: unknown): ParsedFlow {
   const issues: Issue[] = [];
   const flow = validateFlow(raw, [], issues);
   if (!flow) throw flowError(issues, 'invalid flow');
@@ -570,7 +570,7 @@ export class FlowBatch {
    * FLOW_INVALID (every issue, each with path [index, field]) or INVALID_ARGUMENT
    * (not a list; more than MAX_BATCH_FLOWS flows).
    */
-  constructor(flows: readonly (FlowInput | Flow)[]) {
+  constructor(flows: readonly (FlowInput | ParsedFlow)[]) {
     const st = building;
     building = null;
     this.#s = st ?? packFlows(flows, 'FlowBatch');
@@ -637,7 +637,7 @@ function batchOf(st: BatchState): FlowBatch {
  * (paths [index, field]), or INVALID_ARGUMENT when `flows` is not a list or holds
  * more than MAX_BATCH_FLOWS flows.
  */
-export function createFlowBatch(flows: readonly (FlowInput | Flow)[]): FlowBatch {
+export function createFlowBatch(flows: readonly (FlowInput | ParsedFlow)[]): FlowBatch {
   return batchOf(packFlows(flows, 'createFlowBatch'));
 }
 
@@ -737,10 +737,10 @@ export function batchFromPacked(p: PackedFlows): FlowBatch {
  * checked (ClassBench traces): IPv4 remote/local, ports, protocol; inbound, default
  * instance. Throws BATCH_MISMATCH when a value is out of range.
  */
-export function inboundV4Flows(rows: { remote: number; local: number; sourcePort: number; port: number; protocol: number }[]): { batch: FlowBatch; flows: Flow[] } {
+export function inboundV4Flows(rows: { remote: number; local: number; sourcePort: number; port: number; protocol: number }[]): { batch: FlowBatch; flows: ParsedFlow[] } {
   const n = rows.length;
   const c = newColumns(n);
-  const flows: Flow[] = [];
+  const flows: ParsedFlow[] = [];
   for (let s = 0; s < n; s++) {
     const r = rows[s]!;
     c.meta[s] = META_LOCAL_PRESENT;

@@ -37,7 +37,7 @@ export function createPolicySource(options: PolicySourceOptions): PolicySource {
 }
 
 export { Engine, type EngineOptions, type ReloadOptions, type PolicyChange, type PolicyUpdate, type SnapshotSource, type SnapshotOptions, type LoadSnapshotOptions } from './engine.js';
-export { PolicyTransaction, type PolicyEdit, type AppliedEdit, type EditOp, type RuleSpec } from './policy/transaction.js';
+export { PolicyTransaction, type PolicyEdit, type AppliedEdit, type EditOp, type CommittedEdits } from './policy/transaction.js';
 export { watchConfig, type WatchOptions, type ConfigWatcher } from './node/watch.js';
 export { FlowBatch, createFlowBatch, parseFlow } from './flow.js';
 export { Tracker, DEFAULT_TIMEOUTS, type TrackerOptions, type ConnectionTimeouts, type TrackerStats, type RuleHit, type TrackedConnection, type ConnectionState } from './packets/tracker.js';
@@ -46,9 +46,14 @@ export { PacketVerdicts, PACKET_REASONS, type PacketVerdict, type PacketReason }
 export { parseConfig, safeParseConfig, parseConfigText, type ParseResult } from './config/parse.js';
 export { loadConfigFile, safeLoadConfigFile } from './node/config-file.js';
 export { referenceClassify, referenceExplain, type Explanation } from './reference.js';
-export { compilePolicy, type CompiledPolicy, type CompileOptions, type RuleRef } from './compile/index.js';
+export { compilePolicy, type CompiledPolicy, type CompileOptions, type RuleRef, type TableStats } from './compile/index.js';
 export { SgfilterError, ErrorCodes, IssueCodes, formatPath, type Issue, type ErrorCode, type IssueCode, type Path } from './errors.js';
-export type * from './types.js';
+export type {
+  Direction, Action, CaseVariants, TitleCase, DirectionInput, ProtocolName, ProtocolInput, PresetName, PresetLabel, PresetInput, TemplateName, TemplateInput, ActionInput,
+  ConfigInput, SecurityGroupInput, InstanceInput, RuleInput, RuleSpec, TerraformLiteRule, TencentPolicyDocument, TencentPolicySet, TencentPolicy,
+  Config, SecurityGroup, Instance, Rule, ProtocolMatch, AddressSet, AddressRange, Interval, Warning,
+  FlowInput, ParsedFlow, FlowAddress, Verdict,
+} from './types.js';
 export { parseClassBench, parseClassBenchTrace, CLASSBENCH_GROUP_ID } from './classbench.js';
 export {
   guardServer, guardedConnect, guardedAgent, guardedDispatcher, startProxy, ConnectionDroppedError,

@@ -5,7 +5,7 @@
  * src/compile (no prefix expansion, no merging tables), so a bug there shows up here.
  */
 import { SgfilterError } from './errors.js';
-import type { Config, Flow, FlowAddress, FlowInput, Rule, Verdict } from './types.js';
+import type { Config, ParsedFlow, FlowAddress, FlowInput, Rule, Verdict } from './types.js';
 import { inSet } from './config/address.js';
 import { parseFlow } from './flow.js';
 import { inIntervals } from './config/ports.js';
@@ -19,7 +19,7 @@ function bits(a: FlowAddress): bigint {
 }
 
 /** Why a rule does not match a flow, or null when it matches. */
-export function mismatch(rule: Rule, flow: Flow): string | null {
+export function mismatch(rule: Rule, flow: ParsedFlow): string | null {
   if (rule.direction !== flow.direction) return 'other direction';
   if (rule.protocol === 'ping') {
     const want = flow.remote.v6 ? ICMPV6 : ICMP;
@@ -54,7 +54,7 @@ export function mismatch(rule: Rule, flow: Flow): string | null {
 }
 
 /** The rules that apply to a flow, in first-match order: groups by priority, rules top to bottom. */
-export function rulesInOrder(config: Config, flow: Flow): Rule[] {
+export function rulesInOrder(config: Config, flow: ParsedFlow): Rule[] {
   const id = flow.instance ?? config.instances[0]?.id;
   const instance = config.instances.find((i) => i.id === id);
   if (!instance) {
@@ -70,10 +70,12 @@ export function rulesInOrder(config: Config, flow: Flow): Rule[] {
 }
 
 /**
- * docs/SEMANTICS.md "The verdict": the first matching rule decides; none matching means drop. `flow` is a
- * parsed Flow or a flow object (validated here: FLOW_INVALID).
+ * The reference matcher (docs/SEMANTICS.md "The verdict"), a plain linear scan: the
+ * first matching rule decides; none matching means drop. `input` is a ParsedFlow or a
+ * FlowInput (validated here). Throws FLOW_INVALID for a malformed flow and
+ * UNKNOWN_INSTANCE for an instance the config does not have.
  */
-export function referenceClassify(config: Config, input: Flow | FlowInput): Verdict {
+export function referenceClassify(config: Config, input: ParsedFlow | FlowInput): Verdict {
   const flow = parseFlow(input);
   for (const rule of rulesInOrder(config, flow)) {
     if (mismatch(rule, flow) === null) return { action: rule.action, groupId: rule.groupId, ruleIndex: rule.ruleIndex };
@@ -81,13 +83,25 @@ export function referenceClassify(config: Config, input: Flow | FlowInput): Verd
   return { action: 'drop', groupId: null, ruleIndex: null };
 }
 
+/** Why the reference matcher decided what it did (referenceExplain, `sgfilter explain`). */
 export interface Explanation {
+  /** The verdict, as referenceClassify gives it. */
   verdict: Verdict;
   /** Every rule considered, in order, up to and including the deciding one. */
-  steps: { rule: Rule; reason: string | null }[];
+  steps: {
+    /** The rule. */
+    rule: Rule;
+    /** Why it does not match (`port: 23 is not in 22`), or null for the rule that matched. */
+    reason: string | null;
+  }[];
 }
 
-export function referenceExplain(config: Config, input: Flow | FlowInput): Explanation {
+/**
+ * Classifies a flow with the reference matcher and says why: every rule looked at, in
+ * evaluation order, with the reason each did not match. Throws FLOW_INVALID and
+ * UNKNOWN_INSTANCE as referenceClassify does.
+ */
+export function referenceExplain(config: Config, input: ParsedFlow | FlowInput): Explanation {
   const flow = parseFlow(input);
   const steps: Explanation['steps'] = [];
   for (const rule of rulesInOrder(config, flow)) {

@@ -49,6 +49,7 @@ import { hmacSign, hmacVerify, importSnapshotKey, SIGNATURE_BYTES, type Snapshot
 export { parseSnapshotKey, SNAPSHOT_KEY_MIN_BYTES, type SnapshotKey, type SnapshotCryptoKey } from './snapshot/key.js';
 
 export const SNAPSHOT_MAGIC = 0x53464753; // "SGFS"
+/** The snapshot format this build writes and reads (a snapshot of another format is SNAPSHOT_INVALID). */
 export const SNAPSHOT_FORMAT = 2;
 const HEADER = 32;
 const MAGIC_AT = 0;
@@ -77,7 +78,11 @@ export function snapshotChecksum(bytes: Uint8Array): number {
   return fnv1a(bytes, CHECKSUM_AT + 4, end, fnv1a(bytes, 0, CHECKSUM_AT, 0x811c9dc5)) >>> 0;
 }
 
-/** Encodes a compiled policy and its config as an unsigned snapshot. */
+/**
+ * Encodes a compiled policy and its config as an unsigned snapshot (what
+ * engine.snapshot() returns): the table, then the config's metadata. `version` is
+ * the policy version recorded in it (a whole number ≥ 1).
+ */
 export function encodeSnapshot(compiled: CompiledPolicy, config: Config, version: number): Uint8Array {
   const meta = encodeMeta(compiled, config);
   const out = new Uint8Array(HEADER + compiled.bytes.length + meta.length);
@@ -94,8 +99,11 @@ export function encodeSnapshot(compiled: CompiledPolicy, config: Config, version
   return out;
 }
 
+/** A snapshot read back (decodeSnapshot, verifySnapshot): checked in full. */
 export interface DecodedSnapshot {
+  /** The compiled policy. */
   compiled: CompiledPolicy;
+  /** The validated config it was compiled from. */
   config: Config;
   /** Policy version the snapshot was taken at. */
   version: number;

@@ -77,7 +77,7 @@ async function expectRefusedEverywhere(doc: unknown, issues: Issue[]): Promise<v
 
   let rejected: unknown;
   try {
-    await createEngine(doc as object);
+    await createEngine(doc as never);
   } catch (e) {
     rejected = e;
   }
@@ -286,7 +286,7 @@ describe('a failed reload changes nothing', () => {
   ];
 
   it.each(badConfigs)('reload(%s) rejects with CONFIG_INVALID; verdicts and version unchanged', async (_name, badDoc) => {
-    const engine = await createEngine(good);
+    const engine = await createEngine(good as never);
     const before = flows.map((f) => engine.classify(f));
     const batch = createFlowBatch(flows);
     const beforeBatch = Array.from(engine.classifyBatch(batch));
@@ -312,7 +312,7 @@ describe('a failed reload changes nothing', () => {
     expect(batch.policyVersion).toBe(1);
 
     // a good reload afterwards gets the next version
-    expect(await engine.reload(good)).toBe(2);
+    expect(await engine.reload(good as never)).toBe(2);
     expect(flows.map((f) => engine.classify(f))).toEqual(before);
   });
 });
@@ -462,7 +462,7 @@ describe('bad flows', () => {
   });
 
   it('engine.classify of a malformed flow throws FLOW_INVALID', async () => {
-    const engine = await createEngine(baseDoc());
+    const engine = await createEngine(baseDoc() as never);
     const err = codeAndIssues(() => engine.classify({ direction: 'inbound', protocol: 'TCP', remote: 'hello', port: 22 }));
     expect(err.code).toBe('FLOW_INVALID');
   });

@@ -27,6 +27,7 @@ import { mulberry32, pick, randomConfig, randomFlows, type Rng } from './random.
 import {
   editMutation, expectCodedIssues, hostileText, inject, mutation, PROTOTYPE_NAMES, prototypeState, refusedOr, WEIRD_VALUES, weirdValueName,
 } from './hostile.js';
+import type { FlowInput } from '../src/index.js';
 
 const SEED = Number(process.env.SGFILTER_FUZZ_SEED ?? 0x5afe_c0de);
 const RUNS = Number(process.env.SGFILTER_FUZZ_RUNS ?? 200);
@@ -226,9 +227,9 @@ function terraformDoc(r: Rng): unknown {
   for (const g of doc.securityGroups) {
     for (const dir of ['inbound', 'outbound'] as const) {
       g[dir] = (g[dir] ?? []).map(() => {
-        const protocol = pick(r, ['TCP', 'UDP', 'ICMP', 'ALL', 'GRE']);
+        const protocol = pick(r, ['TCP', 'UDP', 'ICMP', 'ALL', 'GRE'] as const);
         const port = /TCP|UDP/.test(protocol) ? pick(r, ['22', '80,443', 'ALL', '1000-2000']) : 'ALL';
-        return `${pick(r, ['ACCEPT', 'DROP'])}#${pick(r, ['0.0.0.0/0', '10.0.0.0/8', '::/0', '2001:db8::/32', 'any'])}#${port}#${protocol}`;
+        return `${pick(r, ['ACCEPT', 'DROP'] as const)}#${pick(r, ['0.0.0.0/0', '10.0.0.0/8', '::/0', '2001:db8::/32', 'any'])}#${port}#${protocol}` as const;
       });
     }
   }
@@ -330,9 +331,9 @@ describe(`hostile text in every field of every config format (seed ${SEED}, ${RU
             ],
             instances: [{ id: inst, securityGroups: [g1, g2] }],
           };
-          const r = await refusedOr(() => engine.reload(doc));
+          const r = await refusedOr(() => engine.reload(doc as never));
           if (!r.ok) throw new Error(`refused ids ${JSON.stringify([g1, g2, inst])}: ${r.error.message}`);
-          const flow = (remote: string) => ({ direction: 'inbound', protocol: 'TCP', port: 22, remote, instance: inst });
+          const flow = (remote: string): FlowInput => ({ direction: 'inbound', protocol: 'TCP', port: 22, remote, instance: inst });
           expect(engine.classify(flow('10.1.2.3'))).toEqual({ action: 'drop', groupId: g1, ruleIndex: 0 });
           expect(engine.classify(flow('192.0.2.1'))).toEqual({ action: 'accept', groupId: g2, ruleIndex: 0 });
           await engine.update([{ op: 'setGroupOrder', instanceId: inst, securityGroups: [g2, g1] }, { op: 'removeRule', groupId: g1, direction: 'inbound', index: 0 }]);

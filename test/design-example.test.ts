@@ -3,8 +3,9 @@
 import { describe, expect, it } from 'vitest';
 import * as L from '../assembly/layout.js';
 import { compilePolicy, createEngine, parseConfig } from '../src/index.js';
+import type { ConfigInput } from '../src/index.js';
 
-const doc = {
+const doc: ConfigInput = {
   securityGroups: [
     { id: 'sg-web', inbound: [
       { protocol: 'TCP', port: '80,443', source: '0.0.0.0/0', action: 'accept' },
@@ -18,7 +19,7 @@ const doc = {
 describe('docs/DESIGN.md worked example', () => {
   it('classifies the example flows as the document says', async () => {
     const engine = await createEngine(doc);
-    const ssh = { direction: 'inbound', protocol: 'TCP', port: 22 };
+    const ssh = { direction: 'inbound', protocol: 'TCP', port: 22 } as const;
     expect(engine.classify({ ...ssh, remote: '203.0.113.9' })).toEqual({ action: 'accept', groupId: 'sg-web', ruleIndex: 1 });
     expect(engine.classify({ ...ssh, remote: '203.0.113.7' })).toEqual({ action: 'drop', groupId: 'sg-deny', ruleIndex: 0 });
     expect(engine.classify({ ...ssh, remote: '198.51.100.1' })).toEqual({ action: 'drop', groupId: null, ruleIndex: null });

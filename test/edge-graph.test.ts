@@ -65,9 +65,9 @@ describe('edge entry', () => {
     const dot = pkg.exports['.'];
     for (const c of WORKER_CONDITIONS) expect(dot[c]).toEqual({ types: './dist/src/edge/index.d.ts', default: './dist/src/edge/index.js' });
     const keys = Object.keys(dot);
-    // Conditions match in order: the worker ones must come before require/default.
-    expect(Math.max(...WORKER_CONDITIONS.map((c) => keys.indexOf(c)))).toBeLessThan(keys.indexOf('require'));
-    expect(Math.max(...WORKER_CONDITIONS.map((c) => keys.indexOf(c)))).toBeLessThan(keys.indexOf('default'));
+    // Conditions match in order: the worker ones must come before every condition Node matches (node, require, default).
+    const nodeFirst = Math.min(...['node', 'require', 'default'].map((c) => keys.indexOf(c)).filter((i) => i >= 0));
+    expect(Math.max(...WORKER_CONDITIONS.map((c) => keys.indexOf(c)))).toBeLessThan(nodeFirst);
     expect(dot.default).toBe('./dist/src/index.js');
     expect(pkg.files).toContain('build/sgfilter.wasm');
     const node = await import('sgfilter');

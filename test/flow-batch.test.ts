@@ -229,7 +229,7 @@ describe('flows from the JS API', () => {
 
   it('never reads a field from a polluted Object.prototype', () => {
     const proto = Object.prototype as Record<string, unknown>;
-    const flow = { direction: 'inbound', protocol: 'GRE', remote: '192.0.2.1' };
+    const flow: FlowInput = { direction: 'inbound', protocol: 'GRE', remote: '192.0.2.1' };
     const want = engine.classify(flow);
     try {
       proto.instance = 'ins-2';

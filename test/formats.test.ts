@@ -170,7 +170,7 @@ const V6_EDGES = [
   '::', '::1', 'fe80::1', 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff', '2a00:1450::200e',
 ];
 const PORT_EDGES = [0, 1, 21, 22, 23, 52, 53, 54, 79, 80, 81, 442, 443, 444, 1022, 1023, 1024, 2999, 3000, 3001, 3099, 3100, 3101, 7999, 8000, 8080, 8081, 65534, 65535];
-const PROTOCOLS: (string | number)[] = ['TCP', 'TCP', 'TCP', 'UDP', 'UDP', 'UDP', 'ICMP', 'ICMPv6', 'GRE', 50, 6, 'udp'];
+const PROTOCOLS = ['TCP', 'TCP', 'TCP', 'UDP', 'UDP', 'UDP', 'ICMP', 'ICMPv6', 'GRE', 50, 6, 'udp'] as const;
 
 function generateFlows(n: number, seed: number): FlowInput[] {
   const rnd = mulberry32(seed);
@@ -183,7 +183,7 @@ function generateFlows(n: number, seed: number): FlowInput[] {
     const remote = r < 0.5 ? pick(V4_EDGES) : r < 0.75 ? pick(V6_EDGES) : r < 0.88 ? randomV4() : randomV6();
     const protocol = pick(PROTOCOLS);
     const flow: FlowInput = { direction: rnd() < 0.5 ? 'inbound' : 'outbound', protocol, remote };
-    const p = typeof protocol === 'string' ? protocol.toUpperCase() : protocol;
+    const p: string | number = typeof protocol === 'string' ? protocol.toUpperCase() : protocol;
     if (p === 'TCP' || p === 'UDP' || p === 6 || p === 17) flow.port = rnd() < 0.8 ? pick(PORT_EDGES) : Math.floor(rnd() * 65536);
     if ((p === 'ICMP' || p === 'ICMPV6') && rnd() < 0.5) flow.icmpType = pick([0, 8, 128, 129]);
     flows.push(flow);
@@ -251,7 +251,7 @@ describe('Terraform lite strings and Tencent Cloud JSON give the native verdicts
 
   it('the native form classifies the flow set as written by hand, hitting every rule', async () => {
     const { doc, groupId } = FORMS.native!;
-    const engine = await createEngine(doc as object);
+    const engine = await createEngine(doc as never);
     const verdicts = verdictsOf(engine, doc, FLOWS);
     nativeVerdicts = verdicts.map((v) => normalize(v, groupId));
     TARGETED_EXPECTED.forEach(([action, ruleIndex], i) => {
@@ -271,7 +271,7 @@ describe('Terraform lite strings and Tencent Cloud JSON give the native verdicts
       expect(nativeVerdicts).toBeDefined();
       const r = safeParseConfig(form.doc);
       expect(r.success, r.success ? '' : JSON.stringify(r.issues, null, 1)).toBe(true);
-      const engine = await createEngine(form.doc as object);
+      const engine = await createEngine(form.doc as never);
       expect(engine.config.securityGroups.map((g) => g.id)).toEqual([form.groupId]);
       expect(engine.config.securityGroups[0]!.inbound).toHaveLength(INBOUND.length);
       expect(engine.config.securityGroups[0]!.outbound).toHaveLength(OUTBOUND.length);
@@ -282,13 +282,13 @@ describe('Terraform lite strings and Tencent Cloud JSON give the native verdicts
   }
 
   it('a small flow window (windowFlows: 7) gives the same verdicts over the whole batch', async () => {
-    const engine = await createEngine(FORMS.terraform!.doc as object, { windowFlows: 7 });
+    const engine = await createEngine(FORMS.terraform!.doc as never, { windowFlows: 7 });
     const verdicts = verdictsOf(engine, FORMS.terraform!.doc, FLOWS).map((v) => normalize(v, 'sg'));
     expect(verdicts).toEqual(nativeVerdicts);
   });
 
   it('reloading between forms keeps the verdicts (native → Tencent → Terraform)', async () => {
-    const engine = await createEngine(FORMS.native!.doc as object);
+    const engine = await createEngine(FORMS.native!.doc as never);
     await engine.reload(FORMS['tencent Response (Version "1")']!.doc as never);
     expect(engine.version).toBe(2);
     const a = verdictsOf(engine, FORMS['tencent Response (Version "1")']!.doc, FLOWS).map((v) => normalize(v, 'tencent'));
@@ -324,7 +324,7 @@ describe('Tencent Cloud specifics', () => {
         Egress: [{ ...base, Protocol: 'ALL', Port: 'ALL', CidrBlock: '0.0.0.0/0', Action: 'DROP' }],
       },
     };
-    const engine = await createEngine(doc);
+    const engine = await createEngine(doc as never);
     expect(engine.classify({ direction: 'inbound', protocol: 'GRE', remote: '10.0.1.1' })).toEqual({ action: 'accept', groupId: 'tencent', ruleIndex: 0 });
     expect(engine.classify({ direction: 'inbound', protocol: 'UDP', remote: '2001:db8::9', port: 9 })).toEqual({ action: 'accept', groupId: 'tencent', ruleIndex: 1 });
     expect(engine.classify({ direction: 'inbound', protocol: 'UDP', remote: '10.1.0.0', port: 9 })).toEqual({ action: 'drop', groupId: null, ruleIndex: null });
@@ -338,7 +338,7 @@ describe('Tencent Cloud specifics', () => {
     expect(r.success).toBe(true);
     if (!r.success) return;
     expect(r.config.warnings).toHaveLength(1);
-    const engine = await createEngine(doc);
+    const engine = await createEngine(doc as never);
     expect(engine.classify({ direction: 'inbound', protocol: 'ICMPv6', remote: '2001:db8::1' }).action).toBe('drop');
     expect(engine.classify({ direction: 'inbound', protocol: 'ICMP', remote: '2001:db8::1' }).action).toBe('drop');
     // The warning says where, in the document the user gave (like issues do): from its root.
@@ -421,7 +421,7 @@ describeWithData('tencent', 'the real Tencent CLI examples ($SGFILTER_DATA/tence
       [{ direction: 'outbound', protocol: 'TCP', remote: '20.1.0.0', port: 80 }, { action: 'drop', groupId: null, ruleIndex: null }],
       [{ direction: 'outbound', protocol: 'TCP', remote: '2001:db8::1', port: 80 }, { action: 'drop', groupId: null, ruleIndex: null }],
     ];
-    const viaDoc = await createEngine(doc as object);
+    const viaDoc = await createEngine(doc as never);
     const viaPath = await createEngine({ file: ECM_FILE });
     const loaded = await loadConfigFile(ECM_FILE);
     for (const [flow, expected] of expectations) {
@@ -455,7 +455,7 @@ describeWithData('tencent', 'the real Tencent CLI examples ($SGFILTER_DATA/tence
     expect(r.issues.some((i) => i.message.includes('ipmg-2uw6ujo6'))).toBe(true);
     expect(r.issues.some((i) => i.message.includes('ppm-f5n1f8da'))).toBe(true);
 
-    for (const attempt of [() => createEngine(doc as object), () => createEngine({ file: VPC_FILE }), () => loadConfigFile(VPC_FILE)]) {
+    for (const attempt of [() => createEngine(doc as never), () => createEngine({ file: VPC_FILE }), () => loadConfigFile(VPC_FILE)]) {
       let err: unknown;
       try {
         await attempt();
@@ -488,7 +488,7 @@ describe('malformed Terraform lite strings', () => {
     expect(issues[0]!.message).toContain('ACCEPT#1.2.3.4#80');
     let err: unknown;
     try {
-      await createEngine(d);
+      await createEngine(d as never);
     } catch (e) {
       err = e;
     }

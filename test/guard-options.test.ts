@@ -17,6 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEngine, watchConfig, type Engine } from '../src/index.js';
 import { guardServer, guardedAgent, guardedConnect, guardedDispatcher, startProxy } from '../src/node/index.js';
 import { Sockets, listen } from './net-helpers.js';
+import type { ConfigInput } from '../src/index.js';
 
 const reg = new Sockets();
 let engine: Engine;
@@ -25,7 +26,7 @@ let file: string;
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'sgfilter-options-'));
   file = join(dir, 'policy.json');
-  const config = {
+  const config: ConfigInput = {
     securityGroups: [{ id: 'sg', inbound: [{ protocol: 'TCP', port: 'ALL', source: '127.0.0.0/8', action: 'accept' }], outbound: [{ protocol: 'TCP', port: 'ALL', destination: 'any', action: 'accept' }] }],
     instances: [{ id: 'ins-1', securityGroups: ['sg'] }],
   };

@@ -9,12 +9,12 @@ import type { AddressInfo } from 'node:net';
 import fc from 'fast-check';
 import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createEngine, parseConfig, parseFlow, referenceClassify, type Config, type Engine } from '../src/index.js';
+import { createEngine, parseConfig, parseFlow, referenceClassify, type Config, type ConfigInput, type Engine } from '../src/index.js';
 import { createRequestGuard, expressGuard, fastifyGuard, honoGuard, type RequestDecision, type RequestGuardOptions } from '../src/http/index.js';
 import { FRAMEWORKS, send, sendKeepAlive, startApp, type App, type Framework } from './http-helpers.js';
 import { canListen } from './net-helpers.js';
 
-const POLICY = {
+const POLICY: ConfigInput = {
   securityGroups: [
     {
       id: 'sg-edge',
@@ -324,7 +324,7 @@ describe.each(FRAMEWORKS)('%s with the request guard', (framework: Framework) =>
     // Direct: the verdict of the connection's first request is kept until the policy changes under it.
     const direct = await startApp(framework, own, {});
     apps.push(direct);
-    const closed = { securityGroups: [{ id: 'sg-closed', inbound: [{ protocol: 'TCP', port: 'ALL', source: '127.0.0.5', action: 'accept' }] }] };
+    const closed: ConfigInput = { securityGroups: [{ id: 'sg-closed', inbound: [{ protocol: 'TCP', port: 'ALL', source: '127.0.0.5', action: 'accept' }] }] };
     const seq = await sendKeepAlive(direct, '127.0.0.2', [[], [], [], []], async (i) => {
       if (i === 2) await own.reload(closed);
       if (i === 3) await own.reload(POLICY);

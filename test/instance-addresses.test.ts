@@ -1,9 +1,9 @@
 // Instances carry their own addresses (SPEC §7 direction, §9): validated like rule
 // peers, kept through transactions and snapshots.
 import { describe, expect, it } from 'vitest';
-import { createEngine, decodeSnapshot, parseConfig, safeParseConfig } from '../src/index.js';
+import { createEngine, decodeSnapshot, parseConfig, safeParseConfig, type SecurityGroupInput } from '../src/index.js';
 
-const group = { id: 'sg', inbound: [{ protocol: 'TCP', port: 22, source: 'any', action: 'accept' }] };
+const group: SecurityGroupInput = { id: 'sg', inbound: [{ protocol: 'TCP', port: 22, source: 'any', action: 'accept' }] };
 
 describe('instance addresses', () => {
   it('are read as address sets: addresses, CIDRs and ranges, IPv4-mapped as IPv4', () => {

@@ -12,6 +12,7 @@ import {
   ConnectionDroppedError, guardServer, guardedAgent, guardedConnect, guardedDispatcher, type InboundDecision,
 } from '../src/node/index.js';
 import { Sockets, TLS_CERT, TLS_KEY, canListen, exchange, listen, tableLookup } from './net-helpers.js';
+import type { RuleSpec, ActionInput } from '../src/index.js';
 
 const HAS_IPV6 = await canListen('::1');
 const HAS_MAPPED = await canListen('::ffff:127.0.0.1');
@@ -19,11 +20,11 @@ const HAS_MAPPED = await canListen('::ffff:127.0.0.1');
 const reg = new Sockets();
 afterEach(() => reg.closeAll());
 
-const policy = (inbound: (RuleInput | string)[], outbound: (RuleInput | string)[] = []): ConfigInput => ({
+const policy = (inbound: RuleSpec[], outbound: RuleSpec[] = []): ConfigInput => ({
   securityGroups: [{ id: 'sg-test', inbound, outbound }],
 });
-const tcp = (source: string, action: string, extra: Partial<RuleInput> = {}): RuleInput => ({ protocol: 'TCP', port: 'ALL', source, action, ...extra });
-const out = (destination: string, action: string, extra: Partial<RuleInput> = {}): RuleInput => ({ protocol: 'TCP', port: 'ALL', destination, action, ...extra });
+const tcp = (source: string, action: ActionInput, extra: Partial<RuleInput> = {}): RuleInput => ({ protocol: 'TCP', port: 'ALL', source, action, ...extra });
+const out = (destination: string, action: ActionInput, extra: Partial<RuleInput> = {}): RuleInput => ({ protocol: 'TCP', port: 'ALL', destination, action, ...extra });
 
 /** An echo server whose app-level handlers record every socket they see. */
 function echoServer(): { server: net.Server; seen: net.Socket[]; received: string[] } {

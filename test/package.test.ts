@@ -8,13 +8,15 @@
  * has put them there.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
+/** Consumer files: ok.ts (every accepted spelling) and typos.ts (one typo per line marked `// typo`). */
+const TYPES_FIXTURES = join(ROOT, 'test', 'fixtures', 'types');
 const BIN = join(ROOT, 'node_modules', '.bin');
 const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 
@@ -75,16 +77,22 @@ describe('the packed package, installed into an empty project', () => {
     expect(r.out).toBe(`${ACCEPT}\naccept function\ntrue\n`);
   });
 
+  const tsProject = (name: string, resolution: string, module: string, files: string[]): string => {
+    const dir = join(project, name);
+    execFileSync('mkdir', ['-p', dir]);
+    writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({
+      compilerOptions: { target: 'ES2022', module, moduleResolution: resolution, strict: true, noEmit: true, skipLibCheck: false, types: ['node'], typeRoots: [join(project, 'node_modules', '@types')] },
+      include: ['*.ts'],
+    }));
+    writeFileSync(join(dir, 'package.json'), JSON.stringify({ type: 'module' }));
+    for (const f of files) copyFileSync(join(TYPES_FIXTURES, f), join(dir, f));
+    return dir;
+  };
+
   for (const [resolution, module] of [['NodeNext', 'NodeNext'], ['Bundler', 'ESNext']] as const) {
-    it(`type-checks with moduleResolution ${resolution}`, () => {
-      const dir = join(project, `ts-${resolution}`);
-      execFileSync('mkdir', ['-p', dir]);
-      writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({
-        compilerOptions: { target: 'ES2022', module, moduleResolution: resolution, strict: true, noEmit: true, types: ['node'], typeRoots: [join(project, 'node_modules', '@types')] },
-        include: ['*.ts'],
-      }));
-      writeFileSync(join(dir, 'package.json'), JSON.stringify({ type: 'module' }));
-      writeFileSync(join(dir, 'ok.ts'), `
+    it(`type-checks with moduleResolution ${resolution}: every spelling the input types document (test/fixtures/types/ok.ts)`, () => {
+      const dir = tsProject(`ts-${resolution}`, resolution, module, ['ok.ts']);
+      writeFileSync(join(dir, 'first.ts'), `
         import { createEngine, type Verdict, type EngineSource } from 'sgfilter';
         import { createEngine as createEdgeEngine } from 'sgfilter/edge';
         import { guardServer } from 'sgfilter/node';
@@ -93,12 +101,34 @@ describe('the packed package, installed into an empty project', () => {
         const v: Verdict = engine.classify({ direction: 'inbound', protocol: 'TCP', port: 22, remote: '203.0.113.9' });
         void v; void createEdgeEngine; void guardServer;
       `);
-      const tsc = join(BIN, 'tsc');
-      const ok = run(tsc, ['-p', dir], dir);
+      const ok = run(join(BIN, 'tsc'), ['-p', dir], dir);
       expect(ok.out).toBe('');
       expect(ok.status).toBe(0);
     }, 120_000);
+
+    it(`refuses typos with moduleResolution ${resolution}: an error on each line of test/fixtures/types/typos.ts marked // typo, and on no other`, () => {
+      const dir = tsProject(`ts-${resolution}-typos`, resolution, module, ['typos.ts']);
+      const lines = readFileSync(join(TYPES_FIXTURES, 'typos.ts'), 'utf8').split('\n');
+      const marked = lines.flatMap((l, i) => (l.endsWith('// typo') ? [i + 1] : []));
+      expect(marked.length).toBeGreaterThanOrEqual(15);
+      const r = run(join(BIN, 'tsc'), ['-p', dir, '--pretty', 'false'], dir);
+      expect(r.status).toBe(2);
+      const errors = [...r.out.matchAll(/^typos\.ts\((\d+),\d+\): error (TS\d+)/gm)].map((m) => Number(m[1]));
+      expect(r.out.split('\n').filter((l) => l.includes('error TS') && !l.startsWith('typos.ts('))).toEqual([]);
+      expect([...new Set(errors)].sort((a, b) => a - b)).toEqual(marked);
+    }, 120_000);
   }
+
+  it('ships the config JSON Schema as sgfilter/schema.json (require.resolve, and an import with type json)', () => {
+    writeFileSync(join(project, 'schema.mjs'), `
+      import { createRequire } from 'node:module';
+      import schema from 'sgfilter/schema.json' with { type: 'json' };
+      const path = createRequire(import.meta.url).resolve('sgfilter/schema.json');
+      console.log(path.endsWith('schema/sgfilter-config.schema.json'), schema.$schema, typeof schema.definitions.inboundRule);
+    `);
+    const r = run(process.execPath, ['--no-warnings', 'schema.mjs'], project); // JSON modules warn as experimental in Node 20
+    expect(r.out).toBe('true http://json-schema.org/draft-07/schema# object\n');
+  });
 
   it('runs the CLI with npx sgfilter', () => {
     const version = run(npm, ['exec', '--offline', '--', 'sgfilter', '--version'], project);
@@ -118,7 +148,10 @@ describe('package linters on the packed tarball', () => {
   }, 120_000);
 
   it('arethetypeswrong: no problems in any resolution mode', () => {
-    const r = run(join(BIN, 'attw'), [tarball], ROOT);
+    // sgfilter/schema.json is data, not a module with types: Node 16+ and bundlers resolve it
+    // through "exports" (checked above), and node10 resolution, which ignores "exports",
+    // has no business importing it.
+    const r = run(join(BIN, 'attw'), [tarball, '--exclude-entrypoints', './schema.json'], ROOT);
     expect(r.out).toContain('No problems found');
     expect(r.status).toBe(0);
   }, 120_000);

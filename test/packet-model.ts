@@ -9,7 +9,7 @@
  * The choices where the SPEC is silent are those of docs/DESIGN.md §9; each is
  * repeated here where it is applied.
  */
-import { referenceClassify, type Config, type Flow, type Verdict } from '../src/index.js';
+import { referenceClassify, type Config, type ParsedFlow as Flow, type Verdict } from '../src/index.js';
 
 export type Reason = 'rule' | 'default' | 'established' | 'related' | 'malformed' | 'fragment' | 'table-full' | 'not-local' | 'not-ip';
 

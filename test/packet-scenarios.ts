@@ -9,7 +9,7 @@
  */
 import fc from 'fast-check';
 import ipaddr from 'ipaddr.js';
-import type { ConfigInput, RuleInput } from '../src/index.js';
+import type { ConfigInput, ProtocolInput, RuleInput } from '../src/index.js';
 import type { OwnRange } from './packet-model.js';
 import {
   ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6, LINK, TCP_FLAGS as F, ethernet, icmp, ipv4, ipv6, nullLoopback, sll, sll2, tcp, udp, type Ext,
@@ -55,7 +55,7 @@ const PEERS = ['0.0.0.0/0', '::/0', 'any', '203.0.113.0/24', '198.51.100.7', '10
 
 const ruleArb = (dir: 'inbound' | 'outbound'): fc.Arbitrary<RuleInput> =>
   fc.record({
-    protocol: fc.constantFrom('TCP', 'UDP', 'ICMP', 'ICMPv6', 'ALL', 'GRE', 50),
+    protocol: fc.constantFrom<ProtocolInput>('TCP', 'UDP', 'ICMP', 'ICMPv6', 'ALL', 'GRE', 50),
     port: fc.option(fc.constantFrom(...PORTS.map(String), '0-4000', 'ALL'), { nil: undefined, freq: 3 }), // absent 1 in 3
     peer: fc.constantFrom(...PEERS),
     action: fc.constantFrom('accept', 'accept', 'drop'),

@@ -2,7 +2,7 @@
 // link layers, header checks, every truncation, state machine and timeouts, ICMP
 // errors, fragments, direction, capacity, time, publishes, and the API's validation.
 import { describe, expect, it } from 'vitest';
-import { createEngine, createPacketBatch, PacketBatch, PACKET_REASONS, SgfilterError, type Engine, type Tracker, type TrackerOptions } from '../src/index.js';
+import { createEngine, createPacketBatch, PacketBatch, PACKET_REASONS, SgfilterError, type ConfigInput, type Engine, type Tracker, type TrackerOptions } from '../src/index.js';
 import * as P from '../assembly/packet-layout.js';
 import {
   ETHERTYPE_ARP, ETHERTYPE_IPV4, ETHERTYPE_IPV6, LINK, TCP_FLAGS as F, ethernet, icmp, ipv4, ipv6, nullLoopback, sll, sll2, tcp, udp,
@@ -14,7 +14,7 @@ const R = '203.0.113.9'; // a peer
 const L6 = '2001:db8::5';
 const R6 = '2001:db8:ffff::9';
 
-const POLICY = {
+const POLICY: ConfigInput = {
   securityGroups: [{
     id: 'sg',
     inbound: [
@@ -37,7 +37,7 @@ const POLICY = {
   instances: [{ id: 'i1', securityGroups: ['sg'], addresses: [L, L2, L6] }],
 };
 
-async function setup(options: TrackerOptions = {}, policy: object = POLICY): Promise<{ engine: Engine; tracker: Tracker }> {
+async function setup(options: TrackerOptions = {}, policy: ConfigInput = POLICY): Promise<{ engine: Engine; tracker: Tracker }> {
   const engine = await createEngine(policy);
   return { engine, tracker: engine.createTracker(options) };
 }
@@ -456,7 +456,7 @@ describe('direction (SPEC §7)', () => {
   it('the instance\'s addresses follow the published policy', async () => {
     const { engine, tracker } = await setup();
     const moved = structuredClone(POLICY);
-    moved.instances[0]!.addresses = ['10.0.0.8'];
+    moved.instances![0]!.addresses = ['10.0.0.8'];
     await engine.reload(moved);
     expect(run(tracker, [[syn(R, L, 5000, 22), 0], [syn(R, '10.0.0.8', 5000, 22), 0]])).toEqual(['drop not-local', 'accept rule inbound/0']);
   });

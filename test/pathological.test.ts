@@ -127,7 +127,7 @@ describe('pathological: thousands of nested prefixes', () => {
     const ordered = [...prefixes].sort((a, b) => (b.hi - b.lo > a.hi - a.lo ? -1 : b.hi - b.lo < a.hi - a.lo ? 1 : 0));
     const front = ordered.filter(() => r() < 0.1);
     const rules: RuleInput[] = [...shuffle(r, front), ...ordered.filter((p) => !front.includes(p))].map((p, i) => {
-      const proto = pick(r, ['ALL', 'ALL', 'TCP', 'UDP']);
+      const proto = pick(r, ['ALL', 'ALL', 'TCP', 'UDP'] as const);
       const rule: RuleInput = { protocol: proto, source: p.cidr, action: i % 3 ? 'accept' : 'drop' };
       if (proto !== 'ALL' && r() < 0.5) rule.port = pick(r, ['22', '80,443', '1000-2000']);
       return rule;
@@ -142,7 +142,7 @@ describe('pathological: thousands of nested prefixes', () => {
       const max = p.v6 ? V6_MAX : V4_MAX;
       for (const a of [p.lo - 1n, p.lo, p.hi, p.hi + 1n]) {
         if (a < 0n || a > max) continue;
-        const protocol = pick(r, ['TCP', 'UDP', p.v6 ? 'ICMPv6' : 'ICMP']);
+        const protocol = pick(r, ['TCP', 'UDP', p.v6 ? 'ICMPv6' : 'ICMP'] as const);
         const f: FlowInput = { direction: 'inbound', protocol, remote: formatAddress(p.v6, a) };
         if (protocol === 'TCP' || protocol === 'UDP') f.port = pick(r, [21, 22, 23, 80, 443, 999, 1000, 2000, 2001]);
         flows.push(f);

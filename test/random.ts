@@ -3,7 +3,7 @@
  * small pools so that rules overlap, nest and share edges; flows are placed on and
  * next to every range and prefix edge of the config they are tested against.
  */
-import type { Config, ConfigInput, FlowInput, RuleInput, SecurityGroupInput } from '../src/index.js';
+import type { Config, ConfigInput, FlowInput, RuleInput, RuleSpec, SecurityGroupInput } from '../src/index.js';
 import { formatAddress, V4_MAX, V6_MAX } from '../src/config/address.js';
 
 export type Rng = () => number;
@@ -63,9 +63,16 @@ const ACCEPTS = ['accept', 'ACCEPT', 'allow', 'Allow'];
 const DROPS = ['drop', 'DROP', 'reject', 'Reject', 'deny'];
 const PRESETS = ['linux-login', 'Linux login', 'windows-login', 'Windows login', 'ping', 'Ping', 'http', 'HTTP (80)', 'https', 'HTTPS (443)', 'ftp', 'telnet'];
 
-function rule(r: Rng, dir: 'inbound' | 'outbound'): RuleInput | string {
+/**
+ * A rule as generated: the validator reads words in any case (mixCase gives "tCp"),
+ * while RuleInput types only the common spellings, so generated rules are built
+ * loosely and handed over as the rules they are at run time.
+ */
+type LooseRule = { -readonly [K in keyof RuleInput]?: any };
+
+function rule(r: Rng, dir: 'inbound' | 'outbound'): RuleSpec {
   const action = chance(r, 0.55) ? pick(r, ACCEPTS) : pick(r, DROPS);
-  const out: RuleInput = { action };
+  const out: LooseRule = { action };
   let proto: string | number;
   if (chance(r, 0.2)) {
     out.type = pick(r, PRESETS);
@@ -92,9 +99,9 @@ function rule(r: Rng, dir: 'inbound' | 'outbound'): RuleInput | string {
   // Terraform lite form for plain rules.
   if (!out.type && !out.sourcePort && !out.localCidr && out.icmpType === undefined && !out.peer && chance(r, 0.1)) {
     const pp = dir === 'inbound' ? out.source : out.destination;
-    return `${action}#${pp}#${out.port ?? 'ALL'}#${out.protocol}`;
+    return `${action}#${pp}#${out.port ?? 'ALL'}#${out.protocol}` as RuleSpec;
   }
-  return out;
+  return out as RuleInput;
 }
 
 export function randomConfig(r: Rng, maxRules = 12): ConfigInput {
@@ -102,7 +109,7 @@ export function randomConfig(r: Rng, maxRules = 12): ConfigInput {
   const groups: SecurityGroupInput[] = [];
   for (let g = 0; g < nGroups; g++) {
     const group: SecurityGroupInput = { id: `sg-${g}` };
-    if (chance(r, 0.25)) group.template = pick(r, ['open-all', 'open-common', 'custom', 'OPEN-ALL']);
+    if (chance(r, 0.25)) group.template = pick(r, ['open-all', 'open-common', 'custom', 'OPEN-ALL'] as const);
     group.inbound = Array.from({ length: int(r, 0, maxRules) }, () => rule(r, 'inbound'));
     group.outbound = Array.from({ length: int(r, 0, maxRules) }, () => rule(r, 'outbound'));
     groups.push(group);
@@ -186,8 +193,8 @@ export function randomFlows(r: Rng, config: Config, n: number): FlowInput[] {
   const instances = config.implicitInstance ? [] : config.instances.map((i) => i.id);
   const flows: FlowInput[] = [];
   for (let i = 0; i < n; i++) {
-    const protocol = pick(r, ['TCP', 'UDP', 'ICMP', 'ICMPv6', 'GRE', 6, 17, 1, 58, 47, 0, 255, 132, 'tcp']);
-    const f: FlowInput = { direction: pick(r, ['inbound', 'outbound']), protocol, remote: addr() };
+    const protocol = pick(r, ['TCP', 'UDP', 'ICMP', 'ICMPv6', 'GRE', 6, 17, 1, 58, 47, 0, 255, 132, 'tcp'] as const);
+    const f: FlowInput = { direction: pick(r, ['inbound', 'outbound'] as const), protocol, remote: addr() };
     const tcpUdp = protocol === 'TCP' || protocol === 'UDP' || protocol === 6 || protocol === 17 || protocol === 'tcp';
     if (tcpUdp || chance(r, 0.1)) f.port = pick(r, ports);
     if (tcpUdp && chance(r, 0.3)) f.sourcePort = pick(r, ports);

@@ -11,7 +11,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import {
-  createEngine, createFlowBatch, parseConfig, parseFlow, referenceClassify, type Config, type ConfigInput, type Flow,
+  createEngine, createFlowBatch, parseConfig, parseFlow, referenceClassify, type Config, type ConfigInput, type ParsedFlow,
   type SecurityGroupInput,
 } from '../src/index.js';
 import { mulberry32, pick, randomConfig, randomFlows, type Rng } from './random.js';
@@ -78,7 +78,7 @@ describe('reload under load', () => {
     engine.on('change', ({ version }) => byVersion.set(version, engine.config));
 
     // Flows aimed at the edges of both policies, naming every instance (and none).
-    const pool: Flow[] = configs.flatMap((c) => randomFlows(r, c, 3000)).map(parseFlow);
+    const pool: ParsedFlow[] = configs.flatMap((c) => randomFlows(r, c, 3000)).map(parseFlow);
     const donorRules = docs.flatMap((d) =>
       d.securityGroups.flatMap((g) => (['inbound', 'outbound'] as const).flatMap((dir) => (g[dir] ?? []).map((rule) => ({ rule, dir })))),
     );

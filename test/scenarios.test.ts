@@ -48,7 +48,7 @@ const label = (c: Case): string => c.what ?? JSON.stringify(c.flow);
 
 /** Checks each case through the three paths; the engine is returned for further use. */
 async function checkCases(config: Doc, cases: Case[], engine?: Engine): Promise<Engine> {
-  const e = engine ?? (await createEngine(config));
+  const e = engine ?? (await createEngine(config as never));
   const parsed = parseConfig(config);
   // 1. one flow at a time
   for (const c of cases) {
@@ -258,7 +258,7 @@ describe('SPEC §5 seed scenarios (one group, default instance)', () => {
       template: 'open-all',
       outbound: [{ type: 'Custom', protocol: 'ALL', port: 'ALL', destination: '192.0.2.66', action: 'Reject' }],
     });
-    const engine = await createEngine(config);
+    const engine = await createEngine(config as never);
     const group = engine.config.securityGroups[0]!;
     expect(group.template).toBe('open-all');
     const written = 1;
@@ -349,7 +349,7 @@ describe('multi-group priority (seed "Multi-Scenario Configurations")', () => {
     expect(Array.from(engine.classifyBatch(early))).toEqual([0, 0]);
     expect(early.policyVersion).toBe(1);
 
-    const returned = await engine.reload(withOrder(['sg-b', 'sg-a']));
+    const returned = await engine.reload(withOrder(['sg-b', 'sg-a']) as never);
     expect(returned).toBe(2);
     expect(engine.version).toBe(2);
     await checkCases(
@@ -366,13 +366,13 @@ describe('multi-group priority (seed "Multi-Scenario Configurations")', () => {
     expect(early.verdict(0)).toEqual(accept('sg-b', 0));
 
     // and back again
-    expect(await engine.reload(withOrder(['sg-a', 'sg-b']))).toBe(3);
+    expect(await engine.reload(withOrder(['sg-a', 'sg-b']) as never)).toBe(3);
     expect(engine.classify(ssh)).toEqual(dropBy('sg-a', 0));
     expect(engine.version).toBe(3);
   });
 
   it('reload also accepts an already-validated Config', async () => {
-    const engine = await createEngine(withOrder(['sg-a', 'sg-b']));
+    const engine = await createEngine(withOrder(['sg-a', 'sg-b']) as never);
     await engine.reload(parseConfig(withOrder(['sg-b', 'sg-a'])));
     expect(engine.version).toBe(2);
     expect(engine.classify(ssh)).toEqual(accept('sg-b', 0));
@@ -452,7 +452,7 @@ describe('flows: IPv4-mapped remotes and instances (SPEC §1, §3)', () => {
   });
 
   it('an unknown instance throws SgfilterError UNKNOWN_INSTANCE (classify, classifyBatch, reference)', async () => {
-    const engine = await createEngine(twoInstances);
+    const engine = await createEngine(twoInstances as never);
     const bad: FlowInput = { ...inTcp('1.2.3.4', 22), instance: 'ins-nope' };
     const codeOf = (fn: () => unknown): string | undefined => {
       try {

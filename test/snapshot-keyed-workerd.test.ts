@@ -7,13 +7,14 @@ import { join } from 'node:path';
 import { Miniflare } from 'miniflare';
 import { createEngine, verifySnapshot } from '../src/index.js';
 import { ROOT, bundleWorker } from './edge-bundle.js';
+import type { Action, ConfigInput, FlowInput } from '../src/index.js';
 
 let mf: Miniflare | undefined;
 const KEY = 'a1'.repeat(32);
 const OTHER_KEY = 'b2'.repeat(32);
 const key = Buffer.from(KEY, 'hex');
-const doc = (action: string) => ({ securityGroups: [{ id: 'sg', inbound: [{ protocol: 'TCP', port: 22, source: 'any', action }] }] });
-const ssh = { direction: 'inbound', protocol: 'TCP', port: 22, remote: '198.51.100.7' };
+const doc = (action: Action): ConfigInput => ({ securityGroups: [{ id: 'sg', inbound: [{ protocol: 'TCP', port: 22, source: 'any', action }] }] });
+const ssh: FlowInput = { direction: 'inbound', protocol: 'TCP', port: 22, remote: '198.51.100.7' };
 const b64 = (bytes: Uint8Array) => Buffer.from(bytes).toString('base64');
 
 async function post(path: string, body: object): Promise<Record<string, unknown>> {

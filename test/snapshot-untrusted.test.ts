@@ -42,7 +42,7 @@ function bigConfig(r: Rng, rules: number): ConfigInput {
     const source = r() < 0.2
       ? [`2001:db8:${a}::/48`, `2001:db8:${a}:${b}::/64`, `2001:db8:${a}:${b}::${c}`, `2001:db8::${c}:${b}`][int(4)]!
       : [`10.${int(256)}.0.0/16`, `10.${int(256)}.${int(256)}.0/24`, `10.${int(256)}.${int(256)}.${int(256)}`, `11.${int(256)}.${int(256)}.${int(16) * 16}/28`][int(4)]!;
-    return { protocol: r() < 0.8 ? 'TCP' : 'UDP', port: r() < 0.5 ? int(65536) : `${int(1024)}-${1024 + int(60000)}`, source, action: r() < 0.5 ? 'accept' : 'drop' };
+    return { protocol: r() < 0.8 ? 'TCP' : 'UDP', port: r() < 0.5 ? int(65536) : `${int(1024)}-${1024 + int(60000)}`, source, action: r() < 0.5 ? 'accept' : 'drop' } as const;
   });
   return {
     securityGroups: [
@@ -349,8 +349,8 @@ describe('keyed snapshots', () => {
   const key = new Uint8Array(32).map((_, i) => i * 7 + 1);
   const otherKey = new Uint8Array(48).fill(9);
   const open = { securityGroups: [{ id: 'sg', inbound: [{ protocol: 'TCP', port: 22, source: 'any', action: 'accept' }] }] };
-  const closed = { securityGroups: [{ id: 'sg', inbound: [{ protocol: 'TCP', port: 22, source: 'any', action: 'drop' }] }] };
-  const ssh = { direction: 'inbound', protocol: 'TCP', port: 22, remote: '198.51.100.7' };
+  const closed: ConfigInput = { securityGroups: [{ id: 'sg', inbound: [{ protocol: 'TCP', port: 22, source: 'any', action: 'drop' }] }] };
+  const ssh: FlowInput = { direction: 'inbound', protocol: 'TCP', port: 22, remote: '198.51.100.7' };
 
   it('sign and verify: an engine given a key loads what that key signed, and nothing else', async () => {
     const signedOpen = await (await engineOf(open)).snapshot({ key });

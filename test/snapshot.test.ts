@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { createEngine, createFlowBatch, decodeSnapshot, parseConfig, type SgfilterError } from '../src/index.js';
 import { mulberry32, randomConfig, randomFlows } from './random.js';
+import type { FlowInput } from '../src/index.js';
 
 describe('snapshots', () => {
   it('load into a new engine and classify exactly as the engine they came from', async () => {
@@ -22,7 +23,7 @@ describe('snapshots', () => {
   it('hot-swap into a running engine (a new version), and refuse damaged snapshots without changing anything', async () => {
     const open = await createEngine({ securityGroups: [{ id: 'sg', inbound: [{ protocol: 'TCP', port: 22, source: 'any', action: 'accept' }] }] });
     const closed = await createEngine({ securityGroups: [{ id: 'sg', inbound: [{ protocol: 'TCP', port: 22, source: 'any', action: 'drop' }] }] });
-    const ssh = { direction: 'inbound', protocol: 'TCP', port: 22, remote: '198.51.100.7' };
+    const ssh: FlowInput = { direction: 'inbound', protocol: 'TCP', port: 22, remote: '198.51.100.7' };
     const snap = closed.snapshot();
     const refuse = async (bytes: Uint8Array, what: RegExp) => {
       const err = (await open.loadSnapshot(bytes).catch((e) => e)) as SgfilterError;

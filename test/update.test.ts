@@ -80,7 +80,7 @@ describe('update: rules', () => {
 
   it('edits outbound rules on their own', async () => {
     const engine = await createEngine(base());
-    const out66 = { direction: 'outbound', protocol: 'UDP', port: 53, remote: '192.0.2.66' };
+    const out66: FlowInput = { direction: 'outbound', protocol: 'UDP', port: 53, remote: '192.0.2.66' };
     expect(engine.classify(out66)).toEqual({ action: 'drop', groupId: 'sg-web', ruleIndex: 0 });
     await engine.update((tx) => tx.addRule('sg-web', 'outbound', 'ACCEPT#192.0.2.66#53#UDP', 0));
     expect(engine.classify(out66)).toEqual({ action: 'accept', groupId: 'sg-web', ruleIndex: 0 });
@@ -203,10 +203,10 @@ describe('update: atomicity, versions and change events', () => {
       engine.update((tx) => {
         tx.addRule('sg-web', 'inbound', { protocol: 'TCP', port: 22, source: '0.0.0.0/0', action: 'drop' }, 0); // fine
         tx.setGroupOrder('web-1', ['sg-web', 'sg-deny']); // fine
-        tx.addRule('sg-web', 'inbound', { protocol: 'ICMP', port: 22, source: '10.0.0.1/8', action: 'maybe' }); // bad
+        tx.addRule('sg-web', 'inbound', { protocol: 'ICMP', port: 22, source: '10.0.0.1/8', action: 'maybe' } as never); // bad
         tx.removeRule('sg-nope', 'inbound', 0); // unknown group
         tx.moveRule('sg-web', 'sideways' as 'inbound', 0, 1); // bad direction
-        tx.addRule('sg-web', 'outbound', 'ACCEPT#any#80'); // bad Terraform string
+        tx.addRule('sg-web', 'outbound', 'ACCEPT#any#80' as never); // bad Terraform string
         tx.removeRule('sg-deny', 'inbound', 1); // past the end
       }),
     );

@@ -1,11 +1,12 @@
 // Versioned reloads (optimistic locking) and change notifications.
 import { describe, expect, it } from 'vitest';
 import { createEngine, type PolicyChange, type SgfilterError } from '../src/index.js';
+import type { ConfigInput, FlowInput } from '../src/index.js';
 
-const policy = (action: 'accept' | 'drop') => ({
+const policy = (action: 'accept' | 'drop'): ConfigInput => ({
   securityGroups: [{ id: 'sg', inbound: [{ protocol: 'TCP', port: 22, source: '0.0.0.0/0', action }] }],
 });
-const ssh = { direction: 'inbound', protocol: 'TCP', port: 22, remote: '198.51.100.7' };
+const ssh: FlowInput = { direction: 'inbound', protocol: 'TCP', port: 22, remote: '198.51.100.7' };
 
 describe('versions', () => {
   it('refuses a reload against a stale expectedVersion and changes nothing', async () => {
@@ -25,7 +26,7 @@ describe('versions', () => {
     const seen: PolicyChange[] = [];
     const stop = engine.on('change', (c) => seen.push(c));
     await engine.reload(policy('drop'));
-    await expect(engine.reload({ securityGroups: [{ id: 'sg', inbound: [{}] }] })).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
+    await expect(engine.reload({ securityGroups: [{ id: 'sg', inbound: [{}] }] } as never)).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
     await expect(engine.reload(policy('accept'), { expectedVersion: 1 })).rejects.toMatchObject({ code: 'VERSION_CONFLICT' });
     await engine.reload(policy('accept'));
     stop();

@@ -6,6 +6,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEngine, watchConfig, type SgfilterError } from '../src/index.js';
+import type { FlowInput } from '../src/index.js';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const cliPath = join(root, 'dist', 'src', 'cli.js');
@@ -15,7 +16,7 @@ const yaml = (action: string, port: string | number = 22) => `securityGroups:
     inbound:
       - { protocol: TCP, port: ${port}, source: 0.0.0.0/0, action: ${action} }
 `;
-const ssh = { direction: 'inbound', protocol: 'TCP', port: 22, remote: '198.51.100.7' };
+const ssh: FlowInput = { direction: 'inbound', protocol: 'TCP', port: 22, remote: '198.51.100.7' };
 
 let tmp: string;
 beforeAll(() => {

@@ -23,6 +23,7 @@ import {
 } from '../src/index.js';
 import { isPlainData } from '../src/node/worker-protocol.js';
 import { mulberry32, randomConfig, randomFlows } from './random.js';
+import type { Action } from '../src/index.js';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const dir = mkdtempSync(join(tmpdir(), 'sgfilter-worker-failures-'));
@@ -93,7 +94,7 @@ afterEach(() => {
   tamper = null;
 });
 
-const ssh = (action: string, id = 'sg'): ConfigInput => ({ securityGroups: [{ id, inbound: [{ protocol: 'TCP', port: 22, source: 'any', action }] }] });
+const ssh = (action: Action, id = 'sg'): ConfigInput => ({ securityGroups: [{ id, inbound: [{ protocol: 'TCP', port: 22, source: 'any', action }] }] });
 const SSH: FlowInput = { direction: 'inbound', protocol: 'TCP', port: 22, remote: '198.51.100.7' };
 /** A compile request for the config whose first group has this id. */
 const groupId = (m: Record<string, unknown>) => ((m.config as { securityGroups?: { id?: string }[] } | undefined)?.securityGroups?.[0]?.id);
@@ -125,7 +126,7 @@ describe('compileInWorker / reloadInWorker never hang', () => {
         continue;
       }
       const expectedObject = inThread(() => compilePolicy(parseConfig(doc)));
-      sameAsInThread(await failure(compileInWorker(doc as object)), expectedObject, `object ${where} ${depth}`);
+      sameAsInThread(await failure(compileInWorker(doc as never)), expectedObject, `object ${where} ${depth}`);
     }
     expect(engine.version).toBe(1);
     // And the worker still works.
@@ -256,7 +257,7 @@ describe('classifier pool never hangs and heals', () => {
       expect(await actions()).toEqual({ actions: [0], version: 2 });
 
       // A bad config or snapshot: refused, nothing moves.
-      expect(await failure(pool.publish({ securityGroups: [{ id: 'x', inbound: [{ protocol: 'TCPX' }] }] }))).toMatch(/^CONFIG_INVALID: /);
+      expect(await failure(pool.publish({ securityGroups: [{ id: 'x', inbound: [{ protocol: 'TCPX' }] }] } as never))).toMatch(/^CONFIG_INVALID: /);
       expect(await failure(pool.publish({ snapshot: new Uint8Array(10) }))).toMatch(/^SNAPSHOT_INVALID: /);
       expect(pool.version).toBe(2);
       expect(await actions()).toEqual({ actions: [0], version: 2 });
@@ -346,12 +347,12 @@ describe('values only the JS API can pass', () => {
     for (let i = 0; i < 60; i++) {
       const doc = plant(randomConfig(r, 6) as unknown as Record<string, unknown>, weird[i % weird.length]!(), Math.floor(r() * 1000));
       const expected = inThread(() => compilePolicy(parseConfig(doc)));
-      const got = await failure(compileInWorker(doc as object));
+      const got = await failure(compileInWorker(doc as never));
       expect(got, `case ${i}`).toBe(expected);
       if (expected === 'resolved') {
         const config = parseConfig(doc);
         const here = await createEngine(config);
-        const there = await createEngine({ snapshot: (await within(compileInWorker(doc as object)) as { value: Uint8Array }).value });
+        const there = await createEngine({ snapshot: (await within(compileInWorker(doc as never)) as { value: Uint8Array }).value });
         const flows = randomFlows(r, config, 100);
         expect([...there.classifyBatch(createFlowBatch(flows))]).toEqual([...here.classifyBatch(createFlowBatch(flows))]);
       }

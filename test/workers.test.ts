@@ -15,6 +15,7 @@ import {
 } from '../src/index.js';
 import { blocklistAddresses, blocklistPolicy, blocklistPrefixes } from '../bench/blocklist-policy.js';
 import { mulberry32, randomConfig, randomFlows } from './random.js';
+import type { Action, ConfigInput } from '../src/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sgfilter-workers-'));
 afterAll(async () => {
@@ -22,7 +23,7 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const ssh = (action: string) => ({ securityGroups: [{ id: 'sg', inbound: [{ protocol: 'TCP', port: 22, source: 'any', action }] }] });
+const ssh = (action: Action): ConfigInput => ({ securityGroups: [{ id: 'sg', inbound: [{ protocol: 'TCP', port: 22, source: 'any', action }] }] });
 const SSH_FLOW: FlowInput = { direction: 'inbound', protocol: 'TCP', port: 22, remote: '198.51.100.7' };
 
 function expectReference(config: Config, flows: FlowInput[], verdict: (i: number) => unknown): void {
@@ -71,10 +72,10 @@ describe('compileInWorker / reloadInWorker', () => {
         { id: 'sg', inbound: [{ protocl: 'TCP', port: 22, source: 'any', action: 'accept' }] },
       ],
     };
-    const inThread = (await engine.reload(bad).catch((e) => e)) as SgfilterError;
+    const inThread = (await engine.reload(bad as never).catch((e) => e)) as SgfilterError;
     expect(inThread.code).toBe('CONFIG_INVALID');
     expect(inThread.issues.length).toBeGreaterThanOrEqual(5);
-    const err = (await reloadInWorker(engine, bad).catch((e) => e)) as SgfilterError;
+    const err = (await reloadInWorker(engine, bad as never).catch((e) => e)) as SgfilterError;
     expect(err.name).toBe('SgfilterError');
     expect(err.code).toBe('CONFIG_INVALID');
     expect(err.message).toBe(inThread.message);
@@ -215,7 +216,7 @@ describe('classifier pool', () => {
       expect([...after.actions]).toEqual(flows.map(() => 0));
 
       // An invalid config: refused with every issue, nothing changes.
-      const err = (await pool.publish({ securityGroups: [{ id: 'sg', inbound: [{ protocol: 'TCPX', port: 99999, source: 'any', action: 'x' }] }] }).catch((e) => e)) as SgfilterError;
+      const err = (await pool.publish({ securityGroups: [{ id: 'sg', inbound: [{ protocol: 'TCPX', port: 99999, source: 'any', action: 'x' }] }] } as never).catch((e) => e)) as SgfilterError;
       expect(err.code).toBe('CONFIG_INVALID');
       expect(err.issues.length).toBe(3);
       expect(((await pool.publish(ssh('accept'), { expectedVersion: 1 }).catch((e) => e)) as SgfilterError).code).toBe('VERSION_CONFLICT');
@@ -224,7 +225,7 @@ describe('classifier pool', () => {
       expect([...(await pool.classify(flows)).actions]).toEqual(flows.map(() => 0));
 
       // Bad flows and unknown instances reject like classifyBatch.
-      const badFlows = [...flows, { ...SSH_FLOW, direction: 'sideways' }];
+      const badFlows = [...flows, { ...SSH_FLOW, direction: 'sideways' } as never];
       const badFlow = (await pool.classify(badFlows).catch((e) => e)) as SgfilterError;
       expect(badFlow.code).toBe('FLOW_INVALID');
       expect(badFlow.issues.map((i) => i.path)).toEqual([[30, 'direction']]); // its index in the whole call

@@ -59,6 +59,7 @@ export class CaptureBatch {
   /** Byte offset in the file of each packet's record (pcap record header / pcapng block). */
   readonly recordOffsets: Float64Array;
 
+  /** @param capacity Most packets the batch holds (the reader's batchSize). */
   constructor(readonly capacity: number) {
     this.offsets = new Uint32Array(capacity);
     this.capturedLengths = new Uint32Array(capacity);
@@ -80,11 +81,17 @@ export class CaptureBatch {
 
 /** One packet copied out of a batch, for code that keeps packets around (tests, tools). */
 export interface CapturedPacket {
+  /** The captured bytes (a copy), starting with the link-layer header. */
   data: Uint8Array;
+  /** The packet's length on the wire, in bytes (at least data.length). */
   originalLength: number;
+  /** Whole seconds since 1970-01-01 UTC. */
   timestampSeconds: number;
+  /** Nanoseconds within that second, 0-999,999,999. */
   timestampNanoseconds: number;
+  /** The link type (LINKTYPE_*). */
   linkType: number;
+  /** The interface it was captured on: an index into the reader's interfaces. */
   interfaceId: number;
 }
 

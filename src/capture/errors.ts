@@ -12,8 +12,10 @@
  */
 import { SgfilterError, type ErrorCode } from '../errors.js';
 
+/** The codes a CaptureError carries: CAPTURE_INVALID, CAPTURE_TRUNCATED, CAPTURE_UNSUPPORTED, CAPTURE_LINK_TYPE_MISMATCH. */
 export type CaptureErrorCode = Extract<ErrorCode, `CAPTURE_${string}`>;
 
+/** A problem in a capture file, or one a capture output cannot hold: where it is, in bytes from the start of the file. */
 export class CaptureError extends SgfilterError {
   /** Byte offset (from the start of the file) of the first bad or missing byte. */
   readonly offset: number;

@@ -13,6 +13,7 @@
 import type { CaptureBatch } from './batch.js';
 import type { TimestampResolution } from './timestamp.js';
 
+/** readCapture's options (and openCaptureFile's). */
 export interface CaptureReadOptions {
   /** Packets per batch (default 8192; 1 to 1,048,576). */
   batchSize?: number;
@@ -61,8 +62,9 @@ export interface CaptureInterface {
   readonly timestampOffsetSeconds: number;
   /** Bytes of frame check sequence at the end of each packet, when the file says (pcap link type FCS bits, pcapng if_fcslen). */
   readonly fcsLength: number | undefined;
-  /** if_name and if_description (pcapng), when present. */
+  /** if_name (pcapng), when present. */
   readonly name: string | undefined;
+  /** if_description (pcapng), when present. */
   readonly description: string | undefined;
   /** File offset of the header / block that declared it. */
   readonly fileOffset: number;
@@ -70,15 +72,21 @@ export interface CaptureInterface {
 
 /** One pcapng section (a classic pcap file is one section). */
 export interface CaptureSection {
+  /** 0 for the first section of the file. */
   readonly index: number;
+  /** The section's byte order. */
   readonly littleEndian: boolean;
   /** pcap: 2.4 (or older); pcapng: 1.0. */
   readonly versionMajor: number;
+  /** The minor version (see versionMajor). */
   readonly versionMinor: number;
-  /** shb_hardware, shb_os, shb_userappl (pcapng), when present. */
+  /** shb_hardware (pcapng), when present. */
   readonly hardware: string | undefined;
+  /** shb_os (pcapng), when present. */
   readonly os: string | undefined;
+  /** shb_userappl (pcapng), when present. */
   readonly application: string | undefined;
+  /** File offset of the header / block that opened it. */
   readonly fileOffset: number;
 }
 

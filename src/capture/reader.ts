@@ -32,10 +32,12 @@ import type { CaptureInterface, CaptureReadOptions, CaptureSection, FormatDecode
 import { isPcapMagic, PcapDecoder, PCAP_HEADER_LENGTH } from './pcap.js';
 import { PcapngDecoder, PCAPNG_MAGIC } from './pcapng.js';
 
+/** Classic pcap (libpcap) or pcapng. */
 export type CaptureFormat = 'pcap' | 'pcapng';
 
 /** Chunks may be Uint8Arrays (Node Buffers are) or ArrayBuffers. */
 export type CaptureChunk = Uint8Array | ArrayBuffer;
+/** What readCapture reads: the whole file's bytes, or its bytes in chunks (Node streams are async iterables of Buffers; web streams too). */
 export type CaptureSource =
   | Uint8Array
   | ArrayBuffer
@@ -314,6 +316,7 @@ export class CaptureReader implements AsyncIterable<CaptureBatch>, Iterable<Capt
     throw new SgfilterError('INVALID_ARGUMENT', 'this capture source is asynchronous: iterate it with for await');
   }
 
+  /** The batches, in file order; each is reused for the next, so read it before asking for the next. Throws CaptureError. */
   async *[Symbol.asyncIterator](): AsyncIterator<CaptureBatch> {
     const src = this.source;
     if (src instanceof Uint8Array || src instanceof ArrayBuffer || (src !== null && typeof src === 'object' && !(Symbol.asyncIterator in src) && Symbol.iterator in src)) {

@@ -31,6 +31,7 @@ import { BLOCK_EPB, BLOCK_IDB, BLOCK_SHB, BYTE_ORDER_MAGIC, IF_NAME, IF_TSRESOL,
 import { joined, joinUnits } from './timestamp.js';
 import type { CaptureFormat } from './reader.js';
 
+/** createCaptureEncoder's options (and createCaptureFileWriter's). */
 export interface CaptureWriterOptions {
   /** 'pcap' (default) or 'pcapng'. */
   format?: CaptureFormat;
@@ -46,10 +47,13 @@ export interface CaptureWriterOptions {
   interfaces?: readonly CaptureInterface[];
 }
 
+/** Turns CaptureBatches into the bytes of a pcap or pcapng file, with no I/O (createCaptureEncoder). */
 export interface CaptureEncoder {
+  /** The output format. */
   readonly format: CaptureFormat;
-  /** Packets and bytes encoded so far (file header included in bytes). */
+  /** Packets encoded so far. */
   readonly packetsWritten: number;
+  /** Bytes encoded so far, file header included. */
   readonly bytesWritten: number;
   /**
    * The bytes of the packets of `batch` whose `keep` flag is non-zero (every packet

@@ -6,7 +6,7 @@ import { formatWords } from '../config/address.js';
 import type { FlowAddress } from '../types.js';
 import { SgfilterError, type Issue } from '../errors.js';
 import { parseJsonText } from '../config/text.js';
-import type { Config, Flow, Verdict } from '../types.js';
+import type { Config, ParsedFlow, Verdict } from '../types.js';
 import { CliError, MAX_LINE_ERRORS, plural } from './shared.js';
 
 // ---------------------------------------------------------------- flows
@@ -15,7 +15,7 @@ export interface FlowLine {
   /** 1-based line number in the input. */
   line: number;
   raw: Record<string, unknown>;
-  flow: Flow;
+  flow: ParsedFlow;
 }
 
 export async function readFlowText(path: string): Promise<string> {

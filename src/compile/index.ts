@@ -16,6 +16,7 @@ import { ruleBoxes, type Box } from './box.js';
 import { buildIntervalDim, isWildcard } from './intervals.js';
 import { buildAddressDim, isAddressWildcard } from './trie.js';
 import { serializeTable, type ClassifierPlan, type DimPlan, type TableStats } from './serialize.js';
+export type { TableStats } from './serialize.js';
 
 /** Each option, when given, is checked (INVALID_ARGUMENT otherwise): see src/options.ts. */
 export interface CompileOptions {
@@ -36,18 +37,35 @@ export const DEFAULT_MAX_TABLE_BYTES = 512 * 1024 * 1024;
 
 /** What a global rule id stands for. */
 export interface RuleRef {
+  /** The rule's group. */
   groupId: string;
+  /** The rule's list. */
   direction: Direction;
+  /** The rule's 0-based position in that list (template rules after the written ones). */
   ruleIndex: number;
+  /** What the rule does. */
   action: 'accept' | 'drop';
 }
 
+/**
+ * A policy compiled for the WASM matcher (compilePolicy): the table, and what its
+ * answers mean. What engine.snapshot() carries, with the config.
+ */
 export interface CompiledPolicy {
+  /** The table, as the matcher reads it (assembly/layout.ts); its length is stats.total. */
   bytes: Uint8Array;
-  stats: TableStats & { classifiers: number; boxes: number };
+  /** Bytes by structure, and the classifier and rule-box counts. */
+  stats: TableStats & {
+    /** Classifiers built: one per distinct (direction, group order), or per group and direction past mergeMaxOrders. */
+    classifiers: number;
+    /** Rule boxes (a rule is one box per address range and port interval product it needs). */
+    boxes: number;
+  };
+  /** What each global rule id stands for (index = rule id; -1, the default drop, is not listed). */
   rules: RuleRef[];
   /** instance id -> [inbound chain index, outbound chain index]. */
   instances: Map<string, [number, number]>;
+  /** The instance a flow without `instance` is classified for (null: the policy has none). */
   defaultInstance: string | null;
 }
 
@@ -80,6 +98,11 @@ function buildClassifier(boxes: Box[], budget: ByteBudget): ClassifierPlan {
   return { ruleIds: boxes.map((b) => b.ruleId), accept: boxes.map((b) => b.accept), words, dense, dims };
 }
 
+/**
+ * Compiles a validated Config into the matcher's table (what createEngine and reload
+ * do before publishing). Throws TABLE_TOO_LARGE past `maxTableBytes` (or past the
+ * per-classifier rule limit), INVALID_ARGUMENT for a bad option.
+ */
 export function compilePolicy(config: Config, options: CompileOptions = {}): CompiledPolicy {
   options = checkCompileOptions(options);
   const budget = new ByteBudget(options.maxTableBytes ?? DEFAULT_MAX_TABLE_BYTES);

@@ -20,12 +20,19 @@ export interface ClassifierPlan {
 
 /** Bytes of the table by structure, for reports and limits. */
 export interface TableStats {
+  /** The whole table, in bytes. */
   total: number;
+  /** The header and classifier directory. */
   header: number;
+  /** Rule records (action and id per box). */
   rules: number;
+  /** Bitmaps of matching boxes. */
   bitmaps: number;
+  /** Summary words of sparse bitmaps. */
   summaries: number;
+  /** Address prefix tries. */
   tries: number;
+  /** Port, protocol and ICMP interval indexes. */
   intervals: number;
 }
 

@@ -9,6 +9,7 @@ import { configShapeProblem, looksLikeConfig } from './config-shape.js';
 import type { AddressSet, Config, Direction, Instance, Rule, SecurityGroup, Warning } from '../types.js';
 import { parsePeer } from './address.js';
 import { TEMPLATES, templateName, TEMPLATE_SYNTAX, type TemplateName } from './presets.js';
+import { CONFIG_FIELDS, GROUP_FIELDS, INSTANCE_FIELDS } from './fields.js';
 import { show, unknownFieldIssue, validateRule, type RuleSource } from './rule.js';
 import { convertPolicySet, findPolicySet } from './tencent.js';
 import { TERRAFORM_PARTS, TERRAFORM_SYNTAX, terraformRule } from './terraform.js';
@@ -16,11 +17,21 @@ import { plainData } from './plain.js';
 
 export { parseConfigText } from './text.js';
 
-export type ParseResult = { success: true; config: Config } | { success: false; issues: Issue[] };
+/** What safeParseConfig returns: the validated config, or every issue found. */
+export type ParseResult =
+  | {
+    /** The config is valid. */
+    success: true;
+    /** The validated config. */
+    config: Config;
+  }
+  | {
+    /** The config is not valid. */
+    success: false;
+    /** Every issue found, each with its code and path. */
+    issues: Issue[];
+  };
 
-const GROUP_FIELDS = ['id', 'name', 'description', 'template', 'inbound', 'outbound', 'SecurityGroupPolicySet'] as const;
-const TOP_FIELDS = ['securityGroups', 'instances', 'version', 'description', '$schema'] as const;
-const INSTANCE_FIELDS = ['id', 'securityGroups', 'addresses', 'name', 'description'] as const;
 /** Id of the group made from a bare Tencent policy set document. */
 export const TENCENT_GROUP_ID = 'tencent';
 
@@ -113,7 +124,7 @@ function validateGroup(raw: unknown, path: Path, where: string, ctx: Ctx, seen?:
   }
   const label = `group "${id}"`;
   for (const k of Object.keys(raw)) {
-    if (!(GROUP_FIELDS as readonly string[]).includes(k)) ctx.issues.push(unknownFieldIssue([...path, k], label, k, GROUP_FIELDS));
+    if (!GROUP_FIELDS.includes(k)) ctx.issues.push(unknownFieldIssue([...path, k], label, k, GROUP_FIELDS));
   }
   for (const f of ['name', 'description'] as const) {
     if (raw[f] !== undefined && typeof raw[f] !== 'string') {
@@ -183,7 +194,12 @@ export function validateInstanceInput(
   }
   const before = issues.length;
   for (const k of Object.keys(inst)) {
-    if (!(INSTANCE_FIELDS as readonly string[]).includes(k)) issues.push(unknownFieldIssue([...path, k], where, k, INSTANCE_FIELDS));
+    if (!INSTANCE_FIELDS.includes(k)) issues.push(unknownFieldIssue([...path, k], where, k, INSTANCE_FIELDS));
+  }
+  for (const f of ['name', 'description'] as const) {
+    if (inst[f] !== undefined && typeof inst[f] !== 'string') {
+      issues.push({ code: 'INVALID_TYPE', path: [...path, f], given: inst[f], message: `${where}: ${f} must be a string, got ${show(inst[f])}` });
+    }
   }
   const last = path[path.length - 1];
   let id = typeof last === 'number' ? `#${last}` : '(no id)';
@@ -268,8 +284,10 @@ function validateInstances(raw: unknown, groups: Map<string, number>, ctx: Ctx):
 }
 
 /**
- * Validates a config document (parsed from JSON/YAML, or built in JS). Returns every
- * issue. The document is first read into plain data (plain.ts): values only the JS
+ * Validates a config document (a ConfigInput or Tencent document, parsed from JSON /
+ * YAML or built in JS; typed `unknown` because it is checked, not trusted). Returns
+ * `{ success: true, config }` or `{ success: false, issues }` with every issue, each
+ * with a code and a path; never throws. The document is first read into plain data (plain.ts): values only the JS
  * API can pass (BigInt, functions, cycles, throwing getters, holes, huge strings,
  * nesting past 64 levels) are issues with their path, never exceptions.
  */
@@ -293,7 +311,15 @@ export function safeParseConfig(input: unknown): ParseResult {
     return { success: false, issues: [{ code: 'INVALID_TYPE', path: [], given: doc, message: `a config must be an object with securityGroups (or a Tencent Cloud SecurityGroupPolicySet), got ${show(doc)}` }] };
   } else {
     for (const k of Object.keys(doc)) {
-      if (!(TOP_FIELDS as readonly string[]).includes(k)) ctx.issues.push(unknownFieldIssue([k], 'config', k, TOP_FIELDS));
+      if (!CONFIG_FIELDS.includes(k)) ctx.issues.push(unknownFieldIssue([k], 'config', k, CONFIG_FIELDS));
+    }
+    for (const [f, what, ok] of [
+      ['$schema', 'a string (the URL or path of the JSON Schema)', (v: unknown) => typeof v === 'string'],
+      ['description', 'a string', (v: unknown) => typeof v === 'string'],
+      ['version', 'a string or a number', (v: unknown) => typeof v === 'string' || typeof v === 'number'],
+    ] as const) {
+      const v = doc[f];
+      if (v !== undefined && !ok(v)) ctx.issues.push({ code: 'INVALID_TYPE', path: [f], given: v, message: `config: ${f} must be ${what}, got ${show(v)}` });
     }
     groupsRaw = doc.securityGroups;
     instancesRaw = doc.instances;
@@ -326,7 +352,11 @@ export function safeParseConfig(input: unknown): ParseResult {
   return { success: true, config: { securityGroups: groups, instances, implicitInstance: implicit, warnings: ctx.warnings } };
 }
 
-/** Like safeParseConfig, but throws an SgfilterError (code CONFIG_INVALID) with every issue. */
+/**
+ * Validates a config (as safeParseConfig) and returns the validated Config, or throws
+ * an SgfilterError with code CONFIG_INVALID and every issue in `error.issues`.
+ * `source` names the document in the message (a file name).
+ */
 export function parseConfig(doc: unknown, source?: string): Config {
   const r = safeParseConfig(doc);
   if (!r.success) throw configError(r.issues, source);

@@ -1,14 +1,15 @@
 /** Port specifications (docs/SEMANTICS.md "Rules"): ALL, 22, 80,443, 3306-20000, "20 to 21", mixed lists. */
 import type { Interval } from '../types.js';
 import { describeValue } from './plain.js';
+import { PORT_RANGE_SEPARATOR, PORT_SYNTAX } from './fields.js';
+
+export { PORT_SYNTAX } from './fields.js';
 
 export type PortParse =
   | { ok: true; value: Interval[] | null }
   | { ok: false; code: 'INVALID_PORT' | 'PORT_OUT_OF_RANGE' | 'REVERSED_RANGE'; message: string };
 
-export const PORT_SYNTAX = 'ALL, a port 0-65535 (22), a list (80,443), a range (3306-20000 or "20 to 21"), or a list mixing them';
-
-const RANGE = /^(\d+)\s*(?:-|\s[tT][oO]\s)\s*(\d+)$/;
+const RANGE = new RegExp(String.raw`^(\d+)${PORT_RANGE_SEPARATOR}(\d+)$`);
 
 /** Parses a port spec; `null` value = ALL. */
 export function parsePorts(input: string | number): PortParse {

@@ -6,12 +6,16 @@
  * Object.prototype, and a rule with `protocol: constructor` would compile to
  * whatever that lookup returned.
  */
-import type { Interval, ProtocolMatch, RuleInput } from '../types.js';
+import type { Interval, ProtocolMatch, RuleInput, TemplateName } from '../types.js';
+import { PRESETS as PRESET_LIST, PROTOCOLS, TEMPLATES as TEMPLATE_LIST } from './fields.js';
+import { parsePorts } from './ports.js';
 
-/** Protocol names (lower case) → IP protocol numbers. */
-export const PROTOCOL_NAMES: ReadonlyMap<string, number> = new Map([['tcp', 6], ['udp', 17], ['icmp', 1], ['icmpv6', 58], ['gre', 47]]);
-const PROTOCOL_LABELS: ReadonlyMap<number, string> = new Map([[6, 'TCP'], [17, 'UDP'], [1, 'ICMP'], [58, 'ICMPv6'], [47, 'GRE']]);
-export const PROTOCOL_SYNTAX = 'TCP, UDP, ICMP, ICMPv6, GRE, ALL, or an IP protocol number 0-255';
+export { PROTOCOL_SYNTAX, PRESET_SYNTAX, TEMPLATE_SYNTAX } from './fields.js';
+export type { TemplateName } from '../types.js';
+
+/** Protocol names (lower case) → IP protocol numbers (fields.ts PROTOCOLS). */
+export const PROTOCOL_NAMES: ReadonlyMap<string, number> = new Map(PROTOCOLS.map((p) => [p.name.toLowerCase(), p.number]));
+const PROTOCOL_LABELS: ReadonlyMap<number, string> = new Map(PROTOCOLS.map((p) => [p.number, p.name]));
 
 export const TCP = 6;
 export const UDP = 17;
@@ -47,29 +51,20 @@ export interface Preset {
   ports: Interval[] | null;
 }
 
-const one = (p: number): Interval[] => [{ lo: p, hi: p }];
+/** What a preset of fields.ts PRESETS fixes, read with the rule readers themselves. */
+function presetOf(p: (typeof PRESET_LIST)[number]): Preset | null {
+  if (p.protocol === undefined) return null;
+  const protocol = p.protocol === 'ping' ? 'ping' : parseProtocol(p.protocol, false);
+  const ports = p.port === undefined ? { ok: true as const, value: null } : parsePorts(p.port);
+  if (protocol === undefined || !ports.ok) throw new Error(`fields.ts: preset ${p.name} is not a valid rule`);
+  return { protocol, ports: ports.value };
+}
+
 /** Canonical preset names → what they fix (`custom`: nothing, take protocol and port). */
-export const PRESETS: ReadonlyMap<string, Preset | null> = new Map<string, Preset | null>([
-  ['linux-login', { protocol: TCP, ports: one(22) }],
-  ['windows-login', { protocol: TCP, ports: one(3389) }],
-  ['ping', { protocol: 'ping', ports: null }],
-  ['http', { protocol: TCP, ports: one(80) }],
-  ['https', { protocol: TCP, ports: one(443) }],
-  ['ftp', { protocol: TCP, ports: [{ lo: 20, hi: 21 }] }],
-  ['telnet', { protocol: TCP, ports: one(23) }],
-  ['custom', null],
-]);
+export const PRESETS: ReadonlyMap<string, Preset | null> = new Map(PRESET_LIST.map((p) => [p.name, presetOf(p)]));
 
-/** Console labels accepted besides the canonical names. */
-const PRESET_LABELS: ReadonlyMap<string, string> = new Map([
-  ['linux login', 'linux-login'],
-  ['windows login', 'windows-login'],
-  ['http (80)', 'http'],
-  ['https (443)', 'https'],
-]);
-
-export const PRESET_SYNTAX =
-  'linux-login ("Linux login"), windows-login ("Windows login"), ping, http ("HTTP (80)"), https ("HTTPS (443)"), ftp, telnet, custom';
+/** Console labels (lower case) accepted besides the canonical names. */
+const PRESET_LABELS: ReadonlyMap<string, string> = new Map(PRESET_LIST.flatMap((p) => (p.label ? [[p.label.toLowerCase(), p.name] as const] : [])));
 
 /** Canonical preset name, or undefined. */
 export function presetName(input: string): string | undefined {
@@ -78,8 +73,6 @@ export function presetName(input: string): string | undefined {
   return PRESET_LABELS.get(s);
 }
 
-export type TemplateName = 'open-all' | 'open-common' | 'custom';
-export const TEMPLATE_SYNTAX = 'open-all, open-common, custom';
 
 /**
  * Template rules, appended after a group's own rules (docs/SEMANTICS.md "Security groups"). Written like user
@@ -114,5 +107,5 @@ export const TEMPLATES: Readonly<Record<TemplateName, { inbound: RuleInput[]; ou
 /** Canonical template name, or undefined (compared by value, never looked up in TEMPLATES). */
 export function templateName(input: string): TemplateName | undefined {
   const s = input.trim().toLowerCase();
-  return s === 'open-all' || s === 'open-common' || s === 'custom' ? s : undefined;
+  return TEMPLATE_LIST.find((t) => t.name === s)?.name;
 }

@@ -4,13 +4,12 @@
  * rule are reported, not only the first.
  */
 import type { Issue, IssueCode, Path } from '../errors.js';
-import type { AddressSet, Direction, Interval, ProtocolMatch, Rule, Warning } from '../types.js';
+import type { AddressSet, Direction, Interval, ProtocolMatch, Rule, RuleInput, Warning } from '../types.js';
 import { parsePeer } from './address.js';
 import { describeValue } from './plain.js';
-import { formatPorts, normalizeIntervals, parsePorts, PORT_SYNTAX } from './ports.js';
-import {
-  ICMP, ICMPV6, parseProtocol, PRESETS, presetName, PRESET_SYNTAX, PROTOCOL_SYNTAX, takesPorts,
-} from './presets.js';
+import { formatPorts, normalizeIntervals, parsePorts } from './ports.js';
+import { ICMP, ICMPV6, parseProtocol, PRESETS, presetName, takesPorts } from './presets.js';
+import { ACTION_SYNTAX, ACTION_WORDS, PEER_SYNTAX, PORT_SYNTAX, PRESET_SYNTAX, PROTOCOL_SYNTAX, RULE_FIELDS } from './fields.js';
 
 /** How a rule maps back to the document the user wrote (native, Tencent, Terraform). */
 export interface RuleSource {
@@ -24,16 +23,13 @@ export interface RuleSource {
   fieldName(field: string): string;
 }
 
-export const RULE_FIELDS = [
-  'type', 'protocol', 'port', 'source', 'destination', 'peer', 'localCidr', 'sourcePort',
-  'icmpType', 'icmpCode', 'action', 'description',
-] as const;
+export { RULE_FIELDS, ACTION_SYNTAX } from './fields.js';
 
-/** Action words (lower case) → action. A Map: `constructor` must not be an action. */
-const ACTIONS: ReadonlyMap<string, 'accept' | 'drop'> = new Map([
-  ['accept', 'accept'], ['allow', 'accept'], ['drop', 'drop'], ['reject', 'drop'], ['deny', 'drop'],
-]);
-export const ACTION_SYNTAX = 'accept (or allow) / drop (or reject, deny), case-insensitive';
+/** A rule object before validation, as the importers (Terraform, Tencent) build it: any field, any value. */
+export type RawRule = { -readonly [K in keyof RuleInput]?: unknown };
+
+/** Action words (lower case) → action (fields.ts ACTION_WORDS). A Map: `constructor` must not be an action. */
+const ACTIONS: ReadonlyMap<string, 'accept' | 'drop'> = new Map(ACTION_WORDS);
 
 export function parseAction(v: unknown): 'accept' | 'drop' | undefined {
   return typeof v === 'string' ? ACTIONS.get(v.trim().toLowerCase()) : undefined;
@@ -132,7 +128,7 @@ export function validateRule(
     return undefined;
   }
   for (const k of keys) {
-    if (!(RULE_FIELDS as readonly string[]).includes(k)) issues.push(unknownFieldIssue(src.fieldPath(k), src.label, k, RULE_FIELDS));
+    if (!RULE_FIELDS.includes(k)) issues.push(unknownFieldIssue(src.fieldPath(k), src.label, k, RULE_FIELDS));
   }
 
   // type / protocol
@@ -197,7 +193,7 @@ export function validateRule(
   if (given.length > 1) {
     add('CONFLICTING_FIELDS', 'peer', `both "${own}" and "peer" are given; keep one`);
   } else if (given.length === 0) {
-    if (r[other] === undefined) add('MISSING_FIELD', own, `no peer; give ${own} (an address, CIDR, range a-b, 0.0.0.0/0, ::/0 or any)`);
+    if (r[other] === undefined) add('MISSING_FIELD', own, `no peer; give ${own} (${PEER_SYNTAX})`);
   } else {
     const field = given[0]!;
     const v = r[field];
@@ -205,7 +201,7 @@ export function validateRule(
     else {
       const p = parsePeer(v);
       if (p.ok) peer = p.value;
-      else add(p.code, field, p.message, v, 'an address, a CIDR, a range a-b, 0.0.0.0/0, ::/0 or any');
+      else add(p.code, field, p.message, v, PEER_SYNTAX);
     }
   }
   let local: AddressSet | null = null;

@@ -11,6 +11,7 @@ import { describeValue } from '../describe.js';
 
 /** `{ text }`: config text. `format` (or a `fileName` ending in .yaml/.yml/.json) says how to read it; default JSON. */
 export interface ConfigTextSource {
+  /** The config text: JSON, or YAML with format 'yaml'. */
   text: string;
   /** 'json' (default) or 'yaml'. */
   format?: 'json' | 'yaml';
@@ -20,6 +21,7 @@ export interface ConfigTextSource {
 
 /** `{ file }`: the path of a JSON or YAML config file (Node only). */
 export interface ConfigFileSource {
+  /** The file's path, relative to the working directory. */
   file: string;
 }
 

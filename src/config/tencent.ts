@@ -7,11 +7,11 @@
  * peers) is refused with an issue naming it, never silently dropped.
  */
 import type { Issue, Path } from '../errors.js';
-import type { Direction, RuleInput } from '../types.js';
-import { show } from './rule.js';
+import type { Direction } from '../types.js';
+import { show, type RawRule } from './rule.js';
 
 export interface TencentRule {
-  rule: RuleInput;
+  rule: RawRule;
   path: Path;
   /** Native field -> Tencent field name. */
   fields: ReadonlyMap<string, string>;
@@ -83,15 +83,15 @@ export function convertPolicySet(set: Record<string, unknown>, base: Path, label
       const v6 = nonEmpty(entry.Ipv6CidrBlock);
       if (v4 && v6) refuse('CONFLICTING_FIELDS', ['Ipv6CidrBlock'], 'CidrBlock and Ipv6CidrBlock are mutually exclusive; split the policy in two');
       if (!ok) return;
-      const rule: RuleInput = {};
+      const rule: RawRule = {};
       const fields = new Map([['protocol', 'Protocol'], ['port', 'Port'], ['action', 'Action'], ['description', 'PolicyDescription']]);
-      if (entry.Protocol !== undefined && entry.Protocol !== '') rule.protocol = entry.Protocol as string;
-      if (entry.Port !== undefined && entry.Port !== '') rule.port = entry.Port as string;
-      if (entry.Action !== undefined) rule.action = entry.Action as string;
-      if (entry.PolicyDescription !== undefined && entry.PolicyDescription !== '') rule.description = entry.PolicyDescription as string;
+      if (entry.Protocol !== undefined && entry.Protocol !== '') rule.protocol = entry.Protocol;
+      if (entry.Port !== undefined && entry.Port !== '') rule.port = entry.Port;
+      if (entry.Action !== undefined) rule.action = entry.Action;
+      if (entry.PolicyDescription !== undefined && entry.PolicyDescription !== '') rule.description = entry.PolicyDescription;
       const peerField = direction === 'inbound' ? 'source' : 'destination';
       if (v4 || v6) {
-        rule[peerField] = (v4 ? entry.CidrBlock : entry.Ipv6CidrBlock) as string;
+        rule[peerField] = v4 ? entry.CidrBlock : entry.Ipv6CidrBlock;
         fields.set(peerField, v4 ? 'CidrBlock' : 'Ipv6CidrBlock');
       } else fields.set(peerField, 'CidrBlock');
       const tr: TencentRule = { rule, path, fields };

@@ -14,16 +14,21 @@ export interface EdgeEngineOptions extends EngineOptions {
 export type { EngineSource } from '../create.js';
 export type { ConfigTextSource } from '../config/source.js';
 export { Engine, type EngineOptions, type ReloadOptions, type PolicyChange, type PolicyUpdate, type SnapshotSource, type SnapshotOptions, type LoadSnapshotOptions } from '../engine.js';
-export { PolicyTransaction, type PolicyEdit, type AppliedEdit, type EditOp, type RuleSpec } from '../policy/transaction.js';
+export { PolicyTransaction, type PolicyEdit, type AppliedEdit, type EditOp, type CommittedEdits } from '../policy/transaction.js';
 export { FlowBatch, createFlowBatch, parseFlow } from '../flow.js';
 export { Tracker, DEFAULT_TIMEOUTS, type TrackerOptions, type ConnectionTimeouts, type TrackerStats, type RuleHit, type TrackedConnection, type ConnectionState } from '../packets/tracker.js';
 export { PacketBatch, createPacketBatch, type PacketBatchInput, type PacketInput } from '../packets/batch.js';
 export { PacketVerdicts, PACKET_REASONS, type PacketVerdict, type PacketReason } from '../packets/verdicts.js';
 export { parseConfig, safeParseConfig, parseConfigText, type ParseResult } from '../config/parse.js';
 export { referenceClassify, referenceExplain, type Explanation } from '../reference.js';
-export { compilePolicy, type CompiledPolicy, type CompileOptions, type RuleRef } from '../compile/index.js';
+export { compilePolicy, type CompiledPolicy, type CompileOptions, type RuleRef, type TableStats } from '../compile/index.js';
 export { SgfilterError, ErrorCodes, IssueCodes, formatPath, type Issue, type ErrorCode, type IssueCode, type Path } from '../errors.js';
-export type * from '../types.js';
+export type {
+  Direction, Action, CaseVariants, TitleCase, DirectionInput, ProtocolName, ProtocolInput, PresetName, PresetLabel, PresetInput, TemplateName, TemplateInput, ActionInput,
+  ConfigInput, SecurityGroupInput, InstanceInput, RuleInput, RuleSpec, TerraformLiteRule, TencentPolicyDocument, TencentPolicySet, TencentPolicy,
+  Config, SecurityGroup, Instance, Rule, ProtocolMatch, AddressSet, AddressRange, Interval, Warning,
+  FlowInput, ParsedFlow, FlowAddress, Verdict,
+} from '../types.js';
 export { parseClassBench, parseClassBenchTrace, CLASSBENCH_GROUP_ID } from '../classbench.js';
 export {
   encodeSnapshot, decodeSnapshot, verifySnapshot, signSnapshot, parseSnapshotKey, SNAPSHOT_FORMAT, SNAPSHOT_KEY_MIN_BYTES,

@@ -15,13 +15,19 @@ import { EGRESS_OPTIONS, EgressPolicy, connectNet, guardSocket, target, type Egr
 import { invalidArgument, isBoolean, readOptions } from './options.js';
 import type { GuardStats } from './stats.js';
 
+/** guardedAgent's options: the egress guard's, and the Agent's own (passed on). */
 export interface GuardedAgentOptions extends EgressOptions, https.AgentOptions {
   /** An https.Agent (TLS) instead of an http.Agent. */
   https?: boolean;
 }
 
 /** An http.Agent or https.Agent with the policy applied, and its counters. */
-export type GuardedAgent<A extends http.Agent = http.Agent> = A & { stats(): GuardStats; readonly engine: Engine };
+export type GuardedAgent<A extends http.Agent = http.Agent> = A & {
+  /** Accepted and dropped connections, in total and per deciding rule. */
+  stats(): GuardStats;
+  /** The engine it classifies with. */
+  readonly engine: Engine;
+};
 
 type CreateCallback = (err: Error | null, stream: Duplex) => void;
 

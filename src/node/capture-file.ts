@@ -30,6 +30,7 @@ import type { CaptureReadOptions } from '../capture/format.js';
 import type { CaptureBatch, CapturedPacket } from '../capture/batch.js';
 import { createCaptureEncoder, type CaptureEncoder, type CaptureWriterOptions } from '../capture/writer.js';
 
+/** openCaptureFile's options: the reader's, and how much of the file is read at a time. */
 export interface OpenCaptureOptions extends CaptureReadOptions {
   /** Bytes read from the file at a time (default 1 MiB). */
   highWaterMark?: number;
@@ -172,12 +173,15 @@ export class CaptureWriteStream {
   /** @internal */
   constructor(private readonly sink: Sink, private readonly encoder: CaptureEncoder) {}
 
+  /** The output format. */
   get format(): 'pcap' | 'pcapng' {
     return this.encoder.format;
   }
+  /** Packets written so far. */
   get packetsWritten(): number {
     return this.encoder.packetsWritten;
   }
+  /** Bytes written so far, file header included. */
   get bytesWritten(): number {
     return this.encoder.bytesWritten;
   }
@@ -198,6 +202,7 @@ export class CaptureWriteStream {
     return this.send((into) => this.encoder.encode(batch, keep, into));
   }
 
+  /** Writes packets copied out of batches (copyPacket), in order; errors as write(). */
   writePackets(packets: readonly CapturedPacket[]): Promise<void> {
     return this.send(() => this.encoder.encodePackets(packets));
   }
@@ -221,6 +226,7 @@ export class CaptureWriteStream {
   }
 }
 
+/** createCaptureFileWriter's options: the encoder's, and what to do with a stream given. */
 export interface CaptureFileWriterOptions extends CaptureWriterOptions {
   /** With a Writable: end it on close() (default true). */
   end?: boolean;

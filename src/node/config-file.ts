@@ -14,12 +14,20 @@ async function readText(path: string): Promise<string> {
   }
 }
 
-/** Reads and validates a config file; throws CONFIG_PARSE / CONFIG_INVALID. */
+/**
+ * Reads and validates a config file: YAML when the name ends in .yaml or .yml, JSON
+ * otherwise. Rejects with CONFIG_PARSE (unreadable file, or text that is not JSON /
+ * YAML: issues with line and column) or CONFIG_INVALID (every issue, with its path).
+ */
 export async function loadConfigFile(path: string): Promise<Config> {
   return parseConfig(parseConfigText(await readText(path), path), path);
 }
 
-/** Reads a config file and returns every issue instead of throwing on invalid content. */
+/**
+ * Reads a config file (as loadConfigFile) and returns `{ success, config | issues }`
+ * instead of rejecting on invalid content; an unreadable file or text that is not
+ * JSON / YAML still rejects with CONFIG_PARSE.
+ */
 export async function safeLoadConfigFile(path: string): Promise<ParseResult> {
   return safeParseConfig(parseConfigText(await readText(path), path));
 }

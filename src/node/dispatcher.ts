@@ -16,6 +16,7 @@ import { EGRESS_OPTIONS, EgressPolicy, type EgressOptions } from './egress.js';
 import { invalidArgument, isObject, readOptions } from './options.js';
 import type { GuardStats } from './stats.js';
 
+/** guardedDispatcher's options: the egress guard's, and undici's. */
 export interface GuardedDispatcherOptions extends EgressOptions {
   /** undici connect options (TLS options, timeout, keepAlive...), as for `new Agent({ connect })`. */
   connect?: buildConnector.BuildOptions;
@@ -24,7 +25,12 @@ export interface GuardedDispatcherOptions extends EgressOptions {
 }
 
 /** An undici Agent with the policy applied, and its counters. */
-export type GuardedDispatcher = Agent & { stats(): GuardStats; readonly engine: Engine };
+export type GuardedDispatcher = Agent & {
+  /** Accepted and dropped connections, in total and per deciding rule. */
+  stats(): GuardStats;
+  /** The engine it classifies with. */
+  readonly engine: Engine;
+};
 
 type Undici = typeof import('undici');
 let undici: Undici | undefined;

@@ -38,8 +38,10 @@ import { reachedAddress } from './destination.js';
 import { checkEngine, checkInstance, invalidArgument, isBoolean, isFunction, isString, readOptions, shown, type OptionSpec } from './options.js';
 import { ERROR_KEY, VerdictCounters, decidingRule, endpoint, flowAddress, notify, ruleKey, type GuardStats } from './stats.js';
 
+/** A resolver of dns.lookup's shape (what net.connect's `lookup` option takes). */
 export type LookupFunction = net.LookupFunction;
 
+/** The egress guards' options (guardedConnect, guardedAgent, guardedDispatcher); unknown names and wrong kinds are INVALID_ARGUMENT. */
 export interface EgressOptions {
   /** The instance whose outbound rules apply (default: the config's first instance). Must exist when the guard is made. */
   instance?: string;
@@ -60,6 +62,7 @@ export const EGRESS_OPTIONS: OptionSpec = { instance: isString, lookup: isFuncti
 export interface AddressVerdict {
   /** The address dialled (the literal, or the resolver's answer). */
   address: string;
+  /** 4 or 6. */
   family: number;
   /**
    * Set when the connection reaches another address than `address`: the
@@ -67,6 +70,7 @@ export interface AddressVerdict {
    * address; docs/SEMANTICS.md "Where a connection really goes"). The verdict is for this address.
    */
   reaches?: string;
+  /** The verdict for the address (or for what it reaches). */
   verdict: Verdict;
 }
 
@@ -74,6 +78,7 @@ export interface AddressVerdict {
 export interface OutboundDecision {
   /** The name or address literal the caller asked for. */
   host: string;
+  /** The TCP port dialled. */
   port: number;
   /** Every address classified, in the resolver's order. */
   addresses: AddressVerdict[];
@@ -100,9 +105,11 @@ export class ConnectionDroppedError extends SgfilterError {
   readonly address: string;
   /** The address that connection would have reached, when not `address` (the unspecified address reaches the local host). */
   readonly reaches: string | undefined;
+  /** The TCP port dialled. */
   readonly port: number;
   /** The name or literal the caller asked for. */
   readonly host: string;
+  /** Always `outbound`: the guard classifies connections this host opens. */
   readonly direction = 'outbound' as const;
   /** Every address classified for this connection, with its verdict. */
   readonly addresses: AddressVerdict[];
@@ -414,9 +421,11 @@ export interface GuardedConnect {
   (port: number, host?: string, connectListener?: () => void): net.Socket;
   /** tls.connect-compatible, same policy. */
   tls(options: tls.ConnectionOptions, secureConnectListener?: () => void): tls.TLSSocket;
+  /** tls.connect-compatible, same policy. */
   tls(port: number, host?: string, options?: tls.ConnectionOptions, secureConnectListener?: () => void): tls.TLSSocket;
   /** Outbound connections let through and refused, per deciding rule (of the first dialled / dropped address). */
   stats(): GuardStats;
+  /** The engine it classifies with. */
   readonly engine: Engine;
 }
 

@@ -20,18 +20,25 @@ import { guardServer, type InboundDecision, type ServerGuard } from './server-gu
 import { checkEngine, checkInstance, invalidArgument, isFunction, isNonEmptyString, isString, milliseconds, readOptions, shown } from './options.js';
 import { decidingRule, endpoint, type GuardStats } from './stats.js';
 
+/** An endpoint: a host name or address, and a TCP port. */
 export interface HostPort {
+  /** A host name or an IPv4 / IPv6 address (without brackets). */
   host: string;
+  /** A TCP port, 0-65535 (0 to listen on any free port). */
   port: number;
 }
 
+/** startProxy's options (unknown names and wrong kinds are INVALID_ARGUMENT). */
 export interface ProxyOptions {
   /** The engine to filter with (its policy is replaced on each valid config change). */
   engine: Engine;
   /** The config file to watch; omit to not watch anything. */
   configPath?: string;
+  /** Where to accept clients, e.g. `{ host: '127.0.0.1', port: 8080 }`. */
   listen: HostPort;
+  /** Where to forward accepted clients (dialled through the egress guard). */
   upstream: HostPort;
+  /** The instance whose policy applies, in both directions (default: the policy's first). */
   instance?: string;
   /** Quiet time after the last file event before the config is read again (ms; watchConfig's default when absent). */
   debounceMs?: number;
@@ -41,16 +48,30 @@ export interface ProxyOptions {
   lookup?: LookupFunction;
 }
 
+/** A running filtering proxy (startProxy): clients classified inbound, the upstream outbound. */
 export interface FilteringProxy {
+  /** The engine it filters with. */
   readonly engine: Engine;
+  /** The listening server. */
   readonly server: net.Server;
+  /** The guard on the listening server. */
   readonly inbound: ServerGuard;
   /** The address the proxy listens on (with the real port when 0 was asked). */
   address(): net.AddressInfo;
   /** Inbound (client → proxy) and outbound (proxy → upstream) counters. */
-  stats(): { inbound: GuardStats; outbound: GuardStats };
+  stats(): {
+    /** Client connections, by deciding rule. */
+    inbound: GuardStats;
+    /** Upstream connections, by deciding rule. */
+    outbound: GuardStats;
+  };
   /** Resolves after the next config reload attempt (published or refused). */
-  nextReload(): Promise<{ ok: boolean; version: number }>;
+  nextReload(): Promise<{
+    /** True when the new config was published. */
+    ok: boolean;
+    /** The engine's policy version afterwards. */
+    version: number;
+  }>;
   /** Human-readable counters, one line each. */
   summary(): string[];
   /** Stops watching, closes every connection and the listener. */

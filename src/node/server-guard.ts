@@ -23,6 +23,7 @@ import type { FlowInput, Verdict } from '../types.js';
 import { checkEngine, checkInstance, invalidArgument, isFunction, isString, oneOf, readOptions, shown } from './options.js';
 import { ERROR_KEY, VerdictCounters, flowAddress, notify, ruleKey, type GuardStats } from './stats.js';
 
+/** guardServer's options (unknown names and wrong kinds are INVALID_ARGUMENT). */
 export interface ServerGuardOptions {
   /** The instance whose policy applies (default: the config's first instance). Must exist when the guard is set up. */
   instance?: string;
@@ -48,11 +49,13 @@ export interface InboundDecision {
   key: string;
   /** Why a connection could not be classified. */
   error?: Error;
+  /** The connection's socket (destroyed already when dropped). */
   socket: Socket;
 }
 
 /** A guarded server: its counters, and a way to stop guarding. */
 export interface ServerGuard {
+  /** The server guarded. */
   readonly server: EventEmitter;
   /** True until unguard()/close(). */
   readonly active: boolean;

@@ -8,7 +8,9 @@ import { formatWords, IPV6, readAddress } from '../config/address.js';
 
 /** Connections one rule (or the default drop) decided. */
 export interface RuleCounters {
+  /** Connections accepted. */
   accepted: number;
+  /** Connections dropped. */
   dropped: number;
 }
 
@@ -19,8 +21,11 @@ export interface RuleCounters {
  * without an address, an instance the policy no longer has): guards fail closed.
  */
 export interface GuardStats {
+  /** Connections accepted, in total. */
   accepted: number;
+  /** Connections dropped, in total (unclassifiable ones included). */
   dropped: number;
+  /** Per deciding rule: keys `groupId#direction#ruleIndex`, `default` (no rule matched) and `error` (not classifiable). */
   byRule: Map<string, RuleCounters>;
 }
 

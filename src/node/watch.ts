@@ -16,6 +16,7 @@ import { parseConfigText, safeParseConfig } from '../config/parse.js';
 import type { Engine } from '../engine.js';
 import { checkEngine, invalidArgument, isFunction, isNonEmptyString, milliseconds, readOptions, shown } from './options.js';
 
+/** watchConfig's options (unknown names and wrong kinds are INVALID_ARGUMENT). */
 export interface WatchOptions {
   /** Quiet time after the last file event before the file is read. Default 200 ms. */
   debounceMs?: number;
@@ -30,6 +31,7 @@ export interface WatchOptions {
   onError?: (error: SgfilterError | Error) => void;
 }
 
+/** A running watch of a config file (watchConfig). */
 export interface ConfigWatcher {
   /** The absolute path watched. */
   readonly path: string;

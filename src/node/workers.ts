@@ -42,7 +42,7 @@ import { compilePolicy, verdictOf, type CompileOptions, type RuleRef } from '../
 import { isConfig, parseConfig } from '../config/parse.js';
 import { FlowBatch, batchOrder, createFlowBatch, packSlice, recordAnswers } from '../flow.js';
 import { publishCompiledSnapshot, type Engine, type ReloadOptions } from '../engine.js';
-import type { Config, Flow, FlowInput, Verdict } from '../types.js';
+import type { Config, ParsedFlow, FlowInput, Verdict } from '../types.js';
 import { checkEngine, invalidArgument, milliseconds, readOptions, shown, wholeNumber, type OptionSpec } from './options.js';
 import { loadConfigFile } from './config-file.js';
 import { sourceKind } from '../config/source.js';
@@ -83,6 +83,7 @@ export const COMPILE_TIMEOUT_MS = 10 * 60_000;
 /** Default time a classifier-pool thread may take to answer one request (ms). */
 export const POOL_TIMEOUT_MS = 60_000;
 
+/** compileInWorker's and reloadInWorker's options. */
 export interface CompileInWorkerOptions {
   /** Refuse (TABLE_TOO_LARGE) tables larger than this (see CompileOptions). */
   maxTableBytes?: number;
@@ -322,6 +323,7 @@ export async function reloadInWorker(engine: Engine, config: EngineSource, optio
 // ---------------------------------------------------------------------------------
 // Classifier pool
 
+/** createClassifierPool's options. */
 export interface ClassifierPoolOptions extends CompileInWorkerOptions {
   /** Worker threads classifying (default: os.availableParallelism()). */
   threads?: number;
@@ -348,6 +350,10 @@ export interface PoolResult {
   verdict(i: number): Verdict;
 }
 
+/**
+ * Worker threads that classify in parallel, each with the same published policy
+ * (createClassifierPool). Calls made after a publish resolves use the new version.
+ */
 export interface ClassifierPool {
   /** Worker threads classifying. */
   readonly threads: number;
@@ -360,7 +366,7 @@ export interface ClassifierPool {
    * was made. Rejects with FLOW_INVALID / UNKNOWN_INSTANCE as engine.classifyBatch,
    * WORKER_FAILED when a thread fails (it is replaced for the next call).
    */
-  classify(flows: readonly (FlowInput | Flow)[] | FlowBatch): Promise<PoolResult>;
+  classify(flows: readonly (FlowInput | ParsedFlow)[] | FlowBatch): Promise<PoolResult>;
   /**
    * Publishes a new policy to every thread: a config or file path (compiled once, in
    * a worker: compileInWorker) or a snapshot { snapshot }. Resolves to the new
@@ -391,7 +397,7 @@ const u8 = (b: Uint8Array | ArrayBuffer) => (b instanceof Uint8Array ? b : new U
 
 /**
  * A flow a pool thread may validate itself and answer for exactly as this thread
- * would: plain data, with its addresses as text. A parsed Flow (addresses already
+ * would: plain data, with its addresses as text. A ParsedFlow (addresses already
  * read) is trusted only by the library that parsed it, so it is packed here.
  */
 function isPlainFlowInput(f: unknown): boolean {
@@ -454,7 +460,7 @@ export async function createClassifierPool(config: EngineSource, options: Classi
     if (closed) throw new SgfilterError('INVALID_ARGUMENT', 'the classifier pool is closed');
   };
 
-  async function classify(input: readonly (FlowInput | Flow)[] | FlowBatch): Promise<PoolResult> {
+  async function classify(input: readonly (FlowInput | ParsedFlow)[] | FlowBatch): Promise<PoolResult> {
     check();
     if (!(input instanceof FlowBatch) && !Array.isArray(input)) {
       throw invalidArgument(`pool.classify takes a list of flows or a FlowBatch, got ${shown(input)}`);

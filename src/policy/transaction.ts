@@ -16,28 +16,120 @@
  * so an edit to a 100,000-rule policy costs little besides the compile.
  */
 import { SgfilterError, describeIssues, type Issue, type Path } from '../errors.js';
-import type { Config, Direction, Instance, Rule, RuleInput, SecurityGroup, SecurityGroupInput, InstanceInput, Warning } from '../types.js';
+import type { Config, Direction, DirectionInput, Instance, Rule, RuleSpec, SecurityGroup, SecurityGroupInput, InstanceInput, Warning } from '../types.js';
 import { validateGroupInput, validateInstanceInput, validateRuleInput } from '../config/parse.js';
 import { neverMatches, show, unknownFieldIssue } from '../config/rule.js';
 import { plainData } from '../config/plain.js';
 
-/** A rule as config files write it: an object or a Terraform lite string "ACTION#PEER#PORT#PROTOCOL". */
-export type RuleSpec = RuleInput | string;
-
-/** One edit, as data (what the transaction methods record; update() also takes a list of these). */
+/**
+ * One edit, as data: what the transaction methods record, and what
+ * `engine.update([...])` takes. `op` names the operation; each takes the fields its
+ * method takes. Rule positions are 0-based among a group direction's written rules;
+ * `at` is a position to insert at (default: the end, or lowest priority).
+ */
 export type PolicyEdit =
-  | { op: 'addRule'; groupId: string; direction: Direction; rule: RuleSpec; at?: number }
-  | { op: 'removeRule'; groupId: string; direction: Direction; index: number }
-  | { op: 'replaceRule'; groupId: string; direction: Direction; index: number; rule: RuleSpec }
-  | { op: 'moveRule'; groupId: string; direction: Direction; from: number; to: number }
-  | { op: 'addGroup'; group: SecurityGroupInput; at?: number }
-  | { op: 'removeGroup'; groupId: string }
-  | { op: 'bindGroup'; instanceId: string; groupId: string; at?: number }
-  | { op: 'unbindGroup'; instanceId: string; groupId: string }
-  | { op: 'setGroupOrder'; instanceId: string; securityGroups: string[] }
-  | { op: 'addInstance'; instance: InstanceInput; at?: number }
-  | { op: 'removeInstance'; instanceId: string };
+  | {
+    /** Add `rule` to a group's list at `at` (default: after the written rules). */
+    op: 'addRule';
+    /** The group's id. */
+    groupId: string;
+    /** The list: inbound or outbound. */
+    direction: DirectionInput;
+    /** The rule, as a config file writes it. */
+    rule: RuleSpec;
+    /** Position 0..n (default n). */
+    at?: number;
+  }
+  | {
+    /** Remove written rule `index`. */
+    op: 'removeRule';
+    /** The group's id. */
+    groupId: string;
+    /** The list: inbound or outbound. */
+    direction: DirectionInput;
+    /** The rule's position, 0..n-1. */
+    index: number;
+  }
+  | {
+    /** Replace written rule `index` with `rule`, at the same position. */
+    op: 'replaceRule';
+    /** The group's id. */
+    groupId: string;
+    /** The list: inbound or outbound. */
+    direction: DirectionInput;
+    /** The rule's position, 0..n-1. */
+    index: number;
+    /** The new rule. */
+    rule: RuleSpec;
+  }
+  | {
+    /** Move written rule `from` so that it ends up at position `to`. */
+    op: 'moveRule';
+    /** The group's id. */
+    groupId: string;
+    /** The list: inbound or outbound. */
+    direction: DirectionInput;
+    /** The rule's position now, 0..n-1. */
+    from: number;
+    /** Its position afterwards, 0..n-1. */
+    to: number;
+  }
+  | {
+    /** Add a group at position `at` of securityGroups (default: last). */
+    op: 'addGroup';
+    /** The group, as a config file writes it. */
+    group: SecurityGroupInput;
+    /** Position in securityGroups. */
+    at?: number;
+  }
+  | {
+    /** Remove a group (refused while an instance still binds it when the transaction ends). */
+    op: 'removeGroup';
+    /** The group's id. */
+    groupId: string;
+  }
+  | {
+    /** Bind a group to an instance at priority position `at` (0 = highest; default: lowest). */
+    op: 'bindGroup';
+    /** The instance's id. */
+    instanceId: string;
+    /** The group's id. */
+    groupId: string;
+    /** Priority position, 0 = highest. */
+    at?: number;
+  }
+  | {
+    /** Unbind a group from an instance. */
+    op: 'unbindGroup';
+    /** The instance's id. */
+    instanceId: string;
+    /** The group's id. */
+    groupId: string;
+  }
+  | {
+    /** Set an instance's whole list of groups. */
+    op: 'setGroupOrder';
+    /** The instance's id. */
+    instanceId: string;
+    /** Group ids, highest priority first, each once. */
+    securityGroups: string[];
+  }
+  | {
+    /** Add an instance at position `at` of instances (default: last; the first is the default instance). */
+    op: 'addInstance';
+    /** The instance, as a config file writes it. */
+    instance: InstanceInput;
+    /** Position in instances. */
+    at?: number;
+  }
+  | {
+    /** Remove an instance. */
+    op: 'removeInstance';
+    /** The instance's id. */
+    instanceId: string;
+  };
 
+/** The name of an edit operation (`addRule`, `bindGroup`…). */
 export type EditOp = PolicyEdit['op'];
 
 /** The fields each operation takes (a Map: looked up with the op a user wrote). */
@@ -62,14 +154,19 @@ export const EDIT_OPS: readonly EditOp[] = [...EDIT_FIELDS.keys()] as EditOp[];
  * of the state the edit applied to (edits apply in order).
  */
 export interface AppliedEdit {
+  /** The operation. */
   op: EditOp;
+  /** The group it concerned, if any. */
   groupId?: string;
+  /** The instance it concerned, if any. */
   instanceId?: string;
+  /** The rule list it concerned (rule edits), canonical. */
   direction?: Direction;
   /** addRule: where the rule now is; removeRule / replaceRule: which rule. */
   index?: number;
-  /** moveRule: the rule's position before and after. */
+  /** moveRule: the rule's position before. */
   from?: number;
+  /** moveRule: the rule's position after. */
   to?: number;
   /** addGroup: position in securityGroups; bindGroup: priority position (0 = highest); addInstance: position in instances. */
   at?: number;
@@ -79,7 +176,9 @@ export interface AppliedEdit {
 
 /** The result of a committed transaction. */
 export interface CommittedEdits {
+  /** The new validated config (unchanged groups and rules shared with the base). */
   config: Config;
+  /** What each edit did, in order. */
   changes: AppliedEdit[];
 }
 
@@ -183,22 +282,22 @@ export class PolicyTransaction {
   // ------------------------------------------------------------------ rules
 
   /** Adds `rule` to `direction` of group `groupId` at position `at` (default: after the written rules, before template rules). */
-  addRule(groupId: string, direction: Direction, rule: RuleSpec, at?: number): this {
+  addRule(groupId: string, direction: DirectionInput, rule: RuleSpec, at?: number): this {
     return this.apply({ op: 'addRule', groupId, direction, rule, ...(at === undefined ? {} : { at }) });
   }
 
   /** Removes written rule `index` of `direction` of group `groupId`. */
-  removeRule(groupId: string, direction: Direction, index: number): this {
+  removeRule(groupId: string, direction: DirectionInput, index: number): this {
     return this.apply({ op: 'removeRule', groupId, direction, index });
   }
 
   /** Replaces written rule `index` (same position) with `rule`. */
-  replaceRule(groupId: string, direction: Direction, index: number, rule: RuleSpec): this {
+  replaceRule(groupId: string, direction: DirectionInput, index: number, rule: RuleSpec): this {
     return this.apply({ op: 'replaceRule', groupId, direction, index, rule });
   }
 
   /** Moves written rule `from` so that it ends up at position `to` (both 0..n-1). */
-  moveRule(groupId: string, direction: Direction, from: number, to: number): this {
+  moveRule(groupId: string, direction: DirectionInput, from: number, to: number): this {
     return this.apply({ op: 'moveRule', groupId, direction, from, to });
   }
 

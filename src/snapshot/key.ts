@@ -21,9 +21,16 @@ export const SIGNATURE_BYTES = 32;
  * in lib.dom only; any real CryptoKey fits this shape.)
  */
 export interface SnapshotCryptoKey {
+  /** 'secret' for an HMAC key. */
   readonly type: string;
-  readonly algorithm: { readonly name: string };
+  /** The key's algorithm: HMAC, with hash SHA-256. */
+  readonly algorithm: {
+    /** 'HMAC'. */
+    readonly name: string;
+  };
+  /** 'sign' to sign snapshots, 'verify' to load them. */
   readonly usages: readonly string[];
+  /** Whether the key's bytes can be exported (not needed). */
   readonly extractable: boolean;
 }
 
