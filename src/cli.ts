@@ -3,7 +3,8 @@
  * The `sgfilter` command.
  *
  *   sgfilter check CONFIG                    validate a config, print a summary
- *   sgfilter eval CONFIG FLOWS [--summary]   classify JSON-lines flows (FLOWS may be -)
+ *   sgfilter eval CONFIG FLOWS [--summary] [--skip-invalid] [--line-numbers]
+ *                                            classify JSON-lines flows, streamed (FLOWS may be -)
  *   sgfilter explain CONFIG --flow JSON      walk the rules for one flow, in plain words
  *   sgfilter demo [CONFIG] [FLOWS]           the seed scenarios: a verdict table and rule hits
  *   sgfilter classbench FILTERS TRACE [--out FILE]
@@ -13,15 +14,17 @@
  *   sgfilter watch CONFIG [--flows FILE]     publish each valid save of CONFIG; report refused ones
  *   sgfilter compile CONFIG -o FILE          compile once, write the policy snapshot (edge workers load it)
  *
- * Exit codes: 0 ok; 1 invalid input (config, flows, unknown instance) or ClassBench
- * mismatches; 2 usage error.
+ * Exit codes: 0 ok; 1 invalid input (config, flows, unknown instance), a file that
+ * cannot be read or written, or ClassBench mismatches; 2 usage error.
+ * Data goes to stdout, messages (and progress bars, on a terminal) to stderr.
  *
  * Each command lives in src/cli/<command>.ts.
  */
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { main } from './cli/main.js';
-import { EXIT_OK } from './cli/shared.js';
+import { EXIT_INVALID, EXIT_OK } from './cli/shared.js';
+import { fileErrorText } from './node/fs-errors.js';
 
 export { main };
 
@@ -38,9 +41,11 @@ function invokedDirectly(): boolean {
 
 if (invokedDirectly()) {
   // `sgfilter eval ... | head` closes the pipe early: stop quietly, as Unix tools do.
+  // Any other failure to write the output (a full disk under `> file`) is said in words.
   process.stdout.on('error', (e: NodeJS.ErrnoException) => {
     if (e.code === 'EPIPE') process.exit(EXIT_OK);
-    throw e;
+    process.stderr.write(`error: ${fileErrorText(e, 'the standard output', 'write')}\n`);
+    process.exit(EXIT_INVALID);
   });
   main(process.argv).then((code) => {
     process.exitCode = code;

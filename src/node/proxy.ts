@@ -17,7 +17,7 @@ import { SgfilterError, formatPath } from '../errors.js';
 import { watchConfig, type ConfigWatcher, type WatchOptions } from './watch.js';
 import { guardedConnect, type LookupFunction } from './egress.js';
 import { guardServer, type InboundDecision, type ServerGuard } from './server-guard.js';
-import { checkEngine, checkInstance, invalidArgument, isFunction, isNonEmptyString, isString, milliseconds, readOptions, shown } from './options.js';
+import { checkEngine, checkInstance, invalidArgument, isFunction, isNonEmptyString, isString, milliseconds, oneOf, readOptions, shown } from './options.js';
 import { decidingRule, endpoint, type GuardStats } from './stats.js';
 
 export interface HostPort {
@@ -30,6 +30,8 @@ export interface ProxyOptions {
   engine: Engine;
   /** The config file to watch; omit to not watch anything. */
   configPath?: string;
+  /** How to read configPath: 'json' or 'yaml' (default: by its name, .yaml/.yml is YAML). */
+  configFormat?: 'json' | 'yaml';
   listen: HostPort;
   upstream: HostPort;
   instance?: string;
@@ -108,6 +110,7 @@ export async function startProxy(options: ProxyOptions): Promise<FilteringProxy>
   const checked = readOptions('startProxy', options, {
     engine: () => undefined,
     configPath: isNonEmptyString,
+    configFormat: oneOf('json', 'yaml'),
     listen: isHostPort,
     upstream: isHostPort,
     instance: isString,
@@ -195,6 +198,7 @@ export async function startProxy(options: ProxyOptions): Promise<FilteringProxy>
       },
     };
     if (checked.debounceMs !== undefined) watchOptions.debounceMs = checked.debounceMs;
+    if (checked.configFormat !== undefined) watchOptions.format = checked.configFormat;
     // Throws (a missing file, an unwatchable folder) before anything listens.
     watcher = watchConfig(path, engine, watchOptions);
   }
