@@ -53,7 +53,15 @@ async function classbench(filtersPath: string, tracePath: string, opts: { out?: 
   const steps = 4 + runs + (opts.out !== undefined ? 1 : 0);
   let step = 0;
   progress.start(steps, { phase: 'reading' });
-  const [filterText, traceText] = await Promise.all([readTextFile(filtersPath, 'filter set'), readTextFile(tracePath, 'trace')]);
+  // Both files are read before either is reported, so two bad paths are said together.
+  const [filterRead, traceRead] = await Promise.allSettled([readTextFile(filtersPath, 'filter set'), readTextFile(tracePath, 'trace')]);
+  const unreadable = [filterRead, traceRead].flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+  if (unreadable.length > 0) {
+    if (!unreadable.every((e) => e instanceof CliError)) throw unreadable.find((e) => !(e instanceof CliError));
+    throw new CliError(unreadable.map((e) => (e as CliError).message).join('\n'));
+  }
+  const filterText = (filterRead as PromiseFulfilledResult<string>).value;
+  const traceText = (traceRead as PromiseFulfilledResult<string>).value;
   progress.phase(++step, 'parsing');
   // Parse both files first, so a bad filter set and a bad trace are reported together.
   const errors: string[] = [];
