@@ -9,10 +9,15 @@
  *    refuses every duplicate key, so its fast path cannot let a last-wins through.
  */
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { IDLE, readLines, type LineChunk } from '../src/cli/line-reader.js';
 import { parseFlowJson } from '../src/cli/flow-lines.js';
 import { parseJsonText } from '../src/config/text.js';
+import { evalStream } from '../src/cli/eval-stream.js';
+import type { FlowSource } from '../src/cli/flow-input.js';
+import { Progress } from '../src/cli/progress.js';
+import { CliError } from '../src/cli/shared.js';
+import { parseConfig } from '../src/config/parse.js';
 
 const SEED = Number(process.env.SGFILTER_FUZZ_SEED ?? 0x11e5);
 const RUNS = Number(process.env.SGFILTER_FUZZ_RUNS ?? 200);
@@ -177,5 +182,47 @@ describe(`parseFlowJson (seed ${SEED})`, () => {
       expect(r, text).toMatchObject({ column });
       expect('error' in r && r.error).toMatch(/appears twice in one object \(first at column \d+\)/);
     }
+  });
+});
+
+describe('eval over a file that changes between its two passes', () => {
+  const config = parseConfig({ securityGroups: [{ id: 'sg', inbound: ['ACCEPT#0.0.0.0/0#22#TCP'] }] });
+  const good = '{"direction":"inbound","protocol":"TCP","port":22,"remote":"10.0.0.1"}';
+  /** A "regular file" whose content is `first` when checked and `second` when classified. */
+  const changing = (first: string, second: string): FlowSource => {
+    let reads = 0;
+    return {
+      name: 'flows.jsonl',
+      size: undefined,
+      rereadable: true,
+      async *open() {
+        yield Buffer.from(reads++ === 0 ? first : second);
+      },
+    };
+  };
+  const run = async (source: FlowSource) => {
+    const written: string[] = [];
+    const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => (written.push(String(chunk)), true));
+    try {
+      await evalStream(config, source, { skipInvalid: false, lineNumbers: false, summary: false, progress: Progress.create('eval', false) });
+      return { written: written.join(''), error: undefined };
+    } catch (e) {
+      return { written: written.join(''), error: e as Error };
+    } finally {
+      spy.mockRestore();
+    }
+  };
+
+  it('stops with exit 1 at a line that turned bad, saying how many verdicts were printed', async () => {
+    const r = await run(changing(`${good}\n${good}\n${good}\n`, `${good}\n{"direction":\n${good}\n`));
+    expect(r.error).toBeInstanceOf(CliError);
+    expect(r.error!.message).toMatch(/^error: flows\.jsonl changed while it was read: flows\.jsonl line 2, column 14: not valid JSON/);
+    expect(r.error!.message).toContain('0 verdicts had been printed');
+  });
+
+  it('refuses a file that has more or fewer flows the second time', async () => {
+    const r = await run(changing(`${good}\n`, `${good}\n${good}\n`));
+    expect(r.error!.message).toBe('error: flows.jsonl changed while it was read: 1 flow when checked, 2 when classified; the output does not match the file');
+    expect(r.written.split('\n').length - 1).toBe(2);
   });
 });

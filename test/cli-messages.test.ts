@@ -12,7 +12,8 @@ import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEngine, loadConfigFile, safeLoadConfigFile, SgfilterError, watchConfig } from '../src/index.js';
 import { fileErrorText } from '../src/node/fs-errors.js';
-import { cli, requireBuild, seedConfig, seedFlows } from './cli-run.js';
+import { cli, cliPath, requireBuild, seedConfig, seedFlows } from './cli-run.js';
+import { spawnSync } from 'node:child_process';
 
 let tmp: string;
 const file = (name: string, data: string | Uint8Array): string => {
@@ -95,6 +96,12 @@ describe('file system errors are sentences', () => {
     expect(cli(['compile', seedConfig, '-o', out]).status).toBe(0);
     expect(readFileSync(out)).toEqual(readFileSync(snapshot));
     expect(readFileSync(out).length).toBeGreaterThan(3);
+  });
+
+  it('a full disk under stdout (> /dev/full) is said in words, exit 1', () => {
+    const r = spawnSync('bash', ['-c', `"${process.execPath}" "${cliPath}" eval "${seedConfig}" "${seedFlows}" > /dev/full`], { encoding: 'utf8' });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe('error: cannot write the standard output: no space left on the device\n');
   });
 
   it('every errno the CLI can meet has words (permission denied, too many open files, a full disk, ...)', () => {

@@ -203,7 +203,7 @@ export async function evalStream(config: Config, source: FlowSource, opts: EvalS
         if (batch) await classifyAndWrite(engine, batch, lines, verdicts, opts.lineNumbers, counts, actions);
       }, { stopAtBad: false, progress, counts });
       if (counts.flows !== checked.flows) {
-        throw new CliError(`error: ${name} changed while it was read: ${grouped(checked.flows)} flows when checked, ${grouped(counts.flows)} when classified; the output does not match the file`);
+        throw new CliError(`error: ${name} changed while it was read: ${count(checked.flows, 'flow')} when checked, ${grouped(counts.flows)} when classified; the output does not match the file`);
       }
     } else {
       progress.start(source.size, { phase: 'classifying', detail: '' });
