@@ -49,7 +49,6 @@ export interface EvalStreamOptions {
 
 /** Counts of a run (numbers only: nothing per flow is kept). */
 interface Counts {
-  lines: number;
   flows: number;
   accepted: number;
   byDefault: number;
@@ -114,7 +113,6 @@ async function scan(source: FlowSource, checker: FlowChecker, sink: BatchSink, o
       }
       if (raws.length >= EVAL_BATCH_FLOWS) await flush();
     }
-    o.counts.lines = first + lines.length - 1;
     o.progress.update(chunk.bytes, { detail: rateText(o.counts.flows, 'flows', started) });
   }
   await flush();
@@ -169,7 +167,7 @@ export async function evalStream(config: Config, source: FlowSource, opts: EvalS
   const verdicts = new VerdictText();
   const actions = new Uint8Array(EVAL_BATCH_FLOWS);
   const progress = opts.progress;
-  const counts: Counts = { lines: 0, flows: 0, accepted: 0, byDefault: 0, bad: 0 };
+  const counts: Counts = { flows: 0, accepted: 0, byDefault: 0, bad: 0 };
   const name = source.name;
   const twoPass = !opts.skipInvalid && source.rereadable;
 
@@ -177,7 +175,7 @@ export async function evalStream(config: Config, source: FlowSource, opts: EvalS
     if (twoPass) {
       // Pass 1: check every line, print nothing.
       const firstErrors: LineError[] = [];
-      const checked: Counts = { lines: 0, flows: 0, accepted: 0, byDefault: 0, bad: 0 };
+      const checked: Counts = { flows: 0, accepted: 0, byDefault: 0, bad: 0 };
       progress.start(source.size, { phase: 'checking flows', detail: '' });
       await scan(source, checker, async (batch, _lines, errors) => {
         checked.flows += batch?.length ?? 0;
