@@ -189,6 +189,20 @@ describe('eval --skip-invalid', () => {
   });
 });
 
+describe('eval --skip-invalid on nothing but bad lines', () => {
+  it('reports every one, in order, prints no verdict, exit 0', () => {
+    const n = PAST_A_BATCH;
+    const r = cli(['eval', seedConfig, '-', '--skip-invalid'], { input: `${'{nope\n'.repeat(n)}`, rss: true });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toBe('');
+    const reported = r.stderr.split('\n').filter((l) => l.startsWith('sgfilter: skipped '));
+    expect(reported.length).toBe(n);
+    expect(reported[n - 1]).toBe(`sgfilter: skipped stdin line ${n}, column 2: not valid JSON: invalid symbol (found "nope")`);
+    expect(r.stderr).toContain(`0 flows classified; ${n.toLocaleString('en-US')} invalid lines skipped`);
+    expect(r.peakMB).toBeLessThan(PEAK_MB);
+  });
+});
+
 describe('eval as a Unix filter', () => {
   it('answers each flow on an open stdin without waiting for the input to end', async () => {
     const child = spawn(process.execPath, [cliPath, 'eval', seedConfig, '-'], { cwd: root, stdio: ['pipe', 'pipe', 'pipe'] });

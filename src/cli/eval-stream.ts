@@ -95,7 +95,8 @@ async function scan(source: FlowSource, checker: FlowChecker, sink: BatchSink, o
         bad = `longer than ${grouped(MAX_FLOW_LINE_CHARS)} characters (a flow line is one JSON object of a few hundred); not read`;
       } else {
         let text = lines[i]!;
-        // A byte order mark is skipped at the start of the input, as for configs.
+        // A byte order mark at the start of the input is skipped here, as for configs (one at
+        // the start of a later line, from concatenated files, is skipped by parseJsonText).
         if (line === 1 && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
         if (text.charCodeAt(0) !== 123 /* { */ && text.trim() === '') continue; // blank lines are skipped
         const r = parseFlowJson(text);
@@ -111,7 +112,8 @@ async function scan(source: FlowSource, checker: FlowChecker, sink: BatchSink, o
         parseErrors.push({ line, message: bad, ...(column !== undefined ? { column } : {}) });
         if (o.stopAtBad) await flush();
       }
-      if (raws.length >= EVAL_BATCH_FLOWS) await flush();
+      // Bad lines count too: a file of nothing but bad lines is still handled a batch at a time.
+      if (raws.length + parseErrors.length >= EVAL_BATCH_FLOWS) await flush();
     }
     o.progress.update(chunk.bytes, { detail: rateText(o.counts.flows, 'flows', started) });
   }
