@@ -215,7 +215,7 @@ export async function evalStream(config: Config, source: FlowSource, opts: EvalS
           throw new CliError(
             `error: ${lineErrorText(name, errors[0]!)}\n` +
               `  stopped there: ${count(counts.flows, 'verdict')} printed, one for each flow before line ${grouped(firstBad)}; ` +
-              `the rest of the input was not classified (--skip-invalid goes on past bad lines; a flow file, not stdin, is checked whole before anything is printed)`,
+              `the rest of the input was not classified (--skip-invalid goes on past bad lines; a regular file, unlike stdin or a pipe, is checked whole before anything is printed)`,
           );
         }
         for (const e of errors) {
