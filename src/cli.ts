@@ -3,7 +3,8 @@
  * The `sgfilter` command.
  *
  *   sgfilter check CONFIG                    validate a config, print a summary
- *   sgfilter eval CONFIG FLOWS [--summary]   classify JSON-lines flows (FLOWS may be -)
+ *   sgfilter eval CONFIG FLOWS [--summary] [--skip-invalid] [--line-numbers]
+ *                                            classify JSON-lines flows, streamed (FLOWS may be -)
  *   sgfilter explain CONFIG --flow JSON      walk the rules for one flow, in plain words
  *   sgfilter demo [CONFIG] [FLOWS]           the seed scenarios: a verdict table and rule hits
  *   sgfilter classbench FILTERS TRACE [--out FILE]
@@ -15,15 +16,17 @@
  *   sgfilter publish CONFIG --kv-namespace ID --key-file K [--account-id A] [--local]
  *                                            sign and publish the next policy version to Workers KV
  *
- * Exit codes: 0 ok; 1 invalid input (config, flows, unknown instance) or ClassBench
- * mismatches; 2 usage error.
+ * Exit codes: 0 ok; 1 invalid input (config, flows, unknown instance), a file that
+ * cannot be read or written, or ClassBench mismatches; 2 usage error.
+ * Data goes to stdout, messages (and progress bars, on a terminal) to stderr.
  *
  * Each command lives in src/cli/<command>.ts.
  */
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { main } from './cli/main.js';
-import { EXIT_OK } from './cli/shared.js';
+import { EXIT_INVALID, EXIT_OK } from './cli/shared.js';
+import { fileErrorText } from './node/fs-errors.js';
 
 export { main };
 
@@ -40,9 +43,11 @@ function invokedDirectly(): boolean {
 
 if (invokedDirectly()) {
   // `sgfilter eval ... | head` closes the pipe early: stop quietly, as Unix tools do.
+  // Any other failure to write the output (a full disk under `> file`) is said in words.
   process.stdout.on('error', (e: NodeJS.ErrnoException) => {
     if (e.code === 'EPIPE') process.exit(EXIT_OK);
-    throw e;
+    process.stderr.write(`error: ${fileErrorText(e, 'the standard output', 'write')}\n`);
+    process.exit(EXIT_INVALID);
   });
   main(process.argv).then((code) => {
     process.exitCode = code;

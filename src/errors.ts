@@ -39,6 +39,8 @@ export type ErrorCode = keyof typeof ErrorCodes;
 /** Codes of individual config/flow issues (issue.code). */
 export const IssueCodes = {
   PARSE_ERROR: 'the file is not valid JSON or YAML (issue.line and issue.column say where)',
+  NOT_CONFIG_TEXT: 'a file given as a config is not config text: it is empty, a compiled sgfilter snapshot, a packet capture, compressed or an archive, binary, or not UTF-8',
+  FILE_UNREADABLE: 'a file could not be read (it does not exist, is a folder, permission denied, ...); the message says which and why in words',
   DUPLICATE_KEY: 'an object (JSON) or mapping (YAML) gives the same key twice; readers disagree on which one counts, so it is refused (issue.line, issue.column: the second one)',
   TOO_DEEP: 'lists and objects are nested more than 64 levels deep (a config needs fewer than 10); refused before any parser recurses on it',
   YAML_UNSUPPORTED: 'YAML outside the 1.2 core schema: a %YAML directive other than 1.2 (YAML 1.1 reads 1:02 as 62 and yes as true) or a tag such as !!binary, !!timestamp or !custom',

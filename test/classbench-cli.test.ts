@@ -128,7 +128,7 @@ describeWithData('classbench', 'sgfilter classbench', (dataDir) => {
   it('exits 1 on a missing file and 2 on usage errors', () => {
     const missing = cli(['classbench', join(tmp, 'nope'), trace]);
     expect(missing.status).toBe(1);
-    expect(missing.stderr).toMatch(/cannot read filter set .*nope: ENOENT/);
+    expect(missing.stderr).toMatch(/error: filter set: .*nope does not exist\n$/);
     expect(cli(['classbench', filters]).status).toBe(2);
     expect(cli(['classbench', filters, trace, '--bogus']).status).toBe(2);
   });

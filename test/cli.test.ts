@@ -113,7 +113,7 @@ describe('sgfilter check', () => {
   it('exits 1 with a clear message on an unreadable or unparsable file', () => {
     const missing = cli(['check', join(tmp, 'does-not-exist.yaml')]);
     expect(missing.status).toBe(1);
-    expect(missing.stderr).toMatch(/cannot read config file .*does-not-exist\.yaml/);
+    expect(missing.stderr).toMatch(/^error: .*does-not-exist\.yaml does not exist\n$/);
     const broken = cli(['check', tmpFile('broken.json', '{"securityGroups": [')]);
     expect(broken.status).toBe(1);
     expect(broken.stderr).toMatch(/broken\.json: not valid JSON/);
@@ -156,7 +156,7 @@ describe('sgfilter eval', () => {
     const r = cli(['eval', 'examples/seed-scenarios.yaml', path]);
     expect(r.status).toBe(1);
     expect(r.stdout).toBe('');
-    expect(r.stderr).toMatch(/line 3: not valid JSON/);
+    expect(r.stderr).toMatch(/bad-json\.jsonl line 3, column 48: not valid JSON: value expected/);
   });
 
   it('refuses an invalid flow, naming its line and field', () => {

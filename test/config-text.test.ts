@@ -372,6 +372,6 @@ describe('flow files (JSON lines) are read as strictly as config JSON', () => {
     const { parseConfig } = await import('../src/index.js');
     const config = parseConfig({ securityGroups: [{ id: 'sg', inbound: ['ACCEPT#any#ALL#TCP'] }] });
     const text = '{"direction":"inbound","protocol":"TCP","port":22,"remote":"192.0.2.1"}\n{"direction":"inbound","protocol":"TCP","protocol":"UDP","port":22,"remote":"192.0.2.1"}\n';
-    expect(() => parseFlowLines(text, 'flows.jsonl', config)).toThrow(/flows\.jsonl line 2: not valid JSON at line 1, column 41: key "protocol" appears twice/);
+    expect(() => parseFlowLines(text, 'flows.jsonl', config)).toThrow(/flows\.jsonl line 2, column 41: key "protocol" appears twice in one object \(first at column 24\)/);
   });
 });

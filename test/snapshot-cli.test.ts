@@ -51,7 +51,7 @@ describe('sgfilter compile --key-file', () => {
     const cases: [string | null, RegExp][] = [
       ['00'.repeat(16), /key file .*: snapshot key: the key is 16 bytes; use at least 32/],
       ['my secret: passphrase!', /key text must be hex .* or base64/],
-      [null, /cannot read key file/],
+      [null, /key file: .*bad\.key does not exist/],
     ];
     for (const [contents, message] of cases) {
       const keyFile = join(tmp, 'bad.key');

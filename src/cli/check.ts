@@ -2,10 +2,19 @@
 import type { Command } from 'commander';
 import { formatPath } from '../errors.js';
 import type { Rule } from '../types.js';
-import { CliError, invalidConfigMessage, plural, readConfig, writeLines } from './shared.js';
+import { CliError, formatOption, invalidConfigMessage, plural, readConfig, writeLines, type ConfigFormat } from './shared.js';
+import { bigConfig, Progress, progressWanted } from './progress.js';
 
-async function checkCommand(path: string): Promise<void> {
-  const r = await readConfig(path);
+async function checkCommand(path: string, opts: { format?: ConfigFormat; progress?: boolean }): Promise<void> {
+  // A big config takes seconds to parse and validate: say which phase it is in.
+  const progress = Progress.create('check', progressWanted(opts) && (await bigConfig(path)));
+  progress.start(undefined, { phase: 'reading' });
+  let r;
+  try {
+    r = await readConfig(path, opts.format, progress);
+  } finally {
+    progress.stop();
+  }
   if (!r.success) throw new CliError(invalidConfigMessage(path, r.issues));
   const { config } = r;
   const out: string[] = [`${path}: valid`, '', `${plural(config.securityGroups.length, 'security group')}:`];
@@ -40,5 +49,7 @@ export function register(program: Command): void {
     .command('check')
     .description('validate a config file (JSON or YAML; Tencent Cloud API JSON too) and print a summary')
     .argument('<config>', 'config file (.json, .yaml, .yml)')
+    .addOption(formatOption())
+    .option('--no-progress', 'no progress line (drawn on stderr for configs of 1 MiB or more, only when stderr is a terminal)')
     .action(checkCommand);
 }

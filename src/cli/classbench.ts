@@ -1,11 +1,12 @@
 /** `sgfilter classbench`: check and time the engine on a ClassBench filter set and trace. */
 import type { Command } from 'commander';
-import { writeFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { createEngine, parseClassBench, parseClassBenchTrace } from '../index.js';
 import { nodeWasmBytes } from '../wasm/node.js';
 import { SgfilterError } from '../errors.js';
 import { CliError, count, displayPath, grouped, median, readTextFile, writeLines } from './shared.js';
+import { writeUserFile } from './output.js';
+import { Progress, progressWanted } from './progress.js';
 
 /** classbench: at most this many mismatching trace lines are listed. */
 const MAX_MISMATCHES_SHOWN = 10;
@@ -37,8 +38,31 @@ function traceLines(text: string): { lineNo: number[]; hasExpected: boolean[] } 
  * median lookup time over several runs of the whole trace. A line without a 6th
  * column expects nothing and is not counted as a mismatch, whatever rule matches.
  */
-async function classbenchCommand(filtersPath: string, tracePath: string, opts: { out?: string }): Promise<void> {
-  const [filterText, traceText] = await Promise.all([readTextFile(filtersPath, 'filter set'), readTextFile(tracePath, 'trace')]);
+async function classbenchCommand(filtersPath: string, tracePath: string, opts: { out?: string; progress?: boolean }): Promise<void> {
+  const progress = Progress.create('classbench', progressWanted(opts));
+  try {
+    await classbench(filtersPath, tracePath, opts, progress);
+  } finally {
+    progress.stop();
+  }
+}
+
+async function classbench(filtersPath: string, tracePath: string, opts: { out?: string }, progress: Progress): Promise<void> {
+  // Steps: read, parse, compile, each warm-up and timed run, compare (and write).
+  const runs = BENCH_WARMUP_RUNS + BENCH_TIMED_RUNS;
+  const steps = 4 + runs + (opts.out !== undefined ? 1 : 0);
+  let step = 0;
+  progress.start(steps, { phase: 'reading' });
+  // Both files are read before either is reported, so two bad paths are said together.
+  const [filterRead, traceRead] = await Promise.allSettled([readTextFile(filtersPath, 'filter set'), readTextFile(tracePath, 'trace')]);
+  const unreadable = [filterRead, traceRead].flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+  if (unreadable.length > 0) {
+    if (!unreadable.every((e) => e instanceof CliError)) throw unreadable.find((e) => !(e instanceof CliError));
+    throw new CliError(unreadable.map((e) => (e as CliError).message).join('\n'));
+  }
+  const filterText = (filterRead as PromiseFulfilledResult<string>).value;
+  const traceText = (traceRead as PromiseFulfilledResult<string>).value;
+  progress.phase(++step, 'parsing');
   // Parse both files first, so a bad filter set and a bad trace are reported together.
   const errors: string[] = [];
   const parse = <T>(fn: () => T, path: string): T | undefined => {
@@ -61,6 +85,7 @@ async function classbenchCommand(filtersPath: string, tracePath: string, opts: {
   const rules = config.securityGroups[0]!.inbound.length;
 
   // Compile (the WASM module is compiled beforehand, so this is the policy's compile and load).
+  progress.phase(++step, `compiling ${count(rules, 'rule')}`);
   const wasm = await WebAssembly.compile(await nodeWasmBytes());
   const t0 = process.hrtime.bigint();
   const engine = await createEngine(config, { wasm });
@@ -69,13 +94,20 @@ async function classbenchCommand(filtersPath: string, tracePath: string, opts: {
   // Lookup time: warm up, then time whole-trace runs (a short trace is repeated within a run).
   const actions = new Uint8Array(n);
   const reps = n === 0 ? 1 : Math.max(1, Math.ceil(BENCH_MIN_LOOKUPS_PER_RUN / n));
-  for (let i = 0; i < BENCH_WARMUP_RUNS; i++) engine.classifyBatch(batch, actions);
+  progress.phase(++step, `timing ${count(n, 'lookup')}`);
+  for (let i = 0; i < BENCH_WARMUP_RUNS; i++) {
+    engine.classifyBatch(batch, actions);
+    progress.update(++step, { phase: `warm-up run ${i + 1} of ${BENCH_WARMUP_RUNS}` });
+  }
   const samples: number[] = [];
   for (let r = 0; r < BENCH_TIMED_RUNS; r++) {
     const start = process.hrtime.bigint();
     for (let k = 0; k < reps; k++) engine.classifyBatch(batch, actions);
     samples.push(Number(process.hrtime.bigint() - start) / (reps * Math.max(1, n)));
+    // Between runs, outside the timed span: the bar is redrawn at most every 100 ms.
+    progress.update(++step, { phase: `timed run ${r + 1} of ${BENCH_TIMED_RUNS}` });
   }
+  progress.phase(++step, 'comparing');
   const nsPerLookup = median(samples);
 
   // Compare: rule ids are global ids, and the set is one group with inbound rules only,
@@ -98,12 +130,10 @@ async function classbenchCommand(filtersPath: string, tracePath: string, opts: {
   }
 
   if (opts.out !== undefined) {
-    try {
-      await writeFile(opts.out, n === 0 ? '' : `${Array.from(chosen).join('\n')}\n`);
-    } catch (e) {
-      throw new CliError(`error: cannot write --out file ${opts.out}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-    }
+    progress.phase(++step, `writing ${displayPath(opts.out)}`);
+    await writeUserFile(opts.out, n === 0 ? '' : `${Array.from(chosen).join('\n')}\n`, '--out');
   }
+  progress.stop();
 
   const stats = engine.stats;
   const checked = n - unchecked;
@@ -135,5 +165,6 @@ export function register(program: Command): void {
     .argument('<filters>', 'ClassBench filter set (one "@src dst sp : sp dp : dp 0xPP/0xMM" rule per line)')
     .argument('<trace>', 'ClassBench header trace ("src dst sport dport proto [rule]" per line)')
     .option('--out <file>', 'write the 1-based rule chosen for each trace line (0 = none), one per line')
+    .option('--no-progress', 'no progress bar (one is drawn on stderr only when it is a terminal)')
     .action(classbenchCommand);
 }

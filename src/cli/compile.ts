@@ -1,10 +1,13 @@
 /** `sgfilter compile`: compile a config once and write its policy snapshot, signed with --key-file. */
 import type { Command } from 'commander';
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { createEngine, parseSnapshotKey, SNAPSHOT_FORMAT, SNAPSHOT_KEY_MIN_BYTES } from '../index.js';
 import { SNAPSHOT_KEY_MAX_TEXT } from '../snapshot/key.js';
 import { nodeWasmBytes } from '../wasm/node.js';
-import { CliError, displayPath, grouped, loadConfig, plural, writeLines } from './shared.js';
+import { CliError, displayPath, formatOption, grouped, loadConfig, plural, writeLines, type ConfigFormat } from './shared.js';
+import { fileErrorText } from '../node/fs-errors.js';
+import { writeUserFile } from './output.js';
+import { bigConfig, Progress, progressWanted } from './progress.js';
 
 export const KEY_FILE_HELP =
   `sign the snapshot (HMAC-SHA-256) with the key in this file, for engines created with createEngine({ snapshot, key }). ` +
@@ -18,28 +21,39 @@ export const KEY_FILE_HELP =
  */
 export async function readKeyFile(path: string): Promise<Uint8Array> {
   try {
-    const size = (await stat(path)).size;
-    if (size > SNAPSHOT_KEY_MAX_TEXT) throw new CliError(`error: key file ${path}: ${grouped(size)} bytes is not a key (at most ${SNAPSHOT_KEY_MAX_TEXT}); is this the right file?`);
+    const info = await stat(path);
+    if (info.isDirectory()) throw new CliError(`error: key file: ${path} is a folder, not a file`);
+    if (info.size > SNAPSHOT_KEY_MAX_TEXT) throw new CliError(`error: key file ${path}: ${grouped(info.size)} bytes is not a key (at most ${SNAPSHOT_KEY_MAX_TEXT}); is this the right file?`);
     return parseSnapshotKey(await readFile(path));
   } catch (e) {
     if (e instanceof CliError) throw e;
     if ((e as { code?: string }).code?.startsWith('SNAPSHOT_')) throw new CliError(`error: key file ${path}: ${(e as Error).message}`);
-    throw new CliError(`error: cannot read key file ${path}: ${(e as Error).message}`);
+    throw new CliError(`error: key file: ${fileErrorText(e, path, 'read')}`);
   }
 }
 
 /** Validates and compiles CONFIG and writes the snapshot to --out (signed with --key-file). */
-async function compileCommand(configPath: string, opts: { out: string; keyFile?: string }): Promise<void> {
+async function compileCommand(configPath: string, opts: { out: string; keyFile?: string; format?: ConfigFormat; progress?: boolean }): Promise<void> {
   const key = opts.keyFile === undefined ? undefined : await readKeyFile(opts.keyFile);
-  const config = await loadConfig(configPath);
-  const t0 = performance.now();
-  const engine = await createEngine(config, { wasm: await nodeWasmBytes() });
-  const ms = performance.now() - t0;
-  const bytes = key ? await engine.snapshot({ key }) : engine.snapshot();
+  // A big config takes seconds: say which phase the compile is in.
+  const progress = Progress.create('compile', progressWanted(opts) && (await bigConfig(configPath)));
+  progress.start(undefined, { phase: 'reading' });
+  let bytes: Uint8Array;
+  let ms: number;
+  let config;
+  let engine;
   try {
-    await writeFile(opts.out, bytes);
-  } catch (e) {
-    throw new CliError(`error: cannot write ${opts.out}: ${(e as Error).message}`);
+    config = await loadConfig(configPath, opts.format, progress);
+    progress.phase(0, 'compiling');
+    const wasm = await nodeWasmBytes();
+    const t0 = performance.now();
+    engine = await createEngine(config, { wasm });
+    ms = performance.now() - t0;
+    progress.phase(0, key ? 'writing the signed snapshot' : 'writing the snapshot');
+    bytes = key ? await engine.snapshot({ key }) : engine.snapshot();
+    await writeUserFile(opts.out, bytes, 'snapshot');
+  } finally {
+    progress.stop();
   }
   const s = engine.stats;
   writeLines([
@@ -60,5 +74,7 @@ export function register(program: Command): void {
     .argument('<config>', 'config file (.json, .yaml, .yml)')
     .requiredOption('-o, --out <file>', 'where to write the snapshot, e.g. policy.bin')
     .option('--key-file <file>', KEY_FILE_HELP)
+    .addOption(formatOption())
+    .option('--no-progress', 'no progress line (drawn on stderr for configs of 1 MiB or more, only when stderr is a terminal)')
     .action(compileCommand);
 }

@@ -1,14 +1,14 @@
 /** `sgfilter demo`: the seed scenarios: a verdict table and rule hits (what `npm start` runs). */
 import type { Command } from 'commander';
 import { join } from 'node:path';
-import { decidedBy, displayPath, loadConfig, packageRoot, plural, ruleText, table, writeLines } from './shared.js';
+import { decidedBy, displayPath, formatOption, loadConfig, packageRoot, plural, ruleText, table, writeLines, type ConfigFormat } from './shared.js';
 import { classifyAll, flowText, readFlows } from './flows.js';
 
-async function demoCommand(configArg: string | undefined, flowsArg: string | undefined): Promise<void> {
+async function demoCommand(configArg: string | undefined, flowsArg: string | undefined, opts: { format?: ConfigFormat }): Promise<void> {
   const root = packageRoot();
   const configPath = configArg ?? join(root, 'examples', 'seed-scenarios.yaml');
   const flowsPath = flowsArg ?? join(root, 'examples', 'flows.jsonl');
-  const config = await loadConfig(configPath);
+  const config = await loadConfig(configPath, opts.format);
   const flows = await readFlows(flowsPath, config);
   const verdicts = await classifyAll(config, flows);
 
@@ -61,5 +61,6 @@ export function register(program: Command): void {
     .description('classify example flows and print a verdict table and per-rule hit counts (what `npm start` runs)')
     .argument('[config]', 'config file (default: examples/seed-scenarios.yaml)')
     .argument('[flows]', 'JSON-lines flow file (default: examples/flows.jsonl)')
+    .addOption(formatOption())
     .action(demoCommand);
 }

@@ -1,27 +1,45 @@
-/** `sgfilter eval`: classify JSON-lines flows, one verdict line per flow. */
+/** `sgfilter eval`: classify JSON-lines flows, one verdict line per flow, streamed (see eval-stream.ts). */
 import type { Command } from 'commander';
-import { loadConfig, plural, verdictJson, writeLines } from './shared.js';
-import { classifyAll, readFlows } from './flows.js';
+import { formatOption, loadConfig, type ConfigFormat } from './shared.js';
+import { openFlowSource } from './flow-input.js';
+import { evalStream } from './eval-stream.js';
+import { Progress, progressWanted } from './progress.js';
 
-async function evalCommand(configPath: string, flowsPath: string, opts: { summary?: boolean }): Promise<void> {
-  const config = await loadConfig(configPath);
-  const flows = await readFlows(flowsPath, config);
-  const verdicts = await classifyAll(config, flows);
-  writeLines(verdicts.map(verdictJson));
-  if (opts.summary) {
-    const accepted = verdicts.filter((v) => v.action === 'accept').length;
-    const byDefault = verdicts.filter((v) => v.groupId === null).length;
-    process.stderr.write(`${plural(verdicts.length, 'flow')}: ${accepted} accepted, ${verdicts.length - accepted} dropped (${byDefault} by the default drop)\n`);
-  }
+interface EvalOptions {
+  summary?: boolean;
+  skipInvalid?: boolean;
+  lineNumbers?: boolean;
+  progress?: boolean;
+  format?: ConfigFormat;
+}
+
+async function evalCommand(configPath: string, flowsPath: string, opts: EvalOptions): Promise<void> {
+  const config = await loadConfig(configPath, opts.format);
+  const source = await openFlowSource(flowsPath);
+  const progress = Progress.create('eval', progressWanted({ progress: opts.progress, streamsStdout: true }));
+  await evalStream(config, source, {
+    skipInvalid: opts.skipInvalid === true,
+    lineNumbers: opts.lineNumbers === true,
+    summary: opts.summary === true,
+    progress,
+  });
 }
 
 /** Adds the `eval` command to `program`. */
 export function register(program: Command): void {
   program
     .command('eval')
-    .description('classify flows (JSON lines, one flow per line, as docs/SEMANTICS.md "Flows" describes); prints one verdict JSON line per flow')
+    .description(
+      'classify flows (JSON lines, one flow per line, as docs/SEMANTICS.md "Flows" describes); prints one verdict JSON line per flow, ' +
+        'in input order, as it goes (constant memory at any size). A bad line refuses the input: a file is checked whole before ' +
+        'anything is printed; stdin stops at its first bad line (the message says how many verdicts were printed)',
+    )
     .argument('<config>', 'config file (.json, .yaml, .yml)')
     .argument('<flows>', 'JSON-lines flow file, or - for stdin')
     .option('--summary', 'print accepted/dropped counts to stderr')
+    .option('--skip-invalid', 'classify the good lines and report each bad one on stderr by line number (exit 0)')
+    .option('--line-numbers', 'add "line": N (1-based input line) to each verdict, to join verdicts to input lines')
+    .option('--no-progress', 'no progress bar (one is drawn on stderr only when it is a terminal and stdout is not)')
+    .addOption(formatOption())
     .action(evalCommand);
 }

@@ -1,78 +1,68 @@
-/** Flow files (JSON lines) for eval, demo and watch: read, validate, classify. */
-import { readFile } from 'node:fs/promises';
+/**
+ * Flow files read whole, for the commands that keep every flow (demo prints a table
+ * of them, watch classifies them again after each publish). eval streams instead
+ * (eval-stream.ts); both read lines the same way (flow-lines.ts), so a line is
+ * accepted or refused, with the same words, by every command.
+ */
 import { createEngine } from '../index.js';
-import { createFlowBatch, parseFlow, validateFlow } from '../flow.js';
+import { createFlowBatch, parseFlow } from '../flow.js';
 import { formatWords } from '../config/address.js';
-import type { FlowAddress } from '../types.js';
-import { SgfilterError, type Issue } from '../errors.js';
-import { parseJsonText } from '../config/text.js';
-import type { Config, ParsedFlow, Verdict } from '../types.js';
-import { CliError, MAX_LINE_ERRORS, plural } from './shared.js';
-
-// ---------------------------------------------------------------- flows
+import type { Config, FlowAddress, ParsedFlow as Flow, Verdict } from '../types.js';
+import { CliError, MAX_LINE_ERRORS, count, grouped } from './shared.js';
+import { FlowChecker, lineErrorText, parseFlowJson, type LineError } from './flow-lines.js';
+import { openFlowSource } from './flow-input.js';
 
 export interface FlowLine {
   /** 1-based line number in the input. */
   line: number;
   raw: Record<string, unknown>;
-  flow: ParsedFlow;
+  flow: Flow;
 }
 
-export async function readFlowText(path: string): Promise<string> {
-  if (path === '-') {
-    const chunks: Buffer[] = [];
-    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-    return Buffer.concat(chunks).toString('utf8');
-  }
-  try {
-    return await readFile(path, 'utf8');
-  } catch (e) {
-    throw new CliError(`error: cannot read flows file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
+/** The first MAX_LINE_ERRORS bad lines as "  NAME line N: why", then "... and N more". */
+export function badLinesText(name: string, errors: LineError[]): string {
+  const shown = errors.slice(0, MAX_LINE_ERRORS).map((e) => `  ${lineErrorText(name, e)}`);
+  if (errors.length > MAX_LINE_ERRORS) shown.push(`  ... and ${grouped(errors.length - MAX_LINE_ERRORS)} more`);
+  return shown.join('\n');
 }
 
 /**
- * Parses every non-blank line of a JSON-lines flow file and checks each flow's instance
- * against the config. All bad lines are reported together (line numbers are 1-based).
+ * Parses every non-blank line of a JSON-lines flow text and checks each flow's
+ * instance against the config. All bad lines are reported together (line numbers
+ * are 1-based; JSON errors give the column too) in a CliError.
  */
 export function parseFlowLines(text: string, name: string, config: Config): FlowLine[] {
+  const checker = new FlowChecker(config);
   const out: FlowLine[] = [];
-  const errors: string[] = [];
-  const instances = new Set(config.instances.map((i) => i.id));
-  const lines = text.split(/\r?\n/);
-  lines.forEach((content, i) => {
-    if (content.trim() === '') return;
+  const errors: LineError[] = [];
+  const one: Flow[] = [];
+  text.split('\n').forEach((content, i) => {
     const line = i + 1;
-    let raw: unknown;
-    try {
-      // As config JSON is read: a duplicate key is refused, not last-wins.
-      raw = parseJsonText(content, `${name} line ${line}`);
-    } catch (e) {
-      errors.push(...(e instanceof SgfilterError ? e.issues.map((i) => i.message) : [`${name} line ${line}: not valid JSON: ${(e as Error).message}`]));
+    let body = content.endsWith('\r') ? content.slice(0, -1) : content;
+    if (line === 1 && body.charCodeAt(0) === 0xfeff) body = body.slice(1);
+    if (body.trim() === '') return;
+    const r = parseFlowJson(body);
+    if ('error' in r) {
+      errors.push({ line, message: r.error, ...(r.column !== undefined ? { column: r.column } : {}) });
       return;
     }
-    const issues: Issue[] = [];
-    const flow = validateFlow(raw, [], issues);
-    if (!flow) {
-      for (const issue of issues) errors.push(`${name} line ${line}: ${issue.message}`);
-      return;
-    }
-    if (flow.instance !== null && !instances.has(flow.instance)) {
-      errors.push(`${name} line ${line}: unknown instance "${flow.instance}"; the config has: ${[...instances].join(', ')}`);
-      return;
-    }
-    out.push({ line, raw: raw as Record<string, unknown>, flow });
+    one.length = 0;
+    const bad = checker.one(r.value, one);
+    if (bad !== undefined) errors.push({ line, message: bad });
+    else out.push({ line, raw: r.value as Record<string, unknown>, flow: one[0]! });
   });
   if (errors.length) {
-    const shown = errors.slice(0, MAX_LINE_ERRORS);
-    if (errors.length > shown.length) shown.push(`... and ${errors.length - shown.length} more`);
-    throw new CliError(`error: ${plural(errors.length, 'invalid flow line')} in ${name}; nothing was classified\n${shown.map((e) => `  ${e}`).join('\n')}`);
+    throw new CliError(`error: ${count(errors.length, 'invalid flow line')} in ${name}; nothing was classified\n${badLinesText(name, errors)}`);
   }
   return out;
 }
 
+/** Reads a whole flow file ("-": stdin) and parses it (parseFlowLines). */
 export async function readFlows(path: string, config: Config): Promise<FlowLine[]> {
-  return parseFlowLines(await readFlowText(path), path === '-' ? 'stdin' : path, config);
+  const source = await openFlowSource(path);
+  const chunks: Buffer[] = [];
+  for await (const chunk of source.open()) chunks.push(chunk);
+  return parseFlowLines(Buffer.concat(chunks).toString('utf8'), source.name, config);
 }
 
 /** Classifies all flows with one batch; returns their verdicts in input order. */

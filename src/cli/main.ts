@@ -26,7 +26,11 @@ export function buildProgram(): Command {
     .version(packageVersion())
     .exitOverride()
     .showHelpAfterError('(run sgfilter --help for usage)')
-    .addHelpText('after', '\nExit codes: 0 ok, 1 invalid input (config, flows, unknown instance) or ClassBench mismatches, 2 usage error.');
+    .addHelpText(
+      'after',
+      '\nData goes to stdout; messages and progress (on a terminal only) to stderr.' +
+        '\nExit codes: 0 ok, 1 invalid input (config, flows, unknown instance), a file that cannot be read or written, or ClassBench mismatches, 2 usage error.',
+    );
   for (const c of COMMANDS) c.register(program);
   return program;
 }

@@ -3,7 +3,8 @@ import type { Command } from 'commander';
 import { createEngine } from '../index.js';
 import { parseHostPort, startProxy, type HostPort } from '../node/proxy.js';
 import { SgfilterError } from '../errors.js';
-import { CliError, EXIT_USAGE, loadConfig, writeLines } from './shared.js';
+import { CliError, EXIT_USAGE, formatOption, loadConfig, writeLines, type ConfigFormat } from './shared.js';
+import { fileErrorText } from '../node/fs-errors.js';
 
 function hostPortOption(text: string, option: string): HostPort {
   try {
@@ -13,15 +14,31 @@ function hostPortOption(text: string, option: string): HostPort {
   }
 }
 
+/** Why a listening socket could not be opened, in words. */
+function listenErrorText(e: unknown, where: string): string {
+  const code = (e as { code?: unknown } | null)?.code;
+  switch (code) {
+    case 'EADDRINUSE':
+      return `cannot listen on ${where}: the address is already in use (another program listens there; pick another port, or 0 for any free one)`;
+    case 'EACCES':
+    case 'EPERM':
+      return `cannot listen on ${where}: permission denied (ports below 1024 need privileges; pick a higher port)`;
+    case 'EADDRNOTAVAIL':
+      return `cannot listen on ${where}: that address is not one of this machine's`;
+    default:
+      return fileErrorText(e, where, 'open').replace(/^cannot open /, 'cannot listen on ');
+  }
+}
+
 /**
  * Runs the filtering proxy until SIGINT or SIGTERM, then prints the counters. Log
  * lines (drops with their deciding rule, reloads, refused config changes) go to
  * stderr; the listening line and the closing summary to stdout.
  */
-async function proxyCommand(opts: { config: string; listen: string; upstream: string; instance?: string }): Promise<void> {
+async function proxyCommand(opts: { config: string; listen: string; upstream: string; instance?: string; format?: ConfigFormat }): Promise<void> {
   const listen = hostPortOption(opts.listen, '--listen');
   const upstream = hostPortOption(opts.upstream, '--upstream');
-  const config = await loadConfig(opts.config);
+  const config = await loadConfig(opts.config, opts.format);
   if (opts.instance !== undefined && !config.instances.some((i) => i.id === opts.instance)) {
     throw new CliError(`error: unknown instance "${opts.instance}"; the config has: ${config.instances.map((i) => i.id).join(', ')}`);
   }
@@ -29,11 +46,14 @@ async function proxyCommand(opts: { config: string; listen: string; upstream: st
   const log = (line: string) => process.stderr.write(`sgfilter proxy: ${line}\n`);
   let proxy;
   try {
-    proxy = await startProxy({ engine, configPath: opts.config, listen, upstream, log, ...(opts.instance !== undefined ? { instance: opts.instance } : {}) });
+    proxy = await startProxy({
+      engine, configPath: opts.config, listen, upstream, log,
+      ...(opts.instance !== undefined ? { instance: opts.instance } : {}),
+      ...(opts.format !== undefined ? { configFormat: opts.format } : {}),
+    });
   } catch (e) {
     if (e instanceof SgfilterError) throw new CliError(`error: ${e.message}`);
-    const err = e as NodeJS.ErrnoException;
-    throw new CliError(`error: cannot listen on ${opts.listen}: ${err.code ?? err.message}`);
+    throw new CliError(`error: ${listenErrorText(e, opts.listen)}`);
   }
   const a = proxy.address();
   const where = a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
@@ -66,5 +86,6 @@ export function register(program: Command): void {
     .requiredOption('--listen <host:port>', 'address to accept clients on, e.g. 127.0.0.1:8080 or [::1]:8080 (port 0: any free port)')
     .requiredOption('--upstream <host:port>', 'where accepted connections are forwarded, e.g. 127.0.0.1:3000')
     .option('--instance <id>', 'instance whose policy applies (default: the config\'s first)')
+    .addOption(formatOption())
     .action(proxyCommand);
 }

@@ -6,11 +6,15 @@ import { readFile } from 'node:fs/promises';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { safeLoadConfigFile } from '../node/config-file.js';
+import { Option } from 'commander';
+import { configTextOf, notTextFile, parseConfigFileText, readConfigBytes, type ConfigFormat } from '../node/config-bytes.js';
+import { fileErrorText } from '../node/fs-errors.js';
+import { safeParseConfig } from '../config/parse.js';
 import { SgfilterError, formatPath, type Issue } from '../errors.js';
 import { PRESETS, protocolLabel } from '../config/presets.js';
 import { formatPorts } from '../config/ports.js';
 import type { Config, Rule, Verdict } from '../types.js';
+import type { Progress } from './progress.js';
 
 /** Exit codes (documented in --help). */
 export const EXIT_OK = 0;
@@ -72,10 +76,26 @@ export function formatIssue(issue: Issue): string {
 
 // ---------------------------------------------------------------- config
 
-/** Reads and validates a config file; unreadable or unparsable files become a CliError. */
-export async function readConfig(path: string): Promise<{ success: true; config: Config } | { success: false; issues: Issue[] }> {
+export type { ConfigFormat };
+
+/** `--format json|yaml`, for every command that reads a config. */
+export function formatOption(flags = '--format <format>'): Option {
+  return new Option(flags, 'read the config as json or yaml whatever its name (default: .yaml/.yml is YAML, anything else JSON)').choices(['json', 'yaml']);
+}
+
+/**
+ * Reads and validates a config file (as JSON or YAML by its name, or `format`);
+ * unreadable files, files that are not config text and unparsable ones become a
+ * CliError whose message says what the file is and what to do.
+ */
+export async function readConfig(path: string, format?: ConfigFormat, progress?: Progress): Promise<{ success: true; config: Config } | { success: false; issues: Issue[] }> {
   try {
-    return await safeLoadConfigFile(path);
+    progress?.phase(0, 'reading');
+    const bytes = await readConfigBytes(path);
+    progress?.phase(0, 'parsing');
+    const doc = parseConfigFileText(configTextOf(bytes, path), path, format, (f) => `pass --format ${f}`);
+    progress?.phase(0, 'validating');
+    return safeParseConfig(doc);
   } catch (e) {
     if (e instanceof SgfilterError) throw new CliError(`error: ${e.message}`);
     throw e;
@@ -87,8 +107,8 @@ export function invalidConfigMessage(path: string, issues: Issue[]): string {
 }
 
 /** Loads a config that must be valid (eval, explain, demo). */
-export async function loadConfig(path: string): Promise<Config> {
-  const r = await readConfig(path);
+export async function loadConfig(path: string, format?: ConfigFormat, progress?: Progress): Promise<Config> {
+  const r = await readConfig(path, format, progress);
   if (!r.success) throw new CliError(invalidConfigMessage(path, r.issues));
   return r.config;
 }
@@ -138,12 +158,21 @@ export function table(rows: string[][], rightAlign: Set<number> = new Set()): st
   return rows.map((r) => r.map((cell, c) => (rightAlign.has(c) ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!))).join('  ').trimEnd());
 }
 
+/**
+ * The text of a file the user named as `what` ("filter set"); errors in words
+ * ("error: filter set: x does not exist"), and a file that is clearly not text (a
+ * gzip, a capture, a snapshot) is named as what it is.
+ */
 export async function readTextFile(path: string, what: string): Promise<string> {
+  let bytes: Buffer;
   try {
-    return await readFile(path, 'utf8');
+    bytes = await readFile(path);
   } catch (e) {
-    throw new CliError(`error: cannot read ${what} ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new CliError(`error: ${what}: ${fileErrorText(e, path, 'read')}`);
   }
+  const kind = notTextFile(bytes, `a ${what}`, false);
+  if (kind !== undefined) throw new CliError(`error: ${what}: ${path} is ${kind}`);
+  return bytes.toString('utf8');
 }
 
 export function median(xs: number[]): number {

@@ -5,7 +5,7 @@ import { createFlowBatch } from '../flow.js';
 import { watchConfig } from '../node/watch.js';
 import { SgfilterError } from '../errors.js';
 import type { Config } from '../types.js';
-import { CliError, EXIT_USAGE, formatIssue, loadConfig, plural, verdictJson } from './shared.js';
+import { CliError, EXIT_USAGE, formatIssue, formatOption, loadConfig, plural, verdictJson, type ConfigFormat } from './shared.js';
 import { readFlows } from './flows.js';
 
 /**
@@ -13,10 +13,10 @@ import { readFlows } from './flows.js';
  * per publish (with --flows, the flows' verdict counts and how many changed), and
  * for a refused save every issue with its path (stderr); the running policy stays.
  */
-async function watchCommand(configPath: string, opts: { flows?: string; debounce?: string }): Promise<void> {
+async function watchCommand(configPath: string, opts: { flows?: string; debounce?: string; format?: ConfigFormat }): Promise<void> {
   const debounceMs = opts.debounce === undefined ? 200 : Number(opts.debounce);
   if (!Number.isFinite(debounceMs) || debounceMs < 0) throw new CliError(`error: --debounce must be milliseconds >= 0, got "${opts.debounce}"`, EXIT_USAGE);
-  const config = await loadConfig(configPath);
+  const config = await loadConfig(configPath, opts.format);
   const flows = opts.flows === undefined ? undefined : await readFlows(opts.flows, config);
   const engine = await createEngine(config);
   const time = () => new Date().toTimeString().slice(0, 8);
@@ -40,6 +40,7 @@ async function watchCommand(configPath: string, opts: { flows?: string; debounce
   process.stdout.write(`${time()} watching ${configPath}: version ${engine.version} (${shape(engine.config)})${flowSummary()}\n`);
   const watcher = watchConfig(configPath, engine, {
     debounceMs,
+    ...(opts.format !== undefined ? { format: opts.format } : {}),
     onReload: ({ version }) => {
       process.stdout.write(`${time()} version ${version} published (${shape(engine.config)})${flowSummary()}\n`);
     },
@@ -77,5 +78,6 @@ export function register(program: Command): void {
     .argument('<config>', 'config file (.json, .yaml, .yml)')
     .option('--flows <file>', 'JSON-lines flows to classify after each publish (verdict counts and how many changed)')
     .option('--debounce <ms>', 'quiet time after the last file event before the file is read (default 200)')
+    .addOption(formatOption())
     .action(watchCommand);
 }

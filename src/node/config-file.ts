@@ -1,26 +1,39 @@
 // Node only: reading config files (JSON, YAML, Tencent Cloud JSON) from disk.
-import { readFile } from 'node:fs/promises';
-import { SgfilterError } from '../errors.js';
-import { parseConfig, parseConfigText, safeParseConfig, type ParseResult } from '../config/parse.js';
+import { parseConfig, safeParseConfig, type ParseResult } from '../config/parse.js';
 import type { Config } from '../types.js';
+import { configTextOf, parseConfigFileText, readConfigBytes, type ConfigFormat, type FormatChoice } from './config-bytes.js';
+import { invalidArgument, oneOf, readOptions } from './options.js';
 
-async function readText(path: string): Promise<string> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (e) {
-    throw new SgfilterError('CONFIG_PARSE', `cannot read config file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, [
-      { code: 'PARSE_ERROR', path: [], message: `cannot read ${path}` },
-    ]);
-  }
+export interface ConfigFileOptions {
+  /** 'json' or 'yaml'; by default the name decides: .yaml/.yml is YAML, anything else JSON. */
+  format?: ConfigFormat;
+}
+
+function formatOption(where: string, options: unknown): ConfigFormat | undefined {
+  return readOptions(where, options, { format: oneOf('json', 'yaml') }).format as ConfigFormat | undefined;
 }
 
 /**
- * Reads and validates a config file: YAML when the name ends in .yaml or .yml, JSON
- * otherwise. Rejects with CONFIG_PARSE (unreadable file, or text that is not JSON /
- * YAML: issues with line and column) or CONFIG_INVALID (every issue, with its path).
+ * The document in the config file at `path`, for `where` (the function named in
+ * hints). CONFIG_PARSE with a sentence when the file cannot be read (issue code
+ * FILE_UNREADABLE), is not config text (NOT_CONFIG_TEXT) or does not parse.
  */
-export async function loadConfigFile(path: string): Promise<Config> {
-  return parseConfig(parseConfigText(await readText(path), path), path);
+export async function readConfigDocument(path: string, format: ConfigFormat | undefined, choose: FormatChoice): Promise<unknown> {
+  if (typeof path !== 'string' || path === '') throw invalidArgument(`a config file path must be a non-empty string, got ${typeof path}`);
+  return parseConfigFileText(configTextOf(await readConfigBytes(path), path), path, format, choose);
+}
+
+const choice = (fn: string): FormatChoice => (f) => `pass { format: '${f}' } to ${fn}`;
+
+/**
+ * Reads and validates a config file: YAML when the name ends in .yaml or .yml (or
+ * `options.format` says so), JSON otherwise. Rejects with CONFIG_PARSE (unreadable,
+ * not config text, not valid JSON/YAML: the message says which, in words; issues
+ * with line and column) or CONFIG_INVALID (every issue, with its path).
+ */
+export async function loadConfigFile(path: string, options?: ConfigFileOptions): Promise<Config> {
+  const format = formatOption('loadConfigFile', options);
+  return parseConfig(await readConfigDocument(path, format, choice('loadConfigFile')), path);
 }
 
 /**
@@ -28,6 +41,7 @@ export async function loadConfigFile(path: string): Promise<Config> {
  * instead of rejecting on invalid content; an unreadable file or text that is not
  * JSON / YAML still rejects with CONFIG_PARSE.
  */
-export async function safeLoadConfigFile(path: string): Promise<ParseResult> {
-  return safeParseConfig(parseConfigText(await readText(path), path));
+export async function safeLoadConfigFile(path: string, options?: ConfigFileOptions): Promise<ParseResult> {
+  const format = formatOption('safeLoadConfigFile', options);
+  return safeParseConfig(await readConfigDocument(path, format, choice('safeLoadConfigFile')));
 }

@@ -17,7 +17,7 @@ import { SgfilterError, formatPath } from '../errors.js';
 import { watchConfig, type ConfigWatcher, type WatchOptions } from './watch.js';
 import { guardedConnect, type LookupFunction } from './egress.js';
 import { guardServer, type InboundDecision, type ServerGuard } from './server-guard.js';
-import { checkEngine, checkInstance, invalidArgument, isFunction, isNonEmptyString, isString, milliseconds, readOptions, shown } from './options.js';
+import { checkEngine, checkInstance, invalidArgument, isFunction, isNonEmptyString, isString, milliseconds, oneOf, readOptions, shown } from './options.js';
 import { decidingRule, endpoint, type GuardStats } from './stats.js';
 
 /** An endpoint: a host name or address, and a TCP port. */
@@ -34,6 +34,8 @@ export interface ProxyOptions {
   engine: Engine;
   /** The config file to watch; omit to not watch anything. */
   configPath?: string;
+  /** How to read configPath: 'json' or 'yaml' (default: by its name, .yaml/.yml is YAML). */
+  configFormat?: 'json' | 'yaml';
   /** Where to accept clients, e.g. `{ host: '127.0.0.1', port: 8080 }`. */
   listen: HostPort;
   /** Where to forward accepted clients (dialled through the egress guard). */
@@ -129,6 +131,7 @@ export async function startProxy(options: ProxyOptions): Promise<FilteringProxy>
   const checked = readOptions('startProxy', options, {
     engine: () => undefined,
     configPath: isNonEmptyString,
+    configFormat: oneOf('json', 'yaml'),
     listen: isHostPort,
     upstream: isHostPort,
     instance: isString,
@@ -216,6 +219,7 @@ export async function startProxy(options: ProxyOptions): Promise<FilteringProxy>
       },
     };
     if (checked.debounceMs !== undefined) watchOptions.debounceMs = checked.debounceMs;
+    if (checked.configFormat !== undefined) watchOptions.format = checked.configFormat;
     // Throws (a missing file, an unwatchable folder) before anything listens.
     watcher = watchConfig(path, engine, watchOptions);
   }

@@ -9,17 +9,20 @@
  * publishes nothing.
  */
 import { statSync, watch, type FSWatcher } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import { SgfilterError, configError } from '../errors.js';
-import { parseConfigText, safeParseConfig } from '../config/parse.js';
+import { safeParseConfig } from '../config/parse.js';
 import type { Engine } from '../engine.js';
-import { checkEngine, invalidArgument, isFunction, isNonEmptyString, milliseconds, readOptions, shown } from './options.js';
+import { checkEngine, invalidArgument, isFunction, isNonEmptyString, milliseconds, oneOf, readOptions, shown } from './options.js';
+import { configTextOf, parseConfigFileText, readConfigBytes, type ConfigFormat } from './config-bytes.js';
+import { errnoCode, fileErrorText } from './fs-errors.js';
 
 /** watchConfig's options (unknown names and wrong kinds are INVALID_ARGUMENT). */
 export interface WatchOptions {
   /** Quiet time after the last file event before the file is read. Default 200 ms. */
   debounceMs?: number;
+  /** 'json' or 'yaml'; by default the file name decides (.yaml/.yml is YAML, anything else JSON). */
+  format?: ConfigFormat;
   /** After each publish: the new version and the one it replaced. */
   onReload?: (event: { version: number; previousVersion: number; path: string }) => void;
   /**
@@ -52,21 +55,22 @@ export function watchConfig(path: string, engine: Engine, options: WatchOptions 
   const allowed = isNonEmptyString(path);
   if (allowed !== undefined) throw invalidArgument(`watchConfig: path must be ${allowed} (the config file), got ${shown(path)}`);
   checkEngine('watchConfig', engine);
-  const opts = readOptions('watchConfig', options, { debounceMs: milliseconds(0), onReload: isFunction, onError: isFunction }) as WatchOptions;
+  const opts = readOptions('watchConfig', options, { debounceMs: milliseconds(0), format: oneOf('json', 'yaml'), onReload: isFunction, onError: isFunction }) as WatchOptions;
   const file = resolve(path);
   const name = basename(file);
   let stat;
   try {
     stat = statSync(file);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
+    const code = errnoCode(e);
     throw invalidArgument(
       code === 'ENOENT' || code === 'ENOTDIR'
         ? `watchConfig: the config file ${file} does not exist; create the engine from an existing file, then watch it`
-        : `watchConfig: cannot read the config file ${file}: ${code ?? (e as Error).message}`,
+        : `watchConfig: ${fileErrorText(e, file)}`,
     );
   }
-  if (!stat.isFile()) throw invalidArgument(`watchConfig: ${file} is not a file (a config file is watched, not a folder)`);
+  if (stat.isDirectory()) throw invalidArgument(`watchConfig: ${file} is a folder, not a file (a config file is watched)`);
+  if (!stat.isFile()) throw invalidArgument(`watchConfig: ${file} is not a regular file (a config file is watched)`);
   const debounceMs = opts.debounceMs ?? 200;
   const report = (e: unknown) => {
     const err = e instanceof Error ? e : new Error(String(e));
@@ -97,22 +101,21 @@ export function watchConfig(path: string, engine: Engine, options: WatchOptions 
   };
 
   const check = async (): Promise<void> => {
-    let text: string;
+    let bytes: Buffer;
     try {
-      text = await readFile(file, 'utf8');
+      bytes = await readConfigBytes(file);
     } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
       // Between an editor's delete and its write: the next event reloads.
-      if (code === 'ENOENT' || closed) return;
-      report(new SgfilterError('CONFIG_PARSE', `cannot read config file ${file}: ${code ?? (e as Error).message}`, [
-        { code: 'PARSE_ERROR', path: [], message: `cannot read ${file}` },
-      ]));
+      if (closed || (e instanceof SgfilterError && e.issues[0]?.code === 'FILE_UNREADABLE' && !existsNow(file))) return;
+      report(e);
       return;
     }
-    if (closed || text === lastText) return;
+    if (closed) return;
+    const text = bytes.toString('latin1'); // compared only: the same bytes, the same text
+    if (text === lastText) return;
     lastText = text;
     try {
-      const r = safeParseConfig(parseConfigText(text, file));
+      const r = safeParseConfig(parseConfigFileText(configTextOf(bytes, file), file, opts.format, (f) => `pass { format: '${f}' } to watchConfig`));
       if (!r.success) throw configError(r.issues, file);
       if (closed) return;
       const previousVersion = engine.version;
@@ -132,6 +135,16 @@ export function watchConfig(path: string, engine: Engine, options: WatchOptions 
     }, debounceMs);
   };
 
+  /** Whether the file is there (after a failed read: gone means an editor is between delete and write). */
+  const existsNow = (p: string): boolean => {
+    try {
+      statSync(p);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+
   let watcher: FSWatcher;
   try {
     watcher = watch(dirname(file), { persistent: true }, (_event, changed) => {
@@ -139,7 +152,7 @@ export function watchConfig(path: string, engine: Engine, options: WatchOptions 
       if (changed === null || changed === undefined || String(changed) === name) schedule();
     });
   } catch (e) {
-    throw new SgfilterError('INVALID_ARGUMENT', `cannot watch ${dirname(file)}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new SgfilterError('INVALID_ARGUMENT', `watchConfig: ${fileErrorText(e, dirname(file), 'watch')}`);
   }
   watcher.on('error', (e) => report(e));
 
