@@ -34,7 +34,7 @@ export const IssueCodes = {
   DUPLICATE_KEY: 'an object (JSON) or mapping (YAML) gives the same key twice; readers disagree on which one counts, so it is refused (issue.line, issue.column: the second one)',
   TOO_DEEP: 'lists and objects are nested more than 64 levels deep (a config needs fewer than 10); refused before any parser recurses on it',
   YAML_UNSUPPORTED: 'YAML outside the 1.2 core schema: a %YAML directive other than 1.2 (YAML 1.1 reads 1:02 as 62 and yes as true) or a tag such as !!binary, !!timestamp or !custom',
-  ALIAS_EXPANSION: 'repeated references (YAML aliases, or one JS object used in many places) would add more than 1,000,000 values to the document: an expansion bomb ("billion laughs")',
+  ALIAS_EXPANSION: 'repeated references (YAML aliases, or one JS object used in many places) would add more than 1,000,000 values to the document (a string weighs one value per 64 characters): an expansion bomb ("billion laughs")',
   CIRCULAR: 'a value contains itself (a YAML alias inside its own anchor, or a JS object cycle); a config is a tree',
   STRING_TOO_LONG: 'a string or key is longer than 1,048,576 characters',
   UNREADABLE_VALUE: 'reading a JS value threw (a getter or Proxy trap); configs and edits must be plain data',

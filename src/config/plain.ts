@@ -30,7 +30,9 @@
  *   make a few hundred bytes of YAML worth 10^9 values. Repeated references may add
  *   at most 1,000,000 values to a document: a legitimate file can alias a rule list
  *   into thousands of groups, and a bomb is refused after counting, never expanded.
- *   What is written once costs nothing against this limit.
+ *   A string weighs one value per 64 characters (stringWeight), so aliasing one long
+ *   string many times is a bomb too. What is written once costs nothing against this
+ *   limit. (YAML aliases of scalars are counted where the YAML is read, text.ts.)
  */
 import type { Issue, IssueCode, Path } from '../errors.js';
 
@@ -40,6 +42,19 @@ export const MAX_DEPTH = 64;
 export const MAX_STRING_LENGTH = 1 << 20;
 /** Most values that repeated references (YAML aliases, shared JS objects) may add. */
 export const MAX_EXPANSION = 1_000_000;
+
+/** Characters of a string that weigh one value against MAX_EXPANSION. */
+export const STRING_WEIGHT_UNIT = 64;
+
+/**
+ * What a value weighs against MAX_EXPANSION when it is reached again through a
+ * repeated reference: one, and a string one more per STRING_WEIGHT_UNIT characters
+ * (a 1 MiB string aliased a million times is a terabyte for whoever reads it, not a
+ * million values).
+ */
+export function stringWeight(v: unknown): number {
+  return typeof v === 'string' ? 1 + Math.floor(v.length / STRING_WEIGHT_UNIT) : 1;
+}
 
 /** A readable, bounded description of any value, for messages (never throws, never recurses deeply). */
 export function describeValue(v: unknown, budget = 80): string {
@@ -159,7 +174,7 @@ export function plainData(input: unknown, base: Path, label: string): PlainResul
    * are read by the loop below) and adds its size to `parent` when it finishes.
    */
   const read = (v: unknown, path: Path, depth: number, parent: Frame | undefined): unknown => {
-    if (parent && (typeof v !== 'object' || v === null)) parent.size++;
+    if (parent && (typeof v !== 'object' || v === null)) parent.size += stringWeight(v);
     switch (typeof v) {
       case 'string':
         if (v.length > MAX_STRING_LENGTH) {
@@ -282,7 +297,7 @@ export function plainData(input: unknown, base: Path, label: string): PlainResul
     if (t === 'number' || t === 'boolean' || (t === 'string' && (value as string).length <= MAX_STRING_LENGTH)) {
       // The common case, without building a path.
       copy = value;
-      f.size++;
+      f.size += t === 'string' ? stringWeight(value) : 1;
     } else copy = read(value, [...f.path, key], f.depth + 1, f);
     if (f.keys === undefined) (f.out as unknown[]).push(copy);
     else if (key === '__proto__') Object.defineProperty(f.out, key, { value: copy, writable: true, enumerable: true, configurable: true });
