@@ -10,7 +10,7 @@ export const ErrorCodes = {
   CONFIG_PARSE: 'a config file is not valid JSON/YAML',
   FLOW_INVALID: 'a flow is malformed (see error.issues)',
   UNKNOWN_INSTANCE: 'a flow names an instance the policy does not have',
-  TABLE_TOO_LARGE: 'the compiled table would exceed the configured byte limit',
+  TABLE_TOO_LARGE: 'the compiled table would exceed a limit: the configured byte limit (maxTableBytes), the boxes of one classifier, the compile work of address prefixes and port intervals (issue EXPANSION_TOO_LARGE) or the lookup work of one flow (issue LOOKUP_TOO_SLOW)',
   WASM_LOAD: 'the WASM matcher could not be loaded or has another ABI',
   BATCH_MISMATCH: 'a flow batch or output buffer has the wrong shape (too short, an index outside the batch, a batch not classified yet, packed flows that validation could not have written)',
   INVALID_ARGUMENT: 'an API argument is outside what the function accepts',
@@ -72,6 +72,7 @@ export const IssueCodes = {
   GROUP_IN_USE: 'an edit removes a group that an instance still binds',
   GROUP_NOT_BOUND: 'an edit unbinds a group that the instance does not list',
   INVALID_FLOW: 'a flow field is malformed',
+  LOOKUP_TOO_SLOW: 'one lookup of an instance and direction would take more than MAX_LOOKUP_WORK (4,194,304) steps: too many groups chained one by one (src/snapshot/table.ts says how steps are counted)',
 } as const;
 export type IssueCode = keyof typeof IssueCodes;
 

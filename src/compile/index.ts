@@ -16,6 +16,8 @@ import { ruleBoxes, type Box } from './box.js';
 import { buildIntervalDim, isWildcard } from './intervals.js';
 import { buildAddressDim, isAddressWildcard } from './trie.js';
 import { serializeTable, type ClassifierPlan, type DimPlan, type TableStats } from './serialize.js';
+import { MAX_LOOKUP_WORK, validateTable } from '../snapshot/table.js';
+import { quote } from '../config/plain.js';
 
 /** Each option, when given, is checked (INVALID_ARGUMENT otherwise): see src/options.ts. */
 export interface CompileOptions {
@@ -113,8 +115,13 @@ export function compilePolicy(config: Config, options: CompileOptions = {}): Com
   const merge = orders.size <= (options.mergeMaxOrders ?? MERGE_MAX_ORDERS);
   const chains: number[][] = [];
   const chainKeys = new Map<string, number>();
+  // A chain links only classifiers with boxes (one that cannot match would cost every
+  // lookup a call for nothing; the loader refuses such links, snapshot/table.ts).
+  const hasBoxes = (dir: Direction, groups: string[]) => groups.some((g) => boxesOf.get(g)![dir].length > 0);
   const chainFor = (dir: Direction, groups: string[]): number => {
-    const links = merge ? (groups.length ? [classifierFor(dir, groups)] : []) : groups.map((g) => classifierFor(dir, [g]));
+    const links = merge
+      ? (hasBoxes(dir, groups) ? [classifierFor(dir, groups)] : [])
+      : groups.filter((g) => hasBoxes(dir, [g])).map((g) => classifierFor(dir, [g]));
     const key = links.join(',');
     let idx = chainKeys.get(key);
     if (idx === undefined) {
@@ -130,6 +137,17 @@ export function compilePolicy(config: Config, options: CompileOptions = {}): Com
   }
   const { bytes, stats } = serializeTable(plans, chains);
   new ByteBudget(budget.limit).spend(bytes.length, 'the whole table');
+  // The loader's own check (so every table compiled here loads), and the lookup work
+  // of each chain, judged here to name the instance.
+  const { work } = validateTable(bytes, Infinity);
+  for (const inst of config.instances) {
+    instances.get(inst.id)!.forEach((chain, d) => {
+      if (work[chain]! <= MAX_LOOKUP_WORK) return;
+      const dir: Direction = d === 0 ? 'inbound' : 'outbound';
+      const message = `instance ${quote(inst.id)} ${dir}: one lookup would take ${work[chain]!.toLocaleString('en-US')} steps (its ${inst.securityGroups.length.toLocaleString('en-US')} groups chained one by one); the limit is ${MAX_LOOKUP_WORK.toLocaleString('en-US')} per flow (MAX_LOOKUP_WORK). Bind fewer groups to it, or let instances share group orders (mergeMaxOrders)`;
+      throw new SgfilterError('TABLE_TOO_LARGE', message, [{ code: 'LOOKUP_TOO_SLOW', path: ['instances', config.instances.indexOf(inst)], message, given: work[chain]!, allowed: `at most ${MAX_LOOKUP_WORK}` }]);
+    });
+  }
   return {
     bytes,
     stats: { ...stats, classifiers: plans.length, boxes: plans.reduce((n, p) => n + p.ruleIds.length, 0) },

@@ -65,9 +65,39 @@ export function describeValue(v: unknown, budget = 80): string {
   }
 }
 
-/** A string in JSON quotes (control characters escaped, so a message stays one line), clipped to `budget`. */
-function quote(s: string, budget: number): string {
-  return s.length <= budget ? JSON.stringify(s) : `${JSON.stringify(s.slice(0, budget))}… (${s.length.toLocaleString('en-US')} characters)`;
+/**
+ * What JSON.stringify leaves raw but a terminal or a reader obeys: DEL, the C1
+ * controls (U+0080-U+009F, CSI among them), the line and paragraph separators, and
+ * the bidirectional marks and overrides that reorder what is shown.
+ */
+const INVISIBLE = /[\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+const escapeInvisible = (q: string): string => q.replace(INVISIBLE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+
+/**
+ * User text (an id, a name, a key) for a message: in JSON quotes with every control
+ * character, DEL, C1 control and bidirectional override escaped, so it stays one line,
+ * cannot move the cursor or recolour a terminal, and reads as what it is; clipped to
+ * `budget` characters (the length is said). Every message that quotes user text uses
+ * this (or describeValue, which does for strings).
+ */
+export function quote(s: string, budget = 80): string {
+  const q = escapeInvisible(JSON.stringify(s.length <= budget ? s : s.slice(0, budget)));
+  return s.length <= budget ? q : `${q}… (${s.length.toLocaleString('en-US')} characters)`;
+}
+
+/** Most items a message lists (ids, names, fields); the rest are counted. */
+export const MAX_LISTED = 10;
+
+/**
+ * Items for a message ("a, b, c"), at most `max` of them, then "… and K more": a
+ * message lists what helps the reader, never every id of a policy (a config naming
+ * 10,000 unknown groups among 10,000 groups would otherwise make 10^8 characters).
+ * Items are what the caller shows (quote() user text first); `none` when empty.
+ */
+export function listOf(items: readonly string[], max = MAX_LISTED, none = 'none'): string {
+  if (items.length === 0) return none;
+  if (items.length <= max) return items.join(', ');
+  return `${items.slice(0, max).join(', ')} … and ${(items.length - max).toLocaleString('en-US')} more`;
 }
 
 function clip(s: string, budget: number): string {
@@ -76,7 +106,7 @@ function clip(s: string, budget: number): string {
 
 function preview(v: unknown, budget: number, depth: number): string {
   switch (typeof v) {
-    case 'string': return quote(v, budget);
+    case 'string': return quote(v, Math.max(budget, 1));
     case 'number': case 'boolean': return String(v);
     case 'undefined': return 'undefined';
     case 'bigint': return `${clip(v.toString(), budget)}n (a BigInt)`;
@@ -110,7 +140,7 @@ function preview(v: unknown, budget: number, depth: number): string {
       break;
     }
     const d = Object.getOwnPropertyDescriptor(v, k);
-    const s = `${JSON.stringify(clip(k, 40))}:${d && 'value' in d ? preview(d.value, budget - used, depth - 1) : '<getter>'}`;
+    const s = `${quote(k, 40)}:${d && 'value' in d ? preview(d.value, budget - used, depth - 1) : '<getter>'}`;
     parts.push(s);
     used += s.length + 1;
   }
