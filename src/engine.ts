@@ -16,6 +16,7 @@ import { sourceKind, type ConfigTextSource } from './config/source.js';
 import { FlowBatch, batchState, loadSingleFlow, newSingleFlow, type BatchState } from './flow.js';
 import { checkEngineOptions, checkReloadOptions } from './options.js';
 import { describeValue } from './describe.js';
+import { keysOf, quote, quotedList } from './config/plain.js';
 import { Arena, instantiateMatcher, type MatcherExports, type WasmSource } from './wasm/load.js';
 import { PolicyTransaction, type AppliedEdit, type PolicyEdit } from './policy/transaction.js';
 import { decodeSnapshot, encodeSnapshot, openSigned, signEncoded, type DecodedSnapshot } from './snapshot.js';
@@ -93,7 +94,7 @@ function isSnapshotSource(x: unknown): x is SnapshotSource {
     throw new SgfilterError('INVALID_ARGUMENT', `{ snapshot } must be a Uint8Array or an ArrayBuffer (engine.snapshot(), sgfilter compile), got ${snapshot === null ? 'null' : typeof snapshot}`);
   }
   const other = Object.keys(x).find((k) => k !== 'snapshot' && k !== 'key');
-  if (other !== undefined) throw new SgfilterError('INVALID_ARGUMENT', `unknown field "${other}" next to snapshot; allowed: snapshot, key`);
+  if (other !== undefined) throw new SgfilterError('INVALID_ARGUMENT', `unknown field ${quote(other)} next to snapshot; allowed: snapshot, key`);
   return true;
 }
 
@@ -442,7 +443,7 @@ export class Engine {
         const name = st.instances[s] ?? defaultInstance;
         const pair = name === null ? undefined : instances.get(name);
         if (!pair) {
-          throw new SgfilterError('UNKNOWN_INSTANCE', `unknown instance "${name}"; the policy has: ${[...instances.keys()].join(', ') || 'none'}`);
+          throw new SgfilterError('UNKNOWN_INSTANCE', `unknown instance ${name === null ? 'null' : quote(name)}; the policy has: ${quotedList(keysOf(instances))}`);
         }
         u32[(slotMap >> 2) + 2 * s] = pair[0];
         u32[(slotMap >> 2) + 2 * s + 1] = pair[1];

@@ -2,7 +2,12 @@
  * Every error sgfilter throws is an SgfilterError with a stable `code`; match on
  * `code`, never on message text. Config validation collects every issue of a
  * config (each with its own code and path) into one CONFIG_INVALID error.
+ *
+ * Messages are bounded by what they show, never by the input: lists of ids are cut
+ * (listOf, src/config/plain.ts), user text is quoted and clipped (quote), an error's
+ * message spells out at most MAX_ISSUES_SHOWN issues and keeps at most MAX_ISSUES.
  */
+import { nameText, quote } from './config/plain.js';
 
 /** Codes of errors thrown by the library (error.code). */
 export const ErrorCodes = {
@@ -72,6 +77,7 @@ export const IssueCodes = {
   GROUP_IN_USE: 'an edit removes a group that an instance still binds',
   GROUP_NOT_BOUND: 'an edit unbinds a group that the instance does not list',
   INVALID_FLOW: 'a flow field is malformed',
+  TOO_MANY_ISSUES: 'the last issue of a list cut at MAX_ISSUES (1,000): it says how many more were found; fix the first ones and check again',
   LOOKUP_TOO_SLOW: 'one lookup of an instance and direction would take more than MAX_LOOKUP_WORK (4,194,304) steps: too many groups chained one by one (src/snapshot/table.ts says how steps are counted)',
 } as const;
 export type IssueCode = keyof typeof IssueCodes;
@@ -94,37 +100,77 @@ export interface Issue {
   column?: number;
 }
 
+/**
+ * Most issues an error keeps in `error.issues`: past it, the list is cut and its last
+ * issue (TOO_MANY_ISSUES) says how many more were found. A document with 100,000
+ * mistakes is refused just the same; its error stays a size anyone can print.
+ */
+export const MAX_ISSUES = 1000;
+/** Most issues an error's message spells out (the rest are counted; all are in error.issues). */
+export const MAX_ISSUES_SHOWN = 20;
+
+/** `issues` cut at MAX_ISSUES, with a last TOO_MANY_ISSUES issue counting the rest (the same list when short enough). */
+export function capIssues(issues: Issue[]): Issue[] {
+  if (issues.length <= MAX_ISSUES) return issues;
+  const more = issues.length - (MAX_ISSUES - 1);
+  return [
+    ...issues.slice(0, MAX_ISSUES - 1),
+    { code: 'TOO_MANY_ISSUES', path: [], given: issues.length, message: `… and ${more.toLocaleString('en-US')} more issues (${issues.length.toLocaleString('en-US')} in all; only the first ${(MAX_ISSUES - 1).toLocaleString('en-US')} are listed)` },
+  ];
+}
+
 export class SgfilterError extends Error {
   readonly code: ErrorCode;
+  /** Every issue found, up to MAX_ISSUES (then the last one says how many more there were). */
   readonly issues: Issue[];
   constructor(code: ErrorCode, message: string, issues: Issue[] = []) {
     super(message);
     this.name = 'SgfilterError';
     this.code = code;
-    this.issues = issues;
+    this.issues = capIssues(issues);
   }
 }
 
-/** Formats a path the way users write it: securityGroups[1].inbound[4].port */
+/** Path keys written bare: words a person types, short, nothing a terminal or a reader would misread. */
+const PLAIN_KEY = /^[A-Za-z0-9_$@-]{1,40}$/;
+
+/**
+ * Formats a path the way users write it: securityGroups[1].inbound[4].port. A key
+ * that is not a plain word (spaces, quotes, control characters, 41 characters or
+ * more) is written in brackets and JSON quotes, clipped: ["my key"].
+ */
 export function formatPath(path: Path): string {
   let out = '';
   for (const key of path) {
     if (typeof key === 'number') out += `[${key}]`;
+    else if (!PLAIN_KEY.test(key)) out += `[${quote(key, 40)}]`;
     else out += out === '' ? key : `.${key}`;
   }
   return out || '(root)';
 }
 
-export function describeIssues(issues: Issue[]): string {
-  return issues.map((i) => `  - ${i.code} at ${formatPath(i.path)}: ${i.message}`).join('\n');
+/**
+ * The issues as message lines ("  - CODE at path: message"): at most `max`, then a
+ * line counting the rest, so a message grows with what it shows, not with the input.
+ */
+export function describeIssues(issues: Issue[], max = MAX_ISSUES_SHOWN): string {
+  const lines = issues.slice(0, max).map((i) => `  - ${i.code} at ${formatPath(i.path)}: ${i.message}`);
+  if (issues.length > max) lines.push(`  … and ${(issues.length - max).toLocaleString('en-US')} more (error.issues lists them)`);
+  return lines.join('\n');
+}
+
+/** How many issues were found: the length of the list, or what its TOO_MANY_ISSUES last issue counted. */
+export function issueCount(issues: Issue[]): number {
+  const last = issues[issues.length - 1];
+  return last?.code === 'TOO_MANY_ISSUES' && typeof last.given === 'number' ? last.given : issues.length;
 }
 
 export function configError(issues: Issue[], source?: string): SgfilterError {
-  const where = source ? ` in ${source}` : '';
-  const n = issues.length;
+  const where = source ? ` in ${nameText(source)}` : '';
+  const n = issueCount(issues);
   return new SgfilterError(
     'CONFIG_INVALID',
-    `invalid config${where}: ${n} issue${n === 1 ? '' : 's'}\n${describeIssues(issues)}`,
+    `invalid config${where}: ${n.toLocaleString('en-US')} issue${n === 1 ? '' : 's'}\n${describeIssues(issues)}`,
     issues,
   );
 }

@@ -8,6 +8,7 @@ import { SgfilterError, type Issue } from '../errors.js';
 import { parseJsonText } from '../config/text.js';
 import type { Config, Flow, Verdict } from '../types.js';
 import { CliError, MAX_LINE_ERRORS, plural } from './shared.js';
+import { quote, quotedList } from '../config/plain.js';
 
 // ---------------------------------------------------------------- flows
 
@@ -58,7 +59,7 @@ export function parseFlowLines(text: string, name: string, config: Config): Flow
       return;
     }
     if (flow.instance !== null && !instances.has(flow.instance)) {
-      errors.push(`${name} line ${line}: unknown instance "${flow.instance}"; the config has: ${[...instances].join(', ')}`);
+      errors.push(`${name} line ${line}: unknown instance ${quote(flow.instance)}; the config has: ${quotedList(instances)}`);
       return;
     }
     out.push({ line, raw: raw as Record<string, unknown>, flow });

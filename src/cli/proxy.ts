@@ -1,5 +1,6 @@
 /** `sgfilter proxy`: filtering TCP proxy with a hot-reloaded config. */
 import type { Command } from 'commander';
+import { listOf, quote } from '../config/plain.js';
 import { createEngine } from '../index.js';
 import { parseHostPort, startProxy, type HostPort } from '../node/proxy.js';
 import { SgfilterError } from '../errors.js';
@@ -23,7 +24,7 @@ async function proxyCommand(opts: { config: string; listen: string; upstream: st
   const upstream = hostPortOption(opts.upstream, '--upstream');
   const config = await loadConfig(opts.config);
   if (opts.instance !== undefined && !config.instances.some((i) => i.id === opts.instance)) {
-    throw new CliError(`error: unknown instance "${opts.instance}"; the config has: ${config.instances.map((i) => i.id).join(', ')}`);
+    throw new CliError(`error: unknown instance ${quote(opts.instance)}; the config has: ${listOf(config.instances, (i) => quote(i.id))}`);
   }
   const engine = await createEngine(config);
   const log = (line: string) => process.stderr.write(`sgfilter proxy: ${line}\n`);

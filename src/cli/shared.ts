@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { safeLoadConfigFile } from '../node/config-file.js';
-import { SgfilterError, formatPath, type Issue } from '../errors.js';
+import { SgfilterError, formatPath, issueCount, type Issue } from '../errors.js';
 import { PRESETS, protocolLabel } from '../config/presets.js';
 import { formatPorts } from '../config/ports.js';
 import type { Config, Rule, Verdict } from '../types.js';
@@ -83,7 +83,7 @@ export async function readConfig(path: string): Promise<{ success: true; config:
 }
 
 export function invalidConfigMessage(path: string, issues: Issue[]): string {
-  return [`error: invalid config ${path}: ${plural(issues.length, 'issue')}`, ...issues.map(formatIssue)].join('\n');
+  return [`error: invalid config ${path}: ${plural(issueCount(issues), 'issue')}`, ...issues.map(formatIssue)].join('\n');
 }
 
 /** Loads a config that must be valid (eval, explain, demo). */

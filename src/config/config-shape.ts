@@ -16,6 +16,7 @@
  * getter or Proxy cannot make it throw.
  */
 import type { Path } from '../errors.js';
+import { quote } from './plain.js';
 
 export interface ShapeProblem {
   path: Path;
@@ -102,7 +103,7 @@ function check(x: unknown): ShapeProblem | undefined {
         const p: Path = [...gp, dir, ri];
         const r = rules[ri] as unknown;
         if (!isObj(r)) return { path: p, message: 'a rule must be an object' };
-        if (r.groupId !== id || r.direction !== dir || r.ruleIndex !== ri) return { path: p, message: `a rule must name its group "${id}", direction ${dir} and index ${ri}` };
+        if (r.groupId !== id || r.direction !== dir || r.ruleIndex !== ri) return { path: p, message: `a rule must name its group ${quote(id)}, direction ${dir} and index ${ri}` };
         if (r.action !== 'accept' && r.action !== 'drop') return { path: [...p, 'action'], message: 'action must be accept or drop' };
         const proto = r.protocol;
         if (proto !== 'all' && proto !== 'ping' && !isByte(proto)) return { path: [...p, 'protocol'], message: 'protocol must be a whole number 0-255, "all" or "ping"' };

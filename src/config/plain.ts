@@ -85,6 +85,18 @@ export function quote(s: string, budget = 80): string {
   return s.length <= budget ? q : `${q}… (${s.length.toLocaleString('en-US')} characters)`;
 }
 
+const CONTROL = /[\u0000-\u001f]/;
+
+/**
+ * A name for a message (a file name, a path) as it is when it is plain text, quoted
+ * (quote) when it holds control characters, bidirectional overrides or quotes, or is
+ * longer than `budget`.
+ */
+export function nameText(s: string, budget = 200): string {
+  INVISIBLE.lastIndex = 0;
+  return s.length <= budget && !CONTROL.test(s) && !INVISIBLE.test(s) && !s.includes('"') ? s : quote(s, budget);
+}
+
 /** Most items a message lists (ids, names, fields); the rest are counted. */
 export const MAX_LISTED = 10;
 
@@ -94,11 +106,28 @@ export const MAX_LISTED = 10;
  * 10,000 unknown groups among 10,000 groups would otherwise make 10^8 characters).
  * Items are what the caller shows (quote() user text first); `none` when empty.
  */
-export function listOf(items: readonly string[], max = MAX_LISTED, none = 'none'): string {
-  if (items.length === 0) return none;
-  if (items.length <= max) return items.join(', ');
-  return `${items.slice(0, max).join(', ')} … and ${(items.length - max).toLocaleString('en-US')} more`;
+export function listOf<T>(
+  items: Iterable<T> & ({ readonly length: number } | { readonly size: number }),
+  show: (item: T) => string = String,
+  max = MAX_LISTED,
+  none = 'none',
+): string {
+  const total = 'length' in items ? items.length : items.size;
+  if (total === 0) return none;
+  const shown: string[] = [];
+  for (const item of items) {
+    if (shown.length === max) break;
+    shown.push(show(item));
+  }
+  return total <= max ? shown.join(', ') : `${shown.join(', ')} … and ${(total - max).toLocaleString('en-US')} more`;
 }
+
+/** The keys of a Map as listOf takes them (iterated, never copied). */
+export const keysOf = <K>(map: ReadonlyMap<K, unknown>): Iterable<K> & { readonly size: number } => ({ size: map.size, [Symbol.iterator]: () => map.keys() });
+
+/** listOf with every item quoted (ids, names: user text). */
+export const quotedList = (items: Iterable<string> & ({ readonly length: number } | { readonly size: number }), none = 'none'): string =>
+  listOf(items, (s) => quote(s), MAX_LISTED, none);
 
 function clip(s: string, budget: number): string {
   return s.length <= budget ? s : `${s.slice(0, budget)}… (${s.length.toLocaleString('en-US')} characters)`;
@@ -317,7 +346,7 @@ export function plainData(input: unknown, base: Path, label: string): PlainResul
       try {
         value = (f.src as Record<string, unknown>)[key];
       } catch (e) {
-        add('UNREADABLE_VALUE', [...f.path, key], `reading "${clip(key, 40)}" threw (${errorText(e)}); give plain data, not a getter that fails`);
+        add('UNREADABLE_VALUE', [...f.path, key], `reading ${quote(key, 40)} threw (${errorText(e)}); give plain data, not a getter that fails`);
         continue;
       }
     }

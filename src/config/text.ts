@@ -27,8 +27,8 @@
  */
 import { createScanner, printParseErrorCode, visit } from 'jsonc-parser';
 import { Composer, isAlias, isMap, isScalar, isSeq, LineCounter, Parser, type CST, type Document } from 'yaml';
-import { SgfilterError, type Issue, type IssueCode } from '../errors.js';
-import { describeValue, MAX_DEPTH, MAX_EXPANSION, plainData, stringWeight, STRING_WEIGHT_UNIT } from './plain.js';
+import { MAX_ISSUES_SHOWN, SgfilterError, type Issue, type IssueCode } from '../errors.js';
+import { describeValue, MAX_DEPTH, MAX_EXPANSION, nameText, plainData, quote, stringWeight, STRING_WEIGHT_UNIT } from './plain.js';
 
 /** jsonc-parser's SyntaxKind (a const enum, so written out here). */
 const OPEN_BRACE = 1;
@@ -50,14 +50,16 @@ interface Where {
 const at = (w: Where): string => `line ${w.line}, column ${w.column}`;
 
 function parseError(fileName: string, format: string, issues: Issue[]): SgfilterError {
+  const shown = issues.slice(0, MAX_ISSUES_SHOWN).map((i) => `  - ${i.message}`);
+  if (issues.length > MAX_ISSUES_SHOWN) shown.push(`  … and ${(issues.length - MAX_ISSUES_SHOWN).toLocaleString('en-US')} more (error.issues lists them)`);
   const head = issues.length === 1
     ? issues[0]!.message
-    : `${fileName}: not valid ${format}: ${issues.length} issues\n${issues.map((i) => `  - ${i.message}`).join('\n')}`;
+    : `${nameText(fileName)}: not valid ${format}: ${issues.length.toLocaleString('en-US')} issues\n${shown.join('\n')}`;
   return new SgfilterError('CONFIG_PARSE', head, issues);
 }
 
 function textIssue(code: IssueCode, fileName: string, format: string, where: Where | undefined, message: string, given?: unknown): Issue {
-  const issue: Issue = { code, path: [], message: `${fileName}: not valid ${format}${where ? ` at ${at(where)}` : ''}: ${message}` };
+  const issue: Issue = { code, path: [], message: `${nameText(fileName)}: not valid ${format}${where ? ` at ${at(where)}` : ''}: ${message}` };
   if (where) {
     issue.line = where.line;
     issue.column = where.column;
@@ -71,7 +73,7 @@ const words = (code: string): string => code.replace(/([a-z])([A-Z])/g, '$1 $2')
 
 const snippet = (text: string, offset: number, length: number): string => {
   const s = text.slice(offset, offset + Math.min(Math.max(length, 1), 20));
-  return s === '' ? 'the end of the text' : JSON.stringify(s);
+  return s === '' ? 'the end of the text' : quote(s);
 };
 
 /**

@@ -33,6 +33,7 @@ import * as net from 'node:net';
 import * as tls from 'node:tls';
 import type { Engine } from '../engine.js';
 import { SgfilterError } from '../errors.js';
+import { quote } from '../config/plain.js';
 import type { FlowInput, Verdict } from '../types.js';
 import { reachedAddress } from './destination.js';
 import { checkEngine, checkInstance, invalidArgument, isBoolean, isFunction, isString, readOptions, shown, type OptionSpec } from './options.js';
@@ -239,7 +240,7 @@ export class EgressPolicy {
           for (const a of list) {
             const address = typeof a === 'object' && a !== null ? (a as { address?: unknown }).address : undefined;
             if (typeof address !== 'string') {
-              return fail(invalidArgument(`the lookup for ${JSON.stringify(hostname)} answered ${shown(a)}, not { address, family }`));
+              return fail(invalidArgument(`the lookup for ${quote(hostname, 200)} answered ${shown(a)}, not { address, family }`));
             }
             // Node dials an answer as the family it reads the address as.
             answers.push({ address, family: net.isIP(address) || Number((a as { family?: unknown }).family) || 0 });

@@ -14,6 +14,7 @@
 import * as net from 'node:net';
 import type { Engine } from '../engine.js';
 import { SgfilterError, formatPath } from '../errors.js';
+import { nameText, quote } from '../config/plain.js';
 import { watchConfig, type ConfigWatcher, type WatchOptions } from './watch.js';
 import { guardedConnect, type LookupFunction } from './egress.js';
 import { guardServer, type InboundDecision, type ServerGuard } from './server-guard.js';
@@ -62,7 +63,7 @@ export function parseHostPort(text: string, what = 'address'): HostPort {
   const m = /^\[([^\]]+)\]:(\d{1,5})$/.exec(text) ?? /^([^:\s]+):(\d{1,5})$/.exec(text);
   const port = m ? Number(m[2]) : NaN;
   if (!m || port > 65535) {
-    throw new SgfilterError('INVALID_ARGUMENT', `${what} ${JSON.stringify(text)} is not HOST:PORT (e.g. 127.0.0.1:8080, [::1]:8080, localhost:0)`);
+    throw new SgfilterError('INVALID_ARGUMENT', `${what} ${quote(text, 200)} is not HOST:PORT (e.g. 127.0.0.1:8080, [::1]:8080, localhost:0)`);
   }
   return { host: m[1]!, port };
 }
@@ -179,7 +180,7 @@ export async function startProxy(options: ProxyOptions): Promise<FilteringProxy>
       onReload: ({ version }) => {
         log(`config ${path} reloaded: policy version ${version}`);
         if (instance !== undefined && !engine.config.instances.some((i) => i.id === instance)) {
-          log(`config ${path} has no instance "${instance}": every connection is dropped until it has`);
+          log(`config ${nameText(path)} has no instance ${quote(instance)}: every connection is dropped until it has`);
         }
         settle(true);
       },

@@ -22,7 +22,7 @@ import type { RuleRef } from '../compile/index.js';
 import type { Direction } from '../types.js';
 import type { SnapshotMeta } from './meta.js';
 import type { TableShape } from './table.js';
-import { listOf, quote } from '../config/plain.js';
+import { quote, quotedList } from '../config/plain.js';
 
 const invalid = (message: string) => new SgfilterError('SNAPSHOT_INVALID', `invalid snapshot: table and metadata disagree: ${message}`);
 
@@ -70,7 +70,7 @@ function checkChain(shape: TableShape, refs: RuleRef[], chain: number, dir: Dire
       const ref = refs[ids[b]!]!;
       const g = rank.get(ref.groupId);
       const what = () => `classifier ${link}, box ${b}: rule ${ids[b]} (group ${quote(ref.groupId)} ${ref.direction} #${ref.ruleIndex})`;
-      if (ref.direction !== dir || g === undefined) throw invalid(`${where}: ${what()} is not an ${dir} rule of its groups (${listOf(groups.map((x) => quote(x)))})`);
+      if (ref.direction !== dir || g === undefined) throw invalid(`${where}: ${what()} is not an ${dir} rule of its groups (${quotedList(groups)})`);
       // Strictly later, but for the boxes of one rule side by side in one classifier
       // (a ping rule is two: ICMP and ICMPv6): a rule is never tried twice.
       const again = g === lastGroup && ref.ruleIndex === lastRule && b > 0 && ids[b - 1] === ids[b];

@@ -11,6 +11,7 @@
  * JSON reaches an engine but the fields read.
  */
 import { formatPath, SgfilterError, type Path } from '../errors.js';
+import { quote } from '../config/plain.js';
 import type { CompiledPolicy, RuleRef } from '../compile/index.js';
 import type { AddressRange, AddressSet, Config, Direction, Instance, Interval, ProtocolMatch, Rule, SecurityGroup, Warning } from '../types.js';
 
@@ -64,7 +65,7 @@ class MetaReader {
   }
 
   show(v: unknown): string {
-    if (typeof v === 'string') return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v);
+    if (typeof v === 'string') return quote(v, 40);
     if (Array.isArray(v)) return 'a list';
     if (v === null) return 'null';
     return typeof v === 'object' ? 'an object' : String(v);
