@@ -36,6 +36,7 @@ export type ErrorCode = keyof typeof ErrorCodes;
 /** Codes of individual config/flow issues (issue.code). */
 export const IssueCodes = {
   PARSE_ERROR: 'the file is not valid JSON or YAML (issue.line and issue.column say where)',
+  UNREADABLE_FILE: 'a config file cannot be read: missing or not readable (issue.given: the errno code), not a regular file (a FIFO, a device, a folder: NOT_A_FILE, refused without waiting on it), or larger than 128 MiB (TOO_LARGE)',
   DUPLICATE_KEY: 'an object (JSON) or mapping (YAML) gives the same key twice; readers disagree on which one counts, so it is refused (issue.line, issue.column: the second one)',
   TOO_DEEP: 'lists and objects are nested more than 64 levels deep (a config needs fewer than 10); refused before any parser recurses on it',
   YAML_UNSUPPORTED: 'YAML outside the 1.2 core schema: a %YAML directive other than 1.2 (YAML 1.1 reads 1:02 as 62 and yes as true) or a tag such as !!binary, !!timestamp or !custom',

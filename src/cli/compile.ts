@@ -1,6 +1,7 @@
 /** `sgfilter compile`: compile a config once and write its policy snapshot, signed with --key-file. */
 import type { Command } from 'commander';
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
+import { FileRefusal, readRegularFile } from '../node/read-file.js';
 import { createEngine, parseSnapshotKey, SNAPSHOT_FORMAT, SNAPSHOT_KEY_MIN_BYTES } from '../index.js';
 import { SNAPSHOT_KEY_MAX_TEXT } from '../snapshot/key.js';
 import { nodeWasmBytes } from '../wasm/node.js';
@@ -18,11 +19,11 @@ export const KEY_FILE_HELP =
  */
 export async function readKeyFile(path: string): Promise<Uint8Array> {
   try {
-    const size = (await stat(path)).size;
-    if (size > SNAPSHOT_KEY_MAX_TEXT) throw new CliError(`error: key file ${path}: ${grouped(size)} bytes is not a key (at most ${SNAPSHOT_KEY_MAX_TEXT}); is this the right file?`);
-    return parseSnapshotKey(await readFile(path));
+    // A regular file, opened without blocking (a FIFO or device is refused, never waited on).
+    return parseSnapshotKey(await readRegularFile(path, SNAPSHOT_KEY_MAX_TEXT));
   } catch (e) {
-    if (e instanceof CliError) throw e;
+    if (e instanceof FileRefusal && e.reason === 'TOO_LARGE') throw new CliError(`error: key file ${path}: it is not a key (at most ${grouped(SNAPSHOT_KEY_MAX_TEXT)} bytes); is this the right file?`);
+    if (e instanceof FileRefusal) throw new CliError(`error: cannot read key file ${path}: ${e.message}`);
     if ((e as { code?: string }).code?.startsWith('SNAPSHOT_')) throw new CliError(`error: key file ${path}: ${(e as Error).message}`);
     throw new CliError(`error: cannot read key file ${path}: ${(e as Error).message}`);
   }

@@ -9,11 +9,11 @@
  * publishes nothing.
  */
 import { statSync, watch, type FSWatcher } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import { SgfilterError, configError } from '../errors.js';
 import { parseConfigText, safeParseConfig } from '../config/parse.js';
 import type { Engine } from '../engine.js';
+import { readConfigText } from './config-file.js';
 import { checkEngine, invalidArgument, isFunction, isNonEmptyString, milliseconds, readOptions, shown } from './options.js';
 
 export interface WatchOptions {
@@ -64,7 +64,7 @@ export function watchConfig(path: string, engine: Engine, options: WatchOptions 
         : `watchConfig: cannot read the config file ${file}: ${code ?? (e as Error).message}`,
     );
   }
-  if (!stat.isFile()) throw invalidArgument(`watchConfig: ${file} is not a file (a config file is watched, not a folder)`);
+  if (!stat.isFile()) throw invalidArgument(`watchConfig: ${file} is not a regular file (a config file is watched, not a folder, FIFO or device)`);
   const debounceMs = opts.debounceMs ?? 200;
   const report = (e: unknown) => {
     const err = e instanceof Error ? e : new Error(String(e));
@@ -97,14 +97,13 @@ export function watchConfig(path: string, engine: Engine, options: WatchOptions 
   const check = async (): Promise<void> => {
     let text: string;
     try {
-      text = await readFile(file, 'utf8');
+      // A regular file only, opened without blocking: a FIFO or device put in its place
+      // is reported, and the next save is read as usual (src/node/read-file.ts).
+      text = await readConfigText(file);
     } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
       // Between an editor's delete and its write: the next event reloads.
-      if (code === 'ENOENT' || closed) return;
-      report(new SgfilterError('CONFIG_PARSE', `cannot read config file ${file}: ${code ?? (e as Error).message}`, [
-        { code: 'PARSE_ERROR', path: [], message: `cannot read ${file}` },
-      ]));
+      if (closed || (e instanceof SgfilterError && e.issues[0]?.given === 'ENOENT')) return;
+      report(e);
       return;
     }
     if (closed || text === lastText) return;
