@@ -79,6 +79,7 @@ export const IssueCodes = {
   GROUP_NOT_BOUND: 'an edit unbinds a group that the instance does not list',
   INVALID_FLOW: 'a flow field is malformed',
   TOO_MANY_ISSUES: 'the last issue of a list cut at MAX_ISSUES (1,000): it says how many more were found; fix the first ones and check again',
+  EXPANSION_TOO_LARGE: 'a policy would expand to more than MAX_COMPILE_ENTRIES (8,388,608) address prefixes and port intervals, counted per rule and per classifier that holds it (src/compile/index.ts); refused before the work',
   LOOKUP_TOO_SLOW: 'one lookup of an instance and direction would take more than MAX_LOOKUP_WORK (4,194,304) steps: too many groups chained one by one (src/snapshot/table.ts says how steps are counted)',
 } as const;
 export type IssueCode = keyof typeof IssueCodes;
