@@ -8,6 +8,7 @@
  */
 import { SgfilterError, type Issue } from './errors.js';
 import type { AddressSet, Config, Flow, Interval, Rule } from './types.js';
+import { ownConfig } from './config/owned.js';
 import { parseCidr, V4_MAX } from './config/address.js';
 import { inboundV4Flows, type FlowBatch } from './flow.js';
 
@@ -79,12 +80,12 @@ export function parseClassBench(text: string): Config {
     });
   }
   if (issues.length) throw new SgfilterError('CONFIG_INVALID', `invalid ClassBench filter set: ${issues.length} issue(s)\n${issues.slice(0, 10).map((x) => `  - ${x.message}`).join('\n')}`, issues);
-  return {
+  return ownConfig({
     securityGroups: [{ id: CLASSBENCH_GROUP_ID, template: 'custom', inbound: rules, outbound: [] }],
     instances: [{ id: 'default', securityGroups: [CLASSBENCH_GROUP_ID] }],
     implicitInstance: true,
     warnings: [],
-  };
+  });
 }
 
 /** Parses a trace: a flow batch (inbound; remote = source) and the 1-based expected rule per line. */

@@ -10,7 +10,7 @@ import { SgfilterError } from './errors.js';
 import type { Config, ConfigInput, Flow, FlowInput, TencentPolicyDocument, Verdict } from './types.js';
 import * as L from '../assembly/layout.js';
 import { compilePolicy, verdictOf, type CompiledPolicy, type CompileOptions } from './compile/index.js';
-import { parseConfig, isConfig } from './config/parse.js';
+import { parseConfig } from './config/parse.js';
 import { parseConfigText } from './config/text.js';
 import { sourceKind, type ConfigTextSource } from './config/source.js';
 import { FlowBatch, batchState, loadSingleFlow, newSingleFlow, type BatchState } from './flow.js';
@@ -198,7 +198,7 @@ export class Engine {
       engine.#snapshotKey = signed?.key ?? null;
       return engine;
     }
-    const cfg = isConfig(config) ? config : parseConfig(config);
+    const cfg = parseConfig(config); // the library's own frozen Config (a Config from outside is copied as it is checked)
     return new Engine(await instantiateMatcher(await matcher), cfg, options);
   }
 
@@ -250,7 +250,11 @@ export class Engine {
     return this.#policy.version;
   }
 
-  /** The validated config currently published. */
+  /**
+   * The validated config currently published: the library's own, deep-frozen (a
+   * Config passed in is copied as it is checked), so changing it is a TypeError in
+   * strict code and changes nothing; edit with update() or reload().
+   */
   get config(): Config {
     return this.#policy.config;
   }
@@ -300,7 +304,7 @@ export class Engine {
     const s = sourceKind(config, 'reload');
     if (s.kind === 'file') throw new SgfilterError('INVALID_ARGUMENT', `reload({ file }): read the file with loadConfigFile (Node), or let watchConfig reload it; reload takes a config object or { text }`);
     const doc = s.kind === 'text' ? parseConfigText(s.text, s.fileName, s.format) : s.value;
-    const cfg = isConfig(doc) ? doc : parseConfig(doc);
+    const cfg = parseConfig(doc);
     return this.#swap(cfg, { reason: 'reload' });
   }
 

@@ -5,7 +5,8 @@
  * error carrying them all. Nothing is half-accepted.
  */
 import { capIssues, configError, formatPath, type Issue, type Path } from '../errors.js';
-import { configShapeProblem, looksLikeConfig } from './config-shape.js';
+import { looksLikeConfig } from './config-shape.js';
+import { adoptConfig, isOwnedConfig, ownConfig } from './owned.js';
 import type { Config, Direction, Instance, Rule, SecurityGroup, Warning } from '../types.js';
 import { TEMPLATES, templateName, TEMPLATE_SYNTAX, type TemplateName } from './presets.js';
 import { show, unknownFieldIssue, validateRule, type RuleSource } from './rule.js';
@@ -236,10 +237,13 @@ function validateInstances(raw: unknown, groups: Map<string, number>, ctx: Ctx):
  * nesting past 64 levels) are issues with their path, never exceptions.
  */
 export function safeParseConfig(input: unknown): ParseResult {
+  if (isOwnedConfig(input)) return { success: true, config: input };
   if (looksLikeConfig(input)) {
-    // Meant as a Config (it has implicitInstance): accepted as it is when well-formed, never re-read as written input.
-    const problem = configShapeProblem(input);
-    if (!problem) return { success: true, config: input as Config };
+    // Meant as a Config (it has implicitInstance), not made here (or changed since):
+    // copied as it is read, then checked; the frozen copy is what is used (owned.ts).
+    const adopted = adoptConfig(input);
+    if (adopted.ok) return { success: true, config: adopted.config };
+    const problem = adopted.problem;
     return { success: false, issues: [{ code: 'INVALID_TYPE', path: problem.path, message: `a Config object (with implicitInstance, as parseConfig returns) that is not well-formed at ${formatPath(problem.path)}: ${problem.message}; pass the config as written, or a Config that parseConfig or update() made` }] };
   }
   const plain = plainData(input, [], 'config');
@@ -285,10 +289,14 @@ export function safeParseConfig(input: unknown): ParseResult {
     ? [{ id: 'default', securityGroups: groups.map((g) => g.id) }]
     : validateInstances(instancesRaw, seen, ctx);
   if (ctx.issues.length > 0) return { success: false, issues: capIssues(ctx.issues) };
-  return { success: true, config: { securityGroups: groups, instances, implicitInstance: implicit, warnings: ctx.warnings } };
+  return { success: true, config: ownConfig({ securityGroups: groups, instances, implicitInstance: implicit, warnings: ctx.warnings }) };
 }
 
-/** Like safeParseConfig, but throws an SgfilterError (code CONFIG_INVALID) with every issue. */
+/**
+ * Like safeParseConfig, but throws an SgfilterError (code CONFIG_INVALID) with every
+ * issue. The Config returned is the library's own and deep-frozen: an engine, an
+ * update or a worker uses it as it is, and nobody can change it afterwards.
+ */
 export function parseConfig(doc: unknown, source?: string): Config {
   const r = safeParseConfig(doc);
   if (!r.success) throw configError(r.issues, source);
@@ -297,10 +305,12 @@ export function parseConfig(doc: unknown, source?: string): Config {
 
 /**
  * True when `x` is a well-formed Config (so APIs accept both a Config and a config
- * as written): it passes the field-by-field check of config-shape.ts. Never throws;
- * an object that only looks like a Config is not one, and parseConfig refuses it
- * with the first problem.
+ * as written): one this library made, or one that passes the field-by-field check of
+ * config-shape.ts. Never throws; an object that only looks like a Config is not one,
+ * and parseConfig refuses it with the first problem. To use a Config from outside,
+ * pass it through parseConfig: that returns the library's own frozen copy, checked
+ * as it was copied (`x` itself may change after this answer).
  */
 export function isConfig(x: unknown): x is Config {
-  return looksLikeConfig(x) && configShapeProblem(x) === undefined;
+  return isOwnedConfig(x) || (looksLikeConfig(x) && adoptConfig(x).ok);
 }

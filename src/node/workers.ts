@@ -39,7 +39,7 @@ import { SgfilterError } from '../errors.js';
 import { decodeSnapshot, encodeSnapshot, verifySnapshot } from '../snapshot.js';
 import type { SnapshotKey } from '../snapshot/key.js';
 import { compilePolicy, verdictOf, type CompileOptions, type RuleRef } from '../compile/index.js';
-import { isConfig, parseConfig } from '../config/parse.js';
+import { parseConfig } from '../config/parse.js';
 import { FlowBatch, batchOrder, createFlowBatch, packSlice, recordAnswers } from '../flow.js';
 import { publishCompiledSnapshot, type Engine, type ReloadOptions } from '../engine.js';
 import type { Config, Flow, FlowInput, Verdict } from '../types.js';
@@ -257,8 +257,10 @@ async function compileVia(caller: string, config: unknown, options: Record<strin
   } else if (isPlainData(config) && plainOptions) {
     req = { config, options: compileOptions };
   } else {
-    // Validated here, so any error is the in-thread one; only the validated Config crosses.
-    const validated = isConfig(config) ? config : parseConfig(config);
+    // Validated here, so any error is the in-thread one; only the library's own frozen
+    // copy crosses (a Config from outside is copied as it is checked: no getter is
+    // read again by the structured clone).
+    const validated = parseConfig(config);
     if (!plainOptions) return compileHere(validated, compileOptions);
     req = { config: validated, validated: true, options: compileOptions };
   }
@@ -272,8 +274,7 @@ async function compileVia(caller: string, config: unknown, options: Record<strin
     // function in an ignored field): compile here. Input that changed as it was read (a
     // getter): judge it here, as an in-thread call would.
     if (req.validated) return compileHere(req.config as Config, compileOptions);
-    const validated = isConfig(req.config) ? req.config : parseConfig(req.config);
-    return compileHere(validated, compileOptions);
+    return compileHere(parseConfig(req.config), compileOptions);
   }
   if (!(res.snapshot instanceof Uint8Array)) throw failed(`${caller}: the compile worker answered without a snapshot`);
   return res.snapshot;

@@ -17,7 +17,8 @@
  */
 import { SgfilterError, describeIssues, type Issue, type Path } from '../errors.js';
 import type { Config, Direction, Instance, Rule, RuleInput, SecurityGroup, SecurityGroupInput, InstanceInput, Warning } from '../types.js';
-import { validateGroupInput, validateInstanceInput, validateRuleInput } from '../config/parse.js';
+import { parseConfig, validateGroupInput, validateInstanceInput, validateRuleInput } from '../config/parse.js';
+import { isOwnedConfig, ownConfig } from '../config/owned.js';
 import { neverMatches, show, unknownFieldIssue } from '../config/rule.js';
 import { listOf, plainData, quote, quotedList } from '../config/plain.js';
 
@@ -158,7 +159,14 @@ export class PolicyTransaction {
   /** group id → path of the edit that removed it. */
   #removedBy = new Map<string, Path>();
 
+  /**
+   * `base`: the Config the edits apply to. One the library made (engine.config,
+   * parseConfig, an earlier commit) is used as it is: it is frozen, so its unchanged
+   * groups can be reused. Any other is copied and checked first (parseConfig; a
+   * CONFIG_INVALID error when it is not a Config or a config document).
+   */
   constructor(base: Config) {
+    base = isOwnedConfig(base) ? base : parseConfig(base);
     this.base = base;
     this.#groups = base.securityGroups.map((g) => workGroup(g, g));
     for (const g of this.#groups) this.#groupById.set(g.id, g);
@@ -346,7 +354,8 @@ export class PolicyTransaction {
       ? [{ id: 'default', securityGroups: securityGroups.map((g) => g.id) }]
       : this.#instances.map((i) => i.original ?? { id: i.id, securityGroups: i.securityGroups });
     return {
-      config: { securityGroups, instances, implicitInstance: this.#implicit, warnings: configWarnings(securityGroups) },
+      // Frozen and owned: the reused groups are the base's (owned, frozen), the rest was validated here.
+      config: ownConfig({ securityGroups, instances, implicitInstance: this.#implicit, warnings: configWarnings(securityGroups) }),
       changes: this.#changes,
     };
   }

@@ -12,6 +12,7 @@
  */
 import { formatPath, SgfilterError, type Path } from '../errors.js';
 import { quote } from '../config/plain.js';
+import { ownConfig } from '../config/owned.js';
 import type { CompiledPolicy, RuleRef } from '../compile/index.js';
 import type { AddressRange, AddressSet, Config, Direction, Instance, Interval, ProtocolMatch, Rule, SecurityGroup, Warning } from '../types.js';
 
@@ -327,5 +328,6 @@ export function decodeMeta(bytes: Uint8Array): SnapshotMeta {
   const s = m.record(top.stats, 'stats', STATS_FIELDS);
   m.at.push('stats');
   const stats = Object.fromEntries(STATS_FIELDS.map((k) => [k, m.int(s[k], k, 0, Number.MAX_SAFE_INTEGER)])) as unknown as SnapshotMeta['stats'];
-  return { config, instances, stats };
+  // The config is the library's from here on (read strictly into fresh objects): frozen and owned.
+  return { config: ownConfig(config), instances, stats };
 }
