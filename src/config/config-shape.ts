@@ -13,7 +13,8 @@
  * family, rules where their group and index say, instances bound to groups that
  * exist. One that fails is not a Config; parseConfig then refuses it with the
  * first problem and its path. The walk reads each field once, inside try, so a
- * getter or Proxy cannot make it throw.
+ * getter or Proxy cannot make it throw. It runs on a copy the library made as it read
+ * the Config (src/config/owned.ts), never on an object a caller still holds.
  */
 import type { Path } from '../errors.js';
 import { quote } from './plain.js';
