@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { formatPath } from '../errors.js';
 import type { Rule } from '../types.js';
-import { CliError, invalidConfigMessage, plural, readConfig, writeLines } from './shared.js';
+import { CliError, invalidConfigMessage, plural, readConfig, terminalText, writeLines } from './shared.js';
 
 async function checkCommand(path: string): Promise<void> {
   const r = await readConfig(path);
@@ -14,16 +14,16 @@ async function checkCommand(path: string): Promise<void> {
       const fromTemplate = rules.filter((x) => x.template).length;
       return `${plural(rules.length, 'rule')}${fromTemplate ? ` (${fromTemplate} from template ${g.template})` : ''}`;
     };
-    const name = g.name ? ` "${g.name}"` : '';
+    const name = g.name ? ` "${terminalText(g.name)}"` : '';
     const template = g.template !== 'custom' ? ` [template ${g.template}]` : '';
-    out.push(`  ${g.id}${name}${template}: inbound ${count(g.inbound)}, outbound ${count(g.outbound)}`);
+    out.push(`  ${terminalText(g.id)}${name}${template}: inbound ${count(g.inbound)}, outbound ${count(g.outbound)}`);
   }
   out.push('');
   if (config.implicitInstance) {
-    out.push(`1 instance (implicit): default, bound to all groups in file order: ${config.instances[0]!.securityGroups.join(' > ') || '(none)'}`);
+    out.push(`1 instance (implicit): default, bound to all groups in file order: ${config.instances[0]!.securityGroups.map((g) => terminalText(g)).join(' > ') || '(none)'}`);
   } else {
     out.push(`${plural(config.instances.length, 'instance')} (groups in priority order, highest first):`);
-    for (const inst of config.instances) out.push(`  ${inst.id}: ${inst.securityGroups.join(' > ') || '(no groups: everything is dropped)'}`);
+    for (const inst of config.instances) out.push(`  ${terminalText(inst.id)}: ${inst.securityGroups.map((g) => terminalText(g)).join(' > ') || '(no groups: everything is dropped)'}`);
   }
   out.push('');
   if (config.warnings.length === 0) out.push('no warnings');

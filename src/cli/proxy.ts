@@ -4,7 +4,7 @@ import { listOf, quote } from '../config/plain.js';
 import { createEngine } from '../index.js';
 import { parseHostPort, startProxy, type HostPort } from '../node/proxy.js';
 import { SgfilterError } from '../errors.js';
-import { CliError, EXIT_USAGE, loadConfig, writeLines } from './shared.js';
+import { CliError, EXIT_USAGE, loadConfig, terminalText, writeError, writeLines } from './shared.js';
 
 function hostPortOption(text: string, option: string): HostPort {
   try {
@@ -27,7 +27,7 @@ async function proxyCommand(opts: { config: string; listen: string; upstream: st
     throw new CliError(`error: unknown instance ${quote(opts.instance)}; the config has: ${listOf(config.instances, (i) => quote(i.id))}`);
   }
   const engine = await createEngine(config);
-  const log = (line: string) => process.stderr.write(`sgfilter proxy: ${line}\n`);
+  const log = (line: string) => writeError(`sgfilter proxy: ${line}`);
   let proxy;
   try {
     proxy = await startProxy({ engine, configPath: opts.config, listen, upstream, log, ...(opts.instance !== undefined ? { instance: opts.instance } : {}) });
@@ -39,7 +39,7 @@ async function proxyCommand(opts: { config: string; listen: string; upstream: st
   const a = proxy.address();
   const where = a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
   process.stdout.write(
-    `sgfilter proxy: listening on ${where}, upstream ${opts.upstream}, instance ${opts.instance ?? config.instances[0]!.id}, config ${opts.config} (policy version ${engine.version}, watched)\n`,
+    `${terminalText(`sgfilter proxy: listening on ${where}, upstream ${opts.upstream}, instance ${opts.instance ?? config.instances[0]!.id}, config ${opts.config} (policy version ${engine.version}, watched)`)}\n`,
   );
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     const on = (s: NodeJS.Signals) => {

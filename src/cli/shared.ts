@@ -61,9 +61,34 @@ export function packageVersion(): string {
   }
 }
 
-/** Writes text to stdout in chunks (so a million verdicts do not build one giant string). */
+// ---------------------------------------------------------------- terminal safety
+
+/**
+ * What a terminal obeys instead of showing: the C0 controls (ESC starts cursor moves,
+ * colours, title changes; CR rewrites the line), DEL, the C1 controls (CSI, OSC...), and
+ * the line separators and bidirectional marks and overrides that reorder what is shown.
+ */
+const TERMINAL_CONTROLS = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * User text (an id, a name, a description, a path) as the CLI prints it: every
+ * control character escaped the way JSON writes it (`\u001b`), so a config file can
+ * never move the cursor, recolour or retitle the terminal, or overwrite a line.
+ * `keepLines`: the text is the CLI's own multi-line output, whose newlines are ours
+ * (user text in it is escaped already, or by this call, line by line).
+ */
+export function terminalText(s: string, keepLines = false): string {
+  return s.replace(TERMINAL_CONTROLS, (c) => (keepLines && c === '\n' ? c : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
+}
+
+/** Writes a message to stderr, terminal-safe (terminalText, lines kept). */
+export function writeError(message: string): void {
+  process.stderr.write(`${terminalText(message, true)}\n`);
+}
+
+/** Writes text to stdout in chunks (so a million verdicts do not build one giant string), terminal-safe. */
 export function writeLines(lines: string[], chunk = 8192): void {
-  for (let i = 0; i < lines.length; i += chunk) process.stdout.write(lines.slice(i, i + chunk).join('\n') + '\n');
+  for (let i = 0; i < lines.length; i += chunk) process.stdout.write(terminalText(lines.slice(i, i + chunk).join('\n'), true) + '\n');
 }
 
 export function formatIssue(issue: Issue): string {
@@ -106,7 +131,7 @@ export function ruleText(rule: Rule): string {
     what = proto === 'undefined' ? protocolLabel(rule.protocol) : proto;
     if (rule.ports) what += ` port ${rule.text.port}`;
   }
-  let text = `${what} ${rule.direction === 'inbound' ? 'from' : 'to'} ${rule.text.peer}`;
+  let text = `${terminalText(what)} ${rule.direction === 'inbound' ? 'from' : 'to'} ${terminalText(rule.text.peer)}`;
   if (rule.local) text += ', localCidr set';
   if (rule.sourcePorts) text += ` source port ${formatPorts(rule.sourcePorts)}`;
   if (rule.icmpType !== null) text += ` icmpType ${rule.icmpType}`;
@@ -116,13 +141,13 @@ export function ruleText(rule: Rule): string {
 
 export function ruleLabel(rule: Rule): string {
   const from = rule.template ? `, from template ${rule.template}` : '';
-  const desc = rule.description ? ` "${rule.description}"` : '';
-  return `group ${rule.groupId} ${rule.direction} rule ${rule.ruleIndex} (${ruleText(rule)}${from})${desc}`;
+  const desc = rule.description ? ` "${terminalText(rule.description)}"` : '';
+  return `group ${terminalText(rule.groupId)} ${rule.direction} rule ${rule.ruleIndex} (${ruleText(rule)}${from})${desc}`;
 }
 
 /** "sg-web inbound #0" or "default drop". */
 export function decidedBy(v: Verdict, direction: string): string {
-  return v.groupId === null ? 'default drop' : `${v.groupId} ${direction} #${v.ruleIndex}`;
+  return v.groupId === null ? 'default drop' : `${terminalText(v.groupId)} ${direction} #${v.ruleIndex}`;
 }
 
 export function verdictJson(v: Verdict): string {

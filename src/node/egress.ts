@@ -33,7 +33,7 @@ import * as net from 'node:net';
 import * as tls from 'node:tls';
 import type { Engine } from '../engine.js';
 import { SgfilterError } from '../errors.js';
-import { quote } from '../config/plain.js';
+import { nameText, quote } from '../config/plain.js';
 import type { FlowInput, Verdict } from '../types.js';
 import { reachedAddress } from './destination.js';
 import { checkEngine, checkInstance, invalidArgument, isBoolean, isFunction, isString, readOptions, shown, type OptionSpec } from './options.js';
@@ -112,11 +112,11 @@ export class ConnectionDroppedError extends SgfilterError {
     const dropped = addresses.filter((a) => a.verdict.action !== 'accept');
     const first = dropped[0]!;
     const what = (a: AddressVerdict) => `${where(a, port)} by ${decidingRule(a.verdict, 'outbound')}`;
-    const name = net.isIP(host) ? '' : ` (${host})`;
+    const name = net.isIP(host) ? '' : ` (${nameText(host)})`;
     let message: string;
     if (addresses.length === 1) message = `outbound connection to ${where(first, port)}${name} dropped by ${decidingRule(first.verdict, 'outbound')}`;
-    else if (dropped.length === addresses.length) message = `outbound connection to ${host}:${port} dropped: every address is dropped: ${dropped.map(what).join('; ')}`;
-    else message = `outbound connection to ${host}:${port} refused: ${dropped.length} of its ${addresses.length} addresses dropped${strict ? ' (strict)' : ''}: ${dropped.map(what).join('; ')}`;
+    else if (dropped.length === addresses.length) message = `outbound connection to ${nameText(host)}:${port} dropped: every address is dropped: ${dropped.map(what).join('; ')}`;
+    else message = `outbound connection to ${nameText(host)}:${port} refused: ${dropped.length} of its ${addresses.length} addresses dropped${strict ? ' (strict)' : ''}: ${dropped.map(what).join('; ')}`;
     super('ERR_SGFILTER_DROPPED', message);
     this.name = 'ConnectionDroppedError';
     this.groupId = first.verdict.groupId;
@@ -246,7 +246,7 @@ export class EgressPolicy {
             answers.push({ address, family: net.isIP(address) || Number((a as { family?: unknown }).family) || 0 });
           }
           if (answers.length === 0) {
-            return fail(Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND', hostname }));
+            return fail(Object.assign(new Error(`getaddrinfo ENOTFOUND ${nameText(hostname)}`), { code: 'ENOTFOUND', hostname }));
           }
           const { dial, error } = this.decide(hostname, port, answers, local);
           if (error) return fail(error);

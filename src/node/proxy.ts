@@ -128,7 +128,7 @@ export async function startProxy(options: ProxyOptions): Promise<FilteringProxy>
 
   const egressOptions: Parameters<typeof guardedConnect>[1] = {
     onDrop: (d) => {
-      const name = net.isIP(d.host) ? '' : ` (${d.host})`;
+      const name = net.isIP(d.host) ? '' : ` (${nameText(d.host)})`;
       const dropped = d.addresses.filter((a) => a.verdict.action !== 'accept');
       const to = (a: (typeof dropped)[number]) => `${endpoint(a.address, d.port)}${name}${a.reaches === undefined ? '' : ` (reaches this host at ${a.reaches})`}`;
       log(`drop outbound TCP -> ${dropped.map((a) => `${to(a)} by ${decidingRule(a.verdict, 'outbound')}`).join('; ')}`);
