@@ -307,14 +307,23 @@ export async function closeCompileWorker(): Promise<void> {
 /**
  * engine.reload, with the compile in a worker thread: compiles `config` there
  * (compileInWorker), then publishes the snapshot with engine.loadSnapshot. The
- * engine's thread only copies the table in. `expectedVersion` is checked when
- * publishing, so a write published meanwhile refuses this one (VERSION_CONFLICT).
+ * engine's thread only copies the table in. `expectedVersion` (a whole number ≥ 1,
+ * else INVALID_ARGUMENT before anything is compiled) is checked before the compile
+ * and again when publishing, so a write published meanwhile refuses this one
+ * (VERSION_CONFLICT).
  * An invalid config rejects (CONFIG_INVALID, every issue) and changes nothing.
  * Resolves to the new version.
  */
 export async function reloadInWorker(engine: Engine, config: PolicySource, options: ReloadOptions & CompileInWorkerOptions = {}): Promise<number> {
   checkEngine('reloadInWorker', engine);
-  const { expectedVersion, ...compile } = readOptions('reloadInWorker', options, { ...COMPILE_OPTIONS, expectedVersion: () => undefined });
+  // Every option is judged before the compile (a bad expectedVersion must not cost one).
+  const { expectedVersion, ...compile } = readOptions('reloadInWorker', options, { ...COMPILE_OPTIONS, expectedVersion: wholeNumber(1) });
+  const conflict = () => {
+    if (expectedVersion !== undefined && expectedVersion !== engine.version) {
+      throw new SgfilterError('VERSION_CONFLICT', `the policy is at version ${engine.version}, not ${expectedVersion as number}; reloadInWorker against the current version`);
+    }
+  };
+  conflict(); // already stale: refused before the compile
   const snapshot = await compileVia('reloadInWorker', config, compile);
   // A config reload compiled by our own worker: an engine's snapshot key does not apply.
   return publishCompiledSnapshot(engine, snapshot, expectedVersion === undefined ? {} : { expectedVersion: expectedVersion as number });
@@ -543,7 +552,7 @@ export async function createClassifierPool(config: PolicySource, options: Classi
   async function publish(next: PolicySource, publishOptions: ReloadOptions = {}): Promise<number> {
     check();
     const { expectedVersion } = readOptions('pool.publish', publishOptions, {
-      expectedVersion: (v) => (typeof v === 'number' && Number.isInteger(v) && v >= 1 ? undefined : 'a whole number >= 1'),
+      expectedVersion: wholeNumber(1),
     }) as ReloadOptions;
     const conflict = () => {
       if (expectedVersion !== undefined && expectedVersion !== current.version) {
