@@ -222,9 +222,10 @@ export class Engine {
 
   /**
    * Publishes a snapshot's policy (a new version of this engine) without compiling.
-   * Every snapshot is checked in full before anything changes (src/snapshot.ts): a
-   * truncated, corrupted, malformed or other-format snapshot is refused
-   * (SNAPSHOT_INVALID). An engine created with a key, or a call with `{ key }`, also
+   * Every snapshot is checked before anything changes (src/snapshot.ts): a truncated,
+   * corrupted, malformed, inconsistent or other-format snapshot is refused
+   * (SNAPSHOT_INVALID). Without a signature, nothing proves its table's peers and ports
+   * are its config's: load snapshots from storage others can write with a key. An engine created with a key, or a call with `{ key }`, also
    * demands a valid signature, verified first: SNAPSHOT_UNSIGNED, SNAPSHOT_SIGNATURE,
    * SNAPSHOT_KEY. A refused snapshot changes nothing: the policy and version stay.
    */
