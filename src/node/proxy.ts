@@ -13,7 +13,7 @@
  */
 import * as net from 'node:net';
 import type { Engine } from '../engine.js';
-import { SgfilterError, formatPath } from '../errors.js';
+import { MAX_ISSUES_SHOWN, SgfilterError, formatPath, issueCount } from '../errors.js';
 import { nameText, quote } from '../config/plain.js';
 import { watchConfig, type ConfigWatcher, type WatchOptions } from './watch.js';
 import { guardedConnect, type LookupFunction } from './egress.js';
@@ -187,8 +187,10 @@ export async function startProxy(options: ProxyOptions): Promise<FilteringProxy>
       onError: (e) => {
         const issues = e instanceof SgfilterError ? e.issues : [];
         if (e instanceof SgfilterError && e.code === 'CONFIG_INVALID') {
-          log(`config ${path} is invalid, keeping policy version ${engine.version}: ${issues.length} issue${issues.length === 1 ? '' : 's'}`);
-          for (const issue of issues) log(`  ${issue.code} at ${formatPath(issue.path)}: ${issue.message}`);
+          const n = issueCount(issues);
+          log(`config ${nameText(path)} is invalid, keeping policy version ${engine.version}: ${n} issue${n === 1 ? '' : 's'}`);
+          for (const issue of issues.slice(0, MAX_ISSUES_SHOWN)) log(`  ${issue.code} at ${formatPath(issue.path)}: ${issue.message}`);
+          if (n > MAX_ISSUES_SHOWN) log(`  … and ${(n - MAX_ISSUES_SHOWN).toLocaleString('en-US')} more`);
         } else {
           log(`config ${path} not reloaded, keeping policy version ${engine.version}: ${e.message}`);
         }
