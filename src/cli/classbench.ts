@@ -38,7 +38,7 @@ function traceLines(text: string): { lineNo: number[]; hasExpected: boolean[] } 
  * column expects nothing and is not counted as a mismatch, whatever rule matches.
  */
 async function classbenchCommand(filtersPath: string, tracePath: string, opts: { out?: string }): Promise<void> {
-  const [filterText, traceText] = await Promise.all([readTextFile(filtersPath, 'filter set'), readTextFile(tracePath, 'trace')]);
+  const [filterText, traceText] = await Promise.all([readTextFile(filtersPath, 'filter set', true), readTextFile(tracePath, 'trace')]);
   // Parse both files first, so a bad filter set and a bad trace are reported together.
   const errors: string[] = [];
   const parse = <T>(fn: () => T, path: string): T | undefined => {

@@ -6,7 +6,8 @@ import { readFile } from 'node:fs/promises';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { safeLoadConfigFile } from '../node/config-file.js';
+import { MAX_CONFIG_FILE_BYTES, safeLoadConfigFile } from '../node/config-file.js';
+import { readRegularFile } from '../node/read-file.js';
 import { SgfilterError, formatPath, issueCount, type Issue } from '../errors.js';
 import { PRESETS, protocolLabel } from '../config/presets.js';
 import { formatPorts } from '../config/ports.js';
@@ -163,9 +164,14 @@ export function table(rows: string[][], rightAlign: Set<number> = new Set()): st
   return rows.map((r) => r.map((cell, c) => (rightAlign.has(c) ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!))).join('  ').trimEnd());
 }
 
-export async function readTextFile(path: string, what: string): Promise<string> {
+/**
+ * The text of the file at `path`. `regular`: it must be a regular file (a policy, as
+ * configs are: src/node/read-file.ts), never waited on; otherwise (a trace, a flow
+ * file) a FIFO or /dev/stdin is read as a stream, on purpose.
+ */
+export async function readTextFile(path: string, what: string, regular = false): Promise<string> {
   try {
-    return await readFile(path, 'utf8');
+    return regular ? (await readRegularFile(path, MAX_CONFIG_FILE_BYTES)).toString('utf8') : await readFile(path, 'utf8');
   } catch (e) {
     throw new CliError(`error: cannot read ${what} ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
