@@ -57,12 +57,12 @@ function deepFreeze(root: object): void {
 // ------------------------------------------------------------------ copying a Config from outside
 
 /** What a Config is made of, for the copy: which fields each object has, what each holds. */
-type Shape = 'value' | { readonly fields: Readonly<Record<string, Shape>> } | { readonly list: Shape } | { readonly nullable: Shape };
+type Shape = 'value' | { readonly fields: readonly (readonly [string, Shape])[] } | { readonly list: Shape } | { readonly nullable: Shape };
 
 const value: Shape = 'value';
 const list = (of: Shape): Shape => ({ list: of });
 const nullable = (of: Shape): Shape => ({ nullable: of });
-const fields = (f: Record<string, Shape>): Shape => ({ fields: f });
+const fields = (f: Record<string, Shape>): Shape => ({ fields: Object.entries(f) });
 
 const INTERVAL = fields({ lo: value, hi: value });
 const ADDRESSES = fields({ v4: list(INTERVAL), v6: list(INTERVAL) });
@@ -85,41 +85,45 @@ class NotAConfig extends Error {
   }
 }
 
-/** Reads own property `key` of `o` once, through its descriptor: absent is undefined, an accessor is refused. */
-function own(o: object, key: string, path: Path): unknown {
-  const d = Reflect.getOwnPropertyDescriptor(o, key);
-  if (d === undefined) return undefined;
-  if (!('value' in d)) throw new NotAConfig([...path, key], 'is an accessor (a getter or setter); a Config holds plain data only');
-  return d.value;
-}
-
-function copy(v: unknown, shape: Shape, path: Path): unknown {
+/** The copy, reading each field once through its descriptor; `at` is the path so far (one array, pushed and popped). */
+function copy(v: unknown, shape: Shape, at: Path): unknown {
+  const fail = (message: string, key?: string | number): never => {
+    throw new NotAConfig(key === undefined ? [...at] : [...at, key], message);
+  };
   if (shape === 'value') {
-    if (typeof v === 'object' && v !== null) throw new NotAConfig(path, 'is an object or list where a single value belongs');
-    if (typeof v === 'function' || typeof v === 'symbol') throw new NotAConfig(path, `is a ${typeof v}; a Config holds plain data only`);
+    if (typeof v === 'object' && v !== null) fail('is an object or list where a single value belongs');
+    if (typeof v === 'function' || typeof v === 'symbol') fail(`is a ${typeof v}; a Config holds plain data only`);
     return v;
   }
-  if ('nullable' in shape) return v === null || v === undefined ? v : copy(v, shape.nullable, path);
+  if ('nullable' in shape) return v === null || v === undefined ? v : copy(v, shape.nullable, at);
   if (typeof v !== 'object' || v === null) return v; // a primitive where an object belongs: the shape check says so, with its path
   if ('list' in shape) {
-    if (!Array.isArray(v)) throw new NotAConfig(path, 'must be a list');
-    const length = own(v, 'length', path);
-    if (typeof length !== 'number' || !Number.isSafeInteger(length) || length < 0) throw new NotAConfig(path, 'has no readable length');
-    const out: unknown[] = [];
-    for (let i = 0; i < length; i++) {
-      const d = Reflect.getOwnPropertyDescriptor(v, String(i));
-      if (d === undefined) throw new NotAConfig([...path, i], 'is a hole in the list; every entry must be given');
-      if (!('value' in d)) throw new NotAConfig([...path, i], 'is an accessor (a getter or setter); a Config holds plain data only');
-      out.push(copy(d.value, shape.list, [...path, i]));
+    if (!Array.isArray(v)) fail('must be a list');
+    const ld = Reflect.getOwnPropertyDescriptor(v, 'length');
+    const length = ld && 'value' in ld ? (ld.value as unknown) : undefined;
+    if (typeof length !== 'number' || !Number.isSafeInteger(length) || length < 0) fail('has no readable length');
+    const out: unknown[] = new Array<unknown>(length as number);
+    for (let i = 0; i < (length as number); i++) {
+      const d = Reflect.getOwnPropertyDescriptor(v, i);
+      if (d === undefined) fail('is a hole in the list; every entry must be given', i);
+      if (!('value' in d!)) fail('is an accessor (a getter or setter); a Config holds plain data only', i);
+      at.push(i);
+      out[i] = copy(d!.value, shape.list, at);
+      at.pop();
     }
     return out;
   }
   const proto = Reflect.getPrototypeOf(v);
-  if (Array.isArray(v) || (proto !== Object.prototype && proto !== null)) throw new NotAConfig(path, 'must be a plain object');
+  if (Array.isArray(v) || (proto !== Object.prototype && proto !== null)) fail('must be a plain object');
   const out: Record<string, unknown> = {};
-  for (const [key, of] of Object.entries(shape.fields)) {
-    const x = own(v, key, path);
-    if (x !== undefined) out[key] = copy(x, of, [...path, key]);
+  for (const [key, of] of shape.fields) {
+    const d = Reflect.getOwnPropertyDescriptor(v, key);
+    if (d === undefined) continue;
+    if (!('value' in d)) fail('is an accessor (a getter or setter); a Config holds plain data only', key);
+    if (d.value === undefined) continue;
+    at.push(key);
+    out[key] = copy(d.value, of, at);
+    at.pop();
   }
   return out;
 }
