@@ -9,6 +9,7 @@
 import { SgfilterError, type Issue } from './errors.js';
 import type { AddressSet, Config, Flow, Interval, Rule } from './types.js';
 import { ownConfig } from './config/owned.js';
+import { quote } from './config/plain.js';
 import { parseCidr, V4_MAX } from './config/address.js';
 import { inboundV4Flows, type FlowBatch } from './flow.js';
 
@@ -30,13 +31,13 @@ export function parseClassBench(text: string): Config {
     const no = i + 1;
     const t = line.split(/\s+/);
     if (t.length !== 9 || !t[0]!.startsWith('@') || t[3] !== ':' || t[6] !== ':') {
-      fail(no, `expected "@src/len dst/len lo : hi lo : hi 0xPP/0xMM", got "${line}"`, issues);
+      fail(no, `expected "@src/len dst/len lo : hi lo : hi 0xPP/0xMM", got ${quote(line)}`, issues);
       continue;
     }
     const prefix = (s: string): AddressSet | null | undefined => {
       const c = parseCidr(s.includes('/') ? s : `${s}/32`);
       if (!c.ok || c.value.v6) {
-        fail(no, `bad IPv4 prefix "${s}"${c.ok ? '' : `: ${c.message}`}`, issues);
+        fail(no, `bad IPv4 prefix ${quote(s)}${c.ok ? '' : `: ${c.message}`}`, issues);
         return undefined;
       }
       return c.value.range.lo === 0n && c.value.range.hi === V4_MAX ? null : { v4: [c.value.range], v6: [] };
@@ -45,7 +46,7 @@ export function parseClassBench(text: string): Config {
       const a = Number(lo);
       const b = Number(hi);
       if (!/^\d+$/.test(lo) || !/^\d+$/.test(hi) || a > b || b > 65535) {
-        fail(no, `bad port range "${lo} : ${hi}"`, issues);
+        fail(no, `bad port range ${quote(`${lo} : ${hi}`)}`, issues);
         return undefined;
       }
       return { lo: a, hi: b };
@@ -56,7 +57,7 @@ export function parseClassBench(text: string): Config {
     const dp = range(t[5]!, t[7]!);
     const pm = /^0x([0-9a-f]{1,2})\/0x([0-9a-f]{1,2})$/i.exec(t[8]!);
     let protocol: number | 'all' | undefined;
-    if (!pm) fail(no, `bad protocol "${t[8]}"`, issues);
+    if (!pm) fail(no, `bad protocol ${quote(String(t[8]))}`, issues);
     else {
       const [v, m] = [parseInt(pm[1]!, 16), parseInt(pm[2]!, 16)];
       if (m === 0) protocol = 'all';
@@ -100,7 +101,7 @@ export function parseClassBenchTrace(text: string): { batch: FlowBatch; flows: F
     const t = line.split(/\s+/);
     const v = t.map(Number);
     if (t.length < 5 || t.length > 6 || !t.every((x) => /^\d+$/.test(x)) || v[0]! > 0xffffffff || v[1]! > 0xffffffff || v[2]! > 65535 || v[3]! > 65535 || v[4]! > 255) {
-      fail(i + 1, `expected "src dst sport dport proto [rule]" as decimal numbers, got "${line}"`, issues);
+      fail(i + 1, `expected "src dst sport dport proto [rule]" as decimal numbers, got ${quote(line)}`, issues);
       continue;
     }
     rows.push({ remote: v[0]!, local: v[1]!, sourcePort: v[2]!, port: v[3]!, protocol: v[4]! });
