@@ -8,6 +8,8 @@
  */
 import { SgfilterError, type Issue } from './errors.js';
 import type { AddressSet, Config, ParsedFlow, Interval, Rule } from './types.js';
+import { ownConfig } from './config/owned.js';
+import { quote } from './config/plain.js';
 import { parseCidr, V4_MAX } from './config/address.js';
 import { inboundV4Flows, type FlowBatch } from './flow.js';
 
@@ -35,13 +37,13 @@ export function parseClassBench(text: string): Config {
     const no = i + 1;
     const t = line.split(/\s+/);
     if (t.length !== 9 || !t[0]!.startsWith('@') || t[3] !== ':' || t[6] !== ':') {
-      fail(no, `expected "@src/len dst/len lo : hi lo : hi 0xPP/0xMM", got "${line}"`, issues);
+      fail(no, `expected "@src/len dst/len lo : hi lo : hi 0xPP/0xMM", got ${quote(line)}`, issues);
       continue;
     }
     const prefix = (s: string): AddressSet | null | undefined => {
       const c = parseCidr(s.includes('/') ? s : `${s}/32`);
       if (!c.ok || c.value.v6) {
-        fail(no, `bad IPv4 prefix "${s}"${c.ok ? '' : `: ${c.message}`}`, issues);
+        fail(no, `bad IPv4 prefix ${quote(s)}${c.ok ? '' : `: ${c.message}`}`, issues);
         return undefined;
       }
       return c.value.range.lo === 0n && c.value.range.hi === V4_MAX ? null : { v4: [c.value.range], v6: [] };
@@ -50,7 +52,7 @@ export function parseClassBench(text: string): Config {
       const a = Number(lo);
       const b = Number(hi);
       if (!/^\d+$/.test(lo) || !/^\d+$/.test(hi) || a > b || b > 65535) {
-        fail(no, `bad port range "${lo} : ${hi}"`, issues);
+        fail(no, `bad port range ${quote(`${lo} : ${hi}`)}`, issues);
         return undefined;
       }
       return { lo: a, hi: b };
@@ -61,7 +63,7 @@ export function parseClassBench(text: string): Config {
     const dp = range(t[5]!, t[7]!);
     const pm = /^0x([0-9a-f]{1,2})\/0x([0-9a-f]{1,2})$/i.exec(t[8]!);
     let protocol: number | 'all' | undefined;
-    if (!pm) fail(no, `bad protocol "${t[8]}"`, issues);
+    if (!pm) fail(no, `bad protocol ${quote(String(t[8]))}`, issues);
     else {
       const [v, m] = [parseInt(pm[1]!, 16), parseInt(pm[2]!, 16)];
       if (m === 0) protocol = 'all';
@@ -85,12 +87,12 @@ export function parseClassBench(text: string): Config {
     });
   }
   if (issues.length) throw new SgfilterError('CONFIG_INVALID', `invalid ClassBench filter set: ${issues.length} issue(s)\n${issues.slice(0, 10).map((x) => `  - ${x.message}`).join('\n')}`, issues);
-  return {
+  return ownConfig({
     securityGroups: [{ id: CLASSBENCH_GROUP_ID, template: 'custom', inbound: rules, outbound: [] }],
     instances: [{ id: 'default', securityGroups: [CLASSBENCH_GROUP_ID] }],
     implicitInstance: true,
     warnings: [],
-  };
+  });
 }
 
 /** Parses a trace: a flow batch (inbound; remote = source) and the 1-based expected rule per line. */
@@ -112,7 +114,7 @@ export function parseClassBenchTrace(text: string): {
     const t = line.split(/\s+/);
     const v = t.map(Number);
     if (t.length < 5 || t.length > 6 || !t.every((x) => /^\d+$/.test(x)) || v[0]! > 0xffffffff || v[1]! > 0xffffffff || v[2]! > 65535 || v[3]! > 65535 || v[4]! > 255) {
-      fail(i + 1, `expected "src dst sport dport proto [rule]" as decimal numbers, got "${line}"`, issues);
+      fail(i + 1, `expected "src dst sport dport proto [rule]" as decimal numbers, got ${quote(line)}`, issues);
       continue;
     }
     rows.push({ remote: v[0]!, local: v[1]!, sourcePort: v[2]!, port: v[3]!, protocol: v[4]! });

@@ -6,6 +6,7 @@
  */
 import { Engine, type EngineOptions, type SnapshotSource } from './engine.js';
 import { SgfilterError } from './errors.js';
+import { quote } from './config/plain.js';
 import { checkEngineOptions } from './options.js';
 import { parseConfigText } from './config/text.js';
 import { sourceKind, type ConfigFileSource, type ConfigTextSource } from './config/source.js';
@@ -33,7 +34,7 @@ export async function createEngineFrom(
   else if (s.kind === 'object') config = s.value;
   else if (loadFile) config = await loadFile(s.path);
   else {
-    throw new SgfilterError('INVALID_ARGUMENT', `createEngine({ file: ${JSON.stringify(s.path)} }): this build has no file system; pass the config text ({ text }), a config object or a snapshot ({ snapshot })`);
+    throw new SgfilterError('INVALID_ARGUMENT', `createEngine({ file: ${quote(s.path, 200)} }): this build has no file system; pass the config text ({ text }), a config object or a snapshot ({ snapshot })`);
   }
   return Engine.create(wasm, config, options);
 }

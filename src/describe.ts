@@ -3,18 +3,21 @@
  * without running their code: no toString, no JSON of objects (which may be proxies,
  * circular, or throw from a getter).
  */
+import { quote } from './config/plain.js';
+
+const clipText = (s: string, n: number): string => (s.length <= n ? s : `${s.slice(0, n)}… (${s.length.toLocaleString('en-US')} characters)`);
 
 /** What a value is, for a message. */
 export function describeValue(v: unknown): string {
   switch (typeof v) {
     case 'string':
-      return JSON.stringify(v.length > 60 ? `${v.slice(0, 60)}…` : v);
+      return quote(v, 60);
     case 'number':
     case 'boolean':
     case 'undefined':
       return String(v);
     case 'bigint':
-      return `${v}n (a BigInt)`;
+      return `${clipText(v.toString(), 60)}n (a BigInt)`;
     case 'symbol':
       return 'a symbol';
     case 'function':
@@ -32,7 +35,7 @@ export function describeValue(v: unknown): string {
 /** An exception thrown by user code (a getter, a proxy trap), for a message. */
 export function errorText(e: unknown): string {
   try {
-    if (e instanceof Error) return `${String(e.name)}: ${String(e.message)}`;
+    if (e instanceof Error) return clipText(`${String(e.name)}: ${String(e.message)}`, 200);
   } catch {
     // a hostile error object: fall through
   }

@@ -10,12 +10,13 @@ import { SgfilterError } from './errors.js';
 import type { Config, ConfigInput, ParsedFlow, FlowInput, TencentPolicyDocument, Verdict } from './types.js';
 import * as L from '../assembly/layout.js';
 import { compilePolicy, verdictOf, type CompiledPolicy, type CompileOptions } from './compile/index.js';
-import { parseConfig, isConfig } from './config/parse.js';
+import { parseConfig } from './config/parse.js';
 import { parseConfigText } from './config/text.js';
 import { sourceKind, type ConfigTextSource } from './config/source.js';
 import { FlowBatch, batchState, loadSingleFlow, newSingleFlow, type BatchState } from './flow.js';
 import { checkEngineOptions, checkReloadOptions } from './options.js';
 import { describeValue } from './describe.js';
+import { keysOf, quote, quotedList } from './config/plain.js';
 import { Arena, instantiateMatcher, type MatcherExports, type WasmSource } from './wasm/load.js';
 import { PolicyTransaction, type AppliedEdit, type PolicyEdit } from './policy/transaction.js';
 import { decodeSnapshot, encodeSnapshot, openSigned, signEncoded, type DecodedSnapshot } from './snapshot.js';
@@ -98,7 +99,7 @@ function isSnapshotSource(x: unknown): x is SnapshotSource {
     throw new SgfilterError('INVALID_ARGUMENT', `{ snapshot } must be a Uint8Array or an ArrayBuffer (engine.snapshot(), sgfilter compile), got ${snapshot === null ? 'null' : typeof snapshot}`);
   }
   const other = Object.keys(x).find((k) => k !== 'snapshot' && k !== 'key');
-  if (other !== undefined) throw new SgfilterError('INVALID_ARGUMENT', `unknown field "${other}" next to snapshot; allowed: snapshot, key`);
+  if (other !== undefined) throw new SgfilterError('INVALID_ARGUMENT', `unknown field ${quote(other)} next to snapshot; allowed: snapshot, key`);
   return true;
 }
 
@@ -210,7 +211,7 @@ export class Engine {
       engine.#snapshotKey = signed?.key ?? null;
       return engine;
     }
-    const cfg = isConfig(config) ? config : parseConfig(config);
+    const cfg = parseConfig(config); // the library's own frozen Config (a Config from outside is copied as it is checked)
     return new Engine(await instantiateMatcher(await matcher), cfg, options);
   }
 
@@ -234,9 +235,10 @@ export class Engine {
 
   /**
    * Publishes a snapshot's policy (a new version of this engine) without compiling.
-   * Every snapshot is checked in full before anything changes (src/snapshot.ts): a
-   * truncated, corrupted, malformed or other-format snapshot is refused
-   * (SNAPSHOT_INVALID). An engine created with a key, or a call with `{ key }`, also
+   * Every snapshot is checked before anything changes (src/snapshot.ts): a truncated,
+   * corrupted, malformed, inconsistent or other-format snapshot is refused
+   * (SNAPSHOT_INVALID). Without a signature, nothing proves its table's peers and ports
+   * are its config's: load snapshots from storage others can write with a key. An engine created with a key, or a call with `{ key }`, also
    * demands a valid signature, verified first: SNAPSHOT_UNSIGNED, SNAPSHOT_SIGNATURE,
    * SNAPSHOT_KEY. A refused snapshot changes nothing: the policy and version stay.
    */
@@ -262,7 +264,11 @@ export class Engine {
     return this.#policy.version;
   }
 
-  /** The validated config currently published. */
+  /**
+   * The validated config currently published: the library's own, deep-frozen (a
+   * Config passed in is copied as it is checked), so changing it is a TypeError in
+   * strict code and changes nothing; edit with update() or reload().
+   */
   get config(): Config {
     return this.#policy.config;
   }
@@ -312,7 +318,7 @@ export class Engine {
     const s = sourceKind(config, 'reload');
     if (s.kind === 'file') throw new SgfilterError('INVALID_ARGUMENT', `reload({ file }): read the file with loadConfigFile (Node), or let watchConfig reload it; reload takes a config object or { text }`);
     const doc = s.kind === 'text' ? parseConfigText(s.text, s.fileName, s.format) : s.value;
-    const cfg = isConfig(doc) ? doc : parseConfig(doc);
+    const cfg = parseConfig(doc);
     return this.#swap(cfg, { reason: 'reload' });
   }
 
@@ -489,7 +495,7 @@ export class Engine {
         const name = st.instances[s] ?? defaultInstance;
         const pair = name === null ? undefined : instances.get(name);
         if (!pair) {
-          throw new SgfilterError('UNKNOWN_INSTANCE', `unknown instance "${name}"; the policy has: ${[...instances.keys()].join(', ') || 'none'}`);
+          throw new SgfilterError('UNKNOWN_INSTANCE', `unknown instance ${name === null ? 'null' : quote(name)}; the policy has: ${quotedList(keysOf(instances))}`);
         }
         u32[(slotMap >> 2) + 2 * s] = pair[0];
         u32[(slotMap >> 2) + 2 * s + 1] = pair[1];

@@ -2,7 +2,12 @@
  * Every error sgfilter throws is an SgfilterError with a stable `code`; match on
  * `code`, never on message text. Config validation collects every issue of a
  * config (each with its own code and path) into one CONFIG_INVALID error.
+ *
+ * Messages are bounded by what they show, never by the input: lists of ids are cut
+ * (listOf, src/config/plain.ts), user text is quoted and clipped (quote), an error's
+ * message spells out at most MAX_ISSUES_SHOWN issues and keeps at most MAX_ISSUES.
  */
+import { nameText, quote } from './config/plain.js';
 
 /** Codes of errors thrown by the library (error.code). */
 export const ErrorCodes = {
@@ -10,7 +15,7 @@ export const ErrorCodes = {
   CONFIG_PARSE: 'a config file is not valid JSON/YAML',
   FLOW_INVALID: 'a flow is malformed (see error.issues)',
   UNKNOWN_INSTANCE: 'a flow names an instance the policy does not have',
-  TABLE_TOO_LARGE: 'the compiled table would exceed the configured byte limit',
+  TABLE_TOO_LARGE: 'the compiled table would exceed a limit: the configured byte limit (maxTableBytes), the boxes of one classifier, the compile work of address prefixes and port intervals (issue EXPANSION_TOO_LARGE) or the lookup work of one flow (issue LOOKUP_TOO_SLOW)',
   WASM_LOAD: 'the WASM matcher could not be loaded or has another ABI',
   BATCH_MISMATCH: 'a flow batch or output buffer has the wrong shape (too short, an index outside the batch, a batch not classified yet, packed flows that validation could not have written)',
   INVALID_ARGUMENT: 'an API argument is outside what the function accepts',
@@ -40,11 +45,11 @@ export type ErrorCode = keyof typeof ErrorCodes;
 export const IssueCodes = {
   PARSE_ERROR: 'the file is not valid JSON or YAML (issue.line and issue.column say where)',
   NOT_CONFIG_TEXT: 'a file given as a config is not config text: it is empty, a compiled sgfilter snapshot, a packet capture, compressed or an archive, binary, or not UTF-8',
-  FILE_UNREADABLE: 'a file could not be read (it does not exist, is a folder, permission denied, ...); the message says which and why in words',
+  FILE_UNREADABLE: 'a file could not be read: it does not exist, permission denied, or it is not a regular file (a folder, a FIFO, a device: refused without waiting on it); the message says which in words, issue.given the errno code or NOT_A_FILE',
   DUPLICATE_KEY: 'an object (JSON) or mapping (YAML) gives the same key twice; readers disagree on which one counts, so it is refused (issue.line, issue.column: the second one)',
   TOO_DEEP: 'lists and objects are nested more than 64 levels deep (a config needs fewer than 10); refused before any parser recurses on it',
   YAML_UNSUPPORTED: 'YAML outside the 1.2 core schema: a %YAML directive other than 1.2 (YAML 1.1 reads 1:02 as 62 and yes as true) or a tag such as !!binary, !!timestamp or !custom',
-  ALIAS_EXPANSION: 'repeated references (YAML aliases, or one JS object used in many places) would add more than 1,000,000 values to the document: an expansion bomb ("billion laughs")',
+  ALIAS_EXPANSION: 'repeated references (YAML aliases, or one JS object used in many places) would add more than 1,000,000 values to the document (a string weighs one value per 64 characters): an expansion bomb ("billion laughs")',
   CIRCULAR: 'a value contains itself (a YAML alias inside its own anchor, or a JS object cycle); a config is a tree',
   STRING_TOO_LONG: 'a string or key is longer than 1,048,576 characters',
   UNREADABLE_VALUE: 'reading a JS value threw (a getter or Proxy trap); configs and edits must be plain data',
@@ -82,6 +87,9 @@ export const IssueCodes = {
   GROUP_IN_USE: 'an edit removes a group that an instance still binds',
   GROUP_NOT_BOUND: 'an edit unbinds a group that the instance does not list',
   INVALID_FLOW: 'a flow field is malformed',
+  TOO_MANY_ISSUES: 'the last issue of a list cut at MAX_ISSUES (1,000): it says how many more were found; fix the first ones and check again',
+  EXPANSION_TOO_LARGE: 'a policy would expand to more than MAX_COMPILE_ENTRIES (8,388,608) address prefixes and port intervals, counted per rule and per classifier that holds it (src/compile/index.ts); refused before the work',
+  LOOKUP_TOO_SLOW: 'one lookup of an instance and direction would take more than MAX_LOOKUP_WORK (4,194,304) steps: too many groups chained one by one (src/snapshot/table.ts says how steps are counted)',
 } as const;
 /** A code of {@link IssueCodes}: what `issue.code` holds. */
 export type IssueCode = keyof typeof IssueCodes;
@@ -108,6 +116,25 @@ export interface Issue {
 }
 
 /**
+ * Most issues an error keeps in `error.issues`: past it, the list is cut and its last
+ * issue (TOO_MANY_ISSUES) says how many more were found. A document with 100,000
+ * mistakes is refused just the same; its error stays a size anyone can print.
+ */
+export const MAX_ISSUES = 1000;
+/** Most issues an error's message spells out (the rest are counted; all are in error.issues). */
+export const MAX_ISSUES_SHOWN = 20;
+
+/** `issues` cut at MAX_ISSUES, with a last TOO_MANY_ISSUES issue counting the rest (the same list when short enough). */
+export function capIssues(issues: Issue[]): Issue[] {
+  if (issues.length <= MAX_ISSUES) return issues;
+  const more = issues.length - (MAX_ISSUES - 1);
+  return [
+    ...issues.slice(0, MAX_ISSUES - 1),
+    { code: 'TOO_MANY_ISSUES', path: [], given: issues.length, message: `… and ${more.toLocaleString('en-US')} more issues (${issues.length.toLocaleString('en-US')} in all; only the first ${(MAX_ISSUES - 1).toLocaleString('en-US')} are listed)` },
+  ];
+}
+
+/**
  * Every error sgfilter throws or rejects with. Match on `code` (a key of
  * {@link ErrorCodes}), never on the message; CONFIG_INVALID, CONFIG_PARSE and
  * FLOW_INVALID carry every problem found in `issues`, each with its own code and path.
@@ -115,36 +142,56 @@ export interface Issue {
 export class SgfilterError extends Error {
   /** What went wrong, stable across versions. */
   readonly code: ErrorCode;
-  /** Every problem found (config and flow errors); empty for other codes. */
+  /** Every issue found, up to MAX_ISSUES (then the last one says how many more there were). */
   readonly issues: Issue[];
   constructor(code: ErrorCode, message: string, issues: Issue[] = []) {
     super(message);
     this.name = 'SgfilterError';
     this.code = code;
-    this.issues = issues;
+    this.issues = capIssues(issues);
   }
 }
 
-/** Formats a path the way users write it: securityGroups[1].inbound[4].port */
+/** Path keys written bare: words a person types, short, nothing a terminal or a reader would misread. */
+const PLAIN_KEY = /^[A-Za-z0-9_$@-]{1,40}$/;
+
+/**
+ * Formats a path the way users write it: securityGroups[1].inbound[4].port. A key
+ * that is not a plain word (spaces, quotes, control characters, 41 characters or
+ * more) is written in brackets and JSON quotes, clipped: ["my key"].
+ */
 export function formatPath(path: Path): string {
   let out = '';
   for (const key of path) {
     if (typeof key === 'number') out += `[${key}]`;
+    else if (!PLAIN_KEY.test(key)) out += `[${quote(key, 40)}]`;
     else out += out === '' ? key : `.${key}`;
   }
   return out || '(root)';
 }
 
-export function describeIssues(issues: Issue[]): string {
-  return issues.map((i) => `  - ${i.code} at ${formatPath(i.path)}: ${i.message}`).join('\n');
+/**
+ * The issues as message lines ("  - CODE at path: message"): at most `max`, then a
+ * line counting the rest, so a message grows with what it shows, not with the input.
+ */
+export function describeIssues(issues: Issue[], max = MAX_ISSUES_SHOWN): string {
+  const lines = issues.slice(0, max).map((i) => `  - ${i.code} at ${formatPath(i.path)}: ${i.message}`);
+  if (issues.length > max) lines.push(`  … and ${(issues.length - max).toLocaleString('en-US')} more (error.issues lists them)`);
+  return lines.join('\n');
+}
+
+/** How many issues were found: the length of the list, or what its TOO_MANY_ISSUES last issue counted. */
+export function issueCount(issues: Issue[]): number {
+  const last = issues[issues.length - 1];
+  return last?.code === 'TOO_MANY_ISSUES' && typeof last.given === 'number' ? last.given : issues.length;
 }
 
 export function configError(issues: Issue[], source?: string): SgfilterError {
-  const where = source ? ` in ${source}` : '';
-  const n = issues.length;
+  const where = source ? ` in ${nameText(source)}` : '';
+  const n = issueCount(issues);
   return new SgfilterError(
     'CONFIG_INVALID',
-    `invalid config${where}: ${n} issue${n === 1 ? '' : 's'}\n${describeIssues(issues)}`,
+    `invalid config${where}: ${n.toLocaleString('en-US')} issue${n === 1 ? '' : 's'}\n${describeIssues(issues)}`,
     issues,
   );
 }

@@ -11,6 +11,7 @@
  */
 import { SgfilterError } from './errors.js';
 import { closest } from './config/rule.js';
+import { quote } from './config/plain.js';
 import { describeValue, errorText } from './describe.js';
 
 type Check = (v: unknown) => string | undefined;
@@ -53,7 +54,7 @@ function check(options: unknown, names: readonly string[], what: string): Record
     for (const key of Object.keys(options)) {
       if (names.includes(key)) continue;
       const near = key.length <= 20 ? closest(key, names) : undefined;
-      if (near) throw new SgfilterError('INVALID_ARGUMENT', `${what}: unknown option "${key}"; did you mean "${near}"?`);
+      if (near) throw new SgfilterError('INVALID_ARGUMENT', `${what}: unknown option ${quote(key)}; did you mean "${near}"?`);
     }
   } catch (e) {
     if (e instanceof SgfilterError) throw e;

@@ -7,6 +7,7 @@
 import { SgfilterError } from './errors.js';
 import type { Config, ParsedFlow, FlowAddress, FlowInput, Rule, Verdict } from './types.js';
 import { inSet } from './config/address.js';
+import { listOf, quote } from './config/plain.js';
 import { parseFlow } from './flow.js';
 import { inIntervals } from './config/ports.js';
 import { ICMP, ICMPV6, protocolLabel } from './config/presets.js';
@@ -58,7 +59,7 @@ export function rulesInOrder(config: Config, flow: ParsedFlow): Rule[] {
   const id = flow.instance ?? config.instances[0]?.id;
   const instance = config.instances.find((i) => i.id === id);
   if (!instance) {
-    throw new SgfilterError('UNKNOWN_INSTANCE', `unknown instance "${id}"; the policy has: ${config.instances.map((i) => i.id).join(', ') || 'none'}`);
+    throw new SgfilterError('UNKNOWN_INSTANCE', `unknown instance ${id === undefined ? 'undefined' : quote(id)}; the policy has: ${listOf(config.instances, (i) => quote(i.id))}`);
   }
   const out: Rule[] = [];
   for (const gid of instance.securityGroups) {

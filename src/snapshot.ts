@@ -21,7 +21,11 @@
  *  header only, and stored rule ids that now follow from the config; it is refused
  *  with "compile the policy again".
  *
- * Snapshots come from storage someone else may write, so loading trusts nothing:
+ * Snapshots come from storage someone else may write, so loading trusts no byte to be
+ * in bounds (what is checked, in order, is below); only a signature proves the bytes
+ * are what the policy compiled to. Without one, a table whose match fields (peers,
+ * ports) were changed consistently, checksum recomputed, still loads: no check short
+ * of compiling the config again sees it, and loading does not compile.
  *  1. with a key, the signature is verified before anything is read but the magic,
  *     format and flags that say where it is (an unsigned snapshot is
  *     SNAPSHOT_UNSIGNED, a bad signature SNAPSHOT_SIGNATURE);

@@ -137,7 +137,7 @@ describe('eval refuses a file with a bad line before printing anything', () => {
     const r = cli(['eval', seedConfig, tmpFile('bad-kinds.jsonl', lines.join('\n'))]);
     expect(r.status).toBe(1);
     expect(r.stdout).toBe('');
-    expect(r.stderr).toContain('line 2: unknown instance "ins-nope"; the config has: ins-1');
+    expect(r.stderr).toContain('line 2: unknown instance "ins-nope"; the config has: "ins-1"');
     expect(r.stderr).toContain('line 3, column 41: key "protocol" appears twice in one object (first at column 24)');
     expect(r.stderr).toContain('line 4: longer than 1,048,576 characters');
   });

@@ -208,6 +208,6 @@ describe('sgfilter proxy (CLI)', () => {
     expect(invalid.stderr).toContain('REVERSED_RANGE at securityGroups[0].inbound[0].port');
     const unknown = run(['--config', good, '--listen', '127.0.0.1:0', '--upstream', '127.0.0.1:1', '--instance', 'nope']);
     expect(unknown.status).toBe(1);
-    expect(unknown.stderr).toContain('unknown instance "nope"; the config has: gw-1');
+    expect(unknown.stderr).toContain('unknown instance "nope"; the config has: "gw-1"');
   });
 });

@@ -172,7 +172,8 @@ const terraform: fc.Arbitrary<string> = fc.oneof(
   fc.tuple(action, peer, spelled('ALL'), fc.oneof(icmp, otherProtocol.map(String))).map((p) => p.join('#')),
 );
 
-const tencentPolicy: fc.Arbitrary<Obj> = fc.record({
+/** A Tencent policy of the Ingress or Egress list (its Direction, when it has one, says which). */
+const tencentPolicy = (direction: 'INGRESS' | 'EGRESS'): fc.Arbitrary<Obj> => fc.record({
   service: fc.oneof(
     fc.record({ Protocol: tcpUdp, Port: fc.oneof(ports, fc.constant('')) }),
     fc.record({ Protocol: fc.oneof(icmp, oneOfWords(['GRE', 'ALL'])), Port: fc.constantFrom('', 'ALL', 'all') }),
@@ -185,13 +186,13 @@ const tencentPolicy: fc.Arbitrary<Obj> = fc.record({
   extras: fc.boolean(),
 }).map(({ service, peer, extras, ...rest }) => ({
   ...service, ...peer, ...rest,
-  ...(extras ? { SecurityGroupId: '', AddressTemplate: { AddressId: '', AddressGroupId: '' }, ServiceTemplate: { ServiceId: '', ServiceGroupId: '' }, Direction: 'INGRESS' } : {}),
+  ...(extras ? { SecurityGroupId: '', AddressTemplate: { AddressId: '', AddressGroupId: '' }, ServiceTemplate: { ServiceId: '', ServiceGroupId: '' }, Direction: direction } : {}),
 }));
 
 const policySet: fc.Arbitrary<Obj> = fc.record({
   Version: maybe(fc.oneof(fc.constant('1'), fc.nat(50), fc.constant(null))),
-  Ingress: fc.array(tencentPolicy, { maxLength: 4 }),
-  Egress: maybe(fc.array(tencentPolicy, { maxLength: 3 })),
+  Ingress: fc.array(tencentPolicy('INGRESS'), { maxLength: 4 }),
+  Egress: maybe(fc.array(tencentPolicy('EGRESS'), { maxLength: 3 })),
 }).map(compact);
 
 const group = (i: number): fc.Arbitrary<Obj> =>

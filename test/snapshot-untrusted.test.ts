@@ -341,7 +341,7 @@ describe('snapshots from untrusted storage', () => {
       return join({ ...q, meta: new TextEncoder().encode(JSON.stringify(d)) });
     };
     expect(await refuse(rebind(['b', 'a']))).toMatch(/instance "i" inbound \(chain 0\): classifier 0, box 1: rule 1 \(group "b" inbound #0\) comes after a rule of higher priority/);
-    expect(await refuse(rebind(['a']))).toMatch(/rule 1 \(group "b" inbound #0\) is not an inbound rule of its groups \(a\)/);
+    expect(await refuse(rebind(['a']))).toMatch(/rule 1 \(group "b" inbound #0\) is not an inbound rule of its groups \("a"\)/);
   });
 });
 

@@ -162,11 +162,13 @@ describe('compileInWorker / reloadInWorker never hang', () => {
     tamper = null;
     expect(await failure(compileInWorker(ssh('accept')))).toBe('resolved');
 
-    // A FIFO: the worker's read blocks for real until someone writes.
+    // A FIFO: once a read that blocked for real until someone wrote (and held a libuv
+    // thread the worker could not give back); now refused at once, before any read
+    // (test/non-regular-files.test.ts has every kind of non-regular file).
     const fifo = join(dir, 'policy.json');
     execFileSync('mkfifo', [fifo]);
     try {
-      expect(await failure(reloadInWorker(await createEngine(ssh('accept')), { file: fifo }, { timeoutMs: 300 }))).toMatch(/^WORKER_FAILED: .*300 ms/);
+      expect(await failure(reloadInWorker(await createEngine(ssh('accept')), { file: fifo }, { timeoutMs: 300 }))).toMatch(/^CONFIG_PARSE: .*policy\.json is a FIFO \(named pipe\), not a regular file/);
       expect(await failure(compileInWorker(ssh('accept')))).toBe('resolved');
     } finally {
       // Release the blocked read (non-blocking: no reader left is fine).

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { formatPath } from '../errors.js';
 import type { Rule } from '../types.js';
-import { CliError, formatOption, invalidConfigMessage, plural, readConfig, writeLines, type ConfigFormat } from './shared.js';
+import { CliError, formatOption, invalidConfigMessage, plural, readConfig, terminalText, writeLines, type ConfigFormat } from './shared.js';
 import { bigConfig, Progress, progressWanted } from './progress.js';
 
 async function checkCommand(path: string, opts: { format?: ConfigFormat; progress?: boolean }): Promise<void> {
@@ -23,16 +23,16 @@ async function checkCommand(path: string, opts: { format?: ConfigFormat; progres
       const fromTemplate = rules.filter((x) => x.template).length;
       return `${plural(rules.length, 'rule')}${fromTemplate ? ` (${fromTemplate} from template ${g.template})` : ''}`;
     };
-    const name = g.name ? ` "${g.name}"` : '';
+    const name = g.name ? ` "${terminalText(g.name)}"` : '';
     const template = g.template !== 'custom' ? ` [template ${g.template}]` : '';
-    out.push(`  ${g.id}${name}${template}: inbound ${count(g.inbound)}, outbound ${count(g.outbound)}`);
+    out.push(`  ${terminalText(g.id)}${name}${template}: inbound ${count(g.inbound)}, outbound ${count(g.outbound)}`);
   }
   out.push('');
   if (config.implicitInstance) {
-    out.push(`1 instance (implicit): default, bound to all groups in file order: ${config.instances[0]!.securityGroups.join(' > ') || '(none)'}`);
+    out.push(`1 instance (implicit): default, bound to all groups in file order: ${config.instances[0]!.securityGroups.map((g) => terminalText(g)).join(' > ') || '(none)'}`);
   } else {
     out.push(`${plural(config.instances.length, 'instance')} (groups in priority order, highest first):`);
-    for (const inst of config.instances) out.push(`  ${inst.id}: ${inst.securityGroups.join(' > ') || '(no groups: everything is dropped)'}`);
+    for (const inst of config.instances) out.push(`  ${terminalText(inst.id)}: ${inst.securityGroups.map((g) => terminalText(g)).join(' > ') || '(no groups: everything is dropped)'}`);
   }
   out.push('');
   if (config.warnings.length === 0) out.push('no warnings');

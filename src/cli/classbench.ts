@@ -54,7 +54,7 @@ async function classbench(filtersPath: string, tracePath: string, opts: { out?: 
   let step = 0;
   progress.start(steps, { phase: 'reading' });
   // Both files are read before either is reported, so two bad paths are said together.
-  const [filterRead, traceRead] = await Promise.allSettled([readTextFile(filtersPath, 'filter set'), readTextFile(tracePath, 'trace')]);
+  const [filterRead, traceRead] = await Promise.allSettled([readTextFile(filtersPath, 'filter set', true), readTextFile(tracePath, 'trace')]);
   const unreadable = [filterRead, traceRead].flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
   if (unreadable.length > 0) {
     if (!unreadable.every((e) => e instanceof CliError)) throw unreadable.find((e) => !(e instanceof CliError));

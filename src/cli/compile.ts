@@ -1,6 +1,6 @@
 /** `sgfilter compile`: compile a config once and write its policy snapshot, signed with --key-file. */
 import type { Command } from 'commander';
-import { readFile, stat } from 'node:fs/promises';
+import { FileRefusal, readRegularFile } from '../node/read-file.js';
 import { createEngine, parseSnapshotKey, SNAPSHOT_FORMAT, SNAPSHOT_KEY_MIN_BYTES } from '../index.js';
 import { SNAPSHOT_KEY_MAX_TEXT } from '../snapshot/key.js';
 import { nodeWasmBytes } from '../wasm/node.js';
@@ -21,12 +21,12 @@ export const KEY_FILE_HELP =
  */
 export async function readKeyFile(path: string): Promise<Uint8Array> {
   try {
-    const info = await stat(path);
-    if (info.isDirectory()) throw new CliError(`error: key file: ${path} is a folder, not a file`);
-    if (info.size > SNAPSHOT_KEY_MAX_TEXT) throw new CliError(`error: key file ${path}: ${grouped(info.size)} bytes is not a key (at most ${SNAPSHOT_KEY_MAX_TEXT}); is this the right file?`);
-    return parseSnapshotKey(await readFile(path));
+    // A regular file, opened without blocking (a FIFO or device is refused, never waited on).
+    return parseSnapshotKey(await readRegularFile(path, SNAPSHOT_KEY_MAX_TEXT));
   } catch (e) {
-    if (e instanceof CliError) throw e;
+    if (e instanceof FileRefusal && e.reason === 'TOO_LARGE') throw new CliError(`error: key file ${path}: it is not a key (at most ${grouped(SNAPSHOT_KEY_MAX_TEXT)} bytes); is this the right file?`);
+    if (e instanceof FileRefusal && e.reason === 'NOT_A_FILE') throw new CliError(`error: key file: ${path} ${e.message.replace(/^it /, '')}`);
+    if (e instanceof FileRefusal) throw new CliError(`error: key file: ${fileErrorText(Object.assign(new Error(e.reason), { code: e.reason }), path, 'read')}`);
     if ((e as { code?: string }).code?.startsWith('SNAPSHOT_')) throw new CliError(`error: key file ${path}: ${(e as Error).message}`);
     throw new CliError(`error: key file: ${fileErrorText(e, path, 'read')}`);
   }

@@ -1,5 +1,6 @@
 /** `sgfilter explain`: walk the rules for one flow, in plain words. */
 import type { Command } from 'commander';
+import { listOf, quote } from '../config/plain.js';
 import { createEngine } from '../index.js';
 import { validateFlow } from '../flow.js';
 import { referenceExplain } from '../reference.js';
@@ -22,7 +23,7 @@ async function explainCommand(configPath: string, opts: { flow: string; format?:
   const instanceId = flow.instance ?? config.instances[0]!.id;
   const instance = config.instances.find((i) => i.id === instanceId);
   if (!instance) {
-    throw new CliError(`error: unknown instance "${instanceId}"; the config has: ${config.instances.map((i) => i.id).join(', ')}`);
+    throw new CliError(`error: unknown instance ${quote(instanceId)}; the config has: ${listOf(config.instances, (i) => quote(i.id))}`);
   }
 
   const { verdict, steps } = referenceExplain(config, flow);

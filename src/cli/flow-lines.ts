@@ -15,6 +15,7 @@
  * (1.3 µs a flow); only a batch with a bad flow is validated again flow by flow,
  * to say which lines are bad and keep the good ones.
  */
+import { quote, quotedList } from '../config/plain.js';
 import { createFlowBatch, validateFlow, type FlowBatch } from '../flow.js';
 import { SgfilterError, type Issue } from '../errors.js';
 import { parseJsonText } from '../config/text.js';
@@ -81,7 +82,12 @@ function keysBuilt(value: unknown): number {
   return n;
 }
 
-const MARK = '\u0000flow';
+/**
+ * The name parseJsonText reports the line under; its messages start with it, and the
+ * prefix is cut off (the CLI says the file and line itself). A plain word, so that no
+ * message quoting changes how it is written.
+ */
+const MARK = 'sgfilter-flow-line';
 
 /** parseJsonText's issue as "not valid JSON: property name expected ..." (the column is said apart). */
 function jsonIssueText(issue: Issue): string {
@@ -133,7 +139,7 @@ export class FlowChecker {
 
   constructor(config: Config) {
     this.#instances = new Set(config.instances.map((i) => i.id));
-    this.#known = [...this.#instances].join(', ');
+    this.#known = quotedList(this.#instances);
   }
 
   #unknownInstance(raw: unknown): string | undefined {
@@ -148,7 +154,7 @@ export class FlowChecker {
     const flow = validateFlow(raw, [], issues);
     if (!flow) return issues.map((i) => i.message).join('; ');
     if (flow.instance !== null && !this.#instances.has(flow.instance)) {
-      return `unknown instance "${flow.instance}"; the config has: ${this.#known}`;
+      return `unknown instance ${quote(flow.instance)}; the config has: ${this.#known}`;
     }
     out.push(flow);
     return undefined;

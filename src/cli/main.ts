@@ -4,7 +4,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { SgfilterError } from '../errors.js';
-import { CliError, EXIT_INVALID, EXIT_OK, EXIT_USAGE, packageVersion } from './shared.js';
+import { CliError, EXIT_INVALID, EXIT_OK, EXIT_USAGE, packageVersion, writeError } from './shared.js';
 import * as check from './check.js';
 import * as evalCmd from './eval.js';
 import * as explain from './explain.js';
@@ -43,14 +43,14 @@ export async function main(argv: string[]): Promise<number> {
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
     if (e instanceof CliError) {
-      process.stderr.write(`${e.message}\n`);
+      writeError(e.message);
       return e.exitCode;
     }
     if (e instanceof SgfilterError) {
-      process.stderr.write(`error: ${e.message}\n`);
+      writeError(`error: ${e.message}`);
       return EXIT_INVALID;
     }
-    process.stderr.write(`sgfilter: unexpected error: ${(e as Error)?.stack ?? String(e)}\n`);
+    writeError(`sgfilter: unexpected error: ${(e as Error)?.stack ?? String(e)}`);
     return EXIT_INVALID;
   }
 }

@@ -1,9 +1,10 @@
 /** `sgfilter proxy`: filtering TCP proxy with a hot-reloaded config. */
 import type { Command } from 'commander';
+import { listOf, quote } from '../config/plain.js';
 import { createEngine } from '../index.js';
 import { parseHostPort, startProxy, type HostPort } from '../node/proxy.js';
 import { SgfilterError } from '../errors.js';
-import { CliError, EXIT_USAGE, formatOption, loadConfig, writeLines, type ConfigFormat } from './shared.js';
+import { CliError, EXIT_USAGE, formatOption, loadConfig, terminalText, writeError, writeLines, type ConfigFormat } from './shared.js';
 import { fileErrorText } from '../node/fs-errors.js';
 
 function hostPortOption(text: string, option: string): HostPort {
@@ -40,10 +41,10 @@ async function proxyCommand(opts: { config: string; listen: string; upstream: st
   const upstream = hostPortOption(opts.upstream, '--upstream');
   const config = await loadConfig(opts.config, opts.format);
   if (opts.instance !== undefined && !config.instances.some((i) => i.id === opts.instance)) {
-    throw new CliError(`error: unknown instance "${opts.instance}"; the config has: ${config.instances.map((i) => i.id).join(', ')}`);
+    throw new CliError(`error: unknown instance ${quote(opts.instance)}; the config has: ${listOf(config.instances, (i) => quote(i.id))}`);
   }
   const engine = await createEngine(config);
-  const log = (line: string) => process.stderr.write(`sgfilter proxy: ${line}\n`);
+  const log = (line: string) => writeError(`sgfilter proxy: ${line}`);
   let proxy;
   try {
     proxy = await startProxy({
@@ -58,7 +59,7 @@ async function proxyCommand(opts: { config: string; listen: string; upstream: st
   const a = proxy.address();
   const where = a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
   process.stdout.write(
-    `sgfilter proxy: listening on ${where}, upstream ${opts.upstream}, instance ${opts.instance ?? config.instances[0]!.id}, config ${opts.config} (policy version ${engine.version}, watched)\n`,
+    `${terminalText(`sgfilter proxy: listening on ${where}, upstream ${opts.upstream}, instance ${opts.instance ?? config.instances[0]!.id}, config ${opts.config} (policy version ${engine.version}, watched)`)}\n`,
   );
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     const on = (s: NodeJS.Signals) => {

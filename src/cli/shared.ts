@@ -9,8 +9,9 @@ import { fileURLToPath } from 'node:url';
 import { Option } from 'commander';
 import { configTextOf, notTextFile, parseConfigFileText, readConfigBytes, type ConfigFormat } from '../node/config-bytes.js';
 import { fileErrorText } from '../node/fs-errors.js';
+import { FileRefusal, MAX_CONFIG_FILE_BYTES, readRegularFile } from '../node/read-file.js';
 import { safeParseConfig } from '../config/parse.js';
-import { SgfilterError, formatPath, type Issue } from '../errors.js';
+import { SgfilterError, formatPath, issueCount, type Issue } from '../errors.js';
 import { PRESETS, protocolLabel } from '../config/presets.js';
 import { formatPorts } from '../config/ports.js';
 import type { Config, Rule, Verdict } from '../types.js';
@@ -65,9 +66,34 @@ export function packageVersion(): string {
   }
 }
 
-/** Writes text to stdout in chunks (so a million verdicts do not build one giant string). */
+// ---------------------------------------------------------------- terminal safety
+
+/**
+ * What a terminal obeys instead of showing: the C0 controls (ESC starts cursor moves,
+ * colours, title changes; CR rewrites the line), DEL, the C1 controls (CSI, OSC...), and
+ * the line separators and bidirectional marks and overrides that reorder what is shown.
+ */
+const TERMINAL_CONTROLS = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * User text (an id, a name, a description, a path) as the CLI prints it: every
+ * control character escaped the way JSON writes it (`\u001b`), so a config file can
+ * never move the cursor, recolour or retitle the terminal, or overwrite a line.
+ * `keepLines`: the text is the CLI's own multi-line output, whose newlines are ours
+ * (user text in it is escaped already, or by this call, line by line).
+ */
+export function terminalText(s: string, keepLines = false): string {
+  return s.replace(TERMINAL_CONTROLS, (c) => (keepLines && c === '\n' ? c : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
+}
+
+/** Writes a message to stderr, terminal-safe (terminalText, lines kept). */
+export function writeError(message: string): void {
+  process.stderr.write(`${terminalText(message, true)}\n`);
+}
+
+/** Writes text to stdout in chunks (so a million verdicts do not build one giant string), terminal-safe. */
 export function writeLines(lines: string[], chunk = 8192): void {
-  for (let i = 0; i < lines.length; i += chunk) process.stdout.write(lines.slice(i, i + chunk).join('\n') + '\n');
+  for (let i = 0; i < lines.length; i += chunk) process.stdout.write(terminalText(lines.slice(i, i + chunk).join('\n'), true) + '\n');
 }
 
 export function formatIssue(issue: Issue): string {
@@ -103,7 +129,7 @@ export async function readConfig(path: string, format?: ConfigFormat, progress?:
 }
 
 export function invalidConfigMessage(path: string, issues: Issue[]): string {
-  return [`error: invalid config ${path}: ${plural(issues.length, 'issue')}`, ...issues.map(formatIssue)].join('\n');
+  return [`error: invalid config ${path}: ${plural(issueCount(issues), 'issue')}`, ...issues.map(formatIssue)].join('\n');
 }
 
 /** Loads a config that must be valid (eval, explain, demo). */
@@ -126,7 +152,7 @@ export function ruleText(rule: Rule): string {
     what = proto === 'undefined' ? protocolLabel(rule.protocol) : proto;
     if (rule.ports) what += ` port ${rule.text.port}`;
   }
-  let text = `${what} ${rule.direction === 'inbound' ? 'from' : 'to'} ${rule.text.peer}`;
+  let text = `${terminalText(what)} ${rule.direction === 'inbound' ? 'from' : 'to'} ${terminalText(rule.text.peer)}`;
   if (rule.local) text += ', localCidr set';
   if (rule.sourcePorts) text += ` source port ${formatPorts(rule.sourcePorts)}`;
   if (rule.icmpType !== null) text += ` icmpType ${rule.icmpType}`;
@@ -136,13 +162,13 @@ export function ruleText(rule: Rule): string {
 
 export function ruleLabel(rule: Rule): string {
   const from = rule.template ? `, from template ${rule.template}` : '';
-  const desc = rule.description ? ` "${rule.description}"` : '';
-  return `group ${rule.groupId} ${rule.direction} rule ${rule.ruleIndex} (${ruleText(rule)}${from})${desc}`;
+  const desc = rule.description ? ` "${terminalText(rule.description)}"` : '';
+  return `group ${terminalText(rule.groupId)} ${rule.direction} rule ${rule.ruleIndex} (${ruleText(rule)}${from})${desc}`;
 }
 
 /** "sg-web inbound #0" or "default drop". */
 export function decidedBy(v: Verdict, direction: string): string {
-  return v.groupId === null ? 'default drop' : `${v.groupId} ${direction} #${v.ruleIndex}`;
+  return v.groupId === null ? 'default drop' : `${terminalText(v.groupId)} ${direction} #${v.ruleIndex}`;
 }
 
 export function verdictJson(v: Verdict): string {
@@ -161,14 +187,18 @@ export function table(rows: string[][], rightAlign: Set<number> = new Set()): st
 /**
  * The text of a file the user named as `what` ("filter set"); errors in words
  * ("error: filter set: x does not exist"), and a file that is clearly not text (a
- * gzip, a capture, a snapshot) is named as what it is.
+ * gzip, a capture, a snapshot) is named as what it is. `regular`: it must be a
+ * regular file (a policy, as configs are: src/node/read-file.ts), never waited on;
+ * otherwise (a trace, a flow file) a FIFO or /dev/stdin is read as a stream, on purpose.
  */
-export async function readTextFile(path: string, what: string): Promise<string> {
+export async function readTextFile(path: string, what: string, regular = false): Promise<string> {
   let bytes: Buffer;
   try {
-    bytes = await readFile(path);
+    bytes = regular ? await readRegularFile(path, MAX_CONFIG_FILE_BYTES) : await readFile(path);
   } catch (e) {
-    throw new CliError(`error: ${what}: ${fileErrorText(e, path, 'read')}`);
+    // Not a regular file, or too large: FileRefusal says which ("it is a FIFO ...").
+    if (e instanceof FileRefusal && (e.reason === 'NOT_A_FILE' || e.reason === 'TOO_LARGE')) throw new CliError(`error: ${what}: ${path} ${e.message.replace(/^it /, '')}`);
+    throw new CliError(`error: ${what}: ${fileErrorText(e instanceof FileRefusal ? Object.assign(new Error(e.reason), { code: e.reason }) : e, path, 'read')}`);
   }
   const kind = notTextFile(bytes, `a ${what}`, false);
   if (kind !== undefined) throw new CliError(`error: ${what}: ${path} is ${kind}`);

@@ -3,9 +3,9 @@ import type { Command } from 'commander';
 import { createEngine } from '../index.js';
 import { createFlowBatch } from '../flow.js';
 import { watchConfig } from '../node/watch.js';
-import { SgfilterError } from '../errors.js';
+import { SgfilterError, issueCount } from '../errors.js';
 import type { Config } from '../types.js';
-import { CliError, EXIT_USAGE, formatIssue, formatOption, loadConfig, plural, verdictJson, type ConfigFormat } from './shared.js';
+import { CliError, EXIT_USAGE, formatIssue, formatOption, loadConfig, plural, terminalText, verdictJson, writeError, type ConfigFormat } from './shared.js';
 import { readFlows } from './flows.js';
 
 /**
@@ -34,10 +34,10 @@ async function watchCommand(configPath: string, opts: { flows?: string; debounce
       return `; ${plural(batch.length, 'flow')}: ${accepted} accepted, ${batch.length - accepted} dropped${delta}`;
     } catch (e) {
       last = undefined;
-      return `; flows not classified: ${(e as Error).message}`;
+      return `; flows not classified: ${terminalText((e as Error).message)}`;
     }
   };
-  process.stdout.write(`${time()} watching ${configPath}: version ${engine.version} (${shape(engine.config)})${flowSummary()}\n`);
+  process.stdout.write(`${time()} watching ${terminalText(configPath)}: version ${engine.version} (${shape(engine.config)})${flowSummary()}\n`);
   const watcher = watchConfig(configPath, engine, {
     debounceMs,
     ...(opts.format !== undefined ? { format: opts.format } : {}),
@@ -48,9 +48,9 @@ async function watchCommand(configPath: string, opts: { flows?: string; debounce
       const issues = e instanceof SgfilterError ? e.issues : [];
       const head = `${time()} edit refused, version ${engine.version} stays`;
       if (e instanceof SgfilterError && e.code === 'CONFIG_INVALID') {
-        process.stderr.write([`${head}: ${plural(issues.length, 'issue')}`, ...issues.map(formatIssue)].join('\n') + '\n');
+        writeError([`${head}: ${plural(issueCount(issues), 'issue')}`, ...issues.map(formatIssue)].join('\n'));
       } else {
-        process.stderr.write(`${head}: ${e.message}\n`);
+        writeError(`${head}: ${e.message}`);
       }
     },
   });

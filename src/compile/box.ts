@@ -38,48 +38,106 @@ export interface Box {
   local: PrefixSet | null;
 }
 
-/** Splits an inclusive address range into the fewest CIDR prefixes covering exactly it. */
+/**
+ * Splits an inclusive address range into the fewest CIDR prefixes covering exactly it,
+ * in address order. Greedy: from the low end, each prefix is the largest block that
+ * starts there (aligned: at most the trailing zero bits of the start) and stays inside
+ * the range (at most log2 of what is left); so at most 2 × bits prefixes (one per bit
+ * on the way up from `lo`, one per bit on the way down to `hi`), each found in a
+ * constant number of 32-bit operations on the address's four words: time linear in
+ * the output, never bits × output BigInt masks (a 1 MB config of odd-ended IPv6
+ * ranges took 38 s that way).
+ */
 export function rangeToPrefixes(range: AddressRange, bits: number): Prefix[] {
-  if (bits === 32) return rangeToPrefixes4(Number(range.lo), Number(range.hi));
-  // Most peers were written as a CIDR: an aligned power-of-two block is one prefix.
-  const span = range.hi - range.lo + 1n;
-  if ((span & (span - 1n)) === 0n && (range.lo & (span - 1n)) === 0n) {
-    return [{ words: v6Words(range.lo), len: bits - (span.toString(2).length - 1) }];
-  }
   const out: Prefix[] = [];
-  let lo = range.lo;
-  const hi = range.hi;
-  while (lo <= hi) {
-    let size = 0; // host bits of the block
-    while (size < bits) {
-      const next = size + 1;
-      const mask = (1n << BigInt(next)) - 1n;
-      if ((lo & mask) !== 0n || lo + mask > hi) break;
-      size = next;
-    }
-    out.push({ words: v6Words(lo), len: bits - size });
-    lo += 1n << BigInt(size);
-  }
+  if (bits === 32) walkRange4(Number(range.lo), Number(range.hi), (lo, len) => out.push({ words: [lo], len }));
+  else walkRange6(range, (w, len) => out.push({ words: [w[0]!, w[1]!, w[2]!, w[3]!], len }));
   return out;
 }
 
-/** IPv4 in plain numbers (exact below 2^53), without bigint arithmetic. */
-function rangeToPrefixes4(lo: number, hi: number): Prefix[] {
-  const span = hi - lo + 1;
-  const log = Math.log2(span);
-  if (Number.isInteger(log) && lo % span === 0) return [{ words: [lo], len: 32 - log }];
-  const out: Prefix[] = [];
-  while (lo <= hi) {
-    let size = 0;
-    while (size < 32) {
-      const block = 2 ** (size + 1);
-      if (lo % block !== 0 || lo + block - 1 > hi) break;
-      size++;
+/** How many prefixes rangeToPrefixes gives for `range`, without making them (the same walk). */
+export function prefixCount(range: AddressRange, bits: number): number {
+  return bits === 32 ? walkRange4(Number(range.lo), Number(range.hi), null) : walkRange6(range, null);
+}
+
+/** The greedy walk over an IPv6 range (four words, most significant first); returns the prefix count. */
+function walkRange6(range: AddressRange, visit: ((words: number[], len: number) => void) | null): number {
+  const lo = v6Words(range.lo);
+  const hi = v6Words(range.hi);
+  const span = [0, 0, 0, 0];
+  let count = 0;
+  for (;;) {
+    // size = min(trailing zeros of lo, floor(log2(hi - lo + 1))), the block's host bits.
+    let tz = 128;
+    for (let w = 3; w >= 0; w--) {
+      if (lo[w] !== 0) {
+        tz = (3 - w) * 32 + ctz32(lo[w]!);
+        break;
+      }
     }
-    out.push({ words: [lo], len: 32 - size });
+    // span = hi - lo + 1 (2^128 when the range is everything: then lo is 0, tz 128).
+    let borrow = 0;
+    for (let w = 3; w >= 0; w--) {
+      let d = hi[w]! - lo[w]! - borrow;
+      borrow = d < 0 ? 1 : 0;
+      if (d < 0) d += 0x1_0000_0000;
+      span[w] = d;
+    }
+    let carry = 1;
+    for (let w = 3; w >= 0 && carry; w--) {
+      const v = span[w]! + 1;
+      carry = v > 0xffffffff ? 1 : 0;
+      span[w] = carry ? 0 : v;
+    }
+    let room = 128; // span overflowed: 2^128
+    if (!carry) {
+      for (let w = 0; w < 4; w++) {
+        if (span[w] !== 0) {
+          room = (3 - w) * 32 + 31 - Math.clz32(span[w]!);
+          break;
+        }
+      }
+    }
+    const size = Math.min(tz, room);
+    count++;
+    visit?.(lo, 128 - size);
+    // lo += 2^size; done when that passes hi (or wraps past the last address).
+    if (size === 128) break;
+    let w = 3 - (size >>> 5);
+    let add = 2 ** (size & 31);
+    while (w >= 0 && add) {
+      const v = lo[w]! + add;
+      add = v > 0xffffffff ? 1 : 0;
+      lo[w] = add ? v - 0x1_0000_0000 : v;
+      w--;
+    }
+    if (add || greater(lo, hi)) break;
+  }
+  return count;
+}
+
+/** Trailing zero bits of a non-zero 32-bit value. */
+const ctz32 = (x: number): number => 31 - Math.clz32(x & -x);
+
+/** a > b, for four-word addresses (most significant first). */
+function greater(a: number[], b: number[]): boolean {
+  for (let w = 0; w < 4; w++) if (a[w] !== b[w]) return a[w]! > b[w]!;
+  return false;
+}
+
+/** The same greedy walk over an IPv4 range, in plain numbers (exact below 2^53); returns the prefix count. */
+function walkRange4(lo: number, hi: number, visit: ((lo: number, len: number) => void) | null): number {
+  let count = 0;
+  while (lo <= hi) {
+    const tz = lo === 0 ? 32 : ctz32(lo);
+    const span = hi - lo + 1; // 1 .. 2^32
+    const room = span === 0x1_0000_0000 ? 32 : 31 - Math.clz32(span);
+    const size = Math.min(tz, room);
+    count++;
+    visit?.(lo, 32 - size);
     lo += 2 ** size;
   }
-  return out;
+  return count;
 }
 
 function prefixes(v4: AddressRange[], v6: AddressRange[]): PrefixSet {
@@ -94,6 +152,21 @@ const ANY_ICMP: Interval[] = [{ lo: 0, hi: ICMP_ABSENT }];
 const ANY_PROTO: Interval[] = [{ lo: 0, hi: 255 }];
 const point = (v: number | null): Interval[] => (v === null ? ANY_ICMP : [{ lo: v, hi: v }]);
 const ports = (p: Interval[] | null): Interval[] => (p === null ? ANY_PORT : normalizeIntervals(p));
+
+/**
+ * Compile entries of a rule, counted before anything is built (src/compile/index.ts,
+ * MAX_COMPILE_ENTRIES): the prefixes its peer and local ranges decompose into, its
+ * port and source-port intervals, and one each for protocol and ICMP fields. An upper
+ * bound on what its boxes hold (a ping rule's families are counted once each).
+ */
+export function ruleEntries(rule: Rule): number {
+  let n = 3 + (rule.ports?.length ?? 1) + (rule.sourcePorts?.length ?? 1);
+  for (const set of rule.local === null ? [rule.peer] : [rule.peer, rule.local]) {
+    for (const r of set.v4) n += prefixCount(r, 32);
+    for (const r of set.v6) n += prefixCount(r, 128);
+  }
+  return n;
+}
 
 export function ruleBoxes(rule: Rule, ruleId: number): Box[] {
   const accept = rule.action === 'accept';

@@ -9,14 +9,16 @@
  */
 import type { Config, Direction, Rule, Verdict } from '../types.js';
 import * as L from '../../assembly/layout.js';
-import { SgfilterError } from '../errors.js';
+import { SgfilterError, type Path } from '../errors.js';
 import { checkCompileOptions } from '../options.js';
 import { ByteBudget } from './bitmap.js';
-import { ruleBoxes, type Box } from './box.js';
+import { ruleBoxes, ruleEntries, type Box } from './box.js';
 import { buildIntervalDim, isWildcard } from './intervals.js';
 import { buildAddressDim, isAddressWildcard } from './trie.js';
 import { serializeTable, type ClassifierPlan, type DimPlan, type TableStats } from './serialize.js';
 export type { TableStats } from './serialize.js';
+import { MAX_LOOKUP_WORK, validateTable } from '../snapshot/table.js';
+import { quote } from '../config/plain.js';
 
 /** Each option, when given, is checked (INVALID_ARGUMENT otherwise): see src/options.ts. */
 export interface CompileOptions {
@@ -32,6 +34,17 @@ export interface CompileOptions {
 }
 
 export const MERGE_MAX_ORDERS = 64;
+
+/**
+ * Most compile entries (address prefixes, port intervals, one per protocol and ICMP
+ * field) a policy may expand to, counted before each piece of work: once per rule
+ * when its boxes are made, and again for each classifier that holds the rule (a group
+ * in 30 merged orders is built 30 times). 2^23: about 4 million prefixes compiled
+ * once (a few seconds); more is TABLE_TOO_LARGE with issue EXPANSION_TOO_LARGE,
+ * refused before the work, whatever made it big (odd-ended IPv6 ranges of up to 254
+ * prefixes each, YAML aliases repeating a rule, many group orders).
+ */
+export const MAX_COMPILE_ENTRIES = 1 << 23;
 
 export const DEFAULT_MAX_TABLE_BYTES = 512 * 1024 * 1024;
 
@@ -106,6 +119,50 @@ function buildClassifier(boxes: Box[], budget: ByteBudget): ClassifierPlan {
 export function compilePolicy(config: Config, options: CompileOptions = {}): CompiledPolicy {
   options = checkCompileOptions(options);
   const budget = new ByteBudget(options.maxTableBytes ?? DEFAULT_MAX_TABLE_BYTES);
+  let entries = 0;
+  const spend = (n: number, path: Path, where: string): void => {
+    entries += n;
+    if (entries <= MAX_COMPILE_ENTRIES) return;
+    const message = `the policy expands to more than ${MAX_COMPILE_ENTRIES.toLocaleString('en-US')} compile entries (MAX_COMPILE_ENTRIES: address prefixes and port intervals, counted per rule and again per classifier that holds it); passed at ${where}. Write fewer or narrower address ranges (an odd-ended IPv6 range is up to 254 prefixes), repeat rules less (YAML aliases count as written out), or bind groups in fewer distinct orders`;
+    throw new SgfilterError('TABLE_TOO_LARGE', message, [{ code: 'EXPANSION_TOO_LARGE', path, message, given: entries, allowed: `at most ${MAX_COMPILE_ENTRIES}` }]);
+  };
+  // Few orders: one merged classifier each (a chain of one). Many: a classifier per
+  // group and direction, chained in each instance's order.
+  const orders = new Set(config.instances.map((i) => i.securityGroups.join('\u0000')));
+  const merge = orders.size <= (options.mergeMaxOrders ?? MERGE_MAX_ORDERS);
+
+  // The work, counted before any of it is done (ranges are counted, not decomposed):
+  // every rule once, then every classifier the chains will build, with its groups'
+  // entries. A refusal costs the count only.
+  const entriesOf = new Map<string, { inbound: number; outbound: number }>();
+  config.securityGroups.forEach((g, gi) => {
+    const count = (list: Rule[], dir: Direction): number => {
+      let n = 0;
+      list.forEach((r, ri) => {
+        const e = ruleEntries(r);
+        spend(e, ['securityGroups', gi, dir, ri], `group ${quote(g.id)} ${dir} rule ${ri}`);
+        n += e;
+      });
+      return n;
+    };
+    entriesOf.set(g.id, { inbound: count(g.inbound, 'inbound'), outbound: count(g.outbound, 'outbound') });
+  });
+  const planned = new Set<string>();
+  config.instances.forEach((inst, ii) => {
+    for (const dir of ['inbound', 'outbound'] as const) {
+      const groups = inst.securityGroups.filter((g) => entriesOf.get(g)![dir] > 0);
+      // The very lists chainFor below builds classifiers for (merged: the whole order).
+      for (const list of merge ? (groups.length ? [inst.securityGroups] : []) : groups.map((g) => [g])) {
+        const key = `${dir}\u0000${list.join('\u0000')}`;
+        if (planned.has(key)) continue;
+        planned.add(key);
+        let n = 0;
+        for (const g of list) n += entriesOf.get(g)![dir];
+        spend(n, ['instances', ii], `the ${dir} classifier of ${list.length === 1 ? `group ${quote(list[0]!)}` : `instance ${quote(inst.id)}'s ${list.length} groups`}`);
+      }
+    }
+  });
+
   const rules: RuleRef[] = [];
   const boxesOf = new Map<string, { inbound: Box[]; outbound: Box[] }>();
   for (const g of config.securityGroups) {
@@ -130,14 +187,15 @@ export function compilePolicy(config: Config, options: CompileOptions = {}): Com
     }
     return idx;
   };
-  // Few distinct group orders: one merged classifier each (a chain of one). Many:
-  // a classifier per group and direction, chained in each instance's order.
-  const orders = new Set(config.instances.map((i) => i.securityGroups.join('\u0000')));
-  const merge = orders.size <= (options.mergeMaxOrders ?? MERGE_MAX_ORDERS);
   const chains: number[][] = [];
   const chainKeys = new Map<string, number>();
+  // A chain links only classifiers with boxes (one that cannot match would cost every
+  // lookup a call for nothing; the loader refuses such links, snapshot/table.ts).
+  const hasBoxes = (dir: Direction, groups: string[]) => groups.some((g) => boxesOf.get(g)![dir].length > 0);
   const chainFor = (dir: Direction, groups: string[]): number => {
-    const links = merge ? (groups.length ? [classifierFor(dir, groups)] : []) : groups.map((g) => classifierFor(dir, [g]));
+    const links = merge
+      ? (hasBoxes(dir, groups) ? [classifierFor(dir, groups)] : [])
+      : groups.filter((g) => hasBoxes(dir, [g])).map((g) => classifierFor(dir, [g]));
     const key = links.join(',');
     let idx = chainKeys.get(key);
     if (idx === undefined) {
@@ -153,6 +211,17 @@ export function compilePolicy(config: Config, options: CompileOptions = {}): Com
   }
   const { bytes, stats } = serializeTable(plans, chains);
   new ByteBudget(budget.limit).spend(bytes.length, 'the whole table');
+  // The loader's own check (so every table compiled here loads), and the lookup work
+  // of each chain, judged here to name the instance.
+  const { work } = validateTable(bytes, Infinity);
+  for (const inst of config.instances) {
+    instances.get(inst.id)!.forEach((chain, d) => {
+      if (work[chain]! <= MAX_LOOKUP_WORK) return;
+      const dir: Direction = d === 0 ? 'inbound' : 'outbound';
+      const message = `instance ${quote(inst.id)} ${dir}: one lookup would take ${work[chain]!.toLocaleString('en-US')} steps (its ${inst.securityGroups.length.toLocaleString('en-US')} groups chained one by one); the limit is ${MAX_LOOKUP_WORK.toLocaleString('en-US')} per flow (MAX_LOOKUP_WORK). Bind fewer groups to it, or let instances share group orders (mergeMaxOrders)`;
+      throw new SgfilterError('TABLE_TOO_LARGE', message, [{ code: 'LOOKUP_TOO_SLOW', path: ['instances', config.instances.indexOf(inst)], message, given: work[chain]!, allowed: `at most ${MAX_LOOKUP_WORK}` }]);
+    });
+  }
   return {
     bytes,
     stats: { ...stats, classifiers: plans.length, boxes: plans.reduce((n, p) => n + p.ruleIds.length, 0) },

@@ -26,6 +26,7 @@
  */
 import ipaddr from 'ipaddr.js';
 import type { AddressSet, AddressRange } from '../types.js';
+import { quote } from './plain.js';
 
 /** readAddress results: a family, or (negative) why the text is not an address. */
 export const IPV4 = 4;
@@ -190,7 +191,7 @@ function whyNot(text: string, reason: number): number {
 
 /** Shows user text in a message: quoted, and cut when long. */
 export function quoteText(text: string): string {
-  return JSON.stringify(text.length > 60 ? `${text.slice(0, 60)}…` : text);
+  return quote(text, 60);
 }
 
 /** A sentence saying why `text` is not an address, for a readAddress reason. */

@@ -13,9 +13,11 @@
  * family, rules where their group and index say, instances bound to groups that
  * exist. One that fails is not a Config; parseConfig then refuses it with the
  * first problem and its path. The walk reads each field once, inside try, so a
- * getter or Proxy cannot make it throw.
+ * getter or Proxy cannot make it throw. It runs on a copy the library made as it read
+ * the Config (src/config/owned.ts), never on an object a caller still holds.
  */
 import type { Path } from '../errors.js';
+import { quote } from './plain.js';
 
 export interface ShapeProblem {
   path: Path;
@@ -102,7 +104,7 @@ function check(x: unknown): ShapeProblem | undefined {
         const p: Path = [...gp, dir, ri];
         const r = rules[ri] as unknown;
         if (!isObj(r)) return { path: p, message: 'a rule must be an object' };
-        if (r.groupId !== id || r.direction !== dir || r.ruleIndex !== ri) return { path: p, message: `a rule must name its group "${id}", direction ${dir} and index ${ri}` };
+        if (r.groupId !== id || r.direction !== dir || r.ruleIndex !== ri) return { path: p, message: `a rule must name its group ${quote(id)}, direction ${dir} and index ${ri}` };
         if (r.action !== 'accept' && r.action !== 'drop') return { path: [...p, 'action'], message: 'action must be accept or drop' };
         const proto = r.protocol;
         if (proto !== 'all' && proto !== 'ping' && !isByte(proto)) return { path: [...p, 'protocol'], message: 'protocol must be a whole number 0-255, "all" or "ping"' };

@@ -4,8 +4,9 @@
  * `safeParseConfig` returns every issue; `parseConfig` throws one CONFIG_INVALID
  * error carrying them all. Nothing is half-accepted.
  */
-import { configError, formatPath, type Issue, type Path } from '../errors.js';
-import { configShapeProblem, looksLikeConfig } from './config-shape.js';
+import { capIssues, configError, formatPath, type Issue, type Path } from '../errors.js';
+import { looksLikeConfig } from './config-shape.js';
+import { adoptConfig, isOwnedConfig, ownConfig } from './owned.js';
 import type { AddressSet, Config, Direction, Instance, Rule, SecurityGroup, Warning } from '../types.js';
 import { parsePeer } from './address.js';
 import { TEMPLATES, templateName, TEMPLATE_SYNTAX, type TemplateName } from './presets.js';
@@ -13,7 +14,7 @@ import { CONFIG_FIELDS, GROUP_FIELDS, INSTANCE_FIELDS } from './fields.js';
 import { show, unknownFieldIssue, validateRule, type RuleSource } from './rule.js';
 import { convertPolicySet, findPolicySet } from './tencent.js';
 import { TERRAFORM_PARTS, TERRAFORM_SYNTAX, terraformRule } from './terraform.js';
-import { plainData } from './plain.js';
+import { keysOf, plainData, quote, quotedList } from './plain.js';
 
 export { parseConfigText } from './text.js';
 
@@ -119,10 +120,10 @@ function validateGroup(raw: unknown, path: Path, where: string, ctx: Ctx, seen?:
     id = raw.id;
     const first = seen?.get(id);
     if (first !== undefined) {
-      ctx.issues.push({ code: 'DUPLICATE_GROUP', path: [...path, 'id'], given: id, message: `${where}: id "${id}" is already used by securityGroups[${first}]; group ids must be unique` });
+      ctx.issues.push({ code: 'DUPLICATE_GROUP', path: [...path, 'id'], given: id, message: `${where}: id ${quote(id)} is already used by securityGroups[${first}]; group ids must be unique` });
     } else seen?.set(id, Number(path[path.length - 1]));
   }
-  const label = `group "${id}"`;
+  const label = `group ${quote(id)}`;
   for (const k of Object.keys(raw)) {
     if (!GROUP_FIELDS.includes(k)) ctx.issues.push(unknownFieldIssue([...path, k], label, k, GROUP_FIELDS));
   }
@@ -209,24 +210,24 @@ export function validateInstanceInput(
     id = inst.id;
     const first = seen?.get(id);
     if (first !== undefined) {
-      issues.push({ code: 'DUPLICATE_INSTANCE', path: [...path, 'id'], given: id, message: `${where}: id "${id}" is already used by instances[${first}]; instance ids must be unique` });
+      issues.push({ code: 'DUPLICATE_INSTANCE', path: [...path, 'id'], given: id, message: `${where}: id ${quote(id)} is already used by instances[${first}]; instance ids must be unique` });
     } else seen?.set(id, Number(last));
   }
   const list = inst.securityGroups;
   if (!Array.isArray(list)) {
-    issues.push({ code: list === undefined ? 'MISSING_FIELD' : 'INVALID_TYPE', path: [...path, 'securityGroups'], given: list, message: `instance "${id}": securityGroups must be a list of group ids in priority order (first = highest)` });
+    issues.push({ code: list === undefined ? 'MISSING_FIELD' : 'INVALID_TYPE', path: [...path, 'securityGroups'], given: list, message: `instance ${quote(id)}: securityGroups must be a list of group ids in priority order (first = highest)` });
     return undefined;
   }
   const bound = new Set<string>();
   list.forEach((g, k) => {
     const p = [...path, 'securityGroups', k];
     if (typeof g !== 'string') {
-      issues.push({ code: 'INVALID_TYPE', path: p, given: g, message: `instance "${id}": securityGroups[${k}] must be a group id string, got ${show(g)}` });
+      issues.push({ code: 'INVALID_TYPE', path: p, given: g, message: `instance ${quote(id)}: securityGroups[${k}] must be a group id string, got ${show(g)}` });
     } else if (groups && !groups.has(g)) {
-      const known = [...groups.keys()];
-      issues.push({ code: 'UNKNOWN_GROUP', path: p, given: g, allowed: known.join(', '), message: `instance "${id}": securityGroups[${k}] names group "${g}", which the config does not define (defined: ${known.join(', ') || 'none'})` });
+      const known = quotedList(keysOf(groups));
+      issues.push({ code: 'UNKNOWN_GROUP', path: p, given: g, allowed: known, message: `instance ${quote(id)}: securityGroups[${k}] names group ${quote(g)}, which the config does not define (defined: ${known})` });
     } else if (bound.has(g)) {
-      issues.push({ code: 'DUPLICATE_BINDING', path: p, given: g, message: `instance "${id}": group "${g}" is listed twice; list each group once, in priority order` });
+      issues.push({ code: 'DUPLICATE_BINDING', path: p, given: g, message: `instance ${quote(id)}: group ${quote(g)} is listed twice; list each group once, in priority order` });
     } else bound.add(g);
   });
   const addresses = inst.addresses === undefined ? undefined : parseOwnAddresses(inst.addresses, [...path, 'addresses'], `instance "${id}": addresses`, issues);
@@ -292,14 +293,17 @@ function validateInstances(raw: unknown, groups: Map<string, number>, ctx: Ctx):
  * nesting past 64 levels) are issues with their path, never exceptions.
  */
 export function safeParseConfig(input: unknown): ParseResult {
+  if (isOwnedConfig(input)) return { success: true, config: input };
   if (looksLikeConfig(input)) {
-    // Meant as a Config (it has implicitInstance): accepted as it is when well-formed, never re-read as written input.
-    const problem = configShapeProblem(input);
-    if (!problem) return { success: true, config: input as Config };
+    // Meant as a Config (it has implicitInstance), not made here (or changed since):
+    // copied as it is read, then checked; the frozen copy is what is used (owned.ts).
+    const adopted = adoptConfig(input);
+    if (adopted.ok) return { success: true, config: adopted.config };
+    const problem = adopted.problem;
     return { success: false, issues: [{ code: 'INVALID_TYPE', path: problem.path, message: `a Config object (with implicitInstance, as parseConfig returns) that is not well-formed at ${formatPath(problem.path)}: ${problem.message}; pass the config as written, or a Config that parseConfig or update() made` }] };
   }
   const plain = plainData(input, [], 'config');
-  if (!plain.ok) return { success: false, issues: plain.issues };
+  if (!plain.ok) return { success: false, issues: capIssues(plain.issues) };
   const doc = plain.value;
   const ctx: Ctx = { issues: [], warnings: [] };
   const tencent = findPolicySet(doc);
@@ -348,14 +352,16 @@ export function safeParseConfig(input: unknown): ParseResult {
   const instances = implicit
     ? [{ id: 'default', securityGroups: groups.map((g) => g.id) }]
     : validateInstances(instancesRaw, seen, ctx);
-  if (ctx.issues.length > 0) return { success: false, issues: ctx.issues };
-  return { success: true, config: { securityGroups: groups, instances, implicitInstance: implicit, warnings: ctx.warnings } };
+  if (ctx.issues.length > 0) return { success: false, issues: capIssues(ctx.issues) };
+  return { success: true, config: ownConfig({ securityGroups: groups, instances, implicitInstance: implicit, warnings: ctx.warnings }) };
 }
 
 /**
  * Validates a config (as safeParseConfig) and returns the validated Config, or throws
  * an SgfilterError with code CONFIG_INVALID and every issue in `error.issues`.
- * `source` names the document in the message (a file name).
+ * `source` names the document in the message (a file name). The Config returned is
+ * the library's own and deep-frozen: an engine, an update or a worker uses it as it
+ * is, and nobody can change it afterwards.
  */
 export function parseConfig(doc: unknown, source?: string): Config {
   const r = safeParseConfig(doc);
@@ -365,10 +371,12 @@ export function parseConfig(doc: unknown, source?: string): Config {
 
 /**
  * True when `x` is a well-formed Config (so APIs accept both a Config and a config
- * as written): it passes the field-by-field check of config-shape.ts. Never throws;
- * an object that only looks like a Config is not one, and parseConfig refuses it
- * with the first problem.
+ * as written): one this library made, or one that passes the field-by-field check of
+ * config-shape.ts. Never throws; an object that only looks like a Config is not one,
+ * and parseConfig refuses it with the first problem. To use a Config from outside,
+ * pass it through parseConfig: that returns the library's own frozen copy, checked
+ * as it was copied (`x` itself may change after this answer).
  */
 export function isConfig(x: unknown): x is Config {
-  return looksLikeConfig(x) && configShapeProblem(x) === undefined;
+  return isOwnedConfig(x) || (looksLikeConfig(x) && adoptConfig(x).ok);
 }

@@ -30,7 +30,9 @@
  *   make a few hundred bytes of YAML worth 10^9 values. Repeated references may add
  *   at most 1,000,000 values to a document: a legitimate file can alias a rule list
  *   into thousands of groups, and a bomb is refused after counting, never expanded.
- *   What is written once costs nothing against this limit.
+ *   A string weighs one value per 64 characters (stringWeight), so aliasing one long
+ *   string many times is a bomb too. What is written once costs nothing against this
+ *   limit. (YAML aliases of scalars are counted where the YAML is read, text.ts.)
  */
 import type { Issue, IssueCode, Path } from '../errors.js';
 
@@ -41,6 +43,19 @@ export const MAX_STRING_LENGTH = 1 << 20;
 /** Most values that repeated references (YAML aliases, shared JS objects) may add. */
 export const MAX_EXPANSION = 1_000_000;
 
+/** Characters of a string that weigh one value against MAX_EXPANSION. */
+export const STRING_WEIGHT_UNIT = 64;
+
+/**
+ * What a value weighs against MAX_EXPANSION when it is reached again through a
+ * repeated reference: one, and a string one more per STRING_WEIGHT_UNIT characters
+ * (a 1 MiB string aliased a million times is a terabyte for whoever reads it, not a
+ * million values).
+ */
+export function stringWeight(v: unknown): number {
+  return typeof v === 'string' ? 1 + Math.floor(v.length / STRING_WEIGHT_UNIT) : 1;
+}
+
 /** A readable, bounded description of any value, for messages (never throws, never recurses deeply). */
 export function describeValue(v: unknown, budget = 80): string {
   try {
@@ -50,10 +65,69 @@ export function describeValue(v: unknown, budget = 80): string {
   }
 }
 
-/** A string in JSON quotes (control characters escaped, so a message stays one line), clipped to `budget`. */
-function quote(s: string, budget: number): string {
-  return s.length <= budget ? JSON.stringify(s) : `${JSON.stringify(s.slice(0, budget))}… (${s.length.toLocaleString('en-US')} characters)`;
+/**
+ * What JSON.stringify leaves raw but a terminal or a reader obeys: DEL, the C1
+ * controls (U+0080-U+009F, CSI among them), the line and paragraph separators, and
+ * the bidirectional marks and overrides that reorder what is shown.
+ */
+const INVISIBLE = /[\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+const escapeInvisible = (q: string): string => q.replace(INVISIBLE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+
+/**
+ * User text (an id, a name, a key) for a message: in JSON quotes with every control
+ * character, DEL, C1 control and bidirectional override escaped, so it stays one line,
+ * cannot move the cursor or recolour a terminal, and reads as what it is; clipped to
+ * `budget` characters (the length is said). Every message that quotes user text uses
+ * this (or describeValue, which does for strings).
+ */
+export function quote(s: string, budget = 80): string {
+  const q = escapeInvisible(JSON.stringify(s.length <= budget ? s : s.slice(0, budget)));
+  return s.length <= budget ? q : `${q}… (${s.length.toLocaleString('en-US')} characters)`;
 }
+
+const CONTROL = /[\u0000-\u001f]/;
+
+/**
+ * A name for a message (a file name, a path) as it is when it is plain text, quoted
+ * (quote) when it holds control characters, bidirectional overrides or quotes, or is
+ * longer than `budget`.
+ */
+export function nameText(s: string, budget = 200): string {
+  INVISIBLE.lastIndex = 0;
+  return s.length <= budget && !CONTROL.test(s) && !INVISIBLE.test(s) && !s.includes('"') ? s : quote(s, budget);
+}
+
+/** Most items a message lists (ids, names, fields); the rest are counted. */
+export const MAX_LISTED = 10;
+
+/**
+ * Items for a message ("a, b, c"), at most `max` of them, then "… and K more": a
+ * message lists what helps the reader, never every id of a policy (a config naming
+ * 10,000 unknown groups among 10,000 groups would otherwise make 10^8 characters).
+ * Items are what the caller shows (quote() user text first); `none` when empty.
+ */
+export function listOf<T>(
+  items: Iterable<T> & ({ readonly length: number } | { readonly size: number }),
+  show: (item: T) => string = String,
+  max = MAX_LISTED,
+  none = 'none',
+): string {
+  const total = 'length' in items ? items.length : items.size;
+  if (total === 0) return none;
+  const shown: string[] = [];
+  for (const item of items) {
+    if (shown.length === max) break;
+    shown.push(show(item));
+  }
+  return total <= max ? shown.join(', ') : `${shown.join(', ')} … and ${(total - max).toLocaleString('en-US')} more`;
+}
+
+/** The keys of a Map as listOf takes them (iterated, never copied). */
+export const keysOf = <K>(map: ReadonlyMap<K, unknown>): Iterable<K> & { readonly size: number } => ({ size: map.size, [Symbol.iterator]: () => map.keys() });
+
+/** listOf with every item quoted (ids, names: user text). */
+export const quotedList = (items: Iterable<string> & ({ readonly length: number } | { readonly size: number }), none = 'none'): string =>
+  listOf(items, (s) => quote(s), MAX_LISTED, none);
 
 function clip(s: string, budget: number): string {
   return s.length <= budget ? s : `${s.slice(0, budget)}… (${s.length.toLocaleString('en-US')} characters)`;
@@ -61,7 +135,7 @@ function clip(s: string, budget: number): string {
 
 function preview(v: unknown, budget: number, depth: number): string {
   switch (typeof v) {
-    case 'string': return quote(v, budget);
+    case 'string': return quote(v, Math.max(budget, 1));
     case 'number': case 'boolean': return String(v);
     case 'undefined': return 'undefined';
     case 'bigint': return `${clip(v.toString(), budget)}n (a BigInt)`;
@@ -95,7 +169,7 @@ function preview(v: unknown, budget: number, depth: number): string {
       break;
     }
     const d = Object.getOwnPropertyDescriptor(v, k);
-    const s = `${JSON.stringify(clip(k, 40))}:${d && 'value' in d ? preview(d.value, budget - used, depth - 1) : '<getter>'}`;
+    const s = `${quote(k, 40)}:${d && 'value' in d ? preview(d.value, budget - used, depth - 1) : '<getter>'}`;
     parts.push(s);
     used += s.length + 1;
   }
@@ -159,7 +233,7 @@ export function plainData(input: unknown, base: Path, label: string): PlainResul
    * are read by the loop below) and adds its size to `parent` when it finishes.
    */
   const read = (v: unknown, path: Path, depth: number, parent: Frame | undefined): unknown => {
-    if (parent && (typeof v !== 'object' || v === null)) parent.size++;
+    if (parent && (typeof v !== 'object' || v === null)) parent.size += stringWeight(v);
     switch (typeof v) {
       case 'string':
         if (v.length > MAX_STRING_LENGTH) {
@@ -272,7 +346,7 @@ export function plainData(input: unknown, base: Path, label: string): PlainResul
       try {
         value = (f.src as Record<string, unknown>)[key];
       } catch (e) {
-        add('UNREADABLE_VALUE', [...f.path, key], `reading "${clip(key, 40)}" threw (${errorText(e)}); give plain data, not a getter that fails`);
+        add('UNREADABLE_VALUE', [...f.path, key], `reading ${quote(key, 40)} threw (${errorText(e)}); give plain data, not a getter that fails`);
         continue;
       }
     }
@@ -282,7 +356,7 @@ export function plainData(input: unknown, base: Path, label: string): PlainResul
     if (t === 'number' || t === 'boolean' || (t === 'string' && (value as string).length <= MAX_STRING_LENGTH)) {
       // The common case, without building a path.
       copy = value;
-      f.size++;
+      f.size += t === 'string' ? stringWeight(value) : 1;
     } else copy = read(value, [...f.path, key], f.depth + 1, f);
     if (f.keys === undefined) (f.out as unknown[]).push(copy);
     else if (key === '__proto__') Object.defineProperty(f.out, key, { value: copy, writable: true, enumerable: true, configurable: true });

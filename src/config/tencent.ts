@@ -4,11 +4,13 @@
  * the policy set `{Version, Ingress, Egress}` itself. Each entry becomes a rule
  * object whose fields keep their Tencent names for error paths (Port, CidrBlock...).
  * What sgfilter cannot evaluate (parameter templates it is not given, security-group
- * peers) is refused with an issue naming it, never silently dropped.
+ * peers) is refused with an issue naming it, never silently dropped; so is a field
+ * Tencent does not define, in a policy, a template reference or the policy set (with
+ * the closest field name: a misspelt field must never read as an absent one).
  */
 import type { Issue, Path } from '../errors.js';
 import type { Direction } from '../types.js';
-import { show, type RawRule } from './rule.js';
+import { show, unknownFieldIssue, type RawRule } from './rule.js';
 
 export interface TencentRule {
   rule: RawRule;
@@ -39,9 +41,30 @@ export function findPolicySet(doc: unknown): { set: Record<string, unknown>; pat
 
 const nonEmpty = (v: unknown): v is string => typeof v === 'string' && v.trim() !== '';
 
+/**
+ * The fields of Tencent's SecurityGroupPolicy (API reference, and both CLI examples in
+ * docs/SEMANTICS.md's sources): anything else in a policy is refused with a "did you
+ * mean" (a misspelt `Prot` would otherwise be a rule for every port). `ModifyTime` is
+ * informational; `Direction` (INGRESS/EGRESS, in Tencent's VPC example) must agree with
+ * the list the policy is in.
+ */
+export const TENCENT_POLICY_FIELDS = [
+  'PolicyIndex', 'Protocol', 'Port', 'ServiceTemplate', 'CidrBlock', 'Ipv6CidrBlock', 'SecurityGroupId', 'AddressTemplate',
+  'Action', 'PolicyDescription', 'ModifyTime', 'Direction',
+] as const;
+/**
+ * The fields of a SecurityGroupPolicySet: a misspelt `Egres` would otherwise drop its
+ * whole list silently. `PolicyStatistics` (rule counts, output only) is ignored.
+ */
+export const TENCENT_SET_FIELDS = ['Version', 'Ingress', 'Egress', 'PolicyStatistics'] as const;
+const TEMPLATE_FIELDS = { ServiceTemplate: ['ServiceId', 'ServiceGroupId'], AddressTemplate: ['AddressId', 'AddressGroupId'] } as const;
+
 /** Converts a policy set; Tencent-specific problems are pushed to `issues`. */
 export function convertPolicySet(set: Record<string, unknown>, base: Path, label: string, issues: Issue[]): TencentGroup {
   const out: TencentGroup = { inbound: [], outbound: [] };
+  for (const k of Object.keys(set)) {
+    if (!(TENCENT_SET_FIELDS as readonly string[]).includes(k)) issues.push(unknownFieldIssue([...base, k], `${label} SecurityGroupPolicySet`, k, TENCENT_SET_FIELDS));
+  }
   if (typeof set.Version === 'string' || typeof set.Version === 'number') out.version = String(set.Version);
   else if (set.Version !== undefined && set.Version !== null) {
     issues.push({ code: 'INVALID_TYPE', path: [...base, 'Version'], given: set.Version, message: `${label} Version: must be a string, got ${show(set.Version)}` });
@@ -67,6 +90,36 @@ export function convertPolicySet(set: Record<string, unknown>, base: Path, label
         if (given !== undefined) issue.given = given;
         issues.push(issue);
       };
+      // Every field is one Tencent defines (a typo is never read as "absent").
+      for (const k of Object.keys(entry)) {
+        if (!(TENCENT_POLICY_FIELDS as readonly string[]).includes(k)) {
+          ok = false;
+          issues.push(unknownFieldIssue([...path, k], where, k, TENCENT_POLICY_FIELDS));
+        }
+      }
+      for (const [tpl, known] of Object.entries(TEMPLATE_FIELDS)) {
+        const t = entry[tpl];
+        if (t === undefined || t === null || t === '') continue;
+        if (!isObj(t)) {
+          refuse('INVALID_TYPE', [tpl], `${tpl} must be an object {${known.join(', ')}}, got ${show(t)}`, t);
+          continue;
+        }
+        for (const k of Object.keys(t)) {
+          if (!(known as readonly string[]).includes(k)) {
+            ok = false;
+            issues.push(unknownFieldIssue([...path, tpl, k], `${where} ${tpl}`, k, known));
+          }
+        }
+      }
+      if (entry.Direction !== undefined) {
+        const want = key === 'Ingress' ? 'INGRESS' : 'EGRESS';
+        if (typeof entry.Direction !== 'string' || entry.Direction.trim().toUpperCase() !== want) {
+          refuse('CONFLICTING_FIELDS', ['Direction'], `Direction ${show(entry.Direction)} in the ${key} list; a policy in ${key} has Direction ${want} (or none)`, entry.Direction);
+        }
+      }
+      if (entry.ModifyTime !== undefined && typeof entry.ModifyTime !== 'string') {
+        refuse('INVALID_TYPE', ['ModifyTime'], `ModifyTime must be a string (it is informational), got ${show(entry.ModifyTime)}`, entry.ModifyTime);
+      }
       for (const [tpl, keys] of [['ServiceTemplate', ['ServiceId', 'ServiceGroupId']], ['AddressTemplate', ['AddressId', 'AddressGroupId']]] as const) {
         const t = entry[tpl];
         if (!isObj(t)) continue;

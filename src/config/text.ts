@@ -16,7 +16,8 @@
  * switch the `yaml` library to 1.1 rules (`port: 1:02` is then the sexagesimal
  * number 62, `yes` is true), so any %YAML directive other than 1.2 is refused
  * rather than obeyed or ignored; so are tags the core schema does not define
- * (`!!binary`, `!!timestamp`, `!custom`). Duplicate keys are refused with their line.
+ * (`!!binary`, `!!timestamp`, `!custom`). Duplicate keys are refused with their line
+ * (found in yamlValue, by the key the object would hold, aliases included).
  * Aliases are not limited by count (the `yaml` library's default refuses a file with
  * more than ~100 of them): their expansion is bounded where the document is read,
  * see MAX_EXPANSION in plain.ts, and they are resolved in one pass (yamlValue).
@@ -25,9 +26,9 @@
  * that recurses (jsonc-parser's, the yaml composer) sees the text.
  */
 import { createScanner, printParseErrorCode, visit } from 'jsonc-parser';
-import { Composer, isAlias, isMap, isScalar, isSeq, LineCounter, Parser, visit as visitYaml, type CST, type Document } from 'yaml';
-import { SgfilterError, type Issue, type IssueCode } from '../errors.js';
-import { describeValue, MAX_DEPTH, plainData } from './plain.js';
+import { Composer, isAlias, isMap, isScalar, isSeq, LineCounter, Parser, type CST, type Document } from 'yaml';
+import { MAX_ISSUES_SHOWN, SgfilterError, type Issue, type IssueCode } from '../errors.js';
+import { describeValue, MAX_DEPTH, MAX_EXPANSION, nameText, plainData, quote, stringWeight, STRING_WEIGHT_UNIT } from './plain.js';
 
 /** jsonc-parser's SyntaxKind (a const enum, so written out here). */
 const OPEN_BRACE = 1;
@@ -49,14 +50,16 @@ interface Where {
 const at = (w: Where): string => `line ${w.line}, column ${w.column}`;
 
 function parseError(fileName: string, format: string, issues: Issue[]): SgfilterError {
+  const shown = issues.slice(0, MAX_ISSUES_SHOWN).map((i) => `  - ${i.message}`);
+  if (issues.length > MAX_ISSUES_SHOWN) shown.push(`  … and ${(issues.length - MAX_ISSUES_SHOWN).toLocaleString('en-US')} more (error.issues lists them)`);
   const head = issues.length === 1
     ? issues[0]!.message
-    : `${fileName}: not valid ${format}: ${issues.length} issues\n${issues.map((i) => `  - ${i.message}`).join('\n')}`;
+    : `${nameText(fileName)}: not valid ${format}: ${issues.length.toLocaleString('en-US')} issues\n${shown.join('\n')}`;
   return new SgfilterError('CONFIG_PARSE', head, issues);
 }
 
 function textIssue(code: IssueCode, fileName: string, format: string, where: Where | undefined, message: string, given?: unknown): Issue {
-  const issue: Issue = { code, path: [], message: `${fileName}: not valid ${format}${where ? ` at ${at(where)}` : ''}: ${message}` };
+  const issue: Issue = { code, path: [], message: `${nameText(fileName)}: not valid ${format}${where ? ` at ${at(where)}` : ''}: ${message}` };
   if (where) {
     issue.line = where.line;
     issue.column = where.column;
@@ -70,7 +73,7 @@ const words = (code: string): string => code.replace(/([a-z])([A-Z])/g, '$1 $2')
 
 const snippet = (text: string, offset: number, length: number): string => {
   const s = text.slice(offset, offset + Math.min(Math.max(length, 1), 20));
-  return s === '' ? 'the end of the text' : JSON.stringify(s);
+  return s === '' ? 'the end of the text' : quote(s);
 };
 
 /**
@@ -176,19 +179,46 @@ function yamlDepthError(tokens: CST.Token[]): { offset: number } | undefined {
  * anchor and alias (quadratic: 100,000 aliases would take minutes); this is one pass
  * in document order, where an alias means the closest anchor before it. Recursion
  * is bounded: depth was checked on the CST.
+ *
+ * Duplicate keys are found here, not by the library's `uniqueKeys` (which compares
+ * each key with every earlier one: 40,000 keys took 29 s, and it compares nodes, so
+ * `*a : accept` after `&a action: drop` got through). A key is the text the object
+ * will hold (String() of the scalar, null as ""), so keys that only meet after that
+ * (`1` and "1", `~` and "") and keys written as aliases are duplicates too: a key that
+ * is already an own property of the mapping is refused, with both places. One Map
+ * lookup per key: linear.
+ *
+ * An alias of a scalar is the same JS string, which plainData cannot tell from one
+ * written out, so its weight is counted here against MAX_EXPANSION (stringWeight:
+ * a long string weighs what its length costs whoever reads it).
  */
-function yamlValue(doc: Document.Parsed, error: (offset: number, message: string) => Issue): { ok: true; value: unknown } | { ok: false; issue: Issue } {
+function yamlValue(
+  doc: Document.Parsed,
+  error: (offset: number, message: string, code?: IssueCode, given?: unknown) => Issue,
+  whereOf: (offset: number) => Where,
+): { ok: true; value: unknown } | { ok: false; issues: Issue[] } {
   const anchors = new Map<string, unknown>();
   let failure: Issue | undefined;
+  const duplicates: Issue[] = [];
+  let scalarExpansion = 0;
+  const offsetOf = (node: unknown): number => (node as { range?: number[] } | null)?.range?.[0] ?? 0;
   const build = (node: unknown): unknown => {
     if (failure) return undefined;
     if (node === null || node === undefined) return null;
     if (isAlias(node)) {
       if (!anchors.has(node.source)) {
-        failure = error(node.range?.[0] ?? 0, `alias *${node.source} names no anchor before it; write &${node.source} on an earlier node`);
+        failure = error(offsetOf(node), `alias *${node.source} names no anchor before it; write &${node.source} on an earlier node`);
         return undefined;
       }
-      return anchors.get(node.source);
+      const value = anchors.get(node.source);
+      if (typeof value !== 'object' || value === null) {
+        scalarExpansion += stringWeight(value);
+        if (scalarExpansion > MAX_EXPANSION) {
+          failure = error(offsetOf(node), `aliases of scalars expand the document by more than ${MAX_EXPANSION.toLocaleString('en-US')} values (a long string weighs one value per ${STRING_WEIGHT_UNIT} characters); that is refused as an expansion bomb: write the repeated parts out, or alias fewer or shorter ones`, 'ALIAS_EXPANSION');
+          return undefined;
+        }
+      }
+      return value;
     }
     const anchor = (node as { anchor?: string }).anchor;
     if (isScalar(node)) {
@@ -204,35 +234,38 @@ function yamlValue(doc: Document.Parsed, error: (offset: number, message: string
     if (isMap(node)) {
       const out: Record<string, unknown> = {};
       if (anchor) anchors.set(anchor, out);
+      /** Where each key of this mapping was first written, and as what. */
+      const seen = new Map<string, { offset: number; raw: unknown }>();
       for (const pair of node.items) {
         const k = build(pair.key);
         if (failure) return undefined;
+        const offset = offsetOf(pair.key);
         if (typeof k === 'object' && k !== null) {
-          failure = error((pair.key as { range?: number[] } | null)?.range?.[0] ?? 0, 'a mapping key is a list or mapping; config keys are plain words');
+          failure = error(offset, 'a mapping key is a list or mapping; config keys are plain words');
           return undefined;
         }
         const key = k === null ? '' : String(k);
+        const first = seen.get(key);
+        if (first) {
+          const w = whereOf(first.offset);
+          const written = (raw: unknown) => (raw === null ? '~ (null)' : describeValue(raw));
+          const spelled = first.raw !== k ? `; keys are compared as text, so ${written(first.raw)} and ${written(k)} are the same key` : '';
+          duplicates.push(error(offset, `key ${describeValue(key)} appears twice in one mapping (first at ${at(w)})${spelled}; readers disagree on which one counts, so give each key once`, 'DUPLICATE_KEY', key.length > 80 ? `${key.slice(0, 80)}…` : key));
+          build(pair.value); // still read (aliases and anchors inside it count), never stored
+          continue;
+        }
+        seen.set(key, { offset, raw: k });
         Object.defineProperty(out, key, { value: build(pair.value), enumerable: true, writable: true, configurable: true });
       }
       return out;
     }
-    failure = error((node as { range?: number[] }).range?.[0] ?? 0, 'a YAML node outside the 1.2 core schema');
+    failure = error(offsetOf(node), 'a YAML node outside the 1.2 core schema');
     return undefined;
   };
   const value = build(doc.contents);
-  return failure ? { ok: false, issue: failure } : { ok: true, value };
-}
-
-/** Offset of every mapping key → the key as a string (depth is bounded before this runs). */
-function keyOffsets(doc: Document.Parsed): Map<number, string> {
-  const out = new Map<number, string>();
-  visitYaml(doc, {
-    Pair: (_k, pair) => {
-      const key = pair.key as { range?: [number, number, number]; value?: unknown } | null;
-      if (key && key.range) out.set(key.range[0], isScalar(key) ? String(key.value) : String(key));
-    },
-  });
-  return out;
+  if (failure) return { ok: false, issues: [failure] };
+  if (duplicates.length > 0) return { ok: false, issues: duplicates };
+  return { ok: true, value };
 }
 
 function parseYaml(text: string, fileName: string): unknown {
@@ -265,7 +298,7 @@ function parseYaml(text: string, fileName: string): unknown {
     version: '1.2',
     schema: 'core',
     resolveKnownTags: false,
-    uniqueKeys: true,
+    uniqueKeys: false, // ours, in yamlValue: linear, and by the key the object holds
     strict: true,
     logLevel: 'silent',
   });
@@ -275,26 +308,15 @@ function parseYaml(text: string, fileName: string): unknown {
   if (docs.length > 1) {
     issues.push(issue('PARSE_ERROR', whereOf(docs[1]!.range[0]), 'a second document (after ---); a config file holds one document'));
   }
-  let keysAt: Map<number, string> | undefined;
-  for (const e of doc.errors) {
-    const where = whereOf(e.pos[0]);
-    if (e.code === 'DUPLICATE_KEY') {
-      // The key as the document means it (quotes and escapes resolved), found by its offset.
-      keysAt ??= keyOffsets(doc);
-      const key = keysAt.get(e.pos[0]) ?? text.slice(e.pos[0], e.pos[1]).trim();
-      issues.push(issue('DUPLICATE_KEY', where, `key ${describeValue(key)} appears twice in one mapping; give each key once`, key.length > 80 ? `${key.slice(0, 80)}…` : key));
-    } else {
-      issues.push(issue('PARSE_ERROR', where, e.message));
-    }
-  }
+  for (const e of doc.errors) issues.push(issue('PARSE_ERROR', whereOf(e.pos[0]), e.message));
   for (const w of doc.warnings) {
     if (w.code === 'TAG_RESOLVE_FAILED') {
       issues.push(issue('YAML_UNSUPPORTED', whereOf(w.pos[0]), `${w.message}; sgfilter reads the YAML 1.2 core schema only (strings, numbers, booleans, null, lists and mappings), so remove the tag`));
     }
   }
   if (issues.length > 0) throw parseError(fileName, 'YAML', issues);
-  const built = yamlValue(doc, (offset, message) => issue('PARSE_ERROR', whereOf(offset), message));
-  if (!built.ok) throw parseError(fileName, 'YAML', [built.issue]);
+  const built = yamlValue(doc, (offset, message, code = 'PARSE_ERROR', given) => issue(code, whereOf(offset), message, given), whereOf);
+  if (!built.ok) throw parseError(fileName, 'YAML', built.issues);
   const value = built.value;
   // Refuse alias bombs and alias cycles here, so that no caller of parseConfigText
   // is ever handed a document that explodes when walked.

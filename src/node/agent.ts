@@ -11,7 +11,7 @@ import * as https from 'node:https';
 import type { Duplex } from 'node:stream';
 import { isIP, type LookupFunction } from 'node:net';
 import type { Engine } from '../engine.js';
-import { EGRESS_OPTIONS, EgressPolicy, connectNet, guardSocket, target, type EgressOptions } from './egress.js';
+import { EGRESS_OPTIONS, EgressPolicy, connectNet, copyOptions, guardSocket, target, type EgressOptions } from './egress.js';
 import { invalidArgument, isBoolean, readOptions } from './options.js';
 import type { GuardStats } from './stats.js';
 
@@ -36,9 +36,11 @@ const GUARD_KEYS = new Set([...Object.keys(EGRESS_OPTIONS), 'https']);
 /** Splits the guard's own options (checked) from the Agent's (passed on, except what would dial outside the guard). */
 function split(options: GuardedAgentOptions): [EgressOptions, boolean, https.AgentOptions] {
   const own = readOptions('guardedAgent', options, { ...EGRESS_OPTIONS, https: isBoolean }, { open: true });
-  const agentOptions: Record<string, unknown> = {};
-  for (const key of Object.keys(options ?? {})) {
-    if (!GUARD_KEYS.has(key)) agentOptions[key] = (options as Record<string, unknown>)[key];
+  // Each Agent option read once into our copy (checked here, used by the Agent).
+  const agentOptions: Record<string | symbol, unknown> = {};
+  const all = copyOptions(options ?? {});
+  for (const key of Reflect.ownKeys(all)) {
+    if (typeof key !== 'string' || !GUARD_KEYS.has(key)) agentOptions[key] = all[key];
   }
   if (agentOptions.socketPath !== undefined) {
     throw invalidArgument('guardedAgent: option socketPath is a local socket, not a network flow; guarded agents dial TCP only');
@@ -81,11 +83,14 @@ class GuardedHttpsAgent extends https.Agent {
   stats(): GuardStats {
     return this.#policy.stats();
   }
-  override createConnection(options: https.RequestOptions, callback?: CreateCallback): Duplex | null | undefined {
+  override createConnection(given: https.RequestOptions, callback?: CreateCallback): Duplex | null | undefined {
     // https.Agent's own createConnection (TLS session reuse around tls.connect) does the
-    // dialling; the policy decides first (literals) or inside the lookup (names).
+    // dialling; the policy decides first (literals) or inside the lookup (names). Both
+    // read one copy of the options (copyOptions): what is classified is what is dialled.
     let t;
+    let options: https.RequestOptions;
     try {
+      options = copyOptions(given) as https.RequestOptions;
       t = target('guarded https.Agent', options as Record<string, unknown>);
     } catch (e) {
       callback?.(e as Error, undefined as unknown as Duplex);

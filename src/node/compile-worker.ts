@@ -8,7 +8,8 @@
  * request that cannot be read ends the thread, which fails whatever was pending.
  */
 import { parentPort } from 'node:worker_threads';
-import { parseConfig, isConfig } from '../config/parse.js';
+import { parseConfig } from '../config/parse.js';
+import { ownConfig } from '../config/owned.js';
 import { parseConfigText } from '../config/text.js';
 import { compilePolicy, type CompileOptions } from '../compile/index.js';
 import { SgfilterError } from '../errors.js';
@@ -25,8 +26,9 @@ async function handle(req: CompileRequest): Promise<void> {
     let config: Config;
     if (typeof req.path === 'string') config = await loadConfigFile(req.path);
     else if (req.text) config = parseConfig(parseConfigText(req.text.text, req.text.fileName, req.text.format), req.text.fileName);
-    else if (req.validated === true) config = req.config as Config;
-    else config = isConfig(req.config) ? req.config : parseConfig(req.config);
+    // validated: the calling thread's own frozen Config, cloned: plain data this thread owns now.
+    else if (req.validated === true) config = ownConfig(req.config as Config);
+    else config = parseConfig(req.config);
     const compiled = compilePolicy(config, req.options as CompileOptions);
     const snapshot = encodeSnapshot(compiled, config, 1);
     reply(port, { id: req.id, ok: true, snapshot }, [snapshot.buffer as ArrayBuffer]);

@@ -10,14 +10,13 @@
  * sentence (issue code FILE_UNREADABLE) instead of the raw errno.
  */
 import { isUtf8 } from 'node:buffer';
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
 import { SgfilterError, type Issue, type IssueCode } from '../errors.js';
 import { parseConfigText } from '../config/text.js';
 import { SNAPSHOT_MAGIC } from '../snapshot.js';
 import { isPcapMagic } from '../capture/pcap.js';
 import { PCAPNG_MAGIC } from '../capture/pcapng.js';
 import { fileErrorText } from './fs-errors.js';
+import { FileRefusal, MAX_CONFIG_FILE_BYTES, readRegularFile } from './read-file.js';
 
 export type ConfigFormat = 'json' | 'yaml';
 
@@ -27,11 +26,9 @@ export type ConfigFormat = 'json' | 'yaml';
  */
 export type FormatChoice = (format: ConfigFormat) => string;
 
-/** Larger config files are refused before they are read (the largest real policies are a few MB). */
-export const MAX_CONFIG_FILE_BYTES = 256 * 1024 * 1024;
-
-function fileError(code: IssueCode, message: string): SgfilterError {
+function fileError(code: IssueCode, message: string, given?: string): SgfilterError {
   const issue: Issue = { code, path: [], message };
+  if (given !== undefined) issue.given = given;
   return new SgfilterError('CONFIG_PARSE', message, [issue]);
 }
 
@@ -41,30 +38,23 @@ export function formatOfName(path: string): ConfigFormat {
 }
 
 /**
- * The bytes of the config file at `path`: a regular file (or a pipe, as `<(cmd)`
- * gives) of at most MAX_CONFIG_FILE_BYTES. Throws CONFIG_PARSE (FILE_UNREADABLE)
- * with a sentence for a missing file, a folder, a device, permission denied, ...
+ * The bytes of the config file at `path`: a regular file of at most
+ * MAX_CONFIG_FILE_BYTES, opened without blocking (src/node/read-file.ts: a FIFO, a
+ * device or a folder is refused, never waited on). Throws CONFIG_PARSE with a
+ * sentence: FILE_UNREADABLE for a missing file, a folder, a FIFO, a device,
+ * permission denied (issue.given: the errno code, or NOT_A_FILE); NOT_CONFIG_TEXT for
+ * a file too large to be a config.
  */
 export async function readConfigBytes(path: string): Promise<Buffer> {
-  const tooBig = (size: string) =>
-    fileError('NOT_CONFIG_TEXT', `${path} is ${size}; a config file is at most ${MAX_CONFIG_FILE_BYTES / 1024 / 1024} MiB (is this the right file?)`);
   try {
-    const s = await stat(path);
-    if (s.isDirectory()) throw fileError('FILE_UNREADABLE', `${path} is a folder, not a file`);
-    if (s.isCharacterDevice() || s.isBlockDevice()) throw fileError('FILE_UNREADABLE', `${path} is a device, not a file`);
-    if (s.isFile() && s.size > MAX_CONFIG_FILE_BYTES) throw tooBig(`${s.size.toLocaleString('en-US')} bytes`);
-    // Read as a stream with a cap: a pipe or a file that grows has no size to check first.
-    const chunks: Buffer[] = [];
-    let total = 0;
-    for await (const chunk of createReadStream(path)) {
-      total += (chunk as Buffer).length;
-      if (total > MAX_CONFIG_FILE_BYTES) throw tooBig(`more than ${MAX_CONFIG_FILE_BYTES / 1024 / 1024} MiB`);
-      chunks.push(chunk as Buffer);
-    }
-    return Buffer.concat(chunks, total);
+    return await readRegularFile(path, MAX_CONFIG_FILE_BYTES);
   } catch (e) {
-    if (e instanceof SgfilterError) throw e;
-    throw fileError('FILE_UNREADABLE', fileErrorText(e, path, 'read'));
+    if (!(e instanceof FileRefusal)) throw fileError('FILE_UNREADABLE', fileErrorText(e, path, 'read'));
+    if (e.reason === 'TOO_LARGE') {
+      throw fileError('NOT_CONFIG_TEXT', `${path} is larger than ${MAX_CONFIG_FILE_BYTES / 1024 / 1024} MiB, the most a config file may be (is this the right file?)`, e.reason);
+    }
+    if (e.reason === 'NOT_A_FILE') throw fileError('FILE_UNREADABLE', `${path} ${e.message.replace(/^it /, '')}`, e.reason);
+    throw fileError('FILE_UNREADABLE', fileErrorText(Object.assign(new Error(e.reason), { code: e.reason }), path, 'read'), e.reason);
   }
 }
 

@@ -4,6 +4,8 @@ import type { Config } from '../types.js';
 import { configTextOf, parseConfigFileText, readConfigBytes, type ConfigFormat, type FormatChoice } from './config-bytes.js';
 import { invalidArgument, oneOf, readOptions } from './options.js';
 
+export { MAX_CONFIG_FILE_BYTES } from './read-file.js';
+
 export interface ConfigFileOptions {
   /** 'json' or 'yaml'; by default the name decides: .yaml/.yml is YAML, anything else JSON. */
   format?: ConfigFormat;

@@ -12,7 +12,7 @@ import { createRequire } from 'node:module';
 import { isIP, type LookupFunction } from 'node:net';
 import type { Agent, buildConnector } from 'undici';
 import type { Engine } from '../engine.js';
-import { EGRESS_OPTIONS, EgressPolicy, type EgressOptions } from './egress.js';
+import { EGRESS_OPTIONS, EgressPolicy, copyOptions, type EgressOptions } from './egress.js';
 import { invalidArgument, isObject, readOptions } from './options.js';
 import type { GuardStats } from './stats.js';
 
@@ -48,11 +48,14 @@ function loadUndici(): Undici {
  *   await fetch('https://api.example.com/', { dispatcher });
  */
 export function guardedDispatcher(engine: Engine, options: GuardedDispatcherOptions = {}): GuardedDispatcher {
-  const { connect: connectOptions = {}, agent: agentOptions = {}, ...egress } = readOptions('guardedDispatcher', options, {
+  const { connect: givenConnect = {}, agent: givenAgent = {}, ...egress } = readOptions('guardedDispatcher', options, {
     ...EGRESS_OPTIONS,
     connect: isObject,
     agent: isObject,
   }) as GuardedDispatcherOptions;
+  // Read once (copyOptions): what is checked here is what undici is given.
+  const connectOptions = copyOptions(givenConnect) as buildConnector.BuildOptions;
+  const agentOptions = copyOptions(givenAgent) as Omit<Agent.Options, 'connect'>;
   // What would dial around the guard: undici's connector dials `socketPath` (or `path`)
   // instead of the host, and an Agent `factory` builds dispatchers that need not use
   // the guarded connect at all.
@@ -89,7 +92,9 @@ export function guardedDispatcher(engine: Engine, options: GuardedDispatcherOpti
     return c;
   };
 
-  const connect: buildConnector.connector = (opts, callback) => {
+  const connect: buildConnector.connector = (given, callback) => {
+    // One copy of undici's options: the port and host classified are those dialled.
+    const opts = copyOptions(given) as unknown as Parameters<buildConnector.connector>[0];
     const port = Number(opts.port) || (opts.protocol === 'https:' ? 443 : 80);
     const host = opts.hostname;
     if (isIP(host) && !opts.httpSocket) {

@@ -33,6 +33,7 @@ import * as net from 'node:net';
 import * as tls from 'node:tls';
 import type { Engine } from '../engine.js';
 import { SgfilterError } from '../errors.js';
+import { nameText, quote } from '../config/plain.js';
 import type { FlowInput, Verdict } from '../types.js';
 import { reachedAddress } from './destination.js';
 import { checkEngine, checkInstance, invalidArgument, isBoolean, isFunction, isString, readOptions, shown, type OptionSpec } from './options.js';
@@ -118,11 +119,11 @@ export class ConnectionDroppedError extends SgfilterError {
     const dropped = addresses.filter((a) => a.verdict.action !== 'accept');
     const first = dropped[0]!;
     const what = (a: AddressVerdict) => `${where(a, port)} by ${decidingRule(a.verdict, 'outbound')}`;
-    const name = net.isIP(host) ? '' : ` (${host})`;
+    const name = net.isIP(host) ? '' : ` (${nameText(host)})`;
     let message: string;
     if (addresses.length === 1) message = `outbound connection to ${where(first, port)}${name} dropped by ${decidingRule(first.verdict, 'outbound')}`;
-    else if (dropped.length === addresses.length) message = `outbound connection to ${host}:${port} dropped: every address is dropped: ${dropped.map(what).join('; ')}`;
-    else message = `outbound connection to ${host}:${port} refused: ${dropped.length} of its ${addresses.length} addresses dropped${strict ? ' (strict)' : ''}: ${dropped.map(what).join('; ')}`;
+    else if (dropped.length === addresses.length) message = `outbound connection to ${nameText(host)}:${port} dropped: every address is dropped: ${dropped.map(what).join('; ')}`;
+    else message = `outbound connection to ${nameText(host)}:${port} refused: ${dropped.length} of its ${addresses.length} addresses dropped${strict ? ' (strict)' : ''}: ${dropped.map(what).join('; ')}`;
     super('ERR_SGFILTER_DROPPED', message);
     this.name = 'ConnectionDroppedError';
     this.groupId = first.verdict.groupId;
@@ -246,13 +247,13 @@ export class EgressPolicy {
           for (const a of list) {
             const address = typeof a === 'object' && a !== null ? (a as { address?: unknown }).address : undefined;
             if (typeof address !== 'string') {
-              return fail(invalidArgument(`the lookup for ${JSON.stringify(hostname)} answered ${shown(a)}, not { address, family }`));
+              return fail(invalidArgument(`the lookup for ${quote(hostname, 200)} answered ${shown(a)}, not { address, family }`));
             }
             // Node dials an answer as the family it reads the address as.
             answers.push({ address, family: net.isIP(address) || Number((a as { family?: unknown }).family) || 0 });
           }
           if (answers.length === 0) {
-            return fail(Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND', hostname }));
+            return fail(Object.assign(new Error(`getaddrinfo ENOTFOUND ${nameText(hostname)}`), { code: 'ENOTFOUND', hostname }));
           }
           const { dial, error } = this.decide(hostname, port, answers, local);
           if (error) return fail(error);
@@ -318,6 +319,27 @@ export function target(caller: string, options: Record<string, unknown>): Target
   return { host: host as string, port, local };
 }
 
+/**
+ * Connection options read once, into an object nobody else holds: every property Node
+ * could read (own and inherited, enumerable or not, symbols too, up to Object.prototype)
+ * is read exactly once, through the caller's object (so a getter runs once, with the
+ * caller's object as `this`). The guard classifies this copy and dials this copy: an
+ * option that answers differently the second time it is read (a getter, a Proxy) can
+ * never make the guard classify one destination and dial another.
+ */
+export function copyOptions(options: object): Record<string | symbol, unknown> {
+  const copy: Record<string | symbol, unknown> = {};
+  let o: object | null = options;
+  for (let depth = 0; o !== null && o !== Object.prototype && depth < 32; depth++) {
+    for (const k of Reflect.ownKeys(o)) {
+      if (k === 'constructor' || Object.hasOwn(copy, k)) continue;
+      copy[k] = Reflect.get(options, k);
+    }
+    o = Reflect.getPrototypeOf(o);
+  }
+  return copy;
+}
+
 /** A socket that fails with `error` on the next tick, as a refused net.connect would. */
 function failedSocket<T extends net.Socket>(socket: T, error: Error): T {
   process.nextTick(() => socket.destroy(error));
@@ -330,7 +352,8 @@ const dialSocket = net.Socket.prototype.connect as (this: net.Socket, options: n
  * Dials `socket` (a new one, or one being reconnected) to `options` with the
  * policy applied: a literal is classified here, a name inside the lookup.
  */
-function dial(policy: EgressPolicy, socket: net.Socket, caller: string, options: Record<string, unknown>, listener?: () => void): net.Socket {
+function dial(policy: EgressPolicy, socket: net.Socket, caller: string, given: Record<string, unknown>, listener?: () => void): net.Socket {
+  const options = copyOptions(given); // classified and dialled: the same reads
   const t = target(caller, options);
   if (net.isIP(t.host)) {
     const error = policy.checkLiteral(t.host, t.port, t.local);
@@ -361,8 +384,10 @@ export function guardSocket<T extends net.Socket>(policy: EgressPolicy, socket: 
 }
 
 /** net.connect with the policy applied: the socket fails with ERR_SGFILTER_DROPPED when dropped. */
-export function connectNet(policy: EgressPolicy, options: net.NetConnectOpts, listener?: () => void): net.Socket {
-  const opts = options as unknown as Record<string, unknown>;
+export function connectNet(policy: EgressPolicy, given: net.NetConnectOpts, listener?: () => void): net.Socket {
+  // Read once: what is classified is what is dialled (copyOptions).
+  const opts = copyOptions(given);
+  const options = opts as unknown as net.NetConnectOpts;
   const t = target('guarded connect', opts);
   if (net.isIP(t.host)) {
     const error = policy.checkLiteral(t.host, t.port, t.local);
@@ -374,10 +399,12 @@ export function connectNet(policy: EgressPolicy, options: net.NetConnectOpts, li
 }
 
 /** tls.connect with the policy applied. */
-export function connectTls(policy: EgressPolicy, options: tls.ConnectionOptions, listener?: () => void): tls.TLSSocket {
+export function connectTls(policy: EgressPolicy, given: tls.ConnectionOptions, listener?: () => void): tls.TLSSocket {
+  // Read once: what is classified is what is dialled (copyOptions).
+  const opts = copyOptions(given);
+  const options = opts as unknown as tls.ConnectionOptions;
   // An existing socket was dialled (and classified) by whoever created it.
   if (options.socket) return tls.connect(options, listener);
-  const opts = options as unknown as Record<string, unknown>;
   const t = target('guarded connect.tls', opts);
   if (net.isIP(t.host)) {
     const error = policy.checkLiteral(t.host, t.port, t.local);

@@ -10,6 +10,7 @@
 import { describeValue } from '../describe.js';
 import { Engine } from '../engine.js';
 import { SgfilterError } from '../errors.js';
+import { quote, quotedList } from '../config/plain.js';
 
 /** What a value is, for a message, without running its code (src/describe.ts). */
 export const shown = describeValue;
@@ -63,7 +64,7 @@ export function readOptions(where: string, options: unknown, spec: OptionSpec, {
     const value = (options as Record<string, unknown>)[key];
     if (!Object.hasOwn(spec, key)) {
       if (open) continue;
-      throw invalidArgument(`${where}: unknown option ${JSON.stringify(key)}; the options are ${Object.keys(spec).join(', ')}`);
+      throw invalidArgument(`${where}: unknown option ${quote(key)}; the options are ${Object.keys(spec).join(', ')}`);
     }
     if (value === undefined) continue;
     const allowed = spec[key]!(value);
@@ -87,6 +88,6 @@ export function checkInstance(where: string, engine: Engine, instance: string | 
   if (instance === undefined) return;
   const ids = engine.config.instances.map((i) => i.id);
   if (!ids.includes(instance)) {
-    throw new SgfilterError('UNKNOWN_INSTANCE', `${where}: unknown instance ${JSON.stringify(instance)}; the policy has: ${ids.map((i) => JSON.stringify(i)).join(', ') || 'none'}`);
+    throw new SgfilterError('UNKNOWN_INSTANCE', `${where}: unknown instance ${quote(instance)}; the policy has: ${quotedList(ids)}`);
   }
 }

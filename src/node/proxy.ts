@@ -13,7 +13,8 @@
  */
 import * as net from 'node:net';
 import type { Engine } from '../engine.js';
-import { SgfilterError, formatPath } from '../errors.js';
+import { MAX_ISSUES_SHOWN, SgfilterError, formatPath, issueCount } from '../errors.js';
+import { nameText, quote } from '../config/plain.js';
 import { watchConfig, type ConfigWatcher, type WatchOptions } from './watch.js';
 import { guardedConnect, type LookupFunction } from './egress.js';
 import { guardServer, type InboundDecision, type ServerGuard } from './server-guard.js';
@@ -85,7 +86,7 @@ export function parseHostPort(text: string, what = 'address'): HostPort {
   const m = /^\[([^\]]+)\]:(\d{1,5})$/.exec(text) ?? /^([^:\s]+):(\d{1,5})$/.exec(text);
   const port = m ? Number(m[2]) : NaN;
   if (!m || port > 65535) {
-    throw new SgfilterError('INVALID_ARGUMENT', `${what} ${JSON.stringify(text)} is not HOST:PORT (e.g. 127.0.0.1:8080, [::1]:8080, localhost:0)`);
+    throw new SgfilterError('INVALID_ARGUMENT', `${what} ${quote(text, 200)} is not HOST:PORT (e.g. 127.0.0.1:8080, [::1]:8080, localhost:0)`);
   }
   return { host: m[1]!, port };
 }
@@ -151,7 +152,7 @@ export async function startProxy(options: ProxyOptions): Promise<FilteringProxy>
 
   const egressOptions: Parameters<typeof guardedConnect>[1] = {
     onDrop: (d) => {
-      const name = net.isIP(d.host) ? '' : ` (${d.host})`;
+      const name = net.isIP(d.host) ? '' : ` (${nameText(d.host)})`;
       const dropped = d.addresses.filter((a) => a.verdict.action !== 'accept');
       const to = (a: (typeof dropped)[number]) => `${endpoint(a.address, d.port)}${name}${a.reaches === undefined ? '' : ` (reaches this host at ${a.reaches})`}`;
       log(`drop outbound TCP -> ${dropped.map((a) => `${to(a)} by ${decidingRule(a.verdict, 'outbound')}`).join('; ')}`);
@@ -203,15 +204,17 @@ export async function startProxy(options: ProxyOptions): Promise<FilteringProxy>
       onReload: ({ version }) => {
         log(`config ${path} reloaded: policy version ${version}`);
         if (instance !== undefined && !engine.config.instances.some((i) => i.id === instance)) {
-          log(`config ${path} has no instance "${instance}": every connection is dropped until it has`);
+          log(`config ${nameText(path)} has no instance ${quote(instance)}: every connection is dropped until it has`);
         }
         settle(true);
       },
       onError: (e) => {
         const issues = e instanceof SgfilterError ? e.issues : [];
         if (e instanceof SgfilterError && e.code === 'CONFIG_INVALID') {
-          log(`config ${path} is invalid, keeping policy version ${engine.version}: ${issues.length} issue${issues.length === 1 ? '' : 's'}`);
-          for (const issue of issues) log(`  ${issue.code} at ${formatPath(issue.path)}: ${issue.message}`);
+          const n = issueCount(issues);
+          log(`config ${nameText(path)} is invalid, keeping policy version ${engine.version}: ${n} issue${n === 1 ? '' : 's'}`);
+          for (const issue of issues.slice(0, MAX_ISSUES_SHOWN)) log(`  ${issue.code} at ${formatPath(issue.path)}: ${issue.message}`);
+          if (n > MAX_ISSUES_SHOWN) log(`  … and ${(n - MAX_ISSUES_SHOWN).toLocaleString('en-US')} more`);
         } else {
           log(`config ${path} not reloaded, keeping policy version ${engine.version}: ${e.message}`);
         }

@@ -3,6 +3,7 @@
  * connections each rule accepted and dropped, and the helpers that turn a socket's
  * address into a flow field.
  */
+import { nameText } from '../config/plain.js';
 import type { Direction, Verdict } from '../types.js';
 import { formatWords, IPV6, readAddress } from '../config/address.js';
 
@@ -89,7 +90,7 @@ export function endpoint(address: string, port: number | undefined): string {
 
 /** "sg-web inbound rule 0", or "the default drop (no rule matched)". */
 export function decidingRule(verdict: Verdict, direction: Direction): string {
-  return verdict.groupId === null ? 'the default drop (no rule matched)' : `${verdict.groupId} ${direction} rule ${verdict.ruleIndex}`;
+  return verdict.groupId === null ? 'the default drop (no rule matched)' : `${nameText(verdict.groupId, 80)} ${direction} rule ${verdict.ruleIndex}`;
 }
 
 /**

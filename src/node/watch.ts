@@ -69,8 +69,7 @@ export function watchConfig(path: string, engine: Engine, options: WatchOptions 
         : `watchConfig: ${fileErrorText(e, file)}`,
     );
   }
-  if (stat.isDirectory()) throw invalidArgument(`watchConfig: ${file} is a folder, not a file (a config file is watched)`);
-  if (!stat.isFile()) throw invalidArgument(`watchConfig: ${file} is not a regular file (a config file is watched)`);
+  if (!stat.isFile()) throw invalidArgument(`watchConfig: ${file} is ${stat.isDirectory() ? 'a folder, not a file' : 'not a regular file (a FIFO or a device)'}; a config file is watched`);
   const debounceMs = opts.debounceMs ?? 200;
   const report = (e: unknown) => {
     const err = e instanceof Error ? e : new Error(String(e));
@@ -103,6 +102,8 @@ export function watchConfig(path: string, engine: Engine, options: WatchOptions 
   const check = async (): Promise<void> => {
     let bytes: Buffer;
     try {
+      // A regular file only, opened without blocking: a FIFO or device put in its place
+      // is reported, and the next save is read as usual (src/node/read-file.ts).
       bytes = await readConfigBytes(file);
     } catch (e) {
       // Between an editor's delete and its write: the next event reloads.

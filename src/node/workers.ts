@@ -39,7 +39,7 @@ import { SgfilterError } from '../errors.js';
 import { decodeSnapshot, encodeSnapshot, verifySnapshot } from '../snapshot.js';
 import type { SnapshotKey } from '../snapshot/key.js';
 import { compilePolicy, verdictOf, type CompileOptions, type RuleRef } from '../compile/index.js';
-import { isConfig, parseConfig } from '../config/parse.js';
+import { parseConfig } from '../config/parse.js';
 import { FlowBatch, batchOrder, createFlowBatch, packSlice, recordAnswers } from '../flow.js';
 import { publishCompiledSnapshot, type Engine, type ReloadOptions } from '../engine.js';
 import type { Config, ParsedFlow, FlowInput, Verdict } from '../types.js';
@@ -258,8 +258,10 @@ async function compileVia(caller: string, config: unknown, options: Record<strin
   } else if (isPlainData(config) && plainOptions) {
     req = { config, options: compileOptions };
   } else {
-    // Validated here, so any error is the in-thread one; only the validated Config crosses.
-    const validated = isConfig(config) ? config : parseConfig(config);
+    // Validated here, so any error is the in-thread one; only the library's own frozen
+    // copy crosses (a Config from outside is copied as it is checked: no getter is
+    // read again by the structured clone).
+    const validated = parseConfig(config);
     if (!plainOptions) return compileHere(validated, compileOptions);
     req = { config: validated, validated: true, options: compileOptions };
   }
@@ -273,8 +275,7 @@ async function compileVia(caller: string, config: unknown, options: Record<strin
     // function in an ignored field): compile here. Input that changed as it was read (a
     // getter): judge it here, as an in-thread call would.
     if (req.validated) return compileHere(req.config as Config, compileOptions);
-    const validated = isConfig(req.config) ? req.config : parseConfig(req.config);
-    return compileHere(validated, compileOptions);
+    return compileHere(parseConfig(req.config), compileOptions);
   }
   if (!(res.snapshot instanceof Uint8Array)) throw failed(`${caller}: the compile worker answered without a snapshot`);
   return res.snapshot;
@@ -307,14 +308,23 @@ export async function closeCompileWorker(): Promise<void> {
 /**
  * engine.reload, with the compile in a worker thread: compiles `config` there
  * (compileInWorker), then publishes the snapshot with engine.loadSnapshot. The
- * engine's thread only copies the table in. `expectedVersion` is checked when
- * publishing, so a write published meanwhile refuses this one (VERSION_CONFLICT).
+ * engine's thread only copies the table in. `expectedVersion` (a whole number ≥ 1,
+ * else INVALID_ARGUMENT before anything is compiled) is checked before the compile
+ * and again when publishing, so a write published meanwhile refuses this one
+ * (VERSION_CONFLICT).
  * An invalid config rejects (CONFIG_INVALID, every issue) and changes nothing.
  * Resolves to the new version.
  */
 export async function reloadInWorker(engine: Engine, config: EngineSource, options: ReloadOptions & CompileInWorkerOptions = {}): Promise<number> {
   checkEngine('reloadInWorker', engine);
-  const { expectedVersion, ...compile } = readOptions('reloadInWorker', options, { ...COMPILE_OPTIONS, expectedVersion: () => undefined });
+  // Every option is judged before the compile (a bad expectedVersion must not cost one).
+  const { expectedVersion, ...compile } = readOptions('reloadInWorker', options, { ...COMPILE_OPTIONS, expectedVersion: wholeNumber(1) });
+  const conflict = () => {
+    if (expectedVersion !== undefined && expectedVersion !== engine.version) {
+      throw new SgfilterError('VERSION_CONFLICT', `the policy is at version ${engine.version}, not ${expectedVersion as number}; reloadInWorker against the current version`);
+    }
+  };
+  conflict(); // already stale: refused before the compile
   const snapshot = await compileVia('reloadInWorker', config, compile);
   // A config reload compiled by our own worker: an engine's snapshot key does not apply.
   return publishCompiledSnapshot(engine, snapshot, expectedVersion === undefined ? {} : { expectedVersion: expectedVersion as number });
@@ -548,7 +558,7 @@ export async function createClassifierPool(config: EngineSource, options: Classi
   async function publish(next: EngineSource, publishOptions: ReloadOptions = {}): Promise<number> {
     check();
     const { expectedVersion } = readOptions('pool.publish', publishOptions, {
-      expectedVersion: (v) => (typeof v === 'number' && Number.isInteger(v) && v >= 1 ? undefined : 'a whole number >= 1'),
+      expectedVersion: wholeNumber(1),
     }) as ReloadOptions;
     const conflict = () => {
       if (expectedVersion !== undefined && expectedVersion !== current.version) {

@@ -17,9 +17,10 @@
  */
 import { SgfilterError, describeIssues, type Issue, type Path } from '../errors.js';
 import type { Config, Direction, DirectionInput, Instance, Rule, RuleSpec, SecurityGroup, SecurityGroupInput, InstanceInput, Warning } from '../types.js';
-import { validateGroupInput, validateInstanceInput, validateRuleInput } from '../config/parse.js';
+import { parseConfig, validateGroupInput, validateInstanceInput, validateRuleInput } from '../config/parse.js';
+import { isOwnedConfig, ownConfig } from '../config/owned.js';
 import { neverMatches, show, unknownFieldIssue } from '../config/rule.js';
-import { plainData } from '../config/plain.js';
+import { listOf, plainData, quote, quotedList } from '../config/plain.js';
 
 /**
  * One edit, as data: what the transaction methods record, and what
@@ -234,7 +235,7 @@ function configWarnings(groups: SecurityGroup[]): Warning[] {
     for (const dir of DIRECTIONS) {
       g[dir].forEach((r, ri) => {
         const why = neverMatches(r.protocol, r.peer);
-        if (why) out.push({ path: ['securityGroups', gi, dir, ri], message: `group "${g.id}" ${dir} rule ${ri}: ${why}` });
+        if (why) out.push({ path: ['securityGroups', gi, dir, ri], message: `group ${quote(g.id)} ${dir} rule ${ri}: ${why}` });
       });
     }
   });
@@ -266,7 +267,14 @@ export class PolicyTransaction {
   /** group id → path of the edit that removed it. */
   #removedBy = new Map<string, Path>();
 
+  /**
+   * `base`: the Config the edits apply to. One the library made (engine.config,
+   * parseConfig, an earlier commit) is used as it is: it is frozen, so its unchanged
+   * groups can be reused. Any other is copied and checked first (parseConfig; a
+   * CONFIG_INVALID error when it is not a Config or a config document).
+   */
   constructor(base: Config) {
+    base = isOwnedConfig(base) ? base : parseConfig(base);
     this.base = base;
     this.#groups = base.securityGroups.map((g) => workGroup(g, g));
     for (const g of this.#groups) this.#groupById.set(g.id, g);
@@ -454,7 +462,8 @@ export class PolicyTransaction {
       ? [{ id: 'default', securityGroups: securityGroups.map((g) => g.id) }]
       : this.#instances.map(builtInstance);
     return {
-      config: { securityGroups, instances, implicitInstance: this.#implicit, warnings: configWarnings(securityGroups) },
+      // Frozen and owned: the reused groups are the base's (owned, frozen), the rest was validated here.
+      config: ownConfig({ securityGroups, instances, implicitInstance: this.#implicit, warnings: configWarnings(securityGroups) }),
       changes: this.#changes,
     };
   }
@@ -483,8 +492,8 @@ export class PolicyTransaction {
     if (!this.#id(value, path, label, 'groupId')) return undefined;
     const g = this.#groupById.get(value);
     if (!g && !this.#badGroups.has(value)) {
-      const known = this.#groups.map((x) => x.id);
-      this.#issue('UNKNOWN_GROUP', path, `${label}: no group "${value}" (groups: ${known.join(', ') || 'none'})`, value, known.join(', '));
+      const known = listOf(this.#groups, (x) => quote(x.id));
+      this.#issue('UNKNOWN_GROUP', path, `${label}: no group ${quote(value)} (groups: ${known})`, value, known);
     }
     return g;
   }
@@ -494,8 +503,8 @@ export class PolicyTransaction {
     this.#makeExplicit();
     const i = this.#instances.find((x) => x.id === value);
     if (!i && !this.#badInstances.has(value)) {
-      const known = this.#instances.map((x) => x.id);
-      this.#issue('UNKNOWN_INSTANCE', path, `${label}: no instance "${value}" (instances: ${known.join(', ') || 'none'})`, value, known.join(', '));
+      const known = listOf(this.#instances, (x) => quote(x.id));
+      this.#issue('UNKNOWN_INSTANCE', path, `${label}: no instance ${quote(value)} (instances: ${known})`, value, known);
     }
     return i;
   }
@@ -618,7 +627,7 @@ export class PolicyTransaction {
     const validated = validateGroupInput(raw, gpath, `${label}, group`, this.#issues, this.#warnings);
     if (typeof rawId === 'string' && this.#groupById.has(rawId)) {
       const gi = this.#groups.findIndex((g) => g.id === rawId);
-      this.#issue('DUPLICATE_GROUP', [...gpath, 'id'], `${label}: group id "${rawId}" is already used by securityGroups[${gi}]; group ids must be unique (remove it first to replace it)`, rawId);
+      this.#issue('DUPLICATE_GROUP', [...gpath, 'id'], `${label}: group id ${quote(rawId)} is already used by securityGroups[${gi}]; group ids must be unique (remove it first to replace it)`, rawId);
     }
     const at = e.at === undefined ? this.#groups.length : this.#position(e.at, [...path, 'at'], label, 'position', this.#groups.length);
     if (this.#issues.length > before || !validated || at === undefined) {
@@ -649,7 +658,7 @@ export class PolicyTransaction {
     if (!inst || !okGroup) return;
     const gid = e.groupId;
     if (inst.securityGroups.includes(gid)) {
-      this.#issue('DUPLICATE_BINDING', [...path, 'groupId'], `${label}: instance "${inst.id}" already binds group "${gid}" (at priority ${inst.securityGroups.indexOf(gid)}); to change its priority, unbind it first or use setGroupOrder`, gid);
+      this.#issue('DUPLICATE_BINDING', [...path, 'groupId'], `${label}: instance ${quote(inst.id)} already binds group ${quote(gid)} (at priority ${inst.securityGroups.indexOf(gid)}); to change its priority, unbind it first or use setGroupOrder`, gid);
       return;
     }
     const at = e.at === undefined ? inst.securityGroups.length : this.#position(e.at, [...path, 'at'], label, 'priority position', inst.securityGroups.length);
@@ -667,7 +676,7 @@ export class PolicyTransaction {
     const k = inst.securityGroups.indexOf(e.groupId);
     if (k < 0) {
       if (!this.#badGroups.has(e.groupId)) {
-        this.#issue('GROUP_NOT_BOUND', [...path, 'groupId'], `${label}: instance "${inst.id}" does not bind group "${e.groupId}" (it binds: ${inst.securityGroups.join(', ') || 'nothing'})`, e.groupId);
+        this.#issue('GROUP_NOT_BOUND', [...path, 'groupId'], `${label}: instance ${quote(inst.id)} does not bind group ${quote(e.groupId)} (it binds: ${quotedList(inst.securityGroups, 'nothing')})`, e.groupId);
       }
       return;
     }
@@ -688,7 +697,7 @@ export class PolicyTransaction {
     const seen = new Set<string>();
     list.forEach((g: unknown, k) => {
       if (!this.#id(g, [...lpath, k], label, `securityGroups[${k}]`)) return;
-      if (seen.has(g)) this.#issue('DUPLICATE_BINDING', [...lpath, k], `${label}: group "${g}" is listed twice; list each group once, in priority order`, g);
+      if (seen.has(g)) this.#issue('DUPLICATE_BINDING', [...lpath, k], `${label}: group ${quote(g)} is listed twice; list each group once, in priority order`, g);
       seen.add(g);
     });
     if (!inst || this.#issues.length > before) return;
@@ -708,7 +717,7 @@ export class PolicyTransaction {
     const inst = validateInstanceInput(raw, ipath, `${label}, instance`, this.#issues);
     const existing = typeof rawId === 'string' ? this.#instances.findIndex((i) => i.id === rawId) : -1;
     if (existing >= 0) {
-      this.#issue('DUPLICATE_INSTANCE', [...ipath, 'id'], `${label}: instance id "${String(rawId)}" is already used by instances[${existing}]; instance ids must be unique`, rawId);
+      this.#issue('DUPLICATE_INSTANCE', [...ipath, 'id'], `${label}: instance id ${quote(String(rawId))} is already used by instances[${existing}]; instance ids must be unique`, rawId);
     }
     const at = e.at === undefined ? this.#instances.length : this.#position(e.at, [...path, 'at'], label, 'position', this.#instances.length);
     if (this.#issues.length > before || !inst || at === undefined) {
@@ -738,10 +747,12 @@ export class PolicyTransaction {
         if (this.#groupById.has(gid) || this.#badGroups.has(gid)) continue;
         const by = this.#boundBy.get(`${inst.id}\u0000${gid}`);
         if (by && !this.#removedBy.has(gid)) {
-          const known = this.#groups.map((g) => g.id);
-          this.#issue('UNKNOWN_GROUP', by, `update[${String(by[1])}]: instance "${inst.id}" would bind group "${gid}", which the policy does not define after this update (groups: ${known.join(', ') || 'none'})`, gid, known.join(', '));
+          const known = listOf(this.#groups, (g) => quote(g.id));
+          this.#issue('UNKNOWN_GROUP', by, `update[${String(by[1])}]: instance ${quote(inst.id)} would bind group ${quote(gid)}, which the policy does not define after this update (groups: ${known})`, gid, known);
         } else {
-          inUse.set(gid, [...(inUse.get(gid) ?? []), inst.id]);
+          const users = inUse.get(gid);
+          if (users) users.push(inst.id);
+          else inUse.set(gid, [inst.id]);
         }
       }
     }
@@ -749,7 +760,7 @@ export class PolicyTransaction {
       const by = this.#removedBy.get(gid) ?? ['update'];
       this.#issue(
         'GROUP_IN_USE', by,
-        `update[${String(by[1])}] removeGroup: group "${gid}" is still bound to instance${users.length === 1 ? '' : 's'} ${users.map((u) => `"${u}"`).join(', ')}; unbind it in the same update (unbindGroup or setGroupOrder) to remove it`,
+        `update[${String(by[1])}] removeGroup: group ${quote(gid)} is still bound to instance${users.length === 1 ? '' : 's'} ${quotedList(users)}; unbind it in the same update (unbindGroup or setGroupOrder) to remove it`,
         gid,
       );
     }

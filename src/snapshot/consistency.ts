@@ -22,6 +22,7 @@ import type { RuleRef } from '../compile/index.js';
 import type { Direction } from '../types.js';
 import type { SnapshotMeta } from './meta.js';
 import type { TableShape } from './table.js';
+import { quote, quotedList } from '../config/plain.js';
 
 const invalid = (message: string) => new SgfilterError('SNAPSHOT_INVALID', `invalid snapshot: table and metadata disagree: ${message}`);
 
@@ -33,7 +34,7 @@ export function checkConsistency(shape: TableShape, meta: SnapshotMeta, refs: Ru
       const ref = refs[id];
       if (ref === undefined) throw invalid(`classifier ${i}, box ${b}: rule id ${id}, but the config has ${refs.length} rules`);
       if (c.actions[b] !== (ref.action === 'accept' ? 1 : 0)) {
-        throw invalid(`classifier ${i}, box ${b}: action byte ${c.actions[b]}, but rule ${id} (group "${ref.groupId}" ${ref.direction} #${ref.ruleIndex}) is ${ref.action}`);
+        throw invalid(`classifier ${i}, box ${b}: action byte ${c.actions[b]}, but rule ${id} (group ${quote(ref.groupId)} ${ref.direction} #${ref.ruleIndex}) is ${ref.action}`);
       }
     }
   });
@@ -42,13 +43,13 @@ export function checkConsistency(shape: TableShape, meta: SnapshotMeta, refs: Ru
   const checked = new Set<string>();
   instances.forEach(([id, inbound, outbound], i) => {
     const inst = config.instances[i]!;
-    if (id !== inst.id) throw invalid(`instance ${i} is "${id}" in the chain list, "${inst.id}" in the config`);
+    if (id !== inst.id) throw invalid(`instance ${i} is ${quote(id)} in the chain list, ${quote(inst.id)} in the config`);
     for (const [dir, chain] of [['inbound', inbound], ['outbound', outbound]] as [Direction, number][]) {
-      if (chain >= shape.chains.length) throw invalid(`instance "${id}" ${dir}: chain ${chain}, the table has ${shape.chains.length}`);
+      if (chain >= shape.chains.length) throw invalid(`instance ${quote(id)} ${dir}: chain ${chain}, the table has ${shape.chains.length}`);
       const key = `${chain}\u0000${dir}\u0000${inst.securityGroups.join('\u0000')}`;
       if (checked.has(key)) continue;
       checked.add(key);
-      checkChain(shape, refs, chain, dir, inst.securityGroups, `instance "${id}" ${dir} (chain ${chain})`);
+      checkChain(shape, refs, chain, dir, inst.securityGroups, `instance ${quote(id)} ${dir} (chain ${chain})`);
     }
   });
 
@@ -62,15 +63,19 @@ export function checkConsistency(shape: TableShape, meta: SnapshotMeta, refs: Ru
 function checkChain(shape: TableShape, refs: RuleRef[], chain: number, dir: Direction, groups: string[], where: string): void {
   const rank = new Map(groups.map((g, i) => [g, i]));
   let lastGroup = 0;
-  let lastRule = 0;
+  let lastRule = -1;
   for (const link of shape.chains[chain]!) {
     const ids = shape.classifiers[link]!.ruleIds;
     for (let b = 0; b < ids.length; b++) {
       const ref = refs[ids[b]!]!;
       const g = rank.get(ref.groupId);
-      const what = () => `classifier ${link}, box ${b}: rule ${ids[b]} (group "${ref.groupId}" ${ref.direction} #${ref.ruleIndex})`;
-      if (ref.direction !== dir || g === undefined) throw invalid(`${where}: ${what()} is not an ${dir} rule of its groups (${groups.join(', ') || 'none'})`);
+      const what = () => `classifier ${link}, box ${b}: rule ${ids[b]} (group ${quote(ref.groupId)} ${ref.direction} #${ref.ruleIndex})`;
+      if (ref.direction !== dir || g === undefined) throw invalid(`${where}: ${what()} is not an ${dir} rule of its groups (${quotedList(groups)})`);
+      // Strictly later, but for the boxes of one rule side by side in one classifier
+      // (a ping rule is two: ICMP and ICMPv6): a rule is never tried twice.
+      const again = g === lastGroup && ref.ruleIndex === lastRule && b > 0 && ids[b - 1] === ids[b];
       if (g < lastGroup || (g === lastGroup && ref.ruleIndex < lastRule)) throw invalid(`${where}: ${what()} comes after a rule of higher priority`);
+      if (g === lastGroup && ref.ruleIndex === lastRule && !again) throw invalid(`${where}: ${what()} is tried twice`);
       lastGroup = g;
       lastRule = ref.ruleIndex;
     }

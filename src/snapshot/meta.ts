@@ -11,6 +11,8 @@
  * JSON reaches an engine but the fields read.
  */
 import { formatPath, SgfilterError, type Path } from '../errors.js';
+import { quote } from '../config/plain.js';
+import { ownConfig } from '../config/owned.js';
 import type { CompiledPolicy, RuleRef } from '../compile/index.js';
 import type { AddressRange, AddressSet, Config, Direction, Instance, Interval, ProtocolMatch, Rule, SecurityGroup, Warning } from '../types.js';
 
@@ -64,7 +66,7 @@ class MetaReader {
   }
 
   show(v: unknown): string {
-    if (typeof v === 'string') return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v);
+    if (typeof v === 'string') return quote(v, 40);
     if (Array.isArray(v)) return 'a list';
     if (v === null) return 'null';
     return typeof v === 'object' ? 'an object' : String(v);
@@ -329,5 +331,6 @@ export function decodeMeta(bytes: Uint8Array): SnapshotMeta {
   const s = m.record(top.stats, 'stats', STATS_FIELDS);
   m.at.push('stats');
   const stats = Object.fromEntries(STATS_FIELDS.map((k) => [k, m.int(s[k], k, 0, Number.MAX_SAFE_INTEGER)])) as unknown as SnapshotMeta['stats'];
-  return { config, instances, stats };
+  // The config is the library's from here on (read strictly into fresh objects): frozen and owned.
+  return { config: ownConfig(config), instances, stats };
 }

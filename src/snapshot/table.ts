@@ -35,6 +35,25 @@
  * Every structure must start 8-byte aligned (16 for summaries, as the compiler writes
  * them) and no two may overlap: each is claimed once in a bitmap of 8-byte units. So
  * checking costs time linear in the table, and no index can reach into a neighbour.
+ *
+ * Lookup work. "Bounded" must also mean small: a chain that links one classifier a
+ * million times is inside its bytes, yet each lookup would run it a million times
+ * (32 ms per flow). So a chain may link a classifier only once and only one with
+ * boxes (the compiler links neither twice nor empty ones), and its work is bounded:
+ *
+ *   work(classifier) = 1 + Σ over consulted dimensions (steps + words)
+ *     steps: ADDRESS  the longest walk of its IPv4 or IPv6 trie, in nodes visited
+ *                     (plus one for the direct level), found in the node walk below
+ *            INTERVAL ceil(log2(count)) + 1 (the binary search)
+ *            DIRECT   1
+ *     words: u64 words of a box bitmap (the scan reads at most that many per
+ *            dimension, dense or aggregated)
+ *   work(chain) = Σ work(classifier) over its links     ≤ MAX_LOOKUP_WORK
+ *
+ * which is what classifyBlock (assembly/classify.ts) and trieLookup do for one flow,
+ * step for step, in the worst case. The compiler refuses a config whose table would
+ * break the bound (TABLE_TOO_LARGE, issue LOOKUP_TOO_SLOW), so every table it writes
+ * loads.
  * What needs the rules (rule ids in range, actions agreeing with them, chains matching
  * the instances' groups) is checked in ./consistency.ts.
  */
@@ -42,11 +61,21 @@ import * as L from '../../assembly/layout.js';
 import { DENSE_MAX_WORDS } from '../compile/index.js';
 import { SgfilterError } from '../errors.js';
 
+/**
+ * Most lookup work (see the file comment) one flow may cost: steps summed over the
+ * classifiers of its chain. 2^22 is far above what real policies need (a chain of
+ * 10,000 one-group classifiers is about 200,000) and a few milliseconds of one core
+ * at worst.
+ */
+export const MAX_LOOKUP_WORK = 1 << 22;
+
 /** What the consistency check needs from a table that passed. */
 export interface TableShape {
-  classifiers: { ruleIds: Uint32Array; actions: Uint8Array }[];
+  classifiers: { ruleIds: Uint32Array; actions: Uint8Array; work: number }[];
   /** Per chain, its classifier indexes in priority order. */
   chains: Uint32Array[];
+  /** Per chain, the lookup work of one flow (file comment). */
+  work: number[];
 }
 
 const DIM_NAMES = ['remote', 'local', 'protocol', 'port', 'sourcePort', 'icmpType', 'icmpCode'];
@@ -106,8 +135,12 @@ class TableReader {
   }
 }
 
-/** Checks the TABLE in `table` (its own buffer, offset 0); throws SNAPSHOT_INVALID saying where. */
-export function validateTable(table: Uint8Array): TableShape {
+/**
+ * Checks the TABLE in `table` (its own buffer, offset 0); throws SNAPSHOT_INVALID saying
+ * where. A chain whose lookup work is past `maxWork` is refused too (the compiler
+ * passes Infinity and judges the work itself, naming instances).
+ */
+export function validateTable(table: Uint8Array, maxWork = MAX_LOOKUP_WORK): TableShape {
   const len = table.length;
   if (len < L.TABLE_HEADER_SIZE || len % 8 !== 0) throw invalid(`${len} bytes is not a table (a multiple of 8, at least ${L.TABLE_HEADER_SIZE})`);
   const t = new TableReader(table);
@@ -128,17 +161,29 @@ export function validateTable(table: Uint8Array): TableShape {
   const nChains = t.word(chainDir, 'chain count');
   t.claim(chainDir, 4 + nChains * 4, `the chain directory (${nChains} chains)`);
   const chains: Uint32Array[] = [];
+  const work: number[] = [];
+  /** Per classifier: 1 + the last chain that linked it (a repeat within a chain is refused). */
+  const linkedBy = new Uint32Array(nCls);
   for (let c = 0; c < nChains; c++) {
     const at = t.u32[(chainDir >>> 2) + 1 + c]!;
     const count = t.word(at, `chain ${c}`);
     t.claim(at, 4 + count * 4, `chain ${c} (${count} classifiers)`);
     const links = t.u32.subarray((at >>> 2) + 1, (at >>> 2) + 1 + count);
+    let sum = 0;
     for (let k = 0; k < count; k++) {
-      if (links[k]! >= nCls) throw invalid(`chain ${c}, link ${k}: classifier ${links[k]} of ${nCls}`);
+      const link = links[k]!;
+      if (link >= nCls) throw invalid(`chain ${c}, link ${k}: classifier ${link} of ${nCls}`);
+      if (linkedBy[link] === c + 1) throw invalid(`chain ${c}, link ${k}: classifier ${link} is linked twice; a chain tries each classifier once`);
+      linkedBy[link] = c + 1;
+      const cls = classifiers[link]!;
+      if (cls.ruleIds.length === 0) throw invalid(`chain ${c}, link ${k}: classifier ${link} has no boxes; a chain links only classifiers that can match (compile the policy again if this table is from an older sgfilter)`);
+      sum += cls.work;
+      if (sum > maxWork) throw invalid(`chain ${c}: lookup work past ${maxWork.toLocaleString('en-US')} steps per flow at link ${k} of ${count}; a table may cost at most that (MAX_LOOKUP_WORK)`);
     }
     chains.push(links);
+    work.push(sum);
   }
-  return { classifiers, chains };
+  return { classifiers, chains, work };
 }
 
 function validateClassifier(t: TableReader, at: number, index: number): TableShape['classifiers'][number] {
@@ -166,13 +211,15 @@ function validateClassifier(t: TableReader, at: number, index: number): TableSha
   const bad = actions.findIndex((a) => a > 1);
   if (bad >= 0) throw invalid(`${where}: box ${bad} has action byte ${actions[bad]}, not 0 (drop) or 1 (accept)`);
 
+  let work = 1;
   for (let d = 0; d < L.DIM_COUNT; d++) {
-    if ((mask >>> d) & 1) validateDim(t, at + L.CLS_DIMS_AT + d * L.DIM_SIZE, d, boxes, words, dense === 1, `${where}, ${DIM_NAMES[d]} dimension`);
+    if ((mask >>> d) & 1) work += words + validateDim(t, at + L.CLS_DIMS_AT + d * L.DIM_SIZE, d, boxes, words, dense === 1, `${where}, ${DIM_NAMES[d]} dimension`);
   }
-  return { ruleIds: u32.subarray(ruleIdsAt >>> 2, (ruleIdsAt >>> 2) + boxes), actions };
+  return { ruleIds: u32.subarray(ruleIdsAt >>> 2, (ruleIdsAt >>> 2) + boxes), actions, work };
 }
 
-function validateDim(t: TableReader, dim: number, d: number, boxes: number, words: number, dense: boolean, where: string): void {
+/** Checks one dimension; returns the most lookup steps a flow can take in it. */
+function validateDim(t: TableReader, dim: number, d: number, boxes: number, words: number, dense: boolean, where: string): number {
   const u32 = t.u32;
   const field = (off: number) => u32[(dim + off) >>> 2]!;
   const kind = field(L.DIM_KIND_AT);
@@ -185,10 +232,10 @@ function validateDim(t: TableReader, dim: number, d: number, boxes: number, word
 
   if (d === L.DIM_REMOTE || d === L.DIM_LOCAL) {
     if (kind !== L.DIM_KIND_ADDRESS) throw invalid(`${where}: kind ${kind}; an address dimension is kind ${L.DIM_KIND_ADDRESS} (ADDRESS)`);
-    validateTrie(t, field(L.DIM_TRIE4_AT), classes, 32, `${where}, IPv4 trie`);
-    validateTrie(t, field(L.DIM_TRIE6_AT), classes, L.TRIE_MAX_BITS, `${where}, IPv6 trie`);
+    const steps4 = validateTrie(t, field(L.DIM_TRIE4_AT), classes, 32, `${where}, IPv4 trie`);
+    const steps6 = validateTrie(t, field(L.DIM_TRIE6_AT), classes, L.TRIE_MAX_BITS, `${where}, IPv6 trie`);
     checkClass(field(L.DIM_ABSENT_AT), 'the class of flows without an address');
-    return;
+    return Math.max(steps4, steps6);
   }
   const domain = DOMAIN[d]!;
   const count = field(L.DIM_COUNT_AT);
@@ -198,6 +245,7 @@ function validateDim(t: TableReader, dim: number, d: number, boxes: number, word
     t.claim(at, count * 2, `${where}: direct table`);
     const entries = t.u16.subarray(at >>> 1, (at >>> 1) + count);
     for (let v = 0; v < count; v++) if (entries[v]! >= classes) checkClass(entries[v]!, `value ${v}`);
+    return 1;
   } else if (kind === L.DIM_KIND_INTERVAL) {
     if (count < 1 || count > domain) throw invalid(`${where}: ${count} intervals; 1 to ${domain} expected`);
     const boundsAt = field(L.DIM_BOUNDS_AT);
@@ -212,9 +260,9 @@ function validateDim(t: TableReader, dim: number, d: number, boxes: number, word
       if (bounds[i]! >= domain) throw invalid(`${where}: interval ${i} starts at ${bounds[i]}, past the domain's last value ${domain - 1}`);
       checkClass(classOf[i]!, `interval ${i}`);
     }
-  } else {
-    throw invalid(`${where}: kind ${kind}; a ${DIM_NAMES[d]} dimension is kind ${L.DIM_KIND_INTERVAL} (INTERVAL) or ${L.DIM_KIND_DIRECT} (DIRECT)`);
+    return Math.ceil(Math.log2(count)) + 1;
   }
+  throw invalid(`${where}: kind ${kind}; a ${DIM_NAMES[d]} dimension is kind ${L.DIM_KIND_INTERVAL} (INTERVAL) or ${L.DIM_KIND_DIRECT} (DIRECT)`);
 }
 
 /** Bits of word `w` (of a class bitmap) that stand for boxes ≥ `boxes`: must be zero. */
@@ -289,8 +337,11 @@ function validateAggregated(t: TableReader, dim: number, classes: number, boxes:
   }
 }
 
-/** A poptrie (layout.ts, TRIE and NODE) whose walks end inside it by bit `bits`. */
-function validateTrie(t: TableReader, at: number, classes: number, bits: number, where: string): void {
+/**
+ * A poptrie (layout.ts, TRIE and NODE) whose walks end inside it by bit `bits`.
+ * Returns the longest walk, in nodes visited (the direct level counts one).
+ */
+function validateTrie(t: TableReader, at: number, classes: number, bits: number, where: string): number {
   t.claim(at, L.TRIE_SIZE, where);
   const u32 = t.u32;
   const field = (off: number) => u32[(at + off) >>> 2]!;
@@ -305,11 +356,15 @@ function validateTrie(t: TableReader, at: number, classes: number, bits: number,
   for (let i = 0; i < leafCount; i++) {
     if (leaves[i]! >= classes) throw invalid(`${where}: leaf ${i} is class ${leaves[i]}, past its ${classes} classes`);
   }
-  // Deepest bit offset each node is entered at (-1: not reachable).
+  // Deepest bit offset each node is entered at (-1: not reachable), and the most
+  // steps a walk takes to reach it (the node itself included).
   const entry = new Int32Array(nodeCount).fill(-1);
-  const enter = (node: number, o: number, from: string) => {
+  const steps = new Int32Array(nodeCount);
+  let longest = 0;
+  const enter = (node: number, o: number, from: string, s: number) => {
     if (o > bits) throw invalid(`${where}: ${from} enters node ${node} at bit ${o}, past the address's ${bits} bits`);
     if (o > entry[node]!) entry[node] = o;
+    if (s > steps[node]!) steps[node] = s;
   };
   if (directBits === L.TRIE_DIRECT_BITS) {
     const directAt = field(L.TRIE_DIRECT_AT);
@@ -323,11 +378,13 @@ function validateTrie(t: TableReader, at: number, classes: number, bits: number,
         if (c >= classes) throw invalid(`${where}: direct entry ${i} is class ${c}, past its ${classes} classes`);
       } else if (e >= nodeCount) {
         throw invalid(`${where}: direct entry ${i} points at node ${e} of ${nodeCount}`);
-      } else enter(e, directBits, `direct entry ${i}`);
+      } else enter(e, directBits, `direct entry ${i}`, 2);
     }
+    longest = 1;
   } else if (directBits === 0) {
     if (nodeCount === 0) throw invalid(`${where}: no root node`);
     entry[0] = 0;
+    steps[0] = 1;
   } else {
     throw invalid(`${where}: directBits ${directBits}, not 0 or ${L.TRIE_DIRECT_BITS}`);
   }
@@ -342,19 +399,21 @@ function validateTrie(t: TableReader, at: number, classes: number, bits: number,
     const base1 = u32[w + (L.NODE_BASE1_AT >>> 2)]!;
     const base0 = u32[w + (L.NODE_BASE0_AT >>> 2)]!;
     const o = entry[i]!;
+    const s = steps[i]!;
+    if (s > longest) longest = s;
     const node = `node ${i}`;
     if (base0 & L.NODE_SKIP_FLAG) {
       if (lHi !== 0 || lLo < 1 || lLo > 64) throw invalid(`${where}: skip ${node} skips ${lHi ? `${lHi}·2^32+` : ''}${lLo} bits, not 1..64`);
       const leaf = (base0 & ~L.NODE_SKIP_FLAG) >>> 0;
       if (leaf >= leafCount) throw invalid(`${where}: skip ${node}'s leaf ${leaf} is past the ${leafCount} leaves`);
       if (base1 <= i || base1 >= nodeCount) throw invalid(`${where}: skip ${node} continues at node ${base1}; a later node of ${nodeCount} expected`);
-      if (o >= 0) enter(base1, o + lLo, `skip ${node}`);
+      if (o >= 0) enter(base1, o + lLo, `skip ${node}`, s + 1);
       continue;
     }
     const children = popcount32(vLo) + popcount32(vHi);
     if (children > 0) {
       if (base1 <= i || base1 + children > nodeCount) throw invalid(`${where}: ${node}'s ${children} children start at node ${base1}; later nodes of ${nodeCount} expected`);
-      if (o >= 0) for (let c = 0; c < children; c++) enter(base1 + c, o + L.TRIE_STRIDE, node);
+      if (o >= 0) for (let c = 0; c < children; c++) enter(base1 + c, o + L.TRIE_STRIDE, node, s + 1);
     }
     if (children < 64) {
       // The lowest slot that is a leaf needs a leaf-run bit at or below it (leaf index
@@ -368,4 +427,5 @@ function validateTrie(t: TableReader, at: number, classes: number, bits: number,
       if (base0 + runs > leafCount) throw invalid(`${where}: ${node}'s ${runs} leaf runs start at leaf ${base0}, past the ${leafCount} leaves`);
     }
   }
+  return longest;
 }
