@@ -44,7 +44,8 @@ export { Tracker, DEFAULT_TIMEOUTS, type TrackerOptions, type ConnectionTimeouts
 export { PacketBatch, createPacketBatch, type PacketBatchInput, type PacketInput } from './packets/batch.js';
 export { PacketVerdicts, PACKET_REASONS, type PacketVerdict, type PacketReason } from './packets/verdicts.js';
 export { parseConfig, safeParseConfig, parseConfigText, type ParseResult } from './config/parse.js';
-export { loadConfigFile, safeLoadConfigFile } from './node/config-file.js';
+export { loadConfigFile, safeLoadConfigFile, type ConfigFileOptions } from './node/config-file.js';
+export type { ConfigFormat } from './node/config-bytes.js';
 export { referenceClassify, referenceExplain, type Explanation } from './reference.js';
 export { compilePolicy, type CompiledPolicy, type CompileOptions, type RuleRef, type TableStats } from './compile/index.js';
 export { SgfilterError, ErrorCodes, IssueCodes, formatPath, type Issue, type ErrorCode, type IssueCode, type Path } from './errors.js';

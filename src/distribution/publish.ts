@@ -38,6 +38,7 @@ export interface PolicyWriter {
   put(key: string, value: Uint8Array): Promise<void>;
 }
 
+/** Options of publishPolicy: the layout's prefix, the time stamp, and the compile options (maxTableBytes, mergeMaxOrders). */
 export interface PublishOptions extends CompileOptions {
   /** Key prefix of the layout, default "policy:". */
   prefix?: string;
@@ -47,17 +48,21 @@ export interface PublishOptions extends CompileOptions {
   maxSkips?: number;
 }
 
+/** What publishPolicy (and `sgfilter publish`) did. */
 export interface PublishResult {
   /** The version published. */
   version: number;
   /** The version that was current before, null when the store had none. */
   previousVersion: number | null;
-  /** SHA-256 of the snapshot (lowercase hex) and its length. */
+  /** SHA-256 of the snapshot, lowercase hex. */
   sha256: string;
+  /** Length of the snapshot in bytes. */
   bytes: number;
-  /** The keys written: the snapshot's, then the version key. */
+  /** The key the snapshot was written to (`policy:<version>`), first. */
   snapshotKey: string;
+  /** The version key (`policy:current`), written last: readers see the new version from then on. */
   versionKey: string;
+  /** The version key's publishedAt: ISO 8601 UTC (`Date.toISOString`). */
   publishedAt: string;
   /** Snapshot keys skipped because an interrupted publish had left them. */
   skipped: string[];

@@ -44,6 +44,7 @@ import { kvStore, r2Store, urlStore, type FetchLike, type KvNamespaceLike, type 
 
 /** What `ctx` a Workers fetch handler gets: checks started by a request stay alive through it. */
 export interface WaitUntilContext {
+  /** Keeps the isolate working on `promise` after the response is sent (a background version check). */
   waitUntil(promise: Promise<unknown>): void;
 }
 
@@ -65,8 +66,32 @@ export interface ActivePolicy {
 
 /** What a source reports (onEvent): a version loaded, or a check that kept the policy it had. */
 export type PolicyEvent =
-  | { type: 'loaded'; version: number; previousVersion: number | null; sha256: string; bytes: number; ms: number }
-  | { type: 'failed'; code: ErrorCode; message: string; offeredVersion: number | null; keptVersion: number | null };
+  | {
+    /** A version was verified and swapped in. */
+    type: 'loaded';
+    /** The published version now in use. */
+    version: number;
+    /** The version it replaced, null for this isolate's first load. */
+    previousVersion: number | null;
+    /** SHA-256 of its snapshot, lowercase hex. */
+    sha256: string;
+    /** Bytes of its snapshot. */
+    bytes: number;
+    /** Milliseconds from the start of the check to the swap (reads, digest, signature, load). */
+    ms: number;
+  }
+  | {
+    /** A check failed; the policy in use (if any) is kept. */
+    type: 'failed';
+    /** Why: POLICY_STORE (a read failed or passed `timeoutMs`), POLICY_INVALID, SNAPSHOT_UNSIGNED, SNAPSHOT_SIGNATURE, SNAPSHOT_INVALID, SNAPSHOT_KEY, ... */
+    code: ErrorCode;
+    /** The error's message (names the key and what was wrong, never the key's bytes). */
+    message: string;
+    /** The version the version key named, null when it could not be read. */
+    offeredVersion: number | null;
+    /** The version still in use, null when this isolate has none (requests fail closed). */
+    keptVersion: number | null;
+  };
 
 /** createPolicySource's options. Exactly one of `kv`, `r2`, `url`. */
 export interface PolicySourceOptions {
@@ -98,7 +123,10 @@ export interface PolicySourceOptions {
   /** Largest snapshot accepted, bytes, default 25 MiB (the Workers KV value limit). */
   maxSnapshotBytes?: number;
   /** Options of each version's engine (windowFlows, maxTableBytes, a wasm module). */
-  engine?: EngineOptions & { wasm?: WebAssembly.Module };
+  engine?: EngineOptions & {
+    /** The compiled matcher (in workers, the edge entry's own import; rarely needed). */
+    wasm?: WebAssembly.Module;
+  };
   /** Called on each load and each failure; default: one console line (failures repeated within 60 s are not repeated). */
   onEvent?: (event: PolicyEvent) => void;
 }
@@ -107,14 +135,23 @@ export interface PolicySourceOptions {
 export interface PolicySourceStatus {
   /** Published version in use, null before the first load. */
   version: number | null;
+  /** SHA-256 of the snapshot in use (lowercase hex), null before the first load. */
   sha256: string | null;
+  /** Date.now() when the version in use was swapped in, null before the first load. */
   loadedAt: number | null;
   /** Date.now() when the last check began, null before any. */
   checkedAt: number | null;
   /** Whether a check is running. */
   checking: boolean;
   /** The last failure since the last successful check, or null. */
-  lastError: { code: ErrorCode; message: string; at: number } | null;
+  lastError: {
+    /** Its code (as in {@link PolicyEvent} `failed`). */
+    code: ErrorCode;
+    /** Its message. */
+    message: string;
+    /** Date.now() when it happened. */
+    at: number;
+  } | null;
   /** Where the policy comes from: "KV namespace", "R2 bucket" or the base URL. */
   store: string;
 }
@@ -188,6 +225,16 @@ function defaultLogger(): (event: PolicyEvent) => void {
 const asSgfilterError = (e: unknown): SgfilterError =>
   e instanceof SgfilterError ? e : new SgfilterError('POLICY_STORE', `unexpected error: ${errorText(e)}`);
 
+/**
+ * A policy source: the policy of an edge isolate, read from Workers KV, R2 or a URL
+ * where `sgfilter publish` (or publishPolicy) puts signed snapshots, verified with the
+ * key, cached per isolate and kept current. Made by `createPolicySource(options)`;
+ * keep one per isolate (module scope). `current(ctx)` gives the policy in use (waiting
+ * only for this isolate's first load); a check for a new version runs in the
+ * background at most every `refreshSeconds`. Anything refused keeps the policy in use
+ * and is reported through `onEvent`; with no policy loaded, `current` rejects with
+ * POLICY_UNAVAILABLE (fail closed). Layout and timing: README, "Across the edge".
+ */
 export class PolicySource {
   readonly #store: PolicyStore;
   readonly #keys: PolicyKeys;
@@ -263,6 +310,7 @@ export class PolicySource {
     return this.#active;
   }
 
+  /** The source's state now (version in use, last check, last error, store): a fresh object, for status pages and tests. */
   status(): PolicySourceStatus {
     const a = this.#active;
     const e = this.#lastError;

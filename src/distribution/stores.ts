@@ -13,17 +13,21 @@ import { describeValue, errorText } from '../describe.js';
 
 /** The part of a Workers KV namespace binding a policy source uses. */
 export interface KvNamespaceLike {
+  /** The value at `key` as bytes, or null when there is none (KVNamespace.get with type 'arrayBuffer'). */
   get(key: string, options: { type: 'arrayBuffer' }): Promise<ArrayBuffer | null>;
 }
 
 /** The part of an R2 object body a policy source uses. */
 export interface R2ObjectBodyLike {
+  /** The object's length in bytes (checked against maxSnapshotBytes before the body is read). */
   readonly size: number;
+  /** The object's bytes. */
   arrayBuffer(): Promise<ArrayBuffer>;
 }
 
 /** The part of an R2 bucket binding a policy source uses. */
 export interface R2BucketLike {
+  /** The object named `key`, or null when there is none (R2Bucket.get). */
   get(key: string): Promise<R2ObjectBodyLike | null>;
 }
 

@@ -15,14 +15,22 @@ import type { TrustFunction } from './trust.js';
 
 /** The parts of an express request the guard reads. */
 export interface ExpressRequestLike extends NodeRequestLike {
-  readonly app?: { get(setting: string): unknown };
+  /** The express application: its compiled `trust proxy` setting is used when the guard has no `trustProxy`. */
+  readonly app?: {
+    /** An application setting (`'trust proxy fn'`). */
+    get(setting: string): unknown;
+  };
 }
 
 /** The parts of a Node response the guard writes to. */
 export interface NodeResponseLike {
+  /** Set to the drop response's status. */
   statusCode: number;
+  /** When true, the status and headers are gone: the response is only ended. */
   readonly headersSent?: boolean;
+  /** Sets one header of the drop response. */
   setHeader(name: string, value: string): unknown;
+  /** Sends the drop response's body and ends the response. */
   end(body?: string): unknown;
 }
 

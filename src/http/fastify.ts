@@ -18,6 +18,11 @@ import { checkEngine, invalidArgument } from '../node/options.js';
 import { createGuardCore, nodeFacts, type NodeRequestLike, type RequestGuardOptions } from './guard.js';
 import { compileTrust } from './trust.js';
 
+/**
+ * Options of the fastify plugin: the request guard's, plus the engine (fastify passes
+ * options to register(), not to a factory). `trustProxy` is refused when fastify's own
+ * trustProxy is set: the guard then follows fastify's (what request.ip says).
+ */
 export interface FastifyGuardOptions extends RequestGuardOptions {
   /** The engine whose policy applies. */
   engine: Engine;
@@ -25,6 +30,7 @@ export interface FastifyGuardOptions extends RequestGuardOptions {
 
 /** The parts of a fastify request the guard reads. */
 export interface FastifyRequestLike {
+  /** The Node request under fastify's (its socket and headers). */
   readonly raw: NodeRequestLike;
   /** Present when fastify's trustProxy is set: fastify's own walk (peer first, client last). */
   readonly ips?: readonly string[];
@@ -32,15 +38,21 @@ export interface FastifyRequestLike {
 
 /** The parts of a fastify reply the guard writes to. */
 export interface FastifyReplyLike {
+  /** Sets the drop response's status. */
   code(status: number): unknown;
+  /** Sets one header of the drop response. */
   header(name: string, value: string): unknown;
+  /** Sends the drop response's body. */
   send(body?: string): unknown;
 }
 
 /** The parts of a fastify instance the plugin uses. */
 export interface FastifyInstanceLike {
+  /** Whether requests carry `name` (`ips` tells that fastify's trustProxy is set). */
   hasRequestDecorator(name: string): boolean;
+  /** Adds `fastify.sgfilter` ({@link FastifyGuardDecoration}). */
   decorate(name: string, value: unknown): unknown;
+  /** Adds the `onRequest` hook that classifies each request before its body is read. */
   addHook(name: 'onRequest', hook: (request: FastifyRequestLike, reply: FastifyReplyLike, done: (error?: Error) => void) => void): unknown;
 }
 

@@ -47,6 +47,12 @@ export interface DropResponse {
   headers: Record<string, string>;
 }
 
+/**
+ * Options of createRequestGuard, expressGuard and honoGuard (fastifyGuard's add
+ * `engine`). Read once, as own properties, when the guard is set up: an unknown name
+ * (with the closest known one) or a value of the wrong kind is `INVALID_ARGUMENT`
+ * naming the option; an instance the policy lacks is `UNKNOWN_INSTANCE`.
+ */
 export interface RequestGuardOptions {
   /** The instance whose policy applies (default: the config's first instance). Must exist when the guard is set up. */
   instance?: string;
@@ -68,7 +74,14 @@ export interface RequestGuardOptions {
    */
   port?: number | 'local' | 'forwarded';
   /** What a dropped request gets (default 403 "Forbidden\n", text/plain, no-store). */
-  dropResponse?: { status?: number; body?: string; headers?: Record<string, string> };
+  dropResponse?: {
+    /** HTTP status, a whole number 300-599 (default 403). */
+    status?: number;
+    /** Response body (default "Forbidden\n"). */
+    body?: string;
+    /** Headers added to (and replacing) the defaults `content-type: text/plain; charset=utf-8` and `cache-control: no-store`. */
+    headers?: Record<string, string>;
+  };
   /** Called for each dropped request, before the drop response is sent. */
   onDrop?: (decision: RequestDecision) => void;
   /** Called for each accepted request, before it goes on to the routes. */
@@ -104,7 +117,9 @@ export interface RequestDecision<R = unknown> {
 export interface RequestFacts {
   /** The address of the connection's peer, as the runtime reports it (a Node socket's remoteAddress), or what the platform vouches for. */
   peer: string | undefined;
+  /** The peer's port (a Node socket's remotePort): the flow's `sourcePort` when no proxy stood between. */
   peerPort?: number;
+  /** The server's own address the connection arrived on (a Node socket's localAddress): the flow's `local`. */
   localAddress?: string;
   /** The port the connection was accepted on. */
   localPort?: number;
@@ -148,12 +163,18 @@ interface Connection {
 
 /** The parts of a Node request (http.IncomingMessage, http2 compat) the guard reads. */
 export interface NodeRequestLike {
+  /** The connection (a net.Socket or TLS socket); missing or without a peer address: the request is dropped. */
   readonly socket?: {
+    /** The peer's address, as Node reports it (`::ffff:a.b.c.d` is read as IPv4). */
     readonly remoteAddress?: string;
+    /** The peer's port. */
     readonly remotePort?: number;
+    /** The server's address the connection arrived on. */
     readonly localAddress?: string;
+    /** The server's port the connection arrived on: the flow's `port` by default. */
     readonly localPort?: number;
   } | null;
+  /** The request headers as Node gives them (lower-case names; repeated lines as a list). */
   readonly headers: Readonly<Record<string, string | string[] | undefined>>;
 }
 

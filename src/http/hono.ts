@@ -36,15 +36,24 @@ import { compileTrust } from './trust.js';
 
 /** The parts of a fetch Request the guard reads (workerd's, Node's, Miniflare's). */
 export interface FetchRequestLike {
+  /** The request URL: its scheme gives the flow's port in workers (443 https, 80 http). */
   readonly url: string;
-  readonly headers: { get(name: string): string | null };
+  /** The request headers. */
+  readonly headers: {
+    /** One header's value (repeated lines joined with ", "), or null. */
+    get(name: string): string | null;
+  };
   /** workerd / Cloudflare: what the platform says about the connection. */
   readonly cf?: unknown;
 }
 
 /** The parts of a hono Context the guard reads. */
 export interface HonoContextLike {
-  readonly req: { readonly raw: FetchRequestLike };
+  /** hono's request wrapper. */
+  readonly req: {
+    /** The fetch Request it wraps. */
+    readonly raw: FetchRequestLike;
+  };
   /** Bindings in workers; { incoming, outgoing } under @hono/node-server. */
   readonly env: unknown;
 }

@@ -18,6 +18,7 @@ import { PCAPNG_MAGIC } from '../capture/pcapng.js';
 import { fileErrorText } from './fs-errors.js';
 import { FileRefusal, MAX_CONFIG_FILE_BYTES, readRegularFile } from './read-file.js';
 
+/** The text format of a config file: JSON (with duplicate keys refused) or YAML 1.2 (core schema). */
 export type ConfigFormat = 'json' | 'yaml';
 
 /**

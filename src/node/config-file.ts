@@ -6,6 +6,7 @@ import { invalidArgument, oneOf, readOptions } from './options.js';
 
 export { MAX_CONFIG_FILE_BYTES } from './read-file.js';
 
+/** Options of loadConfigFile and safeLoadConfigFile (unknown names are INVALID_ARGUMENT). */
 export interface ConfigFileOptions {
   /** 'json' or 'yaml'; by default the name decides: .yaml/.yml is YAML, anything else JSON. */
   format?: ConfigFormat;

@@ -63,6 +63,7 @@ const CHECKED = Symbol('checked by createPacketBatch');
  * (which is checked again, byte by byte, in WASM), never where it reads.
  */
 export class PacketBatch {
+  /** Packets in the batch. */
   readonly length: number;
 
   /** @internal use createPacketBatch (a batch made any other way is refused) */

@@ -43,6 +43,12 @@ export interface ConnectionTimeouts {
   fragment: number;
 }
 
+/**
+ * The default idle timeouts, in seconds: the ones cloud security groups document (AWS
+ * publishes the same figures; docs/SEMANTICS.md, "State"). TCP established 432,000 (5
+ * days), TCP handshake 120, TCP closing 10, UDP one way 30, UDP both ways 180, ICMP echo
+ * 30, other protocols 600, fragment verdicts 30 (Linux's `ipfrag_time`). Frozen.
+ */
 export const DEFAULT_TIMEOUTS: Readonly<ConnectionTimeouts> = Object.freeze({
   tcpEstablished: 432_000,
   tcpHandshake: 120,
@@ -65,10 +71,18 @@ const TIMEOUT_CLASS: Readonly<Record<keyof ConnectionTimeouts, number>> = Object
   fragment: P.CLASS_FRAGMENT,
 });
 
+/**
+ * Options of `engine.createTracker(options)`. Every option is checked when the tracker
+ * is made: an unknown name, a count outside its range or a timeout that is not a
+ * positive number of seconds (at most 2^32) is `INVALID_ARGUMENT`; so is a `local`
+ * entry that is not an address, CIDR or range (with an issue per entry, path
+ * `["local", i]`), and an instance with no addresses at all (no packet could be its). An
+ * instance the policy lacks is `UNKNOWN_INSTANCE`.
+ */
 export interface TrackerOptions {
-  /** Connections tracked at most (SPEC §7 capacity); past it, opening packets are `table-full`. Default 65,536. */
+  /** Connections tracked at most, a whole number 0 to 2^24; past it, opening packets are `table-full`. Default 65,536 (each costs at most 72 bytes of WASM memory). */
   capacity?: number;
-  /** First-fragment verdicts remembered at most. Default 4,096. */
+  /** First-fragment verdicts remembered at most, a whole number 0 to 2^20. Default 4,096. */
   fragments?: number;
   /** Idle timeouts in seconds; each defaults to DEFAULT_TIMEOUTS. */
   timeouts?: Partial<ConnectionTimeouts>;
@@ -94,14 +108,19 @@ const STATES: readonly ConnectionState[] = ['tcp-handshake', 'tcp-established', 
 
 /** A tracked connection, as tracker.connections() lists it. */
 export interface TrackedConnection {
+  /** IP protocol number (6 TCP, 17 UDP, 1 ICMP, 58 ICMPv6, ...). */
   protocol: number;
+  /** The instance's address, as Node prints it (an IPv4-mapped address as IPv4). */
   local: string;
+  /** The peer's address, as Node prints it. */
   remote: string;
-  /** TCP/UDP ports; null for other protocols. */
+  /** The instance's TCP/UDP port; null for other protocols. */
   localPort: number | null;
+  /** The peer's TCP/UDP port; null for other protocols. */
   remotePort: number | null;
   /** ICMP/ICMPv6 echo identifier; null otherwise. */
   identifier: number | null;
+  /** Its state, which sets its idle timeout (see {@link ConnectionTimeouts}). */
   state: ConnectionState;
   /** Direction of the packet that opened it. */
   opener: Direction;
@@ -109,19 +128,38 @@ export interface TrackedConnection {
   expires: number;
 }
 
+/** What `tracker.stats()` returns: counts since the tracker was made (a fresh object each call). */
 export interface TrackerStats {
-  /** Connections tracked now, and the most there can be. */
+  /** Connections tracked now. */
   tracked: number;
+  /** The most connections there can be (the `capacity` option). */
   capacity: number;
-  /** Connections opened, expired, and removed by re-checks at publishes, since creation. */
+  /** Connections opened since creation. */
   opened: number;
+  /** Connections removed because their idle timeout passed. */
   expired: number;
+  /** Connections removed by `recheckOnPublish` at publishes. */
   removed: number;
-  fragments: { tracked: number; capacity: number; recorded: number; expired: number; unrecorded: number };
-  /** Packets and bytes (wire lengths) classified. */
+  /** The first-fragment verdicts (see {@link TrackerOptions.fragments}). */
+  fragments: {
+    /** First-fragment verdicts remembered now. */
+    tracked: number;
+    /** The most there can be (the `fragments` option). */
+    capacity: number;
+    /** First-fragment verdicts recorded since creation. */
+    recorded: number;
+    /** Verdicts forgotten after their 30 s (the `fragment` timeout). */
+    expired: number;
+    /** First fragments not remembered because the table was full (their later fragments are `fragment`). */
+    unrecorded: number;
+  };
+  /** Packets classified. */
   packets: number;
+  /** Bytes classified: the wire lengths (pcap orig_len) when given, else the captured lengths. */
   bytes: number;
+  /** Packets accepted, by reason. */
   accepted: Record<'rule' | 'established' | 'related', number>;
+  /** Packets dropped, by reason. */
   dropped: Record<'rule' | 'default' | 'malformed' | 'fragment' | 'table-full' | 'not-local' | 'not-ip', number>;
   /** Latest capture time seen (seconds), null before the first packet. */
   latestTime: number | null;
@@ -129,12 +167,17 @@ export interface TrackerStats {
 
 /** Hits of one rule: packets it decided and their bytes (reason `rule`, either action). */
 export interface RuleHit {
+  /** The rule's security group. */
   groupId: string;
+  /** The rule list it is in. */
   direction: Direction;
+  /** Its 0-based position in that list (as in verdicts). */
   ruleIndex: number;
   /** The rule's action in the published policy (null: the rule is gone since it was hit). */
   action: 'accept' | 'drop' | null;
+  /** Packets it decided since creation or the last `resetRuleHits()`. */
   packets: number;
+  /** Their bytes (wire lengths when given, else captured lengths). */
   bytes: number;
 }
 
@@ -219,12 +262,25 @@ const align16 = (n: number): number => (n + 15) & ~15;
 const MAX_WINDOW_PACKETS = 1 << 20;
 const MAX_WINDOW_BYTES = 64 << 20;
 
+/**
+ * A stateful packet filter for one instance of an engine: connection tracking as cloud
+ * security groups do it (docs/SEMANTICS.md, "State" and "Packets"). Made by
+ * `engine.createTracker(options)`; its connection table lives in the engine's WASM
+ * memory, sized once at creation. `classifyPackets(batch)` decodes, tracks and
+ * classifies a whole batch in one WASM call; state carries over from batch to batch and
+ * across policy publishes. Single-threaded, like its engine. `close()` frees it; every
+ * later call throws `TRACKER_CLOSED`.
+ */
 export class Tracker {
   /** The instance whose policy and addresses the tracker applies. */
   readonly instance: string;
+  /** Connections tracked at most (the `capacity` option). */
   readonly capacity: number;
+  /** First-fragment verdicts remembered at most (the `fragments` option). */
   readonly fragmentCapacity: number;
+  /** The idle timeouts in force, seconds (the options over {@link DEFAULT_TIMEOUTS}). Frozen. */
   readonly timeouts: Readonly<ConnectionTimeouts>;
+  /** Whether a publish removes the connections whose opening flow the new policy drops. */
   readonly recheckOnPublish: boolean;
   readonly #host: TrackerHost;
   readonly #x: PacketExports;

@@ -33,10 +33,15 @@ export const PACKET_REASONS: readonly PacketReason[] = Object.freeze(((): Packet
 
 /** One packet's verdict. `groupId`/`ruleIndex`/`direction` name the rule for reason `rule`, else null. */
 export interface PacketVerdict {
+  /** What happens to the packet. */
   action: Action;
+  /** Why (docs/SEMANTICS.md, "Packets"): `rule` and `default` come from the rules, the others from state or decoding. */
   reason: PacketReason;
+  /** The deciding rule's security group (reason `rule`), else null. */
   groupId: string | null;
+  /** The deciding rule's 0-based index in its group's list for `direction` (reason `rule`), else null. */
   ruleIndex: number | null;
+  /** The direction of the deciding rule's list (reason `rule`), else null. */
   direction: Direction | null;
 }
 
@@ -49,9 +54,13 @@ export interface PacketVerdict {
  * `verdict(i)` resolves them.
  */
 export class PacketVerdicts {
+  /** Packets answered (the batch's length). */
   readonly length: number;
+  /** Per packet: 1 accept, 0 drop. */
   readonly actions: Uint8Array;
+  /** Per packet: the reason's code, an index into {@link PACKET_REASONS}. */
   readonly reasons: Uint8Array;
+  /** Per packet: the tracker's id of the deciding rule for reason `rule`, else -1 (resolved by `verdict(i)`). */
   readonly ruleIds: Int32Array;
   /** Version of the policy the packets were classified with. */
   policyVersion = -1;

@@ -6,15 +6,9 @@
  *
  * For a fleet, src/worker.js reads signed policies from Workers KV instead, and every
  * isolate follows each `sgfilter publish`. This variant suits a single worker whose
- * policy changes with each deploy. To use it, set `main = "src/bundled-worker.js"` in
- * wrangler.toml and add the build step and module rules:
- *
- *   [build]
- *   command = "npx sgfilter compile policy.yaml -o policy.bin"
- *   [[rules]]
- *   type = "Data"
- *   globs = ["*.bin"]
- *   fallthrough = true
+ * policy changes with each deploy. Its wrangler config is wrangler.bundled.toml
+ * (`npm run deploy:bundled`): the [build] step compiles policy.yaml into policy.bin,
+ * and a module rule uploads it as Data beside the matcher's CompiledWasm module.
  *
  * ADMIN_TOKEN (a secret, `wrangler secret put ADMIN_TOKEN`) enables
  * POST /__sgfilter/policy with a snapshot as the body, to swap the policy at runtime
