@@ -84,10 +84,15 @@ const shellEnv = (dir: string) => ({
   NO_COLOR: '1',
 });
 
-function runShell(script: string, cwd: string, env: NodeJS.ProcessEnv, where: string): void {
+/** Runs a shell script; its standard output. */
+function runShell(script: string, cwd: string, env: NodeJS.ProcessEnv, where: string): string {
   const r = spawnSync('bash', ['-euo', 'pipefail', '-c', script], { cwd, env, encoding: 'utf8', timeout: BLOCK_TIMEOUT_MS });
   if (r.status !== 0) throw new Error(`${where}: exit ${r.status ?? r.signal}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`);
+  return r.stdout;
 }
+
+/** The standard output of the last sh block run in each workspace, for an `output` block after it. */
+const lastOutput = new Map<string, string>();
 
 /** The block as an ES module file in the workspace: `// →` claims turned into checks, TypeScript types stripped. */
 function moduleFile(block: Block, file: string, dir: string): string {
@@ -218,8 +223,7 @@ async function runBlock(block: Block, file: string, dir: string): Promise<void> 
         if (!lines.some((l) => bare(l) === without.line)) throw new Error(`${where}: no line "${without.line}" to leave out`);
         script = lines.filter((l) => bare(l) !== without.line).join('\n');
       }
-      if (clone) runShell(script, ROOT, { ...process.env, NO_COLOR: '1' }, where);
-      else runShell(script, dir, shellEnv(dir), where);
+      lastOutput.set(dir, clone ? runShell(script, ROOT, { ...process.env, NO_COLOR: '1' }, where) : runShell(script, dir, shellEnv(dir), where));
       return;
     }
     case 'ts':
@@ -233,8 +237,14 @@ async function runBlock(block: Block, file: string, dir: string): Promise<void> 
       else runModule(path, dir, where);
       return;
     }
-    case 'text':
+    case 'text': {
+      if (!block.annotations.some((a) => a.kind === 'output')) return;
+      const got = lastOutput.get(dir);
+      if (got === undefined) throw new Error(`${where}: an output block with no sh block run before it`);
+      const trim = (t: string) => t.replace(/\s+$/, '');
+      expect(trim(got), `${where}: the output shown is not what the command before it prints`).toBe(trim(block.text));
       return;
+    }
   }
 }
 
@@ -260,6 +270,10 @@ describe('docs code blocks', () => {
     await expect(runBlock(block('ts', 'const n: number = 1 + 1;\nn; // → 3\n'), 'harness.md', dir)).rejects.toThrow(/the docs show 3\n {2}but the code gives 2/);
     await runBlock(block('ts', 'const n: number = 1 + 1;\nn; // → 2\n'), 'harness.md', dir);
     await expect(runBlock(block('sh', 'false\n'), 'harness.md', dir)).rejects.toThrow(/exit 1/);
+    await runBlock(block('sh', 'echo hello\n'), 'harness.md', dir);
+    const output = (text: string): Block => ({ line: 9, lang: 'text', text, annotations: [{ kind: 'output' }] });
+    await runBlock(output('hello\n'), 'harness.md', dir);
+    await expect(runBlock(output('goodbye\n'), 'harness.md', dir)).rejects.toThrow(/not what the command before it prints/);
     await expect(runBlock(block('yaml', 'securityGroups:\n  - { id: sg, inbound: [{ protocol: TPC, source: any, action: accept }] }\n'), 'harness.md', dir)).rejects.toThrow(/refused/);
     expect(() => parseDocs('```\nx\n```\n', 'h.md')).toThrow(/needs a language/);
     expect(() => parseDocs('<!-- docs-test: skip -->\n```sh\nx\n```\n', 'h.md')).toThrow(/needs a reason/);
@@ -270,16 +284,29 @@ describe('docs code blocks', () => {
 
   it('prints every block it does not run, and why', () => {
     const lines: string[] = [];
+    let blocks = 0;
+    let notRun = 0;
     for (const [file, steps] of parsed) {
       for (const s of steps) {
         if (s.type !== 'block') continue;
+        blocks++;
+        if (s.lang === 'text' && !s.annotations.some((a) => a.kind === 'output' || a.kind === 'skip')) {
+          notRun++;
+          lines.push(`${file}:${s.line} (text) not run: a drawing or a listing, not code`);
+        }
         for (const a of s.annotations) {
+          if (a.kind === 'skip') notRun++;
           if (a.kind === 'skip') lines.push(`${file}:${s.line} (${s.lang}) not run: ${a.reason}`);
           if ((a.kind === 'clone' || a.kind === 'omit') && a.without) lines.push(`${file}:${s.line} (${s.lang}) run without "${a.without.line}": ${a.without.reason}`);
         }
       }
     }
-    console.log(`docs blocks not run as written:\n${lines.map((l) => `  ${l}`).join('\n')}`);
+    console.log(`docs blocks: ${blocks}, of which ${notRun} not run and ${lines.length - notRun} run in part:\n${lines.map((l) => `  ${l}`).join('\n')}`);
+    for (const [file, steps] of parsed) {
+      for (const s of steps) {
+        if (s.type === 'block' && s.annotations.some((a) => a.kind === 'output') && s.lang !== 'text') throw new Error(`${file}:${s.line}: "docs-test: output" is for a text block`);
+      }
+    }
     expect(lines.every((l) => !/: $/.test(l))).toBe(true);
   });
 
@@ -330,7 +357,7 @@ describe('docs code blocks', () => {
         const skip = step.annotations.find((a) => a.kind === 'skip');
         const name = `${file}:${step.line} ${step.lang}${step.annotations.length ? ` (${step.annotations.map((a) => a.kind).join(', ')})` : ''}`;
         if (skip) it.skip(`${name}: ${skip.reason}`, () => {});
-        else if (step.lang === 'text') it.skip(`${name}: text (output or a diagram), not run`, () => {});
+        else if (step.lang === 'text' && !step.annotations.some((a) => a.kind === 'output')) it.skip(`${name}: text (a drawing or a listing), not run`, () => {});
         else it(name, () => runBlock(step, file, workspace()), BLOCK_TIMEOUT_MS);
       }
     });

@@ -21,6 +21,8 @@
  *   <!-- docs-test: clone [not "LINE" (REASON)] -->
  *                                          the next sh block runs in the repository itself, its
  *                                          line LINE left out for REASON (printed)
+ *   <!-- docs-test: output -->            the next text block is the standard output of the sh block
+ *                                          before it, exactly (trailing blank lines aside)
  *   <!-- docs-test: omit "LINE" (REASON) -->
  *                                          the next sh block runs in the workspace without its
  *                                          line LINE, for REASON (printed)
@@ -37,7 +39,8 @@ export type Annotation =
   | { kind: 'server'; expect: number | 'refused' }
   | { kind: 'worker'; expect: number; kv: boolean }
   | { kind: 'clone'; without?: { line: string; reason: string } }
-  | { kind: 'omit'; without: { line: string; reason: string } };
+  | { kind: 'omit'; without: { line: string; reason: string } }
+  | { kind: 'output' };
 
 export interface Block {
   /** 1-based line of the opening fence. */
@@ -84,13 +87,16 @@ function parseAnnotation(body: string, where: string): Annotation {
       if (!m) throw new DocsSyntaxError(`${where}: "docs-test: clone" takes nothing or not "LINE" (REASON), got "${arg}"`);
       return { kind: 'clone', without: { line: m[1]!, reason: m[2]! } };
     }
+    case 'output':
+      if (arg) throw new DocsSyntaxError(`${where}: "docs-test: output" takes nothing, got "${arg}"`);
+      return { kind: 'output' };
     case 'omit': {
       const m = /^"([^"]+)" \((.+)\)$/.exec(arg);
       if (!m) throw new DocsSyntaxError(`${where}: "docs-test: omit" takes "LINE" (REASON), got "${arg}"`);
       return { kind: 'omit', without: { line: m[1]!, reason: m[2]! } };
     }
     default:
-      throw new DocsSyntaxError(`${where}: unknown annotation "docs-test: ${body}" (skip, file, server, worker, clone, omit, setup)`);
+      throw new DocsSyntaxError(`${where}: unknown annotation "docs-test: ${body}" (skip, file, server, worker, clone, omit, output, setup)`);
   }
 }
 
