@@ -389,7 +389,7 @@ export class Engine {
   }
 
   /**
-   * A stateful packet filter for one instance of this engine (SPEC §7–§8): a fixed
+   * A stateful packet filter for one instance of this engine (docs/SEMANTICS.md, "State" and "Packets"): a fixed
    * table of connections in the engine's memory, classifyPackets(batch) per batch of
    * captured packets. See src/packets/tracker.ts for the options (capacity, timeouts,
    * recheckOnPublish, instance, local). Throws INVALID_ARGUMENT on a bad option,

@@ -379,7 +379,7 @@ export interface Instance {
   id: string;
   /** Group ids in priority order. */
   securityGroups: string[];
-  /** The instance's own addresses, when the config gives them (SPEC §7 direction, §9 group references). */
+  /** The instance's own addresses, when the config gives them (what makes a packet inbound or outbound for a tracker: docs/SEMANTICS.md, "State"). */
   addresses?: AddressSet;
 }
 

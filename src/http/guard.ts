@@ -1,6 +1,6 @@
 /**
  * The request guard: security groups for HTTP requests behind load balancers,
- * ingresses and CDNs, where the socket a server sees is the proxy's (SPEC §6).
+ * ingresses and CDNs, where the socket a server sees is the proxy's (docs/SEMANTICS.md, "Where a connection really goes").
  *
  * Each request is one inbound TCP flow:
  *   remote      the client address: the socket's peer, or, only through proxies the

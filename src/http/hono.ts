@@ -4,7 +4,7 @@
  * dropped request is answered by the middleware and `next` is not called, so no
  * route handler runs.
  *
- * Where the peer comes from (SPEC §6: only the platform, or proxies the operator
+ * Where the peer comes from (docs/SEMANTICS.md, "Where a connection really goes": only the platform, or proxies the operator
  * trusts, may say who the client is):
  *
  *   Node (@hono/node-server, which puts the Node request in c.env.incoming): the

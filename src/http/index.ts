@@ -4,7 +4,7 @@
  * Each request is an inbound TCP flow from the client address, which comes from the
  * socket or, through proxies the operator trusts (express's `trust proxy`
  * semantics, proxy-addr), from X-Forwarded-For or Forwarded; a header the client
- * can write never decides a verdict (SPEC §6).
+ * can write never decides a verdict (docs/SEMANTICS.md, "Where a connection really goes").
  *
  * expressGuard (express 4 and 5), fastifyGuard (a fastify 5 plugin) and honoGuard
  * (hono on Node and in edge workers) adapt createRequestGuard to each framework.

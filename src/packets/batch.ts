@@ -1,5 +1,5 @@
 /**
- * PacketBatch: many captured packets (SPEC §8) as one validated descriptor — the
+ * PacketBatch: many captured packets (docs/SEMANTICS.md, "Packets") as one validated descriptor — the
  * bytes, where each packet starts, how many bytes of it were captured, when, and its
  * link type — ready to be copied into the WASM packet window in one piece per array
  * (assembly/packet-layout.ts PACKETS).

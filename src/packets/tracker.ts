@@ -1,5 +1,5 @@
 /**
- * Tracker: a stateful packet filter for one instance of an engine (SPEC §7–§8).
+ * Tracker: a stateful packet filter for one instance of an engine (docs/SEMANTICS.md, "State" and "Packets").
  *
  * Lifecycle: engine.createTracker(options) allocates a fixed connection table in the
  * engine's linear memory (assembly/packet-layout.ts TRACKER, CONN, FRAG) → any number
@@ -23,7 +23,7 @@ import type { Issue } from '../errors.js';
 import { packetBatchData, type PacketBatch } from './batch.js';
 import { PACKET_REASONS, PacketVerdicts, type PacketReason, type RuleName } from './verdicts.js';
 
-/** Idle timeouts in seconds (SPEC §7 defaults). */
+/** Idle timeouts in seconds (the defaults of docs/SEMANTICS.md, "State"). */
 export interface ConnectionTimeouts {
   /** TCP after the handshake completed (the opener's final ACK). */
   tcpEstablished: number;

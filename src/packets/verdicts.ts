@@ -1,5 +1,5 @@
 /**
- * Packet verdicts (SPEC §8 "A packet verdict"): an action and its reason per packet,
+ * Packet verdicts (docs/SEMANTICS.md, "Packets"): an action and its reason per packet,
  * with the deciding rule for reason `rule`.
  */
 import { SgfilterError } from '../errors.js';
