@@ -17,6 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEngine, watchConfig, type Engine } from '../src/index.js';
 import { guardServer, guardedAgent, guardedConnect, guardedDispatcher, startProxy } from '../src/node/index.js';
 import { Sockets, listen } from './net-helpers.js';
+import { fuzzParams } from './fuzz/settings.js';
 
 const reg = new Sockets();
 let engine: Engine;
@@ -107,11 +108,11 @@ describe('guard options', () => {
     fc.assert(
       fc.property(fc.constantFrom(...options), anyValue, (option, value) => {
         const got = code(() => run({ [option]: value }));
-        if (value === undefined || accepts[option]!(value)) expect(got, `${option}: ${String(value)}`).toBeUndefined();
+        if (value === undefined || accepts[option]!(value)) expect(got, `${option}: ${fc.stringify(value)}`).toBeUndefined();
         else if (option === 'instance' && typeof value === 'string') expect(got).toBe('UNKNOWN_INSTANCE');
         else expect(got, `${option}: ${typeof value}`).toBe('INVALID_ARGUMENT');
       }),
-      { seed: 0x0b7, numRuns: 300 },
+      fuzzParams(`guard options: ${name}`, 300),
     );
   });
 

@@ -8,8 +8,8 @@
 // engine they came from and as referenceClassify; keyed engines refuse every unsigned,
 // changed or other-key snapshot.
 //
-// Seeded and reproducible: SGFILTER_FUZZ_SEED picks the seed, SGFILTER_FUZZ_RUNS scales
-// the number of cases (fast-check prints the seed and path of any failure).
+// Seeded and reproducible: SGFILTER_FUZZ_SEED and SGFILTER_FUZZ_SCALE (test/fuzz/settings.ts;
+// a failure prints the root seed and the command that reproduces it).
 import { beforeAll, describe, expect, it } from 'vitest';
 import { fc, test } from '@fast-check/vitest';
 import { readFileSync } from 'node:fs';
@@ -20,12 +20,10 @@ import {
 import * as L from '../assembly/layout.js';
 import { mulberry32, randomConfig, randomFlows, type Rng } from './random.js';
 import { isSigned, join, mutate, mutationArb, split, tableFields, type Mutation } from './snapshot-mutate.js';
+import { fuzzParams, fuzzSeed, fuzzTimeout } from './fuzz/settings.js';
 
 const parts = (b: Uint8Array) => split(b)!;
 
-const SEED = Number(process.env.SGFILTER_FUZZ_SEED ?? 0x5eed);
-const SCALE = Number(process.env.SGFILTER_FUZZ_RUNS ?? 1);
-const runs = (n: number) => ({ seed: SEED, numRuns: Math.max(1, Math.round(n * SCALE)), endOnFailure: true });
 /** Far above any honest lookup (a batch of 64 flows takes well under a millisecond). */
 const BATCH_TIME_LIMIT_MS = 1000;
 const REFUSALS = ['SNAPSHOT_INVALID'];
@@ -67,7 +65,7 @@ interface Sample {
 const samples: Sample[] = [];
 
 beforeAll(async () => {
-  const r = mulberry32(SEED);
+  const r = mulberry32(fuzzSeed('snapshots: sample configs'));
   for (let i = 0; i < 10; i++) {
     const config = parseConfig(randomConfig(r, 4 + i * 3));
     // Half merged (one classifier per group order), half chained (one per group and direction).
@@ -128,7 +126,7 @@ describe('snapshots from untrusted storage', () => {
     }
   });
 
-  test.prop([fc.nat(), fc.array(mutationArb, { minLength: 1, maxLength: 3 }), fc.boolean()], runs(200))(
+  test.prop([fc.nat(), fc.array(mutationArb, { minLength: 1, maxLength: 3 }), fc.boolean()], fuzzParams('snapshots: a mutated snapshot is refused or safe', 200, { endOnFailure: true }))(
     'a mutated snapshot is refused (the engine keeps its policy) or loads and classifies inside its bounds',
     async (which, mutations: Mutation[], resealed) => {
       const s = samples[which % samples.length]!;
@@ -170,7 +168,7 @@ describe('snapshots from untrusted storage', () => {
       expect(protoKeys()).toBe(before);
       expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     },
-    120_000,
+    fuzzTimeout(120_000),
   );
 
   it('every structure field of every table, pointed elsewhere or given a huge count: refused or safe', async () => {
@@ -396,7 +394,7 @@ describe('keyed snapshots', () => {
     expect(await keyless.loadSnapshot(signedClosed, { key })).toBe(2);
   });
 
-  test.prop([fc.nat(), fc.array(mutationArb, { minLength: 1, maxLength: 3 }), fc.boolean(), fc.uint8Array({ minLength: 32, maxLength: 64 })], runs(80))(
+  test.prop([fc.nat(), fc.array(mutationArb, { minLength: 1, maxLength: 3 }), fc.boolean(), fc.uint8Array({ minLength: 32, maxLength: 64 })], fuzzParams('snapshots: a changed signed snapshot is refused', 80, { endOnFailure: true }))(
     'a signed snapshot changed in any way is refused, resealed or not, and the engine keeps its policy and version',
     async (which, mutations: Mutation[], resealed, k) => {
       const s = samples[which % samples.length]!;
@@ -418,7 +416,7 @@ describe('keyed snapshots', () => {
         expect(classifyChecked(engine, s.flows)).toEqual(expected);
       }
     },
-    120_000,
+    fuzzTimeout(120_000),
   );
 
   it('reloadInWorker is a config reload on a keyed engine; a pool given { snapshot, key } verifies it first', async () => {
