@@ -1,0 +1,61 @@
+/**
+ * The fuzz layer end to end (issue 9): attacker sessions that string the library's
+ * surfaces together (test/fuzz/surfaces/): an engine made from a generated config,
+ * then, in any order, configs loaded through every door (native, Terraform, Tencent;
+ * objects, JSON and YAML text; mutated fields and values, prototype names, JS-only
+ * values), update() edits, flows in every address spelling singly and in batches,
+ * and snapshots mutated and loaded, keyed and not. After every step: the outcome is a
+ * coded refusal that changed nothing, or an acceptance after which the engine
+ * classifies generated flows exactly as referenceClassify does; and Object.prototype
+ * and every other built-in are unchanged.
+ *
+ * Seed and runs: test/fuzz/settings.ts (SGFILTER_FUZZ_SEED, SGFILTER_FUZZ_SCALE);
+ * `npm run fuzz` runs it, with the rest of the fuzz layer, for as long as asked.
+ */
+import fc from 'fast-check';
+import { afterAll, describe, expect, it } from 'vitest';
+import { closeCompileWorker } from '../../src/index.js';
+import { expectNoPoisoning, restoreRunnerGlobals } from './poisoning.js';
+import { seen, seenPrefix, startSession } from './session.js';
+import { FUZZ_SEED, fuzzParams, fuzzRuns, fuzzTimeout } from './settings.js';
+import { SURFACES } from './surfaces/index.js';
+
+/** Sessions per CI run (about 15 s on the 2-core CI machine). */
+const SESSIONS = 150;
+
+const step = fc.oneof(...SURFACES.map((s) => ({ weight: s.weight, arbitrary: s.arbitrary.map((data: object) => ({ surface: s.name, ...data })) })));
+const bySurface = new Map(SURFACES.map((s) => [s.name, s]));
+
+afterAll(async () => {
+  restoreRunnerGlobals();
+  await closeCompileWorker();
+});
+
+describe(`the fuzz layer, end to end (seed ${FUZZ_SEED})`, () => {
+  it('attacker sessions: every step is a coded refusal that changes nothing, or classifies as the reference', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer(), fc.array(step, { minLength: 1, maxLength: 6 }), async (start, steps) => {
+        try {
+          const s = await startSession(start);
+          for (const { surface, ...data } of steps) {
+            await bySurface.get(surface)!.run(s, data);
+            expect(s.engine.version, `after a ${surface} step the engine's version is not the model's`).toBe(s.version);
+            expectNoPoisoning();
+          }
+        } finally {
+          expectNoPoisoning();
+        }
+      }),
+      fuzzParams('end-to-end: attacker sessions', SESSIONS),
+    );
+    // Each outcome happened, or the property tested less than it says.
+    if (fuzzRuns(SESSIONS) >= SESSIONS) {
+      for (const key of ['config: accepted', 'config: refused', 'edits: accepted', 'edits: refused', 'snapshots: loaded', 'snapshots: refused', 'keyed: changed, refused', 'flows: hostile field']) {
+        expect(seen(key), `no step ended "${key}"`).toBeGreaterThan(0);
+      }
+      expect(seen('refused FLOW_INVALID')).toBeGreaterThan(0);
+      expect(seen('refused CONFIG_PARSE')).toBeGreaterThan(0);
+      expect(seenPrefix('flows compared')).toBeGreaterThan(SESSIONS * 100);
+    }
+  }, fuzzTimeout(300_000));
+});
