@@ -267,8 +267,8 @@ function mutateMeta(meta: Uint8Array, pick: number, edit: number, random: number
       if (!Array.isArray(parent)) Object.defineProperty(parent, ['__proto__', 'constructor', 'extra', 'toString'][random % 4]!, { value: strangeValue(edit, random), enumerable: true, configurable: true, writable: true });
       else parent.push(strangeValue(edit, random) as Json);
       break;
-    case 4: // a value from elsewhere in the document
-      p[key] = all[random % all.length]![0][all[random % all.length]![1] as never];
+    case 4: // a value from elsewhere in the document (a copy: an ancestor put inside itself would be a cycle)
+      p[key] = structuredClone(all[random % all.length]![0][all[random % all.length]![1] as never]);
       break;
     default: // swap two elements of a list
       if (Array.isArray(parent) && parent.length > 1) {

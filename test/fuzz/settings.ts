@@ -149,7 +149,11 @@ export function fuzzParams<T = any>(label: string, ciRuns: number, extra: fc.Par
         recordRun(label, details.numRuns);
         return;
       }
-      const report = fc.defaultReportMessage(details) ?? 'property failed';
+      // The error of the shrunk counterexample goes into the message too, not only into
+      // `cause`: reports that keep messages only (vitest's JSON, npm run fuzz) show it.
+      const error = details.errorInstance as Error | undefined;
+      const got = String(error?.stack ?? error).split('\n').slice(0, 12).join('\n');
+      const report = `${fc.defaultReportMessage(details) ?? 'property failed'}\n\nGot ${got}`;
       const reproduce = `reproduce: ${reproduceCommand()}`;
       recordRun(label, details.numRuns, `${report}\n${reproduce}`);
       throw new Error(`${report}\n\n${reproduce}\n(root seed ${FUZZ_SEED}; fast-check's seed above is derived from it and "${label}")`, {
