@@ -97,8 +97,9 @@ const fmt = (n) => n.toLocaleString('en-US');
 
 function addRound(seed, lines) {
   for (const line of lines) {
-    const p = totals.properties.get(line.label) ?? { runs: 0, failed: 0 };
+    const p = totals.properties.get(line.label) ?? { runs: 0, failed: 0, ms: 0 };
     p.runs += line.runs;
+    p.ms += line.ms ?? 0;
     if (line.failed) p.failed++;
     totals.properties.set(line.label, p);
     for (const [k, v] of Object.entries(line.counts ?? {})) totals.counts.set(k, (totals.counts.get(k) ?? 0) + v);
@@ -119,9 +120,10 @@ function summary() {
   }
   const title = { refused: 'refused (by error code)', issue: 'issues (by issue code)', '': 'totals' };
   for (const [group, items] of groups) out.push(`  ${(title[group] ?? group).padEnd(24)} ${items.join(', ')}`);
-  out.push('  cases per property:');
+  const ms = [...totals.properties.values()].reduce((n, p) => n + p.ms, 0);
+  out.push(`  cases and seconds per property (${(ms / 1000).toFixed(1)} s in all, one after another; vitest runs files in parallel):`);
   for (const [label, p] of [...totals.properties].sort(([a], [b]) => a.localeCompare(b))) {
-    out.push(`    ${fmt(p.runs).padStart(10)}  ${label}${p.failed ? `  (failed ${p.failed}x)` : ''}`);
+    out.push(`    ${fmt(p.runs).padStart(10)} ${(p.ms / 1000).toFixed(1).padStart(7)} s  ${label}${p.failed ? `  (failed ${p.failed}x)` : ''}`);
   }
   for (const f of totals.failures) {
     out.push('', `FAILED in round ${f.round} (SGFILTER_FUZZ_SEED=${f.seed}): ${f.test}`, f.message);
@@ -157,9 +159,11 @@ function runRound(seed, dir) {
       child = null;
       const lines = existsSync(counts) ? readFileSync(counts, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)) : [];
       let failed = [];
+      const durations = new Map(); // "file > describe > test" -> ms
       try {
         const r = JSON.parse(readFileSync(report, 'utf8'));
         for (const file of r.testResults ?? []) {
+          for (const t of file.assertionResults ?? []) durations.set([relative(root, file.name), ...(t.ancestorTitles ?? []), t.title].join(' > '), t.duration ?? 0);
           if (file.status === 'failed' && (file.assertionResults ?? []).every((t) => t.status !== 'failed')) {
             failed.push({ test: relative(root, file.name), message: file.message || '(the file failed outside its tests)' });
           }
@@ -174,6 +178,10 @@ function runRound(seed, dir) {
         if (!signal) failed.push({ test: '(vitest)', message: `no report (exit ${code}):\n${log.slice(-4000)}` });
       }
       if (code !== 0 && failed.length === 0 && !signal) failed.push({ test: '(vitest)', message: `exit ${code}:\n${log.slice(-4000)}` });
+      // Each property's time: the duration of the test it ran in (a test with several properties: shared out by cases).
+      const perTest = new Map();
+      for (const l of lines) perTest.set(`${l.file} > ${l.test}`, (perTest.get(`${l.file} > ${l.test}`) ?? 0) + l.runs);
+      for (const l of lines) l.ms = ((durations.get(`${l.file} > ${l.test}`) ?? 0) * l.runs) / Math.max(1, perTest.get(`${l.file} > ${l.test}`));
       resolve({ lines, failed, interrupted: signal !== null });
     });
   });
@@ -196,10 +204,12 @@ while (!stopping && totals.rounds < maxRounds && (totals.rounds === 0 || Date.no
   addRound(seed, lines);
   const cases = lines.reduce((n, l) => n + l.runs, 0);
   const flows = lines.reduce((n, l) => n + (l.counts?.['flows compared'] ?? 0), 0);
+  const inProperties = lines.reduce((n, l) => n + (l.ms ?? 0), 0) / 1000;
   console.log(
     `round ${String(totals.rounds).padStart(3)}  seed ${String(seed).padStart(10)}  ${((Date.now() - t0) / 1000).toFixed(0).padStart(4)} s  ` +
-      `${fmt(cases)} cases, ${fmt(flows)} flows compared  ${failed.length ? `FAILED (${failed.length})` : 'ok'}`,
+      `${fmt(cases)} cases, ${fmt(flows)} flows compared, ${inProperties.toFixed(0)} s in properties  ${failed.length ? `FAILED (${failed.length})` : 'ok'}`,
   );
+  for (const l of lines) for (const e of l.events ?? []) console.log(`  ${l.label}: ${e}`);
   if (failed.length) {
     totals.failedRounds.push(seed);
     for (const f of failed) {

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { createEngine, createFlowBatch, parseConfig, parseFlow, referenceClassify } from '../src/index.js';
 import { mulberry32, randomConfig, randomFlows } from './random.js';
-import { FUZZ_SEED, fuzzRuns, fuzzSeed, fuzzTimeout, recordRun, reproduceCommand } from './fuzz/settings.js';
+import { count, FUZZ_SEED, fuzzRuns, fuzzSeed, fuzzTimeout, recordRun, reproduceCommand } from './fuzz/settings.js';
 
 const CONFIGS = fuzzRuns(200);
 const FLOWS_PER_CONFIG = 500;
@@ -40,6 +40,7 @@ describe(`differential: WASM engine vs reference (seed ${FUZZ_SEED})`, () => {
     }
     expect(mismatches, `${mismatches.join('\n\n')}\nreproduce: ${reproduceCommand()}`).toEqual([]);
     expect(total).toBe(CONFIGS * FLOWS_PER_CONFIG);
+    count('flows compared', total);
     recordRun('differential: random configs', CONFIGS);
   }, fuzzTimeout(120_000));
 });
@@ -53,6 +54,7 @@ describe(`differential at scale (seed ${FUZZ_SEED})`, () => {
       const config = parseConfig(doc);
       const engine = await createEngine(config);
       const inputs = randomFlows(r, config, 4000);
+      count('flows compared', inputs.length);
       const batch = createFlowBatch(inputs);
       engine.classifyBatch(batch);
       const bad = inputs.flatMap((f, i) => {
@@ -73,6 +75,7 @@ describe(`differential with group chains (seed ${FUZZ_SEED})`, () => {
       const config = parseConfig(randomConfig(r));
       const engine = await createEngine(config, { mergeMaxOrders: 0 });
       const inputs = randomFlows(r, config, 500);
+      count('flows compared', inputs.length);
       const batch = createFlowBatch(inputs);
       engine.classifyBatch(batch);
       const bad = inputs.flatMap((f, i) => {

@@ -16,12 +16,14 @@ import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { closeCompileWorker, parseFlow, type SgfilterError } from '../../src/index.js';
 import { expectNoPoisoning, restoreRunnerGlobals } from './poisoning.js';
-import { seen, seenPrefix, startSession } from './session.js';
-import { FUZZ_SEED, fuzzParams, fuzzRuns, fuzzTimeout } from './settings.js';
+import { note, seen, seenPrefix, startSession } from './session.js';
+import { FUZZ_SEED, fuzzEvent, fuzzParams, fuzzRuns, fuzzTimeout } from './settings.js';
 import { SURFACES } from './surfaces/index.js';
 
 /** Sessions per CI run (about 15 s on the 2-core CI machine). */
 const SESSIONS = 150;
+/** A step this slow is reported by npm run fuzz (most take a few milliseconds). */
+const SLOW_STEP_MS = 5000;
 
 const step = fc.oneof(...SURFACES.map((s) => ({ weight: s.weight, arbitrary: s.arbitrary.map((data: object) => ({ surface: s.name, ...data })) })));
 const bySurface = new Map(SURFACES.map((s) => [s.name, s]));
@@ -38,7 +40,14 @@ describe(`the fuzz layer, end to end (seed ${FUZZ_SEED})`, () => {
         try {
           const s = await startSession(start);
           for (const { surface, ...data } of steps) {
+            const t0 = performance.now();
             await bySurface.get(surface)!.run(s, data);
+            const ms = performance.now() - t0;
+            if (ms > SLOW_STEP_MS) {
+              // Not a failure (the machine is shared): npm run fuzz prints it, with the data to run it again.
+              note(`slow steps: ${surface}`);
+              fuzzEvent(`slow step (${Math.round(ms)} ms) in a session from ${start}: ${fc.stringify({ surface, ...data }).slice(0, 2000)}`);
+            }
             expect(s.engine.version, `after a ${surface} step the engine's version is not the model's`).toBe(s.version);
             expectNoPoisoning();
           }

@@ -94,6 +94,7 @@ export function reproduceCommand(): string {
 // ------------------------------------------------------------------ counts
 
 const counts = new Map<string, number>();
+const events: string[] = [];
 
 /**
  * Adds `n` to the count `key` of the running property (e.g. 'refused CONFIG_INVALID',
@@ -103,6 +104,11 @@ export function count(key: string, n = 1): void {
   counts.set(key, (counts.get(key) ?? 0) + n);
 }
 
+/** Something `npm run fuzz` should print as it is (a slow step and its data, say); at most 20 per record. */
+export function fuzzEvent(text: string): void {
+  if (events.length < 20) events.push(text);
+}
+
 /**
  * Appends what a property (or a seeded loop) did to SGFILTER_FUZZ_COUNTS, with the
  * counts kept since the last record; nothing without that variable.
@@ -110,6 +116,7 @@ export function count(key: string, n = 1): void {
 export function recordRun(label: string, runs: number, failure?: string): void {
   if (!COUNTS_FILE) {
     counts.clear();
+    events.length = 0;
     return;
   }
   const state = expect.getState();
@@ -124,6 +131,7 @@ export function recordRun(label: string, runs: number, failure?: string): void {
     failure,
     reproduce: failure !== undefined ? reproduceCommand() : undefined,
     counts: Object.fromEntries(counts),
+    events: events.splice(0),
   };
   counts.clear();
   appendFileSync(COUNTS_FILE, `${JSON.stringify(line)}\n`);
