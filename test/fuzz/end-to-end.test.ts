@@ -20,8 +20,8 @@ import { note, seen, seenPrefix, startSession } from './session.js';
 import { FUZZ_SEED, fuzzEvent, fuzzParams, fuzzRuns, fuzzTimeout } from './settings.js';
 import { SURFACES } from './surfaces/index.js';
 
-/** Sessions per CI run (about 15 s on the 2-core CI machine). */
-const SESSIONS = 150;
+/** Sessions per CI run (about 15 s on the shared 2-core CI machine). */
+const SESSIONS = 500;
 /** A step this slow is reported by npm run fuzz (most take a few milliseconds). */
 const SLOW_STEP_MS = 5000;
 
