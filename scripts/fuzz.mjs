@@ -153,10 +153,24 @@ function runRound(seed, dir) {
   return new Promise((resolve) => {
     let log = '';
     child = spawn(process.execPath, args, { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    // A test stuck in a synchronous loop outlives every vitest timeout: stop the round.
+    let hung = false;
+    const watchdog = setTimeout(() => {
+      hung = true;
+      child?.kill('SIGKILL');
+    }, ROUND_LIMIT_MS);
     child.stdout.on('data', (d) => (log += d));
     child.stderr.on('data', (d) => (log += d));
     child.on('close', (code, signal) => {
       child = null;
+      clearTimeout(watchdog);
+      if (hung) {
+        const lines = existsSync(counts) ? readFileSync(counts, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)) : [];
+        const message = `the round ran past ${ROUND_LIMIT_MS / 60_000} minutes and was stopped: a hang, or a machine far busier than usual. ` +
+          `Run the files one by one with SGFILTER_FUZZ_SEED=${seed}${scale === 1 ? '' : ` SGFILTER_FUZZ_SCALE=${scale}`} npx vitest run <file> to find it.`;
+        resolve({ lines, failed: [{ test: '(round)', message }], interrupted: false });
+        return;
+      }
       const lines = existsSync(counts) ? readFileSync(counts, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)) : [];
       let failed = [];
       const durations = new Map(); // "file > describe > test" -> ms
@@ -186,6 +200,9 @@ function runRound(seed, dir) {
     });
   });
 }
+
+/** A round that takes this long is stopped and counted as failed (a CI round takes 1-2 minutes). */
+const ROUND_LIMIT_MS = Math.round(15 * 60_000 * Math.max(1, scale));
 
 const started = Date.now();
 const deadline = started + minutes * 60_000;

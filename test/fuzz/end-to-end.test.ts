@@ -12,11 +12,11 @@
  * Seed and runs: test/fuzz/settings.ts (SGFILTER_FUZZ_SEED, SGFILTER_FUZZ_SCALE);
  * `npm run fuzz` runs it, with the rest of the fuzz layer, for as long as asked.
  */
-import fc from 'fast-check';
+import { fc, test } from '@fast-check/vitest';
 import { afterAll, describe, expect, it } from 'vitest';
 import { closeCompileWorker, parseFlow, type SgfilterError } from '../../src/index.js';
 import { expectNoPoisoning, restoreRunnerGlobals } from './poisoning.js';
-import { note, seen, seenPrefix, startSession } from './session.js';
+import { note, seen, startSession } from './session.js';
 import { FUZZ_SEED, fuzzEvent, fuzzParams, fuzzRuns, fuzzTimeout } from './settings.js';
 import { SURFACES } from './surfaces/index.js';
 
@@ -34,39 +34,39 @@ afterAll(async () => {
 });
 
 describe(`the fuzz layer, end to end (seed ${FUZZ_SEED})`, () => {
-  it('attacker sessions: every step is a coded refusal that changes nothing, or classifies as the reference', async () => {
-    await fc.assert(
-      fc.asyncProperty(fc.integer(), fc.array(step, { minLength: 1, maxLength: 6 }), async (start, steps) => {
-        try {
-          const s = await startSession(start);
-          for (const { surface, ...data } of steps) {
-            const t0 = performance.now();
-            await bySurface.get(surface)!.run(s, data);
-            const ms = performance.now() - t0;
-            if (ms > SLOW_STEP_MS) {
-              // Not a failure (the machine is shared): npm run fuzz prints it, with the data to run it again.
-              note(`slow steps: ${surface}`);
-              fuzzEvent(`slow step (${Math.round(ms)} ms) in a session from ${start}: ${fc.stringify({ surface, ...data }).slice(0, 2000)}`);
-            }
-            expect(s.engine.version, `after a ${surface} step the engine's version is not the model's`).toBe(s.version);
-            expectNoPoisoning();
+  test.prop([fc.integer(), fc.array(step, { minLength: 1, maxLength: 6 })], fuzzParams('end-to-end: attacker sessions', SESSIONS))(
+    'attacker sessions: every step is a coded refusal that changes nothing, or classifies as the reference',
+    async (start, steps) => {
+      try {
+        const s = await startSession(start);
+        for (const { surface, ...data } of steps) {
+          const t0 = performance.now();
+          await bySurface.get(surface)!.run(s, data);
+          const ms = performance.now() - t0;
+          if (ms > SLOW_STEP_MS) {
+            // Not a failure (the machine is shared): npm run fuzz prints it, with the data to run it again.
+            note(`slow steps: ${surface}`);
+            fuzzEvent(`slow step (${Math.round(ms)} ms) in a session from ${start}: ${fc.stringify({ surface, ...data }).slice(0, 2000)}`);
           }
-        } finally {
+          expect(s.engine.version, `after a ${surface} step the engine's version is not the model's`).toBe(s.version);
           expectNoPoisoning();
         }
-      }),
-      fuzzParams('end-to-end: attacker sessions', SESSIONS),
-    );
-    // Each outcome happened, or the property tested less than it says.
-    if (fuzzRuns(SESSIONS) >= SESSIONS) {
-      for (const key of ['config: accepted', 'config: refused', 'edits: accepted', 'edits: refused', 'snapshots: loaded', 'snapshots: refused', 'keyed: changed, refused', 'flows: hostile field']) {
-        expect(seen(key), `no step ended "${key}"`).toBeGreaterThan(0);
+      } finally {
+        expectNoPoisoning();
       }
-      expect(seen('refused FLOW_INVALID')).toBeGreaterThan(0);
-      expect(seen('refused CONFIG_PARSE')).toBeGreaterThan(0);
-      expect(seenPrefix('flows compared')).toBeGreaterThan(SESSIONS * 100);
+    },
+    fuzzTimeout(300_000),
+  );
+
+  // Each outcome happened, or the sessions tested less than they say (counts of the property above).
+  it.runIf(fuzzRuns(SESSIONS) >= SESSIONS)('the sessions reached every outcome', () => {
+    for (const key of ['config: accepted', 'config: refused', 'edits: accepted', 'edits: refused', 'snapshots: loaded', 'snapshots: refused', 'keyed: changed, refused', 'flows: hostile field']) {
+      expect(seen(key), `no step ended "${key}"`).toBeGreaterThan(0);
     }
-  }, fuzzTimeout(300_000));
+    expect(seen('refused FLOW_INVALID')).toBeGreaterThan(0);
+    expect(seen('refused CONFIG_PARSE')).toBeGreaterThan(0);
+    expect(seen('flows compared')).toBeGreaterThan(SESSIONS * 100);
+  });
 });
 
 // Bugs the layer found (see knownBugs in session.ts): each fails until the library is fixed.

@@ -61,8 +61,6 @@ export function note(key: string, n = 1): void {
 /** How often `key` was noted since this module was loaded. */
 export const seen = (key: string): number => tally.get(key) ?? 0;
 
-/** The sum of every count whose key starts with `prefix`. */
-export const seenPrefix = (prefix: string): number => [...tally].reduce((n, [k, v]) => (k.startsWith(prefix) ? n + v : n), 0);
 
 // ------------------------------------------------------------------ answers
 
