@@ -205,7 +205,9 @@ function pastLastBox(table: Uint8Array, pick: number): void {
     if (!((mask >>> d) & 1)) continue;
     const dim = cls + L.CLS_DIMS_AT + d * L.DIM_SIZE;
     const bitmaps = v.getUint32(dim + L.DIM_BITMAPS_AT, true);
-    for (let c = 0; c < v.getUint32(dim + L.DIM_CLASSES_AT, true); c++) table[bitmaps + c * words * 8 + (boxes >>> 3)]! |= 1 << (boxes & 7);
+    // (Classes past the table's end are not written: after an earlier mutation the count may be 2^32 - 1.)
+    const classes = Math.min(v.getUint32(dim + L.DIM_CLASSES_AT, true), Math.ceil(table.length / Math.max(1, words * 8)));
+    for (let c = 0; c < classes; c++) table[bitmaps + c * words * 8 + (boxes >>> 3)]! |= 1 << (boxes & 7);
   }
 }
 

@@ -208,18 +208,23 @@ describe('snapshots from untrusted storage', () => {
       for (const [j, b] of samples.entries()) {
         // Every pair of small configs, and each big one with a few others.
         if (a === b || (Math.max(i, j) >= samples.length - 2 && Math.min(i, j) > 2)) continue;
-        pairs++;
+        // Two configs may compile to the same table (e.g. instances that bind no group):
+        // then a splice is the other config's own snapshot, and loads.
+        const same = parts(a.snapshot).table.every((x, k) => x === parts(b.snapshot).table[k]) && parts(a.snapshot).table.length === parts(b.snapshot).table.length;
+        if (!same) pairs++;
         for (const bytes of [join({ ...parts(a.snapshot), meta: parts(b.snapshot).meta }), join({ ...parts(b.snapshot), meta: parts(a.snapshot).meta })]) {
           try {
             const engine = await engineOf({ snapshot: bytes });
             classifyChecked(engine, randomFlows(mulberry32(1), engine.config, 64));
           } catch (e) {
             expectRefusal(e, REFUSALS);
+            expect(same, 'a snapshot made of another config\'s identical table was refused').toBe(false);
             refused++;
           }
         }
       }
     }
+    expect(pairs).toBeGreaterThan(20);
     expect(refused).toBe(pairs * 2);
     // Same groups, rules and bindings, one action changed: the action bytes give it away.
     const doc = (action: string) => ({ securityGroups: [{ id: 'sg', inbound: [{ protocol: 'TCP', port: 22, source: 'any', action }] }] });
