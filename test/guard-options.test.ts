@@ -70,6 +70,15 @@ const anyValue = fc.oneof(
   fc.object(),
 );
 
+const jsonWritable = (v: unknown): boolean => {
+  try {
+    JSON.stringify(v);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
 /** What each option takes: a test that says whether a value is acceptable. */
 const accepts: Record<string, (v: unknown) => boolean> = {
   instance: (v) => v === 'ins-1', // any other string is an unknown instance
@@ -81,7 +90,8 @@ const accepts: Record<string, (v: unknown) => boolean> = {
   https: (v) => typeof v === 'boolean',
   // undici's own options: any plain object without what dials outside the guard (fc.object's keys never hit those).
   connect: (v) => typeof v === 'object' && v !== null && [Object.prototype, null].includes(Object.getPrototypeOf(v)),
-  agent: (v) => typeof v === 'object' && v !== null && [Object.prototype, null].includes(Object.getPrototypeOf(v)),
+  // undici clones its Agent options through JSON: one JSON cannot write (a BigInt, a cycle) is refused too.
+  agent: (v) => typeof v === 'object' && v !== null && [Object.prototype, null].includes(Object.getPrototypeOf(v)) && jsonWritable(v),
   debounceMs: (v) => typeof v === 'number' && Number.isFinite(v) && v >= 0,
   onReload: (v) => typeof v === 'function',
   onError: (v) => typeof v === 'function',

@@ -21,10 +21,14 @@
  *   fc.assert(fc.property(arb, check), fuzzParams('packets: decode', 300));
  *   test.prop([arb], fuzzParams('packets: tracker', 100))('...', check, fuzzTimeout(60_000));
  *   fc.sample(arb, { seed: fuzzSeed('packets: fixtures'), numRuns: fuzzRuns(20) });
- *   const r = mulberry32(fuzzSeed('packets: differential'));  // seeded generators too
- * A test file that imports this module is part of the fuzz layer: `npm run fuzz` runs
- * it with fresh seeds, round after round. Choose CI runs so the whole layer stays
- * within its budget (about a minute on the 2-core CI machine; README, Fuzzing).
+ *   const r = mulberry32(fuzzSeed('packets: differential'));  // seeded generators too,
+ *   ... recordRun('packets: differential', cases);             // counted by hand
+ * Labels are unique in the suite (they pick the seed and name the counts); `count(key)`
+ * adds to what `npm run fuzz` prints for the running property. A test file that
+ * imports this module is part of the fuzz layer: `npm run fuzz` runs it with fresh
+ * seeds, round after round, and prints seconds per property. Choose CI runs so the
+ * whole layer stays within its budget (about a minute of property tests on the 2-core
+ * CI machine; README, Fuzzing).
  */
 import { appendFileSync } from 'node:fs';
 import { relative } from 'node:path';
