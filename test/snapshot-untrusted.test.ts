@@ -280,18 +280,29 @@ describe('snapshots from untrusted storage', () => {
     // Aggregated bit vectors: running first and rank.
     await refused(damage(/super first\[1\]$/, (old) => old + 1), /class 1's first summary is \d+, \d+ expected/);
     await refused(damage(/summary rank\[1\]$/, (old) => old - 1), /summary 1's first word is \d+, \d+ expected/);
-    // Classifiers, chains, overlap, bounds.
-    await refused(damage(/classifier 0 words$/, (old) => old + 2), /bitmap words for \d+ boxes/);
-    await refused(damage(/classifier 0 dimMask$/, () => 0xff), /names dimensions past 6/);
-    await refused(damage(/classifier 0 ruleIds$/, (_o, v, at) => v.getUint32(at + (L.CLS_ACTIONS_AT - L.CLS_RULEIDS_AT), true)), /overlaps another structure/);
-    await refused(damage(/classifier 0 actions$/, () => 0x7ffffff8), /runs past the table/);
+    // Classifiers, chains, overlap, bounds (of a classifier with boxes: an empty array may be anywhere).
+    const withBoxes = (fieldAt: number) => (t: DataView, at: number) => t.getUint32(at - fieldAt + L.CLS_BOXES_AT, true) > 0;
+    await refused(damage(/classifier 0 words$/, (old) => old + 2, withBoxes(L.CLS_WORDS_AT)), /bitmap words for \d+ boxes/);
+    await refused(damage(/classifier 0 dimMask$/, () => 0xff, withBoxes(L.CLS_DIMMASK_AT)), /names dimensions past 6/);
+    await refused(damage(/classifier 0 ruleIds$/, (_o, v, at) => v.getUint32(at + (L.CLS_ACTIONS_AT - L.CLS_RULEIDS_AT), true), withBoxes(L.CLS_RULEIDS_AT)), /overlaps another structure/);
+    await refused(damage(/classifier 0 actions$/, () => 0x7ffffff8, withBoxes(L.CLS_ACTIONS_AT)), /runs past the table/);
     await refused(damage(/chain 0 links\[0\]$/, () => 1000), /chain 0, link 0: classifier 1000 of \d+/);
     await refused(damage(/chain 0 count$/, () => 0x40000000), /chain 0 \(1073741824 classifiers\) \(4294967300 bytes at byte \d+\) runs past the table's \d+ bytes/);
     await refused(damage(/^classifier count$/, () => 0xffffffff), /classifier directory \(4294967295 classifiers\) \(17179869180 bytes/);
     await refused(damage(/^directory offset$/, () => 4), /not 8-byte aligned/);
     // Against the rules: ids, actions, chain order.
     await refused(damage(/classifier 0 rule ids\[0\]$/, () => 1 << 20), /rule id 1048576, but the config has \d+ rules/);
-    const dense = samples.find((s) => parts(s.snapshot).table.length < 65536)!;
+    // A small table whose classifier 0 is dense, has boxes and consults a dimension, with
+    // room for a box past the last (some sample configs compile to no classifier at all).
+    const dense = samples.find((s) => {
+      const table = parts(s.snapshot).table;
+      const d0 = tableFields(table).find((x) => x.what === 'directory[0]');
+      if (table.length >= 65536 || !d0) return false;
+      const v = new DataView(table.buffer);
+      const c = v.getUint32(d0.at, true);
+      const boxes = v.getUint32(c + L.CLS_BOXES_AT, true);
+      return v.getUint32(c + L.CLS_DENSE_AT, true) === 1 && boxes > 0 && boxes < v.getUint32(c + L.CLS_WORDS_AT, true) * 64 && v.getUint32(c + L.CLS_DIMMASK_AT, true) !== 0;
+    })!;
     const p = parts(dense.snapshot);
     const f = tableFields(p.table).find((x) => x.what === 'classifier 0 actions')!;
     const t = p.table.slice();
