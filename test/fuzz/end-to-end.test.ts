@@ -60,7 +60,7 @@ describe(`the fuzz layer, end to end (seed ${FUZZ_SEED})`, () => {
 
   // Each outcome happened, or the sessions tested less than they say (counts of the property above).
   it.runIf(fuzzRuns(SESSIONS) >= SESSIONS)('the sessions reached every outcome', () => {
-    for (const key of ['config: accepted', 'config: refused', 'edits: accepted', 'edits: refused', 'snapshots: loaded', 'snapshots: refused', 'keyed: changed, refused', 'flows: hostile field']) {
+    for (const key of ['config: accepted', 'config: refused', 'config: file', 'config: worker file', 'edits: accepted', 'edits: refused', 'snapshots: loaded', 'snapshots: refused', 'keyed: changed, refused', 'flows: hostile field']) {
       expect(seen(key), `no step ended "${key}"`).toBeGreaterThan(0);
     }
     expect(seen('refused FLOW_INVALID')).toBeGreaterThan(0);

@@ -3,10 +3,15 @@
  * Tencent API JSON) with hostile text and JS-only values put into random places,
  * passed as an object or written as JSON or YAML text (the text itself sometimes cut,
  * padded or given a line twice), then loaded by engine.reload, createEngine or
- * reloadInWorker. safeParseConfig is the oracle of acceptance: every door must accept
- * what it accepts (the same Config) and refuse what it refuses (CONFIG_INVALID with
- * the same issue codes; CONFIG_PARSE for text that does not read).
+ * reloadInWorker, or written to a file (.json, .yaml) that createEngine(path) or
+ * reloadInWorker(engine, path) reads. parseConfigText and safeParseConfig are the
+ * oracle: every door must accept what they accept (the same Config) and refuse what
+ * they refuse (CONFIG_INVALID with the same issue codes; CONFIG_PARSE for text that
+ * does not read, from a file too).
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import { stringify as toYaml } from 'yaml';
 import { expect } from 'vitest';
@@ -58,23 +63,29 @@ export interface ConfigStep {
   mutations: [Mutation, HostileValue][];
   form: 'object' | 'json' | 'yaml';
   text: TextEdit | null;
-  door: 'reload' | 'create' | 'worker';
+  /** Doors 'file' and 'worker file' read the text from a file (documents without a text form go to createEngine). */
+  door: 'reload' | 'create' | 'worker' | 'file' | 'worker file';
 }
 
-/** The document as the door receives it: the object, or the object written as text and read back (or the refusal of that text). */
-async function input(s: Session, step: ConfigStep, doc: unknown): Promise<{ ok: true; value: unknown } | { ok: false }> {
+/** The text of the document, as written to a file and read back (UTF-8), or undefined when it has no text form. */
+function textOf(step: ConfigStep, doc: unknown): string | undefined {
   // JS-only values have no text form (JSON.stringify throws on a BigInt or drops a function).
-  if (step.form === 'object' || step.mutations.some(([, h]) => 'weird' in h)) return { ok: true, value: doc };
+  if (step.form === 'object' || step.mutations.some(([, h]) => 'weird' in h)) return undefined;
   let text: string;
   try {
     text = step.form === 'json' ? JSON.stringify(doc, null, 2) : toYaml(doc);
   } catch {
     note('config: no text form');
-    return { ok: true, value: doc };
+    return undefined;
   }
   if (step.text) text = applyTextEdit(text, step.text);
-  const before = observe(s);
-  const read = await refusedOr(() => parseConfigText(text, step.form === 'json' ? 'fuzz.json' : 'fuzz.yaml'));
+  return Buffer.from(text, 'utf8').toString('utf8');
+}
+
+/** The document as the oracle reads it: the object, or its text read by parseConfigText (or the refusal of that text, checked). */
+async function input(step: ConfigStep, doc: unknown, text: string | undefined, name: string): Promise<{ ok: true; value: unknown } | { ok: false }> {
+  if (text === undefined) return { ok: true, value: doc };
+  const read = await refusedOr(() => parseConfigText(text, name));
   if (read.ok) return read;
   expectRefusal(read.error, ['CONFIG_PARSE']);
   for (const i of read.error.issues) {
@@ -82,8 +93,19 @@ async function input(s: Session, step: ConfigStep, doc: unknown): Promise<{ ok: 
     if (i.line !== undefined) expect(i.line).toBeGreaterThanOrEqual(1);
     if (i.line !== undefined) expect(i.line).toBeLessThanOrEqual(text.split(/\r\n|\r|\n/).length);
   }
-  expectUnchanged(s, before);
   return { ok: false };
+}
+
+/** Runs `load` on a file holding `text` (named `name`), removed afterwards. */
+async function withFile<T>(name: string, text: string, load: (path: string) => Promise<T>): Promise<T> {
+  const dir = mkdtempSync(join(tmpdir(), 'sgfilter-fuzz-'));
+  try {
+    const path = join(dir, name);
+    writeFileSync(path, text);
+    return await load(path);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 export const configSurface: Surface<ConfigStep> = {
@@ -96,28 +118,54 @@ export const configSurface: Surface<ConfigStep> = {
     mutations: fc.oneof(fc.constant<[Mutation, HostileValue][]>([]), fc.array(fc.tuple(mutation, hostileValue), { minLength: 1, maxLength: 3 }), fc.array(fc.tuple(mutation, hostileValue), { minLength: 1, maxLength: 3 })),
     form: fc.constantFrom('object' as const, 'json' as const, 'yaml' as const),
     text: fc.option(textEdit, { freq: 3 }),
-    door: fc.constantFrom('reload' as const, 'reload' as const, 'reload' as const, 'create' as const, 'worker' as const),
+    door: fc.constantFrom('reload' as const, 'reload' as const, 'reload' as const, 'create' as const, 'worker' as const, 'file' as const, 'worker file' as const),
   }),
 
   async run(s, step) {
     const r = mulberry32(step.seed);
     const doc = FORMATS[step.format](r);
     injectAll(doc, step.mutations);
-    const read = await input(s, step, doc);
-    if (!read.ok) return;
-    const value = read.value;
-    const oracle = await refusedOr(() => safeParseConfig(value));
-    if (!oracle.ok) throw new Error(`safeParseConfig threw ${oracle.error.code}; it returns issues`);
-    // A string is a file path to createEngine and reloadInWorker, a document to reload.
-    const door = typeof value === 'string' ? 'reload' : step.door;
-    note(`config: ${door}`);
     const before = observe(s);
+    const text = textOf(step, doc);
+    const name = step.form === 'yaml' ? 'fuzz.yaml' : 'fuzz.json';
+    const fromFile = text !== undefined && (step.door === 'file' || step.door === 'worker file');
+    const read = await input(step, doc, text, name);
+    let value: unknown;
+    let door: ConfigStep['door'];
+    if (!read.ok) {
+      if (!fromFile) return expectUnchanged(s, before);
+      door = step.door;
+    } else {
+      value = read.value;
+      // A string is a file path to createEngine and reloadInWorker, a document to reload.
+      door = typeof value === 'string' && !fromFile ? 'reload' : text === undefined && (step.door === 'file' || step.door === 'worker file') ? 'create' : step.door;
+    }
+    note(`config: ${door}`);
     let created: Engine | undefined;
     const loaded = await refusedOr(async () => {
+      if (door === 'file') return withFile(name, text!, async (path) => (created = await newEngine(path)).version);
+      if (door === 'worker file') return withFile(name, text!, (path) => reloadInWorker(s.engine, path));
       if (door === 'create') return (created = await newEngine(value)).version;
       if (door === 'worker') return reloadInWorker(s.engine, value as object);
       return s.engine.reload(value);
     });
+    if (!read.ok) {
+      // Text that does not read is refused from a file too, by the engine's own thread or the compile worker.
+      if (loaded.ok) throw new Error(`${door} accepted a file whose text parseConfigText refuses`);
+      expectRefusal(loaded.error, ['CONFIG_PARSE']);
+      expectUnchanged(s, before);
+      note('config: refused');
+      return;
+    }
+    if (fromFile && text.includes('\0') && !loaded.ok && loaded.error.code === 'CONFIG_PARSE') {
+      // YAML text may hold a NUL (the yaml package reads it); a file that does may be refused as binary.
+      expectRefusal(loaded.error, ['CONFIG_PARSE']);
+      expectUnchanged(s, before);
+      note('config: refused, a file with a NUL');
+      return;
+    }
+    const oracle = await refusedOr(() => safeParseConfig(value));
+    if (!oracle.ok) throw new Error(`safeParseConfig threw ${oracle.error.code}; it returns issues`);
     if (!oracle.value.success) {
       if (loaded.ok) throw new Error(`${door} accepted a document safeParseConfig refuses: ${oracle.value.issues.map((i) => i.message).join('; ')}`);
       expectRefusal(loaded.error, ['CONFIG_INVALID']);
