@@ -15,9 +15,11 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { stringify as toYaml } from 'yaml';
 import { expect } from 'vitest';
-import { parseConfigText, reloadInWorker, safeParseConfig, type Engine } from '../../../src/index.js';
+import { parseConfigText, reloadInWorker, safeParseConfig, type Config, type Engine } from '../../../src/index.js';
+import { spellingArb } from '../../address-arbitraries.js';
 import { hostileValue, injectAll, mutation, type HostileValue, type Mutation } from '../../hostile.js';
 import { mulberry32, randomConfig, randomFlows, randomTencentDoc, randomTerraformConfig, type Rng } from '../../random.js';
+import { respellPeers, type Respelling } from '../respell.js';
 import { expectAsReference, expectRefusal, expectUnchanged, newEngine, note, observe, refusedOr, zeroed, type Session, type Surface } from '../session.js';
 
 const FORMATS = {
@@ -63,6 +65,8 @@ export interface ConfigStep {
   mutations: [Mutation, HostileValue][];
   form: 'object' | 'json' | 'yaml';
   text: TextEdit | null;
+  /** Every rule peer written in another spelling of the same addresses (the meaning is then checked against the document as generated). */
+  respell: Respelling | null;
   /** Doors 'file' and 'worker file' read the text from a file (documents without a text form go to createEngine). */
   door: 'reload' | 'create' | 'worker' | 'file' | 'worker file';
 }
@@ -96,6 +100,24 @@ async function input(step: ConfigStep, doc: unknown, text: string | undefined, n
   return { ok: false };
 }
 
+/** A document as the door reads it in the step's form (no text edits). */
+function asRead(step: ConfigStep, doc: unknown): unknown {
+  if (step.form === 'object') return doc;
+  return parseConfigText(step.form === 'json' ? JSON.stringify(doc) : toYaml(doc), step.form === 'json' ? 'fuzz.json' : 'fuzz.yaml');
+}
+
+/** A config without what keeps the user's spelling (rule.text), -0 as 0: what decides verdicts. */
+function meaningOf(config: Config): unknown {
+  return zeroed({
+    ...config,
+    securityGroups: config.securityGroups.map((g) => ({
+      ...g,
+      inbound: g.inbound.map(({ text: _text, ...rule }) => rule),
+      outbound: g.outbound.map(({ text: _text, ...rule }) => rule),
+    })),
+  });
+}
+
 /** Runs `load` on a file holding `text` (named `name`), removed afterwards. */
 async function withFile<T>(name: string, text: string, load: (path: string) => Promise<T>): Promise<T> {
   const dir = mkdtempSync(join(tmpdir(), 'sgfilter-fuzz-'));
@@ -116,6 +138,7 @@ export const configSurface: Surface<ConfigStep> = {
     seed: fc.integer(),
     // A third of the documents as generated (valid), so that what is accepted is tested as much as what is refused.
     mutations: fc.oneof(fc.constant<[Mutation, HostileValue][]>([]), fc.array(fc.tuple(mutation, hostileValue), { minLength: 1, maxLength: 3 }), fc.array(fc.tuple(mutation, hostileValue), { minLength: 1, maxLength: 3 })),
+    respell: fc.option(fc.record({ spelling: spellingArb, mapped: fc.boolean() }), { freq: 2 }),
     form: fc.constantFrom('object' as const, 'json' as const, 'yaml' as const),
     text: fc.option(textEdit, { freq: 3 }),
     door: fc.constantFrom('reload' as const, 'reload' as const, 'reload' as const, 'create' as const, 'worker' as const, 'file' as const, 'worker file' as const),
@@ -124,6 +147,13 @@ export const configSurface: Surface<ConfigStep> = {
   async run(s, step) {
     const r = mulberry32(step.seed);
     const doc = FORMATS[step.format](r);
+    // The document as generated, to hold the respelled one to (when nothing else changes it).
+    let generated: unknown;
+    if (step.respell) {
+      generated = structuredClone(doc);
+      note('config: peers respelled', respellPeers(doc, step.respell));
+      if (step.mutations.length > 0 || step.text) generated = undefined;
+    }
     injectAll(doc, step.mutations);
     const before = observe(s);
     const text = textOf(step, doc);
@@ -166,6 +196,14 @@ export const configSurface: Surface<ConfigStep> = {
     }
     const oracle = await refusedOr(() => safeParseConfig(value));
     if (!oracle.ok) throw new Error(`safeParseConfig threw ${oracle.error.code}; it returns issues`);
+    if (generated !== undefined) {
+      // Respelled peers mean what the generated ones meant: the same config but for the text kept for explanations.
+      const want = safeParseConfig(asRead(step, generated));
+      expect(oracle.value.success, 'respelling the peers changed whether the config is valid').toBe(want.success);
+      if (want.success && oracle.value.success) expect(meaningOf(oracle.value.config), 'respelling the peers changed the config').toEqual(meaningOf(want.config));
+      if (!want.success && !oracle.value.success) expect(oracle.value.issues.map((i) => i.code)).toEqual(want.issues.map((i) => i.code));
+      note('config: respelled, same meaning');
+    }
     if (!oracle.value.success) {
       if (loaded.ok) throw new Error(`${door} accepted a document safeParseConfig refuses: ${oracle.value.issues.map((i) => i.message).join('; ')}`);
       expectRefusal(loaded.error, ['CONFIG_INVALID']);
