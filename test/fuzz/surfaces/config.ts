@@ -106,10 +106,11 @@ function asRead(step: ConfigStep, doc: unknown): unknown {
   return parseConfigText(step.form === 'json' ? JSON.stringify(doc) : toYaml(doc), step.form === 'json' ? 'fuzz.json' : 'fuzz.yaml');
 }
 
-/** A config without what keeps the user's spelling (rule.text), -0 as 0: what decides verdicts. */
+/** A config without what keeps the user's spelling (rule.text, warning messages), -0 as 0: what decides verdicts. */
 function meaningOf(config: Config): unknown {
   return zeroed({
     ...config,
+    warnings: config.warnings.map((w) => w.path),
     securityGroups: config.securityGroups.map((g) => ({
       ...g,
       inbound: g.inbound.map(({ text: _text, ...rule }) => rule),
