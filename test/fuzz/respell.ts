@@ -1,8 +1,8 @@
 /**
  * Rule peers written again in another spelling of the same addresses (SPEC §1: one
  * address has one meaning however it is written): every address of a generated
- * document (native source/destination/peer/localCidr, the peer of a Terraform lite
- * string, Tencent's CidrBlock/Ipv6CidrBlock), alone, as a CIDR or as either end of a
+ * document or list of edits (native source/destination/peer/localCidr, the peer of a
+ * Terraform lite string, Tencent's CidrBlock/Ipv6CidrBlock), alone, as a CIDR or as either end of a
  * range. IPv6 in any spelling Node accepts (test/address-arbitraries.ts); IPv4 as its
  * dotted quad or as IPv4-mapped IPv6, a prefix /n then /n+96. What the address means
  * comes from Node (flows surface, `meaning`), not from sgfilter's reader.
@@ -51,16 +51,15 @@ export function respellPeers(doc: unknown, how: Respelling): number {
     if ((o as Record<string | number, unknown>)[k] !== next) changed++;
     (o as Record<string | number, unknown>)[k] = next;
   };
+  // A Terraform lite rule (in a rule list, or an edit's rule): ACTION#peer#port#protocol.
+  const terraform = (o: Record<string, unknown> | unknown[], k: string | number, x: string) => {
+    const parts = x.split('#');
+    parts[1] = respellPeer(parts[1]!, how);
+    put(o, k, parts.join('#'));
+  };
   const walk = (v: unknown): void => {
     if (Array.isArray(v)) {
-      v.forEach((x, i) => {
-        // A Terraform lite rule: ACTION#peer#port#protocol.
-        if (typeof x === 'string' && x.split('#').length === 4) {
-          const parts = x.split('#');
-          parts[1] = respellPeer(parts[1]!, how);
-          put(v, i, parts.join('#'));
-        } else walk(x);
-      });
+      v.forEach((x, i) => (typeof x === 'string' && x.split('#').length === 4 ? terraform(v, i, x) : walk(x)));
       return;
     }
     if (typeof v !== 'object' || v === null) return;
@@ -70,6 +69,7 @@ export function respellPeers(doc: unknown, how: Respelling): number {
       // Tencent's CidrBlock is its IPv4 field: IPv4 stays a dotted quad there.
       else if (typeof x === 'string' && k === 'CidrBlock') put(o, k, respellPeer(x, how, false));
       else if (typeof x === 'string' && k === 'Ipv6CidrBlock') put(o, k, respellPeer(x, how));
+      else if (typeof x === 'string' && k === 'rule' && x.split('#').length === 4) terraform(o, k, x);
       else walk(x);
     }
   };

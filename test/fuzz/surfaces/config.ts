@@ -71,6 +71,13 @@ export interface ConfigStep {
   door: 'reload' | 'create' | 'worker' | 'file' | 'worker file';
 }
 
+/**
+ * Whether a respelled document is held to the one generated: only when nothing else
+ * changes it (a mutation may hit a peer; a text edit lands elsewhere in other text),
+ * so a step with respelled peers and no mutation gets no text edit either.
+ */
+const compared = (step: ConfigStep): boolean => step.respell !== null && step.mutations.length === 0;
+
 /** The text of the document, as written to a file and read back (UTF-8), or undefined when it has no text form. */
 function textOf(step: ConfigStep, doc: unknown): string | undefined {
   // JS-only values have no text form (JSON.stringify throws on a BigInt or drops a function).
@@ -82,7 +89,7 @@ function textOf(step: ConfigStep, doc: unknown): string | undefined {
     note('config: no text form');
     return undefined;
   }
-  if (step.text) text = applyTextEdit(text, step.text);
+  if (step.text && !compared(step)) text = applyTextEdit(text, step.text);
   return Buffer.from(text, 'utf8').toString('utf8');
 }
 
@@ -107,7 +114,7 @@ function asRead(step: ConfigStep, doc: unknown): unknown {
 }
 
 /** A config without what keeps the user's spelling (rule.text, warning messages), -0 as 0: what decides verdicts. */
-function meaningOf(config: Config): unknown {
+export function meaningOf(config: Config): unknown {
   return zeroed({
     ...config,
     warnings: config.warnings.map((w) => w.path),
@@ -153,7 +160,7 @@ export const configSurface: Surface<ConfigStep> = {
     if (step.respell) {
       generated = structuredClone(doc);
       note('config: peers respelled', respellPeers(doc, step.respell));
-      if (step.mutations.length > 0 || step.text) generated = undefined;
+      if (!compared(step)) generated = undefined;
     }
     injectAll(doc, step.mutations);
     const before = observe(s);

@@ -11,13 +11,18 @@ import fc from 'fast-check';
 import { expect } from 'vitest';
 import { PolicyTransaction, type PolicyEdit } from '../../../src/index.js';
 import { editMutation, hostileValue, injectAll, type HostileValue, type Mutation } from '../../hostile.js';
+import { spellingArb } from '../../address-arbitraries.js';
 import { asCalls, mulberry32, randomEdits, randomFlows } from '../../random.js';
+import { respellPeers, type Respelling } from '../respell.js';
+import { meaningOf } from './config.js';
 import { expectAsReference, expectRefusal, expectUnchanged, note, observe, refusedOr, type Surface } from '../session.js';
 
 export interface EditsStep {
   seed: number;
   mutations: [Mutation, HostileValue][];
   form: 'data' | 'calls';
+  /** The rules' peers written in other spellings of the same addresses; the offline transaction gets them as generated. */
+  respell: Respelling | null;
 }
 
 export const editsSurface: Surface<EditsStep> = {
@@ -27,6 +32,7 @@ export const editsSurface: Surface<EditsStep> = {
     seed: fc.integer(),
     mutations: fc.oneof(fc.constant<[Mutation, HostileValue][]>([]), fc.array(fc.tuple(editMutation, hostileValue), { minLength: 1, maxLength: 2 })),
     form: fc.constantFrom('data' as const, 'data' as const, 'calls' as const),
+    respell: fc.option(fc.record({ spelling: spellingArb, mapped: fc.boolean() }), { freq: 2 }),
   }),
 
   async run(s, step) {
@@ -34,13 +40,19 @@ export const editsSurface: Surface<EditsStep> = {
     // (randomEdits edits existing groups; a config whose last group was removed gets one first.)
     const edits: unknown[] = s.config.securityGroups.length ? randomEdits(r, s.config) : [{ op: 'addGroup', group: { id: 'sg-again', inbound: ['ACCEPT#any#22#TCP'] } }];
     injectAll(edits, step.mutations);
+    // Respelled only where nothing else changed the edits (a mutation may hit a peer).
+    let given = edits;
+    if (step.respell && step.mutations.length === 0) {
+      given = structuredClone(edits);
+      note('edits: peers respelled', respellPeers(given, step.respell));
+    }
     const offline = await refusedOr(() => {
       const tx = new PolicyTransaction(s.config);
       for (const e of edits) tx.apply(e as PolicyEdit);
       return tx.commit();
     });
     const before = observe(s);
-    const run = await refusedOr(() => s.engine.update(step.form === 'data' ? (edits as PolicyEdit[]) : asCalls(edits)));
+    const run = await refusedOr(() => s.engine.update(step.form === 'data' ? (given as PolicyEdit[]) : asCalls(given)));
     note(`edits: ${step.form}`);
     if (step.form === 'data') {
       expect(run.ok, `update() and an offline transaction disagree: ${run.ok ? 'accepted' : run.error.message} / ${offline.ok ? 'accepted' : offline.error.message}`).toBe(offline.ok);
@@ -59,7 +71,9 @@ export const editsSurface: Surface<EditsStep> = {
     expect(s.engine.version).toBe(published ? s.version + 1 : s.version);
     if (step.form === 'data' && offline.ok) {
       expect(published).toBe(offline.value.changes.length > 0);
-      if (published) expect(s.engine.config).toEqual(offline.value.config);
+      if (published && given === edits) expect(s.engine.config).toEqual(offline.value.config);
+      // Respelled peers: the same config but for the text kept for explanations.
+      if (published && given !== edits) expect(meaningOf(s.engine.config), 'respelling the peers of the edits changed the config').toEqual(meaningOf(offline.value.config));
     }
     if (published) {
       s.version++;
