@@ -49,8 +49,16 @@ const GRE = 47;
 
 // ---------- Describing hostile values without running their code ----------
 
-/** The `given` of an issue: primitives only (objects may be proxies, circular, or not cloneable to a worker). */
+/**
+ * The `given` of an issue: JSON data only, so that JSON.stringify(error.issues) and a
+ * worker's reply never throw. Objects are left out (they may be proxies, circular, or
+ * not cloneable); a BigInt is written as config issues write it, its digits and "n".
+ */
 function givenValue(v: unknown): unknown {
+  if (typeof v === 'bigint') {
+    const digits = v.toString();
+    return `${digits.length > 80 ? `${digits.slice(0, 80)}…` : digits}n`;
+  }
   return v === null || (typeof v !== 'object' && typeof v !== 'function' && typeof v !== 'symbol') ? v : undefined;
 }
 

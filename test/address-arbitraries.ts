@@ -7,14 +7,10 @@
  * neighbours (zone ids, spaces, leading zeros in a quad, mutations).
  *
  * Each generated address carries the 128 bits it was built from, so a test compares
- * what a reader finds with what was meant, not with another reader.
+ * what a reader finds with what was meant, not with another reader. Seeds and runs:
+ * test/fuzz/settings.ts.
  */
 import { fc } from '@fast-check/vitest';
-
-/** The fixed seed of every address property (reproducible; FC_SEED overrides). */
-export const SEED = Number(process.env.FC_SEED ?? 0x5f11e7);
-/** Runs per property (FC_RUNS overrides, e.g. for a long fuzz run). */
-export const runs = (n: number): number => Number(process.env.FC_RUNS ?? n);
 
 export interface SpelledAddress {
   text: string;
@@ -58,14 +54,14 @@ function zeroRuns(g: number[], n: number): [number, number][] {
 const quadText = (hi: number, lo: number) => `${hi >>> 8}.${hi & 255}.${lo >>> 8}.${lo & 255}`;
 
 /** How to write eight groups: which zero run becomes `::`, the dotted quad, padding, case. */
-interface Spelling {
+export interface Spelling {
   gapPick: number; // 0: no `::`; k: the k-th zero run (mod count)
   quad: boolean;
   pad: number[];
   upper: boolean[];
 }
 
-const spellingArb: fc.Arbitrary<Spelling> = fc.record({
+export const spellingArb: fc.Arbitrary<Spelling> = fc.record({
   gapPick: fc.nat(40),
   quad: fc.boolean(),
   pad: fc.array(fc.integer({ min: 0, max: 3 }), { minLength: 8, maxLength: 8 }),

@@ -10,9 +10,9 @@ import { fc } from '@fast-check/vitest';
 import { createEngine, createFlowBatch, parseConfig, referenceClassify, type ConfigInput, type FlowInput } from '../src/index.js';
 import { guardServer, guardedConnect, ConnectionDroppedError } from '../src/node/index.js';
 import { formatWords } from '../src/config/address.js';
-import { addressArb, ipv4Arb, lowWord, quadOf, runs, SEED, trueIpv6Arb, wordsOf, zoneArb, type SpelledAddress } from './address-arbitraries.js';
+import { addressArb, ipv4Arb, lowWord, quadOf, trueIpv6Arb, wordsOf, zoneArb, type SpelledAddress } from './address-arbitraries.js';
+import { fuzzParams } from './fuzz/settings.js';
 
-const opts = (n: number) => ({ seed: SEED, numRuns: runs(n) });
 
 const DROP_V6: ConfigInput = {
   securityGroups: [{
@@ -58,7 +58,7 @@ describe('flows: every spelling of an IPv6 address is IPv6', () => {
           expect(referenceClassify(config, flows[i]!), a.text).toEqual(want);
         });
       }),
-      opts(300),
+      fuzzParams('address policy: remote addresses', 300),
     );
   });
 
@@ -72,7 +72,7 @@ describe('flows: every spelling of an IPv6 address is IPv6', () => {
         expect(engine.classify(flow), local.text).toEqual(want);
         expect(referenceClassify(config, flow), local.text).toEqual(want);
       }),
-      opts(1000),
+      fuzzParams('address policy: local addresses', 1000),
     );
   });
 });
@@ -103,7 +103,7 @@ describe('rule peers: an IPv6 peer never opens an IPv4 address, however it is sp
           expect(referenceClassify(config, flow), `${text}: ${flow.remote}`).toEqual(want);
         }
       }),
-      opts(300),
+      fuzzParams('address policy: a peer accepts exactly its address', 300),
     );
   });
 
@@ -120,7 +120,7 @@ describe('rule peers: an IPv6 peer never opens an IPv4 address, however it is sp
         }
         expect(engine.classify({ direction: 'inbound', protocol: 'UDP', port: 53, remote: `::${quadOf(base)}` }).action).toBe('accept');
       }),
-      opts(200),
+      fuzzParams('address policy: ::a.b.c.d/len opens no IPv4', 200),
     );
   });
 });
@@ -157,7 +157,7 @@ describe('the socket guards: every spelling Node reports of an IPv6 peer is IPv6
         else dropped++;
         s.destroy();
       }),
-      opts(500),
+      fuzzParams('address policy: guardServer', 500),
     );
     expect(guard.stats()).toMatchObject({ accepted, dropped });
     guard.close();
@@ -185,7 +185,7 @@ describe('the socket guards: every spelling Node reports of an IPv6 peer is IPv6
           expect((err as ConnectionDroppedError).code).toBe('ERR_SGFILTER_DROPPED');
         }
       }),
-      opts(150),
+      fuzzParams('address policy: guardedConnect', 150),
     );
   });
 });

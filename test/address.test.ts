@@ -11,9 +11,10 @@ import {
 } from '../src/config/address.js';
 import { flowAddress } from '../src/node/stats.js';
 import {
-  addressArb, addressLikeArb, groupsFromWhatwg, ipv4Arb, ipv6Arb, isMapped, lowWord, mutatedArb, quadOf, runs, SEED, spaceArb,
+  addressArb, addressLikeArb, groupsFromWhatwg, ipv4Arb, ipv6Arb, isMapped, lowWord, mutatedArb, quadOf, spaceArb,
   trueIpv6Arb, wordsOf, zoneArb, type SpelledAddress,
 } from './address-arbitraries.js';
+import { fuzzParams } from './fuzz/settings.js';
 
 const OUT = new Uint32Array(4);
 const read = (s: string): { family: number; words: number[] } => {
@@ -23,7 +24,6 @@ const read = (s: string): { family: number; words: number[] } => {
 };
 /** What our reader should give for a generated address. */
 const expected = (a: SpelledAddress) => (a.v4 ? { family: IPV4, words: [lowWord(a.groups), 0, 0, 0] } : { family: IPV6, words: wordsOf(a.groups) });
-const opts = (n: number) => ({ seed: SEED, numRuns: runs(n) });
 
 /** Node accepts it and it has no zone id: our reader must accept it. */
 const nodeAccepts = (s: string) => net.isIP(s) !== 0 && !s.includes('%');
@@ -45,7 +45,7 @@ describe('the address reader against Node', () => {
           expect(allV4.check(a.text, 'ipv6'), a.text).toBe(a.v4);
         }
       }),
-      opts(4000),
+      fuzzParams('address: every spelling reads as its bits', 4000),
     );
   });
 
@@ -56,7 +56,7 @@ describe('the address reader against Node', () => {
         expect(net.isIPv6(printed)).toBe(true);
         expect(read(printed), `${a.text} printed as ${printed}`).toEqual(expected(a));
       }),
-      opts(2000),
+      fuzzParams('address: what Node prints', 2000),
     );
   });
 
@@ -75,7 +75,7 @@ describe('the address reader against Node', () => {
           expect(r.words, 'a refusal leaves the output as it was').toEqual([0xdeadbeef, 0xdeadbeef, 0xdeadbeef, 0xdeadbeef]);
         }
       }),
-      opts(20000),
+      fuzzParams('address: random strings vs net.isIP', 20000),
     );
   });
 
@@ -90,7 +90,7 @@ describe('the address reader against Node', () => {
         expect(message).toContain('zone id');
         expect(message).not.toContain('dotted quad');
       }),
-      opts(2000),
+      fuzzParams('address: zone ids', 2000),
     );
   });
 
@@ -102,7 +102,7 @@ describe('the address reader against Node', () => {
         expect(readAddress(s, OUT, 0)).toBe(SURROUNDING_SPACE);
         expect(addressProblem(s, SURROUNDING_SPACE)).toContain('spaces');
       }),
-      opts(1000),
+      fuzzParams('address: surrounding spaces', 1000),
     );
   });
 
@@ -119,7 +119,7 @@ describe('the address reader against Node', () => {
         expect(r < 0, s).toBe(true);
         if (a.writtenV6) expect(r).toBe(EMBEDDED_QUAD);
       }),
-      opts(1000),
+      fuzzParams('address: leading zeros in a quad', 1000),
     );
   });
 
@@ -132,7 +132,7 @@ describe('the address reader against Node', () => {
         expect(read(text)).toEqual(r);
         if (r.family === IPV6) expect(text).not.toContain('.'); // ::102:304, never ::1.2.3.4
       }),
-      opts(2000),
+      fuzzParams('address: canonical form round trip', 2000),
     );
   });
 });
@@ -149,7 +149,7 @@ describe('flowAddress (the guards: an address as Node reports it)', () => {
         expect(flowAddress(f)).toBe(f); // a fixed point
         expect(net.isIP(f)).toBe(a.v4 ? 4 : 6);
       }),
-      opts(2000),
+      fuzzParams('address: canonical text of every spelling', 2000),
     );
   });
 
@@ -159,7 +159,7 @@ describe('flowAddress (the guards: an address as Node reports it)', () => {
         const printed = new net.SocketAddress({ address: a.text, family: 'ipv6' }).address;
         expect(read(flowAddress(printed))).toEqual(expected(a));
       }),
-      opts(1000),
+      fuzzParams('address: dns.lookup answers and socket addresses', 1000),
     );
   });
 });
@@ -175,7 +175,7 @@ describe('config addresses read by the same reader', () => {
         const bits = e.family === IPV4 ? BigInt(e.words[0]!) : e.words.reduce((acc, w) => (acc << 32n) | BigInt(w), 0n);
         expect(p.value, a.text).toEqual(e.family === IPV4 ? { v4: [{ lo: bits, hi: bits }], v6: [] } : { v4: [], v6: [{ lo: bits, hi: bits }] });
       }),
-      opts(2000),
+      fuzzParams('address: a peer in any spelling', 2000),
     );
   });
 
@@ -194,7 +194,7 @@ describe('config addresses read by the same reader', () => {
           expect(c.value.range.lo).toBe(BigInt(lowWord(g)));
         }
       }),
-      opts(1000),
+      fuzzParams('address: IPv4-compatible CIDRs', 1000),
     );
   });
 
@@ -213,7 +213,7 @@ describe('config addresses read by the same reader', () => {
           expect(c.value.range.hi).toBe(BigInt(base) + (1n << BigInt(Math.min(32, host))) - 1n);
         }
       }),
-      opts(1000),
+      fuzzParams('address: mapped CIDRs', 1000),
     );
   });
 
@@ -224,7 +224,7 @@ describe('config addresses read by the same reader', () => {
         expect(p.ok).toBe(true);
         if (p.ok) expect(p.value.v4).toEqual([]);
       }),
-      opts(500),
+      fuzzParams('address: ranges by meaning', 500),
     );
   });
 

@@ -14,6 +14,7 @@ import { createCaptureEncoder } from '../src/capture/writer.js';
 import { CaptureBatch } from '../src/capture/batch.js';
 import { SgfilterError } from '../src/errors.js';
 import { chunksAt, encodePcap, encodePcapng, readAllAsync, readAllSync, referenceRead, type NgSection, type ReadOutcome } from './capture-model.js';
+import { fuzzParams } from './fuzz/settings.js';
 
 const fixture = (name: string) => new Uint8Array(readFileSync(fileURLToPath(new URL(`./fixtures/captures/${name}`, import.meta.url))));
 
@@ -152,7 +153,7 @@ describe('a capture with a byte changed anywhere', () => {
           }
           checkOutcome(await readAllAsync(readCapture(stream(), { batchSize })), want);
         }),
-      { seed: 0x0c0ffee, numRuns: 1000 },
+      fuzzParams('captures: random damage to generated files', 1000),
     );
   });
 });
@@ -178,7 +179,7 @@ describe('random bytes behind a valid file header', () => {
           words.forEach((w, i) => v.setUint32(head.length + i * 4, w, le));
           await check(bytes, cuts, batchSize);
         }),
-      { seed: 0xbadcafe, numRuns: 2000 },
+      fuzzParams('captures: random bytes behind a header', 2000),
     );
   });
 
@@ -234,7 +235,7 @@ describe('random bytes behind a valid file header', () => {
           }
           await check(Uint8Array.from(parts), cuts, batchSize);
         }),
-      { seed: 0xfeed, numRuns: 3000 },
+      fuzzParams('captures: plausible blocks and records', 3000),
     );
   });
 

@@ -13,9 +13,7 @@ import {
   chunksAt, encodePcap, encodePcapng, expectedPcapng, readAllAsync, readAllSync, referenceRead, unitsOf,
   type ModelPacket, type NgBlock, type NgInterface, type NgOption, type NgSection, type PcapSpec, type ReadOutcome,
 } from './capture-model.js';
-
-const SEED = 0x5eed12;
-const RUNS = 150;
+import { fuzzParams } from './fuzz/settings.js';
 
 const strip = (o: ReadOutcome) => o.packets.map(({ recordOffset: _r, ...p }) => p);
 
@@ -154,7 +152,7 @@ describe('generated classic pcap files', () => {
         }
         expect(await readAllAsync(readCapture(stream(), { batchSize: size }))).toEqual(whole);
       }),
-      { seed: SEED, numRuns: RUNS },
+      fuzzParams('captures: generated pcap files read back', 150),
     );
   });
 });
@@ -180,7 +178,7 @@ describe('generated pcapng files', () => {
         }
         expect(await readAllAsync(readCapture(stream(), { batchSize: size }))).toEqual(whole);
       }),
-      { seed: SEED, numRuns: RUNS },
+      fuzzParams('captures: generated pcapng files read back', 150),
     );
   });
 
@@ -210,7 +208,7 @@ describe('timestamps: 64-bit unit counts ↔ seconds + nanoseconds without BigIn
         expect(split.seconds).toBe(Number(secs));
         expect(split.nanoseconds).toBe(Number(((v - secs * u) * 1_000_000_000n) / u));
       }),
-      { seed: SEED, numRuns: 2000 },
+      fuzzParams('captures: splitUnits', 2000),
     );
   });
 
@@ -222,7 +220,7 @@ describe('timestamps: 64-bit unit counts ↔ seconds + nanoseconds without BigIn
         expect((BigInt(joined.hi) << 32n) | BigInt(joined.lo)).toBe(want);
         expect(joined.lo).toBeLessThan(2 ** 32);
       }),
-      { seed: SEED, numRuns: 2000 },
+      fuzzParams('captures: joinUnits', 2000),
     );
   });
 });
@@ -287,7 +285,7 @@ describe('the pcap and pcapng writers', () => {
             }));
           expect(strip(readAllSync(readCapture(out)))).toEqual(want);
         }),
-      { seed: SEED, numRuns: RUNS },
+      fuzzParams('captures: pcap to pcap copy', 150),
     );
   });
 
@@ -330,7 +328,7 @@ describe('the pcap and pcapng writers', () => {
           if (format === 'pcap') expect(reader.interfaces[0]!.linkType).toBe(1);
         },
       ),
-      { seed: SEED, numRuns: RUNS },
+      fuzzParams('captures: writers read back', 150),
     );
   });
 });

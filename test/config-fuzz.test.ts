@@ -11,11 +11,9 @@
  * reference matcher must give the same verdict on generated flows. Object.prototype
  * must be unchanged after every case.
  *
- * Seeded and reproducible: SGFILTER_FUZZ_SEED (default fixed), SGFILTER_FUZZ_RUNS
- * (runs per property, default 200; the two hostile-text properties run twice
- * as many; raise it to fuzz longer).
+ * Seeded and reproducible: SGFILTER_FUZZ_SEED and SGFILTER_FUZZ_SCALE (see
+ * test/fuzz/settings.ts).
  */
-import { assertNoPoisoning, restoreGlobals } from '@fast-check/poisoning';
 import fc from 'fast-check';
 import { stringify as toYaml } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -23,31 +21,20 @@ import {
   createEngine, createFlowBatch, parseConfigText, parseFlow, PolicyTransaction, referenceClassify, safeParseConfig,
   type Config, type Engine, type PolicyEdit,
 } from '../src/index.js';
-import { mulberry32, pick, randomConfig, randomFlows, type Rng } from './random.js';
+import { asCalls, mulberry32, randomConfig, randomEdits, randomFlows, randomTencentDoc, randomTerraformConfig, type Rng } from './random.js';
 import {
-  editMutation, expectCodedIssues, hostileText, inject, mutation, PROTOTYPE_NAMES, prototypeState, refusedOr, WEIRD_VALUES, weirdValueName,
+  editMutation, expectCodedIssues, hostileText, inject, mutation, PROTOTYPE_NAMES, refusedOr, WEIRD_VALUES, weirdValueName,
 } from './hostile.js';
 import type { FlowInput } from '../src/index.js';
-
-const SEED = Number(process.env.SGFILTER_FUZZ_SEED ?? 0x5afe_c0de);
-const RUNS = Number(process.env.SGFILTER_FUZZ_RUNS ?? 200);
-const params = (salt: number, runs = RUNS) => ({ seed: SEED ^ salt, numRuns: runs });
+import { expectNoPoisoning, restoreRunnerGlobals } from './fuzz/poisoning.js';
+import { FUZZ_SEED, fuzzParams, fuzzSeed, fuzzTimeout } from './fuzz/settings.js';
 
 let engine: Engine;
-const PROTOTYPES = prototypeState();
-/** Globals the test runner itself changes between cases, and ones Node materialises lazily (TextEncoder on first use: src/capture makes one at import). */
-const RUNNER_GLOBALS = { ignoredRootRegex: /^(__vitest_|AbortController$|AbortSignal$|TextEncoder$|TextDecoder$)/ };
 
 beforeAll(async () => {
   engine = await createEngine({ securityGroups: [{ id: 'sg-boot', inbound: ['DROP#any#ALL#ALL'] }] });
 });
-afterAll(() => restoreGlobals(RUNNER_GLOBALS));
-
-/** After every case: Object.prototype and every other default untouched. */
-function expectNoPoisoning(): void {
-  expect(prototypeState()).toBe(PROTOTYPES);
-  assertNoPoisoning(RUNNER_GLOBALS);
-}
+afterAll(restoreRunnerGlobals);
 
 /** The engine (reloaded with `config`) and the reference agree on generated flows. */
 async function expectSameVerdicts(config: Config, r: Rng, n = 150): Promise<void> {
@@ -194,26 +181,6 @@ function checkAsText(doc: unknown): void {
 
 // ------------------------------------------------------------------ documents
 
-/** A random Tencent DescribeSecurityGroupPolicies answer, in one of its three shapes. */
-function tencentDoc(r: Rng): unknown {
-  const entry = (i: number) => {
-    const protocol = pick(r, ['TCP', 'UDP', 'ICMP', 'ICMPv6', 'ALL', 'tcp', 'GRE']);
-    const e: Record<string, unknown> = { PolicyIndex: i, Protocol: protocol, Action: pick(r, ['ACCEPT', 'DROP', 'accept']) };
-    if (/tcp|udp/i.test(protocol)) e.Port = pick(r, ['22', '80,443', 'ALL', '1-1024', '3306']);
-    if (r() < 0.6) e.CidrBlock = pick(r, ['0.0.0.0/0', '10.0.0.0/8', '192.0.2.10', '203.0.113.0/24']);
-    else e.Ipv6CidrBlock = pick(r, ['::/0', '2001:db8::/32', 'fe80::/10']);
-    if (r() < 0.3) e.PolicyDescription = 'from the console';
-    return e;
-  };
-  const set = {
-    Version: String(Math.floor(r() * 20)),
-    Ingress: Array.from({ length: Math.floor(r() * 6) }, (_, i) => entry(i)),
-    Egress: Array.from({ length: Math.floor(r() * 4) }, (_, i) => entry(i)),
-  };
-  const shape = Math.floor(r() * 3);
-  return shape === 0 ? { Response: { SecurityGroupPolicySet: set, RequestId: 'x' } } : shape === 1 ? { SecurityGroupPolicySet: set } : set;
-}
-
 function tencentCounts(doc: unknown): number[][] | undefined {
   const d = doc as Record<string, Record<string, Record<string, unknown>>>;
   const set = (d?.Response?.SecurityGroupPolicySet ?? d?.SecurityGroupPolicySet ?? d) as Record<string, unknown> | undefined;
@@ -221,25 +188,10 @@ function tencentCounts(doc: unknown): number[][] | undefined {
   return [[n('Ingress'), n('Egress')]];
 }
 
-/** A native document whose rules are all Terraform lite strings. */
-function terraformDoc(r: Rng): unknown {
-  const doc = randomConfig(r, 6);
-  for (const g of doc.securityGroups) {
-    for (const dir of ['inbound', 'outbound'] as const) {
-      g[dir] = (g[dir] ?? []).map(() => {
-        const protocol = pick(r, ['TCP', 'UDP', 'ICMP', 'ALL', 'GRE'] as const);
-        const port = /TCP|UDP/.test(protocol) ? pick(r, ['22', '80,443', 'ALL', '1000-2000']) : 'ALL';
-        return `${pick(r, ['ACCEPT', 'DROP'] as const)}#${pick(r, ['0.0.0.0/0', '10.0.0.0/8', '::/0', '2001:db8::/32', 'any'])}#${port}#${protocol}` as const;
-      });
-    }
-  }
-  return doc;
-}
-
 const FORMATS = {
   native: (r: Rng) => randomConfig(r, 6) as unknown,
-  terraform: terraformDoc,
-  tencent: tencentDoc,
+  terraform: randomTerraformConfig,
+  tencent: randomTencentDoc,
 };
 type Format = keyof typeof FORMATS;
 const format = fc.constantFrom(...(Object.keys(FORMATS) as Format[]));
@@ -251,7 +203,7 @@ const countsOf = (f: Format, doc: unknown) => {
   }
 };
 
-describe(`hostile text in every field of every config format (seed ${SEED}, ${RUNS} runs per property)`, () => {
+describe(`hostile text in every field of every config format (seed ${FUZZ_SEED})`, () => {
   it('is refused with a coded issue, or kept whole and classified as the reference does', async () => {
     const seen = { accepted: 0, refused: 0 };
     await fc.assert(
@@ -266,12 +218,12 @@ describe(`hostile text in every field of every config format (seed ${SEED}, ${RU
           expectNoPoisoning();
         }
       }),
-      { ...params(1), numRuns: 2 * RUNS },
+      fuzzParams('config: hostile text in every field of every format', 400),
     );
     // Both outcomes must occur, or the property tested nothing.
     expect(seen.accepted).toBeGreaterThan(0);
     expect(seen.refused).toBeGreaterThan(0);
-  }, 600_000);
+  }, fuzzTimeout(600_000));
 
   const prototypeName = hostileText.filter((t) => PROTOTYPE_NAMES.some((n) => n.toLowerCase() === t.trim().toLowerCase()));
 
@@ -315,9 +267,9 @@ describe(`hostile text in every field of every config format (seed ${SEED}, ${RU
           }
         },
       ),
-      params(2),
+      fuzzParams('config: prototype names where a word is looked up', 200),
     );
-  }, 120_000);
+  }, fuzzTimeout(120_000));
 
   it('prototype names as group and instance ids are ordinary ids: bound, edited and named in verdicts', async () => {
     await fc.assert(
@@ -343,9 +295,9 @@ describe(`hostile text in every field of every config format (seed ${SEED}, ${RU
           expectNoPoisoning();
         }
       }),
-      params(10, Math.max(30, RUNS / 4)),
+      fuzzParams('config: prototype names as group and instance ids', 50),
     );
-  }, 120_000);
+  }, fuzzTimeout(120_000));
 
   it('values only the JS API can pass are coded issues with a path, anywhere in the document', async () => {
     const seen = { accepted: 0, refused: 0 };
@@ -360,10 +312,10 @@ describe(`hostile text in every field of every config format (seed ${SEED}, ${RU
           expectNoPoisoning();
         }
       }),
-      params(3),
+      fuzzParams('config: values only the JS API can pass, anywhere', 200),
     );
     expect(seen.refused).toBeGreaterThan(0);
-  }, 600_000);
+  }, fuzzTimeout(600_000));
 
   it('a weird value as the whole document, a group or a rule list is refused with a code', async () => {
     await fc.assert(
@@ -379,78 +331,12 @@ describe(`hostile text in every field of every config format (seed ${SEED}, ${RU
           expectNoPoisoning();
         }
       }),
-      params(4),
+      fuzzParams('config: a weird value as the document, a group or a rule list', 200),
     );
-  }, 120_000);
+  }, fuzzTimeout(120_000));
 });
 
 // ------------------------------------------------------------------ edits
-
-/**
- * A random list of edits against `config`, over every operation, mostly valid (so
- * that hostile text in one field is what decides): rule-carrying edits are the most
- * frequent, and positions name rules that exist.
- */
-function randomEdits(r: Rng, config: Config): PolicyEdit[] {
-  const groups = config.securityGroups;
-  const instances = config.implicitInstance ? ['default'] : config.instances.map((i) => i.id);
-  const rule = () => {
-    const doc = randomConfig(r, 2);
-    const rules = [...(doc.securityGroups[0]!.inbound ?? []), ...(doc.securityGroups[0]!.outbound ?? [])];
-    return rules[0] ?? 'ACCEPT#any#ALL#ALL';
-  };
-  const written = (g: (typeof groups)[number], d: 'inbound' | 'outbound') => g[d].filter((x) => x.template === undefined).length;
-  const n = 1 + Math.floor(r() * 2);
-  const out: PolicyEdit[] = [];
-  for (let i = 0; i < n; i++) {
-    const g = pick(r, groups);
-    const d = pick(r, ['inbound', 'outbound'] as const);
-    const has = written(g, d) > 0;
-    const x = r();
-    if (x < 0.3 || (x < 0.55 && !has)) out.push({ op: 'addRule', groupId: g.id, direction: d, rule: rule(), ...(r() < 0.3 ? { at: 0 } : {}) });
-    else if (x < 0.45) out.push({ op: 'replaceRule', groupId: g.id, direction: d, index: written(g, d) - 1, rule: rule() });
-    else if (x < 0.55) out.push({ op: r() < 0.5 ? 'removeRule' : 'moveRule', groupId: g.id, direction: d, ...(r() < 0.5 ? { index: 0 } : { from: 0, to: written(g, d) - 1 }) } as PolicyEdit);
-    else if (x < 0.7) {
-      out.push({ op: 'addGroup', group: { id: `sg-new-${i}`, template: pick(r, ['custom', 'open-all', 'open-common']), inbound: [rule()], outbound: [rule()] } });
-      out.push({ op: 'bindGroup', instanceId: pick(r, instances), groupId: `sg-new-${i}`, at: 0 });
-    } else if (x < 0.78) out.push({ op: 'setGroupOrder', instanceId: pick(r, instances), securityGroups: groups.map((y) => y.id).reverse() });
-    else if (x < 0.84) out.push({ op: 'addInstance', instance: { id: `ins-new-${i}`, securityGroups: [g.id] } });
-    else if (x < 0.88) out.push({ op: 'unbindGroup', instanceId: pick(r, instances), groupId: g.id });
-    else if (x < 0.92) out.push({ op: 'bindGroup', instanceId: pick(r, instances), groupId: g.id });
-    else if (x < 0.96) out.push({ op: 'removeInstance', instanceId: pick(r, instances) });
-    else out.push({ op: 'removeGroup', groupId: g.id });
-  }
-  return out;
-}
-
-/** The edits as transaction method calls (what `engine.update(tx => ...)` users write). */
-function asCalls(edits: unknown[]): (tx: PolicyTransaction) => void {
-  return (tx) => {
-    for (const e of edits) {
-      let x: Record<string, never>;
-      try {
-        x = { ...(typeof e === 'object' && e !== null ? e : {}) } as Record<string, never>;
-      } catch {
-        tx.apply(e as PolicyEdit); // a value this helper cannot even read: as data
-        continue;
-      }
-      switch (x.op as string) {
-        case 'addRule': tx.addRule(x.groupId, x.direction, x.rule, x.at); break;
-        case 'removeRule': tx.removeRule(x.groupId, x.direction, x.index); break;
-        case 'replaceRule': tx.replaceRule(x.groupId, x.direction, x.index, x.rule); break;
-        case 'moveRule': tx.moveRule(x.groupId, x.direction, x.from, x.to); break;
-        case 'addGroup': tx.addGroup(x.group, x.at); break;
-        case 'removeGroup': tx.removeGroup(x.groupId); break;
-        case 'bindGroup': tx.bindGroup(x.instanceId, x.groupId, x.at); break;
-        case 'unbindGroup': tx.unbindGroup(x.instanceId, x.groupId); break;
-        case 'setGroupOrder': tx.setGroupOrder(x.instanceId, x.securityGroups); break;
-        case 'addInstance': tx.addInstance(x.instance, x.at); break;
-        case 'removeInstance': tx.removeInstance(x.instanceId); break;
-        default: tx.apply(e as PolicyEdit);
-      }
-    }
-  };
-}
 
 /**
  * Edits through update() (as data and as calls) and an offline PolicyTransaction:
@@ -494,7 +380,7 @@ async function checkEdits(base: Config, edits: unknown[], r: Rng): Promise<'acce
   return outcome;
 }
 
-describe(`hostile text and values in update() edits (seed ${SEED})`, () => {
+describe(`hostile text and values in update() edits (seed ${FUZZ_SEED})`, () => {
   it('edit ops, fields and rules with hostile text: coded refusal or applied whole and classified as the reference does', async () => {
     const seen = { accepted: 0, refused: 0 };
     await fc.assert(
@@ -510,11 +396,11 @@ describe(`hostile text and values in update() edits (seed ${SEED})`, () => {
           expectNoPoisoning();
         }
       }),
-      { ...params(5), numRuns: 2 * RUNS },
+      fuzzParams('edits: hostile text in update() edits', 400),
     );
     expect(seen.accepted).toBeGreaterThan(0);
     expect(seen.refused).toBeGreaterThan(0);
-  }, 600_000);
+  }, fuzzTimeout(600_000));
 
   it('edits holding values only the JS API can pass are coded refusals', async () => {
     await fc.assert(
@@ -531,12 +417,12 @@ describe(`hostile text and values in update() edits (seed ${SEED})`, () => {
           expectNoPoisoning();
         }
       }),
-      params(6),
+      fuzzParams('edits: values only the JS API can pass', 200),
     );
-  }, 600_000);
+  }, fuzzTimeout(600_000));
 });
 
-describe(`the update() list itself (seed ${SEED})`, () => {
+describe(`the update() list itself (seed ${FUZZ_SEED})`, () => {
   it('a value only the JS API can pass as the whole list is a coded refusal that changes nothing', async () => {
     await fc.assert(
       // (Functions are update's other form: called with the transaction, their own exceptions propagate as they are.)
@@ -556,16 +442,16 @@ describe(`the update() list itself (seed ${SEED})`, () => {
           expectNoPoisoning();
         }
       }),
-      params(9),
+      fuzzParams('edits: a weird value as the whole update() list', 200),
     );
-  }, 120_000);
+  }, fuzzTimeout(120_000));
 });
 
 // ------------------------------------------------------------------ flows (the protocol table is shared)
 
-describe(`hostile text in flow fields (seed ${SEED})`, () => {
+describe(`hostile text in flow fields (seed ${FUZZ_SEED})`, () => {
   it('a batch has one answer per flow, or the batch is refused with a code', async () => {
-    const config = safeParseConfig(randomConfig(mulberry32(SEED), 8));
+    const config = safeParseConfig(randomConfig(mulberry32(fuzzSeed('flows: hostile text in flow fields, the config')), 8));
     if (!config.success) throw new Error('invalid base config');
     await engine.reload(config.config);
     await fc.assert(
@@ -593,14 +479,14 @@ describe(`hostile text in flow fields (seed ${SEED})`, () => {
           expectNoPoisoning();
         }
       }),
-      params(7),
+      fuzzParams('flows: hostile text in flow fields', 200),
     );
-  }, 120_000);
+  }, fuzzTimeout(120_000));
 });
 
 // ------------------------------------------------------------------ Configs built or changed by hand
 
-describe(`a Config object that is not what parseConfig made (seed ${SEED})`, () => {
+describe(`a Config object that is not what parseConfig made (seed ${FUZZ_SEED})`, () => {
   const garbage = fc.oneof(
     hostileText.map((t) => ({ t })),
     weirdValueName.map((w) => ({ w })),
@@ -632,7 +518,7 @@ describe(`a Config object that is not what parseConfig made (seed ${SEED})`, () 
           expectNoPoisoning();
         }
       }),
-      params(8),
+      fuzzParams('config: a Config object changed by hand', 200),
     );
-  }, 300_000);
+  }, fuzzTimeout(300_000));
 });

@@ -6,7 +6,7 @@
  * issues say what and where (line and column inside the text); never a RangeError,
  * never a silent last-wins.
  *
- * Seeded and reproducible: SGFILTER_FUZZ_SEED, SGFILTER_FUZZ_RUNS (as config-fuzz).
+ * Seeded and reproducible: SGFILTER_FUZZ_SEED, SGFILTER_FUZZ_SCALE (test/fuzz/settings.ts).
  */
 import fc from 'fast-check';
 import { Document, Pair, stringify as toYaml, visit as visitYaml } from 'yaml';
@@ -15,10 +15,8 @@ import { parseConfigText, safeParseConfig, SgfilterError, type Issue } from '../
 import { MAX_DEPTH, MAX_EXPANSION, plainData } from '../src/config/plain.js';
 import { mulberry32, randomConfig } from './random.js';
 import { hostileText, inject, mutation, objectsOf } from './hostile.js';
+import { FUZZ_SEED, fuzzParams } from './fuzz/settings.js';
 
-const SEED = Number(process.env.SGFILTER_FUZZ_SEED ?? 0x7e47);
-const RUNS = Number(process.env.SGFILTER_FUZZ_RUNS ?? 200);
-const params = (salt: number, runs = RUNS) => ({ seed: SEED ^ salt, numRuns: runs });
 
 /** The CONFIG_PARSE error `f` throws (anything else fails the test). */
 function parseRefusal(f: () => unknown): SgfilterError {
@@ -50,7 +48,7 @@ const hostileDoc = fc.tuple(fc.integer(), fc.array(fc.tuple(mutation, hostileTex
   return doc;
 });
 
-describe(`config text: what is written is what is read (seed ${SEED})`, () => {
+describe(`config text: what is written is what is read (seed ${FUZZ_SEED})`, () => {
   it('JSON (with or without a byte order mark) reads as JSON.parse reads it, prototype-named keys included', () => {
     fc.assert(
       fc.property(hostileDoc, fc.boolean(), fc.nat({ max: 4 }), (doc, bom, indent) => {
@@ -59,7 +57,7 @@ describe(`config text: what is written is what is read (seed ${SEED})`, () => {
         expect(read).toEqual(JSON.parse(text));
         expect(Object.keys(read as object)).toEqual(Object.keys(JSON.parse(text) as object));
       }),
-      params(1),
+      fuzzParams('config text: JSON reads as JSON.parse', 200),
     );
   });
 
@@ -69,7 +67,7 @@ describe(`config text: what is written is what is read (seed ${SEED})`, () => {
         const text = toYaml(doc);
         expect(parseConfigText(text, 'doc.yaml')).toEqual(JSON.parse(JSON.stringify(doc)));
       }),
-      params(2),
+      fuzzParams('config text: YAML reads as written', 200),
     );
   });
 });
@@ -94,7 +92,7 @@ function nested(level: number, kinds: boolean[], yamlBlock: boolean): { json: st
   return { json: doc, yaml };
 }
 
-describe(`config text: nesting depth (seed ${SEED})`, () => {
+describe(`config text: nesting depth (seed ${FUZZ_SEED})`, () => {
   it(`is refused as TOO_DEEP past ${MAX_DEPTH} levels, in JSON, YAML and JS values alike, and never overflows the stack`, () => {
     fc.assert(
       fc.property(
@@ -128,7 +126,7 @@ describe(`config text: nesting depth (seed ${SEED})`, () => {
           } else if (!r.success) expect(r.issues.map((i) => i.code)).not.toContain('TOO_DEEP');
         },
       ),
-      params(3, Math.max(20, RUNS / 4)),
+      fuzzParams('config text: nesting depth', 50),
     );
   });
 });
@@ -151,7 +149,7 @@ function jsonWithDuplicate(doc: unknown, which: number, keyPick: number, at: num
   return { text, key };
 }
 
-describe(`config text: duplicate keys (seed ${SEED})`, () => {
+describe(`config text: duplicate keys (seed ${FUZZ_SEED})`, () => {
   it('are refused in JSON (and in the same text read as YAML), naming the key, its line and column', () => {
     fc.assert(
       fc.property(hostileDoc, fc.nat(), fc.nat(), fc.nat(), fc.nat({ max: 3 }), (generated, which, keyPick, at, indent) => {
@@ -169,7 +167,7 @@ describe(`config text: duplicate keys (seed ${SEED})`, () => {
           if (name === 'dup.json') expect(dup[0]!.path[dup[0]!.path.length - 1]).toBe(d.key);
         }
       }),
-      params(4),
+      fuzzParams('config text: duplicate keys in JSON', 200),
     );
   });
 
@@ -196,7 +194,7 @@ describe(`config text: duplicate keys (seed ${SEED})`, () => {
         // The second one: the first occurrence is on an earlier line.
         expect(text.split('\n').slice(0, dup[0]!.line! - 1).some((l) => l.replace(/^[\s-]*["']?/, '').startsWith(key!))).toBe(true);
       }),
-      params(5),
+      fuzzParams('config text: duplicate keys in YAML', 200),
     );
   });
 });
@@ -210,7 +208,7 @@ function size(v: unknown): number {
   return 1;
 }
 
-describe(`config text: YAML aliases (seed ${SEED})`, () => {
+describe(`config text: YAML aliases (seed ${FUZZ_SEED})`, () => {
   it(`a file may alias as often as it likes while the aliases add at most ${MAX_EXPANSION.toLocaleString('en-US')} values`, () => {
     fc.assert(
       fc.property(fc.integer({ min: 10, max: 30 }), fc.oneof(fc.integer({ min: 0, max: 3000 }), fc.integer({ min: -3, max: 3 }).map((d) => ({ d }))), (rules, pick) => {
@@ -234,7 +232,7 @@ describe(`config text: YAML aliases (seed ${SEED})`, () => {
           expect(err.message).toContain(MAX_EXPANSION.toLocaleString('en-US'));
         }
       }),
-      params(6, Math.max(8, RUNS / 20)),
+      fuzzParams('config text: aliases within the limit', 10),
     );
   });
 
@@ -262,7 +260,7 @@ describe(`config text: YAML aliases (seed ${SEED})`, () => {
           expect(performance.now() - t0).toBeLessThan(5_000);
         }
       }),
-      params(7, Math.max(20, RUNS / 4)),
+      fuzzParams('config text: expansion bombs', 50),
     );
   });
 
@@ -281,7 +279,7 @@ describe(`config text: YAML aliases (seed ${SEED})`, () => {
         expect(r.ok).toBe(expansion <= MAX_EXPANSION);
         if (!r.ok) expect(r.issues.map((i) => i.code)).toEqual(['ALIAS_EXPANSION']);
       }),
-      params(8),
+      fuzzParams('config text: shared JS objects', 200),
     );
   });
 
@@ -293,7 +291,7 @@ describe(`config text: YAML aliases (seed ${SEED})`, () => {
 
 // ------------------------------------------------------------------ YAML 1.2 only, broken JSON
 
-describe(`config text: YAML versions and schemas (seed ${SEED})`, () => {
+describe(`config text: YAML versions and schemas (seed ${FUZZ_SEED})`, () => {
   it('reads YAML 1.2 core only: any other %YAML version is refused, and 1:02 stays text', () => {
     fc.assert(
       fc.property(fc.constantFrom('1.0', '1.1', '1.2', '1.3', '2.0', '1.10'), fc.boolean(), (version, spaces) => {
@@ -309,7 +307,7 @@ describe(`config text: YAML versions and schemas (seed ${SEED})`, () => {
           expectInside(err.issues[0]!, text);
         }
       }),
-      params(9, 30),
+      fuzzParams('config text: YAML versions', 30),
     );
     // Without a directive too: 1.1's sexagesimal and yes/no are text in 1.2.
     const doc = parseConfigText('a: 1:02\nb: yes\nc: 0o17\nd: 017\n', 'v.yaml');
@@ -333,7 +331,7 @@ describe(`config text: YAML versions and schemas (seed ${SEED})`, () => {
   });
 });
 
-describe(`config text: broken JSON (seed ${SEED})`, () => {
+describe(`config text: broken JSON (seed ${FUZZ_SEED})`, () => {
   it('a cut or corrupted JSON text is refused with the line and column of the first error, or still reads as JSON.parse reads it', () => {
     fc.assert(
       fc.property(fc.integer(), fc.nat(), fc.nat(), fc.constantFrom('cut', 'replace', 'insert'), fc.constantFrom(',', '}', ']', '"', ':', '/', 'x', '\u0001', '\u00a0', '0', ' '), (seed, at, indent, how, ch) => {
@@ -361,7 +359,7 @@ describe(`config text: broken JSON (seed ${SEED})`, () => {
         expect(err.issues[0]!.code).toBe('PARSE_ERROR');
         expectInside(err.issues[0]!, broken);
       }),
-      params(10),
+      fuzzParams('config text: broken JSON', 200),
     );
   });
 });

@@ -1,15 +1,16 @@
 // The WASM engine against the reference matcher on random configs and edge flows.
+// Seeded generators (test/random.ts) under the suite's one seed and scale (test/fuzz/settings.ts).
 import { describe, expect, it } from 'vitest';
 import { createEngine, createFlowBatch, parseConfig, parseFlow, referenceClassify } from '../src/index.js';
 import { mulberry32, randomConfig, randomFlows } from './random.js';
+import { count, FUZZ_SEED, fuzzRuns, fuzzSeed, fuzzTimeout, recordRun, reproduceCommand } from './fuzz/settings.js';
 
-const CONFIGS = 200;
+const CONFIGS = fuzzRuns(200);
 const FLOWS_PER_CONFIG = 500;
-const SEED = Number(process.env.SGFILTER_SEED ?? Date.now() % 1e9);
 
-describe(`differential: WASM engine vs reference (seed ${SEED})`, () => {
+describe(`differential: WASM engine vs reference (seed ${FUZZ_SEED})`, () => {
   it(`agrees on ${CONFIGS} random configs × ${FLOWS_PER_CONFIG} flows`, async () => {
-    const r = mulberry32(SEED);
+    const r = mulberry32(fuzzSeed('differential: random configs'));
     let engine: Awaited<ReturnType<typeof createEngine>> | undefined;
     let total = 0;
     const mismatches: string[] = [];
@@ -37,44 +38,52 @@ describe(`differential: WASM engine vs reference (seed ${SEED})`, () => {
       }
       total += inputs.length;
     }
-    expect(mismatches, mismatches.join('\n\n')).toEqual([]);
-    expect(total).toBeGreaterThanOrEqual(100_000);
-  }, 120_000);
+    expect(mismatches, `${mismatches.join('\n\n')}\nreproduce: ${reproduceCommand()}`).toEqual([]);
+    expect(total).toBe(CONFIGS * FLOWS_PER_CONFIG);
+    count('flows compared', total);
+    recordRun('differential: random configs', CONFIGS);
+  }, fuzzTimeout(120_000));
 });
 
-describe(`differential at scale (seed ${SEED})`, () => {
+describe(`differential at scale (seed ${FUZZ_SEED})`, () => {
   it('agrees on configs with multi-word bitmaps and summaries (up to ~6,000 boxes)', async () => {
-    const r = mulberry32(SEED ^ 0x5eed);
-    for (const maxRules of [40, 200, 1500]) {
+    const r = mulberry32(fuzzSeed('differential: configs at scale'));
+    const rounds = fuzzRuns(1);
+    for (const maxRules of Array.from({ length: rounds }, () => [40, 200, 1500]).flat()) {
       const doc = randomConfig(r, maxRules);
       const config = parseConfig(doc);
       const engine = await createEngine(config);
       const inputs = randomFlows(r, config, 4000);
+      count('flows compared', inputs.length);
       const batch = createFlowBatch(inputs);
       engine.classifyBatch(batch);
       const bad = inputs.flatMap((f, i) => {
         const want = referenceClassify(config, parseFlow(f));
         return JSON.stringify(want) === JSON.stringify(batch.verdict(i)) ? [] : [{ f, want, got: batch.verdict(i) }];
       });
-      expect(bad.slice(0, 3)).toEqual([]);
+      expect(bad.slice(0, 3), `reproduce: ${reproduceCommand()}`).toEqual([]);
     }
-  }, 120_000);
+    recordRun('differential: configs at scale', rounds * 3);
+  }, fuzzTimeout(120_000));
 });
 
-describe(`differential with group chains (seed ${SEED})`, () => {
+describe(`differential with group chains (seed ${FUZZ_SEED})`, () => {
   it('agrees when every group is compiled alone and instances chain them (mergeMaxOrders 0)', async () => {
-    const r = mulberry32(SEED ^ 0xc4a1);
-    for (let c = 0; c < 60; c++) {
+    const r = mulberry32(fuzzSeed('differential: group chains'));
+    const configs = fuzzRuns(60);
+    for (let c = 0; c < configs; c++) {
       const config = parseConfig(randomConfig(r));
       const engine = await createEngine(config, { mergeMaxOrders: 0 });
       const inputs = randomFlows(r, config, 500);
+      count('flows compared', inputs.length);
       const batch = createFlowBatch(inputs);
       engine.classifyBatch(batch);
       const bad = inputs.flatMap((f, i) => {
         const want = referenceClassify(config, parseFlow(f));
         return JSON.stringify(want) === JSON.stringify(batch.verdict(i)) ? [] : [{ config: c, f, want, got: batch.verdict(i) }];
       });
-      expect(bad.slice(0, 3)).toEqual([]);
+      expect(bad.slice(0, 3), `reproduce: ${reproduceCommand()}`).toEqual([]);
     }
-  }, 120_000);
+    recordRun('differential: group chains', configs);
+  }, fuzzTimeout(120_000));
 });

@@ -16,6 +16,7 @@ import { mulberry32, randomConfig, randomFlows } from './random.js';
 import { serveWorkerd, type Workerd, type WorkerdModule } from './workerd-serve.js';
 import { createPacketBatch } from '../src/index.js';
 import { LOCAL_OPTION, buildPackets, policyArb, sequenceArb } from './packet-scenarios.js';
+import { fuzzRuns, fuzzSeed } from './fuzz/settings.js';
 
 const ADMIN_TOKEN = 'test-admin-token';
 const COMPAT_DATE = '2026-04-26';
@@ -235,7 +236,7 @@ const workerFetch = async (name: string) => (await mf!.getWorker(name)) as unkno
 
 describe('the example worker takes the client address only from the platform or trusted proxies', () => {
   it('platform mode (Cloudflare, simulated by Miniflare): CF-Connecting-IP decides; no other header ever does', async () => {
-    const cases = fc.sample(fc.tuple(fc.constantFrom(...ADDRESSES), spoofHeaders), { seed: 0xcf1, numRuns: 60 });
+    const cases = fc.sample(fc.tuple(fc.constantFrom(...ADDRESSES), spoofHeaders), { seed: fuzzSeed('edge: platform mode headers'), numRuns: fuzzRuns(60) });
     let accepted = 0;
     for (const [trusted, spoof] of cases) {
       // Miniflare stands for Cloudflare's edge here: the CF-Connecting-IP given is the one the edge wrote.
@@ -256,7 +257,7 @@ describe('the example worker takes the client address only from the platform or 
     const xff = await workerFetch('filter-xff');
     const cases = fc.sample(
       fc.tuple(fc.array(fc.constantFrom(...ADDRESSES, ...JUNK), { maxLength: 4 }), fc.constantFrom(...ADDRESSES), fc.constantFrom(...ADDRESSES), spoofHeaders),
-      { seed: 0x2f2, numRuns: 60 },
+      { seed: fuzzSeed('edge: x-forwarded-for, 2 trusted proxies'), numRuns: fuzzRuns(60) },
     );
     let accepted = 0;
     for (const [prepended, client, proxy, spoof] of cases) {
@@ -338,7 +339,7 @@ describe('the example worker in plain workerd (no Miniflare in front)', () => {
   it('platform mode: the socket peer decides; CF-Connecting-IP and every other header are the client\'s', async () => {
     const cases = fc.sample(
       fc.tuple(fc.constantFrom('127.0.0.2', '127.0.0.3'), fc.record({ 'CF-Connecting-IP': fc.constantFrom(...LOOP), 'X-Forwarded-For': fc.constantFrom(...LOOP), 'X-Real-IP': fc.constantFrom(...LOOP) }, { requiredKeys: [] })),
-      { seed: 0x9ee4, numRuns: 24 },
+      { seed: fuzzSeed('edge: workerd platform mode'), numRuns: fuzzRuns(24) },
     );
     const seen = new Set<number>();
     for (const [peer, headers] of cases) {
@@ -351,8 +352,8 @@ describe('the example worker in plain workerd (no Miniflare in front)', () => {
 
   it('x-forwarded-for with 1 trusted proxy: the rightmost entry decides, not the peer nor what the client prepended', async () => {
     const cases = fc.sample(fc.tuple(fc.constantFrom('127.0.0.2', '127.0.0.3'), fc.array(fc.constantFrom(...LOOP), { maxLength: 3 }), fc.constantFrom(...LOOP)), {
-      seed: 0x9ee5,
-      numRuns: 24,
+      seed: fuzzSeed('edge: workerd x-forwarded-for'),
+      numRuns: fuzzRuns(24),
     });
     const seen = new Set<number>();
     for (const [peer, prepended, proxyWrote] of cases) {

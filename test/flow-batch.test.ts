@@ -14,9 +14,8 @@ import {
 import { batchFromPacked, packSlice } from '../src/flow.js';
 import { parseProtocol } from '../src/config/presets.js';
 import { mulberry32, randomConfig, randomFlows } from './random.js';
-import { runs, SEED } from './address-arbitraries.js';
+import { fuzzParams } from './fuzz/settings.js';
 
-const opts = (n: number) => ({ seed: SEED, numRuns: runs(n) });
 
 const DOC: ConfigInput = {
   securityGroups: [
@@ -130,7 +129,7 @@ describe('flows from the JS API', () => {
           } else expect(engine.classify(flow as FlowInput)).toEqual(referenceClassify(CONFIG, parseFlow(flow)));
         }
       }),
-      opts(3000),
+      fuzzParams('flows: a hostile value anywhere in a flow', 3000),
     );
     engineIntact();
   });
@@ -168,7 +167,7 @@ describe('flows from the JS API', () => {
           expect(indices).toEqual(bad);
         }
       }),
-      opts(1500),
+      fuzzParams('flows: one answer per flow', 1500),
     );
     engineIntact();
   });
@@ -193,7 +192,7 @@ describe('flows from the JS API', () => {
           expect(e!.issues.some((i) => i.path[0] === 0)).toBe(true);
         }
       }),
-      opts(500),
+      fuzzParams('flows: parsed flows known by a mark', 500),
     );
   });
 
@@ -208,7 +207,7 @@ describe('flows from the JS API', () => {
         if (want === undefined) expect(e?.issues.map((i) => i.path[0])).toContain('protocol');
         else expect(parseFlow({ direction: 'inbound', protocol: text, remote: '192.0.2.1', port: 1 }).protocol).toBe(want);
       }),
-      opts(500),
+      fuzzParams('flows: protocol text as rules read it', 500),
     );
   });
 
@@ -263,7 +262,7 @@ describe('flows from the JS API', () => {
         expect(engine.classify(sneaky)).toEqual(want);
         expect(parseFlow(sneaky)).toEqual(parseFlow(outer));
       }),
-      opts(300),
+      fuzzParams('flows: a getter that classifies meanwhile', 300),
     );
   });
 });
@@ -288,7 +287,7 @@ describe('batches', () => {
         expect(batch.length).toBe(flows.length);
         flows.forEach((f, i) => expect(batch.verdict(i)).toEqual(referenceClassify(CONFIG, f)));
       }),
-      opts(200),
+      fuzzParams('batches: no writable internals', 200),
     );
     engineIntact();
   });
@@ -308,7 +307,7 @@ describe('batches', () => {
         if (u8 && (out as Uint8Array).length >= 2) expect(e).toBeUndefined();
         else expect(e?.code).toBe(u8 ? 'BATCH_MISMATCH' : out === undefined ? undefined : 'INVALID_ARGUMENT');
       }),
-      opts(500),
+      fuzzParams('batches: classifyBatch refuses non-batches', 500),
     );
     // A Uint8Array whose own length lies, or behind a proxy: read through the built-ins, never past its end.
     class Short extends Uint8Array {
@@ -342,7 +341,7 @@ describe('batches', () => {
           else expect(e?.code).toBe(typeof i === 'number' && Number.isInteger(i) ? 'BATCH_MISMATCH' : 'INVALID_ARGUMENT');
         }
       }),
-      opts(500),
+      fuzzParams('batches: verdict(i) indexes', 500),
     );
   });
 
@@ -362,7 +361,7 @@ describe('batches', () => {
           else if (e) expect(['FLOW_INVALID', 'INVALID_ARGUMENT']).toContain(e.code);
         }
       }),
-      opts(500),
+      fuzzParams('batches: createFlowBatch refuses non-lists', 500),
     );
     const huge: unknown[] = [];
     huge.length = 2 ** 24 + 1;
@@ -425,7 +424,7 @@ describe('batches', () => {
             }
           },
         ),
-        opts(1000),
+        fuzzParams('batches: packed flows from another thread', 1000),
       );
       expect(refused).toBeGreaterThan(0);
     });
@@ -445,7 +444,7 @@ describe('options', () => {
         if (ok) expect(e === undefined || e.code === 'TABLE_TOO_LARGE').toBe(true);
         else expect(e?.code).toBe('INVALID_ARGUMENT');
       }),
-      opts(500),
+      fuzzParams('options: compile options', 500),
     );
     expect(coded(() => compilePolicy(CONFIG, { maxTableBytes: NaN }))?.code).toBe('INVALID_ARGUMENT');
     expect(coded(() => compilePolicy(CONFIG, { maxTablebytes: 10 } as never))?.message).toContain('did you mean "maxTableBytes"');
@@ -473,7 +472,7 @@ describe('options', () => {
         eng!.classifyBatch(batch);
         flows.forEach((f, i) => expect(batch.verdict(i)).toEqual(referenceClassify(CONFIG, f)));
       }),
-      opts(60),
+      fuzzParams('options: windowFlows', 60),
     );
   });
 

@@ -294,3 +294,23 @@ export function inject(doc: unknown, m: Mutation, value: unknown): void {
   if (Array.isArray(s.parent)) s.parent[s.key as number] = value;
   else Object.defineProperty(s.parent, s.key, { value, enumerable: true, writable: true, configurable: true });
 }
+
+/** Hostile text, or the name of a value only the JS API can pass (printable; build it with hostileValueOf). */
+export type HostileValue = { text: string } | { weird: string };
+export const hostileValue: fc.Arbitrary<HostileValue> = fc.oneof(
+  { weight: 4, arbitrary: hostileText.map((text) => ({ text })) },
+  { weight: 1, arbitrary: weirdValueName.map((weird) => ({ weird })) },
+);
+/** The value a HostileValue names (a fresh one for weird values). */
+export const hostileValueOf = (h: HostileValue): unknown => ('text' in h ? h.text : WEIRD_VALUES[h.weird]!());
+
+/**
+ * Puts every hostile text of `mutations` into `doc`, then the first JS-only value (as
+ * a replacement: it has no key form), and no other, since a walk of the document
+ * would read it (a revoked proxy throws at Array.isArray).
+ */
+export function injectAll(doc: unknown, mutations: readonly [Mutation, HostileValue][]): void {
+  for (const [m, h] of mutations) if ('text' in h) inject(doc, m, h.text);
+  const weird = mutations.find(([, h]) => 'weird' in h);
+  if (weird) inject(doc, { ...weird[0], kind: 'replace' }, hostileValueOf(weird[1]));
+}

@@ -3,7 +3,7 @@
  * small pools so that rules overlap, nest and share edges; flows are placed on and
  * next to every range and prefix edge of the config they are tested against.
  */
-import type { Config, ConfigInput, FlowInput, RuleInput, RuleSpec, SecurityGroupInput } from '../src/index.js';
+import type { Config, ConfigInput, FlowInput, PolicyEdit, PolicyTransaction, RuleInput, RuleSpec, SecurityGroupInput } from '../src/index.js';
 import { formatAddress, V4_MAX, V6_MAX } from '../src/config/address.js';
 
 export type Rng = () => number;
@@ -208,4 +208,107 @@ export function randomFlows(r: Rng, config: Config, n: number): FlowInput[] {
     flows.push(f);
   }
   return flows;
+}
+
+// ------------------------------------------------------------------ other formats, edits
+
+/** A random Tencent DescribeSecurityGroupPolicies answer, in one of its three shapes. */
+export function randomTencentDoc(r: Rng): unknown {
+  const entry = (i: number) => {
+    const protocol = pick(r, ['TCP', 'UDP', 'ICMP', 'ICMPv6', 'ALL', 'tcp', 'GRE']);
+    const e: Record<string, unknown> = { PolicyIndex: i, Protocol: protocol, Action: pick(r, ['ACCEPT', 'DROP', 'accept']) };
+    if (/tcp|udp/i.test(protocol)) e.Port = pick(r, ['22', '80,443', 'ALL', '1-1024', '3306']);
+    if (r() < 0.6) e.CidrBlock = pick(r, ['0.0.0.0/0', '10.0.0.0/8', '192.0.2.10', '203.0.113.0/24']);
+    else e.Ipv6CidrBlock = pick(r, ['::/0', '2001:db8::/32', 'fe80::/10']);
+    if (r() < 0.3) e.PolicyDescription = 'from the console';
+    return e;
+  };
+  const set = {
+    Version: String(Math.floor(r() * 20)),
+    Ingress: Array.from({ length: Math.floor(r() * 6) }, (_, i) => entry(i)),
+    Egress: Array.from({ length: Math.floor(r() * 4) }, (_, i) => entry(i)),
+  };
+  const shape = Math.floor(r() * 3);
+  return shape === 0 ? { Response: { SecurityGroupPolicySet: set, RequestId: 'x' } } : shape === 1 ? { SecurityGroupPolicySet: set } : set;
+}
+
+/** A native document whose rules are all Terraform lite strings. */
+export function randomTerraformConfig(r: Rng): ConfigInput {
+  const doc = randomConfig(r, 6);
+  for (const g of doc.securityGroups) {
+    for (const dir of ['inbound', 'outbound'] as const) {
+      g[dir] = (g[dir] ?? []).map(() => {
+        const protocol = pick(r, ['TCP', 'UDP', 'ICMP', 'ALL', 'GRE'] as const);
+        const port = /TCP|UDP/.test(protocol) ? pick(r, ['22', '80,443', 'ALL', '1000-2000']) : 'ALL';
+        return `${pick(r, ['ACCEPT', 'DROP'] as const)}#${pick(r, ['0.0.0.0/0', '10.0.0.0/8', '::/0', '2001:db8::/32', 'any'])}#${port}#${protocol}` as const;
+      });
+    }
+  }
+  return doc;
+}
+
+/**
+ * A random list of edits against `config`, over every operation, mostly valid (so
+ * that hostile text in one field is what decides): rule-carrying edits are the most
+ * frequent, and positions name rules that exist.
+ */
+export function randomEdits(r: Rng, config: Config): PolicyEdit[] {
+  const groups = config.securityGroups;
+  const instances = config.implicitInstance ? ['default'] : config.instances.map((i) => i.id);
+  const rule = () => {
+    const doc = randomConfig(r, 2);
+    const rules = [...(doc.securityGroups[0]!.inbound ?? []), ...(doc.securityGroups[0]!.outbound ?? [])];
+    return rules[0] ?? 'ACCEPT#any#ALL#ALL';
+  };
+  const written = (g: (typeof groups)[number], d: 'inbound' | 'outbound') => g[d].filter((x) => x.template === undefined).length;
+  const n = 1 + Math.floor(r() * 2);
+  const out: PolicyEdit[] = [];
+  for (let i = 0; i < n; i++) {
+    const g = pick(r, groups);
+    const d = pick(r, ['inbound', 'outbound'] as const);
+    const has = written(g, d) > 0;
+    const x = r();
+    if (x < 0.3 || (x < 0.55 && !has)) out.push({ op: 'addRule', groupId: g.id, direction: d, rule: rule(), ...(r() < 0.3 ? { at: 0 } : {}) });
+    else if (x < 0.45) out.push({ op: 'replaceRule', groupId: g.id, direction: d, index: written(g, d) - 1, rule: rule() });
+    else if (x < 0.55) out.push({ op: r() < 0.5 ? 'removeRule' : 'moveRule', groupId: g.id, direction: d, ...(r() < 0.5 ? { index: 0 } : { from: 0, to: written(g, d) - 1 }) } as PolicyEdit);
+    else if (x < 0.7) {
+      out.push({ op: 'addGroup', group: { id: `sg-new-${i}`, template: pick(r, ['custom', 'open-all', 'open-common']), inbound: [rule()], outbound: [rule()] } });
+      out.push({ op: 'bindGroup', instanceId: pick(r, instances), groupId: `sg-new-${i}`, at: 0 });
+    } else if (x < 0.78) out.push({ op: 'setGroupOrder', instanceId: pick(r, instances), securityGroups: groups.map((y) => y.id).reverse() });
+    else if (x < 0.84) out.push({ op: 'addInstance', instance: { id: `ins-new-${i}`, securityGroups: [g.id] } });
+    else if (x < 0.88) out.push({ op: 'unbindGroup', instanceId: pick(r, instances), groupId: g.id });
+    else if (x < 0.92) out.push({ op: 'bindGroup', instanceId: pick(r, instances), groupId: g.id });
+    else if (x < 0.96) out.push({ op: 'removeInstance', instanceId: pick(r, instances) });
+    else out.push({ op: 'removeGroup', groupId: g.id });
+  }
+  return out;
+}
+
+/** The edits as transaction method calls (what `engine.update(tx => ...)` users write). */
+export function asCalls(edits: unknown[]): (tx: PolicyTransaction) => void {
+  return (tx) => {
+    for (const e of edits) {
+      let x: Record<string, never>;
+      try {
+        x = { ...(typeof e === 'object' && e !== null ? e : {}) } as Record<string, never>;
+      } catch {
+        tx.apply(e as PolicyEdit); // a value this helper cannot even read: as data
+        continue;
+      }
+      switch (x.op as string) {
+        case 'addRule': tx.addRule(x.groupId, x.direction, x.rule, x.at); break;
+        case 'removeRule': tx.removeRule(x.groupId, x.direction, x.index); break;
+        case 'replaceRule': tx.replaceRule(x.groupId, x.direction, x.index, x.rule); break;
+        case 'moveRule': tx.moveRule(x.groupId, x.direction, x.from, x.to); break;
+        case 'addGroup': tx.addGroup(x.group, x.at); break;
+        case 'removeGroup': tx.removeGroup(x.groupId); break;
+        case 'bindGroup': tx.bindGroup(x.instanceId, x.groupId, x.at); break;
+        case 'unbindGroup': tx.unbindGroup(x.instanceId, x.groupId); break;
+        case 'setGroupOrder': tx.setGroupOrder(x.instanceId, x.securityGroups); break;
+        case 'addInstance': tx.addInstance(x.instance, x.at); break;
+        case 'removeInstance': tx.removeInstance(x.instanceId); break;
+        default: tx.apply(e as PolicyEdit);
+      }
+    }
+  };
 }

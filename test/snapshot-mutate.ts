@@ -69,6 +69,9 @@ function fieldsOf(table: Uint8Array): number[] {
   }
 }
 
+/** Most chains and classifiers tableFields walks (valid tables of the tests have a few dozen). */
+const WALK_MAX = 256;
+
 /** u32 fields (inside the table) that hold offsets, counts, indexes or trie bits, of a valid table, with what each is. */
 export function tableFields(table: Uint8Array): { at: number; what: string }[] {
   const u32 = new Uint32Array(table.buffer, table.byteOffset, table.length >>> 2);
@@ -90,7 +93,9 @@ export function tableFields(table: Uint8Array): { at: number; what: string }[] {
   add(chains, 'chain count');
   const nChains = w(chains);
   some(chains + 4, nChains, 'chain offsets');
-  for (let c = 0; c < nChains; c++) {
+  // (Loops over counts read from the table are capped: after an earlier mutation a count
+  // may be 2^32 - 1, and a walk of that many would run for minutes.)
+  for (let c = 0; c < Math.min(nChains, WALK_MAX); c++) {
     const at = w(chains + 4 + 4 * c);
     add(at, `chain ${c} count`);
     some(at + 4, w(at), `chain ${c} links`);
@@ -113,7 +118,7 @@ export function tableFields(table: Uint8Array): { at: number; what: string }[] {
     some(w(at + L.TRIE_LEAVES_AT), w(at + L.TRIE_LEAFCOUNT_AT), `${name} leaves`);
     if (w(at + L.TRIE_DIRECTBITS_AT)) some(w(at + L.TRIE_DIRECT_AT), 1 << 16, `${name} direct`, 4 * 997, 12);
   };
-  for (let i = 0; i < nCls; i++) {
+  for (let i = 0; i < Math.min(nCls, WALK_MAX); i++) {
     const cls = w(dir + 4 * i);
     const c = `classifier ${i}`;
     const fields: [number, string][] = [[L.CLS_BOXES_AT, 'boxes'], [L.CLS_WORDS_AT, 'words'], [L.CLS_DIMMASK_AT, 'dimMask'], [L.CLS_RULEIDS_AT, 'ruleIds'], [L.CLS_ACTIONS_AT, 'actions'], [L.CLS_DENSE_AT, 'dense']];
@@ -200,7 +205,9 @@ function pastLastBox(table: Uint8Array, pick: number): void {
     if (!((mask >>> d) & 1)) continue;
     const dim = cls + L.CLS_DIMS_AT + d * L.DIM_SIZE;
     const bitmaps = v.getUint32(dim + L.DIM_BITMAPS_AT, true);
-    for (let c = 0; c < v.getUint32(dim + L.DIM_CLASSES_AT, true); c++) table[bitmaps + c * words * 8 + (boxes >>> 3)]! |= 1 << (boxes & 7);
+    // (Classes past the table's end are not written: after an earlier mutation the count may be 2^32 - 1.)
+    const classes = Math.min(v.getUint32(dim + L.DIM_CLASSES_AT, true), Math.ceil(table.length / Math.max(1, words * 8)));
+    for (let c = 0; c < classes; c++) table[bitmaps + c * words * 8 + (boxes >>> 3)]! |= 1 << (boxes & 7);
   }
 }
 
@@ -267,8 +274,8 @@ function mutateMeta(meta: Uint8Array, pick: number, edit: number, random: number
       if (!Array.isArray(parent)) Object.defineProperty(parent, ['__proto__', 'constructor', 'extra', 'toString'][random % 4]!, { value: strangeValue(edit, random), enumerable: true, configurable: true, writable: true });
       else parent.push(strangeValue(edit, random) as Json);
       break;
-    case 4: // a value from elsewhere in the document
-      p[key] = all[random % all.length]![0][all[random % all.length]![1] as never];
+    case 4: // a value from elsewhere in the document (a copy: an ancestor put inside itself would be a cycle)
+      p[key] = structuredClone(all[random % all.length]![0][all[random % all.length]![1] as never]);
       break;
     default: // swap two elements of a list
       if (Array.isArray(parent) && parent.length > 1) {

@@ -8,8 +8,8 @@
 // engine they came from and as referenceClassify; keyed engines refuse every unsigned,
 // changed or other-key snapshot.
 //
-// Seeded and reproducible: SGFILTER_FUZZ_SEED picks the seed, SGFILTER_FUZZ_RUNS scales
-// the number of cases (fast-check prints the seed and path of any failure).
+// Seeded and reproducible: SGFILTER_FUZZ_SEED and SGFILTER_FUZZ_SCALE (test/fuzz/settings.ts;
+// a failure prints the root seed and the command that reproduces it).
 import { beforeAll, describe, expect, it } from 'vitest';
 import { fc, test } from '@fast-check/vitest';
 import { readFileSync } from 'node:fs';
@@ -20,12 +20,10 @@ import {
 import * as L from '../assembly/layout.js';
 import { mulberry32, randomConfig, randomFlows, type Rng } from './random.js';
 import { isSigned, join, mutate, mutationArb, split, tableFields, type Mutation } from './snapshot-mutate.js';
+import { fuzzParams, fuzzSeed, fuzzTimeout } from './fuzz/settings.js';
 
 const parts = (b: Uint8Array) => split(b)!;
 
-const SEED = Number(process.env.SGFILTER_FUZZ_SEED ?? 0x5eed);
-const SCALE = Number(process.env.SGFILTER_FUZZ_RUNS ?? 1);
-const runs = (n: number) => ({ seed: SEED, numRuns: Math.max(1, Math.round(n * SCALE)), endOnFailure: true });
 /** Far above any honest lookup (a batch of 64 flows takes well under a millisecond). */
 const BATCH_TIME_LIMIT_MS = 1000;
 const REFUSALS = ['SNAPSHOT_INVALID'];
@@ -67,7 +65,7 @@ interface Sample {
 const samples: Sample[] = [];
 
 beforeAll(async () => {
-  const r = mulberry32(SEED);
+  const r = mulberry32(fuzzSeed('snapshots: sample configs'));
   for (let i = 0; i < 10; i++) {
     const config = parseConfig(randomConfig(r, 4 + i * 3));
     // Half merged (one classifier per group order), half chained (one per group and direction).
@@ -128,7 +126,7 @@ describe('snapshots from untrusted storage', () => {
     }
   });
 
-  test.prop([fc.nat(), fc.array(mutationArb, { minLength: 1, maxLength: 3 }), fc.boolean()], runs(200))(
+  test.prop([fc.nat(), fc.array(mutationArb, { minLength: 1, maxLength: 3 }), fc.boolean()], fuzzParams('snapshots: a mutated snapshot is refused or safe', 200, { endOnFailure: true }))(
     'a mutated snapshot is refused (the engine keeps its policy) or loads and classifies inside its bounds',
     async (which, mutations: Mutation[], resealed) => {
       const s = samples[which % samples.length]!;
@@ -170,7 +168,7 @@ describe('snapshots from untrusted storage', () => {
       expect(protoKeys()).toBe(before);
       expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     },
-    120_000,
+    fuzzTimeout(120_000),
   );
 
   it('every structure field of every table, pointed elsewhere or given a huge count: refused or safe', async () => {
@@ -210,18 +208,23 @@ describe('snapshots from untrusted storage', () => {
       for (const [j, b] of samples.entries()) {
         // Every pair of small configs, and each big one with a few others.
         if (a === b || (Math.max(i, j) >= samples.length - 2 && Math.min(i, j) > 2)) continue;
-        pairs++;
+        // Two configs may compile to the same table (e.g. instances that bind no group):
+        // then a splice is the other config's own snapshot, and loads.
+        const same = parts(a.snapshot).table.every((x, k) => x === parts(b.snapshot).table[k]) && parts(a.snapshot).table.length === parts(b.snapshot).table.length;
+        if (!same) pairs++;
         for (const bytes of [join({ ...parts(a.snapshot), meta: parts(b.snapshot).meta }), join({ ...parts(b.snapshot), meta: parts(a.snapshot).meta })]) {
           try {
             const engine = await engineOf({ snapshot: bytes });
             classifyChecked(engine, randomFlows(mulberry32(1), engine.config, 64));
           } catch (e) {
             expectRefusal(e, REFUSALS);
+            expect(same, 'a snapshot made of another config\'s identical table was refused').toBe(false);
             refused++;
           }
         }
       }
     }
+    expect(pairs).toBeGreaterThan(20);
     expect(refused).toBe(pairs * 2);
     // Same groups, rules and bindings, one action changed: the action bytes give it away.
     const doc = (action: string) => ({ securityGroups: [{ id: 'sg', inbound: [{ protocol: 'TCP', port: 22, source: 'any', action }] }] });
@@ -233,11 +236,14 @@ describe('snapshots from untrusted storage', () => {
   });
 
   it('refuses each kind of structural damage, naming the rule it breaks', async () => {
-    /** The first sample with a field labelled like `label`, and a table with `edit` applied to it. */
-    const damage = (label: RegExp, edit: (old: number, t: DataView, at: number) => number | void) => {
+    /**
+     * The first sample with a field labelled like `label` (and for which `where` holds),
+     * and a table with `edit` applied to it. (The samples depend on SGFILTER_FUZZ_SEED.)
+     */
+    const damage = (label: RegExp, edit: (old: number, t: DataView, at: number) => number | void, where = (_t: DataView, _at: number) => true) => {
       for (const s of samples) {
         const p = parts(s.snapshot);
-        const f = tableFields(p.table).find((x) => label.test(x.what));
+        const f = tableFields(p.table).find((x) => label.test(x.what) && where(new DataView(p.table.buffer), x.at));
         if (!f) continue;
         const t = p.table.slice();
         const v = new DataView(t.buffer);
@@ -253,7 +259,9 @@ describe('snapshots from untrusted storage', () => {
       expect((e as Error).message).toMatch(message);
     };
     // Tries: cycles, skips, leaves, depth.
-    await refused(damage(/trie\d node \d+ base1$/, () => 0), /(children start at node 0|continues at node 0); (later nodes|a later node)/);
+    // (A node with children, or a skip node: a node whose slots are all leaves never reads base1.)
+    const hasChildren = (t: DataView, at: number) => (t.getUint32(at - L.NODE_BASE1_AT + L.NODE_BASE0_AT, true) & L.NODE_SKIP_FLAG) !== 0 || t.getBigUint64(at - L.NODE_BASE1_AT + L.NODE_VECTOR_AT, true) !== 0n;
+    await refused(damage(/trie\d node \d+ base1$/, () => 0, hasChildren), /(children start at node 0|continues at node 0); (later nodes|a later node)/);
     await refused(damage(/node \d+ skip length$/, () => 0), /skips 0 bits, not 1\.\.64/);
     await refused(damage(/node \d+ skip length$/, () => 65), /skips 65 bits, not 1\.\.64/);
     await refused(damage(/trie4 node \d+ skip length$/, () => 64), /past the address's 32 bits/);
@@ -272,18 +280,29 @@ describe('snapshots from untrusted storage', () => {
     // Aggregated bit vectors: running first and rank.
     await refused(damage(/super first\[1\]$/, (old) => old + 1), /class 1's first summary is \d+, \d+ expected/);
     await refused(damage(/summary rank\[1\]$/, (old) => old - 1), /summary 1's first word is \d+, \d+ expected/);
-    // Classifiers, chains, overlap, bounds.
-    await refused(damage(/classifier 0 words$/, (old) => old + 2), /bitmap words for \d+ boxes/);
-    await refused(damage(/classifier 0 dimMask$/, () => 0xff), /names dimensions past 6/);
-    await refused(damage(/classifier 0 ruleIds$/, (_o, v, at) => v.getUint32(at + (L.CLS_ACTIONS_AT - L.CLS_RULEIDS_AT), true)), /overlaps another structure/);
-    await refused(damage(/classifier 0 actions$/, () => 0x7ffffff8), /runs past the table/);
+    // Classifiers, chains, overlap, bounds (of a classifier with boxes: an empty array may be anywhere).
+    const withBoxes = (fieldAt: number) => (t: DataView, at: number) => t.getUint32(at - fieldAt + L.CLS_BOXES_AT, true) > 0;
+    await refused(damage(/classifier 0 words$/, (old) => old + 2, withBoxes(L.CLS_WORDS_AT)), /bitmap words for \d+ boxes/);
+    await refused(damage(/classifier 0 dimMask$/, () => 0xff, withBoxes(L.CLS_DIMMASK_AT)), /names dimensions past 6/);
+    await refused(damage(/classifier 0 ruleIds$/, (_o, v, at) => v.getUint32(at + (L.CLS_ACTIONS_AT - L.CLS_RULEIDS_AT), true), withBoxes(L.CLS_RULEIDS_AT)), /overlaps another structure/);
+    await refused(damage(/classifier 0 actions$/, () => 0x7ffffff8, withBoxes(L.CLS_ACTIONS_AT)), /runs past the table/);
     await refused(damage(/chain 0 links\[0\]$/, () => 1000), /chain 0, link 0: classifier 1000 of \d+/);
     await refused(damage(/chain 0 count$/, () => 0x40000000), /chain 0 \(1073741824 classifiers\) \(4294967300 bytes at byte \d+\) runs past the table's \d+ bytes/);
     await refused(damage(/^classifier count$/, () => 0xffffffff), /classifier directory \(4294967295 classifiers\) \(17179869180 bytes/);
     await refused(damage(/^directory offset$/, () => 4), /not 8-byte aligned/);
     // Against the rules: ids, actions, chain order.
     await refused(damage(/classifier 0 rule ids\[0\]$/, () => 1 << 20), /rule id 1048576, but the config has \d+ rules/);
-    const dense = samples.find((s) => parts(s.snapshot).table.length < 65536)!;
+    // A small table whose classifier 0 is dense, has boxes and consults a dimension, with
+    // room for a box past the last (some sample configs compile to no classifier at all).
+    const dense = samples.find((s) => {
+      const table = parts(s.snapshot).table;
+      const d0 = tableFields(table).find((x) => x.what === 'directory[0]');
+      if (table.length >= 65536 || !d0) return false;
+      const v = new DataView(table.buffer);
+      const c = v.getUint32(d0.at, true);
+      const boxes = v.getUint32(c + L.CLS_BOXES_AT, true);
+      return v.getUint32(c + L.CLS_DENSE_AT, true) === 1 && boxes > 0 && boxes < v.getUint32(c + L.CLS_WORDS_AT, true) * 64 && v.getUint32(c + L.CLS_DIMMASK_AT, true) !== 0;
+    })!;
     const p = parts(dense.snapshot);
     const f = tableFields(p.table).find((x) => x.what === 'classifier 0 actions')!;
     const t = p.table.slice();
@@ -396,7 +415,7 @@ describe('keyed snapshots', () => {
     expect(await keyless.loadSnapshot(signedClosed, { key })).toBe(2);
   });
 
-  test.prop([fc.nat(), fc.array(mutationArb, { minLength: 1, maxLength: 3 }), fc.boolean(), fc.uint8Array({ minLength: 32, maxLength: 64 })], runs(80))(
+  test.prop([fc.nat(), fc.array(mutationArb, { minLength: 1, maxLength: 3 }), fc.boolean(), fc.uint8Array({ minLength: 32, maxLength: 64 })], fuzzParams('snapshots: a changed signed snapshot is refused', 80, { endOnFailure: true }))(
     'a signed snapshot changed in any way is refused, resealed or not, and the engine keeps its policy and version',
     async (which, mutations: Mutation[], resealed, k) => {
       const s = samples[which % samples.length]!;
@@ -418,7 +437,7 @@ describe('keyed snapshots', () => {
         expect(classifyChecked(engine, s.flows)).toEqual(expected);
       }
     },
-    120_000,
+    fuzzTimeout(120_000),
   );
 
   it('reloadInWorker is a config reload on a keyed engine; a pool given { snapshot, key } verifies it first', async () => {

@@ -24,6 +24,7 @@ import {
 import { isPlainData } from '../src/node/worker-protocol.js';
 import { mulberry32, randomConfig, randomFlows } from './random.js';
 import type { Action } from '../src/index.js';
+import { fuzzParams, fuzzRuns, fuzzSeed } from './fuzz/settings.js';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const dir = mkdtempSync(join(tmpdir(), 'sgfilter-worker-failures-'));
@@ -103,7 +104,7 @@ describe('compileInWorker / reloadInWorker never hang', () => {
   it('settles with the in-thread error for documents nested thousands deep (files and objects)', async () => {
     const engine = await createEngine(ssh('accept'));
     const deep = fc.record({ depth: fc.integer({ min: 80, max: 6000 }), open: fc.constantFrom('[', '{"a":'), where: fc.constantFrom('group', 'rule', 'port', 'top') });
-    for (const { depth, open, where } of fc.sample(deep, { seed: 0xdee9, numRuns: 12 })) {
+    for (const { depth, open, where } of fc.sample(deep, { seed: fuzzSeed('workers: deep documents'), numRuns: fuzzRuns(12) })) {
       const close = open === '[' ? ']' : '}';
       const nest = open.repeat(depth) + '1' + close.repeat(depth);
       const text =
@@ -296,7 +297,7 @@ describe('values only the JS API can pass', () => {
         at[key] = make();
         expect(isPlainData(doc)).toBe(false);
       }),
-      { seed: 0x91a1, numRuns: 400 },
+      fuzzParams('workers: isPlainData', 400),
     );
     const deep: unknown[] = [];
     let x = deep;

@@ -49,15 +49,24 @@ export function sourceKind(x: unknown, where: string): SourceKind {
     );
   }
   // Anything else that is not an object is a config the validator refuses (CONFIG_INVALID).
-  if (typeof x !== 'object' || x === null || Array.isArray(x)) return { kind: 'object', value: x };
-  let keys: string[];
+  if (typeof x !== 'object' || x === null) return { kind: 'object', value: x };
+  // A hostile object (a revoked proxy, throwing traps or getters) goes to the config
+  // validator, which reports it; only a plain { text } or { file } is read here.
+  let fields: { text?: unknown; format?: unknown; fileName?: unknown; file?: unknown; keys: string[]; hasText: boolean; hasFile: boolean };
   try {
-    keys = Object.keys(x);
+    if (Array.isArray(x)) return { kind: 'object', value: x };
+    const keys = Object.keys(x);
+    const hasText = own(x, 'text');
+    const hasFile = own(x, 'file');
+    if (!hasText && !hasFile) return { kind: 'object', value: x };
+    const o = x as Record<string, unknown>;
+    fields = { keys, text: o.text, format: o.format, fileName: o.fileName, file: o.file, hasText, hasFile };
   } catch {
-    return { kind: 'object', value: x }; // a hostile object: the config validator reports it
+    return { kind: 'object', value: x };
   }
-  if (own(x, 'text') && keys.every((k) => TEXT_FIELDS.has(k))) {
-    const { text, format, fileName } = x as { text: unknown; format?: unknown; fileName?: unknown };
+  const { keys } = fields;
+  if (fields.hasText && keys.every((k) => TEXT_FIELDS.has(k))) {
+    const { text, format, fileName } = fields;
     if (typeof text !== 'string') throw new SgfilterError('INVALID_ARGUMENT', `${where}({ text }): text must be the config text (a string), got ${describeValue(text)}`);
     if (format !== undefined && format !== 'json' && format !== 'yaml') {
       throw new SgfilterError('INVALID_ARGUMENT', `${where}({ text, format }): format must be "json" or "yaml", got ${describeValue(format)}`);
@@ -67,8 +76,8 @@ export function sourceKind(x: unknown, where: string): SourceKind {
     }
     return { kind: 'text', text, fileName: fileName ?? (format === 'yaml' ? 'config.yaml' : 'config.json'), format };
   }
-  if (own(x, 'file') && keys.length === 1) {
-    const { file } = x as { file: unknown };
+  if (fields.hasFile && keys.length === 1) {
+    const { file } = fields;
     if (typeof file !== 'string' || file === '') throw new SgfilterError('INVALID_ARGUMENT', `${where}({ file }): file must be a path (a non-empty string), got ${describeValue(file)}`);
     return { kind: 'file', path: file };
   }

@@ -11,6 +11,7 @@
 import { createRequire } from 'node:module';
 import { isIP, type LookupFunction } from 'node:net';
 import type { Agent, buildConnector } from 'undici';
+import { errorText } from '../describe.js';
 import type { Engine } from '../engine.js';
 import { EGRESS_OPTIONS, EgressPolicy, copyOptions, type EgressOptions } from './egress.js';
 import { invalidArgument, isObject, readOptions } from './options.js';
@@ -107,7 +108,14 @@ export function guardedDispatcher(engine: Engine, options: GuardedDispatcherOpti
     connectorFor(port, opts.localAddress)(opts, callback);
   };
 
-  const agent = new Agent({ ...agentOptions, connect }) as GuardedDispatcher;
+  // undici checks its own options here (and clones them through JSON: a BigInt or a
+  // cycle throws a TypeError): whatever it refuses is the caller's argument.
+  let agent: GuardedDispatcher;
+  try {
+    agent = new Agent({ ...agentOptions, connect }) as GuardedDispatcher;
+  } catch (e) {
+    throw invalidArgument(`guardedDispatcher: undici refuses the agent options: ${errorText(e)}`);
+  }
   Object.defineProperties(agent, {
     stats: { value: () => policy.stats() },
     engine: { value: engine, enumerable: true },
