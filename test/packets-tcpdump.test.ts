@@ -238,12 +238,14 @@ const packetArb = fc.record({
 
 const linkArb = fc.constantFrom(LINK.ETHERNET, LINK.SLL, LINK.SLL2, LINK.NULL, LINK.RAW);
 
-function buildIp(p: fc.Infer<typeof packetArb>): Uint8Array {
+type PacketDraw = typeof packetArb extends fc.Arbitrary<infer T> ? T : never;
+
+function buildIp(p: PacketDraw): Uint8Array {
   const pool = p.v6 ? V6 : V4;
   const src = pool[p.src]!;
   const dst = pool[p.dst === p.src ? (p.dst + 1) % 4 : p.dst]!;
-  let proto: number;
-  let payload: Uint8Array;
+  let proto = 0;
+  let payload = new Uint8Array(0);
   const l4 = p.l4;
   switch (l4.kind) {
     case 'tcp':
