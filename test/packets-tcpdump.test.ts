@@ -245,7 +245,7 @@ function buildIp(p: PacketDraw): Uint8Array {
   const src = pool[p.src]!;
   const dst = pool[p.dst === p.src ? (p.dst + 1) % 4 : p.dst]!;
   let proto = 0;
-  let payload = new Uint8Array(0);
+  let payload: Uint8Array = new Uint8Array(0);
   const l4 = p.l4;
   switch (l4.kind) {
     case 'tcp':
