@@ -313,6 +313,39 @@ describe('sgfilter replay streams', () => {
   }, 240_000);
 });
 
+const hasScript = spawnSync('script', ['--version'], { encoding: 'utf8' }).status === 0;
+const shellQuote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
+
+describe('sgfilter replay on a terminal', () => {
+  // util-linux `script` gives the CLI a pseudo-terminal, as in test/cli-progress.test.ts.
+  it.skipIf(!hasScript)(`draws a progress bar with packets per second on stderr and clears it; --no-progress draws none${hasScript ? '' : ' [skipped: util-linux script is not installed]'}`, () => {
+    requireBuild();
+    const dir = tmp();
+    try {
+      const cfg = join(dir, 'policy.yaml');
+      writeFileSync(cfg, stringify(LOOPBACK_CONFIG));
+      const capture = join(dir, 'big.pcap');
+      writeFileSync(capture, repeatedCapture(1_500_000));
+      const onTty = (extra: string[]) => {
+        const cmd = [process.execPath, cliPath, 'replay', cfg, capture, '--local', '::1', '--verdicts', join(dir, 'v.jsonl'), ...extra].map(shellQuote).join(' ');
+        const r = spawnSync('script', ['-qfec', cmd, '/dev/null'], { encoding: 'utf8', timeout: 120_000, maxBuffer: 1 << 26, env: { ...process.env, TERM: 'xterm' } });
+        expect(r.status).toBe(0);
+        return r.stdout;
+      };
+      const screen = onTty([]);
+      expect(screen).toMatch(/replay: replaying +\d+% \[[=-]+\]/);
+      expect(screen).toMatch(/[\d,]+ packets [\d,]+\/s/);
+      expect(screen).toMatch(/\x1b\[2Ksgfilter replay: 1,500,000 packets/);
+      const quiet = onTty(['--no-progress']);
+      expect(quiet).toContain('sgfilter replay: 1,500,000 packets');
+      expect(quiet).not.toContain('replay: replaying');
+      expect(quiet).not.toContain('\x1b[');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 240_000);
+});
+
 describe('damaged captures and bad input', () => {
   const cfgText = stringify(LOOPBACK_CONFIG);
 
