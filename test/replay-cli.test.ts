@@ -346,6 +346,44 @@ describe('sgfilter replay on a terminal', () => {
   }, 240_000);
 });
 
+describe('several link types', () => {
+  it('an interface of another link type declared after 8,192 packets: a .pcap output is rewritten as pcapng, every packet kept in order; stdout cannot be', () => {
+    requireBuild();
+    const dir = tmp();
+    try {
+      const cfg = join(dir, 'policy.yaml');
+      writeFileSync(cfg, stringify(LOOPBACK_CONFIG));
+      const source = packetsOf(readFileSync(join(CAPTURES, 'lo-micro.pcap')));
+      const blocks: NgBlock[] = [{ kind: 'idb', iface: { linkType: 1, snaplen: 262_144, tsresol: 9 } }];
+      let t = 1_700_000_000n * 1_000_000_000n;
+      for (let k = 0; k < 9_000; k++) blocks.push({ kind: 'epb', interfaceId: 0, timestamp: (t += 1_000_000n), data: source[k % 30]!.data, originalLength: source[k % 30]!.data.length });
+      // Then raw IP: the same packets without their 14-byte Ethernet header.
+      blocks.push({ kind: 'idb', iface: { linkType: 101, snaplen: 262_144, tsresol: 9 } });
+      for (let k = 0; k < 30; k++) blocks.push({ kind: 'epb', interfaceId: 1, timestamp: (t += 1_000_000n), data: source[k]!.data.subarray(14), originalLength: source[k]!.data.length - 14 });
+      const capture = join(dir, 'mixed.pcapng');
+      const bytes = encodePcapng([{ le: true, blocks }]).bytes;
+      writeFileSync(capture, bytes);
+      const packets = packetsOf(bytes);
+      const run = cli(['replay', cfg, capture, '--local', '::1', '--accepted', join(dir, 'a.pcap'), '--dropped', join(dir, 'd.pcap'), '--verdicts', join(dir, 'v.jsonl')]);
+      expect(run.status).toBe(0);
+      expect(run.stdout).toContain(`note: --accepted ${join(dir, 'a.pcap')}: rewritten as pcapng`);
+      const verdicts = parseVerdicts(readFileSync(join(dir, 'v.jsonl'), 'utf8'));
+      expect(verdicts.length).toBe(9_030);
+      const accepted = packetsOf(readFileSync(join(dir, 'a.pcap')));
+      expect(readFileSync(join(dir, 'a.pcap')).readUInt32LE(0)).toBe(0x0a0d0d0a); // pcapng now
+      expect(accepted.map(strip)).toEqual(packets.filter((_, i) => verdicts[i]!.action === 'accept').map(strip));
+      expect(accepted.filter((p) => p.linkType === 101).length).toBeGreaterThan(0);
+      expect(packetsOf(readFileSync(join(dir, 'd.pcap'))).map(strip)).toEqual(packets.filter((_, i) => verdicts[i]!.action === 'drop').map(strip));
+
+      const piped = spawnSync(process.execPath, [cliPath, 'replay', cfg, capture, '--local', '::1', '--accepted', '-'], { timeout: 60_000, maxBuffer: 1 << 26 });
+      expect(piped.status).toBe(1);
+      expect(piped.stderr.toString()).toContain('stdout cannot be rewritten as pcapng: write to a file named .pcapng instead');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('damaged captures and bad input', () => {
   const cfgText = stringify(LOOPBACK_CONFIG);
 

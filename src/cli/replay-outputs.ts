@@ -141,7 +141,8 @@ export class CaptureOutput {
     const where = label(this.option, this.path);
     const linkTypes = declaredLinkTypes(this.reader).map(linkTypeName).join(', ');
     if (!this.regular) {
-      throw new CliError(`error: ${where}: the capture declares an interface of another link type after its first packets (link types ${linkTypes}), and a pcap output holds one; ${this.path === '-' ? 'stdout' : 'this output'} cannot be rewritten as pcapng: name the output .pcapng`);
+      const fix = this.path === '-' ? 'stdout cannot be rewritten as pcapng: write to a file named .pcapng instead' : 'this output (not a regular file) cannot be rewritten as pcapng: name it .pcapng';
+      throw new CliError(`error: ${where}: the capture declares an interface of another link type after its first packets (link types ${linkTypes}), and a pcap output holds one; ${fix}`);
     }
     const tmp = join(dirname(this.path), `.${basename(this.path)}.${process.pid}.pcapng.tmp`);
     let next: CaptureWriteStream | undefined;
