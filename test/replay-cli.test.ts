@@ -346,6 +346,37 @@ describe('sgfilter replay on a terminal', () => {
   }, 240_000);
 });
 
+describe('a policy change at a capture time', () => {
+  it('--policy-change @SECONDS publishes before the first packet at or after that time, as the model does; --recheck removes what the new policy drops', () => {
+    requireBuild();
+    const dir = tmp();
+    try {
+      const cfg = join(dir, 'policy.yaml');
+      writeFileSync(cfg, stringify(LOOPBACK_CONFIG));
+      // The new policy accepts only ICMP echo: the TCP and UDP connections tracked so far are re-checked away.
+      const next = { ...LOOPBACK_CONFIG, securityGroups: [{ id: 'sg-lo', inbound: [{ protocol: 'ICMP', icmpType: 8, source: 'any', action: 'accept' }] }], instances: [{ id: 'lo', securityGroups: ['sg-lo'], addresses: ['127.0.0.1'] }] };
+      const cfg2 = join(dir, 'next.yaml');
+      writeFileSync(cfg2, stringify(next));
+      const capture = join(CAPTURES, 'lo-nano.pcap');
+      const packets = packetsOf(readFileSync(capture));
+      const at = 4; // 0-based: before the fifth packet, in the middle of the first TCP connection
+      const p = packets[at]!;
+      const seconds = `${p.timestampSeconds}.${String(p.timestampNanoseconds).padStart(9, '0')}`;
+      const own: OwnRange[] = [{ v6: false, lo: 0x7f000001n, hi: 0x7f000001n }, { v6: true, lo: 1n, hi: 1n }];
+      for (const recheck of [false, true]) {
+        const run = cli(['replay', cfg, capture, '--local', '::1', '--policy-change', `@${seconds}:${cfg2}`, ...(recheck ? ['--recheck'] : []), ...outputs(dir)]);
+        checkRun(run, dir, packets, { config: parseConfig(LOOPBACK_CONFIG), own, timeouts: DEFAULTS, capacity: 65_536, recheck, change: { before: at, config: parseConfig(next), own } });
+        expect(run.stdout).toContain(`published before packet ${at + 1} (policy version 2)`);
+        const v = parseVerdicts(readFileSync(join(dir, 'v.jsonl'), 'utf8'));
+        // Kept, the connection's next packet is established; re-checked away, the new policy drops it.
+        expect(v[at]).toEqual(recheck ? { n: at + 1, action: 'drop', reason: 'default' } : { n: at + 1, action: 'accept', reason: 'established' });
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('several link types', () => {
   it('an interface of another link type declared after 8,192 packets: a .pcap output is rewritten as pcapng, every packet kept in order; stdout cannot be', () => {
     requireBuild();

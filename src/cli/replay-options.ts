@@ -36,6 +36,23 @@ export interface PolicyChangeSpec {
 const PACKET_NUMBER = /^[1-9][0-9]*$/;
 const SECONDS = /^@(-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))$/;
 
+/**
+ * A capture time given as text, as the double a capture reader gives a packet at
+ * that instant: whole seconds + nanoseconds / 1e9, computed the same way (so "at or
+ * after" compares exactly: a packet printed by tcpdump -tt as that time is at it, not
+ * an ulp before). Digits past the nanosecond round up (toward later).
+ */
+function captureTime(text: string): number {
+  const negative = text.startsWith('-');
+  const [whole = '', fraction = ''] = (negative ? text.slice(1) : text).split('.');
+  let ns = BigInt(whole === '' ? '0' : whole) * 1_000_000_000n + BigInt(fraction.slice(0, 9).padEnd(9, '0'));
+  if (!negative && /[1-9]/.test(fraction.slice(9))) ns += 1n;
+  if (negative) ns = -ns;
+  let seconds = ns / 1_000_000_000n;
+  if (ns < seconds * 1_000_000_000n) seconds -= 1n; // floor, as timestampSeconds is
+  return Number(seconds) + Number(ns - seconds * 1_000_000_000n) / 1e9;
+}
+
 /** --policy-change AT:CONFIG (repeatable): AT is a packet number N (1-based) or @SECONDS (a capture time). */
 export function collectPolicyChange(value: string, previous: PolicyChangeSpec[] = []): PolicyChangeSpec[] {
   const colon = value.indexOf(':');
@@ -50,9 +67,9 @@ export function collectPolicyChange(value: string, previous: PolicyChangeSpec[] 
     at = { packet };
   } else {
     const m = SECONDS.exec(atText);
-    const time = m ? Number(m[1]) : NaN;
-    if (!Number.isFinite(time)) throw new InvalidArgumentError(`${quote(atText)} is not a packet number or @SECONDS; ${usage}`);
-    if (Math.abs(time) > MAX_TIME) throw new InvalidArgumentError(`@${m![1]} is past the times a tracker takes (±2^40 s)`);
+    if (!m) throw new InvalidArgumentError(`${quote(atText)} is not a packet number or @SECONDS; ${usage}`);
+    if (Math.abs(Number(m[1])) > MAX_TIME) throw new InvalidArgumentError(`@${m[1]} is past the times a tracker takes (±2^40 s)`);
+    const time = captureTime(m[1]!);
     at = { time };
   }
   return [...previous, { text: value, at, path }];
