@@ -208,6 +208,26 @@ function scenarioCapture(s: Scenario): Uint8Array {
 
 const timeoutArgs = (t: ModelTimeouts) => Object.entries(t).flatMap(([k, v]) => ['--timeout', `${k}=${v}`]);
 
+describe('sgfilter replay from stdin', () => {
+  it('a capture piped in (-) gives the verdicts the same file gives', () => {
+    requireBuild();
+    const dir = tmp();
+    try {
+      const cfg = join(dir, 'policy.yaml');
+      writeFileSync(cfg, stringify(LOOPBACK_CONFIG));
+      const capture = join(CAPTURES, 'two-sections.pcapng');
+      const fromFile = cli(['replay', cfg, capture, '--local', '::1', '--verdicts', '-']);
+      const fromStdin = cli(['replay', cfg, '-', '--local', '::1', '--verdicts', '-'], { input: readFileSync(capture) });
+      expect(fromStdin.status).toBe(0);
+      expect(fromStdin.stdout).toBe(fromFile.stdout);
+      expect(parseVerdicts(fromStdin.stdout).length).toBe(90);
+      expect(fromStdin.stderr).toContain('capture:  stdin (pcapng');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('sgfilter replay on generated captures, against the model', () => {
   it('handshakes, replies, closes, timeouts, fragments, ICMP errors, a small table and a policy change mid-stream', async () => {
     requireBuild();
