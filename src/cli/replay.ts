@@ -29,12 +29,12 @@ import { errnoCode, fileErrorText } from '../node/fs-errors.js';
 import { openCaptureFile } from '../node/capture-file.js';
 import type { ConnectionTimeouts } from '../packets/tracker.js';
 import type { AddressRange, AddressSet, Config } from '../types.js';
-import { Progress, progressWanted, rateText } from './progress.js';
+import { Progress, progressWanted } from './progress.js';
 import { collectLocal, collectPolicyChange, collectTimeout, parseCapacity, type PolicyChangeSpec } from './replay-options.js';
 import { CaptureOutput, TextOutput, declaredLinkTypes } from './replay-outputs.js';
 import { replayReport } from './replay-report.js';
 import { ReplayRun, type PolicyChange } from './replay-run.js';
-import { CliError, EXIT_USAGE, count, formatOption, loadConfig, writeError, writeLines, type ConfigFormat } from './shared.js';
+import { CliError, EXIT_USAGE, count, formatOption, grouped, loadConfig, writeError, writeLines, type ConfigFormat } from './shared.js';
 
 /** Packets per batch from the reader (its default): one WASM call per batch. */
 const BATCH = 8192;
@@ -51,6 +51,23 @@ interface ReplayOptions {
   timeout?: Partial<ConnectionTimeouts>;
   format?: ConfigFormat;
   progress?: boolean;
+}
+
+/** A rate in three figures: 950, 84.5 k, 3.38 M. */
+function shortRate(perSecond: number): string {
+  if (perSecond >= 1e6) return `${(perSecond / 1e6).toPrecision(3)} M`;
+  if (perSecond >= 1e3) return `${(perSecond / 1e3).toPrecision(3)} k`;
+  return String(Math.round(perSecond));
+}
+
+/**
+ * The progress line's counts: the rate first, so a narrow terminal cuts the count,
+ * not the rate; from the first redraw on (≥ 0.1 s), as a replay of a million packets
+ * may take well under a second.
+ */
+function progressDetail(packets: number, startedMs: number): string {
+  const seconds = (performance.now() - startedMs) / 1000;
+  return seconds >= 0.1 ? `${shortRate(packets / seconds)} packets/s, ${grouped(packets)} packets` : `${grouped(packets)} packets`;
 }
 
 /** The same file, by path (outputs that do not exist yet compare by absolute path). */
@@ -197,7 +214,7 @@ async function replayCommand(configPath: string, capturePath: string, opts: Repl
   };
 
   const started = performance.now();
-  progress.start(capture.size, { phase: 'replaying', detail: '' });
+  progress.start(capture.size, { phase: '', detail: '' }); // "replay:" says it: the room goes to the rate
   // The first batch before any output exists: a file that is not a capture (or
   // cannot be read) is refused without creating or truncating anything.
   let batch = await next();
@@ -215,7 +232,7 @@ async function replayCommand(configPath: string, capturePath: string, opts: Repl
     while (batch !== undefined) {
       const { flags, lines } = await run.classify(batch);
       await Promise.all([accepted?.write(batch, flags.accepted), dropped?.write(batch, flags.dropped), verdicts?.write(lines, batch.count)]);
-      progress.update(reader.bytesRead, { detail: rateText(run.packets, 'packets', started) });
+      progress.update(reader.bytesRead, { detail: progressDetail(run.packets, started) });
       batch = await next();
     }
     await Promise.all([accepted?.close(), dropped?.close(), verdicts?.close()]);
