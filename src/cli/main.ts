@@ -14,9 +14,10 @@ import * as proxy from './proxy.js';
 import * as watch from './watch.js';
 import * as compile from './compile.js';
 import * as publish from './publish.js';
+import * as replay from './replay.js';
 
 /** Commands in the order `--help` lists them. */
-const COMMANDS = [check, evalCmd, explain, demo, classbench, proxy, watch, compile, publish];
+const COMMANDS = [check, evalCmd, explain, demo, replay, classbench, proxy, watch, compile, publish];
 
 export function buildProgram(): Command {
   const program = new Command();
