@@ -287,9 +287,64 @@ function flowAddressInto(v: unknown, field: string, out: Uint32Array, at: number
   return a.v6 && !mapped ? 1 : 0;
 }
 
+/** True when `k` names a flow field (a switch: no hashing, no allocation). */
+function isFlowField(k: string): boolean {
+  switch (k) {
+    case 'direction':
+    case 'protocol':
+    case 'remote':
+    case 'port':
+    case 'local':
+    case 'sourcePort':
+    case 'icmpType':
+    case 'icmpCode':
+    case 'instance':
+      return true;
+  }
+  return false;
+}
+
+/**
+ * Whether a field name that is not a flow field is one or two edits from one (a
+ * typo). Flows often carry fields of their own (an id, an expected verdict), the same
+ * few names flow after flow: the answer is remembered, so closest() (an edit distance
+ * per flow field) runs once per name. Bounded: names are at most LONGEST_TYPO
+ * characters and the table is emptied when it holds TYPO_MEMORY names.
+ */
+const TYPO_MEMORY = 1024;
+const typoOf = new Map<string, boolean>();
+function isTypo(k: string): boolean {
+  let t = typoOf.get(k);
+  if (t === undefined) {
+    t = closest(k, FLOW_FIELDS) !== undefined;
+    if (typoOf.size >= TYPO_MEMORY) typoOf.clear();
+    typoOf.set(k, t);
+  }
+  return t;
+}
+
+const OBJECT_PROTOTYPE = Object.prototype;
+
+/**
+ * A whole number 0-max for a numeric field (port, sourcePort, icmpType, icmpCode),
+ * `absent` when not given, or -1 after an issue.
+ */
+function numField(report: FlowIssues, field: string, v: unknown, max: number, absent: number): number {
+  if (v === undefined) return absent;
+  if (typeof v === 'number' && v >= 0 && v <= max && Number.isInteger(v)) return v;
+  const n = intField(v, max);
+  if (n >= 0) return n;
+  report.bad(field, `${describeValue(v)} is not a whole number 0-${max}`, v);
+  return -1;
+}
+
 /**
  * Validates one flow into row s of `c`. Returns its instance (null: the default),
  * or undefined after pushing at least one issue.
+ *
+ * This is the per-flow path of classify(flow) and createFlowBatch: it allocates
+ * nothing for a valid flow (no closure, no intermediate object, no array) and
+ * reads each field exactly once.
  */
 function readFlow(raw: unknown, report: FlowIssues, c: FlowColumns, s: number): string | null | undefined {
   if (isParsedFlow(raw)) return writeParsed(raw, c, s);
@@ -306,28 +361,40 @@ function readFlow(raw: unknown, report: FlowIssues, c: FlowColumns, s: number): 
     // are ignored. A name one or two letters away from a flow field is a typo that
     // would silently change the verdict, so it is an error.
     for (const k in raw) {
-      if (FLOW_FIELD_SET.has(k) || k.length > LONGEST_TYPO || !closest(k, FLOW_FIELDS) || !Object.hasOwn(raw, k)) continue;
+      if (isFlowField(k) || k.length > LONGEST_TYPO || !isTypo(k) || !Object.hasOwn(raw, k)) continue;
       report.issues.push(unknownFieldIssue(report.path(k), report.where, k, FLOW_FIELDS));
     }
     const f = raw as Partial<Record<(typeof FLOW_FIELDS)[number], unknown>>;
+    // Each field read once; a value the flow does not own is never taken from a
+    // polluted Object.prototype (see unpolluted; written out here, it is the hot path).
+    const O = OBJECT_PROTOTYPE;
     reading = 'direction';
-    direction = unpolluted(f, reading, f.direction);
+    direction = f.direction;
+    if (direction !== undefined && !Object.hasOwn(f, reading) && Object.hasOwn(O, reading)) direction = undefined;
     reading = 'protocol';
-    protocol = unpolluted(f, reading, f.protocol);
+    protocol = f.protocol;
+    if (protocol !== undefined && !Object.hasOwn(f, reading) && Object.hasOwn(O, reading)) protocol = undefined;
     reading = 'remote';
-    remote = unpolluted(f, reading, f.remote);
+    remote = f.remote;
+    if (remote !== undefined && !Object.hasOwn(f, reading) && Object.hasOwn(O, reading)) remote = undefined;
     reading = 'port';
-    port = unpolluted(f, reading, f.port);
+    port = f.port;
+    if (port !== undefined && !Object.hasOwn(f, reading) && Object.hasOwn(O, reading)) port = undefined;
     reading = 'local';
-    local = unpolluted(f, reading, f.local);
+    local = f.local;
+    if (local !== undefined && !Object.hasOwn(f, reading) && Object.hasOwn(O, reading)) local = undefined;
     reading = 'sourcePort';
-    sourcePort = unpolluted(f, reading, f.sourcePort);
+    sourcePort = f.sourcePort;
+    if (sourcePort !== undefined && !Object.hasOwn(f, reading) && Object.hasOwn(O, reading)) sourcePort = undefined;
     reading = 'icmpType';
-    icmpType = unpolluted(f, reading, f.icmpType);
+    icmpType = f.icmpType;
+    if (icmpType !== undefined && !Object.hasOwn(f, reading) && Object.hasOwn(O, reading)) icmpType = undefined;
     reading = 'icmpCode';
-    icmpCode = unpolluted(f, reading, f.icmpCode);
+    icmpCode = f.icmpCode;
+    if (icmpCode !== undefined && !Object.hasOwn(f, reading) && Object.hasOwn(O, reading)) icmpCode = undefined;
     reading = 'instance';
-    instance = unpolluted(f, reading, f.instance);
+    instance = f.instance;
+    if (instance !== undefined && !Object.hasOwn(f, reading) && Object.hasOwn(O, reading)) instance = undefined;
     reading = 'remote';
     if (typeof remote === 'object' && remote !== null) remote = readAddressObject(remote);
     reading = 'local';
@@ -361,22 +428,21 @@ function readFlow(raw: unknown, report: FlowIssues, c: FlowColumns, s: number): 
   const at = 4 * s;
   if (remote === undefined) report.bad('remote', 'missing; the peer address (IPv4 or IPv6)');
   else if (flowAddressInto(remote, 'remote', c.remote, at, report) === 1) m |= META_REMOTE_V6;
-  if (local === undefined) c.local.fill(0, at, at + 4);
-  else {
+  if (local === undefined) {
+    const l = c.local;
+    l[at] = 0;
+    l[at + 1] = 0;
+    l[at + 2] = 0;
+    l[at + 3] = 0;
+  } else {
     const l = flowAddressInto(local, 'local', c.local, at, report);
     if (l >= 0) m |= META_LOCAL_PRESENT | (l === 1 ? META_LOCAL_V6 : 0);
   }
 
-  const num = (field: string, v: unknown, max: number, absent: number): number => {
-    if (v === undefined) return absent;
-    const n = intField(v, max);
-    if (n < 0) report.bad(field, `${describeValue(v)} is not a whole number 0-${max}`, v);
-    return n < 0 ? absent : n;
-  };
-  const p = num('port', port, 65535, PORT_ABSENT);
-  const sp = num('sourcePort', sourcePort, 65535, PORT_ABSENT);
-  const type = num('icmpType', icmpType, 255, ICMP_ABSENT);
-  const code = num('icmpCode', icmpCode, 255, ICMP_ABSENT);
+  const p = numField(report, 'port', port, 65535, PORT_ABSENT);
+  const sp = numField(report, 'sourcePort', sourcePort, 65535, PORT_ABSENT);
+  const type = numField(report, 'icmpType', icmpType, 255, ICMP_ABSENT);
+  const code = numField(report, 'icmpCode', icmpCode, 255, ICMP_ABSENT);
   if ((proto === TCP || proto === UDP) && port === undefined) report.bad('port', `required for ${proto === TCP ? 'TCP' : 'UDP'} flows (0-65535)`);
   if (proto >= 0 && proto !== ICMP && proto !== ICMPV6 && (icmpType !== undefined || icmpCode !== undefined)) {
     report.bad(icmpType !== undefined ? 'icmpType' : 'icmpCode', 'only ICMP and ICMPv6 flows carry an ICMP type/code');
