@@ -367,34 +367,38 @@ function readFlow(raw: unknown, report: FlowIssues, c: FlowColumns, s: number): 
     const f = raw as Partial<Record<(typeof FLOW_FIELDS)[number], unknown>>;
     // Each field read once; a value the flow does not own is never taken from a
     // polluted Object.prototype (see unpolluted; written out here, it is the hot path).
+    // `key in Object.prototype` runs no user code (Object.prototype is an ordinary
+    // object whose prototype is null and cannot be replaced) and, with a constant
+    // key, costs a cached load: an own field is only looked up when the prototype
+    // has that key, i.e. when it was polluted.
     const O = OBJECT_PROTOTYPE;
     reading = 'direction';
     direction = f.direction;
-    if (direction !== undefined && !Object.hasOwn(f, reading) && Object.hasOwn(O, reading)) direction = undefined;
+    if (direction !== undefined && 'direction' in O && !Object.hasOwn(f, 'direction')) direction = undefined;
     reading = 'protocol';
     protocol = f.protocol;
-    if (protocol !== undefined && !Object.hasOwn(f, reading) && Object.hasOwn(O, reading)) protocol = undefined;
+    if (protocol !== undefined && 'protocol' in O && !Object.hasOwn(f, 'protocol')) protocol = undefined;
     reading = 'remote';
     remote = f.remote;
-    if (remote !== undefined && !Object.hasOwn(f, reading) && Object.hasOwn(O, reading)) remote = undefined;
+    if (remote !== undefined && 'remote' in O && !Object.hasOwn(f, 'remote')) remote = undefined;
     reading = 'port';
     port = f.port;
-    if (port !== undefined && !Object.hasOwn(f, reading) && Object.hasOwn(O, reading)) port = undefined;
+    if (port !== undefined && 'port' in O && !Object.hasOwn(f, 'port')) port = undefined;
     reading = 'local';
     local = f.local;
-    if (local !== undefined && !Object.hasOwn(f, reading) && Object.hasOwn(O, reading)) local = undefined;
+    if (local !== undefined && 'local' in O && !Object.hasOwn(f, 'local')) local = undefined;
     reading = 'sourcePort';
     sourcePort = f.sourcePort;
-    if (sourcePort !== undefined && !Object.hasOwn(f, reading) && Object.hasOwn(O, reading)) sourcePort = undefined;
+    if (sourcePort !== undefined && 'sourcePort' in O && !Object.hasOwn(f, 'sourcePort')) sourcePort = undefined;
     reading = 'icmpType';
     icmpType = f.icmpType;
-    if (icmpType !== undefined && !Object.hasOwn(f, reading) && Object.hasOwn(O, reading)) icmpType = undefined;
+    if (icmpType !== undefined && 'icmpType' in O && !Object.hasOwn(f, 'icmpType')) icmpType = undefined;
     reading = 'icmpCode';
     icmpCode = f.icmpCode;
-    if (icmpCode !== undefined && !Object.hasOwn(f, reading) && Object.hasOwn(O, reading)) icmpCode = undefined;
+    if (icmpCode !== undefined && 'icmpCode' in O && !Object.hasOwn(f, 'icmpCode')) icmpCode = undefined;
     reading = 'instance';
     instance = f.instance;
-    if (instance !== undefined && !Object.hasOwn(f, reading) && Object.hasOwn(O, reading)) instance = undefined;
+    if (instance !== undefined && 'instance' in O && !Object.hasOwn(f, 'instance')) instance = undefined;
     reading = 'remote';
     if (typeof remote === 'object' && remote !== null) remote = readAddressObject(remote);
     reading = 'local';
@@ -822,36 +826,35 @@ export function inboundV4Flows(rows: { remote: number; local: number; sourcePort
   return { batch, flows };
 }
 
-/**
- * @internal The engine's one-flow state for classify(flow): validates `raw` into its
- * row (instance slot 1 when the flow names one). Throws FLOW_INVALID.
- */
-export function newSingleFlow(): BatchState {
-  return { n: 1, cols: newColumns(1), instances: [null], order: null, ruleIds: new Int32Array(1), version: -1, rules: null };
+/** @internal The engine's one-flow row for classify(flow) (row 0 of one-row columns). */
+export type SingleFlow = FlowColumns;
+
+/** @internal A one-row column set for loadSingleFlow. */
+export function newSingleFlow(): SingleFlow {
+  return newColumns(1);
 }
 
 const SINGLE = new FlowIssues([], [], -1);
 let singleDepth = 0;
 
-/** @internal Fills a newSingleFlow() state with one flow; throws FLOW_INVALID. */
-export function loadSingleFlow(st: BatchState, raw: unknown): void {
+/**
+ * @internal Validates one flow into row 0 of `c` (its meta carries no instance
+ * slot) and returns its instance (null: the policy's default). Throws FLOW_INVALID.
+ */
+export function loadSingleFlow(c: SingleFlow, raw: unknown): string | null {
   // One report object for the steady state; a getter that classifies another flow
   // while this one is read (re-entry) gets its own.
   const report = singleDepth++ === 0 ? SINGLE : new FlowIssues([], [], -1);
   try {
-    report.issues.length = 0;
-    const instance = readFlow(raw, report, st.cols, 0);
+    if (report.issues.length !== 0) report.issues.length = 0;
+    const instance = readFlow(raw, report, c, 0);
     if (instance === undefined) {
       if (report.issues.length === 0) report.bad(undefined, 'refused without a reason (a bug in sgfilter; please report it)');
       const issues = report.issues.slice();
       report.issues.length = 0;
       throw flowError(issues, 'invalid flow');
     }
-    st.instances.length = 1;
-    if (instance !== null) {
-      st.instances.push(instance);
-      st.cols.meta[0] = (st.cols.meta[0]! | (1 << META_SLOT_SHIFT)) >>> 0;
-    }
+    return instance;
   } finally {
     singleDepth--;
   }
