@@ -70,8 +70,8 @@ function readField(f: object, key: string): unknown {
 
 // ---------- Columns: what validation writes and WASM reads ----------
 
-/** Flows as columns in the BATCH layout (assembly/layout.ts): row s = flow s. */
-interface FlowColumns {
+/** @internal Flows as columns in the BATCH layout (assembly/layout.ts): row s = flow s. */
+export interface FlowColumns {
   /** Direction and address-family bits; the instance slot is added when the batch is assembled. */
   meta: Uint32Array;
   /** Four words per flow, word 0 most significant (IPv4: word 0). */
@@ -83,7 +83,8 @@ interface FlowColumns {
   icmp: Uint32Array;
 }
 
-function newColumns(n: number): FlowColumns {
+/** @internal Zeroed columns for n flows. */
+export function newColumns(n: number): FlowColumns {
   return {
     meta: new Uint32Array(n),
     remote: new Uint32Array(4 * n),
@@ -478,7 +479,8 @@ export function validateFlow(raw: unknown, base: Path, issues: Issue[]): ParsedF
   return flowOfRow(ONE, 0, instance);
 }
 
-function flowError(issues: Issue[], what: string, more = false): SgfilterError {
+/** @internal FLOW_INVALID listing `issues` (the first 20 in the message). */
+export function flowError(issues: Issue[], what: string, more = false): SgfilterError {
   const shown = issues.slice(0, 20).map((i) => `  - ${i.message}`).join('\n');
   const count = `${more ? 'at least ' : ''}${issues.length}`;
   return new SgfilterError('FLOW_INVALID', `${what}: ${count} issue(s):\n${shown}${issues.length > 20 || more ? '\n  ...' : ''}`, issues);
@@ -712,6 +714,15 @@ export function createFlowBatch(flows: readonly (FlowInput | ParsedFlow)[]): Flo
 }
 
 // ---------- @internal: the engine, the worker pool, trace readers ----------
+
+/**
+ * @internal A batch over columns a trusted builder filled and validated (the bytes
+ * reader, src/flow-bytes.ts): n rows, every instance slot 0 (`instance`, null for
+ * the policy's default), grouped by direction and family as assemble does.
+ */
+export function batchOfColumns(c: FlowColumns, n: number, instance: string | null): FlowBatch {
+  return batchOf(assemble(c, n, instance === null ? null : new Array<string | null>(n).fill(instance)));
+}
 
 /** @internal The state of a real FlowBatch; INVALID_ARGUMENT for anything else. */
 export function batchState(batch: unknown): BatchState {
