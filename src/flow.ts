@@ -553,10 +553,14 @@ function assemble(c: FlowColumns, n: number, names: readonly (string | null)[] |
   const instances: (string | null)[] = [null];
   const slots = new Map<string, number>();
   const keys = new Uint32Array(n);
+  // Flows of one instance usually come in runs: the last name's slot is kept.
+  let lastName: string | null = null;
+  let lastSlot = 0;
   for (let i = 0; i < n; i++) {
     const name = names ? names[i]! : null;
     let slot = 0;
-    if (name !== null) {
+    if (name !== null && name === lastName) slot = lastSlot;
+    else if (name !== null) {
       slot = slots.get(name) ?? 0;
       if (slot === 0) {
         slot = instances.length;
@@ -564,13 +568,22 @@ function assemble(c: FlowColumns, n: number, names: readonly (string | null)[] |
         instances.push(name);
         slots.set(name, slot);
       }
+      lastName = name;
+      lastSlot = slot;
     }
     const m = c.meta[i]!;
     keys[i] = slot * 4 + (m & META_OUTBOUND ? 2 : 0) + (m & META_REMOTE_V6 ? 1 : 0);
   }
+  return grouped(c, n, keys, instances);
+}
+
+/** assemble's second half: stores flows by key (slot * 4 + outbound * 2 + v6), slots in meta. */
+function grouped(c: FlowColumns, n: number, keys: Uint32Array, instances: (string | null)[]): BatchState {
   const order = groupOrder(keys, instances.length * 4);
   const cols = order ? permute(c, order) : c;
-  for (let s = 0; s < n; s++) cols.meta[s] = (cols.meta[s]! | ((keys[order ? order[s]! : s]! >>> 2) << META_SLOT_SHIFT)) >>> 0;
+  const meta = cols.meta;
+  if (order) for (let s = 0; s < n; s++) meta[s] = (meta[s]! | ((keys[order[s]!]! >>> 2) << META_SLOT_SHIFT)) >>> 0;
+  else if (instances.length > 1) for (let s = 0; s < n; s++) meta[s] = (meta[s]! | ((keys[s]! >>> 2) << META_SLOT_SHIFT)) >>> 0;
   return { n, cols, instances, order, ruleIds: new Int32Array(n).fill(-1), version: -1, rules: null };
 }
 
@@ -721,7 +734,14 @@ export function createFlowBatch(flows: readonly (FlowInput | ParsedFlow)[]): Flo
  * the policy's default), grouped by direction and family as assemble does.
  */
 export function batchOfColumns(c: FlowColumns, n: number, instance: string | null): FlowBatch {
-  return batchOf(assemble(c, n, instance === null ? null : new Array<string | null>(n).fill(instance)));
+  const slot = instance === null ? 0 : 4;
+  const keys = new Uint32Array(n);
+  const meta = c.meta;
+  for (let i = 0; i < n; i++) {
+    const m = meta[i]!;
+    keys[i] = slot + (m & META_OUTBOUND ? 2 : 0) + (m & META_REMOTE_V6 ? 1 : 0);
+  }
+  return batchOf(grouped(c, n, keys, instance === null ? [null] : [null, instance]));
 }
 
 /** @internal The state of a real FlowBatch; INVALID_ARGUMENT for anything else. */
