@@ -17,11 +17,18 @@
  * per connection (what guardServer does for one socket, no server) is measured in
  * this process and the cost it implies at the measured rate printed beside.
  *
+ * On 2 shared cores with a load average far above 2, requests per second swing by
+ * several times from one second to the next, and the paired cost with them. So the
+ * CPU time each server process spends per request (from /proc, summed over all
+ * rounds) is reported too: the guard's cost as the extra CPU per request of the
+ * guarded server (or of `sgfilter proxy` over the relay), which the scheduler's
+ * waits do not enter.
+ *
  * Environment: SGFILTER_GUARD_ROUNDS (default 11), SGFILTER_GUARD_SECONDS per
  * measurement (default 1), SGFILTER_GUARD_CONNECTIONS (default 10).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { EventEmitter } from 'node:events';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -62,6 +69,18 @@ async function start(name: string, args: string[]): Promise<Server> {
   return { child, port };
 }
 
+/** CPU seconds (user + system) a process has used so far, from /proc (Linux; NaN elsewhere). */
+function cpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / CLOCK_TICKS; // utime, stime (fields 14 and 15)
+  } catch {
+    return NaN;
+  }
+}
+const CLOCK_TICKS = 100;
+
 async function measure(port: number, seconds: number): Promise<number> {
   const r = await autocannon({
     url: `http://127.0.0.1:${port}/`,
@@ -81,6 +100,8 @@ const configPath = join(dir, 'policy.json');
 writeFileSync(configPath, JSON.stringify(GUARD_POLICY));
 const servers: Server[] = [];
 const runs: Record<string, number[]> = { plain: [], guarded: [], relay: [], proxy: [] };
+/** Per variant: CPU seconds its server process used, and requests it answered, summed over the rounds. */
+const cpu: Record<string, { seconds: number; requests: number }> = {};
 try {
   const plain = await start('plain', [`${BENCH_DIR}guard-server.mjs`, 'plain']);
   servers.push(plain);
@@ -95,12 +116,18 @@ try {
   ]);
   servers.push(proxy);
   const ports: Record<string, number> = { plain: plain.port, guarded: guarded.port, relay: relay.port, proxy: proxy.port };
+  const pids: Record<string, number> = { plain: plain.child.pid!, guarded: guarded.child.pid!, relay: relay.child.pid!, proxy: proxy.child.pid! };
   const order = Object.keys(ports);
   for (const v of order) await measure(ports[v]!, 2); // warm-up: JIT, pools
   for (let round = 0; round < ROUNDS; round++) {
     for (let k = 0; k < order.length; k++) {
       const v = order[(round + k) % order.length]!;
-      runs[v]!.push(await measure(ports[v]!, SECONDS));
+      const c0 = cpuSeconds(pids[v]!);
+      const rps = await measure(ports[v]!, SECONDS);
+      runs[v]!.push(rps);
+      const c = (cpu[v] ??= { seconds: 0, requests: 0 });
+      c.seconds += cpuSeconds(pids[v]!) - c0;
+      c.requests += rps * SECONDS;
     }
     process.stderr.write(`round ${round + 1}/${ROUNDS}: ${order.map((v) => `${v} ${Math.round(runs[v]!.at(-1)!)}`).join(', ')}\n`);
   }
@@ -145,15 +172,20 @@ const rows = [
 ];
 console.log(`\nMachine: ${m.cpu}, ${m.cores} cores, ${m.memGiB} GiB; Node ${m.node}; ${m.date.slice(0, 10)}; commit ${m.commit}; load average ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
 console.log(`autocannon: ${CONNECTIONS} connections, Connection: close (one connection per request), ${SECONDS} s per measurement, ${ROUNDS} rounds\n`);
-console.log('| case | baseline (req/s) | guarded (req/s) | cost (median of paired rounds) | target ≤ 3% | implied by the guard\'s µs |');
-console.log('|---|---:|---:|---:|---|---:|');
+console.log('| case | baseline (req/s) | guarded (req/s) | cost (median of paired rounds) | target ≤ 3% | server CPU µs/request, baseline → guarded | CPU cost | implied by the guard\'s µs |');
+console.log('|---|---:|---:|---:|---|---:|---:|---:|');
 const summary: Record<string, unknown> = {};
 for (const r of rows) {
   const c = cost(r.base, r.v);
   const baseRps = median(runs[r.base]!);
   const implied = (r.guards * guardUs * baseRps) / 1e6;
-  summary[r.v] = { baseline: baseRps, guarded: median(runs[r.v]!), cost: c, implied };
-  console.log(`| ${r.name} | ${Math.round(baseRps)} | ${Math.round(median(runs[r.v]!))} | ${pct(c)} | ${c <= TARGET ? 'met' : 'not met'} | ${pct(implied)} |`);
+  const perReq = (v: string) => (cpu[v]!.seconds / cpu[v]!.requests) * 1e6;
+  const cpuCost = (perReq(r.v) - perReq(r.base)) / perReq(r.base);
+  summary[r.v] = { baseline: baseRps, guarded: median(runs[r.v]!), cost: c, implied, cpuUsPerRequest: { baseline: perReq(r.base), guarded: perReq(r.v) }, cpuCost };
+  console.log(
+    `| ${r.name} | ${Math.round(baseRps)} | ${Math.round(median(runs[r.v]!))} | ${pct(c)} | ${c <= TARGET ? 'met' : 'not met'} | ` +
+      `${perReq(r.base).toFixed(0)} → ${perReq(r.v).toFixed(0)} | ${pct(cpuCost)} (${cpuCost <= TARGET ? 'met' : 'not met'}) | ${pct(implied)} |`,
+  );
 }
 console.log(`\nguardServer's own time per connection (in process, no sockets): ${guardUs.toFixed(2)} µs`);
-writeResults('guard', { quick: QUICK, rounds: ROUNDS, seconds: SECONDS, connections: CONNECTIONS, runs, summary, guardUs, loadavg: loadavg() });
+writeResults('guard', { quick: QUICK, rounds: ROUNDS, seconds: SECONDS, connections: CONNECTIONS, runs, cpu, summary, guardUs, loadavg: loadavg() });
