@@ -9,11 +9,11 @@
 import { SgfilterError } from './errors.js';
 import type { Config, ConfigInput, ParsedFlow, FlowInput, TencentPolicyDocument, Verdict } from './types.js';
 import * as L from '../assembly/layout.js';
-import { compilePolicy, verdictOf, type CompiledPolicy, type CompileOptions } from './compile/index.js';
+import { compilePolicy, verdictIn, verdictsOf, type CompiledPolicy, type CompileOptions } from './compile/index.js';
 import { parseConfig } from './config/parse.js';
 import { parseConfigText } from './config/text.js';
 import { sourceKind, type ConfigTextSource } from './config/source.js';
-import { FlowBatch, batchState, loadSingleFlow, newSingleFlow, type BatchState } from './flow.js';
+import { FlowBatch, batchState, loadSingleFlow, newSingleFlow, type BatchState, type SingleFlow } from './flow.js';
 import { checkEngineOptions, checkReloadOptions } from './options.js';
 import { describeValue } from './describe.js';
 import { keysOf, quote, quotedList } from './config/plain.js';
@@ -161,7 +161,17 @@ export class Engine {
   #u32!: Uint32Array;
   #i32!: Int32Array;
   /** classify(flow) reads its flow here: one row, reused (no batch per call). */
-  readonly #single: BatchState = newSingleFlow();
+  readonly #single: SingleFlow = newSingleFlow();
+  /**
+   * classify(flow)'s last instance lookup: the policy and instance name it was made
+   * for, the instance's two classifiers, and that policy's verdicts. A flow of the
+   * same instance against the same policy skips the lookup (a Map get per call).
+   */
+  #onePolicy: Policy | null = null;
+  #oneName: string | null = null;
+  #oneIn = 0;
+  #oneOut = 0;
+  #oneVerdicts: (Verdict | undefined)[] = [];
   /** createEngine({ snapshot, key }): every loadSnapshot must verify with it. */
   #snapshotKey: SnapshotCryptoKey | null = null;
 
@@ -288,7 +298,9 @@ export class Engine {
   }
 
   #views(): void {
-    if (this.#buffer === this.#x.memory.buffer) return;
+    // Growing WASM memory detaches the old buffer (byteLength 0): a buffer that still
+    // has bytes is the current one, and reading memory.buffer (a getter) is not needed.
+    if (this.#buffer !== null && this.#buffer.byteLength !== 0) return;
     this.#buffer = this.#x.memory.buffer;
     this.#u8 = new Uint8Array(this.#buffer);
     this.#u32 = new Uint32Array(this.#buffer);
@@ -437,10 +449,74 @@ export class Engine {
    * keeps: no batch is built per call.
    */
   classify(flow: FlowInput | ParsedFlow): Verdict {
-    const st = this.#single;
-    loadSingleFlow(st, flow);
-    const rules = this.#run(st).compiled.rules;
-    return verdictOf(rules, this.#i32[this.#answers >> 2]!);
+    const c = this.#single;
+    const name = loadSingleFlow(c, flow) ?? this.#policy.compiled.defaultInstance;
+    const policy = this.#policy;
+    if (policy !== this.#onePolicy || name !== this.#oneName) this.#instanceForOne(policy, name);
+    // One flow: the header and the row are written word by word (no typed-array copy,
+    // no view), in the BATCH layout with one slot (slot 0, the flow's instance).
+    this.#views();
+    const u32 = this.#u32;
+    const w = this.#window;
+    const cap = this.#cap;
+    const meta = w + L.BATCH_HEADER_SIZE;
+    const remote = meta + cap * 4;
+    const local = remote + cap * 16;
+    const proto = local + cap * 16;
+    const port = proto + cap * 4;
+    const sport = port + cap * 4;
+    const icmp = sport + cap * 4;
+    const slotMap = (icmp + cap * 8 + 7) & ~7;
+    const rulesOut = this.#answers;
+    const h = w >> 2;
+    u32[h + (L.BATCH_COUNT_AT >> 2)] = 1;
+    u32[h + (L.BATCH_META_AT >> 2)] = meta;
+    u32[h + (L.BATCH_REMOTE_AT >> 2)] = remote;
+    u32[h + (L.BATCH_LOCAL_AT >> 2)] = local;
+    u32[h + (L.BATCH_PROTO_AT >> 2)] = proto;
+    u32[h + (L.BATCH_PORT_AT >> 2)] = port;
+    u32[h + (L.BATCH_SPORT_AT >> 2)] = sport;
+    u32[h + (L.BATCH_ICMP_AT >> 2)] = icmp;
+    u32[h + (L.BATCH_SLOTMAP_AT >> 2)] = slotMap;
+    u32[h + (L.BATCH_OUT_ACTIONS_AT >> 2)] = rulesOut + this.#answersCap * 4;
+    u32[h + (L.BATCH_OUT_RULES_AT >> 2)] = rulesOut;
+    u32[h + (L.BATCH_ORDER_AT >> 2)] = 0;
+    u32[h + (L.BATCH_FIRST_AT >> 2)] = 0;
+    u32[slotMap >> 2] = this.#oneIn;
+    u32[(slotMap >> 2) + 1] = this.#oneOut;
+    u32[meta >> 2] = c.meta[0]!;
+    const r = c.remote;
+    const l = c.local;
+    u32[remote >> 2] = r[0]!;
+    u32[(remote >> 2) + 1] = r[1]!;
+    u32[(remote >> 2) + 2] = r[2]!;
+    u32[(remote >> 2) + 3] = r[3]!;
+    u32[local >> 2] = l[0]!;
+    u32[(local >> 2) + 1] = l[1]!;
+    u32[(local >> 2) + 2] = l[2]!;
+    u32[(local >> 2) + 3] = l[3]!;
+    u32[proto >> 2] = c.proto[0]!;
+    u32[port >> 2] = c.port[0]!;
+    u32[sport >> 2] = c.sport[0]!;
+    u32[icmp >> 2] = c.icmp[0]!;
+    this.#x.classifyBatch(policy.address, w);
+    return verdictIn(this.#oneVerdicts, policy.compiled.rules, this.#i32[rulesOut >> 2]!);
+  }
+
+  /** classify(flow)'s instance lookup (see #onePolicy); UNKNOWN_INSTANCE when the policy has no such instance. */
+  #instanceForOne(policy: Policy, name: string | null): void {
+    const { instances } = policy.compiled;
+    const pair = name === null ? undefined : instances.get(name);
+    if (!pair) throw new SgfilterError('UNKNOWN_INSTANCE', `unknown instance ${name === null ? 'null' : quote(name)}; the policy has: ${quotedList(keysOf(instances))}`);
+    if (this.#answersCap === 0) {
+      this.#answersCap = this.#cap;
+      this.#answers = this.#arena.alloc(this.#answersCap * ANSWER_BYTES);
+    }
+    this.#onePolicy = policy;
+    this.#oneName = name;
+    this.#oneIn = pair[0];
+    this.#oneOut = pair[1];
+    this.#oneVerdicts = verdictsOf(policy.compiled.rules);
   }
 
   /**

@@ -78,8 +78,8 @@ function readField(f: object, key: string): unknown {
 
 // ---------- Columns: what validation writes and WASM reads ----------
 
-/** Flows as columns in the BATCH layout (assembly/layout.ts): row s = flow s. */
-interface FlowColumns {
+/** @internal Flows as columns in the BATCH layout (assembly/layout.ts): row s = flow s. */
+export interface FlowColumns {
   /** Direction and address-family bits; the instance slot is added when the batch is assembled. */
   meta: Uint32Array;
   /** Four words per flow, word 0 most significant (IPv4: word 0). */
@@ -91,7 +91,8 @@ interface FlowColumns {
   icmp: Uint32Array;
 }
 
-function newColumns(n: number): FlowColumns {
+/** @internal Zeroed columns for n flows. */
+export function newColumns(n: number): FlowColumns {
   return {
     meta: new Uint32Array(n),
     remote: new Uint32Array(4 * n),
@@ -295,9 +296,64 @@ function flowAddressInto(v: unknown, field: string, out: Uint32Array, at: number
   return a.v6 && !mapped ? 1 : 0;
 }
 
+/** True when `k` names a flow field (a switch: no hashing, no allocation). */
+function isFlowField(k: string): boolean {
+  switch (k) {
+    case 'direction':
+    case 'protocol':
+    case 'remote':
+    case 'port':
+    case 'local':
+    case 'sourcePort':
+    case 'icmpType':
+    case 'icmpCode':
+    case 'instance':
+      return true;
+  }
+  return false;
+}
+
+/**
+ * Whether a field name that is not a flow field is one or two edits from one (a
+ * typo). Flows often carry fields of their own (an id, an expected verdict), the same
+ * few names flow after flow: the answer is remembered, so closest() (an edit distance
+ * per flow field) runs once per name. Bounded: names are at most LONGEST_TYPO
+ * characters and the table is emptied when it holds TYPO_MEMORY names.
+ */
+const TYPO_MEMORY = 1024;
+const typoOf = new Map<string, boolean>();
+function isTypo(k: string): boolean {
+  let t = typoOf.get(k);
+  if (t === undefined) {
+    t = closest(k, FLOW_FIELDS) !== undefined;
+    if (typoOf.size >= TYPO_MEMORY) typoOf.clear();
+    typoOf.set(k, t);
+  }
+  return t;
+}
+
+const OBJECT_PROTOTYPE = Object.prototype;
+
+/**
+ * A whole number 0-max for a numeric field (port, sourcePort, icmpType, icmpCode),
+ * `absent` when not given, or -1 after an issue.
+ */
+function numField(report: FlowIssues, field: string, v: unknown, max: number, absent: number): number {
+  if (v === undefined) return absent;
+  if (typeof v === 'number' && v >= 0 && v <= max && Number.isInteger(v)) return v;
+  const n = intField(v, max);
+  if (n >= 0) return n;
+  report.bad(field, `${describeValue(v)} is not a whole number 0-${max}`, v);
+  return -1;
+}
+
 /**
  * Validates one flow into row s of `c`. Returns its instance (null: the default),
  * or undefined after pushing at least one issue.
+ *
+ * This is the per-flow path of classify(flow) and createFlowBatch: it allocates
+ * nothing for a valid flow (no closure, no intermediate object, no array) and
+ * reads each field exactly once.
  */
 function readFlow(raw: unknown, report: FlowIssues, c: FlowColumns, s: number): string | null | undefined {
   if (isParsedFlow(raw)) return writeParsed(raw, c, s);
@@ -314,28 +370,44 @@ function readFlow(raw: unknown, report: FlowIssues, c: FlowColumns, s: number): 
     // are ignored. A name one or two letters away from a flow field is a typo that
     // would silently change the verdict, so it is an error.
     for (const k in raw) {
-      if (FLOW_FIELD_SET.has(k) || k.length > LONGEST_TYPO || !closest(k, FLOW_FIELDS) || !Object.hasOwn(raw, k)) continue;
+      if (isFlowField(k) || k.length > LONGEST_TYPO || !isTypo(k) || !Object.hasOwn(raw, k)) continue;
       report.issues.push(unknownFieldIssue(report.path(k), report.where, k, FLOW_FIELDS));
     }
     const f = raw as Partial<Record<(typeof FLOW_FIELDS)[number], unknown>>;
+    // Each field read once; a value the flow does not own is never taken from a
+    // polluted Object.prototype (see unpolluted; written out here, it is the hot path).
+    // `key in Object.prototype` runs no user code (Object.prototype is an ordinary
+    // object whose prototype is null and cannot be replaced) and, with a constant
+    // key, costs a cached load: an own field is only looked up when the prototype
+    // has that key, i.e. when it was polluted.
+    const O = OBJECT_PROTOTYPE;
     reading = 'direction';
-    direction = unpolluted(f, reading, f.direction);
+    direction = f.direction;
+    if (direction !== undefined && 'direction' in O && !Object.hasOwn(f, 'direction')) direction = undefined;
     reading = 'protocol';
-    protocol = unpolluted(f, reading, f.protocol);
+    protocol = f.protocol;
+    if (protocol !== undefined && 'protocol' in O && !Object.hasOwn(f, 'protocol')) protocol = undefined;
     reading = 'remote';
-    remote = unpolluted(f, reading, f.remote);
+    remote = f.remote;
+    if (remote !== undefined && 'remote' in O && !Object.hasOwn(f, 'remote')) remote = undefined;
     reading = 'port';
-    port = unpolluted(f, reading, f.port);
+    port = f.port;
+    if (port !== undefined && 'port' in O && !Object.hasOwn(f, 'port')) port = undefined;
     reading = 'local';
-    local = unpolluted(f, reading, f.local);
+    local = f.local;
+    if (local !== undefined && 'local' in O && !Object.hasOwn(f, 'local')) local = undefined;
     reading = 'sourcePort';
-    sourcePort = unpolluted(f, reading, f.sourcePort);
+    sourcePort = f.sourcePort;
+    if (sourcePort !== undefined && 'sourcePort' in O && !Object.hasOwn(f, 'sourcePort')) sourcePort = undefined;
     reading = 'icmpType';
-    icmpType = unpolluted(f, reading, f.icmpType);
+    icmpType = f.icmpType;
+    if (icmpType !== undefined && 'icmpType' in O && !Object.hasOwn(f, 'icmpType')) icmpType = undefined;
     reading = 'icmpCode';
-    icmpCode = unpolluted(f, reading, f.icmpCode);
+    icmpCode = f.icmpCode;
+    if (icmpCode !== undefined && 'icmpCode' in O && !Object.hasOwn(f, 'icmpCode')) icmpCode = undefined;
     reading = 'instance';
-    instance = unpolluted(f, reading, f.instance);
+    instance = f.instance;
+    if (instance !== undefined && 'instance' in O && !Object.hasOwn(f, 'instance')) instance = undefined;
     reading = 'remote';
     if (typeof remote === 'object' && remote !== null) remote = readAddressObject(remote);
     reading = 'local';
@@ -369,22 +441,21 @@ function readFlow(raw: unknown, report: FlowIssues, c: FlowColumns, s: number): 
   const at = 4 * s;
   if (remote === undefined) report.bad('remote', 'missing; the peer address (IPv4 or IPv6)');
   else if (flowAddressInto(remote, 'remote', c.remote, at, report) === 1) m |= META_REMOTE_V6;
-  if (local === undefined) c.local.fill(0, at, at + 4);
-  else {
+  if (local === undefined) {
+    const l = c.local;
+    l[at] = 0;
+    l[at + 1] = 0;
+    l[at + 2] = 0;
+    l[at + 3] = 0;
+  } else {
     const l = flowAddressInto(local, 'local', c.local, at, report);
     if (l >= 0) m |= META_LOCAL_PRESENT | (l === 1 ? META_LOCAL_V6 : 0);
   }
 
-  const num = (field: string, v: unknown, max: number, absent: number): number => {
-    if (v === undefined) return absent;
-    const n = intField(v, max);
-    if (n < 0) report.bad(field, `${describeValue(v)} is not a whole number 0-${max}`, v);
-    return n < 0 ? absent : n;
-  };
-  const p = num('port', port, 65535, PORT_ABSENT);
-  const sp = num('sourcePort', sourcePort, 65535, PORT_ABSENT);
-  const type = num('icmpType', icmpType, 255, ICMP_ABSENT);
-  const code = num('icmpCode', icmpCode, 255, ICMP_ABSENT);
+  const p = numField(report, 'port', port, 65535, PORT_ABSENT);
+  const sp = numField(report, 'sourcePort', sourcePort, 65535, PORT_ABSENT);
+  const type = numField(report, 'icmpType', icmpType, 255, ICMP_ABSENT);
+  const code = numField(report, 'icmpCode', icmpCode, 255, ICMP_ABSENT);
   if ((proto === TCP || proto === UDP) && port === undefined) report.bad('port', `required for ${proto === TCP ? 'TCP' : 'UDP'} flows (0-65535)`);
   if (proto >= 0 && proto !== ICMP && proto !== ICMPV6 && (icmpType !== undefined || icmpCode !== undefined)) {
     report.bad(icmpType !== undefined ? 'icmpType' : 'icmpCode', 'only ICMP and ICMPv6 flows carry an ICMP type/code');
@@ -416,7 +487,8 @@ export function validateFlow(raw: unknown, base: Path, issues: Issue[]): ParsedF
   return flowOfRow(ONE, 0, instance);
 }
 
-function flowError(issues: Issue[], what: string, more = false): SgfilterError {
+/** @internal FLOW_INVALID listing `issues` (the first 20 in the message). */
+export function flowError(issues: Issue[], what: string, more = false): SgfilterError {
   const shown = issues.slice(0, 20).map((i) => `  - ${i.message}`).join('\n');
   const count = `${more ? 'at least ' : ''}${issues.length}`;
   return new SgfilterError('FLOW_INVALID', `${what}: ${count} issue(s):\n${shown}${issues.length > 20 || more ? '\n  ...' : ''}`, issues);
@@ -489,10 +561,14 @@ function assemble(c: FlowColumns, n: number, names: readonly (string | null)[] |
   const instances: (string | null)[] = [null];
   const slots = new Map<string, number>();
   const keys = new Uint32Array(n);
+  // Flows of one instance usually come in runs: the last name's slot is kept.
+  let lastName: string | null = null;
+  let lastSlot = 0;
   for (let i = 0; i < n; i++) {
     const name = names ? names[i]! : null;
     let slot = 0;
-    if (name !== null) {
+    if (name !== null && name === lastName) slot = lastSlot;
+    else if (name !== null) {
       slot = slots.get(name) ?? 0;
       if (slot === 0) {
         slot = instances.length;
@@ -500,13 +576,22 @@ function assemble(c: FlowColumns, n: number, names: readonly (string | null)[] |
         instances.push(name);
         slots.set(name, slot);
       }
+      lastName = name;
+      lastSlot = slot;
     }
     const m = c.meta[i]!;
     keys[i] = slot * 4 + (m & META_OUTBOUND ? 2 : 0) + (m & META_REMOTE_V6 ? 1 : 0);
   }
+  return grouped(c, n, keys, instances);
+}
+
+/** assemble's second half: stores flows by key (slot * 4 + outbound * 2 + v6), slots in meta. */
+function grouped(c: FlowColumns, n: number, keys: Uint32Array, instances: (string | null)[]): BatchState {
   const order = groupOrder(keys, instances.length * 4);
   const cols = order ? permute(c, order) : c;
-  for (let s = 0; s < n; s++) cols.meta[s] = (cols.meta[s]! | ((keys[order ? order[s]! : s]! >>> 2) << META_SLOT_SHIFT)) >>> 0;
+  const meta = cols.meta;
+  if (order) for (let s = 0; s < n; s++) meta[s] = (meta[s]! | ((keys[order[s]!]! >>> 2) << META_SLOT_SHIFT)) >>> 0;
+  else if (instances.length > 1) for (let s = 0; s < n; s++) meta[s] = (meta[s]! | ((keys[s]! >>> 2) << META_SLOT_SHIFT)) >>> 0;
   return { n, cols, instances, order, ruleIds: new Int32Array(n).fill(-1), version: -1, rules: null };
 }
 
@@ -651,6 +736,22 @@ export function createFlowBatch(flows: readonly (FlowInput | ParsedFlow)[]): Flo
 
 // ---------- @internal: the engine, the worker pool, trace readers ----------
 
+/**
+ * @internal A batch over columns a trusted builder filled and validated (the bytes
+ * reader, src/flow-bytes.ts): n rows, every instance slot 0 (`instance`, null for
+ * the policy's default), grouped by direction and family as assemble does.
+ */
+export function batchOfColumns(c: FlowColumns, n: number, instance: string | null): FlowBatch {
+  const slot = instance === null ? 0 : 4;
+  const keys = new Uint32Array(n);
+  const meta = c.meta;
+  for (let i = 0; i < n; i++) {
+    const m = meta[i]!;
+    keys[i] = slot + (m & META_OUTBOUND ? 2 : 0) + (m & META_REMOTE_V6 ? 1 : 0);
+  }
+  return batchOf(grouped(c, n, keys, instance === null ? [null] : [null, instance]));
+}
+
 /** @internal The state of a real FlowBatch; INVALID_ARGUMENT for anything else. */
 export function batchState(batch: unknown): BatchState {
   return stateOf(batch);
@@ -764,36 +865,35 @@ export function inboundV4Flows(rows: { remote: number; local: number; sourcePort
   return { batch, flows };
 }
 
-/**
- * @internal The engine's one-flow state for classify(flow): validates `raw` into its
- * row (instance slot 1 when the flow names one). Throws FLOW_INVALID.
- */
-export function newSingleFlow(): BatchState {
-  return { n: 1, cols: newColumns(1), instances: [null], order: null, ruleIds: new Int32Array(1), version: -1, rules: null };
+/** @internal The engine's one-flow row for classify(flow) (row 0 of one-row columns). */
+export type SingleFlow = FlowColumns;
+
+/** @internal A one-row column set for loadSingleFlow. */
+export function newSingleFlow(): SingleFlow {
+  return newColumns(1);
 }
 
 const SINGLE = new FlowIssues([], [], -1);
 let singleDepth = 0;
 
-/** @internal Fills a newSingleFlow() state with one flow; throws FLOW_INVALID. */
-export function loadSingleFlow(st: BatchState, raw: unknown): void {
+/**
+ * @internal Validates one flow into row 0 of `c` (its meta carries no instance
+ * slot) and returns its instance (null: the policy's default). Throws FLOW_INVALID.
+ */
+export function loadSingleFlow(c: SingleFlow, raw: unknown): string | null {
   // One report object for the steady state; a getter that classifies another flow
   // while this one is read (re-entry) gets its own.
   const report = singleDepth++ === 0 ? SINGLE : new FlowIssues([], [], -1);
   try {
-    report.issues.length = 0;
-    const instance = readFlow(raw, report, st.cols, 0);
+    if (report.issues.length !== 0) report.issues.length = 0;
+    const instance = readFlow(raw, report, c, 0);
     if (instance === undefined) {
       if (report.issues.length === 0) report.bad(undefined, 'refused without a reason (a bug in sgfilter; please report it)');
       const issues = report.issues.slice();
       report.issues.length = 0;
       throw flowError(issues, 'invalid flow');
     }
-    st.instances.length = 1;
-    if (instance !== null) {
-      st.instances.push(instance);
-      st.cols.meta[0] = (st.cols.meta[0]! | (1 << META_SLOT_SHIFT)) >>> 0;
-    }
+    return instance;
   } finally {
     singleDepth--;
   }

@@ -486,13 +486,15 @@ export interface ParsedFlow {
 /**
  * What the engine decides for a flow, and which rule decided it
  * (docs/SEMANTICS.md "The verdict"). The default drop, when no rule matches, is
- * `{ action: 'drop', groupId: null, ruleIndex: null }`.
+ * `{ action: 'drop', groupId: null, ruleIndex: null }`. Verdicts are frozen and
+ * shared: every answer of one rule (of one published policy) is the same object, so
+ * classifying allocates nothing per flow; copy one (`{ ...verdict }`) to change it.
  */
 export interface Verdict {
   /** `accept` or `drop`. */
-  action: Action;
+  readonly action: Action;
   /** The deciding rule's group, or null for the default drop. */
-  groupId: string | null;
+  readonly groupId: string | null;
   /** The deciding rule's 0-based position in that group's list for the flow's direction, or null for the default drop. */
-  ruleIndex: number | null;
+  readonly ruleIndex: number | null;
 }

@@ -233,8 +233,32 @@ export function compilePolicy(config: Config, options: CompileOptions = {}): Com
 
 const DEFAULT_VERDICT: Verdict = Object.freeze({ action: 'drop', groupId: null, ruleIndex: null }) as Verdict;
 
-export function verdictOf(rules: RuleRef[], ruleId: number): Verdict {
-  if (ruleId < 0) return { ...DEFAULT_VERDICT };
+/**
+ * The verdicts of one rules table, made on first use and frozen: every answer of
+ * rule id k is the same object, so classify(flow) allocates nothing per call.
+ */
+const VERDICTS = new WeakMap<readonly RuleRef[], (Verdict | undefined)[]>();
+
+/** The (lazily filled) verdict cache of `rules`; pass it to verdictIn. */
+export function verdictsOf(rules: readonly RuleRef[]): (Verdict | undefined)[] {
+  let v = VERDICTS.get(rules);
+  if (v === undefined) {
+    v = new Array<Verdict | undefined>(rules.length);
+    VERDICTS.set(rules, v);
+  }
+  return v;
+}
+
+/** The frozen verdict of rule id `ruleId` (-1: the default drop) from a cache of verdictsOf(rules). */
+export function verdictIn(cache: (Verdict | undefined)[], rules: readonly RuleRef[], ruleId: number): Verdict {
+  if (ruleId < 0) return DEFAULT_VERDICT;
+  const v = cache[ruleId];
+  if (v !== undefined) return v;
   const r = rules[ruleId]!;
-  return { action: r.action, groupId: r.groupId, ruleIndex: r.ruleIndex };
+  return (cache[ruleId] = Object.freeze({ action: r.action, groupId: r.groupId, ruleIndex: r.ruleIndex }));
+}
+
+/** The frozen verdict of rule id `ruleId` (-1: the default drop). */
+export function verdictOf(rules: readonly RuleRef[], ruleId: number): Verdict {
+  return verdictIn(verdictsOf(rules), rules, ruleId);
 }

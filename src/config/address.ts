@@ -45,35 +45,42 @@ const COLON = 58;
 
 /**
  * A strict dotted quad in s[from, to): its 32-bit value, or -1. No leading zeros,
- * each number 0-255, nothing else.
+ * each number 0-255, nothing else. One pass, one character read per position (the
+ * per-flow path: a server reads one of these per connection).
  */
 function readQuad(s: string, from: number, to: number): number {
   let v = 0;
-  let i = from;
-  for (let part = 0; part < 4; part++) {
-    if (part > 0) {
-      if (i >= to || s.charCodeAt(i) !== DOT) return -1;
-      i++;
+  let octet = 0;
+  let digits = 0; // of the number being read
+  let dots = 0;
+  let lead = 0; // its first digit
+  for (let i = from; i < to; i++) {
+    const c = s.charCodeAt(i);
+    if (c === DOT) {
+      if (digits === 0 || dots === 3) return -1;
+      v = v * 256 + octet;
+      dots++;
+      octet = 0;
+      digits = 0;
+      continue;
     }
-    const start = i;
-    let octet = 0;
-    while (i < to && i - start < 4) {
-      const d = s.charCodeAt(i) - 48;
-      if (d < 0 || d > 9) break;
-      octet = octet * 10 + d;
-      i++;
-    }
-    const digits = i - start;
-    if (digits === 0 || digits > 3 || octet > 255 || (digits > 1 && s.charCodeAt(start) === 48)) return -1;
-    v = v * 256 + octet;
+    const d = c - 48;
+    if (d < 0 || d > 9) return -1;
+    if (digits === 0) lead = d;
+    else if (lead === 0) return -1; // a leading zero
+    octet = octet * 10 + d;
+    if (++digits > 3 || octet > 255) return -1;
   }
-  return i === to ? v : -1;
+  return digits === 0 || dots !== 3 ? -1 : v * 256 + octet;
 }
 
+/** The value of each ASCII hex digit (either case), -1 for every other code 0-127. */
+const HEX = new Int8Array(128).fill(-1);
+for (let c = 0; c < 10; c++) HEX[48 + c] = c;
+for (let c = 0; c < 6; c++) HEX[65 + c] = HEX[97 + c] = 10 + c;
+
 function hexDigit(c: number): number {
-  if (c >= 48 && c <= 57) return c - 48;
-  const l = c | 0x20; // ASCII lower case
-  return l >= 97 && l <= 102 ? l - 87 : -1;
+  return c < 128 ? HEX[c]! : -1;
 }
 
 /** The eight 16-bit groups of the IPv6 address being read (no allocation per call). */

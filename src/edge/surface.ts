@@ -16,6 +16,7 @@ export type { ConfigTextSource } from '../config/source.js';
 export { Engine, type EngineOptions, type ReloadOptions, type PolicyChange, type PolicyUpdate, type SnapshotSource, type SnapshotOptions, type LoadSnapshotOptions } from '../engine.js';
 export { PolicyTransaction, type PolicyEdit, type AppliedEdit, type EditOp, type CommittedEdits } from '../policy/transaction.js';
 export { FlowBatch, createFlowBatch, parseFlow } from '../flow.js';
+export { createFlowBatchFromBytes, type FlowBytes } from '../flow-bytes.js';
 export { Tracker, DEFAULT_TIMEOUTS, type TrackerOptions, type ConnectionTimeouts, type TrackerStats, type RuleHit, type TrackedConnection, type ConnectionState } from '../packets/tracker.js';
 export { PacketBatch, createPacketBatch, type PacketBatchInput, type PacketInput } from '../packets/batch.js';
 export { PacketVerdicts, PACKET_REASONS, type PacketVerdict, type PacketReason } from '../packets/verdicts.js';

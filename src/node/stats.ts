@@ -30,9 +30,25 @@ export interface GuardStats {
   byRule: Map<string, RuleCounters>;
 }
 
+/**
+ * Keys already written, per verdict object: an engine answers every connection a
+ * rule decides with the same frozen verdict (src/compile/index.ts verdictIn), so a
+ * guard builds each key once per rule and policy, not once per connection. Weak:
+ * the keys go with the policies.
+ */
+const INBOUND_KEYS = new WeakMap<Verdict, string>();
+const OUTBOUND_KEYS = new WeakMap<Verdict, string>();
+
 /** The byRule key of a verdict: `sg-web#inbound#0`, or `default`. */
 export function ruleKey(verdict: Verdict, direction: Direction): string {
-  return verdict.groupId === null ? 'default' : `${verdict.groupId}#${direction}#${verdict.ruleIndex}`;
+  if (verdict.groupId === null) return 'default';
+  const keys = direction === 'inbound' ? INBOUND_KEYS : OUTBOUND_KEYS;
+  let k = keys.get(verdict);
+  if (k === undefined) {
+    k = `${verdict.groupId}#${direction}#${verdict.ruleIndex}`;
+    if (Object.isFrozen(verdict)) keys.set(verdict, k); // a caller's object may change: not remembered
+  }
+  return k;
 }
 
 export const ERROR_KEY = 'error';
@@ -77,6 +93,9 @@ export function flowAddress(address: string): string {
   if (zone !== -1) a = a.slice(0, zone);
   const family = readAddress(a, WORDS, 0);
   if (family < 0) return a;
+  // A dotted quad that reads is canonical already (readAddress takes no leading
+  // zeros): returned as it is, nothing allocated (the common case of a server).
+  if (family !== IPV6 && a.indexOf(':') === -1) return a;
   return formatWords(family === IPV6, WORDS[0]!, WORDS[1]!, WORDS[2]!, WORDS[3]!);
 }
 
