@@ -326,6 +326,12 @@ describe('snapshots from untrusted storage', () => {
     expect(await refuse(meta((d) => (d.stats = { ...(d.stats as object), total: 1 })))).toMatch(/stats say 1 bytes/);
     expect(await refuse(join({ ...p, meta: new TextEncoder().encode(new TextDecoder().decode(p.meta).replace('{', '{"__proto__":{"x":1},')) }))).toMatch(/metadata __proto__: unknown field/);
     expect(await refuse(meta((d) => (d.instances = [])))).toMatch(/0 instances with chains, the config has/);
+    // config.semantics: absent or "classbench", nothing else (not even an inherited key).
+    for (const bad of ['ClassBench', 1, null, { toString: 'classbench' }, ['classbench']]) {
+      expect(await refuse(meta((d) => ((d.config as Record<string, unknown>).semantics = bad)))).toMatch(/metadata config\.semantics: must be absent or "classbench", got/);
+    }
+    const cb = await engineOf({ snapshot: meta((d) => ((d.config as Record<string, unknown>).semantics = 'classbench')) });
+    expect(cb.config.semantics).toBe('classbench');
     // Chains hold only their instance's rules, in its priority order.
     const two = (await engineOf({
       securityGroups: [

@@ -165,12 +165,13 @@ export function compilePolicy(config: Config, options: CompileOptions = {}): Com
 
   const rules: RuleRef[] = [];
   const boxesOf = new Map<string, { inbound: Box[]; outbound: Box[] }>();
+  const pairFamilies = config.semantics !== 'classbench';
   for (const g of config.securityGroups) {
     const expand = (list: Rule[]): Box[] =>
       list.flatMap((r) => {
         const id = rules.length;
         rules.push({ groupId: r.groupId, direction: r.direction, ruleIndex: r.ruleIndex, action: r.action });
-        return ruleBoxes(r, id);
+        return ruleBoxes(r, id, pairFamilies);
       });
     boxesOf.set(g.id, { inbound: expand(g.inbound), outbound: expand(g.outbound) });
   }
