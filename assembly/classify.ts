@@ -8,8 +8,12 @@
 // Flows are processed in blocks of BLOCK, dimension by dimension: each inner loop
 // runs one kind of lookup over independent flows, so the CPU overlaps their memory
 // accesses, and each dimension's descriptor is decoded once per block.
+//
+// A partitioned classifier (layout.ts, PARTS) is searched part by part, each part
+// like a classifier of its own; a part's first box is mapped to its rank in the whole
+// classifier, and the lowest rank over the parts is the first match.
 import {
-  CLS_BOXES_AT, CLS_WORDS_AT, CLS_DIMMASK_AT, CLS_DIMS_AT, CLS_DENSE_AT, DIM_BITMAPS_AT, CLS_RULEIDS_AT, CLS_ACTIONS_AT,
+  CLS_PARTS_AT, CLS_BOXES_AT, CLS_WORDS_AT, CLS_DIMMASK_AT, CLS_DIMS_AT, CLS_DENSE_AT, DIM_BITMAPS_AT, CLS_RULEIDS_AT, CLS_ACTIONS_AT,
   DIM_SIZE, DIM_COUNT, DIM_KIND_AT, DIM_KIND_ADDRESS, DIM_KIND_DIRECT, DIM_DIRECT_AT, DIM_SUPERS_AT, SUPER_FIRST_AT, SUMMARY_SIZE, SUMMARY_RANK_AT,
   DIM_TRIE4_AT, DIM_TRIE6_AT, DIM_ABSENT_AT, DIM_COUNT_AT, DIM_BOUNDS_AT, DIM_CLASSOF_AT,
   DIM_LOCAL, DIM_PROTO, DIM_PORT, DIM_SPORT, DIM_ICMP_TYPE,
@@ -64,6 +68,11 @@ export const UNDECIDED: i32 = -1;
 export const BLOCK_RULE: usize = memory.data(BLOCK * 4);
 export const BLOCK_ACTION: usize = memory.data(BLOCK);
 
+// Per flow of the block: the lowest rank (box of the whole classifier) found so far
+// in the classifier being searched, NO_BOX for none.
+const NO_BOX: u32 = 0xffffffff;
+const BLOCK_BEST: usize = memory.data(BLOCK * 4);
+
 /**
  * Classifies flows [first, first+count) (count ≤ BLOCK) against classifier `cls`,
  * for the flows of the block still UNDECIDED in BLOCK_RULE: the chain's earlier
@@ -71,9 +80,40 @@ export const BLOCK_ACTION: usize = memory.data(BLOCK);
  */
 export function classifyBlock(base: usize, cls: usize, b: Batch, first: u32, count: u32): u32 {
   const nBoxes = load<u32>(cls + CLS_BOXES_AT);
+  if (nBoxes == 0) return 0;
+  for (let k: u32 = 0; k < count; k++) store<u32>(BLOCK_BEST + (<usize>k << 2), NO_BOX);
+  const parts = load<u32>(cls + CLS_PARTS_AT);
+  if (parts != 0) {
+    const list = base + <usize>parts;
+    const n = load<u32>(list);
+    for (let p: u32 = 0; p < n; p++) {
+      const part = base + <usize>load<u32>(list + 4 + (<usize>p << 2));
+      searchBlock(base, part, b, first, count, base + <usize>load<u32>(part + CLS_RULEIDS_AT));
+    }
+  } else {
+    searchBlock(base, cls, b, first, count, 0);
+  }
   const ruleIds = base + <usize>load<u32>(cls + CLS_RULEIDS_AT);
   const actions = base + <usize>load<u32>(cls + CLS_ACTIONS_AT);
-  if (nBoxes == 0) return 0;
+  let decided: u32 = 0;
+  for (let k: u32 = 0; k < count; k++) {
+    const box = <usize>load<u32>(BLOCK_BEST + (<usize>k << 2));
+    if (box == <usize>NO_BOX || load<i32>(BLOCK_RULE + (<usize>k << 2)) != UNDECIDED) continue;
+    store<u8>(BLOCK_ACTION + <usize>k, load<u8>(actions + box));
+    store<i32>(BLOCK_RULE + (<usize>k << 2), load<i32>(ruleIds + (box << 2)));
+    decided++;
+  }
+  return decided;
+}
+
+/**
+ * The first box of classifier (or part) `cls` for each undecided flow of the block,
+ * as a rank (`ranks`: the part's u32 rank per box; 0: the box itself), kept in
+ * BLOCK_BEST when lower than what is there.
+ */
+function searchBlock(base: usize, cls: usize, b: Batch, first: u32, count: u32, ranks: usize): void {
+  const nBoxes = load<u32>(cls + CLS_BOXES_AT);
+  if (nBoxes == 0) return;
   const words = load<u32>(cls + CLS_WORDS_AT);
   const mask = load<u32>(cls + CLS_DIMMASK_AT);
   const dense = load<u32>(cls + CLS_DENSE_AT) != 0;
@@ -129,9 +169,10 @@ export function classifyBlock(base: usize, cls: usize, b: Batch, first: u32, cou
   }
 
   // Phase 2: first set bit of the AND, flow by flow.
-  let decided: u32 = 0;
   for (let k: u32 = 0; k < count; k++) {
     if (load<i32>(BLOCK_RULE + (<usize>k << 2)) != UNDECIDED) continue;
+    // An earlier part found a box before every box of this one: nothing here can win.
+    if (ranks && load<u32>(ranks) >= load<u32>(BLOCK_BEST + (<usize>k << 2))) continue;
     let box: i32 = -1;
     if (nd == 0) {
       box = 0; // every dimension is a wildcard for every box
@@ -192,12 +233,10 @@ export function classifyBlock(base: usize, cls: usize, b: Batch, first: u32, cou
       }
     }
     if (box >= 0) {
-      store<u8>(BLOCK_ACTION + <usize>k, load<u8>(actions + <usize>box));
-      store<i32>(BLOCK_RULE + (<usize>k << 2), load<i32>(ruleIds + (<usize>box << 2)));
-      decided++;
+      const rank = ranks ? load<u32>(ranks + (<usize>box << 2)) : <u32>box;
+      if (rank < load<u32>(BLOCK_BEST + (<usize>k << 2))) store<u32>(BLOCK_BEST + (<usize>k << 2), rank);
     }
   }
-  return decided;
 }
 
 /** Writes the block's answers where the caller expects them (UNDECIDED: default drop). */

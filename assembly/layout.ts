@@ -21,6 +21,8 @@
  *      │                              │
  *      └──────────────────────────────┘
  *
+ *  PARTS  +0 count u32 (1..MAX_PARTS), then u32[count] offsets of the part CLASSIFIER records
+ *
  *  CHAIN (what an (instance, direction) is classified with, in priority order)
  *  +0 count u32, then u32[count] classifier indexes. The first classifier with a
  *  matching box decides; none matching is the default drop. A policy with few
@@ -31,7 +33,13 @@
  *  CLASSIFIER (a merged group list, or one group, for one direction)
  *  +0   nBoxes   u32   compiled rules ("boxes"), in first-match order
  *  +4   words    u32   u64 words per rule bitmap   = ceil(nBoxes / 64)
- *  +8   (zero)
+ *  +8   parts    u32 → PARTS, or 0. A big classifier is cut into parts by which address
+ *                      fields its boxes leave (nearly) open (src/compile/partition.ts): each
+ *                      PART is a CLASSIFIER of its own (dims, bitmaps, parts = 0) whose
+ *                      ruleIds hold, instead of rule ids, the RANKS of its boxes in this
+ *                      classifier, ascending. A lookup takes the first box of every part
+ *                      and keeps the lowest rank; ruleIds/actions here give its rule.
+ *                      With parts, dimMask = 0 and dense = 0 (this record has no dims).
  *  +12  dimMask  u32   bit d set ⇔ dimension d is consulted (someone is not a wildcard)
  *  +16  ruleIds  u32 → u32[nBoxes]  global rule id of each box (TypeScript maps it
  *                                   to {groupId, ruleIndex})
@@ -104,7 +112,7 @@
  */
 
 export const TABLE_MAGIC = 0x31464753; // "SGF1"
-export const TABLE_ABI = 9;
+export const TABLE_ABI = 10;
 export const TABLE_MAGIC_AT = 0;
 export const TABLE_ABI_AT = 4;
 export const TABLE_BYTES_AT = 8;
@@ -115,7 +123,10 @@ export const TABLE_HEADER_SIZE = 24;
 
 export const CLS_BOXES_AT = 0;
 export const CLS_WORDS_AT = 4;
+export const CLS_PARTS_AT = 8;
 export const CLS_DIMMASK_AT = 12;
+/** Parts of one partitioned classifier, at most (4 address-wildness keys; room to spare). */
+export const MAX_PARTS = 16;
 export const CLS_RULEIDS_AT = 16;
 export const CLS_ACTIONS_AT = 20;
 export const CLS_DENSE_AT = 24;

@@ -17,19 +17,45 @@
  *   npm run bench:classbench [-- --all | set ...]      SGFILTER_BENCH_QUICK=1 for a short run
  */
 import { readFileSync, existsSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { gunzipSync } from 'node:zlib';
 import { compilePolicy, createEngine, parseClassBench, parseClassBenchTrace, referenceClassify } from '../src/index.js';
-import { CLASSBENCH_DIR, QUICK, fmtBytes, fmtNs, fmtX, readResults, suite, textTable, timeRuns, writeResults, type DpdkResults } from './lib.js';
+import { CLASSBENCH_100K_DIR, CLASSBENCH_DIR, QUICK, fmtBytes, fmtNs, fmtX, readResults, suite, textTable, timeRuns, writeResults, type DpdkResults } from './lib.js';
 
 const args = process.argv.slice(2);
 const FAMILIES = ['acl1', 'fw1', 'ipc1'];
 const SIZES = args.includes('--all') ? ['100', '1K', '5K', '10K'] : ['1K', '10K'];
+/** The 100K-rule sets (ClassBench's generator, ../shared/data/classbench-100k), run by default. */
+const SETS_100K = ['acl2_100K', 'fw3_100K', 'ipc2_100K'];
 const sets = args.filter((a) => !a.startsWith('--')).length
   ? args.filter((a) => !a.startsWith('--'))
-  : SIZES.flatMap((s) => FAMILIES.map((f) => `${f}_${s}`));
+  : [...SIZES.flatMap((s) => FAMILIES.map((f) => `${f}_${s}`)), ...SETS_100K];
+const is100K = (set: string) => SETS_100K.includes(set);
+/** A set's file: plain in CLASSBENCH_DIR, or gzip in CLASSBENCH_100K_DIR. */
+const setPath = (file: string, set: string) => (is100K(set) ? `${CLASSBENCH_100K_DIR}${file}.gz` : `${CLASSBENCH_DIR}${file}`);
+const readSet = (file: string, set: string) => (is100K(set) ? gunzipSync(readFileSync(setPath(file, set))).toString('utf8') : readFileSync(setPath(file, set), 'utf8'));
+
+/**
+ * Peak memory of compiling `set`: a child process that only reads, parses and compiles
+ * it reports its peak RSS (process.resourceUsage().maxRSS), which bounds the compile's.
+ */
+function compilePeakRss(set: string): number | null {
+  const code = `
+    const { readFileSync } = await import('node:fs');
+    const { gunzipSync } = await import('node:zlib');
+    const { parseClassBench, compilePolicy } = await import(${JSON.stringify(new URL('../dist/src/index.js', import.meta.url).href)});
+    const path = ${JSON.stringify(setPath(set, set))};
+    const text = path.endsWith('.gz') ? gunzipSync(readFileSync(path)).toString('utf8') : readFileSync(path, 'utf8');
+    compilePolicy(parseClassBench(text));
+    console.log(process.resourceUsage().maxRSS * 1024);`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8', timeout: 600_000 });
+  const n = Number(r.stdout.trim());
+  return r.status === 0 && Number.isFinite(n) ? n : null;
+}
 
 /** Lookups per call of the naive scan and the reference (evenly spaced trace lines). */
-const NAIVE_SAMPLE = 5000;
-const refSample = (rules: number) => (rules > 2000 ? 50 : 200);
+const naiveSample = (rules: number) => (rules > 20000 ? 200 : 5000);
+const refSample = (rules: number) => (rules > 20000 ? 10 : rules > 2000 ? 50 : 200);
 
 // ---------------------------------------------------------------------------------
 // The naive JS baseline: ClassBench rules as 8 numbers each in one Uint32Array, a
@@ -104,6 +130,8 @@ export interface ClassBenchRow {
   parseMs: number;
   compileMs: number;
   compileRunsMs: number[];
+  /** 100K sets: peak RSS in bytes of a process that only parsed and compiled the set. */
+  compilePeakRss?: number | null;
   stats: Record<string, number>;
   mismatches: number;
   naiveMismatches: number;
@@ -121,18 +149,19 @@ const rows: ClassBenchRow[] = [];
 let sink = 0;
 
 for (const set of sets) {
-  const rulesPath = `${CLASSBENCH_DIR}${set}`;
+  const rulesPath = setPath(set, set);
   if (!existsSync(rulesPath)) {
-    console.log(`${set}: not found in ${CLASSBENCH_DIR}, skipped`);
+    console.log(`${set}: not found (${rulesPath}), skipped`);
     continue;
   }
-  const rulesText = readFileSync(rulesPath, 'utf8');
-  const traceText = readFileSync(`${rulesPath}_trace`, 'utf8');
+  const rulesText = readSet(set, set);
+  const traceText = readSet(`${set}_trace`, set);
 
   const parsed = timeRuns(1, () => parseClassBench(rulesText));
   const config = parsed.last;
   const rules = config.securityGroups[0]!.inbound.length;
-  const compile = timeRuns(QUICK ? 2 : rules > 2000 ? 5 : 9, () => compilePolicy(config));
+  const compile = timeRuns(QUICK ? 2 : rules > 20000 ? 3 : rules > 2000 ? 5 : 9, () => compilePolicy(config));
+  const peakRss = is100K(set) ? compilePeakRss(set) : null;
   const engine = await createEngine(config);
   const { batch, flows, expected } = parseClassBenchTrace(traceText);
   const out = new Uint8Array(batch.length);
@@ -143,12 +172,14 @@ for (const set of sets) {
   const ruleIds = batch.ruleIds; // a copy: read it once
   for (let i = 0; i < batch.length; i++) if (ruleIds[i]! + 1 !== expected[i]) mismatches++;
   const nr = naiveRules(rulesText);
-  const all = naiveTrace(traceText, 1);
+  // Every line at 10K; at 100K an evenly spaced twentieth (the scan is linear in rules).
+  const all = naiveTrace(traceText, is100K(set) ? 20 : 1);
+  const allEvery = is100K(set) ? 20 : 1;
   let naiveMismatches = 0;
   for (let i = 0; i < all.src.length; i++) {
-    if (naiveFirstMatch(nr, all.src[i]!, all.dst[i]!, all.sport[i]!, all.dport[i]!, all.proto[i]!) + 1 !== expected[i]) naiveMismatches++;
+    if (naiveFirstMatch(nr, all.src[i]!, all.dst[i]!, all.sport[i]!, all.dport[i]!, all.proto[i]!) + 1 !== expected[i * allEvery]) naiveMismatches++;
   }
-  const every = Math.max(1, Math.floor(batch.length / NAIVE_SAMPLE));
+  const every = Math.max(1, Math.floor(batch.length / naiveSample(rules)));
   const nt = naiveTrace(traceText, every);
   const refEvery = Math.max(1, Math.floor(batch.length / refSample(rules)));
   const refIdx = flows.map((_, i) => i).filter((i) => i % refEvery === 0).slice(0, refSample(rules));
@@ -186,6 +217,7 @@ for (const set of sets) {
     parseMs: parsed.medianMs,
     compileMs: compile.medianMs,
     compileRunsMs: compile.runsMs,
+    compilePeakRss: peakRss,
     stats: { ...engine.stats },
     mismatches,
     naiveMismatches,
@@ -200,16 +232,18 @@ for (const set of sets) {
 }
 if (sink === 0.5) console.log(sink);
 
-const acl = (set: string, alg: string) => dpdk?.sets[set]?.algs[alg]?.nsBest;
+// rte_acl: the median of its runs (bench/dpdk-acl.mjs), beside sgfilter's median.
+const acl = (set: string, alg: string) => dpdk?.sets[set]?.algs[alg]?.nsMedian;
 console.log('\nClassBench: ns/lookup (median), ratios measured in this run');
 console.log(
   textTable(
-    ['set', 'rules', 'compile ms', 'table', 'sgfilter ns', 'naive JS ns', 'reference ns', 'naive/sg', 'ref/sg', 'rte_acl sse ns', 'sg/sse', 'mismatch'],
+    ['set', 'rules', 'compile ms', 'peak RSS', 'table', 'sgfilter ns', 'naive JS ns', 'reference ns', 'naive/sg', 'ref/sg', 'rte_acl sse ns', 'sg/sse', 'avx512x16 ns', 'sg/avx512', 'mismatch'],
     rows.map((x) => {
       const sse = acl(x.set, 'sse');
+      const avx = acl(x.set, 'avx512x16');
       return [
-        x.set, x.rules, x.compileMs.toFixed(1), fmtBytes(x.stats.total!), fmtNs(x.sgfilterNs), fmtNs(x.naiveNs), fmtNs(x.referenceNs),
-        fmtX(x.naiveNs / x.sgfilterNs), fmtX(x.referenceNs / x.sgfilterNs), sse ? fmtNs(sse) : '-', sse ? fmtX(x.sgfilterNs / sse) : '-', x.mismatches,
+        x.set, x.rules, x.compileMs.toFixed(1), x.compilePeakRss ? fmtBytes(x.compilePeakRss) : '-', fmtBytes(x.stats.total!), fmtNs(x.sgfilterNs), fmtNs(x.naiveNs), fmtNs(x.referenceNs),
+        fmtX(x.naiveNs / x.sgfilterNs), fmtX(x.referenceNs / x.sgfilterNs), sse ? fmtNs(sse) : '-', sse ? fmtX(x.sgfilterNs / sse) : '-', avx ? fmtNs(avx) : '-', avx ? fmtX(x.sgfilterNs / avx) : '-', x.mismatches,
       ];
     }),
   ),

@@ -12,7 +12,14 @@
  * result against the trace's expected rule (dpdk-test-acl prints it 0-based).
  * rte_acl's runtime table bytes come from its build log ("total: N bytes").
  *
- *   node bench/dpdk-acl.mjs [--all | set ...]   default: acl1/fw1/ipc1 at 1K and 10K; --all adds 100 and 5K
+ *   node bench/dpdk-acl.mjs [--all | set ...]   default: acl1/fw1/ipc1 at 1K and 10K, and the
+ *                                               100K sets; --all adds 100 and 5K
+ *
+ * The 100K sets (acl2_100K, fw3_100K, ipc2_100K in ../shared/data/classbench-100k,
+ * gzip) are unpacked into a temporary folder, run with --rulenum and `-m 8192` (the
+ * tool needs both above 65,536 rules), SGFILTER_DPDK_RUNS_100K (3) runs × --iter=
+ * SGFILTER_DPDK_ITER_100K (3), methods SGFILTER_DPDK_ALGS_100K (sse,avx2,avx512x16):
+ * each build takes seconds and gigabytes.
  *   env: DPDK_TEST_ACL (binary), SGFILTER_DPDK_RUNS (3), SGFILTER_DPDK_ITER (20),
  *        SGFILTER_DPDK_ALGS (comma list), SGFILTER_CLASSBENCH_DIR, SGFILTER_DPDK_LCORE (0)
  *
@@ -24,6 +31,8 @@
 import { spawnSync } from 'node:child_process';
 import { cpus, totalmem } from 'node:os';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { gunzipSync } from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 
 const BIN = process.env.DPDK_TEST_ACL ?? 'dpdk-test-acl';
@@ -34,7 +43,23 @@ const ITER = Number(process.env.SGFILTER_DPDK_ITER ?? (process.env.SGFILTER_BENC
 const LCORE = process.env.SGFILTER_DPDK_LCORE ?? '0';
 const ALL_ALGS = ['scalar', 'sse', 'avx2', 'avx512x16', 'avx512x32'];
 const EAL = ['--no-huge', '-m', '512', '--no-pci', '-l', LCORE, '--no-shconf', '--force-max-simd-bitwidth=512', '--log-level=lib.acl:debug'];
-const DEFAULT_SETS = ['acl1_1K', 'fw1_1K', 'ipc1_1K', 'acl1_10K', 'fw1_10K', 'ipc1_10K'];
+const SETS_100K = ['acl2_100K', 'fw3_100K', 'ipc2_100K'];
+const DEFAULT_SETS = ['acl1_1K', 'fw1_1K', 'ipc1_1K', 'acl1_10K', 'fw1_10K', 'ipc1_10K', ...SETS_100K];
+const DIR_100K = process.env.SGFILTER_CLASSBENCH_100K_DIR ?? fileURLToPath(new URL('../../shared/data/classbench-100k/', import.meta.url));
+const RUNS_100K = Number(process.env.SGFILTER_DPDK_RUNS_100K ?? (process.env.SGFILTER_BENCH_QUICK ? 1 : 3));
+const ITER_100K = Number(process.env.SGFILTER_DPDK_ITER_100K ?? (process.env.SGFILTER_BENCH_QUICK ? 1 : 3));
+const ALGS_100K = (process.env.SGFILTER_DPDK_ALGS_100K ?? 'sse,avx2,avx512x16').split(',');
+
+/** Where `set`'s files are: the 100K sets unpacked once into a temporary folder. */
+function setDir(set) {
+  if (!SETS_100K.includes(set)) return DIR;
+  const out = `${tmpdir()}/sgfilter-dpdk-100k/`;
+  mkdirSync(out, { recursive: true });
+  for (const f of [set, `${set}_trace`]) {
+    if (!existsSync(out + f) && existsSync(`${DIR_100K}${f}.gz`)) writeFileSync(out + f, gunzipSync(readFileSync(`${DIR_100K}${f}.gz`)));
+  }
+  return out;
+}
 
 function which(bin) {
   if (bin.includes('/')) return existsSync(bin) ? bin : null;
@@ -55,7 +80,10 @@ const sets = setArgs.length ? setArgs : process.argv.includes('--all') ? ALL_SET
 const lines = (path) => readFileSync(path, 'utf8').split('\n').filter((l) => l.trim() !== '');
 
 function run(set, alg, iter, verbose) {
-  const args = [...EAL, '--', `--rulesf=${DIR}${set}`, `--tracef=${DIR}${set}_trace`, '--tracenum=1000000', `--alg=${alg}`, `--iter=${iter}`, `--verbose=${verbose}`];
+  const dir = setDir(set);
+  const big = SETS_100K.includes(set);
+  const eal = big ? EAL.map((a) => (a === '512' ? '8192' : a)) : EAL;
+  const args = [...eal, '--', `--rulesf=${dir}${set}`, `--tracef=${dir}${set}_trace`, '--tracenum=1000000', ...(big ? ['--rulenum=100000'] : []), `--alg=${alg}`, `--iter=${iter}`, `--verbose=${verbose}`];
   const r = spawnSync(bin, args, { encoding: 'utf8', maxBuffer: 1 << 30 });
   const text = `${r.stdout ?? ''}\n${r.stderr ?? ''}`;
   const m = /(\d+) iterations, (\d+) pkts, \d+ categories, (\d+) cycles \([\d.]+ sec\), ([\d.]+) cycles\/pkt, ([\d.]+) pkt\/sec/.exec(text);
@@ -99,11 +127,13 @@ console.log(`EAL: ${EAL.join(' ')}; ${RUNS} run(s) × --iter=${ITER} per method\
 
 const results = {};
 for (const set of sets) {
-  if (!existsSync(`${DIR}${set}`) || !existsSync(`${DIR}${set}_trace`)) {
-    console.log(`${set}: not in ${DIR}, skipped`);
+  const dir = setDir(set);
+  if (!existsSync(`${dir}${set}`) || !existsSync(`${dir}${set}_trace`)) {
+    console.log(`${set}: not in ${SETS_100K.includes(set) ? DIR_100K : DIR}, skipped`);
     continue;
   }
-  const trace = lines(`${DIR}${set}_trace`);
+  const big = SETS_100K.includes(set);
+  const trace = lines(`${dir}${set}_trace`);
   const expected = trace.map((l) => Number(l.trim().split(/\s+/)[5]));
   // Correctness: every trace line's result, 0-based rule index = expected - 1.
   const check = run(set, algs.includes('sse') ? 'sse' : algs[0], 1, 3);
@@ -111,11 +141,11 @@ for (const set of sets) {
   let mismatches = 0;
   for (const [, i, res] of got) if (Number(res) !== expected[Number(i) - 1] - 1) mismatches++;
   mismatches += Math.max(0, trace.length - got.length);
-  const entry = { rules: lines(`${DIR}${set}`).length, traceLines: trace.length, checked: got.length, mismatches, tableBytes: check.tableBytes, buildBytes: check.buildBytes, algs: {} };
-  for (const alg of algs) {
+  const entry = { rules: lines(`${dir}${set}`).length, traceLines: trace.length, checked: got.length, mismatches, tableBytes: check.tableBytes, buildBytes: check.buildBytes, algs: {} };
+  for (const alg of big ? algs.filter((a) => ALGS_100K.includes(a)) : algs) {
     const runs = [];
-    for (let k = 0; k < RUNS; k++) {
-      const r = run(set, alg, ITER, 1);
+    for (let k = 0; k < (big ? RUNS_100K : RUNS); k++) {
+      const r = run(set, alg, big ? ITER_100K : ITER, 1);
       if (!r.ok) {
         console.log(`${set} ${alg}: run failed:\n${r.text.split('\n').slice(-5).join('\n')}`);
         continue;

@@ -25,6 +25,11 @@ export const CLASSBENCH_DIR =
   process.env.SGFILTER_CLASSBENCH_DIR ??
   (process.env.SGFILTER_DATA ? `${process.env.SGFILTER_DATA.replace(/\/$/, '')}/classbench/` : fileURLToPath(new URL('../../shared/data/classbench/', import.meta.url)));
 
+/** The 100K-rule sets (gzip), found like CLASSBENCH_DIR: SGFILTER_CLASSBENCH_100K_DIR, $SGFILTER_DATA/classbench-100k, ../shared/data/classbench-100k. */
+export const CLASSBENCH_100K_DIR =
+  process.env.SGFILTER_CLASSBENCH_100K_DIR ??
+  (process.env.SGFILTER_DATA ? `${process.env.SGFILTER_DATA.replace(/\/$/, '')}/classbench-100k/` : fileURLToPath(new URL('../../shared/data/classbench-100k/', import.meta.url)));
+
 /** SGFILTER_BENCH_WRITE=1: also write the tracked charts and BENCHMARKS.md section. */
 export const WRITE = process.env.SGFILTER_BENCH_WRITE === '1';
 

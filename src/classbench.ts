@@ -92,6 +92,9 @@ export function parseClassBench(text: string): Config {
     instances: [{ id: 'default', securityGroups: [CLASSBENCH_GROUP_ID] }],
     implicitInstance: true,
     warnings: [],
+    // ClassBench's protocol is value/mask on the header (0x3a/0xFF matches protocol 58
+    // over IPv4): the security groups' ICMP/ICMPv6 family pairing does not apply.
+    semantics: 'classbench',
   });
 }
 

@@ -24,10 +24,11 @@ const OPTIONS: Record<string, Check> = Object.assign(Object.create(null) as Reco
   windowFlows: wholeAtLeast(1),
   maxTableBytes: wholeAtLeast(1),
   mergeMaxOrders: wholeAtLeast(0),
+  partitionMinBytes: wholeAtLeast(0),
   expectedVersion: wholeAtLeast(1),
 });
 
-const COMPILE = ['maxTableBytes', 'mergeMaxOrders'] as const;
+const COMPILE = ['maxTableBytes', 'mergeMaxOrders', 'partitionMinBytes'] as const;
 const ENGINE = ['windowFlows', ...COMPILE] as const;
 const RELOAD = ['expectedVersion'] as const;
 
@@ -64,12 +65,12 @@ function check(options: unknown, names: readonly string[], what: string): Record
 }
 
 /** createEngine / Engine.create options (windowFlows and the compile options). */
-export function checkEngineOptions(options: unknown, what = 'createEngine'): { windowFlows?: number; maxTableBytes?: number; mergeMaxOrders?: number } {
+export function checkEngineOptions(options: unknown, what = 'createEngine'): { windowFlows?: number; maxTableBytes?: number; mergeMaxOrders?: number; partitionMinBytes?: number } {
   return check(options, ENGINE, what);
 }
 
-/** compilePolicy options (maxTableBytes, mergeMaxOrders). */
-export function checkCompileOptions(options: unknown, what = 'compilePolicy'): { maxTableBytes?: number; mergeMaxOrders?: number } {
+/** compilePolicy options (maxTableBytes, mergeMaxOrders, partitionMinBytes). */
+export function checkCompileOptions(options: unknown, what = 'compilePolicy'): { maxTableBytes?: number; mergeMaxOrders?: number; partitionMinBytes?: number } {
   return check(options, COMPILE, what);
 }
 

@@ -19,8 +19,11 @@ function bits(a: FlowAddress): bigint {
   return (BigInt(w0) << 96n) | (BigInt(w1) << 64n) | (BigInt(w2) << 32n) | BigInt(w3);
 }
 
-/** Why a rule does not match a flow, or null when it matches. */
-export function mismatch(rule: Rule, flow: ParsedFlow): string | null {
+/**
+ * Why a rule does not match a flow, or null when it matches. `pairFamilies`: false for
+ * ClassBench filters (Config.semantics), whose protocol is only the header's number.
+ */
+export function mismatch(rule: Rule, flow: ParsedFlow, pairFamilies = true): string | null {
   if (rule.direction !== flow.direction) return 'other direction';
   if (rule.protocol === 'ping') {
     const want = flow.remote.v6 ? ICMPV6 : ICMP;
@@ -30,8 +33,8 @@ export function mismatch(rule: Rule, flow: ParsedFlow): string | null {
   }
   // docs/SEMANTICS.md "Rules": ICMP with an IPv6-only peer (ICMPv6 with an IPv4-only one) can never
   // match, so ICMP rules speak for IPv4 peers only and ICMPv6 rules for IPv6 ones.
-  if (rule.protocol === ICMP && flow.remote.v6) return 'protocol: ICMP rules apply to IPv4 peers only (IPv6 uses ICMPv6)';
-  if (rule.protocol === ICMPV6 && !flow.remote.v6) return 'protocol: ICMPv6 rules apply to IPv6 peers only (IPv4 uses ICMP)';
+  if (pairFamilies && rule.protocol === ICMP && flow.remote.v6) return 'protocol: ICMP rules apply to IPv4 peers only (IPv6 uses ICMPv6)';
+  if (pairFamilies && rule.protocol === ICMPV6 && !flow.remote.v6) return 'protocol: ICMPv6 rules apply to IPv6 peers only (IPv4 uses ICMP)';
   if (rule.ports !== null) {
     if (flow.port === null) return 'port: the rule names ports, the flow has none';
     if (!inIntervals(rule.ports, flow.port)) return `port: ${flow.port} is not in ${rule.text.port}`;
@@ -78,8 +81,9 @@ export function rulesInOrder(config: Config, flow: ParsedFlow): Rule[] {
  */
 export function referenceClassify(config: Config, input: ParsedFlow | FlowInput): Verdict {
   const flow = parseFlow(input);
+  const pairFamilies = config.semantics !== 'classbench';
   for (const rule of rulesInOrder(config, flow)) {
-    if (mismatch(rule, flow) === null) return { action: rule.action, groupId: rule.groupId, ruleIndex: rule.ruleIndex };
+    if (mismatch(rule, flow, pairFamilies) === null) return { action: rule.action, groupId: rule.groupId, ruleIndex: rule.ruleIndex };
   }
   return { action: 'drop', groupId: null, ruleIndex: null };
 }
@@ -105,8 +109,9 @@ export interface Explanation {
 export function referenceExplain(config: Config, input: ParsedFlow | FlowInput): Explanation {
   const flow = parseFlow(input);
   const steps: Explanation['steps'] = [];
+  const pairFamilies = config.semantics !== 'classbench';
   for (const rule of rulesInOrder(config, flow)) {
-    const reason = mismatch(rule, flow);
+    const reason = mismatch(rule, flow, pairFamilies);
     steps.push({ rule, reason });
     if (reason === null) return { verdict: { action: rule.action, groupId: rule.groupId, ruleIndex: rule.ruleIndex }, steps };
   }

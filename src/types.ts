@@ -399,6 +399,15 @@ export interface Config {
   implicitInstance: boolean;
   /** Things that are valid but probably not meant (a rule that can never match). */
   warnings: Warning[];
+  /**
+   * How the rules read, when not as security groups. Absent for every config made from a
+   * document or by update() of one. `'classbench'` (set by parseClassBench only): the rules
+   * are ClassBench filters, whose protocol is the header's protocol number matched as
+   * value/mask and nothing more, so protocol 1 (ICMP) and 58 (ICMPv6) are not paired with
+   * an address family (a `0x3a/0xFF` filter matches an IPv4 header with protocol 58);
+   * security groups pair them (docs/SEMANTICS.md "Rules"). Kept by update() and snapshots.
+   */
+  semantics?: 'classbench';
 }
 
 /** Something valid but probably not meant, found while validating (`sgfilter check` prints them). */

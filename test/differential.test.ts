@@ -67,6 +67,32 @@ describe(`differential at scale (seed ${FUZZ_SEED})`, () => {
   }, fuzzTimeout(120_000));
 });
 
+describe(`differential with partitioned classifiers (seed ${FUZZ_SEED})`, () => {
+  it('agrees when every big classifier is cut into parts by address openness (partitionMinBytes 0)', async () => {
+    const r = mulberry32(fuzzSeed('differential: partitioned classifiers'));
+    let parted = 0;
+    // Random configs until two had a classifier cut (a merged list of > 2,048 boxes whose
+    // peers differ in openness); every one is checked.
+    for (let attempt = 0; attempt < 16 && parted < 2; attempt++) {
+      const doc = randomConfig(r, 2500);
+      const config = parseConfig(doc);
+      const engine = await createEngine(config, { partitionMinBytes: 0 });
+      const whole = await createEngine(config, { partitionMinBytes: Number.MAX_SAFE_INTEGER });
+      // Parts write a part list and per-part records: the table differs when some classifier was cut.
+      if (engine.stats.total !== whole.stats.total) parted++;
+      const inputs = randomFlows(r, config, 4000);
+      const batch = createFlowBatch(inputs);
+      engine.classifyBatch(batch);
+      const bad = inputs.flatMap((f, i) => {
+        const want = referenceClassify(config, parseFlow(f));
+        return JSON.stringify(want) === JSON.stringify(batch.verdict(i)) ? [] : [{ f, want, got: batch.verdict(i) }];
+      });
+      expect(bad.slice(0, 3)).toEqual([]);
+    }
+    expect(parted, 'classifiers were partitioned').toBe(2);
+  }, 120_000);
+});
+
 describe(`differential with group chains (seed ${FUZZ_SEED})`, () => {
   it('agrees when every group is compiled alone and instances chain them (mergeMaxOrders 0)', async () => {
     const r = mulberry32(fuzzSeed('differential: group chains'));

@@ -437,10 +437,10 @@ describe('options', () => {
 
   it('compile options: a whole number in range, or INVALID_ARGUMENT', () => {
     fc.assert(
-      fc.property(fc.constantFrom('maxTableBytes', 'mergeMaxOrders'), numbers, (name, make) => {
+      fc.property(fc.constantFrom('maxTableBytes', 'mergeMaxOrders', 'partitionMinBytes'), numbers, (name, make) => {
         const v = make();
         const e = coded(() => compilePolicy(CONFIG, { [name]: v }));
-        const ok = v === undefined || whole(v, name === 'mergeMaxOrders' ? 0 : 1);
+        const ok = v === undefined || whole(v, name === 'maxTableBytes' ? 1 : 0);
         if (ok) expect(e === undefined || e.code === 'TABLE_TOO_LARGE').toBe(true);
         else expect(e?.code).toBe('INVALID_ARGUMENT');
       }),

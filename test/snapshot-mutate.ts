@@ -118,13 +118,17 @@ export function tableFields(table: Uint8Array): { at: number; what: string }[] {
     some(w(at + L.TRIE_LEAVES_AT), w(at + L.TRIE_LEAFCOUNT_AT), `${name} leaves`);
     if (w(at + L.TRIE_DIRECTBITS_AT)) some(w(at + L.TRIE_DIRECT_AT), 1 << 16, `${name} direct`, 4 * 997, 12);
   };
-  for (let i = 0; i < Math.min(nCls, WALK_MAX); i++) {
-    const cls = w(dir + 4 * i);
-    const c = `classifier ${i}`;
-    const fields: [number, string][] = [[L.CLS_BOXES_AT, 'boxes'], [L.CLS_WORDS_AT, 'words'], [L.CLS_DIMMASK_AT, 'dimMask'], [L.CLS_RULEIDS_AT, 'ruleIds'], [L.CLS_ACTIONS_AT, 'actions'], [L.CLS_DENSE_AT, 'dense']];
+  const classifier = (cls: number, c: string) => {
+    const fields: [number, string][] = [[L.CLS_BOXES_AT, 'boxes'], [L.CLS_WORDS_AT, 'words'], [L.CLS_PARTS_AT, 'parts'], [L.CLS_DIMMASK_AT, 'dimMask'], [L.CLS_RULEIDS_AT, 'ruleIds'], [L.CLS_ACTIONS_AT, 'actions'], [L.CLS_DENSE_AT, 'dense']];
     for (const [f, what] of fields) add(cls + f, `${c} ${what}`);
     const boxes = w(cls + L.CLS_BOXES_AT);
-    some(w(cls + L.CLS_RULEIDS_AT), boxes, `${c} rule ids`);
+    some(w(cls + L.CLS_RULEIDS_AT), boxes, `${c} ${c.includes('part') ? 'ranks' : 'rule ids'}`);
+    const parts = w(cls + L.CLS_PARTS_AT);
+    if (parts) {
+      add(parts, `${c} part count`);
+      some(parts + 4, w(parts), `${c} part offsets`);
+      for (let p = 0; p < w(parts); p++) classifier(w(parts + 4 + 4 * p), `${c} part ${p}`);
+    }
     const dense = w(cls + L.CLS_DENSE_AT);
     const mask = w(cls + L.CLS_DIMMASK_AT);
     for (let d = 0; d < L.DIM_COUNT; d++) {
@@ -160,7 +164,8 @@ export function tableFields(table: Uint8Array): { at: number; what: string }[] {
         add(dim + L.DIM_DIRECT_AT, `${name} direct`);
       }
     }
-  }
+  };
+  for (let i = 0; i < Math.min(nCls, WALK_MAX); i++) classifier(w(dir + 4 * i), `classifier ${i}`);
   return [...out].filter(([at]) => at + 4 <= table.length).map(([at, what]) => ({ at, what }));
 }
 

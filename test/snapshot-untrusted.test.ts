@@ -57,7 +57,7 @@ function bigConfig(r: Rng, rules: number): ConfigInput {
 
 interface Sample {
   config: Config;
-  options: { mergeMaxOrders?: number };
+  options: { mergeMaxOrders?: number; partitionMinBytes?: number };
   snapshot: Uint8Array;
   flows: FlowInput[];
 }
@@ -75,9 +75,11 @@ beforeAll(async () => {
   }
   for (const [rules, merge] of [[2150, 64], [2100, 0]] as const) {
     const config = parseConfig(bigConfig(r, rules));
-    const options = { mergeMaxOrders: merge };
+    // The merged one is cut into parts (open and specific sources; layout.ts, PARTS).
+    const options = merge ? { mergeMaxOrders: merge, partitionMinBytes: 0 } : { mergeMaxOrders: merge };
     const source = await engineOf(config, options);
     expect(source.stats.boxes).toBeGreaterThan(2048);
+    if (merge) expect(tableFields(parts(source.snapshot()).table).some((f) => f.what.endsWith('part 1 boxes'))).toBe(true);
     samples.push({ config, options, snapshot: source.snapshot(), flows: randomFlows(r, config, 64) });
   }
 }, 120_000);
@@ -174,7 +176,7 @@ describe('snapshots from untrusted storage', () => {
   it('every structure field of every table, pointed elsewhere or given a huge count: refused or safe', async () => {
     let refused = 0;
     let cases = 0;
-    for (const [s, most] of [...samples.slice(0, 4).map((x) => [x, 300] as const), [samples[samples.length - 1]!, 40] as const]) {
+    for (const [s, most] of [...samples.slice(0, 4).map((x) => [x, 300] as const), [samples[samples.length - 2]!, 30] as const, [samples[samples.length - 1]!, 40] as const]) {
       const { table } = parts(s.snapshot);
       const all = tableFields(table).map((f) => f.at);
       const fields = all.filter((_, i) => i % Math.ceil(all.length / most) === 0);
@@ -199,7 +201,7 @@ describe('snapshots from untrusted storage', () => {
     // Most such writes break the structure; the rest land where many values are valid
     // (trie bit vectors and skip patterns, class and rule indexes, fields a kind ignores).
     expect(refused).toBeGreaterThan(cases * 0.6);
-  }, 120_000);
+  }, 300_000);
 
   it('a table spliced with another config\'s metadata is refused, or its classifyBatch and verdicts agree', async () => {
     let refused = 0;
@@ -280,6 +282,25 @@ describe('snapshots from untrusted storage', () => {
     // Aggregated bit vectors: running first and rank.
     await refused(damage(/super first\[1\]$/, (old) => old + 1), /class 1's first summary is \d+, \d+ expected/);
     await refused(damage(/summary rank\[1\]$/, (old) => old - 1), /summary 1's first word is \d+, \d+ expected/);
+    // Partitioned classifiers (layout.ts, PARTS): ranks, part counts, nesting, no dims beside parts.
+    await refused(damage(/part 1 ranks\[1\]$/, () => 0), /part 1: ranks not ascending at box 1/);
+    await refused(damage(/part 1 ranks\[0\]$/, () => 1 << 20), /part 1: box 0 has rank 1048576, past its classifier's \d+ boxes/);
+    await refused(damage(/\d part count$/, () => 0), /0 parts; 1 to 16 expected/);
+    await refused(damage(/\d part count$/, () => 17), /17 parts; 1 to 16 expected/);
+    await refused(damage(/part 0 parts$/, (_o, v, at) => v.getUint32(at - L.CLS_PARTS_AT + L.CLS_RULEIDS_AT, true)), /parts do not nest/);
+    {
+      // A classifier with parts has no dims of its own.
+      const p = parts(samples[samples.length - 2]!.snapshot);
+      const v = new DataView(p.table.buffer);
+      const f = tableFields(p.table).find((x) => /^classifier \d+ parts$/.test(x.what) && v.getUint32(x.at, true) !== 0)!;
+      // (A dense flag is refused earlier still: a partitioned classifier has more words than a dense one may.)
+      for (const [off, message] of [[L.CLS_DIMMASK_AT, /has parts, so its dimension mask and dense flag must be 0/], [L.CLS_DENSE_AT, /has parts, so its|bitmap words for|dense with \d+ words/]] as const) {
+        const t = p.table.slice();
+        new DataView(t.buffer).setUint32(f.at - L.CLS_PARTS_AT + off, 1, true);
+        await refused(join({ ...p, table: t }), message);
+      }
+    }
+    await refused(damage(/\d part offsets\[0\]$/, (_o, v, at) => v.getUint32(at + 4, true)), /overlaps another structure/);
     // Classifiers, chains, overlap, bounds (of a classifier with boxes: an empty array may be anywhere).
     const withBoxes = (fieldAt: number) => (t: DataView, at: number) => t.getUint32(at - fieldAt + L.CLS_BOXES_AT, true) > 0;
     await refused(damage(/classifier 0 words$/, (old) => old + 2, withBoxes(L.CLS_WORDS_AT)), /bitmap words for \d+ boxes/);
@@ -345,6 +366,12 @@ describe('snapshots from untrusted storage', () => {
     expect(await refuse(meta((d) => (d.stats = { ...(d.stats as object), total: 1 })))).toMatch(/stats say 1 bytes/);
     expect(await refuse(join({ ...p, meta: new TextEncoder().encode(new TextDecoder().decode(p.meta).replace('{', '{"__proto__":{"x":1},')) }))).toMatch(/metadata __proto__: unknown field/);
     expect(await refuse(meta((d) => (d.instances = [])))).toMatch(/0 instances with chains, the config has/);
+    // config.semantics: absent or "classbench", nothing else (not even an inherited key).
+    for (const bad of ['ClassBench', 1, null, { toString: 'classbench' }, ['classbench']]) {
+      expect(await refuse(meta((d) => ((d.config as Record<string, unknown>).semantics = bad)))).toMatch(/metadata config\.semantics: must be absent or "classbench", got/);
+    }
+    const cb = await engineOf({ snapshot: meta((d) => ((d.config as Record<string, unknown>).semantics = 'classbench')) });
+    expect(cb.config.semantics).toBe('classbench');
     // Chains hold only their instance's rules, in its priority order.
     const two = (await engineOf({
       securityGroups: [

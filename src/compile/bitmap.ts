@@ -25,8 +25,13 @@ export class ActiveSet {
   /** Two u32 per u64 word, little-endian halves. */
   readonly bits: Uint32Array;
   private readonly perWord: Uint16Array;
-  /** Indexes of the u64 words with at least one bit set. */
-  readonly nonZero = new Set<number>();
+  /**
+   * Indexes of the u64 words with at least one bit set, unordered, in the first
+   * nonZeroCount entries (swap-remove through `where`: no Set, no allocation).
+   */
+  readonly nonZero: Int32Array;
+  nonZeroCount = 0;
+  private readonly where: Int32Array;
   /** XOR and sum of per-box hashes, and the number of boxes: order-free fingerprints. */
   h1 = 0;
   h2 = 0;
@@ -35,6 +40,8 @@ export class ActiveSet {
   constructor(readonly words: number) {
     this.bits = new Uint32Array(words * 2);
     this.perWord = new Uint16Array(words);
+    this.nonZero = new Int32Array(words);
+    this.where = new Int32Array(words);
   }
 
   has(id: number): boolean {
@@ -45,7 +52,10 @@ export class ActiveSet {
     if (this.has(id)) return;
     this.bits[id >>> 5]! |= 1 << (id & 31);
     const w = id >>> 6;
-    if (this.perWord[w]!++ === 0) this.nonZero.add(w);
+    if (this.perWord[w]!++ === 0) {
+      this.where[w] = this.nonZeroCount;
+      this.nonZero[this.nonZeroCount++] = w;
+    }
     this.h1 = (this.h1 ^ hashA(id)) >>> 0;
     this.h2 = (this.h2 + hashB(id)) >>> 0;
     this.size++;
@@ -55,7 +65,12 @@ export class ActiveSet {
     if (!this.has(id)) return;
     this.bits[id >>> 5]! &= ~(1 << (id & 31));
     const w = id >>> 6;
-    if (--this.perWord[w]! === 0) this.nonZero.delete(w);
+    if (--this.perWord[w]! === 0) {
+      const last = this.nonZero[--this.nonZeroCount]!;
+      const at = this.where[w]!;
+      this.nonZero[at] = last;
+      this.where[last] = at;
+    }
     this.h1 = (this.h1 ^ hashA(id)) >>> 0;
     this.h2 = (this.h2 - hashB(id)) >>> 0;
     this.size--;
@@ -104,12 +119,12 @@ export class ClassStore {
       this.lo.push(a.bits[2 * w]!);
       this.hi.push(a.bits[2 * w + 1]!);
     };
-    const n = a.nonZero.size;
+    const n = a.nonZeroCount;
     if (n * 16 >= this.words) {
       // Dense enough: one pass over the words, already in order, nothing allocated.
       for (let w = 0; w < this.words; w++) if (a.bits[2 * w] || a.bits[2 * w + 1]) keep(w);
     } else {
-      for (const w of [...a.nonZero].sort((x, y) => x - y)) keep(w);
+      for (const w of a.nonZero.slice(0, n).sort()) keep(w); // typed-array sort: numeric
     }
     this.h2.push(a.h2);
     this.size.push(a.size);
@@ -123,7 +138,7 @@ export class ClassStore {
 
   private sameAs(c: number, a: ActiveSet): boolean {
     const [from, to] = this.range(c);
-    if (to - from !== a.nonZero.size) return false;
+    if (to - from !== a.nonZeroCount) return false;
     for (let k = from; k < to; k++) {
       const w = this.index.data[k]!;
       if (this.lo.data[k] !== a.bits[2 * w] || this.hi.data[k] !== a.bits[2 * w + 1]) return false;

@@ -168,7 +168,12 @@ export function ruleEntries(rule: Rule): number {
   return n;
 }
 
-export function ruleBoxes(rule: Rule, ruleId: number): Box[] {
+/**
+ * `pairFamilies`: security-group semantics (docs/SEMANTICS.md "Rules"), ICMP speaks for
+ * IPv4 peers only and ICMPv6 for IPv6 ones; false for ClassBench filters
+ * (Config.semantics), whose protocol is the header's number on either family.
+ */
+export function ruleBoxes(rule: Rule, ruleId: number, pairFamilies = true): Box[] {
   const accept = rule.action === 'accept';
   const portSet = ports(rule.ports);
   const sports = ports(rule.sourcePorts);
@@ -184,7 +189,7 @@ export function ruleBoxes(rule: Rule, ruleId: number): Box[] {
   }
   const proto = rule.protocol === 'all' ? ANY_PROTO : [{ lo: rule.protocol, hi: rule.protocol }];
   // ICMP speaks for IPv4 peers only, ICMPv6 for IPv6 ones (docs/SEMANTICS.md "Rules": the other pairing never matches).
-  const v4 = rule.protocol === ICMPV6 ? [] : rule.peer.v4;
-  const v6 = rule.protocol === ICMP ? [] : rule.peer.v6;
+  const v4 = pairFamilies && rule.protocol === ICMPV6 ? [] : rule.peer.v4;
+  const v6 = pairFamilies && rule.protocol === ICMP ? [] : rule.peer.v6;
   return [box(proto, prefixes(v4, v6))];
 }

@@ -13,6 +13,7 @@ import { SgfilterError, type Path } from '../errors.js';
 import { checkCompileOptions } from '../options.js';
 import { ByteBudget } from './bitmap.js';
 import { ruleBoxes, ruleEntries, type Box } from './box.js';
+import { partitionBoxes, PARTITION_MIN_BYTES } from './partition.js';
 import { buildIntervalDim, isWildcard } from './intervals.js';
 import { buildAddressDim, isAddressWildcard } from './trie.js';
 import { serializeTable, type ClassifierPlan, type DimPlan, type TableStats } from './serialize.js';
@@ -31,6 +32,13 @@ export interface CompileOptions {
    * with instances). A whole number ≥ 0. Default MERGE_MAX_ORDERS.
    */
   mergeMaxOrders?: number;
+  /**
+   * A classifier of more than 2,048 boxes is cut into parts by which address fields
+   * its boxes leave open (docs/DESIGN.md "Partitions") when the bitmap bytes that
+   * saves are estimated above this many bytes. A whole number ≥ 0 (0: whenever the
+   * boxes differ). Default PARTITION_MIN_BYTES (32 MiB).
+   */
+  partitionMinBytes?: number;
 }
 
 export const MERGE_MAX_ORDERS = 64;
@@ -88,10 +96,28 @@ export interface CompiledPolicy {
  */
 export const DENSE_MAX_WORDS = 32;
 
-function buildClassifier(boxes: Box[], budget: ByteBudget): ClassifierPlan {
+function buildClassifier(boxes: Box[], budget: ByteBudget, partitionMinBytes: number): ClassifierPlan {
   if (boxes.length > L.MAX_BOXES) {
     throw new SgfilterError('TABLE_TOO_LARGE', `an instance's merged rule list compiles to ${boxes.length} rules; the limit is ${L.MAX_BOXES} per instance and direction`);
   }
+  // Big classifiers whose boxes differ in which address fields they leave open are
+  // cut into parts (./partition.ts); small ones keep whole SIMD bitmaps.
+  if (boxes.length > DENSE_MAX_WORDS * 64) {
+    const groups = partitionBoxes(boxes, partitionMinBytes);
+    if (groups.length > 1) {
+      const parts = groups.map((g) => {
+        const part = buildSingle(g.map((i) => boxes[i]!), budget);
+        part.ruleIds = g; // ranks in the whole classifier, ascending
+        return part;
+      });
+      const dims: DimPlan[] = new Array<DimPlan>(L.DIM_COUNT).fill(null);
+      return { ruleIds: boxes.map((b) => b.ruleId), accept: boxes.map((b) => b.accept), words: Math.ceil(boxes.length / 64), dense: false, dims, parts };
+    }
+  }
+  return buildSingle(boxes, budget);
+}
+
+function buildSingle(boxes: Box[], budget: ByteBudget): ClassifierPlan {
   let words = Math.max(1, Math.ceil(boxes.length / 64));
   const dense = words <= DENSE_MAX_WORDS;
   if (dense) words += words % 2; // whole v128 lanes
@@ -165,12 +191,13 @@ export function compilePolicy(config: Config, options: CompileOptions = {}): Com
 
   const rules: RuleRef[] = [];
   const boxesOf = new Map<string, { inbound: Box[]; outbound: Box[] }>();
+  const pairFamilies = config.semantics !== 'classbench';
   for (const g of config.securityGroups) {
     const expand = (list: Rule[]): Box[] =>
       list.flatMap((r) => {
         const id = rules.length;
         rules.push({ groupId: r.groupId, direction: r.direction, ruleIndex: r.ruleIndex, action: r.action });
-        return ruleBoxes(r, id);
+        return ruleBoxes(r, id, pairFamilies);
       });
     boxesOf.set(g.id, { inbound: expand(g.inbound), outbound: expand(g.outbound) });
   }
@@ -182,7 +209,7 @@ export function compilePolicy(config: Config, options: CompileOptions = {}): Com
     if (idx === undefined) {
       const boxes = groups.flatMap((g) => boxesOf.get(g)![dir]);
       idx = plans.length;
-      plans.push(buildClassifier(boxes, budget));
+      plans.push(buildClassifier(boxes, budget, options.partitionMinBytes ?? PARTITION_MIN_BYTES));
       byKey.set(key, idx);
     }
     return idx;

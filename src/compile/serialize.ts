@@ -16,6 +16,8 @@ export interface ClassifierPlan {
   /** Whole bitmaps (SIMD scan) instead of aggregated bit vectors; words is even. */
   dense: boolean;
   dims: DimPlan[]; // indexed by L.DIM_*
+  /** Parts (layout.ts, PARTS): each a classifier whose ruleIds are ranks in this one; dims are then all null. */
+  parts?: ClassifierPlan[];
 }
 
 /** Bytes of the table by structure, for reports and limits. */
@@ -200,6 +202,13 @@ function writeClassifier(w: Writer, c: ClassifierPlan, stats: TableStats): numbe
     }
   });
   w.u32(at + L.CLS_DIMMASK_AT, mask);
+  if (c.parts) {
+    const list = w.reserve(4 + c.parts.length * 4);
+    w.u32(list, c.parts.length);
+    stats.header += 4 + c.parts.length * 4;
+    c.parts.forEach((p, i) => w.u32(list + 4 + i * 4, writeClassifier(w, p, stats)));
+    w.u32(at + L.CLS_PARTS_AT, list);
+  }
   return at;
 }
 

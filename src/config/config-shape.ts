@@ -86,6 +86,7 @@ function check(x: unknown): ShapeProblem | undefined {
   if (!looksLikeConfig(x)) return { path: [], message: 'a Config has securityGroups, instances and implicitInstance' };
   const c = x as Record<string, unknown>;
   if (!Array.isArray(c.warnings)) return { path: ['warnings'], message: 'warnings must be a list' };
+  if (c.semantics !== undefined && c.semantics !== 'classbench') return { path: ['semantics'], message: 'semantics must be absent or "classbench"' };
   const groups = c.securityGroups as unknown[];
   const ids = new Set<string>();
   for (let gi = 0; gi < groups.length; gi++) {

@@ -77,6 +77,7 @@ const CONFIG = fields({
   instances: list(fields({ id: value, securityGroups: list(value) })),
   implicitInstance: value,
   warnings: list(fields({ path: list(value), message: value })),
+  semantics: value,
 });
 
 class NotAConfig extends Error {

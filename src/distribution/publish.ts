@@ -86,7 +86,7 @@ export async function publishPolicy(writer: PolicyWriter, config: Config | objec
   const publishedAt = own('publishedAt');
   const maxSkips = own('maxSkips') ?? 16;
   const compileOptions: CompileOptions = {};
-  for (const name of ['maxTableBytes', 'mergeMaxOrders'] as const) if (own(name) !== undefined) compileOptions[name] = own(name);
+  for (const name of ['maxTableBytes', 'mergeMaxOrders', 'partitionMinBytes'] as const) if (own(name) !== undefined) compileOptions[name] = own(name);
   if (!Number.isInteger(maxSkips) || maxSkips < 0 || maxSkips > 1000) throw new SgfilterError('INVALID_ARGUMENT', `maxSkips is a whole number 0-1000, got ${describeValue(maxSkips)}`);
   if (publishedAt !== undefined && !(publishedAt instanceof Date && Number.isFinite(publishedAt.getTime()))) {
     throw new SgfilterError('INVALID_ARGUMENT', `publishedAt is a valid Date, got ${describeValue(publishedAt)}`);

@@ -229,8 +229,10 @@ function numbered(list: Rule[]): Rule[] {
   return list.map((r, i) => (r.ruleIndex === i ? r : { ...r, ruleIndex: i }));
 }
 
-function configWarnings(groups: SecurityGroup[]): Warning[] {
+/** `pairFamilies` false for ClassBench filters (Config.semantics): their ICMP/ICMPv6 rules match either family. */
+function configWarnings(groups: SecurityGroup[], pairFamilies: boolean): Warning[] {
   const out: Warning[] = [];
+  if (!pairFamilies) return out;
   groups.forEach((g, gi) => {
     for (const dir of DIRECTIONS) {
       g[dir].forEach((r, ri) => {
@@ -463,7 +465,7 @@ export class PolicyTransaction {
       : this.#instances.map(builtInstance);
     return {
       // Frozen and owned: the reused groups are the base's (owned, frozen), the rest was validated here.
-      config: ownConfig({ securityGroups, instances, implicitInstance: this.#implicit, warnings: configWarnings(securityGroups) }),
+      config: ownConfig({ securityGroups, instances, implicitInstance: this.#implicit, warnings: configWarnings(securityGroups, this.base.semantics !== 'classbench'), ...(this.base.semantics ? { semantics: this.base.semantics } : {}) }),
       changes: this.#changes,
     };
   }

@@ -238,7 +238,7 @@ class MetaReader {
   }
 
   config(v: unknown): Config {
-    const r = this.record(v, 'config', ['securityGroups', 'instances', 'implicitInstance', 'warnings']);
+    const r = this.record(v, 'config', ['securityGroups', 'instances', 'implicitInstance', 'warnings'], ['semantics']);
     this.at.push('config');
     const securityGroups: SecurityGroup[] = [];
     const groupIds = new Set<string>();
@@ -301,8 +301,9 @@ class MetaReader {
       return warning;
     });
     this.at.pop();
+    if (r.semantics !== undefined && r.semantics !== 'classbench') this.fail('semantics', `must be absent or "classbench", got ${this.show(r.semantics)}`);
     this.at.pop();
-    return { securityGroups, instances, implicitInstance: r.implicitInstance, warnings };
+    return { securityGroups, instances, implicitInstance: r.implicitInstance, warnings, ...(r.semantics === 'classbench' ? { semantics: 'classbench' as const } : {}) };
   }
 }
 

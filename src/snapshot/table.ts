@@ -6,6 +6,10 @@
  *
  *   header, directory, chains   every offset and count inside the table; every chain
  *                               link a classifier index; every record claimed once
+ *   PARTS                       1..MAX_PARTS parts, only on a classifier with no dims
+ *                               (mask 0, not dense); each part a CLASSIFIER checked like
+ *                               any, without parts of its own, whose ranks (its "rule
+ *                               ids") are ascending and < the classifier's boxes
  *   CLASSIFIER                  boxes ≤ MAX_BOXES; words = what the compiler writes for
  *                               that many boxes (dense: even, ≤ DENSE_MAX_WORDS); only
  *                               the DIM_COUNT dimension bits; rule ids and action bytes
@@ -42,6 +46,7 @@
  * boxes (the compiler links neither twice nor empty ones), and its work is bounded:
  *
  *   work(classifier) = 1 + Σ over consulted dimensions (steps + words)
+ *                        + Σ work(part) over its parts
  *     steps: ADDRESS  the longest walk of its IPv4 or IPv6 trie, in nodes visited
  *                     (plus one for the direct level), found in the node walk below
  *            INTERVAL ceil(log2(count)) + 1 (the binary search)
@@ -186,8 +191,8 @@ export function validateTable(table: Uint8Array, maxWork = MAX_LOOKUP_WORK): Tab
   return { classifiers, chains, work };
 }
 
-function validateClassifier(t: TableReader, at: number, index: number): TableShape['classifiers'][number] {
-  const where = `classifier ${index}`;
+function validateClassifier(t: TableReader, at: number, index: number | string, partOf?: number): TableShape['classifiers'][number] {
+  const where = typeof index === 'number' ? `classifier ${index}` : index;
   t.claim(at, L.CLS_SIZE, where);
   const u32 = t.u32;
   const field = (off: number) => u32[(at + off) >>> 2]!;
@@ -211,11 +216,33 @@ function validateClassifier(t: TableReader, at: number, index: number): TableSha
   const bad = actions.findIndex((a) => a > 1);
   if (bad >= 0) throw invalid(`${where}: box ${bad} has action byte ${actions[bad]}, not 0 (drop) or 1 (accept)`);
 
+  const ruleIds = u32.subarray(ruleIdsAt >>> 2, (ruleIdsAt >>> 2) + boxes);
+  if (partOf !== undefined) {
+    // A part's "rule ids" are ranks in its classifier (they index its rule ids and actions).
+    for (let b = 0; b < boxes; b++) {
+      if (ruleIds[b]! >= partOf) throw invalid(`${where}: box ${b} has rank ${ruleIds[b]}, past its classifier's ${partOf} boxes`);
+      if (b > 0 && ruleIds[b]! <= ruleIds[b - 1]!) throw invalid(`${where}: ranks not ascending at box ${b} (${ruleIds[b - 1]}, ${ruleIds[b]})`);
+    }
+  }
+
+  const partsAt = field(L.CLS_PARTS_AT);
+  if (partsAt !== 0) {
+    if (partOf !== undefined) throw invalid(`${where}: a part has parts of its own (at byte ${partsAt}); parts do not nest`);
+    if (mask !== 0 || dense !== 0) throw invalid(`${where}: has parts, so its dimension mask and dense flag must be 0 (they are ${mask}, ${dense})`);
+  }
   let work = 1;
   for (let d = 0; d < L.DIM_COUNT; d++) {
     if ((mask >>> d) & 1) work += words + validateDim(t, at + L.CLS_DIMS_AT + d * L.DIM_SIZE, d, boxes, words, dense === 1, `${where}, ${DIM_NAMES[d]} dimension`);
   }
-  return { ruleIds: u32.subarray(ruleIdsAt >>> 2, (ruleIdsAt >>> 2) + boxes), actions, work };
+  if (partsAt !== 0) {
+    const count = t.word(partsAt, `${where}: part count`);
+    if (count < 1 || count > L.MAX_PARTS) throw invalid(`${where}: ${count} parts; 1 to ${L.MAX_PARTS} expected`);
+    t.claim(partsAt, 4 + count * 4, `${where}: part list (${count} parts)`);
+    for (let p = 0; p < count; p++) {
+      work += validateClassifier(t, u32[(partsAt >>> 2) + 1 + p]!, `${where}, part ${p}`, boxes).work;
+    }
+  }
+  return { ruleIds, actions, work };
 }
 
 /** Checks one dimension; returns the most lookup steps a flow can take in it. */
