@@ -5,7 +5,7 @@
  * src/compile (no prefix expansion, no merging tables), so a bug there shows up here.
  */
 import { SgfilterError } from './errors.js';
-import type { Config, ParsedFlow, FlowAddress, FlowInput, Rule, Verdict } from './types.js';
+import type { Config, ParsedFlow, FlowAddress, FlowInput, Interval, ProtocolMatch, Rule, Verdict } from './types.js';
 import { inSet } from './config/address.js';
 import { listOf, quote } from './config/plain.js';
 import { parseFlow } from './flow.js';
@@ -19,22 +19,39 @@ function bits(a: FlowAddress): bigint {
   return (BigInt(w0) << 96n) | (BigInt(w1) << 64n) | (BigInt(w2) << 32n) | BigInt(w3);
 }
 
-/** Why a rule does not match a flow, or null when it matches. */
-export function mismatch(rule: Rule, flow: ParsedFlow): string | null {
-  if (rule.direction !== flow.direction) return 'other direction';
-  if (rule.protocol === 'ping') {
+/** Why one protocol-and-ports pair (a rule's own, or a service of its service set) does not match a flow, or null. */
+function serviceMismatch(protocol: ProtocolMatch, ports: Interval[] | null, portText: string, flow: ParsedFlow): string | null {
+  if (protocol === 'ping') {
     const want = flow.remote.v6 ? ICMPV6 : ICMP;
     if (flow.protocol !== want) return `protocol: ping means ${flow.remote.v6 ? 'ICMPv6 for IPv6' : 'ICMP for IPv4'} peers, the flow is ${protocolLabel(flow.protocol)}`;
-  } else if (rule.protocol !== 'all' && rule.protocol !== flow.protocol) {
-    return `protocol: the rule is for ${protocolLabel(rule.protocol)}, the flow is ${protocolLabel(flow.protocol)}`;
+  } else if (protocol !== 'all' && protocol !== flow.protocol) {
+    return `protocol: the rule is for ${protocolLabel(protocol)}, the flow is ${protocolLabel(flow.protocol)}`;
   }
   // docs/SEMANTICS.md "Rules": ICMP with an IPv6-only peer (ICMPv6 with an IPv4-only one) can never
   // match, so ICMP rules speak for IPv4 peers only and ICMPv6 rules for IPv6 ones.
-  if (rule.protocol === ICMP && flow.remote.v6) return 'protocol: ICMP rules apply to IPv4 peers only (IPv6 uses ICMPv6)';
-  if (rule.protocol === ICMPV6 && !flow.remote.v6) return 'protocol: ICMPv6 rules apply to IPv6 peers only (IPv4 uses ICMP)';
-  if (rule.ports !== null) {
+  if (protocol === ICMP && flow.remote.v6) return 'protocol: ICMP rules apply to IPv4 peers only (IPv6 uses ICMPv6)';
+  if (protocol === ICMPV6 && !flow.remote.v6) return 'protocol: ICMPv6 rules apply to IPv6 peers only (IPv4 uses ICMP)';
+  if (ports !== null) {
     if (flow.port === null) return 'port: the rule names ports, the flow has none';
-    if (!inIntervals(rule.ports, flow.port)) return `port: ${flow.port} is not in ${rule.text.port}`;
+    if (!inIntervals(ports, flow.port)) return `port: ${flow.port} is not in ${portText}`;
+  }
+  return null;
+}
+
+/** Why a rule does not match a flow, or null when it matches. */
+export function mismatch(rule: Rule, flow: ParsedFlow): string | null {
+  if (rule.direction !== flow.direction) return 'other direction';
+  if (rule.services) {
+    // SPEC §9: a rule naming a service set matches when any of its services does.
+    let why: string | null = `service set ${quote(rule.serviceSet ?? '')} is empty`;
+    for (const s of rule.services) {
+      why = serviceMismatch(s.protocol, s.ports, s.text, flow);
+      if (why === null) break;
+    }
+    if (why !== null) return rule.services.length === 1 ? why : `service set ${quote(rule.serviceSet ?? '')}: no service matches (the last: ${why})`;
+  } else {
+    const why = serviceMismatch(rule.protocol, rule.ports, rule.text.port, flow);
+    if (why !== null) return why;
   }
   const peer = flow.remote.v6 ? rule.peer.v6 : rule.peer.v4;
   if (!inSet(peer, bits(flow.remote))) {

@@ -65,6 +65,42 @@ function intervals(v: unknown, path: Path, what: string): ShapeProblem | undefin
   return undefined;
 }
 
+/** A service set's services (SPEC §9): {protocol: 0-255 or "all", ports, text}. */
+function services(v: unknown, path: Path): ShapeProblem | undefined {
+  if (!Array.isArray(v)) return { path, message: 'services must be a list' };
+  for (let i = 0; i < v.length; i++) {
+    const s = v[i] as unknown;
+    if (!isObj(s)) return { path: [...path, i], message: 'a service must be {protocol, ports, text}' };
+    if (s.protocol !== 'all' && !isByte(s.protocol)) return { path: [...path, i, 'protocol'], message: 'protocol must be a whole number 0-255 or "all"' };
+    const bad = intervals(s.ports, [...path, i, 'ports'], 'ports');
+    if (bad) return bad;
+    if (typeof s.text !== 'string') return { path: [...path, i, 'text'], message: 'text must be a string' };
+  }
+  return undefined;
+}
+
+/** The named sets of a Config (SPEC §9), checked as rules are. */
+function namedSets(c: Record<string, unknown>): ShapeProblem | undefined {
+  for (const field of ['addressSets', 'serviceSets'] as const) {
+    const list = c[field];
+    if (list === undefined) continue;
+    if (!Array.isArray(list)) return { path: [field], message: `${field} must be a list` };
+    const ids = new Set<string>();
+    for (let i = 0; i < list.length; i++) {
+      const s = list[i] as unknown;
+      const p: Path = [field, i];
+      if (!isObj(s)) return { path: p, message: 'a set must be an object' };
+      if (typeof s.id !== 'string' || s.id.trim() === '' || ids.has(s.id)) return { path: [...p, 'id'], message: 'set ids must be unique non-empty strings' };
+      ids.add(s.id);
+      if (s.name !== undefined && typeof s.name !== 'string') return { path: [...p, 'name'], message: 'name must be a string' };
+      if (s.sets !== undefined && (!Array.isArray(s.sets) || s.sets.some((x) => typeof x !== 'string'))) return { path: [...p, 'sets'], message: 'sets must be a list of set ids' };
+      const bad = field === 'addressSets' ? addresses(s.addresses, [...p, 'addresses'], 'addresses') : services(s.services, [...p, 'services']);
+      if (bad) return bad;
+    }
+  }
+  return undefined;
+}
+
 function addresses(v: unknown, path: Path, what: string): ShapeProblem | undefined {
   if (!isObj(v)) return { path, message: `${what} must be {v4, v6}` };
   for (const [family, max] of [['v4', V4_MAX], ['v6', V6_MAX]] as const) {
@@ -86,6 +122,8 @@ function check(x: unknown): ShapeProblem | undefined {
   if (!looksLikeConfig(x)) return { path: [], message: 'a Config has securityGroups, instances and implicitInstance' };
   const c = x as Record<string, unknown>;
   if (!Array.isArray(c.warnings)) return { path: ['warnings'], message: 'warnings must be a list' };
+  const setProblem = namedSets(c);
+  if (setProblem) return setProblem;
   const groups = c.securityGroups as unknown[];
   const ids = new Set<string>();
   for (let gi = 0; gi < groups.length; gi++) {
@@ -125,8 +163,16 @@ function check(x: unknown): ShapeProblem | undefined {
         if (!isObj(text) || typeof text.protocol !== 'string' || typeof text.port !== 'string' || typeof text.peer !== 'string') {
           return { path: [...p, 'text'], message: 'text must be {protocol, port, peer} strings' };
         }
-        for (const f of ['description', 'template'] as const) {
+        for (const f of ['description', 'template', 'peerSet', 'peerGroup', 'serviceSet'] as const) {
           if (r[f] !== undefined && typeof r[f] !== 'string') return { path: [...p, f], message: `${f} must be a string` };
+        }
+        if (r.policyIndex !== undefined && !(typeof r.policyIndex === 'number' && Number.isSafeInteger(r.policyIndex) && r.policyIndex >= 0)) {
+          return { path: [...p, 'policyIndex'], message: 'policyIndex must be a whole number >= 0' };
+        }
+        if (r.services !== undefined) {
+          if (r.serviceSet === undefined || r.protocol !== 'all' || r.ports !== null) return { path: [...p, 'services'], message: 'a rule with services names its serviceSet, with protocol "all" and ports null' };
+          const bad = services(r.services, [...p, 'services']);
+          if (bad) return bad;
         }
       }
     }
@@ -141,6 +187,10 @@ function check(x: unknown): ShapeProblem | undefined {
     instanceIds.add(inst.id);
     const bound = inst.securityGroups;
     if (!Array.isArray(bound)) return { path: [...ip, 'securityGroups'], message: 'securityGroups must be a list of group ids' };
+    if (inst.addresses !== undefined) {
+      const bad = addresses(inst.addresses, [...ip, 'addresses'], 'addresses');
+      if (bad) return bad;
+    }
     const seen = new Set<string>();
     for (let k = 0; k < bound.length; k++) {
       const gid = bound[k] as unknown;
