@@ -10,12 +10,12 @@ import { adoptConfig, isOwnedConfig, ownConfig } from './owned.js';
 import type { AddressSet, Config, Direction, Instance, Rule, SecurityGroup, Warning } from '../types.js';
 import { parsePeer } from './address.js';
 import { TEMPLATES, templateName, TEMPLATE_SYNTAX, type TemplateName } from './presets.js';
-import { ADDRESS_SET_FIELDS, CONFIG_FIELDS, GROUP_FIELDS, INSTANCE_FIELDS, SERVICE_SET_FIELDS } from './fields.js';
+import { CONFIG_FIELDS, GROUP_FIELDS, INSTANCE_FIELDS } from './fields.js';
 import { ruleNeverMatches, show, unknownFieldIssue, validateRule, type RuleSource } from './rule.js';
 import { convertPolicySet, findPolicySet } from './tencent.js';
 import { findTemplateLists, readTemplateLists } from './tencent-templates.js';
 import { awsGroupIds, convertAwsDocument, isAwsDocument } from './aws.js';
-import { buildSets, failedSets, groupPeers, PolicyNames, type Member, type SetDefinition } from './sets.js';
+import { buildSets, failedSets, groupPeers, PolicyNames, readSetEntry, type SetDefinition } from './sets.js';
 import { TERRAFORM_PARTS, TERRAFORM_SYNTAX, terraformRule } from './terraform.js';
 import { keysOf, plainData, quote, quotedList } from './plain.js';
 
@@ -304,53 +304,14 @@ export interface PolicyDocumentSource {
 function readNativeSets(raw: unknown, field: 'addressSets' | 'serviceSets', issues: Issue[], file: string | undefined): SetDefinition[] {
   if (raw === undefined) return [];
   const kind = field === 'addressSets' ? 'address' : 'service';
-  const membersField = kind === 'address' ? 'addresses' : 'services';
-  const known = kind === 'address' ? ADDRESS_SET_FIELDS : SERVICE_SET_FIELDS;
   if (!Array.isArray(raw)) {
-    issues.push({ code: 'INVALID_TYPE', path: [field], given: raw, message: `config: ${field} must be a list of {id, ${membersField}} (or {id, sets}), got ${show(raw)}` });
+    issues.push({ code: 'INVALID_TYPE', path: [field], given: raw, message: `config: ${field} must be a list of {id, ${kind === 'address' ? 'addresses' : 'services'}} (or {id, sets}), got ${show(raw)}` });
     return [];
   }
-  const out: SetDefinition[] = [];
-  raw.forEach((entry, i) => {
-    const path: Path = [field, i];
-    const where = `${field}[${i}]`;
-    if (!isObj(entry)) {
-      issues.push({ code: 'INVALID_TYPE', path, given: entry, message: `${where}: a ${kind} set must be an object {id, ${membersField}}, got ${show(entry)}` });
-      return;
-    }
-    for (const k of Object.keys(entry)) {
-      if (!known.includes(k)) issues.push(unknownFieldIssue([...path, k], where, k, known));
-    }
-    const id = entry.id;
-    if (typeof id !== 'string' || id.trim() === '') {
-      issues.push({ code: id === undefined ? 'MISSING_FIELD' : 'INVALID_TYPE', path: [...path, 'id'], given: id, message: `${where}: id must be a non-empty string${id === undefined ? '' : `, got ${show(id)}`}` });
-      return;
-    }
-    const label = `${where} ${quote(id)}`;
-    for (const f of ['name', 'description'] as const) {
-      if (entry[f] !== undefined && typeof entry[f] !== 'string') issues.push({ code: 'INVALID_TYPE', path: [...path, f], given: entry[f], message: `${label}: ${f} must be a string, got ${show(entry[f])}` });
-    }
-    const def: SetDefinition = { kind, id, path, idPath: [...path, 'id'], label, hostBits: 'refuse', lenient: false, noun: `${kind} set` };
-    if (typeof entry.name === 'string' && entry.name !== '') def.name = entry.name;
-    if (file !== undefined) def.file = file;
-    const list = (f: string): Member[] | undefined => {
-      const v = entry[f];
-      if (v === undefined) return undefined;
-      if (!Array.isArray(v)) {
-        issues.push({ code: 'INVALID_TYPE', path: [...path, f], given: v, message: `${label}: ${f} must be a list, got ${show(v)}` });
-        return [];
-      }
-      return v.map((value, k) => ({ value, path: [...path, f, k] }));
-    };
-    const members = list(membersField);
-    const sets = list('sets');
-    if (members && sets) issues.push({ code: 'CONFLICTING_FIELDS', path: [...path, 'sets'], message: `${label}: give ${membersField} or sets (a set group), not both` });
-    else if (!members && !sets) issues.push({ code: 'MISSING_FIELD', path: [...path, membersField], message: `${label}: no ${membersField}; a ${kind} set lists its ${membersField} (or, as a set group, its member sets in sets)` });
-    if (sets) def.sets = sets;
-    else def.members = members ?? [];
-    out.push(def);
+  return raw.flatMap((entry, i) => {
+    const def = readSetEntry(entry, kind, [field, i], `${field}[${i}]`, issues, file);
+    return def ? [def] : [];
   });
-  return out;
 }
 
 /** Tags the issues and warnings pushed since `i0` / `w0` with the document they are in. */

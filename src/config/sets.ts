@@ -25,6 +25,56 @@ import { parsePorts, formatPorts } from './ports.js';
 import { ICMP, ICMPV6, parseProtocol, PROTOCOL_SYNTAX, takesPorts } from './presets.js';
 import { keysOf, listOf, quote } from './plain.js';
 import { describeValue } from './plain.js';
+import { ADDRESS_SET_FIELDS, SERVICE_SET_FIELDS } from './fields.js';
+import { show, unknownFieldIssue } from './rule.js';
+
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * Reads one native address set or service set entry (`{id, addresses}` / `{id,
+ * services}`, or `{id, sets}` for a set group) at `path` into a definition; problems
+ * of its shape are issues with their paths (members are checked by buildSets).
+ * Returns undefined when it has no usable id.
+ */
+export function readSetEntry(entry: unknown, kind: 'address' | 'service', path: Path, where: string, issues: Issue[], file: string | undefined): SetDefinition | undefined {
+  const membersField = kind === 'address' ? 'addresses' : 'services';
+  const known = kind === 'address' ? ADDRESS_SET_FIELDS : SERVICE_SET_FIELDS;
+  if (!isObj(entry)) {
+    issues.push({ code: 'INVALID_TYPE', path, given: entry, message: `${where}: a ${kind} set must be an object {id, ${membersField}}, got ${show(entry)}` });
+    return undefined;
+  }
+  for (const k of Object.keys(entry)) {
+    if (!known.includes(k)) issues.push(unknownFieldIssue([...path, k], where, k, known));
+  }
+  const id = entry.id;
+  if (typeof id !== 'string' || id.trim() === '') {
+    issues.push({ code: id === undefined ? 'MISSING_FIELD' : 'INVALID_TYPE', path: [...path, 'id'], given: id, message: `${where}: id must be a non-empty string${id === undefined ? '' : `, got ${show(id)}`}` });
+    return undefined;
+  }
+  const label = `${where} ${quote(id)}`;
+  for (const f of ['name', 'description'] as const) {
+    if (entry[f] !== undefined && typeof entry[f] !== 'string') issues.push({ code: 'INVALID_TYPE', path: [...path, f], given: entry[f], message: `${label}: ${f} must be a string, got ${show(entry[f])}` });
+  }
+  const def: SetDefinition = { kind, id, path, idPath: [...path, 'id'], label, hostBits: 'refuse', lenient: false, noun: `${kind} set` };
+  if (typeof entry.name === 'string' && entry.name !== '') def.name = entry.name;
+  if (file !== undefined) def.file = file;
+  const list = (f: string): Member[] | undefined => {
+    const v = entry[f];
+    if (v === undefined) return undefined;
+    if (!Array.isArray(v)) {
+      issues.push({ code: 'INVALID_TYPE', path: [...path, f], given: v, message: `${label}: ${f} must be a list, got ${show(v)}` });
+      return [];
+    }
+    return v.map((value, k) => ({ value, path: [...path, f, k] }));
+  };
+  const members = list(membersField);
+  const sets = list('sets');
+  if (members && sets) issues.push({ code: 'CONFLICTING_FIELDS', path: [...path, 'sets'], message: `${label}: give ${membersField} or sets (a set group), not both` });
+  else if (!members && !sets) issues.push({ code: 'MISSING_FIELD', path: [...path, membersField], message: `${label}: no ${membersField}; a ${kind} set lists its ${membersField} (or, as a set group, its member sets in sets)` });
+  if (sets) def.sets = sets;
+  else def.members = members ?? [];
+  return def;
+}
 
 /** How service set members are written (SPEC §9). */
 export const SERVICE_SYNTAX = 'PROTOCOL or PROTOCOL:PORTS, e.g. tcp:80, udp:53,5353, tcp:8000-8010, icmp, ALL';
