@@ -463,7 +463,7 @@ export function safeParseConfigDocuments(documents: readonly PolicyDocumentSourc
     }
     tagFile(ctx, i0, w0, part.file);
   }
-  if (groupIds.size === 0 && ctx.issues.length === 0) {
+  if (!parts.some((p) => p.groups !== undefined || p.aws !== undefined) && ctx.issues.length === 0) {
     ctx.issues.push({ code: 'MISSING_FIELD', path: ['securityGroups'], message: 'config: no document of the policy defines a security group; give securityGroups (or a Tencent or AWS policy output)' });
   }
 
