@@ -355,7 +355,12 @@ export interface TencentAddressTemplate {
   /** Its addresses: addresses, CIDRs (a CIDR with host bits, as Tencent stores some, is read as its network, with a warning) or ranges a-b. */
   AddressSet?: readonly string[];
   /** The same addresses with descriptions (must agree with AddressSet when both are given). */
-  AddressExtraSet?: readonly { Address: string; Description?: string }[];
+  AddressExtraSet?: readonly {
+    /** An address, CIDR or range. */
+    Address: string;
+    /** Free text. */
+    Description?: string;
+  }[];
   /** Output only. */
   CreatedTime?: string;
   /** Output only. */
@@ -391,7 +396,12 @@ export interface TencentServiceTemplate {
   /** Its services, `protocol:ports` (`tcp:8080`, `udp:99`, `icmp`, `ALL`). */
   ServiceSet?: readonly string[];
   /** The same services with descriptions (must agree with ServiceSet when both are given). */
-  ServiceExtraSet?: readonly { Service: string; Description?: string }[];
+  ServiceExtraSet?: readonly {
+    /** A service, `protocol:ports`. */
+    Service: string;
+    /** Free text. */
+    Description?: string;
+  }[];
   /** Output only. */
   CreatedTime?: string;
   /** Output only. */
@@ -503,7 +513,12 @@ export interface AwsIpPermission {
   /** Security groups as peers. */
   UserIdGroupPairs?: readonly AwsUserIdGroupPair[];
   /** Prefix lists as peers: refused (sgfilter is not given their entries), naming the id. */
-  PrefixListIds?: readonly { PrefixListId?: string; Description?: string }[];
+  PrefixListIds?: readonly {
+    /** The prefix list's id (`pl-…`), named in the refusal. */
+    PrefixListId?: string;
+    /** Free text. */
+    Description?: string;
+  }[];
 }
 
 /** One AWS security group, as describe-security-groups returns it: allow-only, unordered. */
@@ -525,7 +540,12 @@ export interface AwsSecurityGroup {
   /** Informational. */
   SecurityGroupArn?: string;
   /** Informational. */
-  Tags?: readonly { Key?: string; Value?: string }[];
+  Tags?: readonly {
+    /** The tag's key. */
+    Key?: string;
+    /** The tag's value. */
+    Value?: string;
+  }[];
 }
 
 /**
