@@ -358,10 +358,12 @@ export class PolicyTransaction {
     };
   }
 
-  /** The names rules may use now (sets and groups of the working state). */
-  #names(): PolicyNames {
+  /** The names rules may use now (sets and groups of the working state; `alsoGroup`: a group being added, so its rules may reference it). */
+  #names(alsoGroup?: unknown): PolicyNames {
     const failed = new Set([...this.#badSets]);
-    return new PolicyNames(this.#sets.address, this.#sets.service, new Set(this.#groupById.keys()), new Map(), failed);
+    const groups = new Set(this.#groupById.keys());
+    if (typeof alsoGroup === 'string' && alsoGroup.trim() !== '') groups.add(alsoGroup);
+    return new PolicyNames(this.#sets.address, this.#sets.service, groups, new Map(), failed);
   }
 
   /** Number of edits recorded so far. */
@@ -754,7 +756,7 @@ export class PolicyTransaction {
     const before = this.#issues.length;
     const raw = e.group as unknown;
     const rawId = typeof raw === 'object' && raw !== null ? (raw as { id?: unknown }).id : undefined;
-    const validated = validateGroupInput(raw, gpath, `${label}, group`, this.#issues, this.#warnings, undefined, this.#names());
+    const validated = validateGroupInput(raw, gpath, `${label}, group`, this.#issues, this.#warnings, undefined, this.#names(rawId));
     if (typeof rawId === 'string' && this.#groupById.has(rawId)) {
       const gi = this.#groups.findIndex((g) => g.id === rawId);
       this.#issue('DUPLICATE_GROUP', [...gpath, 'id'], `${label}: group id ${quote(rawId)} is already used by securityGroups[${gi}]; group ids must be unique (remove it first to replace it)`, rawId);

@@ -203,6 +203,8 @@ class MetaReader {
     const list = this.list(v, key);
     this.at.push(key);
     const members = key === 'addressSets' ? 'addresses' : 'services';
+    // Plain sets first, then set groups (a group may be listed before its members).
+    const groups: [number, T][] = [];
     for (let i = 0; i < list.length; i++) {
       const r = this.record(list[i], i, ['id', members], ['name', 'sets']);
       this.at.push(i);
@@ -213,13 +215,20 @@ class MetaReader {
       if (Object.hasOwn(r, 'sets')) {
         const ids = this.list(r.sets, 'sets');
         this.at.push('sets');
-        set.sets = ids.map((m, k) => {
-          const mid = this.string(m, k, true);
-          const member = out.get(mid);
-          if (!member || member.sets) this.fail(k, `names ${this.show(mid)}, which is not a plain set defined before this group`);
-          return mid;
-        });
+        set.sets = ids.map((m, k) => this.string(m, k, true));
         this.at.pop();
+        groups.push([i, set]);
+      }
+      this.at.pop();
+      out.set(id, set);
+    }
+    for (const [i, set] of groups) {
+      this.at.push(i);
+      if (set.sets) {
+        set.sets.forEach((mid, k) => {
+          const member = out.get(mid);
+          if (!member || member.sets) (this.at.push('sets'), this.fail(k, `names ${this.show(mid)}, which is not a plain set of the config`));
+        });
         if (key === 'addressSets') {
           const union = unionOf(set.sets.map((m) => (out.get(m) as NamedAddressSet).addresses));
           if (!sameAddresses(union, (set as NamedAddressSet).addresses)) this.fail('addresses', 'are not the union of the member sets');
@@ -229,7 +238,6 @@ class MetaReader {
         }
       }
       this.at.pop();
-      out.set(id, set);
     }
     this.at.pop();
     return out;
