@@ -5,7 +5,7 @@
  * src/compile (no prefix expansion, no merging tables), so a bug there shows up here.
  */
 import { SgfilterError } from './errors.js';
-import type { Config, ParsedFlow, FlowAddress, FlowInput, Interval, ProtocolMatch, Rule, Verdict } from './types.js';
+import type { AddressRange, Config, ParsedFlow, FlowAddress, FlowInput, Interval, ProtocolMatch, Rule, Verdict } from './types.js';
 import { inSet } from './config/address.js';
 import { listOf, quote } from './config/plain.js';
 import { parseFlow } from './flow.js';
@@ -38,23 +38,56 @@ function serviceMismatch(protocol: ProtocolMatch, ports: Interval[] | null, port
   return null;
 }
 
-/** Why a rule does not match a flow, or null when it matches. */
-export function mismatch(rule: Rule, flow: ParsedFlow): string | null {
+/**
+ * The services of a rule naming a service set, read from the config's own sets (a set
+ * group: its members'), not from what the compiler was given: SPEC §9 as written.
+ */
+function servicesOf(config: Config | undefined, rule: Rule): readonly { protocol: ProtocolMatch; ports: Interval[] | null; text: string }[] {
+  const set = config?.serviceSets?.find((x) => x.id === rule.serviceSet);
+  if (!set) return rule.services ?? [];
+  if (!set.sets) return set.services;
+  const out = [];
+  for (const id of set.sets) for (const s of config!.serviceSets!.find((x) => x.id === id)?.services ?? []) out.push(s);
+  return out;
+}
+
+/**
+ * Whether the flow's remote address is the rule's peer (SPEC §9, as written): a
+ * group reference is the addresses of every instance bound to the group, looked up
+ * in the config's instances; an address set (a set group: any of its members) in the
+ * config's sets; any other peer is the rule's own ranges.
+ */
+function peerHas(config: Config | undefined, rule: Rule, remote: FlowAddress): boolean {
+  const a = bits(remote);
+  const has = (set: { v4: AddressRange[]; v6: AddressRange[] }) => inSet(remote.v6 ? set.v6 : set.v4, a);
+  if (config && rule.peerGroup !== undefined) {
+    return config.instances.some((i) => i.addresses !== undefined && i.securityGroups.includes(rule.peerGroup!) && has(i.addresses));
+  }
+  const set = config && rule.peerSet !== undefined ? config.addressSets?.find((x) => x.id === rule.peerSet) : undefined;
+  if (set) return set.sets ? set.sets.some((id) => { const m = config!.addressSets!.find((x) => x.id === id); return m !== undefined && has(m.addresses); }) : has(set.addresses);
+  return has(rule.peer);
+}
+
+/** Why a rule does not match a flow, or null when it matches (`config`: where the rule's named sets and groups are looked up). */
+export function mismatch(rule: Rule, flow: ParsedFlow, config?: Config): string | null {
   if (rule.direction !== flow.direction) return 'other direction';
-  if (rule.services) {
+  if (rule.serviceSet !== undefined) {
     // SPEC §9: a rule naming a service set matches when any of its services does.
-    let why: string | null = `service set ${quote(rule.serviceSet ?? '')} is empty`;
-    for (const s of rule.services) {
+    const services = servicesOf(config, rule);
+    let why: string | null = `service set ${quote(rule.serviceSet)} is empty`;
+    for (const s of services) {
       why = serviceMismatch(s.protocol, s.ports, s.text, flow);
       if (why === null) break;
     }
-    if (why !== null) return rule.services.length === 1 ? why : `service set ${quote(rule.serviceSet ?? '')}: no service matches (the last: ${why})`;
+    if (why !== null) return services.length === 1 ? why : `service set ${quote(rule.serviceSet)}: no service matches (the last: ${why})`;
   } else {
     const why = serviceMismatch(rule.protocol, rule.ports, rule.text.port, flow);
     if (why !== null) return why;
   }
-  const peer = flow.remote.v6 ? rule.peer.v6 : rule.peer.v4;
-  if (!inSet(peer, bits(flow.remote))) {
+  if (!peerHas(config, rule, flow.remote)) {
+    if (rule.peerGroup !== undefined) return `peer: the remote address is not an address of an instance bound to group ${quote(rule.peerGroup)}`;
+    if (rule.peerSet !== undefined) return `peer: the remote address is not in address set ${quote(rule.peerSet)}`;
+    const peer = flow.remote.v6 ? rule.peer.v6 : rule.peer.v4;
     if (peer.length === 0) return `peer: the rule's peer ${rule.text.peer} has no ${flow.remote.v6 ? 'IPv6' : 'IPv4'} addresses`;
     return `peer: the remote address is not in ${rule.text.peer}`;
   }
@@ -96,7 +129,7 @@ export function rulesInOrder(config: Config, flow: ParsedFlow): Rule[] {
 export function referenceClassify(config: Config, input: ParsedFlow | FlowInput): Verdict {
   const flow = parseFlow(input);
   for (const rule of rulesInOrder(config, flow)) {
-    if (mismatch(rule, flow) === null) return { action: rule.action, groupId: rule.groupId, ruleIndex: rule.ruleIndex };
+    if (mismatch(rule, flow, config) === null) return { action: rule.action, groupId: rule.groupId, ruleIndex: rule.ruleIndex };
   }
   return { action: 'drop', groupId: null, ruleIndex: null };
 }
@@ -123,7 +156,7 @@ export function referenceExplain(config: Config, input: ParsedFlow | FlowInput):
   const flow = parseFlow(input);
   const steps: Explanation['steps'] = [];
   for (const rule of rulesInOrder(config, flow)) {
-    const reason = mismatch(rule, flow);
+    const reason = mismatch(rule, flow, config);
     steps.push({ rule, reason });
     if (reason === null) return { verdict: { action: rule.action, groupId: rule.groupId, ruleIndex: rule.ruleIndex }, steps };
   }

@@ -481,3 +481,23 @@ describe('order does not matter where the cloud does not order', () => {
     expect(again.config).toEqual(engine.config);
   });
 });
+
+describe('a Config from outside (a clone) must hold what its rules name', () => {
+  it('a structured clone is adopted; one whose set, reference or services disagree with its rules is refused', () => {
+    const config = ok(NATIVE);
+    expect(ok(structuredClone(config))).toEqual(config);
+    const badSet = structuredClone(config) as any;
+    badSet.securityGroups[0].inbound[0].peer = { v4: [{ lo: 0n, hi: 0xffffffffn }], v6: [] };
+    expect(issuesOf(badSet)[0]!.message).toContain('address set "staff"');
+    const badRef = structuredClone(config) as any;
+    badRef.instances[0].addresses = { v4: [{ lo: 1n, hi: 1n }], v6: [] };
+    expect(issuesOf(badRef)[0]!.message).toContain('instances bound to group "sg-web"');
+    const badServices = structuredClone(config) as any;
+    // (structuredClone keeps shared objects shared: replace the rule's list, not an object both hold)
+    badServices.securityGroups[0].inbound[0].services = [{ ...badServices.securityGroups[0].inbound[0].services[0], ports: null }];
+    expect(issuesOf(badServices)[0]!.message).toContain('service set "web"');
+    const badGroup = structuredClone(config) as any;
+    badGroup.addressSets[2].addresses = { v4: [], v6: [] };
+    expect(issuesOf(badGroup)[0]!.message).toContain('union');
+  });
+});

@@ -18,6 +18,9 @@
  */
 import type { Path } from '../errors.js';
 import { quote } from './plain.js';
+import { sameAddresses, unionOf } from './address.js';
+import { groupPeers } from './sets.js';
+import type { Instance, NamedAddressSet, NamedServiceSet, SecurityGroup } from '../types.js';
 
 export interface ShapeProblem {
   path: Path;
@@ -75,6 +78,56 @@ function services(v: unknown, path: Path): ShapeProblem | undefined {
     const bad = intervals(s.ports, [...path, i, 'ports'], 'ports');
     if (bad) return bad;
     if (typeof s.text !== 'string') return { path: [...path, i, 'text'], message: 'text must be a string' };
+  }
+  return undefined;
+}
+
+/**
+ * What a rule holds is what it names (SPEC §9): a rule naming an address set holds its
+ * addresses, one naming a service set its services (set groups: the union of their
+ * members), one naming a group the addresses of the instances bound to it. Both
+ * matchers may then read either, and agree. Runs after the groups and sets are checked.
+ */
+function namesAgree(c: Record<string, unknown>): ShapeProblem | undefined {
+  const addressSets = new Map(((c.addressSets ?? []) as NamedAddressSet[]).map((x) => [x.id, x]));
+  const serviceSets = new Map(((c.serviceSets ?? []) as NamedServiceSet[]).map((x) => [x.id, x]));
+  for (const [id, set] of addressSets) {
+    if (!set.sets) continue;
+    const members = set.sets.map((m) => addressSets.get(m));
+    if (members.some((m) => m === undefined || m.sets !== undefined)) return { path: ['addressSets'], message: `set group ${quote(id)} must list plain address sets of the config` };
+    if (!sameAddresses(unionOf(members.map((m) => m!.addresses)), set.addresses)) return { path: ['addressSets'], message: `set group ${quote(id)}: addresses must be the union of its members'` };
+  }
+  for (const [id, set] of serviceSets) {
+    if (!set.sets) continue;
+    const members = set.sets.map((m) => serviceSets.get(m));
+    if (members.some((m) => m === undefined || m.sets !== undefined)) return { path: ['serviceSets'], message: `set group ${quote(id)} must list plain service sets of the config` };
+    if (JSON.stringify(members.flatMap((m) => m!.services)) !== JSON.stringify(set.services)) return { path: ['serviceSets'], message: `set group ${quote(id)}: services must be its members'` };
+  }
+  const groups = c.securityGroups as SecurityGroup[];
+  const referenced = new Set<string>();
+  for (const g of groups) for (const dir of ['inbound', 'outbound'] as const) for (const r of g[dir]) if (r.peerGroup !== undefined) referenced.add(r.peerGroup);
+  const peers = groupPeers(c.instances as Instance[], referenced);
+  const ids = new Set(groups.map((g) => g.id));
+  for (let gi = 0; gi < groups.length; gi++) {
+    for (const dir of ['inbound', 'outbound'] as const) {
+      const list = groups[gi]![dir];
+      for (let ri = 0; ri < list.length; ri++) {
+        const r = list[ri]!;
+        const p: Path = ['securityGroups', gi, dir, ri];
+        if (r.peerSet !== undefined && r.peerGroup !== undefined) return { path: p, message: 'a rule names an address set or a group as its peer, not both' };
+        if (r.peerSet !== undefined) {
+          const set = addressSets.get(r.peerSet);
+          if (!set || !sameAddresses(set.addresses, r.peer)) return { path: [...p, 'peer'], message: `must be the addresses of address set ${quote(r.peerSet)} of the config` };
+        }
+        if (r.peerGroup !== undefined && (!ids.has(r.peerGroup) || !sameAddresses(peers.get(r.peerGroup)!, r.peer))) {
+          return { path: [...p, 'peer'], message: `must be the addresses of the instances bound to group ${quote(r.peerGroup)} of the config` };
+        }
+        if (r.serviceSet !== undefined) {
+          const set = serviceSets.get(r.serviceSet);
+          if (!set || r.services === undefined || JSON.stringify(set.services) !== JSON.stringify(r.services)) return { path: [...p, 'services'], message: `must be the services of service set ${quote(r.serviceSet)} of the config` };
+        } else if (r.services !== undefined) return { path: [...p, 'services'], message: 'services go with serviceSet' };
+      }
+    }
   }
   return undefined;
 }
@@ -198,5 +251,5 @@ function check(x: unknown): ShapeProblem | undefined {
       seen.add(gid);
     }
   }
-  return undefined;
+  return namesAgree(c);
 }
