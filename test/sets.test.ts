@@ -501,3 +501,11 @@ describe('a Config from outside (a clone) must hold what its rules name', () => 
     expect(issuesOf(badGroup)[0]!.message).toContain('union');
   });
 });
+
+describe('two bare Tencent policy outputs', () => {
+  it('collide as group "tencent", and the issue says how to name them', () => {
+    const issues = issuesOf([{ Ingress: [] }, { Response: { SecurityGroupPolicySet: { Ingress: [] } } }]);
+    expect(issues.map((i) => [i.code, i.file, i.path])).toEqual([['DUPLICATE_GROUP', 'documents[1]', ['Response', 'SecurityGroupPolicySet']]]);
+    expect(issues[0]!.message).toContain('SecurityGroupPolicySet');
+  });
+});

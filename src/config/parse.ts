@@ -418,7 +418,10 @@ export function safeParseConfigDocuments(documents: readonly PolicyDocumentSourc
   const addGroup = (group: SecurityGroup, idPath: Path, where: string, file: string | undefined) => {
     const first = groupFirst.get(group.id);
     if (first !== undefined) {
-      const issue: Issue = { code: 'DUPLICATE_GROUP', path: idPath, given: group.id, message: `${where}: group id ${quote(group.id)} is already defined by ${first}; a group is defined once in a policy` };
+      const hint = group.id === TENCENT_GROUP_ID && where === 'the Tencent policy set'
+        ? `; a bare DescribeSecurityGroupPolicies output becomes group ${quote(TENCENT_GROUP_ID)}: give each its group's id ({"securityGroups": [{"id": "sg-…", "SecurityGroupPolicySet": …}]})`
+        : '';
+      const issue: Issue = { code: 'DUPLICATE_GROUP', path: idPath, given: group.id, message: `${where}: group id ${quote(group.id)} is already defined by ${first}; a group is defined once in a policy${hint}` };
       if (file !== undefined) issue.file = file;
       ctx.issues.push(issue);
       return;
