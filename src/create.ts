@@ -11,10 +11,10 @@ import { checkEngineOptions } from './options.js';
 import { parseConfigText } from './config/text.js';
 import { sourceKind, type ConfigFileSource, type ConfigTextSource } from './config/source.js';
 import type { WasmSource } from './wasm/load.js';
-import type { Config, ConfigInput, TencentPolicyDocument } from './types.js';
+import type { Config, PolicyDocument } from './types.js';
 
-/** What createEngine takes: a config (object, text or file) or a compiled snapshot. */
-export type EngineSource = ConfigInput | Config | TencentPolicyDocument | ConfigTextSource | ConfigFileSource | SnapshotSource;
+/** What createEngine takes: a config (object, text or file), the documents that together make one policy (a list, SPEC §9), or a compiled snapshot. */
+export type EngineSource = PolicyDocument | readonly PolicyDocument[] | Config | ConfigTextSource | ConfigFileSource | SnapshotSource;
 
 /**
  * `defaultWasm` gives the entry's matcher when `options.wasm` does not; `loadFile`

@@ -7,7 +7,7 @@
  * is synchronous, so no batch can be mid-flight while a reload publishes.
  */
 import { SgfilterError } from './errors.js';
-import type { Config, ConfigInput, ParsedFlow, FlowInput, TencentPolicyDocument, Verdict } from './types.js';
+import type { Config, ParsedFlow, FlowInput, PolicyDocument, Verdict } from './types.js';
 import * as L from '../assembly/layout.js';
 import { compilePolicy, verdictIn, verdictsOf, type CompiledPolicy, type CompileOptions } from './compile/index.js';
 import { parseConfig } from './config/parse.js';
@@ -325,7 +325,7 @@ export class Engine {
    * published version is still that one: optimistic locking between writers.
    * Resolves to the new version.
    */
-  async reload(config: ConfigInput | Config | TencentPolicyDocument | ConfigTextSource, options: ReloadOptions = {}): Promise<number> {
+  async reload(config: PolicyDocument | readonly PolicyDocument[] | Config | ConfigTextSource, options: ReloadOptions = {}): Promise<number> {
     this.#expect(checkReloadOptions(options, 'reload').expectedVersion, 'reload');
     const s = sourceKind(config, 'reload');
     if (s.kind === 'file') throw new SgfilterError('INVALID_ARGUMENT', `reload({ file }): read the file with loadConfigFile (Node), or let watchConfig reload it; reload takes a config object or { text }`);
@@ -337,7 +337,8 @@ export class Engine {
   /**
    * Edits the published policy in one transaction: `edit` records operations on a
    * PolicyTransaction (addRule, removeRule, replaceRule, moveRule, addGroup,
-   * removeGroup, bindGroup, unbindGroup, setGroupOrder, addInstance, removeInstance),
+   * removeGroup, bindGroup, unbindGroup, setGroupOrder, addInstance, removeInstance,
+   * setInstanceAddresses, add/replace/removeAddressSet, add/replace/removeServiceSet),
    * or is the list of edits as data. They are validated together and published
    * together (one version, one 'change' event listing them), or refused together:
    * CONFIG_INVALID with every issue, each with a path such as

@@ -75,16 +75,23 @@ export const IssueCodes = {
   DUPLICATE_GROUP: 'two groups share an id',
   DUPLICATE_INSTANCE: 'two instances share an id',
   DUPLICATE_BINDING: 'an instance lists the same group twice',
-  UNKNOWN_GROUP: 'an instance (or an edit) names a group the config does not define',
-  UNDEFINED_TEMPLATE: 'a Tencent Cloud rule references a parameter template that is not defined',
-  UNSUPPORTED: 'a feature of an imported format that sgfilter cannot evaluate',
+  UNKNOWN_GROUP: 'an instance, an edit or a group reference (a rule whose peer names a security group: native peers, Tencent SecurityGroupId, AWS UserIdGroupPairs) names a group the policy does not define',
+  UNDEFINED_TEMPLATE: 'a Tencent Cloud rule references a parameter template (ipm-, ipmg-, ppm-, ppmg-) that no document of the policy defines (give the DescribeAddressTemplates, DescribeAddressTemplateGroups, DescribeServiceTemplates or DescribeServiceTemplateGroups output beside it)',
+  DUPLICATE_SET: 'two address sets (or two service sets) share an id, in one document or across the documents of one policy, or an address set shares its id with a security group (a peer naming it would be ambiguous)',
+  UNKNOWN_SET: 'a rule (serviceSet), a set group (sets) or an edit names a set the policy does not define',
+  NESTED_SET: 'a set group lists another set group; a set group\'s members are sets of addresses (or services) themselves, as Tencent\'s template groups are',
+  AMBIGUOUS_SET_ID: 'an address set id reads as a peer (an address, a CIDR, a range or any), so a rule naming it would mean that peer instead',
+  INVALID_SERVICE: 'a service of a service set is not PROTOCOL or PROTOCOL:PORTS (tcp:80, udp:53,5353, tcp:8000-8010, icmp, ALL)',
+  INVALID_POLICY_INDEX: 'a Tencent PolicyIndex is not a whole number >= 0 (a PolicyIndex missing on some policies of a list, or shared by two, is a warning: the list keeps its array order there)',
+  SET_IN_USE: 'an edit removes an address set or service set that a rule or a set group still uses',
+  UNSUPPORTED: 'a feature of an imported format that sgfilter cannot evaluate (an AWS PrefixListIds peer: the prefix list\'s id is named)',
   INVALID_TERRAFORM_RULE: 'a Terraform lite rule is not ACTION#PEER#PORT#PROTOCOL',
   UNKNOWN_INSTANCE: 'a flow (or an edit) names an instance the config does not have',
   UNKNOWN_EDIT: 'an update names an operation that update() does not know',
   INVALID_DIRECTION: 'an edit names a direction other than inbound or outbound',
   INDEX_OUT_OF_RANGE: 'an edit names a rule or position past the end of its list',
   TEMPLATE_RULE: 'an edit names a rule that comes from the group template (template rules stay the group\'s tail)',
-  GROUP_IN_USE: 'an edit removes a group that an instance still binds',
+  GROUP_IN_USE: 'an edit removes a group that an instance still binds, or that a rule still names as its peer (a group reference)',
   GROUP_NOT_BOUND: 'an edit unbinds a group that the instance does not list',
   INVALID_FLOW: 'a flow field is malformed',
   TOO_MANY_ISSUES: 'the last issue of a list cut at MAX_ISSUES (1,000): it says how many more were found; fix the first ones and check again',
@@ -113,6 +120,11 @@ export interface Issue {
   line?: number;
   /** Config text issues: the column in the line, 1-based, in characters. */
   column?: number;
+  /**
+   * When several documents make one policy (parseConfigDocuments, `sgfilter check a.json
+   * b.json`): the document the path is in, by its file name, or `documents[i]`.
+   */
+  file?: string;
 }
 
 /**
@@ -175,7 +187,7 @@ export function formatPath(path: Path): string {
  * line counting the rest, so a message grows with what it shows, not with the input.
  */
 export function describeIssues(issues: Issue[], max = MAX_ISSUES_SHOWN): string {
-  const lines = issues.slice(0, max).map((i) => `  - ${i.code} at ${formatPath(i.path)}: ${i.message}`);
+  const lines = issues.slice(0, max).map((i) => `  - ${i.code} at ${i.file === undefined ? '' : `${nameText(i.file)}: `}${formatPath(i.path)}: ${i.message}`);
   if (issues.length > max) lines.push(`  … and ${(issues.length - max).toLocaleString('en-US')} more (error.issues lists them)`);
   return lines.join('\n');
 }

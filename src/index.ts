@@ -44,7 +44,7 @@ export { createFlowBatchFromBytes, type FlowBytes } from './flow-bytes.js';
 export { Tracker, DEFAULT_TIMEOUTS, type TrackerOptions, type ConnectionTimeouts, type TrackerStats, type RuleHit, type TrackedConnection, type ConnectionState } from './packets/tracker.js';
 export { PacketBatch, createPacketBatch, type PacketBatchInput, type PacketInput } from './packets/batch.js';
 export { PacketVerdicts, PACKET_REASONS, type PacketVerdict, type PacketReason } from './packets/verdicts.js';
-export { parseConfig, safeParseConfig, parseConfigText, type ParseResult } from './config/parse.js';
+export { parseConfig, safeParseConfig, safeParseConfigDocuments, parseConfigText, type ParseResult, type PolicyDocumentSource } from './config/parse.js';
 export { loadConfigFile, safeLoadConfigFile, type ConfigFileOptions } from './node/config-file.js';
 export type { ConfigFormat } from './node/config-bytes.js';
 export { referenceClassify, referenceExplain, type Explanation } from './reference.js';
@@ -54,6 +54,9 @@ export type {
   Direction, Action, CaseVariants, TitleCase, DirectionInput, ProtocolName, ProtocolInput, PresetName, PresetLabel, PresetInput, TemplateName, TemplateInput, ActionInput,
   ConfigInput, SecurityGroupInput, InstanceInput, RuleInput, RuleSpec, TerraformLiteRule, TencentPolicyDocument, TencentPolicySet, TencentPolicy,
   Config, SecurityGroup, Instance, Rule, ProtocolMatch, AddressSet, AddressRange, Interval, Warning,
+  AddressSetInput, ServiceSetInput, ConfigPartInput, PolicyDocument, TencentTemplateDocument, TencentTemplateList, TencentAddressTemplate, TencentAddressTemplateGroup,
+  TencentServiceTemplate, TencentServiceTemplateGroup, AwsSecurityGroupsDocument, AwsSecurityGroup, AwsIpPermission, AwsIpRange, AwsIpv6Range, AwsUserIdGroupPair,
+  NamedAddressSet, NamedServiceSet, Service,
   FlowInput, ParsedFlow, FlowAddress, Verdict,
 } from './types.js';
 export { parseClassBench, parseClassBenchTrace, CLASSBENCH_GROUP_ID } from './classbench.js';

@@ -5,7 +5,7 @@
  * src/compile (no prefix expansion, no merging tables), so a bug there shows up here.
  */
 import { SgfilterError } from './errors.js';
-import type { Config, ParsedFlow, FlowAddress, FlowInput, Rule, Verdict } from './types.js';
+import type { AddressRange, Config, ParsedFlow, FlowAddress, FlowInput, Interval, ProtocolMatch, Rule, Verdict } from './types.js';
 import { inSet } from './config/address.js';
 import { listOf, quote } from './config/plain.js';
 import { parseFlow } from './flow.js';
@@ -19,28 +19,80 @@ function bits(a: FlowAddress): bigint {
   return (BigInt(w0) << 96n) | (BigInt(w1) << 64n) | (BigInt(w2) << 32n) | BigInt(w3);
 }
 
-/**
- * Why a rule does not match a flow, or null when it matches. `pairFamilies`: false for
- * ClassBench filters (Config.semantics), whose protocol is only the header's number.
- */
-export function mismatch(rule: Rule, flow: ParsedFlow, pairFamilies = true): string | null {
-  if (rule.direction !== flow.direction) return 'other direction';
-  if (rule.protocol === 'ping') {
+/** Why one protocol-and-ports pair (a rule's own, or a service of its service set) does not match a flow, or null. */
+function serviceMismatch(protocol: ProtocolMatch, ports: Interval[] | null, portText: string, flow: ParsedFlow, pairFamilies: boolean): string | null {
+  if (protocol === 'ping') {
     const want = flow.remote.v6 ? ICMPV6 : ICMP;
     if (flow.protocol !== want) return `protocol: ping means ${flow.remote.v6 ? 'ICMPv6 for IPv6' : 'ICMP for IPv4'} peers, the flow is ${protocolLabel(flow.protocol)}`;
-  } else if (rule.protocol !== 'all' && rule.protocol !== flow.protocol) {
-    return `protocol: the rule is for ${protocolLabel(rule.protocol)}, the flow is ${protocolLabel(flow.protocol)}`;
+  } else if (protocol !== 'all' && protocol !== flow.protocol) {
+    return `protocol: the rule is for ${protocolLabel(protocol)}, the flow is ${protocolLabel(flow.protocol)}`;
   }
   // docs/SEMANTICS.md "Rules": ICMP with an IPv6-only peer (ICMPv6 with an IPv4-only one) can never
   // match, so ICMP rules speak for IPv4 peers only and ICMPv6 rules for IPv6 ones.
-  if (pairFamilies && rule.protocol === ICMP && flow.remote.v6) return 'protocol: ICMP rules apply to IPv4 peers only (IPv6 uses ICMPv6)';
-  if (pairFamilies && rule.protocol === ICMPV6 && !flow.remote.v6) return 'protocol: ICMPv6 rules apply to IPv6 peers only (IPv4 uses ICMP)';
-  if (rule.ports !== null) {
+  if (pairFamilies && protocol === ICMP && flow.remote.v6) return 'protocol: ICMP rules apply to IPv4 peers only (IPv6 uses ICMPv6)';
+  if (pairFamilies && protocol === ICMPV6 && !flow.remote.v6) return 'protocol: ICMPv6 rules apply to IPv6 peers only (IPv4 uses ICMP)';
+  if (ports !== null) {
     if (flow.port === null) return 'port: the rule names ports, the flow has none';
-    if (!inIntervals(rule.ports, flow.port)) return `port: ${flow.port} is not in ${rule.text.port}`;
+    if (!inIntervals(ports, flow.port)) return `port: ${flow.port} is not in ${portText}`;
   }
-  const peer = flow.remote.v6 ? rule.peer.v6 : rule.peer.v4;
-  if (!inSet(peer, bits(flow.remote))) {
+  return null;
+}
+
+/**
+ * The services of a rule naming a service set, read from the config's own sets (a set
+ * group: its members'), not from what the compiler was given: SPEC §9 as written.
+ */
+function servicesOf(config: Config | undefined, rule: Rule): readonly { protocol: ProtocolMatch; ports: Interval[] | null; text: string }[] {
+  const set = config?.serviceSets?.find((x) => x.id === rule.serviceSet);
+  if (!set) return rule.services ?? [];
+  if (!set.sets) return set.services;
+  const out = [];
+  for (const id of set.sets) for (const s of config!.serviceSets!.find((x) => x.id === id)?.services ?? []) out.push(s);
+  return out;
+}
+
+/**
+ * Whether the flow's remote address is the rule's peer (SPEC §9, as written): a
+ * group reference is the addresses of every instance bound to the group, looked up
+ * in the config's instances; an address set (a set group: any of its members) in the
+ * config's sets; any other peer is the rule's own ranges.
+ */
+function peerHas(config: Config | undefined, rule: Rule, remote: FlowAddress): boolean {
+  const a = bits(remote);
+  const has = (set: { v4: AddressRange[]; v6: AddressRange[] }) => inSet(remote.v6 ? set.v6 : set.v4, a);
+  if (config && rule.peerGroup !== undefined) {
+    return config.instances.some((i) => i.addresses !== undefined && i.securityGroups.includes(rule.peerGroup!) && has(i.addresses));
+  }
+  const set = config && rule.peerSet !== undefined ? config.addressSets?.find((x) => x.id === rule.peerSet) : undefined;
+  if (set) return set.sets ? set.sets.some((id) => { const m = config!.addressSets!.find((x) => x.id === id); return m !== undefined && has(m.addresses); }) : has(set.addresses);
+  return has(rule.peer);
+}
+
+/**
+ * Why a rule does not match a flow, or null when it matches. `config`: where the rule's
+ * named sets and groups are looked up, and how its protocol reads (Config.semantics
+ * 'classbench': the header's number only, ICMP and ICMPv6 not paired with a family).
+ */
+export function mismatch(rule: Rule, flow: ParsedFlow, config?: Config): string | null {
+  if (rule.direction !== flow.direction) return 'other direction';
+  const pairFamilies = config?.semantics !== 'classbench';
+  if (rule.serviceSet !== undefined) {
+    // SPEC §9: a rule naming a service set matches when any of its services does.
+    const services = servicesOf(config, rule);
+    let why: string | null = `service set ${quote(rule.serviceSet)} is empty`;
+    for (const s of services) {
+      why = serviceMismatch(s.protocol, s.ports, s.text, flow, pairFamilies);
+      if (why === null) break;
+    }
+    if (why !== null) return services.length === 1 ? why : `service set ${quote(rule.serviceSet)}: no service matches (the last: ${why})`;
+  } else {
+    const why = serviceMismatch(rule.protocol, rule.ports, rule.text.port, flow, pairFamilies);
+    if (why !== null) return why;
+  }
+  if (!peerHas(config, rule, flow.remote)) {
+    if (rule.peerGroup !== undefined) return `peer: the remote address is not an address of an instance bound to group ${quote(rule.peerGroup)}`;
+    if (rule.peerSet !== undefined) return `peer: the remote address is not in address set ${quote(rule.peerSet)}`;
+    const peer = flow.remote.v6 ? rule.peer.v6 : rule.peer.v4;
     if (peer.length === 0) return `peer: the rule's peer ${rule.text.peer} has no ${flow.remote.v6 ? 'IPv6' : 'IPv4'} addresses`;
     return `peer: the remote address is not in ${rule.text.peer}`;
   }
@@ -81,9 +133,8 @@ export function rulesInOrder(config: Config, flow: ParsedFlow): Rule[] {
  */
 export function referenceClassify(config: Config, input: ParsedFlow | FlowInput): Verdict {
   const flow = parseFlow(input);
-  const pairFamilies = config.semantics !== 'classbench';
   for (const rule of rulesInOrder(config, flow)) {
-    if (mismatch(rule, flow, pairFamilies) === null) return { action: rule.action, groupId: rule.groupId, ruleIndex: rule.ruleIndex };
+    if (mismatch(rule, flow, config) === null) return { action: rule.action, groupId: rule.groupId, ruleIndex: rule.ruleIndex };
   }
   return { action: 'drop', groupId: null, ruleIndex: null };
 }
@@ -109,9 +160,8 @@ export interface Explanation {
 export function referenceExplain(config: Config, input: ParsedFlow | FlowInput): Explanation {
   const flow = parseFlow(input);
   const steps: Explanation['steps'] = [];
-  const pairFamilies = config.semantics !== 'classbench';
   for (const rule of rulesInOrder(config, flow)) {
-    const reason = mismatch(rule, flow, pairFamilies);
+    const reason = mismatch(rule, flow, config);
     steps.push({ rule, reason });
     if (reason === null) return { verdict: { action: rule.action, groupId: rule.groupId, ruleIndex: rule.ruleIndex }, steps };
   }

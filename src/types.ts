@@ -108,12 +108,22 @@ export interface RuleInput {
    * Absent: all ports (the rule then also matches flows without a port).
    */
   port?: number | string;
-  /** Inbound rules: where flows come from. An address, a CIDR (`10.0.0.0/8`), an inclusive range `10.0.0.1-10.0.0.50`, `0.0.0.0/0` (all IPv4), `::/0` (all IPv6) or `any` (both). */
+  /**
+   * Inbound rules: where flows come from. An address, a CIDR (`10.0.0.0/8`), an
+   * inclusive range `10.0.0.1-10.0.0.50`, `0.0.0.0/0` (all IPv4), `::/0` (all IPv6) or
+   * `any` (both); or the id of an address set of the policy (its addresses), or of a
+   * security group (a group reference: the addresses of every instance bound to it).
+   */
   source?: string;
   /** Outbound rules: where flows go. Written as `source` is. */
   destination?: string;
   /** The peer in either direction, instead of `source` / `destination`. */
   peer?: string;
+  /**
+   * Instead of `protocol` / `port` (and `type`): the id of a service set of the policy;
+   * the rule matches a flow of any of its services.
+   */
+  serviceSet?: string;
   /** Optional: the instance's own address must be in this peer (a flow without `local` does not match). */
   localCidr?: string;
   /** Optional: the opening packet's source port must be in these ports (written as `port`). */
@@ -162,6 +172,43 @@ export interface SecurityGroupInput {
   SecurityGroupPolicySet?: TencentPolicySet;
 }
 
+/**
+ * A named set of addresses (docs/SEMANTICS.md "Address sets, service sets and group
+ * references"; Tencent's parameter templates `ipm-…` and their groups `ipmg-…`): a
+ * rule's peer may name it. Give `addresses`, or `sets` to make a set group (the union
+ * of its member sets, which are not set groups themselves).
+ */
+export interface AddressSetInput {
+  /** Unique among address sets and security groups; must not read as an address, a CIDR, a range or `any`. */
+  id: string;
+  /** A display name. */
+  name?: string;
+  /** Free text. */
+  description?: string;
+  /** The members: addresses, CIDRs, ranges a-b, `0.0.0.0/0`, `::/0` or `any`, as a rule's peer is written. */
+  addresses?: readonly string[];
+  /** A set group: the ids of its member sets (each an address set with `addresses`). */
+  sets?: readonly string[];
+}
+
+/**
+ * A named set of services (Tencent's `ppm-…` and their groups `ppmg-…`): a rule may
+ * name it in `serviceSet` instead of `protocol` / `port`. Give `services`, or `sets`
+ * to make a set group.
+ */
+export interface ServiceSetInput {
+  /** Unique among service sets. */
+  id: string;
+  /** A display name. */
+  name?: string;
+  /** Free text. */
+  description?: string;
+  /** The members: `PROTOCOL` or `PROTOCOL:PORTS` (`tcp:80`, `udp:53,5353`, `tcp:8000-8010`, `icmp`, `ALL`), any case. */
+  services?: readonly string[];
+  /** A set group: the ids of its member sets (each a service set with `services`). */
+  sets?: readonly string[];
+}
+
 /** An instance as a config file writes it: an id and the groups bound to it, highest priority first. */
 export interface InstanceInput {
   /** Unique, non-empty id (`"ins-1"`); flows name it in `instance`. */
@@ -174,7 +221,8 @@ export interface InstanceInput {
   description?: string;
   /**
    * The instance's own addresses (addresses, CIDRs or ranges a-b, not `any`): what
-   * makes a packet inbound or outbound for a tracker (docs/SEMANTICS.md, "State").
+   * makes a packet inbound or outbound for a tracker (docs/SEMANTICS.md, "State"), and
+   * what a rule naming one of its groups as the peer (a group reference) matches.
    */
   addresses?: readonly string[];
 }
@@ -200,13 +248,20 @@ export interface ConfigInput {
   version?: string | number;
   /** Free text about the document. */
   description?: string;
-  /** The security groups; ids are unique. */
+  /**
+   * The security groups; ids are unique. (A document that is one of several making
+   * one policy may give only instances or sets: see {@link ConfigPartInput}.)
+   */
   securityGroups: readonly SecurityGroupInput[];
   /**
-   * Instances and their groups in priority order. Absent or empty: one implicit
-   * instance `default`, bound to every group in file order.
+   * Instances and their groups in priority order. Absent or empty (in every document
+   * of the policy): one implicit instance `default`, bound to every group in file order.
    */
   instances?: readonly InstanceInput[];
+  /** Named address sets, for rule peers to name. */
+  addressSets?: readonly AddressSetInput[];
+  /** Named service sets, for rules to name in `serviceSet`. */
+  serviceSets?: readonly ServiceSetInput[];
 }
 
 /**
@@ -228,18 +283,18 @@ export interface TencentPolicy {
   Action?: string;
   /** Free text. */
   PolicyDescription?: string;
-  /** Position in the list, as Tencent numbers it. */
+  /** Position in the list, as Tencent numbers it: the list is evaluated in PolicyIndex order when it is given. */
   PolicyIndex?: number;
-  /** A security group as the peer: not supported (refused when not empty). */
+  /** A security group as the peer (a group reference): the addresses of every instance bound to it. */
   SecurityGroupId?: string;
-  /** A parameter template of addresses: refused unless its ids are empty. */
+  /** A parameter template of addresses (ipm-…) or a template group (ipmg-…) as the peer; defined by a DescribeAddressTemplates / DescribeAddressTemplateGroups output of the policy. */
   AddressTemplate?: {
     /** An address template's id. */
     AddressId?: string;
     /** An address template group's id. */
     AddressGroupId?: string;
   };
-  /** A parameter template of services: refused unless its ids are empty. */
+  /** A parameter template of services (ppm-…) or a template group (ppmg-…) instead of Protocol and Port. */
   ServiceTemplate?: {
     /** A service template's id. */
     ServiceId?: string;
@@ -291,6 +346,226 @@ export type TencentPolicyDocument =
       Egress: readonly TencentPolicy[];
     }));
 
+/** A Tencent Cloud address template (`ipm-…`), as DescribeAddressTemplates returns it. */
+export interface TencentAddressTemplate {
+  /** The template's id, `ipm-…`. */
+  AddressTemplateId: string;
+  /** Its name. */
+  AddressTemplateName?: string;
+  /** Its addresses: addresses, CIDRs (a CIDR with host bits, as Tencent stores some, is read as its network, with a warning) or ranges a-b. */
+  AddressSet?: readonly string[];
+  /** The same addresses with descriptions (must agree with AddressSet when both are given). */
+  AddressExtraSet?: readonly {
+    /** An address, CIDR or range. */
+    Address: string;
+    /** Free text. */
+    Description?: string;
+  }[];
+  /** Output only. */
+  CreatedTime?: string;
+  /** Output only. */
+  UpdatedTime?: string;
+  /** Output only. */
+  TagSet?: readonly unknown[];
+}
+
+/** A Tencent Cloud address template group (`ipmg-…`), as DescribeAddressTemplateGroups returns it. */
+export interface TencentAddressTemplateGroup {
+  /** The group's id, `ipmg-…`. */
+  AddressTemplateGroupId: string;
+  /** Its name. */
+  AddressTemplateGroupName?: string;
+  /** Its member templates (`ipm-…`): what defines the group. */
+  AddressTemplateIdSet: readonly string[];
+  /** Member details as Tencent reports them (not read: the id set defines the group). */
+  AddressTemplateSet?: readonly unknown[];
+  /** Output only. */
+  CreatedTime?: string;
+  /** Output only. */
+  UpdatedTime?: string;
+  /** Output only. */
+  TagSet?: readonly unknown[];
+}
+
+/** A Tencent Cloud service template (`ppm-…`), as DescribeServiceTemplates returns it. */
+export interface TencentServiceTemplate {
+  /** The template's id, `ppm-…`. */
+  ServiceTemplateId: string;
+  /** Its name. */
+  ServiceTemplateName?: string;
+  /** Its services, `protocol:ports` (`tcp:8080`, `udp:99`, `icmp`, `ALL`). */
+  ServiceSet?: readonly string[];
+  /** The same services with descriptions (must agree with ServiceSet when both are given). */
+  ServiceExtraSet?: readonly {
+    /** A service, `protocol:ports`. */
+    Service: string;
+    /** Free text. */
+    Description?: string;
+  }[];
+  /** Output only. */
+  CreatedTime?: string;
+  /** Output only. */
+  UpdatedTime?: string;
+  /** Output only. */
+  TagSet?: readonly unknown[];
+}
+
+/** A Tencent Cloud service template group (`ppmg-…`), as DescribeServiceTemplateGroups returns it. */
+export interface TencentServiceTemplateGroup {
+  /** The group's id, `ppmg-…`. */
+  ServiceTemplateGroupId: string;
+  /** Its name. */
+  ServiceTemplateGroupName?: string;
+  /** Its member templates (`ppm-…`): what defines the group. */
+  ServiceTemplateIdSet: readonly string[];
+  /** Member details as Tencent reports them (not read: the id set defines the group). */
+  ServiceTemplateSet?: readonly unknown[];
+  /** Output only. */
+  CreatedTime?: string;
+  /** Output only. */
+  UpdatedTime?: string;
+  /** Output only. */
+  TagSet?: readonly unknown[];
+}
+
+/** The list one of the four Tencent template outputs holds, and the fields the API sends with it. */
+export type TencentTemplateList = (
+  | {
+    /** DescribeAddressTemplates. */
+    AddressTemplateSet: readonly TencentAddressTemplate[];
+  }
+  | {
+    /** DescribeAddressTemplateGroups. */
+    AddressTemplateGroupSet: readonly TencentAddressTemplateGroup[];
+  }
+  | {
+    /** DescribeServiceTemplates. */
+    ServiceTemplateSet: readonly TencentServiceTemplate[];
+  }
+  | {
+    /** DescribeServiceTemplateGroups. */
+    ServiceTemplateGroupSet: readonly TencentServiceTemplateGroup[];
+  }
+) & {
+  /** How many the account has (the list may be one page of them). */
+  TotalCount?: number;
+  /** The API request's id. */
+  RequestId?: string;
+};
+
+/**
+ * The output of DescribeAddressTemplates, DescribeAddressTemplateGroups,
+ * DescribeServiceTemplates or DescribeServiceTemplateGroups as it is (with or without
+ * its `Response` wrapper): a document of a policy, defining the templates its
+ * policies name (docs/SEMANTICS.md "Address sets, service sets and group references").
+ */
+export type TencentTemplateDocument = TencentTemplateList | {
+  /** The API response. */
+  Response: TencentTemplateList;
+};
+
+/** One IPv4 peer of an AWS permission. */
+export interface AwsIpRange {
+  /** The CIDR. */
+  CidrIp: string;
+  /** Free text. */
+  Description?: string;
+}
+
+/** One IPv6 peer of an AWS permission. */
+export interface AwsIpv6Range {
+  /** The CIDR. */
+  CidrIpv6: string;
+  /** Free text. */
+  Description?: string;
+}
+
+/** A security group as the peer of an AWS permission (a group reference). */
+export interface AwsUserIdGroupPair {
+  /** The referenced group: the addresses of every instance bound to it. */
+  GroupId?: string;
+  /** Its name (informational). */
+  GroupName?: string;
+  /** The account owning it (informational). */
+  UserId?: string;
+  /** Its VPC (informational). */
+  VpcId?: string;
+  /** A VPC peering the reference goes through (informational). */
+  VpcPeeringConnectionId?: string;
+  /** The peering's status (informational). */
+  PeeringStatus?: string;
+  /** Free text. */
+  Description?: string;
+}
+
+/** One permission (IpPermissions or IpPermissionsEgress entry) of an AWS security group. */
+export interface AwsIpPermission {
+  /** `tcp`, `udp`, `icmp`, `icmpv6`, a protocol number, or `-1` (every protocol). */
+  IpProtocol: string;
+  /** TCP/UDP: the first port; ICMP: the type (-1: any). */
+  FromPort?: number;
+  /** TCP/UDP: the last port; ICMP: the code (-1: any). */
+  ToPort?: number;
+  /** IPv4 peers. */
+  IpRanges?: readonly AwsIpRange[];
+  /** IPv6 peers. */
+  Ipv6Ranges?: readonly AwsIpv6Range[];
+  /** Security groups as peers. */
+  UserIdGroupPairs?: readonly AwsUserIdGroupPair[];
+  /** Prefix lists as peers: refused (sgfilter is not given their entries), naming the id. */
+  PrefixListIds?: readonly {
+    /** The prefix list's id (`pl-…`), named in the refusal. */
+    PrefixListId?: string;
+    /** Free text. */
+    Description?: string;
+  }[];
+}
+
+/** One AWS security group, as describe-security-groups returns it: allow-only, unordered. */
+export interface AwsSecurityGroup {
+  /** The group's id (`sg-…`): the security group's id in the policy. */
+  GroupId: string;
+  /** Its name. */
+  GroupName?: string;
+  /** Free text. */
+  Description?: string;
+  /** Inbound permissions. */
+  IpPermissions?: readonly AwsIpPermission[];
+  /** Outbound permissions. */
+  IpPermissionsEgress?: readonly AwsIpPermission[];
+  /** Informational. */
+  OwnerId?: string;
+  /** Informational. */
+  VpcId?: string;
+  /** Informational. */
+  SecurityGroupArn?: string;
+  /** Informational. */
+  Tags?: readonly {
+    /** The tag's key. */
+    Key?: string;
+    /** The tag's value. */
+    Value?: string;
+  }[];
+}
+
+/**
+ * The output of `aws ec2 describe-security-groups` as it is: each group becomes a
+ * security group of accept rules (AWS groups allow only, in no order; what no rule
+ * allows is dropped), one rule per peer of each permission.
+ */
+export interface AwsSecurityGroupsDocument {
+  /** The groups. */
+  SecurityGroups: readonly AwsSecurityGroup[];
+  /** A pagination token (informational). */
+  NextToken?: string;
+}
+
+/** A native document that is one of several making one policy: any of a config's fields (at least one of securityGroups, instances, addressSets, serviceSets). */
+export type ConfigPartInput = Partial<ConfigInput>;
+
+/** Any one document of a policy: a native config (or part of one), or an imported format as its API returns it. */
+export type PolicyDocument = ConfigInput | ConfigPartInput | TencentPolicyDocument | TencentTemplateDocument | AwsSecurityGroupsDocument;
+
 // ---------------------------------------------------------------- the validated config
 
 /** An inclusive range of addresses of one family, as numbers (IPv4: below 2^32; IPv6: below 2^128). */
@@ -320,6 +595,40 @@ export interface Interval {
 /** A validated rule's protocol: an IP protocol number 0-255, `all`, or `ping` (ICMP (1) for IPv4 peers, ICMPv6 (58) for IPv6 peers). */
 export type ProtocolMatch = number | 'all' | 'ping';
 
+/** One service of a service set: a protocol and, for TCP and UDP, ports. */
+export interface Service {
+  /** An IP protocol number 0-255, or `all`. ICMP (1) matches IPv4 peers only, ICMPv6 (58) IPv6 peers only, as in rules. */
+  protocol: number | 'all';
+  /** Destination ports; null = ALL (also matches flows without a port). */
+  ports: Interval[] | null;
+  /** The service as written (`tcp:80`). */
+  text: string;
+}
+
+/** A validated address set (Config.addressSets). */
+export interface NamedAddressSet {
+  /** The set's id. */
+  id: string;
+  /** Its display name, when it has one. */
+  name?: string;
+  /** Its addresses (a set group: the union of its members'), sorted and merged. */
+  addresses: AddressSet;
+  /** A set group: the ids of its member sets. */
+  sets?: string[];
+}
+
+/** A validated service set (Config.serviceSets). */
+export interface NamedServiceSet {
+  /** The set's id. */
+  id: string;
+  /** Its display name, when it has one. */
+  name?: string;
+  /** Its services (a set group: its members', in member order). */
+  services: Service[];
+  /** A set group: the ids of its member sets. */
+  sets?: string[];
+}
+
 /** A validated rule (part of a {@link Config}): every field normalized, words resolved. */
 export interface Rule {
   /** The group the rule belongs to. */
@@ -348,6 +657,23 @@ export interface Rule {
   description?: string;
   /** Set on rules that come from the group's template: its name. */
   template?: string;
+  /** The peer names an address set: its id (`peer` holds the set's addresses). */
+  peerSet?: string;
+  /**
+   * The peer names a security group (a group reference): its id; `peer` holds the
+   * addresses of every instance bound to that group.
+   */
+  peerGroup?: string;
+  /** The rule names a service set: its id. */
+  serviceSet?: string;
+  /**
+   * With `serviceSet`: the services; the rule matches a flow when any of them does
+   * (and every other field matches). `protocol` is then `all` and `ports` null, which
+   * say only that the rule is not limited to one protocol: read `services`.
+   */
+  services?: Service[];
+  /** Tencent Cloud: the policy's PolicyIndex, when the input gave it (rules are evaluated in PolicyIndex order; ruleIndex is the position in that order). */
+  policyIndex?: number;
   /** The rule as the user wrote its protocol, port and peer, for explanations and messages. */
   text: {
     /** The protocol or preset, as written. */
@@ -408,6 +734,10 @@ export interface Config {
    * security groups pair them (docs/SEMANTICS.md "Rules"). Kept by update() and snapshots.
    */
   semantics?: 'classbench';
+  /** Named address sets (absent: none). Rules that name one carry its addresses in `peer`. */
+  addressSets?: NamedAddressSet[];
+  /** Named service sets (absent: none). Rules that name one carry its services. */
+  serviceSets?: NamedServiceSet[];
 }
 
 /** Something valid but probably not meant, found while validating (`sgfilter check` prints them). */
@@ -416,6 +746,8 @@ export interface Warning {
   path: (string | number)[];
   /** A readable sentence saying where and what. */
   message: string;
+  /** When several documents make one policy: the document the path is in (its file name, or `documents[i]`). */
+  file?: string;
 }
 
 // ---------------------------------------------------------------- flows and verdicts

@@ -226,11 +226,43 @@ describe('sgfilter explain', () => {
   });
 });
 
+describe('several files make one policy (SPEC §9)', () => {
+  const T = 'test/fixtures/tencent';
+  it('check, eval and explain take the policy beside its template outputs; issues name their file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sgfilter-sets-'));
+    const policy = join(dir, 'policies.json');
+    writeFileSync(policy, JSON.stringify({ Response: { SecurityGroupPolicySet: { Ingress: [
+      { PolicyIndex: 1, Protocol: 'ALL', CidrBlock: '0.0.0.0/0', Action: 'DROP' },
+      { PolicyIndex: 0, ServiceTemplate: { ServiceId: 'ppm-bu8cir16' }, AddressTemplate: { AddressGroupId: 'ipmg-ivrc58q8' }, Action: 'ACCEPT' },
+    ], Egress: [] } } }));
+    const templates = ['vpc-DescribeAddressTemplates.json', 'vpc-DescribeAddressTemplateGroups.json', 'vpc-DescribeServiceTemplates.json'].map((f) => `${T}/${f}`);
+    const check = cli(['check', policy, ...templates]);
+    expect(check.status, check.stderr).toBe(0);
+    expect(check.stdout).toContain('2 address sets');
+    expect(check.stdout).toContain('192.128.0.0/17');
+    expect(check.stdout).toContain('disagrees with PolicyIndex');
+    const flows = join(dir, 'flows.jsonl');
+    writeFileSync(flows, '{"direction":"inbound","protocol":"tcp","port":8080,"remote":"192.168.1.1"}\n{"direction":"inbound","protocol":"tcp","port":8081,"remote":"192.168.1.1"}\n');
+    const ev = cli(['eval', policy, ...templates, flows]);
+    expect(ev.status, ev.stderr).toBe(0);
+    expect(ev.stdout.trim().split('\n').map((l) => JSON.parse(l).action)).toEqual(['accept', 'drop']);
+    const ex = cli(['explain', policy, ...templates, '--flow', '{"direction":"inbound","protocol":"udp","port":99,"remote":"192.168.1.1"}']);
+    expect(ex.status, ex.stderr).toBe(0);
+    expect(ex.stdout).toContain('PolicyIndex 0');
+    const missing = cli(['check', policy, templates[0]!]);
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toContain(`UNDEFINED_TEMPLATE at ${policy}: Response.SecurityGroupPolicySet.Ingress[1].AddressTemplate.AddressGroupId`);
+    const twice = cli(['check', policy, ...templates, templates[0]!]);
+    expect(twice.status).toBe(1);
+    expect(twice.stderr).toContain('DUPLICATE_SET');
+  });
+});
+
 describe('usage errors', () => {
   it.each([
     [['frobnicate']],
     [['check']],
-    [['check', 'a.yaml', 'b.yaml']],
+    [['explain']],
     [['eval', 'examples/seed-scenarios.yaml']],
     [['eval', '--no-such-option', 'a', 'b']],
     [[]],

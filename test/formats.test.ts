@@ -356,7 +356,9 @@ describe('Tencent Cloud specifics', () => {
       [{ ...base, CidrBlock: 'hello' }, 'INVALID_ADDRESS', [...P, 'CidrBlock'], 'hello'],
       [{ ...base, Action: 'MAYBE' }, 'INVALID_ACTION', [...P, 'Action'], 'MAYBE'],
       [{ ...base, CidrBlock: '10.0.0.0/16', Ipv6CidrBlock: '2001:db8::/32' }, 'CONFLICTING_FIELDS', [...P, 'Ipv6CidrBlock'], 'Ipv6CidrBlock'],
-      [{ ...base, SecurityGroupId: 'sg-12345' }, 'UNSUPPORTED', [...P, 'SecurityGroupId'], 'sg-12345'],
+      // A group reference (SPEC §9) to a group the policy does not define; with a CidrBlock beside it, two peers.
+      [{ ...base, CidrBlock: '', SecurityGroupId: 'sg-12345' }, 'UNKNOWN_GROUP', [...P, 'SecurityGroupId'], 'sg-12345'],
+      [{ ...base, SecurityGroupId: 'sg-12345' }, 'CONFLICTING_FIELDS', [...P, 'SecurityGroupId'], 'mutually exclusive'],
       [{ ...base, CidrBlock: '', AddressTemplate: { AddressId: 'ipm-1234', AddressGroupId: '' } }, 'UNDEFINED_TEMPLATE', [...P, 'AddressTemplate', 'AddressId'], 'ipm-1234'],
     ];
     for (const [policy, code, p, mention] of cases) {

@@ -151,7 +151,7 @@ function portEdges(config: Config): number[] {
   const out = new Set<number>(PORT_POOL);
   for (const g of config.securityGroups) {
     for (const rl of [...g.inbound, ...g.outbound]) {
-      for (const list of [rl.ports, rl.sourcePorts]) {
+      for (const list of [rl.ports, rl.sourcePorts, ...(rl.services ?? []).map((s) => s.ports)]) {
         for (const i of list ?? []) for (const p of [i.lo - 1, i.lo, i.hi, i.hi + 1]) if (p >= 0 && p <= 65535) out.add(p);
       }
     }

@@ -100,6 +100,24 @@ describe('configs in the repository validate', () => {
   });
 });
 
+describe('the documents of a policy validate one by one (SPEC §9)', () => {
+  it('Tencent template outputs (real examples), a part of a native config, an AWS describe-security-groups output', () => {
+    for (const f of ['vpc-DescribeAddressTemplates.json', 'vpc-DescribeAddressTemplateGroups.json', 'vpc-DescribeServiceTemplates.json', 'vpc-DescribeServiceTemplateGroups.json']) {
+      const doc: unknown = JSON.parse(readFileSync(new URL(`./fixtures/tencent/${f}`, import.meta.url), 'utf8'));
+      expect(schemaOk(doc), `${f}: ${schemaErrors()}`).toBe(true);
+    }
+    expect(schemaOk({ addressSets: [{ id: 'office', addresses: ['10.0.0.0/8'] }, { id: 'all', sets: ['office'] }], serviceSets: [{ id: 'web', services: ['tcp:80'] }] }), schemaErrors()).toBe(true);
+    expect(schemaOk({ instances: [{ id: 'i', securityGroups: ['sg-1'], addresses: ['10.0.0.5'] }] }), schemaErrors()).toBe(true);
+    const aws = { SecurityGroups: [{ GroupId: 'sg-1', GroupName: 'web', IpPermissions: [{ IpProtocol: 'tcp', FromPort: 22, ToPort: 22, IpRanges: [{ CidrIp: '203.0.113.0/24' }], UserIdGroupPairs: [{ GroupId: 'sg-1', UserId: '123' }] }], IpPermissionsEgress: [{ IpProtocol: '-1', IpRanges: [{ CidrIp: '0.0.0.0/0' }] }] }] };
+    expect(schemaOk(aws), schemaErrors()).toBe(true);
+    expect(validatorOk(aws)).toBe(true);
+    // Both refuse a set with addresses and sets, and a misspelt AWS field.
+    expect(schemaOk({ addressSets: [{ id: 'x', addresses: [], sets: [] }] })).toBe(false);
+    expect(schemaOk({ SecurityGroups: [{ GroupId: 'sg-1', IpPermission: [] }] })).toBe(false);
+    expect(validatorOk({ SecurityGroups: [{ GroupId: 'sg-1', IpPermission: [] }] })).toBe(false);
+  });
+});
+
 describeWithData('tencent', 'the Tencent Cloud API examples validate (loosely, as the API returns them)', (dir) => {
   for (const file of ['ecm-DescribeSecurityGroupPolicies.json', 'vpc-DescribeSecurityGroupPolicies.json']) {
     it(file, () => {

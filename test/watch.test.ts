@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createEngine, watchConfig, type SgfilterError } from '../src/index.js';
+import { createEngine, loadConfigFile, watchConfig, type SgfilterError } from '../src/index.js';
 import type { FlowInput } from '../src/index.js';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
@@ -109,6 +109,33 @@ describe('watchConfig', () => {
       writeFileSync(file, json(10)); // same content
       await sleep(500);
       expect(versions).toEqual([2]);
+    } finally {
+      w.close();
+    }
+  });
+
+  it('watches the files of one policy together: a change to any publishes them as one policy; issues name their file', async () => {
+    const dir = mkdtempSync(join(tmp, 'multi-'));
+    const sub = mkdtempSync(join(tmp, 'multi-sets-'));
+    const policy = join(dir, 'policy.yaml');
+    const sets = join(sub, 'sets.yaml');
+    writeFileSync(policy, 'securityGroups:\n  - id: sg\n    inbound:\n      - { protocol: TCP, port: 22, source: office, action: accept }\n');
+    writeFileSync(sets, 'addressSets:\n  - { id: office, addresses: [10.0.0.0/8] }\n');
+    const engine = await createEngine(await loadConfigFile([policy, sets]));
+    const reloads: number[] = [];
+    const errors: SgfilterError[] = [];
+    const w = watchConfig([policy, sets], engine, { debounceMs: 30, onReload: (e) => reloads.push(e.version), onError: (e) => errors.push(e as SgfilterError) });
+    expect(w.paths).toEqual([policy, sets]);
+    try {
+      expect(engine.classify(ssh).action).toBe('drop');
+      await sleep(50);
+      writeFileSync(sets, 'addressSets:\n  - { id: office, addresses: [198.51.100.0/24] }\n');
+      await waitFor('a reload after the sets file changed', () => reloads.length === 1);
+      expect(engine.classify(ssh).action).toBe('accept');
+      writeFileSync(sets, 'addressSets:\n  - { id: offices, addresses: [198.51.100.0/24] }\n');
+      await waitFor('an error', () => errors.length === 1);
+      expect(errors[0]!.issues.map((i) => i.file)).toEqual([policy]);
+      expect(engine.classify(ssh).action).toBe('accept');
     } finally {
       w.close();
     }

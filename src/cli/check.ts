@@ -2,22 +2,22 @@
 import type { Command } from 'commander';
 import { formatPath } from '../errors.js';
 import type { Rule } from '../types.js';
-import { CliError, formatOption, invalidConfigMessage, plural, readConfig, terminalText, writeLines, type ConfigFormat } from './shared.js';
-import { bigConfig, Progress, progressWanted } from './progress.js';
+import { CliError, CONFIG_ARGUMENT, configName, formatOption, invalidConfigMessage, plural, readConfig, terminalText, writeLines, type ConfigFormat } from './shared.js';
+import { bigConfigs, Progress, progressWanted } from './progress.js';
 
-async function checkCommand(path: string, opts: { format?: ConfigFormat; progress?: boolean }): Promise<void> {
+async function checkCommand(paths: string[], opts: { format?: ConfigFormat; progress?: boolean }): Promise<void> {
   // A big config takes seconds to parse and validate: say which phase it is in.
-  const progress = Progress.create('check', progressWanted(opts) && (await bigConfig(path)));
+  const progress = Progress.create('check', progressWanted(opts) && (await bigConfigs(paths)));
   progress.start(undefined, { phase: 'reading' });
   let r;
   try {
-    r = await readConfig(path, opts.format, progress);
+    r = await readConfig(paths, opts.format, progress);
   } finally {
     progress.stop();
   }
-  if (!r.success) throw new CliError(invalidConfigMessage(path, r.issues));
+  if (!r.success) throw new CliError(invalidConfigMessage(paths, r.issues));
   const { config } = r;
-  const out: string[] = [`${path}: valid`, '', `${plural(config.securityGroups.length, 'security group')}:`];
+  const out: string[] = [`${configName(paths)}: valid`, '', `${plural(config.securityGroups.length, 'security group')}:`];
   for (const g of config.securityGroups) {
     const count = (rules: Rule[]) => {
       const fromTemplate = rules.filter((x) => x.template).length;
@@ -34,11 +34,17 @@ async function checkCommand(path: string, opts: { format?: ConfigFormat; progres
     out.push(`${plural(config.instances.length, 'instance')} (groups in priority order, highest first):`);
     for (const inst of config.instances) out.push(`  ${terminalText(inst.id)}: ${inst.securityGroups.map((g) => terminalText(g)).join(' > ') || '(no groups: everything is dropped)'}`);
   }
+  const sets = [[config.addressSets, 'address set'], [config.serviceSets, 'service set']] as const;
+  for (const [list, word] of sets) {
+    if (!list?.length) continue;
+    out.push('', `${plural(list.length, word)}:`);
+    for (const x of list) out.push(`  ${terminalText(x.id)}${x.name ? ` "${terminalText(x.name)}"` : ''}${x.sets ? ` = ${x.sets.map((m) => terminalText(m)).join(' + ')}` : ''}`);
+  }
   out.push('');
   if (config.warnings.length === 0) out.push('no warnings');
   else {
     out.push(`${plural(config.warnings.length, 'warning')}:`);
-    for (const w of config.warnings) out.push(`  ${formatPath(w.path)}: ${w.message}`);
+    for (const w of config.warnings) out.push(`  ${w.file === undefined ? '' : `${w.file}: `}${formatPath(w.path)}: ${w.message}`);
   }
   writeLines(out);
 }
@@ -47,8 +53,8 @@ async function checkCommand(path: string, opts: { format?: ConfigFormat; progres
 export function register(program: Command): void {
   program
     .command('check')
-    .description('validate a config file (JSON or YAML; Tencent Cloud API JSON too) and print a summary')
-    .argument('<config>', 'config file (.json, .yaml, .yml)')
+    .description('validate a config (JSON or YAML; Tencent Cloud and AWS API JSON too; several files make one policy) and print a summary')
+    .argument('<config...>', CONFIG_ARGUMENT)
     .addOption(formatOption())
     .option('--no-progress', 'no progress line (drawn on stderr for configs of 1 MiB or more, only when stderr is a terminal)')
     .action(checkCommand);

@@ -4,10 +4,10 @@ import { FileRefusal, readRegularFile } from '../node/read-file.js';
 import { createEngine, parseSnapshotKey, SNAPSHOT_FORMAT, SNAPSHOT_KEY_MIN_BYTES } from '../index.js';
 import { SNAPSHOT_KEY_MAX_TEXT } from '../snapshot/key.js';
 import { nodeWasmBytes } from '../wasm/node.js';
-import { CliError, displayPath, formatOption, grouped, loadConfig, plural, writeLines, type ConfigFormat } from './shared.js';
+import { CliError, CONFIG_ARGUMENT, displayPath, formatOption, grouped, loadConfig, plural, writeLines, type ConfigFormat } from './shared.js';
 import { fileErrorText } from '../node/fs-errors.js';
 import { writeUserFile } from './output.js';
-import { bigConfig, Progress, progressWanted } from './progress.js';
+import { bigConfigs, Progress, progressWanted } from './progress.js';
 
 export const KEY_FILE_HELP =
   `sign the snapshot (HMAC-SHA-256) with the key in this file, for engines created with createEngine({ snapshot, key }). ` +
@@ -33,10 +33,10 @@ export async function readKeyFile(path: string): Promise<Uint8Array> {
 }
 
 /** Validates and compiles CONFIG and writes the snapshot to --out (signed with --key-file). */
-async function compileCommand(configPath: string, opts: { out: string; keyFile?: string; format?: ConfigFormat; progress?: boolean }): Promise<void> {
+async function compileCommand(configPath: string[], opts: { out: string; keyFile?: string; format?: ConfigFormat; progress?: boolean }): Promise<void> {
   const key = opts.keyFile === undefined ? undefined : await readKeyFile(opts.keyFile);
   // A big config takes seconds: say which phase the compile is in.
-  const progress = Progress.create('compile', progressWanted(opts) && (await bigConfig(configPath)));
+  const progress = Progress.create('compile', progressWanted(opts) && (await bigConfigs(configPath)));
   progress.start(undefined, { phase: 'reading' });
   let bytes: Uint8Array;
   let ms: number;
@@ -71,7 +71,7 @@ export function register(program: Command): void {
         'createEngine({ snapshot }) or engine.loadSnapshot() load it without compiling (edge workers, see README); ' +
         'with --key-file it is signed, and createEngine({ snapshot, key }) refuses it if anyone changed it',
     )
-    .argument('<config>', 'config file (.json, .yaml, .yml)')
+    .argument('<config...>', CONFIG_ARGUMENT)
     .requiredOption('-o, --out <file>', 'where to write the snapshot, e.g. policy.bin')
     .option('--key-file <file>', KEY_FILE_HELP)
     .addOption(formatOption())

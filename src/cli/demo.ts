@@ -4,17 +4,18 @@ import { join } from 'node:path';
 import { decidedBy, displayPath, formatOption, loadConfig, packageRoot, plural, ruleText, table, writeLines, type ConfigFormat } from './shared.js';
 import { classifyAll, flowText, readFlows } from './flows.js';
 
-async function demoCommand(configArg: string | undefined, flowsArg: string | undefined, opts: { format?: ConfigFormat }): Promise<void> {
+async function demoCommand(files: string[], opts: { format?: ConfigFormat }): Promise<void> {
   const root = packageRoot();
-  const configPath = configArg ?? join(root, 'examples', 'seed-scenarios.yaml');
-  const flowsPath = flowsArg ?? join(root, 'examples', 'flows.jsonl');
+  // CONFIG... FLOWS: with two files or more, the last is the flows.
+  const configPath = files.length === 0 ? [join(root, 'examples', 'seed-scenarios.yaml')] : files.length === 1 ? files : files.slice(0, -1);
+  const flowsPath = files.length >= 2 ? files[files.length - 1]! : join(root, 'examples', 'flows.jsonl');
   const config = await loadConfig(configPath, opts.format);
   const flows = await readFlows(flowsPath, config);
   const verdicts = await classifyAll(config, flows);
 
   const out: string[] = [
     `sgfilter demo: ${plural(config.securityGroups.length, 'security group')}, ${plural(config.instances.length, 'instance')}, ${plural(flows.length, 'flow')}`,
-    `  config: ${displayPath(configPath)}`,
+    `  config: ${configPath.map((p) => displayPath(p)).join(' + ')}`,
     `  flows:  ${displayPath(flowsPath)}`,
     '',
   ];
@@ -59,8 +60,7 @@ export function register(program: Command): void {
   program
     .command('demo')
     .description('classify example flows and print a verdict table and per-rule hit counts (what `npm start` runs)')
-    .argument('[config]', 'config file (default: examples/seed-scenarios.yaml)')
-    .argument('[flows]', 'JSON-lines flow file (default: examples/flows.jsonl)')
+    .argument('[files...]', '[CONFIG... [FLOWS]]: the config file(s) (default: examples/seed-scenarios.yaml; several make one policy), then the JSON-lines flow file (default: examples/flows.jsonl)')
     .addOption(formatOption())
     .action(demoCommand);
 }

@@ -1,6 +1,6 @@
 /** `sgfilter eval`: classify JSON-lines flows, one verdict line per flow, streamed (see eval-stream.ts). */
 import type { Command } from 'commander';
-import { formatOption, loadConfig, type ConfigFormat } from './shared.js';
+import { configsAndFlows, formatOption, loadConfig, type ConfigFormat } from './shared.js';
 import { openFlowSource } from './flow-input.js';
 import { evalStream } from './eval-stream.js';
 import { Progress, progressWanted } from './progress.js';
@@ -13,8 +13,9 @@ interface EvalOptions {
   format?: ConfigFormat;
 }
 
-async function evalCommand(configPath: string, flowsPath: string, opts: EvalOptions): Promise<void> {
-  const config = await loadConfig(configPath, opts.format);
+async function evalCommand(files: string[], opts: EvalOptions): Promise<void> {
+  const { configs, flows: flowsPath } = configsAndFlows(files, 'eval');
+  const config = await loadConfig(configs, opts.format);
   const source = await openFlowSource(flowsPath);
   const progress = Progress.create('eval', progressWanted({ progress: opts.progress, streamsStdout: true }));
   await evalStream(config, source, {
@@ -34,8 +35,7 @@ export function register(program: Command): void {
         'in input order, as it goes (constant memory at any size). A bad line refuses the input: a file is checked whole before ' +
         'anything is printed; stdin stops at its first bad line (the message says how many verdicts were printed)',
     )
-    .argument('<config>', 'config file (.json, .yaml, .yml)')
-    .argument('<flows>', 'JSON-lines flow file, or - for stdin')
+    .argument('<files...>', 'CONFIG... FLOWS: the config file(s) (several make one policy), then the JSON-lines flow file, or - for stdin')
     .option('--summary', 'print accepted/dropped counts to stderr')
     .option('--skip-invalid', 'classify the good lines and report each bad one on stderr by line number (exit 0)')
     .option('--line-numbers', 'add "line": N (1-based input line) to each verdict, to join verdicts to input lines')

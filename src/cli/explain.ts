@@ -5,11 +5,11 @@ import { createEngine } from '../index.js';
 import { validateFlow } from '../flow.js';
 import { referenceExplain } from '../reference.js';
 import type { Issue } from '../errors.js';
-import { CliError, formatOption, loadConfig, ruleLabel, sameVerdict, verdictJson, writeLines, type ConfigFormat } from './shared.js';
+import { CliError, CONFIG_ARGUMENT, formatOption, loadConfig, ruleLabel, sameVerdict, verdictJson, writeLines, type ConfigFormat } from './shared.js';
 import { flowText } from './flows.js';
 import { parseJsonText } from '../config/text.js';
 
-async function explainCommand(configPath: string, opts: { flow: string; format?: ConfigFormat }): Promise<void> {
+async function explainCommand(configPath: string[], opts: { flow: string; format?: ConfigFormat }): Promise<void> {
   const config = await loadConfig(configPath, opts.format);
   let raw: unknown;
   try {
@@ -59,7 +59,7 @@ export function register(program: Command): void {
   program
     .command('explain')
     .description('explain the verdict for one flow: each rule tried, why it did not match, and the one that decided')
-    .argument('<config>', 'config file (.json, .yaml, .yml)')
+    .argument('<config...>', CONFIG_ARGUMENT)
     .requiredOption('--flow <json>', 'the flow as JSON, e.g. \'{"direction":"inbound","protocol":"TCP","port":22,"remote":"198.51.100.7"}\'')
     .addOption(formatOption())
     .action(explainCommand);

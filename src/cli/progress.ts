@@ -144,6 +144,19 @@ const grouped = (n: number): string => n.toLocaleString('en-US');
 export const PROGRESS_MIN_CONFIG_BYTES = 1 << 20;
 
 /** Whether a config file at `path` is big enough for a progress line (false when it cannot be stat'ed: the read reports that). */
+/** True when the config files together are big enough for a progress line. */
+export async function bigConfigs(paths: readonly string[]): Promise<boolean> {
+  let total = 0;
+  for (const p of paths) {
+    try {
+      total += (await stat(p)).size;
+    } catch {
+      // unreadable: reading it says so
+    }
+  }
+  return total >= PROGRESS_MIN_CONFIG_BYTES;
+}
+
 export async function bigConfig(path: string): Promise<boolean> {
   try {
     return (await stat(path)).size >= PROGRESS_MIN_CONFIG_BYTES;

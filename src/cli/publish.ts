@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { publishPolicy, type PolicyWriter } from '../distribution/publish.js';
 import { DEFAULT_POLICY_PREFIX } from '../distribution/layout.js';
 import { SgfilterError } from '../errors.js';
-import { CliError, EXIT_USAGE, displayPath, grouped, loadConfig, writeLines } from './shared.js';
+import { CliError, CONFIG_ARGUMENT, EXIT_USAGE, displayPath, grouped, loadConfig, writeLines } from './shared.js';
 import { KEY_FILE_HELP, readKeyFile } from './compile.js';
 import { CLOUDFLARE_API, cloudflareKvWriter, localKvWriter } from './kv-writers.js';
 
@@ -26,7 +26,7 @@ interface PublishFlags {
 const usage = (message: string) => new CliError(`error: ${message}`, EXIT_USAGE);
 const HEX32 = /^[0-9a-fA-F]{32}$/;
 
-async function publishCommand(configPath: string, opts: PublishFlags): Promise<void> {
+async function publishCommand(configPath: string[], opts: PublishFlags): Promise<void> {
   const timeout = Number(opts.timeout);
   if (!Number.isFinite(timeout) || timeout <= 0 || timeout > 600) throw usage(`--timeout is seconds, 0-600, got ${JSON.stringify(opts.timeout)}`);
   if (!/^[A-Za-z_][A-Za-z0-9_]{0,127}$/.test(opts.apiTokenEnv)) throw usage(`--api-token-env names an environment variable, got ${JSON.stringify(opts.apiTokenEnv)}`);
@@ -57,7 +57,7 @@ async function publishCommand(configPath: string, opts: PublishFlags): Promise<v
     const r = await publishPolicy(writer, config, key, { prefix: opts.prefix });
     const ms = performance.now() - t0;
     writeLines([
-      `published policy version ${r.version} of ${displayPath(configPath)} to the ${writer.name} in ${ms.toFixed(0)} ms:`,
+      `published policy version ${r.version} of ${configPath.map((p) => displayPath(p)).join(' + ')} to the ${writer.name} in ${ms.toFixed(0)} ms:`,
       `  ${r.snapshotKey}  ${grouped(r.bytes)} bytes, signed HMAC-SHA-256, sha256 ${r.sha256}`,
       `  ${r.versionKey}  → version ${r.version}${r.previousVersion === null ? ' (the first)' : ` (was ${r.previousVersion})`}`,
       ...(r.skipped.length ? [`  skipped ${r.skipped.join(', ')}: left by an interrupted publish (safe to delete)`] : []),
@@ -71,7 +71,7 @@ async function publishCommand(configPath: string, opts: PublishFlags): Promise<v
 }
 
 /** Runs publish; a coded error is printed with its code (PUBLISH_FAILED, PUBLISH_CONFLICT, ...) for scripts to match. */
-async function publishAction(configPath: string, opts: PublishFlags): Promise<void> {
+async function publishAction(configPath: string[], opts: PublishFlags): Promise<void> {
   try {
     await publishCommand(configPath, opts);
   } catch (e) {
@@ -90,7 +90,7 @@ export function register(program: Command): void {
         '(token from the environment, never printed) or, with --local, into the local KV of wrangler dev. ' +
         'Workers read it with createPolicySource({ kv: env.POLICY_KV, key: env.POLICY_KEY }) (see README, "Across the edge")',
     )
-    .argument('<config>', 'config file (.json, .yaml, .yml)')
+    .argument('<config...>', CONFIG_ARGUMENT)
     .requiredOption('--kv-namespace <id>', 'the KV namespace id (wrangler kv namespace list; with --local, the binding\'s id in wrangler.toml)')
     .requiredOption('--key-file <file>', KEY_FILE_HELP)
     .option('--account-id <id>', 'Cloudflare account id (default: $CLOUDFLARE_ACCOUNT_ID)')

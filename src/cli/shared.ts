@@ -10,7 +10,7 @@ import { Option } from 'commander';
 import { configTextOf, notTextFile, parseConfigFileText, readConfigBytes, type ConfigFormat } from '../node/config-bytes.js';
 import { fileErrorText } from '../node/fs-errors.js';
 import { FileRefusal, MAX_CONFIG_FILE_BYTES, readRegularFile } from '../node/read-file.js';
-import { safeParseConfig } from '../config/parse.js';
+import { safeParseConfigDocuments } from '../config/parse.js';
 import { SgfilterError, formatPath, issueCount, type Issue } from '../errors.js';
 import { PRESETS, protocolLabel } from '../config/presets.js';
 import { formatPorts } from '../config/ports.js';
@@ -97,7 +97,7 @@ export function writeLines(lines: string[], chunk = 8192): void {
 }
 
 export function formatIssue(issue: Issue): string {
-  return `  ${issue.code} at ${formatPath(issue.path)}: ${issue.message}`;
+  return `  ${issue.code} at ${issue.file === undefined ? '' : `${issue.file}: `}${formatPath(issue.path)}: ${issue.message}`;
 }
 
 // ---------------------------------------------------------------- config
@@ -114,26 +114,49 @@ export function formatOption(flags = '--format <format>'): Option {
  * unreadable files, files that are not config text and unparsable ones become a
  * CliError whose message says what the file is and what to do.
  */
-export async function readConfig(path: string, format?: ConfigFormat, progress?: Progress): Promise<{ success: true; config: Config } | { success: false; issues: Issue[] }> {
+export async function readConfig(path: string | readonly string[], format?: ConfigFormat, progress?: Progress): Promise<{ success: true; config: Config } | { success: false; issues: Issue[] }> {
+  // Several files make one policy (SPEC §9): issues then name their file.
+  const paths = typeof path === 'string' ? [path] : path;
   try {
-    progress?.phase(0, 'reading');
-    const bytes = await readConfigBytes(path);
-    progress?.phase(0, 'parsing');
-    const doc = parseConfigFileText(configTextOf(bytes, path), path, format, (f) => `pass --format ${f}`);
+    const documents = [];
+    for (const p of paths) {
+      progress?.phase(0, 'reading');
+      const bytes = await readConfigBytes(p);
+      progress?.phase(0, 'parsing');
+      const document = parseConfigFileText(configTextOf(bytes, p), p, format, (f) => `pass --format ${f}`);
+      documents.push(paths.length > 1 ? { document, file: p } : { document });
+    }
     progress?.phase(0, 'validating');
-    return safeParseConfig(doc);
+    return safeParseConfigDocuments(documents);
   } catch (e) {
     if (e instanceof SgfilterError) throw new CliError(`error: ${e.message}`);
     throw e;
   }
 }
 
-export function invalidConfigMessage(path: string, issues: Issue[]): string {
-  return [`error: invalid config ${path}: ${plural(issueCount(issues), 'issue')}`, ...issues.map(formatIssue)].join('\n');
+export function invalidConfigMessage(path: string | readonly string[], issues: Issue[]): string {
+  return [`error: invalid config ${configName(path)}: ${plural(issueCount(issues), 'issue')}`, ...issues.map(formatIssue)].join('\n');
+}
+
+/** How messages name a config given as one file or several ("a.json + b.json"). */
+export function configName(path: string | readonly string[]): string {
+  return typeof path === 'string' ? path : path.join(' + ');
+}
+
+/** The argument every command that reads a config takes: one file, or several that together make one policy. */
+export const CONFIG_ARGUMENT = 'config file(s) (.json, .yaml, .yml); several files make one policy (policies beside their Tencent template outputs, instances, sets)';
+
+/**
+ * For commands taking CONFIG... FLOWS: the config files and the flow file (the last
+ * argument). A usage error when fewer than two are given.
+ */
+export function configsAndFlows(files: readonly string[], command: string): { configs: string[]; flows: string } {
+  if (files.length < 2) throw new CliError(`error: ${command} needs CONFIG... FLOWS: the config file(s), then the flow file (or - for stdin)`, EXIT_USAGE);
+  return { configs: files.slice(0, -1), flows: files[files.length - 1]! };
 }
 
 /** Loads a config that must be valid (eval, explain, demo). */
-export async function loadConfig(path: string, format?: ConfigFormat, progress?: Progress): Promise<Config> {
+export async function loadConfig(path: string | readonly string[], format?: ConfigFormat, progress?: Progress): Promise<Config> {
   const r = await readConfig(path, format, progress);
   if (!r.success) throw new CliError(invalidConfigMessage(path, r.issues));
   return r.config;
@@ -145,14 +168,17 @@ export async function loadConfig(path: string, format?: ConfigFormat, progress?:
 export function ruleText(rule: Rule): string {
   const proto = rule.text.protocol;
   let what: string;
-  if (PRESETS.has(proto) && proto !== 'custom') {
+  if (rule.services) {
+    what = `service set ${rule.serviceSet ?? proto} (${rule.services.map((x) => x.text).join(' | ') || 'empty'})`;
+  } else if (PRESETS.has(proto) && proto !== 'custom') {
     const label = rule.protocol === 'ping' ? 'ICMP/ICMPv6' : protocolLabel(rule.protocol);
     what = `${proto} (${label}${rule.ports ? ` ${formatPorts(rule.ports)}` : ''})`;
   } else {
     what = proto === 'undefined' ? protocolLabel(rule.protocol) : proto;
     if (rule.ports) what += ` port ${rule.text.port}`;
   }
-  let text = `${terminalText(what)} ${rule.direction === 'inbound' ? 'from' : 'to'} ${terminalText(rule.text.peer)}`;
+  const peer = rule.peerSet !== undefined ? `address set ${rule.text.peer}` : rule.peerGroup !== undefined ? `group ${rule.text.peer} (its instances' addresses)` : rule.text.peer;
+  let text = `${terminalText(what)} ${rule.direction === 'inbound' ? 'from' : 'to'} ${terminalText(peer)}`;
   if (rule.local) text += ', localCidr set';
   if (rule.sourcePorts) text += ` source port ${formatPorts(rule.sourcePorts)}`;
   if (rule.icmpType !== null) text += ` icmpType ${rule.icmpType}`;
@@ -163,7 +189,8 @@ export function ruleText(rule: Rule): string {
 export function ruleLabel(rule: Rule): string {
   const from = rule.template ? `, from template ${rule.template}` : '';
   const desc = rule.description ? ` "${terminalText(rule.description)}"` : '';
-  return `group ${terminalText(rule.groupId)} ${rule.direction} rule ${rule.ruleIndex} (${ruleText(rule)}${from})${desc}`;
+  const index = rule.policyIndex === undefined ? '' : `, PolicyIndex ${rule.policyIndex}`;
+  return `group ${terminalText(rule.groupId)} ${rule.direction} rule ${rule.ruleIndex}${index} (${ruleText(rule)}${from})${desc}`;
 }
 
 /** "sg-web inbound #0" or "default drop". */

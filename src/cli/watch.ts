@@ -5,7 +5,7 @@ import { createFlowBatch } from '../flow.js';
 import { watchConfig } from '../node/watch.js';
 import { SgfilterError, issueCount } from '../errors.js';
 import type { Config } from '../types.js';
-import { CliError, EXIT_USAGE, formatIssue, formatOption, loadConfig, plural, terminalText, verdictJson, writeError, type ConfigFormat } from './shared.js';
+import { CliError, CONFIG_ARGUMENT, configName, EXIT_USAGE, formatIssue, formatOption, loadConfig, plural, terminalText, verdictJson, writeError, type ConfigFormat } from './shared.js';
 import { readFlows } from './flows.js';
 
 /**
@@ -13,7 +13,7 @@ import { readFlows } from './flows.js';
  * per publish (with --flows, the flows' verdict counts and how many changed), and
  * for a refused save every issue with its path (stderr); the running policy stays.
  */
-async function watchCommand(configPath: string, opts: { flows?: string; debounce?: string; format?: ConfigFormat }): Promise<void> {
+async function watchCommand(configPath: string[], opts: { flows?: string; debounce?: string; format?: ConfigFormat }): Promise<void> {
   const debounceMs = opts.debounce === undefined ? 200 : Number(opts.debounce);
   if (!Number.isFinite(debounceMs) || debounceMs < 0) throw new CliError(`error: --debounce must be milliseconds >= 0, got "${opts.debounce}"`, EXIT_USAGE);
   const config = await loadConfig(configPath, opts.format);
@@ -37,7 +37,7 @@ async function watchCommand(configPath: string, opts: { flows?: string; debounce
       return `; flows not classified: ${terminalText((e as Error).message)}`;
     }
   };
-  process.stdout.write(`${time()} watching ${terminalText(configPath)}: version ${engine.version} (${shape(engine.config)})${flowSummary()}\n`);
+  process.stdout.write(`${time()} watching ${terminalText(configName(configPath))}: version ${engine.version} (${shape(engine.config)})${flowSummary()}\n`);
   const watcher = watchConfig(configPath, engine, {
     debounceMs,
     ...(opts.format !== undefined ? { format: opts.format } : {}),
@@ -75,7 +75,7 @@ export function register(program: Command): void {
       'load a config, then publish each valid save of it (one line per publish); a save with issues is refused with ' +
         'every issue and its path, and the running policy stays. Runs until Ctrl-C',
     )
-    .argument('<config>', 'config file (.json, .yaml, .yml)')
+    .argument('<config...>', CONFIG_ARGUMENT)
     .option('--flows <file>', 'JSON-lines flows to classify after each publish (verdict counts and how many changed)')
     .option('--debounce <ms>', 'quiet time after the last file event before the file is read (default 200)')
     .addOption(formatOption())

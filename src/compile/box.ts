@@ -2,7 +2,13 @@
  * Boxes: the compiled form of a rule. A rule is a conjunction of per-field sets;
  * most rules are one box. A `ping` rule couples protocol and address family
  * (ICMP for IPv4 peers, ICMPv6 for IPv6 peers), which a per-field cross product
- * cannot express, so it becomes two boxes, one per family. Boxes keep rule order.
+ * cannot express, so it becomes two boxes, one per family. A rule naming a service
+ * set (SPEC §9) becomes a box per service, all with the rule's id: the rule matches
+ * when any of them does. Boxes keep rule order.
+ *
+ * A named address set (or a group reference) used by many rules is decomposed into
+ * prefixes once per compile (PeerCache), not once per rule: its rules share the
+ * prefix lists.
  */
 import type { AddressRange, Interval, Rule } from '../types.js';
 import { ICMP, ICMPV6 } from '../config/presets.js';
@@ -160,36 +166,63 @@ const ports = (p: Interval[] | null): Interval[] => (p === null ? ANY_PORT : nor
  * bound on what its boxes hold (a ping rule's families are counted once each).
  */
 export function ruleEntries(rule: Rule): number {
-  let n = 3 + (rule.ports?.length ?? 1) + (rule.sourcePorts?.length ?? 1);
-  for (const set of rule.local === null ? [rule.peer] : [rule.peer, rule.local]) {
-    for (const r of set.v4) n += prefixCount(r, 32);
-    for (const r of set.v6) n += prefixCount(r, 128);
+  const services = rule.services ?? [rule];
+  let n = 0;
+  for (const s of services) n += 3 + (s.ports?.length ?? 1) + (rule.sourcePorts?.length ?? 1);
+  let peer = 0;
+  for (const r of rule.peer.v4) peer += prefixCount(r, 32);
+  for (const r of rule.peer.v6) peer += prefixCount(r, 128);
+  n += peer * Math.max(1, services.length);
+  if (rule.local !== null) {
+    for (const r of rule.local.v4) n += prefixCount(r, 32);
+    for (const r of rule.local.v6) n += prefixCount(r, 128);
   }
   return n;
 }
 
 /**
- * `pairFamilies`: security-group semantics (docs/SEMANTICS.md "Rules"), ICMP speaks for
- * IPv4 peers only and ICMPv6 for IPv6 ones; false for ClassBench filters
- * (Config.semantics), whose protocol is the header's number on either family.
+ * Prefix lists of named peers (an address set, a group reference), by name and the
+ * families kept: made once per compile and shared by every rule naming the peer.
+ * Within one Config a name has one set of addresses, so the name is the key.
  */
-export function ruleBoxes(rule: Rule, ruleId: number, pairFamilies = true): Box[] {
+export type PeerCache = Map<string, PrefixSet>;
+
+/**
+ * The rule's boxes (one per service of a service set, two for ping). `pairFamilies`:
+ * security-group semantics (docs/SEMANTICS.md "Rules"), ICMP speaks for IPv4 peers
+ * only and ICMPv6 for IPv6 ones; false for ClassBench filters (Config.semantics),
+ * whose protocol is the header's number on either family.
+ */
+export function ruleBoxes(rule: Rule, ruleId: number, pairFamilies = true, cache?: PeerCache): Box[] {
   const accept = rule.action === 'accept';
-  const portSet = ports(rule.ports);
   const sports = ports(rule.sourcePorts);
   const icmpType = point(rule.icmpType);
   const icmpCode = point(rule.icmpCode);
   const local = rule.local === null ? null : prefixes(rule.local.v4, rule.local.v6);
-  const box = (proto: Interval[], remote: PrefixSet): Box => ({ ruleId, accept, proto, ports: portSet, sports, icmpType, icmpCode, remote, local });
-  if (rule.protocol === 'ping') {
-    const out: Box[] = [];
-    if (rule.peer.v4.length) out.push(box([{ lo: ICMP, hi: ICMP }], prefixes(rule.peer.v4, [])));
-    if (rule.peer.v6.length) out.push(box([{ lo: ICMPV6, hi: ICMPV6 }], prefixes([], rule.peer.v6)));
-    return out;
+  const name = rule.peerSet !== undefined ? `set\u0000${rule.peerSet}` : rule.peerGroup !== undefined ? `group\u0000${rule.peerGroup}` : undefined;
+  const remote = (keep: 'both' | 'v4' | 'v6'): PrefixSet => {
+    const make = () => prefixes(keep === 'v6' ? [] : rule.peer.v4, keep === 'v4' ? [] : rule.peer.v6);
+    if (name === undefined || !cache) return make();
+    const key = `${keep}\u0000${name}`;
+    let set = cache.get(key);
+    if (!set) {
+      set = make();
+      cache.set(key, set);
+    }
+    return set;
+  };
+  const out: Box[] = [];
+  for (const s of rule.services ?? [rule]) {
+    const portSet = ports(s.ports);
+    const box = (proto: Interval[], r: PrefixSet): Box => ({ ruleId, accept, proto, ports: portSet, sports, icmpType, icmpCode, remote: r, local });
+    if (s.protocol === 'ping') {
+      if (rule.peer.v4.length) out.push(box([{ lo: ICMP, hi: ICMP }], remote('v4')));
+      if (rule.peer.v6.length) out.push(box([{ lo: ICMPV6, hi: ICMPV6 }], remote('v6')));
+      continue;
+    }
+    const proto = s.protocol === 'all' ? ANY_PROTO : [{ lo: s.protocol, hi: s.protocol }];
+    // ICMP speaks for IPv4 peers only, ICMPv6 for IPv6 ones (docs/SEMANTICS.md "Rules": the other pairing never matches).
+    out.push(box(proto, remote(!pairFamilies ? 'both' : s.protocol === ICMPV6 ? 'v6' : s.protocol === ICMP ? 'v4' : 'both')));
   }
-  const proto = rule.protocol === 'all' ? ANY_PROTO : [{ lo: rule.protocol, hi: rule.protocol }];
-  // ICMP speaks for IPv4 peers only, ICMPv6 for IPv6 ones (docs/SEMANTICS.md "Rules": the other pairing never matches).
-  const v4 = pairFamilies && rule.protocol === ICMPV6 ? [] : rule.peer.v4;
-  const v6 = pairFamilies && rule.protocol === ICMP ? [] : rule.peer.v6;
-  return [box(proto, prefixes(v4, v6))];
+  return out;
 }

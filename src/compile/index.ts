@@ -12,7 +12,7 @@ import * as L from '../../assembly/layout.js';
 import { SgfilterError, type Path } from '../errors.js';
 import { checkCompileOptions } from '../options.js';
 import { ByteBudget } from './bitmap.js';
-import { ruleBoxes, ruleEntries, type Box } from './box.js';
+import { ruleBoxes, ruleEntries, type Box, type PeerCache } from './box.js';
 import { partitionBoxes, PARTITION_MIN_BYTES } from './partition.js';
 import { buildIntervalDim, isWildcard } from './intervals.js';
 import { buildAddressDim, isAddressWildcard } from './trie.js';
@@ -192,12 +192,13 @@ export function compilePolicy(config: Config, options: CompileOptions = {}): Com
   const rules: RuleRef[] = [];
   const boxesOf = new Map<string, { inbound: Box[]; outbound: Box[] }>();
   const pairFamilies = config.semantics !== 'classbench';
+  const peerCache: PeerCache = new Map();
   for (const g of config.securityGroups) {
     const expand = (list: Rule[]): Box[] =>
       list.flatMap((r) => {
         const id = rules.length;
         rules.push({ groupId: r.groupId, direction: r.direction, ruleIndex: r.ruleIndex, action: r.action });
-        return ruleBoxes(r, id, pairFamilies);
+        return ruleBoxes(r, id, pairFamilies, peerCache);
       });
     boxesOf.set(g.id, { inbound: expand(g.inbound), outbound: expand(g.outbound) });
   }

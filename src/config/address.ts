@@ -304,7 +304,7 @@ const MAPPED_PREFIX = 0xffffn << 32n; // ::ffff:0:0/96
  * (`::ffff:10.0.0.0/104` = 10.0.0.0/8); with a shorter one it is an IPv6 prefix
  * (wider than the mapped block, so it can only match IPv6 flows).
  */
-export function parseCidr(text: string): Parsed<{ v6: boolean; range: AddressRange }> {
+export function parseCidr(text: string, hostBitsMode: HostBits = 'refuse'): Parsed<{ v6: boolean; range: AddressRange; network?: string }> {
   const slash = text.indexOf('/');
   const addrText = text.slice(0, slash).trim();
   const lenText = text.slice(slash + 1).trim();
@@ -334,6 +334,8 @@ export function parseCidr(text: string): Parsed<{ v6: boolean; range: AddressRan
     const net = formatAddress(v6, addr & ~hostMask);
     const lenShown = writtenV6 && !v6 ? len + 96 : len;
     const netShown = writtenV6 && !v6 ? `::ffff:${net}` : net;
+    // What a cloud stores and returns as it is (SPEC §9): the network, said in a warning.
+    if (hostBitsMode === 'network') return { ok: true, value: { v6, range: { lo: addr & ~hostMask, hi: addr | hostMask }, network: `${netShown}/${lenShown}` } };
     return fail(
       'HOST_BITS_SET',
       `${quoteText(text)} has host bits set past /${lenShown}; did you mean the network ${netShown}/${lenShown}, ` +
@@ -344,11 +346,20 @@ export function parseCidr(text: string): Parsed<{ v6: boolean; range: AddressRan
 }
 
 /**
+ * What a CIDR with host bits set (`10.0.0.1/8`) means: `refuse` (configs: HOST_BITS_SET,
+ * naming the network meant), or `network` (what a cloud API returns as it stores it,
+ * SPEC §9: the network, reported in `network` so the caller can warn).
+ */
+export type HostBits = 'refuse' | 'network';
+
+/**
  * Parses a peer: `any`, an address, a CIDR, or an inclusive range `a-b` (docs/SEMANTICS.md "Rules").
  * `0.0.0.0/0` is all IPv4, `::/0` all IPv6, `any` both. A range's ends are read by
  * meaning: `::ffff:10.0.0.1-10.0.0.9` is an IPv4 range, `::1.2.3.4-::1.2.3.9` an IPv6 one.
+ * With hostBits `network`, a CIDR with host bits is its network, and `network` (on
+ * the result) names it.
  */
-export function parsePeer(text: string): Parsed<AddressSet> {
+export function parsePeer(text: string, hostBits: HostBits = 'refuse'): Parsed<AddressSet> & { network?: string } {
   const s = text.trim();
   if (s === '') return fail('INVALID_ADDRESS', 'the peer is empty; write an address, a CIDR, a range a-b, or any');
   if (s.toLowerCase() === 'any') {
@@ -359,8 +370,11 @@ export function parsePeer(text: string): Parsed<AddressSet> {
     value: v6 ? { v4: [], v6: [range] } : { v4: [range], v6: [] },
   });
   if (s.includes('/')) {
-    const c = parseCidr(s);
-    return c.ok ? one(c.value.v6, c.value.range) : c;
+    const c = parseCidr(s, hostBits);
+    if (!c.ok) return c;
+    const out: Parsed<AddressSet> & { network?: string } = one(c.value.v6, c.value.range);
+    if (c.value.network !== undefined) out.network = c.value.network;
+    return out;
   }
   if (s.includes('-')) {
     const parts = s.split('-');
@@ -385,4 +399,33 @@ export function parsePeer(text: string): Parsed<AddressSet> {
 export function inSet(set: AddressRange[], addr: bigint): boolean {
   for (const r of set) if (r.lo <= addr && addr <= r.hi) return true;
   return false;
+}
+
+/**
+ * The union of address sets: per family, ranges sorted and overlapping or adjacent ones
+ * merged, so no address is in two ranges. Sets, set groups and group references are
+ * unions of many peers; merged, one address set compiles to disjoint prefixes (a box
+ * whose prefixes nest would be added to the trie twice on one path).
+ */
+export function unionOf(sets: readonly AddressSet[]): AddressSet {
+  const merge = (lists: AddressRange[][]): AddressRange[] => {
+    const all: AddressRange[] = [];
+    for (const l of lists) for (const r of l) all.push(r);
+    all.sort((a, b) => (a.lo < b.lo ? -1 : a.lo > b.lo ? 1 : 0));
+    const out: AddressRange[] = [];
+    for (const r of all) {
+      const last = out[out.length - 1];
+      if (last && r.lo <= last.hi + 1n) {
+        if (r.hi > last.hi) last.hi = r.hi;
+      } else out.push({ lo: r.lo, hi: r.hi });
+    }
+    return out;
+  };
+  return { v4: merge(sets.map((s) => s.v4)), v6: merge(sets.map((s) => s.v6)) };
+}
+
+/** True when two address sets hold the same ranges in the same order (merged sets: the same addresses). */
+export function sameAddresses(a: AddressSet, b: AddressSet): boolean {
+  const same = (x: AddressRange[], y: AddressRange[]) => x.length === y.length && x.every((r, i) => r.lo === y[i]!.lo && r.hi === y[i]!.hi);
+  return same(a.v4, b.v4) && same(a.v6, b.v6);
 }

@@ -18,6 +18,9 @@
  */
 import type { Path } from '../errors.js';
 import { quote } from './plain.js';
+import { sameAddresses, unionOf } from './address.js';
+import { groupPeers } from './sets.js';
+import type { Instance, NamedAddressSet, NamedServiceSet, SecurityGroup } from '../types.js';
 
 export interface ShapeProblem {
   path: Path;
@@ -65,6 +68,92 @@ function intervals(v: unknown, path: Path, what: string): ShapeProblem | undefin
   return undefined;
 }
 
+/** A service set's services (SPEC §9): {protocol: 0-255 or "all", ports, text}. */
+function services(v: unknown, path: Path): ShapeProblem | undefined {
+  if (!Array.isArray(v)) return { path, message: 'services must be a list' };
+  for (let i = 0; i < v.length; i++) {
+    const s = v[i] as unknown;
+    if (!isObj(s)) return { path: [...path, i], message: 'a service must be {protocol, ports, text}' };
+    if (s.protocol !== 'all' && !isByte(s.protocol)) return { path: [...path, i, 'protocol'], message: 'protocol must be a whole number 0-255 or "all"' };
+    const bad = intervals(s.ports, [...path, i, 'ports'], 'ports');
+    if (bad) return bad;
+    if (typeof s.text !== 'string') return { path: [...path, i, 'text'], message: 'text must be a string' };
+  }
+  return undefined;
+}
+
+/**
+ * What a rule holds is what it names (SPEC §9): a rule naming an address set holds its
+ * addresses, one naming a service set its services (set groups: the union of their
+ * members), one naming a group the addresses of the instances bound to it. Both
+ * matchers may then read either, and agree. Runs after the groups and sets are checked.
+ */
+function namesAgree(c: Record<string, unknown>): ShapeProblem | undefined {
+  const addressSets = new Map(((c.addressSets ?? []) as NamedAddressSet[]).map((x) => [x.id, x]));
+  const serviceSets = new Map(((c.serviceSets ?? []) as NamedServiceSet[]).map((x) => [x.id, x]));
+  for (const [id, set] of addressSets) {
+    if (!set.sets) continue;
+    const members = set.sets.map((m) => addressSets.get(m));
+    if (members.some((m) => m === undefined || m.sets !== undefined)) return { path: ['addressSets'], message: `set group ${quote(id)} must list plain address sets of the config` };
+    if (!sameAddresses(unionOf(members.map((m) => m!.addresses)), set.addresses)) return { path: ['addressSets'], message: `set group ${quote(id)}: addresses must be the union of its members'` };
+  }
+  for (const [id, set] of serviceSets) {
+    if (!set.sets) continue;
+    const members = set.sets.map((m) => serviceSets.get(m));
+    if (members.some((m) => m === undefined || m.sets !== undefined)) return { path: ['serviceSets'], message: `set group ${quote(id)} must list plain service sets of the config` };
+    if (JSON.stringify(members.flatMap((m) => m!.services)) !== JSON.stringify(set.services)) return { path: ['serviceSets'], message: `set group ${quote(id)}: services must be its members'` };
+  }
+  const groups = c.securityGroups as SecurityGroup[];
+  const referenced = new Set<string>();
+  for (const g of groups) for (const dir of ['inbound', 'outbound'] as const) for (const r of g[dir]) if (r.peerGroup !== undefined) referenced.add(r.peerGroup);
+  const peers = groupPeers(c.instances as Instance[], referenced);
+  const ids = new Set(groups.map((g) => g.id));
+  for (let gi = 0; gi < groups.length; gi++) {
+    for (const dir of ['inbound', 'outbound'] as const) {
+      const list = groups[gi]![dir];
+      for (let ri = 0; ri < list.length; ri++) {
+        const r = list[ri]!;
+        const p: Path = ['securityGroups', gi, dir, ri];
+        if (r.peerSet !== undefined && r.peerGroup !== undefined) return { path: p, message: 'a rule names an address set or a group as its peer, not both' };
+        if (r.peerSet !== undefined) {
+          const set = addressSets.get(r.peerSet);
+          if (!set || !sameAddresses(set.addresses, r.peer)) return { path: [...p, 'peer'], message: `must be the addresses of address set ${quote(r.peerSet)} of the config` };
+        }
+        if (r.peerGroup !== undefined && (!ids.has(r.peerGroup) || !sameAddresses(peers.get(r.peerGroup)!, r.peer))) {
+          return { path: [...p, 'peer'], message: `must be the addresses of the instances bound to group ${quote(r.peerGroup)} of the config` };
+        }
+        if (r.serviceSet !== undefined) {
+          const set = serviceSets.get(r.serviceSet);
+          if (!set || r.services === undefined || JSON.stringify(set.services) !== JSON.stringify(r.services)) return { path: [...p, 'services'], message: `must be the services of service set ${quote(r.serviceSet)} of the config` };
+        } else if (r.services !== undefined) return { path: [...p, 'services'], message: 'services go with serviceSet' };
+      }
+    }
+  }
+  return undefined;
+}
+
+/** The named sets of a Config (SPEC §9), checked as rules are. */
+function namedSets(c: Record<string, unknown>): ShapeProblem | undefined {
+  for (const field of ['addressSets', 'serviceSets'] as const) {
+    const list = c[field];
+    if (list === undefined) continue;
+    if (!Array.isArray(list)) return { path: [field], message: `${field} must be a list` };
+    const ids = new Set<string>();
+    for (let i = 0; i < list.length; i++) {
+      const s = list[i] as unknown;
+      const p: Path = [field, i];
+      if (!isObj(s)) return { path: p, message: 'a set must be an object' };
+      if (typeof s.id !== 'string' || s.id.trim() === '' || ids.has(s.id)) return { path: [...p, 'id'], message: 'set ids must be unique non-empty strings' };
+      ids.add(s.id);
+      if (s.name !== undefined && typeof s.name !== 'string') return { path: [...p, 'name'], message: 'name must be a string' };
+      if (s.sets !== undefined && (!Array.isArray(s.sets) || s.sets.some((x) => typeof x !== 'string'))) return { path: [...p, 'sets'], message: 'sets must be a list of set ids' };
+      const bad = field === 'addressSets' ? addresses(s.addresses, [...p, 'addresses'], 'addresses') : services(s.services, [...p, 'services']);
+      if (bad) return bad;
+    }
+  }
+  return undefined;
+}
+
 function addresses(v: unknown, path: Path, what: string): ShapeProblem | undefined {
   if (!isObj(v)) return { path, message: `${what} must be {v4, v6}` };
   for (const [family, max] of [['v4', V4_MAX], ['v6', V6_MAX]] as const) {
@@ -87,6 +176,8 @@ function check(x: unknown): ShapeProblem | undefined {
   const c = x as Record<string, unknown>;
   if (!Array.isArray(c.warnings)) return { path: ['warnings'], message: 'warnings must be a list' };
   if (c.semantics !== undefined && c.semantics !== 'classbench') return { path: ['semantics'], message: 'semantics must be absent or "classbench"' };
+  const setProblem = namedSets(c);
+  if (setProblem) return setProblem;
   const groups = c.securityGroups as unknown[];
   const ids = new Set<string>();
   for (let gi = 0; gi < groups.length; gi++) {
@@ -126,8 +217,16 @@ function check(x: unknown): ShapeProblem | undefined {
         if (!isObj(text) || typeof text.protocol !== 'string' || typeof text.port !== 'string' || typeof text.peer !== 'string') {
           return { path: [...p, 'text'], message: 'text must be {protocol, port, peer} strings' };
         }
-        for (const f of ['description', 'template'] as const) {
+        for (const f of ['description', 'template', 'peerSet', 'peerGroup', 'serviceSet'] as const) {
           if (r[f] !== undefined && typeof r[f] !== 'string') return { path: [...p, f], message: `${f} must be a string` };
+        }
+        if (r.policyIndex !== undefined && !(typeof r.policyIndex === 'number' && Number.isSafeInteger(r.policyIndex) && r.policyIndex >= 0)) {
+          return { path: [...p, 'policyIndex'], message: 'policyIndex must be a whole number >= 0' };
+        }
+        if (r.services !== undefined) {
+          if (r.serviceSet === undefined || r.protocol !== 'all' || r.ports !== null) return { path: [...p, 'services'], message: 'a rule with services names its serviceSet, with protocol "all" and ports null' };
+          const bad = services(r.services, [...p, 'services']);
+          if (bad) return bad;
         }
       }
     }
@@ -142,6 +241,10 @@ function check(x: unknown): ShapeProblem | undefined {
     instanceIds.add(inst.id);
     const bound = inst.securityGroups;
     if (!Array.isArray(bound)) return { path: [...ip, 'securityGroups'], message: 'securityGroups must be a list of group ids' };
+    if (inst.addresses !== undefined) {
+      const bad = addresses(inst.addresses, [...ip, 'addresses'], 'addresses');
+      if (bad) return bad;
+    }
     const seen = new Set<string>();
     for (let k = 0; k < bound.length; k++) {
       const gid = bound[k] as unknown;
@@ -149,5 +252,5 @@ function check(x: unknown): ShapeProblem | undefined {
       seen.add(gid);
     }
   }
-  return undefined;
+  return namesAgree(c);
 }

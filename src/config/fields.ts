@@ -24,7 +24,10 @@
  *
  * No `node:` imports: the validator runs in edge workers.
  */
-import type { ActionInput, ConfigInput, InstanceInput, PresetLabel, PresetName, ProtocolName, RuleInput, SecurityGroupInput, TemplateName } from '../types.js';
+import type {
+  ActionInput, AddressSetInput, AwsIpPermission, AwsSecurityGroup, AwsUserIdGroupPair, ConfigInput, InstanceInput, PresetLabel, PresetName, ProtocolName, RuleInput,
+  SecurityGroupInput, ServiceSetInput, TemplateName, TencentAddressTemplate, TencentAddressTemplateGroup, TencentServiceTemplate, TencentServiceTemplateGroup,
+} from '../types.js';
 
 // ---------------------------------------------------------------- words
 
@@ -93,8 +96,10 @@ export const ACTION_SYNTAX = (['accept', 'drop'] as const)
   })
   .join(' / ') + ', case-insensitive';
 export const PORT_SYNTAX = 'ALL, a port 0-65535 (22), a list (80,443), a range (3306-20000 or "20 to 21"), or a list mixing them';
+export const SERVICE_SYNTAX = 'PROTOCOL or PROTOCOL:PORTS, e.g. tcp:80, udp:53,5353, tcp:8000-8010, icmp, ALL';
 export const TERRAFORM_SYNTAX = 'ACTION#PEER#PORT#PROTOCOL, e.g. ACCEPT#192.168.1.0/24#80#TCP';
-export const PEER_SYNTAX = 'an address, a CIDR, a range a-b, 0.0.0.0/0, ::/0 or any';
+export const ADDRESS_SYNTAX = 'an address, a CIDR, a range a-b, 0.0.0.0/0, ::/0 or any';
+export const PEER_SYNTAX = `${ADDRESS_SYNTAX}; or the id of an address set or of a security group (a group reference)`;
 
 // ---------------------------------------------------------------- shapes
 
@@ -109,7 +114,11 @@ export type Pattern = readonly (string | { words: readonly string[]; collapseSpa
 export type ShapeName =
   | 'config' | 'nativeConfig' | 'securityGroup' | 'instance' | 'inboundRule' | 'outboundRule' | 'terraformRule'
   | 'protocol' | 'preset' | 'template' | 'action' | 'ports'
-  | 'tencentPolicy' | 'tencentPolicySet' | 'tencentPolicySetBare' | 'tencentResponse' | 'tencentPolicySetDocument';
+  | 'tencentPolicy' | 'tencentPolicySet' | 'tencentPolicySetBare' | 'tencentResponse' | 'tencentPolicySetDocument'
+  | 'addressSet' | 'serviceSet'
+  | 'tencentAddressTemplate' | 'tencentAddressTemplateGroup' | 'tencentServiceTemplate' | 'tencentServiceTemplateGroup'
+  | 'tencentTemplateList' | 'tencentTemplateResponse'
+  | 'awsDocument' | 'awsSecurityGroup' | 'awsPermission' | 'awsIpRange' | 'awsIpv6Range' | 'awsUserIdGroupPair' | 'awsPrefixListId';
 
 /** What one value may be. Descriptions become the schema's (and so the editor's) hover text. */
 export type Shape =
@@ -175,17 +184,40 @@ const RULE_HEAD = {
   type: { shape: ref('preset'), description: `A preset that fixes protocol and port: ${PRESET_SYNTAX}; any case. "custom" takes protocol and port from the rule.` },
   protocol: { shape: ref('protocol'), description: `${PROTOCOL_SYNTAX}. Names in any case.` },
   port: { shape: ref('ports'), description: `Destination ports (TCP and UDP only): ${PORT_SYNTAX}. Absent: ALL.` },
+  serviceSet: { shape: nonBlank('The id of a service set of the policy.'), description: 'Instead of type, protocol and port: the id of a service set (serviceSets, or a Tencent service template ppm-… / group ppmg-…); the rule matches a flow of any of its services.' },
 } as const satisfies Record<string, Field>;
 const RULE_TAIL = {
   peer: { shape: nonBlank(PEER_SYNTAX), description: `The peer, in either direction (instead of source / destination): ${PEER_SYNTAX}.` },
-  localCidr: { shape: nonBlank(PEER_SYNTAX), description: "Optional: the instance's own address must be in it (a flow without a local address does not match)." },
+  localCidr: { shape: nonBlank(ADDRESS_SYNTAX), description: "Optional: the instance's own address must be in it (a flow without a local address does not match)." },
   sourcePort: { shape: ref('ports'), description: `Optional: the opening packet's source port must be in it: ${PORT_SYNTAX}.` },
   icmpType: { shape: byte, description: 'Optional, ICMP / ICMPv6 / ping rules only: the ICMP type, 0-255.' },
   icmpCode: { shape: byte, description: 'Optional, with icmpType: the ICMP code, 0-255.' },
   action: { shape: ref('action'), required: true, description: `What a matching flow gets: ${ACTION_SYNTAX}.` },
   description: { shape: text(), description: 'Free text, shown in explanations.' },
 } as const satisfies Record<string, Field>;
-const RULE_RULES = { someOf: [['type', 'protocol']], needs: { icmpCode: ['icmpType'] } } as const;
+const RULE_RULES = {
+  someOf: [['type', 'protocol', 'serviceSet']],
+  notTogether: [['serviceSet', 'type'], ['serviceSet', 'protocol'], ['serviceSet', 'port'], ['serviceSet', 'icmpType']],
+  needs: { icmpCode: ['icmpType'] },
+} as const;
+
+/** Fields Tencent's template outputs carry that say nothing about what a template matches. */
+const TENCENT_OUTPUT_ONLY = {
+  CreatedTime: { shape: text(), description: 'Output only: when the template was made.' },
+  UpdatedTime: { shape: text(), description: 'Output only: when the template last changed.' },
+  TagSet: { shape: { kind: 'list', of: { kind: 'any' } }, description: 'Output only: tags.' },
+} as const satisfies Record<string, Field>;
+const TENCENT_LIST_FIELDS = {
+  AddressTemplateSet: { shape: { kind: 'list', of: ref('tencentAddressTemplate') }, description: 'DescribeAddressTemplates: address templates (ipm-…).' },
+  AddressTemplateGroupSet: { shape: { kind: 'list', of: ref('tencentAddressTemplateGroup') }, description: 'DescribeAddressTemplateGroups: address template groups (ipmg-…).' },
+  ServiceTemplateSet: { shape: { kind: 'list', of: ref('tencentServiceTemplate') }, description: 'DescribeServiceTemplates: service templates (ppm-…).' },
+  ServiceTemplateGroupSet: { shape: { kind: 'list', of: ref('tencentServiceTemplateGroup') }, description: 'DescribeServiceTemplateGroups: service template groups (ppmg-…).' },
+  TotalCount: { shape: { kind: 'integer', min: 0 }, description: 'How many the account has (the list may be one page).' },
+  RequestId: { shape: text(), description: 'The API request id.' },
+} as const satisfies Record<string, Field>;
+const TEMPLATE_LISTS = ['AddressTemplateSet', 'AddressTemplateGroupSet', 'ServiceTemplateSet', 'ServiceTemplateGroupSet'] as const;
+/** What AWS writes as free text beside a peer. */
+const AWS_DESCRIPTION = { Description: { shape: text(), description: 'Free text, kept as the rule\'s description.' } } as const satisfies Record<string, Field>;
 
 const TENCENT_SET_FIELDS = {
   Version: { shape: { kind: 'anyOf', of: [{ kind: 'string' }, { kind: 'number' }, { kind: 'null' }] }, description: 'The policy version Tencent reports.' },
@@ -203,22 +235,54 @@ export const SHAPES = {
   config: {
     kind: 'anyOf',
     description: 'An sgfilter config (docs/SEMANTICS.md "Config files"): native, or a Tencent Cloud DescribeSecurityGroupPolicies output as it is.',
-    of: [ref('nativeConfig'), ref('tencentResponse'), ref('tencentPolicySetDocument'), ref('tencentPolicySetBare')],
+    of: [
+      ref('nativeConfig'), ref('tencentResponse'), ref('tencentPolicySetDocument'), ref('tencentPolicySetBare'),
+      ref('tencentTemplateResponse'), ref('tencentTemplateList'), ref('awsDocument'),
+    ],
   },
   nativeConfig: {
     kind: 'object',
     title: 'sgfilter config',
-    description: 'Security groups, and the instances they are bound to.',
+    description: 'Security groups, the instances they are bound to, and the address and service sets rules name. Several documents may make one policy (sgfilter check a.json b.json): each gives some of these.',
     fields: {
-      securityGroups: { shape: { kind: 'list', of: ref('securityGroup') }, required: true, description: 'The security groups; ids are unique.' },
+      securityGroups: { shape: { kind: 'list', of: ref('securityGroup') }, description: 'The security groups; ids are unique across the documents of a policy.' },
       instances: {
         shape: { kind: 'list', of: ref('instance') },
-        description: 'Instances and their groups in priority order. Absent or empty: one implicit instance "default" bound to every group in file order.',
+        description: 'Instances and their groups in priority order. Absent or empty (in every document of the policy): one implicit instance "default" bound to every group in file order.',
       },
+      addressSets: { shape: { kind: 'list', of: ref('addressSet') }, description: 'Named address sets, for rule peers to name (ids unique, and not a group\'s id).' },
+      serviceSets: { shape: { kind: 'list', of: ref('serviceSet') }, description: 'Named service sets, for rules to name in serviceSet.' },
       version: { shape: { kind: 'anyOf', of: [{ kind: 'string' }, { kind: 'number' }] }, description: "The document's own version label; sgfilter ignores it." },
       description: { shape: text(), description: 'Free text about the document.' },
       $schema: { shape: text('A URL or path of this JSON Schema.'), description: 'The JSON Schema of this file, for editors; sgfilter ignores it.' },
     },
+    someOf: [['securityGroups', 'instances', 'addressSets', 'serviceSets']],
+  },
+  addressSet: {
+    kind: 'object',
+    title: 'address set',
+    description: 'A named set of addresses a rule peer may name: its addresses, or (a set group) the sets it unites.',
+    fields: {
+      id: { shape: nonBlank('A unique id that does not read as an address, e.g. "office".'), required: true, description: 'Unique among address sets and security groups; not an address, CIDR, range or any.' },
+      name: { shape: text(), description: 'A display name.' },
+      description: { shape: text(), description: 'Free text.' },
+      addresses: { shape: { kind: 'list', of: nonBlank(ADDRESS_SYNTAX) }, description: `The members: ${ADDRESS_SYNTAX}.` },
+      sets: { shape: { kind: 'list', of: nonBlank('The id of an address set with addresses.') }, description: 'A set group: the ids of the address sets it unites (each a set with addresses, not a group).' },
+    },
+    oneOf: [['addresses', 'sets']],
+  },
+  serviceSet: {
+    kind: 'object',
+    title: 'service set',
+    description: 'A named set of services a rule may name in serviceSet: its services, or (a set group) the sets it unites.',
+    fields: {
+      id: { shape: nonBlank('A unique id, e.g. "web".'), required: true, description: 'Unique among service sets.' },
+      name: { shape: text(), description: 'A display name.' },
+      description: { shape: text(), description: 'Free text.' },
+      services: { shape: { kind: 'list', of: nonBlank(SERVICE_SYNTAX) }, description: `The members: ${SERVICE_SYNTAX}; any case.` },
+      sets: { shape: { kind: 'list', of: nonBlank('The id of a service set with services.') }, description: 'A set group: the ids of the service sets it unites (each a set with services, not a group).' },
+    },
+    oneOf: [['services', 'sets']],
   },
   securityGroup: {
     kind: 'object',
@@ -309,10 +373,10 @@ export const SHAPES = {
       Ipv6CidrBlock: { shape: text(), description: 'The peer, IPv6 (one of CidrBlock and Ipv6CidrBlock).' },
       Action: { shape: ref('action'), required: true, description: `${ACTION_SYNTAX}.` },
       PolicyDescription: { shape: text(), description: 'Free text.' },
-      PolicyIndex: { shape: { kind: 'any' }, description: 'Position in the list, as Tencent numbers it.' },
-      SecurityGroupId: { shape: { kind: 'any' }, description: 'A security group as the peer: not supported yet (refused when not empty).' },
-      AddressTemplate: { shape: { kind: 'any' }, description: 'A parameter template of addresses: refused unless its ids are empty.' },
-      ServiceTemplate: { shape: { kind: 'any' }, description: 'A parameter template of services: refused unless its ids are empty.' },
+      PolicyIndex: { shape: { kind: 'any' }, description: 'Position in the list, as Tencent numbers it: a list whose policies give it is evaluated in PolicyIndex order.' },
+      SecurityGroupId: { shape: { kind: 'any' }, description: 'A security group as the peer (a group reference): the addresses of every instance bound to it; the policy must define the group.' },
+      AddressTemplate: { shape: { kind: 'any' }, description: 'An address template (AddressId, ipm-…) or template group (AddressGroupId, ipmg-…) as the peer, defined by a DescribeAddressTemplates(Groups) output of the policy.' },
+      ServiceTemplate: { shape: { kind: 'any' }, description: 'A service template (ServiceId, ppm-…) or template group (ServiceGroupId, ppmg-…) instead of Protocol and Port, defined by a DescribeServiceTemplates(Groups) output of the policy.' },
       ModifyTime: { shape: { kind: 'any' }, description: 'When Tencent last changed the policy.' },
     },
   },
@@ -352,6 +416,130 @@ export const SHAPES = {
     open: true,
     fields: { SecurityGroupPolicySet: { shape: ref('tencentPolicySet'), required: true, description: 'The policy set.' } },
   },
+  tencentAddressTemplate: {
+    kind: 'object',
+    title: 'Tencent Cloud address template',
+    description: 'An address template (ipm-…) as DescribeAddressTemplates returns it. A CIDR with host bits (Tencent stores some) is read as its network, with a warning.',
+    fields: {
+      AddressTemplateId: { shape: nonBlank('ipm-…'), required: true, description: 'The template id: what policies name in AddressTemplate.AddressId.' },
+      AddressTemplateName: { shape: text(), description: 'Its name.' },
+      AddressSet: { shape: { kind: 'list', of: { kind: 'string' } }, description: 'Its addresses: addresses, CIDRs or ranges a-b.' },
+      AddressExtraSet: {
+        shape: { kind: 'list', of: { kind: 'object', fields: { Address: { shape: { kind: 'string' }, required: true, description: 'An address, CIDR or range.' }, Description: { shape: text(), description: 'Free text.' } } } },
+        description: 'The same addresses with descriptions (must agree with AddressSet when both are given).',
+      },
+      ...TENCENT_OUTPUT_ONLY,
+    },
+    someOf: [['AddressSet', 'AddressExtraSet']],
+  },
+  tencentAddressTemplateGroup: {
+    kind: 'object',
+    title: 'Tencent Cloud address template group',
+    description: 'An address template group (ipmg-…) as DescribeAddressTemplateGroups returns it: the union of its member templates.',
+    fields: {
+      AddressTemplateGroupId: { shape: nonBlank('ipmg-…'), required: true, description: 'The group id: what policies name in AddressTemplate.AddressGroupId.' },
+      AddressTemplateGroupName: { shape: text(), description: 'Its name.' },
+      AddressTemplateIdSet: { shape: { kind: 'list', of: { kind: 'string' } }, required: true, description: 'Its member templates (ipm-…): what defines the group.' },
+      AddressTemplateSet: { shape: { kind: 'list', of: { kind: 'any' } }, description: 'Member details as Tencent reports them; not read (the id set defines the group).' },
+      ...TENCENT_OUTPUT_ONLY,
+    },
+  },
+  tencentServiceTemplate: {
+    kind: 'object',
+    title: 'Tencent Cloud service template',
+    description: 'A service template (ppm-…) as DescribeServiceTemplates returns it.',
+    fields: {
+      ServiceTemplateId: { shape: nonBlank('ppm-…'), required: true, description: 'The template id: what policies name in ServiceTemplate.ServiceId.' },
+      ServiceTemplateName: { shape: text(), description: 'Its name.' },
+      ServiceSet: { shape: { kind: 'list', of: { kind: 'string' } }, description: `Its services: ${SERVICE_SYNTAX}.` },
+      ServiceExtraSet: {
+        shape: { kind: 'list', of: { kind: 'object', fields: { Service: { shape: { kind: 'string' }, required: true, description: 'A service.' }, Description: { shape: text(), description: 'Free text.' } } } },
+        description: 'The same services with descriptions (must agree with ServiceSet when both are given).',
+      },
+      ...TENCENT_OUTPUT_ONLY,
+    },
+    someOf: [['ServiceSet', 'ServiceExtraSet']],
+  },
+  tencentServiceTemplateGroup: {
+    kind: 'object',
+    title: 'Tencent Cloud service template group',
+    description: 'A service template group (ppmg-…) as DescribeServiceTemplateGroups returns it: the union of its member templates.',
+    fields: {
+      ServiceTemplateGroupId: { shape: nonBlank('ppmg-…'), required: true, description: 'The group id: what policies name in ServiceTemplate.ServiceGroupId.' },
+      ServiceTemplateGroupName: { shape: text(), description: 'Its name.' },
+      ServiceTemplateIdSet: { shape: { kind: 'list', of: { kind: 'string' } }, required: true, description: 'Its member templates (ppm-…): what defines the group.' },
+      ServiceTemplateSet: { shape: { kind: 'list', of: { kind: 'any' } }, description: 'Member details as Tencent reports them; not read (the id set defines the group).' },
+      ...TENCENT_OUTPUT_ONLY,
+    },
+  },
+  tencentTemplateList: {
+    kind: 'object',
+    title: 'Tencent Cloud template output',
+    description: 'The output of DescribeAddressTemplates, DescribeAddressTemplateGroups, DescribeServiceTemplates or DescribeServiceTemplateGroups without its Response wrapper: a document of a policy, defining the templates its policies name.',
+    fields: TENCENT_LIST_FIELDS,
+    someOf: [TEMPLATE_LISTS],
+  },
+  tencentTemplateResponse: {
+    kind: 'object',
+    title: 'Tencent Cloud template API response',
+    description: 'The whole output of DescribeAddressTemplates, DescribeAddressTemplateGroups, DescribeServiceTemplates or DescribeServiceTemplateGroups.',
+    fields: { Response: { shape: ref('tencentTemplateList'), required: true, description: 'The API response.' } },
+  },
+  awsDocument: {
+    kind: 'object',
+    title: 'AWS describe-security-groups output',
+    description: 'The output of `aws ec2 describe-security-groups` as it is: each group becomes a security group of accept rules (AWS groups allow only, in no order; what no rule allows is dropped).',
+    fields: {
+      SecurityGroups: { shape: { kind: 'list', of: ref('awsSecurityGroup') }, required: true, description: 'The groups.' },
+      NextToken: { shape: text(), description: 'A pagination token (informational).' },
+    },
+  },
+  awsSecurityGroup: {
+    kind: 'object',
+    title: 'AWS security group',
+    description: 'One AWS security group.',
+    fields: {
+      GroupId: { shape: nonBlank('sg-…'), required: true, description: 'The group id: its id in the policy, and what UserIdGroupPairs and instances name.' },
+      GroupName: { shape: text(), description: 'Its name.' },
+      Description: { shape: text(), description: 'Free text.' },
+      IpPermissions: { shape: { kind: 'list', of: ref('awsPermission') }, description: 'Inbound permissions (accept rules).' },
+      IpPermissionsEgress: { shape: { kind: 'list', of: ref('awsPermission') }, description: 'Outbound permissions (accept rules).' },
+      OwnerId: { shape: text(), description: 'Informational.' },
+      VpcId: { shape: text(), description: 'Informational.' },
+      SecurityGroupArn: { shape: text(), description: 'Informational.' },
+      Tags: { shape: { kind: 'list', of: { kind: 'any' } }, description: 'Informational.' },
+    },
+  },
+  awsPermission: {
+    kind: 'object',
+    title: 'AWS permission',
+    description: 'One IpPermissions / IpPermissionsEgress entry: a protocol and ports, and its peers (each peer is one accept rule).',
+    fields: {
+      IpProtocol: { shape: { kind: 'string', pattern: [String.raw`\s*(?:`, { words: ['tcp', 'udp', 'icmp', 'icmpv6', '-1'] }, String.raw`|${DECIMAL_BYTE})\s*`] }, required: true, description: 'tcp, udp, icmp, icmpv6, a protocol number 0-255, or -1 (every protocol).' },
+      FromPort: { shape: { kind: 'integer', min: -1, max: 65535 }, description: 'TCP/UDP: the first port. ICMP/ICMPv6: the type (-1: any).' },
+      ToPort: { shape: { kind: 'integer', min: -1, max: 65535 }, description: 'TCP/UDP: the last port. ICMP/ICMPv6: the code (-1: any).' },
+      IpRanges: { shape: { kind: 'list', of: ref('awsIpRange') }, description: 'IPv4 peers.' },
+      Ipv6Ranges: { shape: { kind: 'list', of: ref('awsIpv6Range') }, description: 'IPv6 peers.' },
+      UserIdGroupPairs: { shape: { kind: 'list', of: ref('awsUserIdGroupPair') }, description: 'Security groups as peers (group references: the addresses of the instances bound to them).' },
+      PrefixListIds: { shape: { kind: 'list', of: ref('awsPrefixListId') }, description: 'Prefix lists as peers: refused, naming the id (sgfilter is not given their entries).' },
+    },
+  },
+  awsIpRange: { kind: 'object', title: 'AWS IPv4 range', fields: { CidrIp: { shape: nonBlank('an IPv4 CIDR'), required: true, description: 'The IPv4 CIDR.' }, ...AWS_DESCRIPTION } },
+  awsIpv6Range: { kind: 'object', title: 'AWS IPv6 range', fields: { CidrIpv6: { shape: nonBlank('an IPv6 CIDR'), required: true, description: 'The IPv6 CIDR.' }, ...AWS_DESCRIPTION } },
+  awsUserIdGroupPair: {
+    kind: 'object',
+    title: 'AWS group reference',
+    fields: {
+      GroupId: { shape: nonBlank('sg-…'), required: true, description: 'The referenced group (the policy must define it).' },
+      GroupName: { shape: text(), description: 'Informational.' },
+      UserId: { shape: text(), description: 'Informational.' },
+      VpcId: { shape: text(), description: 'Informational.' },
+      VpcPeeringConnectionId: { shape: text(), description: 'Informational.' },
+      PeeringStatus: { shape: text(), description: 'Informational.' },
+      ...AWS_DESCRIPTION,
+    },
+  },
+  awsPrefixListId: { kind: 'object', title: 'AWS prefix list peer', fields: { PrefixListId: { shape: text(), description: 'The prefix list (refused).' }, ...AWS_DESCRIPTION } },
 } as const satisfies Record<ShapeName, Shape>;
 
 
@@ -363,6 +551,11 @@ export function fieldNames(shape: ObjectShape): readonly string[] {
 export const CONFIG_FIELDS = fieldNames(SHAPES.nativeConfig);
 export const GROUP_FIELDS = fieldNames(SHAPES.securityGroup);
 export const INSTANCE_FIELDS = fieldNames(SHAPES.instance);
+export const ADDRESS_SET_FIELDS = fieldNames(SHAPES.addressSet);
+export const SERVICE_SET_FIELDS = fieldNames(SHAPES.serviceSet);
+/** The lists a Tencent template output may hold, and the fields beside them. */
+export const TENCENT_TEMPLATE_LISTS: readonly string[] = TEMPLATE_LISTS;
+export const TENCENT_TEMPLATE_DOCUMENT_FIELDS = fieldNames(SHAPES.tencentTemplateList);
 /** Every field a rule object may have in either direction (source on an outbound rule is WRONG_DIRECTION_FIELD, not UNKNOWN_FIELD). */
 export const RULE_FIELDS: readonly string[] = (() => {
   const out = [...fieldNames(SHAPES.inboundRule)];
@@ -389,11 +582,20 @@ const agree: [
   Same<keyof ConfigInput, Keys<typeof SHAPES.nativeConfig>>,
   Same<keyof SecurityGroupInput, Keys<typeof SHAPES.securityGroup>>,
   Same<keyof InstanceInput, Keys<typeof SHAPES.instance>>,
+  Same<keyof AddressSetInput, Keys<typeof SHAPES.addressSet>>,
+  Same<keyof ServiceSetInput, Keys<typeof SHAPES.serviceSet>>,
+  Same<keyof AwsSecurityGroup, Keys<typeof SHAPES.awsSecurityGroup>>,
+  Same<keyof AwsIpPermission, Keys<typeof SHAPES.awsPermission>>,
+  Same<keyof AwsUserIdGroupPair, Keys<typeof SHAPES.awsUserIdGroupPair>>,
+  Same<keyof TencentAddressTemplate, Keys<typeof SHAPES.tencentAddressTemplate>>,
+  Same<keyof TencentAddressTemplateGroup, Keys<typeof SHAPES.tencentAddressTemplateGroup>>,
+  Same<keyof TencentServiceTemplate, Keys<typeof SHAPES.tencentServiceTemplate>>,
+  Same<keyof TencentServiceTemplateGroup, Keys<typeof SHAPES.tencentServiceTemplateGroup>>,
   Same<keyof RuleInput, Keys<typeof SHAPES.inboundRule> | Keys<typeof SHAPES.outboundRule>>,
   Same<ProtocolName, (typeof PROTOCOLS)[number]['name']>,
   Same<PresetName, (typeof PRESETS)[number]['name']>,
   Same<PresetLabel, Exclude<(typeof PRESETS)[number]['label'], undefined>>,
   Same<TemplateName, (typeof TEMPLATES)[number]['name']>,
   Same<Word<ActionInput>, (typeof ACTION_WORDS)[number][0]>,
-] = [true, true, true, true, true, true, true, true, true];
+] = [true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true, true];
 void agree;

@@ -66,17 +66,21 @@ const fields = (f: Record<string, Shape>): Shape => ({ fields: Object.entries(f)
 
 const INTERVAL = fields({ lo: value, hi: value });
 const ADDRESSES = fields({ v4: list(INTERVAL), v6: list(INTERVAL) });
+const SERVICE = fields({ protocol: value, ports: nullable(list(INTERVAL)), text: value });
 const RULE = fields({
   groupId: value, direction: value, ruleIndex: value, action: value, protocol: value,
   ports: nullable(list(INTERVAL)), peer: ADDRESSES, local: nullable(ADDRESSES), sourcePorts: nullable(list(INTERVAL)),
   icmpType: value, icmpCode: value, description: value, template: value,
+  peerSet: value, peerGroup: value, serviceSet: value, services: list(SERVICE), policyIndex: value,
   text: fields({ protocol: value, port: value, peer: value }),
 });
 const CONFIG = fields({
   securityGroups: list(fields({ id: value, name: value, template: value, inbound: list(RULE), outbound: list(RULE) })),
-  instances: list(fields({ id: value, securityGroups: list(value) })),
+  instances: list(fields({ id: value, securityGroups: list(value), addresses: ADDRESSES })),
   implicitInstance: value,
-  warnings: list(fields({ path: list(value), message: value })),
+  warnings: list(fields({ path: list(value), message: value, file: value })),
+  addressSets: list(fields({ id: value, name: value, addresses: ADDRESSES, sets: list(value) })),
+  serviceSets: list(fields({ id: value, name: value, services: list(SERVICE), sets: list(value) })),
   semantics: value,
 });
 

@@ -11,8 +11,11 @@ import type { AddressSet, Config, Direction, Instance, Rule, SecurityGroup, Warn
 import { parsePeer } from './address.js';
 import { TEMPLATES, templateName, TEMPLATE_SYNTAX, type TemplateName } from './presets.js';
 import { CONFIG_FIELDS, GROUP_FIELDS, INSTANCE_FIELDS } from './fields.js';
-import { show, unknownFieldIssue, validateRule, type RuleSource } from './rule.js';
+import { ruleNeverMatches, show, unknownFieldIssue, validateRule, type RuleSource } from './rule.js';
 import { convertPolicySet, findPolicySet } from './tencent.js';
+import { findTemplateLists, readTemplateLists } from './tencent-templates.js';
+import { awsGroupIds, convertAwsDocument, isAwsDocument } from './aws.js';
+import { buildSets, failedSets, groupPeers, PolicyNames, readSetEntry, type SetDefinition } from './sets.js';
 import { TERRAFORM_PARTS, TERRAFORM_SYNTAX, terraformRule } from './terraform.js';
 import { keysOf, plainData, quote, quotedList } from './plain.js';
 
@@ -45,6 +48,8 @@ function nativeSource(path: Path, label: string): RuleSource {
 interface Ctx {
   issues: Issue[];
   warnings: Warning[];
+  /** The sets and groups rules may name (SPEC §9). */
+  names?: PolicyNames;
 }
 
 /**
@@ -52,7 +57,7 @@ interface Ctx {
  * direction `dir` of group `groupId`; issues carry `path` and its fields.
  */
 export function validateRuleInput(
-  raw: unknown, dir: Direction, groupId: string, index: number, path: Path, label: string, issues: Issue[], warnings: Warning[],
+  raw: unknown, dir: Direction, groupId: string, index: number, path: Path, label: string, issues: Issue[], warnings: Warning[], names?: PolicyNames,
 ): Rule | undefined {
   let src = nativeSource(path, label);
   let value = raw;
@@ -68,7 +73,7 @@ export function validateRuleInput(
     value = converted;
     src = { path, label: `${label} (${show(raw)})`, fieldPath: () => path, fieldName: (f) => TERRAFORM_PARTS.get(f) ?? f };
   }
-  return validateRule(value, dir, groupId, index, src, issues, warnings);
+  return validateRule(value, dir, groupId, index, src, issues, warnings, names);
 }
 
 /** Validates the rules of one direction of a group (rule objects or Terraform strings). */
@@ -80,7 +85,7 @@ function validateRules(list: unknown, dir: Direction, groupId: string, path: Pat
   }
   const rules: Rule[] = [];
   list.forEach((raw, i) => {
-    const rule = validateRuleInput(raw, dir, groupId, i, [...path, i], `${label} ${dir} rule ${i}`, ctx.issues, ctx.warnings);
+    const rule = validateRuleInput(raw, dir, groupId, i, [...path, i], `${label} ${dir} rule ${i}`, ctx.issues, ctx.warnings, ctx.names);
     if (rule) rules.push(rule);
   });
   return rules;
@@ -100,8 +105,10 @@ function templateRules(name: TemplateName, dir: Direction, groupId: string, star
  * "securityGroups[2]"). With `seen` (id → index), duplicate ids are issues and new
  * ids are recorded.
  */
-export function validateGroupInput(raw: unknown, path: Path, where: string, issues: Issue[], warnings: Warning[], seen?: Map<string, number>): SecurityGroup | undefined {
-  return validateGroup(raw, path, where, { issues, warnings }, seen);
+export function validateGroupInput(raw: unknown, path: Path, where: string, issues: Issue[], warnings: Warning[], seen?: Map<string, number>, names?: PolicyNames): SecurityGroup | undefined {
+  const ctx: Ctx = { issues, warnings };
+  if (names) ctx.names = names;
+  return validateGroup(raw, path, where, ctx, seen);
 }
 
 function validateGroup(raw: unknown, path: Path, where: string, ctx: Ctx, seen?: Map<string, number>): SecurityGroup | undefined {
@@ -166,16 +173,17 @@ function validateGroup(raw: unknown, path: Path, where: string, ctx: Ctx, seen?:
 }
 
 function tencentRules(set: Record<string, unknown>, base: Path, groupId: string, label: string, ctx: Ctx): [Rule[], Rule[]] {
-  const converted = convertPolicySet(set, base, label, ctx.issues);
+  const converted = convertPolicySet(set, base, label, ctx.issues, ctx.warnings, ctx.names);
   const one = (dir: Direction): Rule[] =>
     converted[dir].flatMap((tr, i) => {
       const src: RuleSource = {
         path: tr.path,
         label: `${label} ${dir === 'inbound' ? 'Ingress' : 'Egress'}[${tr.path[tr.path.length - 1]}]`,
-        fieldPath: (f) => [...tr.path, tr.fields.get(f) ?? f],
-        fieldName: (f) => tr.fields.get(f) ?? f,
+        fieldPath: (f) => [...tr.path, ...(tr.fields.get(f) ?? [f])],
+        fieldName: (f) => tr.fields.get(f)?.join('.') ?? f,
       };
-      const rule = validateRule(tr.rule, dir, groupId, i, src, ctx.issues, ctx.warnings);
+      const rule = validateRule(tr.rule, dir, groupId, i, src, ctx.issues, ctx.warnings, ctx.names);
+      if (rule && tr.policyIndex !== undefined) rule.policyIndex = tr.policyIndex;
       return rule ? [rule] : [];
     });
   return [one('inbound'), one('outbound')];
@@ -284,13 +292,260 @@ function validateInstances(raw: unknown, groups: Map<string, number>, ctx: Ctx):
   return out;
 }
 
+/** One document of a policy, with the name messages give it (its file name). */
+export interface PolicyDocumentSource {
+  /** The document, parsed from JSON / YAML or built in JS. */
+  document: unknown;
+  /** Its name in issues (`Issue.file`): a file name, or `documents[i]`. */
+  file?: string;
+}
+
+/** Reads native `addressSets` / `serviceSets` entries into set definitions (members are checked by buildSets, with every document's sets). */
+function readNativeSets(raw: unknown, field: 'addressSets' | 'serviceSets', issues: Issue[], file: string | undefined): SetDefinition[] {
+  if (raw === undefined) return [];
+  const kind = field === 'addressSets' ? 'address' : 'service';
+  if (!Array.isArray(raw)) {
+    issues.push({ code: 'INVALID_TYPE', path: [field], given: raw, message: `config: ${field} must be a list of {id, ${kind === 'address' ? 'addresses' : 'services'}} (or {id, sets}), got ${show(raw)}` });
+    return [];
+  }
+  return raw.flatMap((entry, i) => {
+    const def = readSetEntry(entry, kind, [field, i], `${field}[${i}]`, issues, file);
+    return def ? [def] : [];
+  });
+}
+
+/** Tags the issues and warnings pushed since `i0` / `w0` with the document they are in. */
+function tagFile(ctx: Ctx, i0: number, w0: number, file: string | undefined): void {
+  if (file === undefined) return;
+  for (let i = i0; i < ctx.issues.length; i++) ctx.issues[i]!.file ??= file;
+  for (let i = w0; i < ctx.warnings.length; i++) ctx.warnings[i]!.file ??= file;
+}
+
+/** What one document gives the policy, read in the first pass (before any rule is validated). */
+interface DocumentPart {
+  file: string | undefined;
+  /** Native groups (raw), or a bare Tencent policy set made into one. */
+  groups?: unknown[];
+  /** A Tencent policy-set document: where its set is, so paths start at the document's root. */
+  tencentPath?: Path;
+  instances?: unknown[];
+  aws?: Record<string, unknown>;
+}
+
 /**
- * Validates a config document (a ConfigInput or Tencent document, parsed from JSON /
- * YAML or built in JS; typed `unknown` because it is checked, not trusted). Returns
- * `{ success: true, config }` or `{ success: false, issues }` with every issue, each
- * with a code and a path; never throws. The document is first read into plain data (plain.ts): values only the JS
- * API can pass (BigInt, functions, cycles, throwing getters, holes, huge strings,
- * nesting past 64 levels) are issues with their path, never exceptions.
+ * Validates the documents that together make one policy (SPEC §9; `sgfilter check
+ * policies.json templates.json groups.json`): native configs or parts of one
+ * (securityGroups, instances, addressSets, serviceSets), Tencent Cloud
+ * DescribeSecurityGroupPolicies outputs, the four Tencent template outputs, and AWS
+ * describe-security-groups outputs, in any mix. A group, an instance or a set defined
+ * twice (in one document or two) is an issue; so is a reference to a set or group
+ * that no document defines. Every issue and warning carries its path inside its
+ * document and, when there are several, `file`. Never throws.
+ */
+export function safeParseConfigDocuments(documents: readonly PolicyDocumentSource[]): ParseResult {
+  const ctx: Ctx = { issues: [], warnings: [] };
+  const parts: DocumentPart[] = [];
+  const defs: SetDefinition[] = [];
+  /** Every group id some document defines (valid or not), for references and instances. */
+  const groupIds = new Map<string, number>();
+  const noteGroupId = (id: unknown) => {
+    if (typeof id === 'string' && id.trim() !== '' && !groupIds.has(id)) groupIds.set(id, groupIds.size);
+  };
+  // Pass 1: what each document is, its sets, the ids of its groups.
+  documents.forEach(({ document, file }) => {
+    const i0 = ctx.issues.length;
+    const w0 = ctx.warnings.length;
+    const part: DocumentPart = { file };
+    const tencent = findPolicySet(document);
+    const templates = tencent ? undefined : findTemplateLists(document);
+    if (tencent) {
+      part.groups = [{ id: TENCENT_GROUP_ID, SecurityGroupPolicySet: tencent.set }];
+      part.tencentPath = tencent.path;
+      noteGroupId(TENCENT_GROUP_ID);
+    } else if (templates) {
+      for (const d of readTemplateLists(document as Record<string, unknown>, templates, ctx.issues, file)) defs.push(d);
+    } else if (isAwsDocument(document)) {
+      part.aws = document;
+      for (const id of awsGroupIds(document)) noteGroupId(id);
+    } else if (!isObj(document)) {
+      ctx.issues.push({ code: 'INVALID_TYPE', path: [], given: document, message: `a config must be an object with securityGroups (or a Tencent Cloud or AWS API output), got ${show(document)}` });
+    } else {
+      const doc = document;
+      for (const k of Object.keys(doc)) {
+        if (!CONFIG_FIELDS.includes(k)) ctx.issues.push(unknownFieldIssue([k], 'config', k, CONFIG_FIELDS));
+      }
+      for (const [f, what, ok] of [
+        ['$schema', 'a string (the URL or path of the JSON Schema)', (v: unknown) => typeof v === 'string'],
+        ['description', 'a string', (v: unknown) => typeof v === 'string'],
+        ['version', 'a string or a number', (v: unknown) => typeof v === 'string' || typeof v === 'number'],
+      ] as const) {
+        const v = doc[f];
+        if (v !== undefined && !ok(v)) ctx.issues.push({ code: 'INVALID_TYPE', path: [f], given: v, message: `config: ${f} must be ${what}, got ${show(v)}` });
+      }
+      const groupsRaw = doc.securityGroups;
+      if (groupsRaw !== undefined && !Array.isArray(groupsRaw)) {
+        ctx.issues.push({ code: 'INVALID_TYPE', path: ['securityGroups'], given: groupsRaw, message: `config: securityGroups must be a list, got ${show(groupsRaw)}` });
+      } else if (groupsRaw !== undefined) {
+        part.groups = groupsRaw;
+        for (const g of groupsRaw) if (isObj(g)) noteGroupId(g.id);
+      }
+      const instancesRaw = doc.instances;
+      if (instancesRaw !== undefined && !Array.isArray(instancesRaw)) {
+        ctx.issues.push({ code: 'INVALID_TYPE', path: ['instances'], given: instancesRaw, message: `instances: must be a list of {id, securityGroups}, got ${show(instancesRaw)}` });
+      } else if (instancesRaw !== undefined) part.instances = instancesRaw;
+      for (const d of readNativeSets(doc.addressSets, 'addressSets', ctx.issues, file)) defs.push(d);
+      for (const d of readNativeSets(doc.serviceSets, 'serviceSets', ctx.issues, file)) defs.push(d);
+      if (groupsRaw === undefined && instancesRaw === undefined && doc.addressSets === undefined && doc.serviceSets === undefined) {
+        ctx.issues.push({
+          code: 'MISSING_FIELD', path: ['securityGroups'],
+          message: documents.length > 1
+            ? 'config: the document gives none of securityGroups, instances, addressSets, serviceSets; a document of a policy gives at least one'
+            : 'config: no securityGroups; a config lists its security groups under securityGroups',
+        });
+      }
+    }
+    tagFile(ctx, i0, w0, file);
+    parts.push(part);
+  });
+
+  // The sets, every document's together, and the names rules may use.
+  const sets = buildSets(defs, new Set(groupIds.keys()), ctx.issues, ctx.warnings);
+  ctx.names = new PolicyNames(sets.addressSets, sets.serviceSets, new Set(groupIds.keys()), sets.broken, failedSets(defs, sets));
+
+  // Pass 2: the groups and their rules.
+  const groups: SecurityGroup[] = [];
+  const groupFirst = new Map<string, string>();
+  const addGroup = (group: SecurityGroup, idPath: Path, where: string, file: string | undefined) => {
+    const first = groupFirst.get(group.id);
+    if (first !== undefined) {
+      const hint = group.id === TENCENT_GROUP_ID && where === 'the Tencent policy set'
+        ? `; a bare DescribeSecurityGroupPolicies output becomes group ${quote(TENCENT_GROUP_ID)}: give each its group's id ({"securityGroups": [{"id": "sg-…", "SecurityGroupPolicySet": …}]})`
+        : '';
+      const issue: Issue = { code: 'DUPLICATE_GROUP', path: idPath, given: group.id, message: `${where}: group id ${quote(group.id)} is already defined by ${first}; a group is defined once in a policy${hint}` };
+      if (file !== undefined) issue.file = file;
+      ctx.issues.push(issue);
+      return;
+    }
+    groupFirst.set(group.id, file === undefined ? where : `${where} in ${file}`);
+    groups.push(group);
+  };
+  for (const part of parts) {
+    const i0 = ctx.issues.length;
+    const w0 = ctx.warnings.length;
+    if (part.groups) {
+      const seen = new Map<string, number>();
+      part.groups.forEach((g, gi) => {
+        const group = validateGroup(g, ['securityGroups', gi], `securityGroups[${gi}]`, ctx, seen);
+        if (group) addGroup(group, part.tencentPath ?? ['securityGroups', gi, 'id'], part.tencentPath ? 'the Tencent policy set' : `securityGroups[${gi}]`, part.file);
+      });
+      // A Tencent document's paths start at its own root, not at securityGroups[0].
+      if (part.tencentPath) {
+        const base = part.tencentPath;
+        for (const list of [ctx.issues.slice(i0), ctx.warnings.slice(w0)]) {
+          for (const item of list) {
+            const p = item.path;
+            if (p[0] === 'securityGroups' && p[2] === 'SecurityGroupPolicySet') item.path = [...base, ...p.slice(3)];
+          }
+        }
+      }
+    }
+    if (part.aws) {
+      for (const cg of convertAwsDocument(part.aws, ctx.issues, ctx.warnings, ctx.names)) {
+        const g0 = ctx.issues.length;
+        const one = (dir: Direction): Rule[] => cg[dir].flatMap((cr, ri) => {
+          const rule = validateRule(cr.rule, dir, cg.id, ri, cr.src, ctx.issues, ctx.warnings, ctx.names);
+          return rule ? [rule] : [];
+        });
+        const inbound = one('inbound');
+        const outbound = one('outbound');
+        if (ctx.issues.length > g0) continue;
+        const group: SecurityGroup = { id: cg.id, template: 'custom', inbound: numberedRules(inbound), outbound: numberedRules(outbound) };
+        if (cg.name !== undefined) group.name = cg.name;
+        addGroup(group, [...cg.path, 'GroupId'], cg.label, part.file);
+      }
+    }
+    tagFile(ctx, i0, w0, part.file);
+  }
+  if (!parts.some((p) => p.groups !== undefined || p.aws !== undefined) && ctx.issues.length === 0) {
+    ctx.issues.push({ code: 'MISSING_FIELD', path: ['securityGroups'], message: 'config: no document of the policy defines a security group; give securityGroups (or a Tencent or AWS policy output)' });
+  }
+
+  // Instances, from every document.
+  const instancesGiven = parts.some((p) => p.instances !== undefined && p.instances.length > 0);
+  const instances: Instance[] = [];
+  if (!instancesGiven) instances.push({ id: 'default', securityGroups: groups.map((g) => g.id) });
+  else {
+    const instanceFirst = new Map<string, string>();
+    for (const part of parts) {
+      if (!part.instances) continue;
+      const i0 = ctx.issues.length;
+      const w0 = ctx.warnings.length;
+      const seen = new Map<string, number>();
+      part.instances.forEach((raw, ii) => {
+        const inst = validateInstanceInput(raw, ['instances', ii], `instances[${ii}]`, ctx.issues, groupIds, seen);
+        if (!inst) return;
+        const first = instanceFirst.get(inst.id);
+        if (first !== undefined) {
+          ctx.issues.push({ code: 'DUPLICATE_INSTANCE', path: ['instances', ii, 'id'], given: inst.id, message: `instances[${ii}]: id ${quote(inst.id)} is already defined by ${first}; an instance is defined once in a policy` });
+          return;
+        }
+        instanceFirst.set(inst.id, part.file === undefined ? `instances[${ii}]` : `instances[${ii}] in ${part.file}`);
+        instances.push(inst);
+      });
+      tagFile(ctx, i0, w0, part.file);
+    }
+  }
+  if (ctx.issues.length > 0) return { success: false, issues: capIssues(ctx.issues) };
+
+  // Group references: the addresses of every instance bound to the group (SPEC §9).
+  resolveGroupReferences(groups, instances, ctx.warnings);
+  const config: Config = { securityGroups: groups, instances, implicitInstance: !instancesGiven, warnings: ctx.warnings };
+  if (sets.addressSets.size > 0) config.addressSets = [...sets.addressSets.values()];
+  if (sets.serviceSets.size > 0) config.serviceSets = [...sets.serviceSets.values()];
+  return { success: true, config: ownConfig(config) };
+}
+
+/** Rules numbered by their position (AWS rules are made in permission order). */
+function numberedRules(list: Rule[]): Rule[] {
+  list.forEach((r, i) => {
+    r.ruleIndex = i;
+  });
+  return list;
+}
+
+/**
+ * Gives every rule that names a security group as its peer (a group reference) the
+ * addresses of the instances bound to that group, one merged AddressSet per group
+ * shared by all its rules, and warns about references that match nothing. The rules
+ * must be fresh objects (not yet frozen).
+ */
+export function resolveGroupReferences(groups: readonly SecurityGroup[], instances: readonly Instance[], warnings: Warning[]): void {
+  const referenced = new Set<string>();
+  for (const g of groups) for (const dir of ['inbound', 'outbound'] as const) for (const r of g[dir]) if (r.peerGroup !== undefined) referenced.add(r.peerGroup);
+  if (referenced.size === 0) return;
+  const peers = groupPeers(instances, referenced);
+  groups.forEach((g, gi) => {
+    for (const dir of ['inbound', 'outbound'] as const) {
+      g[dir].forEach((r, ri) => {
+        if (r.peerGroup === undefined) return;
+        r.peer = peers.get(r.peerGroup)!;
+        const why = ruleNeverMatches(r);
+        if (why) warnings.push({ path: ['securityGroups', gi, dir, ri], message: `group ${quote(g.id)} ${dir} rule ${ri} (peer: group ${quote(r.peerGroup)}): ${why}` });
+      });
+    }
+  });
+}
+
+/**
+ * Validates a config document (a ConfigInput, a Tencent or AWS output, parsed from
+ * JSON / YAML or built in JS; typed `unknown` because it is checked, not trusted), or
+ * a list of documents that together make one policy (SPEC §9: policies beside their
+ * template outputs; see safeParseConfigDocuments; issues then name the document as
+ * `documents[i]`). Returns `{ success: true, config }` or `{ success: false, issues }`
+ * with every issue, each with a code and a path; never throws. The input is first
+ * read into plain data (plain.ts): values only the JS API can pass (BigInt,
+ * functions, cycles, throwing getters, holes, huge strings, nesting past 64 levels)
+ * are issues with their path, never exceptions.
  */
 export function safeParseConfig(input: unknown): ParseResult {
   if (isOwnedConfig(input)) return { success: true, config: input };
@@ -305,55 +560,11 @@ export function safeParseConfig(input: unknown): ParseResult {
   const plain = plainData(input, [], 'config');
   if (!plain.ok) return { success: false, issues: capIssues(plain.issues) };
   const doc = plain.value;
-  const ctx: Ctx = { issues: [], warnings: [] };
-  const tencent = findPolicySet(doc);
-  let groupsRaw: unknown;
-  let instancesRaw: unknown;
-  if (tencent) {
-    groupsRaw = [{ id: TENCENT_GROUP_ID, SecurityGroupPolicySet: tencent.set }];
-  } else if (!isObj(doc)) {
-    return { success: false, issues: [{ code: 'INVALID_TYPE', path: [], given: doc, message: `a config must be an object with securityGroups (or a Tencent Cloud SecurityGroupPolicySet), got ${show(doc)}` }] };
-  } else {
-    for (const k of Object.keys(doc)) {
-      if (!CONFIG_FIELDS.includes(k)) ctx.issues.push(unknownFieldIssue([k], 'config', k, CONFIG_FIELDS));
-    }
-    for (const [f, what, ok] of [
-      ['$schema', 'a string (the URL or path of the JSON Schema)', (v: unknown) => typeof v === 'string'],
-      ['description', 'a string', (v: unknown) => typeof v === 'string'],
-      ['version', 'a string or a number', (v: unknown) => typeof v === 'string' || typeof v === 'number'],
-    ] as const) {
-      const v = doc[f];
-      if (v !== undefined && !ok(v)) ctx.issues.push({ code: 'INVALID_TYPE', path: [f], given: v, message: `config: ${f} must be ${what}, got ${show(v)}` });
-    }
-    groupsRaw = doc.securityGroups;
-    instancesRaw = doc.instances;
-    if (groupsRaw === undefined) {
-      ctx.issues.push({ code: 'MISSING_FIELD', path: ['securityGroups'], message: 'config: no securityGroups; a config lists its security groups under securityGroups' });
-      groupsRaw = [];
-    } else if (!Array.isArray(groupsRaw)) {
-      ctx.issues.push({ code: 'INVALID_TYPE', path: ['securityGroups'], given: groupsRaw, message: `config: securityGroups must be a list, got ${show(groupsRaw)}` });
-      groupsRaw = [];
-    }
+  if (Array.isArray(doc)) {
+    if (doc.length === 0) return { success: false, issues: [{ code: 'MISSING_FIELD', path: [], message: 'an empty list of documents; give a config, or the documents that together make one policy' }] };
+    return safeParseConfigDocuments(doc.map((document, i) => ({ document, file: `documents[${i}]` })));
   }
-  const seen = new Map<string, number>();
-  const groups: SecurityGroup[] = [];
-  (groupsRaw as unknown[]).forEach((g, gi) => {
-    const group = validateGroup(g, ['securityGroups', gi], `securityGroups[${gi}]`, ctx, seen);
-    if (group) groups.push(group);
-  });
-  // A Tencent document's paths start at its own root, not at securityGroups[0].
-  if (tencent) {
-    for (const item of [...ctx.issues, ...ctx.warnings]) {
-      const p = item.path;
-      if (p[0] === 'securityGroups' && p[2] === 'SecurityGroupPolicySet') item.path = [...tencent.path, ...p.slice(3)];
-    }
-  }
-  const implicit = instancesRaw === undefined || (Array.isArray(instancesRaw) && instancesRaw.length === 0);
-  const instances = implicit
-    ? [{ id: 'default', securityGroups: groups.map((g) => g.id) }]
-    : validateInstances(instancesRaw, seen, ctx);
-  if (ctx.issues.length > 0) return { success: false, issues: capIssues(ctx.issues) };
-  return { success: true, config: ownConfig({ securityGroups: groups, instances, implicitInstance: implicit, warnings: ctx.warnings }) };
+  return safeParseConfigDocuments([{ document: doc }]);
 }
 
 /**

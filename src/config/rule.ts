@@ -4,7 +4,8 @@
  * rule are reported, not only the first.
  */
 import type { Issue, IssueCode, Path } from '../errors.js';
-import type { AddressSet, Direction, Interval, ProtocolMatch, Rule, RuleInput, Warning } from '../types.js';
+import type { AddressSet, Direction, Interval, ProtocolMatch, Rule, RuleInput, Service, Warning } from '../types.js';
+import type { PolicyNames } from './sets.js';
 import { parsePeer } from './address.js';
 import { describeValue } from './plain.js';
 import { formatPorts, normalizeIntervals, parsePorts } from './ports.js';
@@ -96,6 +97,29 @@ export function neverMatches(protocol: ProtocolMatch, peer: AddressSet): string 
   return undefined;
 }
 
+/** The services a rule matches: its service set's, or its one protocol and ports. */
+export function ruleServices(rule: Pick<Rule, 'protocol' | 'ports' | 'services'>): readonly { protocol: ProtocolMatch; ports: Interval[] | null }[] {
+  return rule.services ?? [rule];
+}
+
+/**
+ * Why a validated rule can never match, or undefined: an empty peer (an empty set, a
+ * group no instance with addresses is bound to), every service of its service set
+ * unable to match its peer, or neverMatches.
+ */
+export function ruleNeverMatches(rule: Pick<Rule, 'protocol' | 'ports' | 'services' | 'peer' | 'peerSet' | 'peerGroup' | 'serviceSet'>): string | undefined {
+  if (rule.peer.v4.length === 0 && rule.peer.v6.length === 0) {
+    if (rule.peerGroup !== undefined) return `can never match: no instance bound to group ${JSON.stringify(rule.peerGroup)} has addresses (a group reference matches the addresses of the instances bound to the group)`;
+    if (rule.peerSet !== undefined) return `can never match: address set ${JSON.stringify(rule.peerSet)} is empty`;
+  }
+  if (rule.services) {
+    if (rule.services.length === 0) return `can never match: service set ${JSON.stringify(rule.serviceSet)} is empty`;
+    const why = rule.services.map((s) => neverMatches(s.protocol, rule.peer));
+    return why.every((w) => w !== undefined) ? `can never match: every service of ${JSON.stringify(rule.serviceSet)} is ICMP or ICMPv6 for a peer of the other family` : undefined;
+  }
+  return neverMatches(rule.protocol, rule.peer);
+}
+
 /**
  * Validates `raw` as a rule of `direction` in group `groupId`. Returns the rule, or
  * undefined when issues were pushed. `rule.ruleIndex` is the caller's to set right.
@@ -108,6 +132,7 @@ export function validateRule(
   src: RuleSource,
   issues: Issue[],
   warnings: Warning[],
+  names?: PolicyNames,
 ): Rule | undefined {
   const before = issues.length;
   const add = (code: IssueCode, field: string | null, message: string, given?: unknown, allowed?: string) => {
@@ -131,6 +156,26 @@ export function validateRule(
     if (!RULE_FIELDS.includes(k)) issues.push(unknownFieldIssue(src.fieldPath(k), src.label, k, RULE_FIELDS));
   }
 
+  // serviceSet (instead of type / protocol / port)
+  let services: Service[] | undefined;
+  if (r.serviceSet !== undefined) {
+    const v = r.serviceSet;
+    const others = (['type', 'protocol', 'port', 'icmpType', 'icmpCode'] as const).filter((f) => r[f] !== undefined);
+    if (others.length > 0) {
+      add('CONFLICTING_FIELDS', 'serviceSet', `a service set gives the protocols and ports; remove ${others.map((f) => src.fieldName(f)).join(', ')} or the service set`, v);
+    } else if (typeof v !== 'string' || v.trim() === '') {
+      add('INVALID_TYPE', 'serviceSet', `must be the id of a service set of the policy (a non-empty string), got ${show(v)}`, v);
+    } else {
+      const found = names?.service(v);
+      if (found?.kind === 'set') services = found.set.services;
+      else if (found?.kind === 'unusable') add('UNDEFINED_TEMPLATE', 'serviceSet', found.message, v);
+      else if (!names?.isFailed('service', v)) {
+        const known = names ? names.serviceSetList() : 'none';
+        add('UNKNOWN_SET', 'serviceSet', `names service set ${show(v)}, which the policy does not define (defined: ${known})`, v, known);
+      }
+    }
+  }
+
   // type / protocol
   let preset: string | undefined;
   if (r.type !== undefined) {
@@ -148,7 +193,8 @@ export function validateRule(
   }
   if (fixed) protocol = fixed.protocol;
   const presetUnknown = r.type !== undefined && preset === undefined;
-  if (r.protocol === undefined && !fixed && !presetUnknown) {
+  if (r.serviceSet !== undefined) protocol = 'all';
+  else if (r.protocol === undefined && !fixed && !presetUnknown) {
     add('MISSING_FIELD', 'protocol', `no protocol; give protocol (${PROTOCOL_SYNTAX}) or a preset type (${PRESET_SYNTAX})`, undefined, PROTOCOL_SYNTAX);
   }
 
@@ -166,7 +212,7 @@ export function validateRule(
       return undefined;
     }
     if (p.value !== null && protocol !== undefined && !takesPorts(protocol)) {
-      const name = typeof r.protocol === 'string' || typeof r.protocol === 'number' ? String(r.protocol) : String(preset);
+      const name = r.serviceSet !== undefined ? `service set ${show(r.serviceSet)}` : typeof r.protocol === 'string' || typeof r.protocol === 'number' ? String(r.protocol) : String(preset);
       add('PORT_NOT_ALLOWED', field, `${show(v)} given with protocol ${name}; only TCP and UDP take ports, so it must be ALL or absent`, v, 'ALL or absent');
       return undefined;
     }
@@ -190,6 +236,8 @@ export function validateRule(
   }
   const given = [own, 'peer'].filter((k) => r[k] !== undefined);
   let peer: AddressSet | undefined;
+  let peerSet: string | undefined;
+  let peerGroup: string | undefined;
   if (given.length > 1) {
     add('CONFLICTING_FIELDS', 'peer', `both "${own}" and "peer" are given; keep one`);
   } else if (given.length === 0) {
@@ -200,8 +248,20 @@ export function validateRule(
     if (typeof v !== 'string') add('INVALID_TYPE', field, `must be a string, got ${show(v)}`, v);
     else {
       const p = parsePeer(v);
+      // Not an address: the name of an address set, or of a security group (SPEC §9).
+      const named = p.ok ? undefined : names?.peer(v);
       if (p.ok) peer = p.value;
-      else add(p.code, field, p.message, v, PEER_SYNTAX);
+      else if (named?.kind === 'set') {
+        peer = named.set.addresses;
+        peerSet = named.set.id;
+      } else if (named?.kind === 'group') {
+        // Resolved once every instance is known (resolveGroupReferences): the addresses of the instances bound to it.
+        peer = { v4: [], v6: [] };
+        peerGroup = named.id;
+      } else if (named?.kind === 'unusable') add('UNDEFINED_TEMPLATE', field, named.message, v);
+      else if (!names?.isFailed('address', v.trim())) {
+        add(p.code, field, names ? `${p.message}, nor an address set or security group of the policy` : p.message, v, PEER_SYNTAX);
+      }
     }
   }
   let local: AddressSet | null = null;
@@ -241,17 +301,25 @@ export function validateRule(
   if (issues.length > before || protocol === undefined || ports === undefined || sourcePorts === undefined || !peer || !action) {
     return undefined;
   }
-  const never = neverMatches(protocol, peer);
-  if (never) warnings.push({ path: src.path, message: `${src.label}: ${never}` });
+  if (r.serviceSet !== undefined && !services) return undefined;
   const peerField = given[0]!;
   const rule: Rule = {
     groupId, direction, ruleIndex, action, protocol, ports, peer, local, sourcePorts, icmpType, icmpCode,
     text: {
-      protocol: preset && preset !== 'custom' ? preset : String(r.protocol),
+      protocol: services ? String(r.serviceSet) : preset && preset !== 'custom' ? preset : String(r.protocol),
       port: r.port !== undefined ? String(r.port) : fixed ? formatPorts(fixed.ports) : 'ALL',
       peer: String(r[peerField]),
     },
   };
   if (typeof r.description === 'string') rule.description = r.description;
+  if (peerSet !== undefined) rule.peerSet = peerSet;
+  if (peerGroup !== undefined) rule.peerGroup = peerGroup;
+  if (services) {
+    rule.serviceSet = String(r.serviceSet);
+    rule.services = services;
+  }
+  // A group reference's addresses are known only once every instance is: its warning comes then.
+  const never = peerGroup === undefined ? ruleNeverMatches(rule) : undefined;
+  if (never) warnings.push({ path: src.path, message: `${src.label}: ${never}` });
   return rule;
 }

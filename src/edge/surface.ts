@@ -20,7 +20,7 @@ export { createFlowBatchFromBytes, type FlowBytes } from '../flow-bytes.js';
 export { Tracker, DEFAULT_TIMEOUTS, type TrackerOptions, type ConnectionTimeouts, type TrackerStats, type RuleHit, type TrackedConnection, type ConnectionState } from '../packets/tracker.js';
 export { PacketBatch, createPacketBatch, type PacketBatchInput, type PacketInput } from '../packets/batch.js';
 export { PacketVerdicts, PACKET_REASONS, type PacketVerdict, type PacketReason } from '../packets/verdicts.js';
-export { parseConfig, safeParseConfig, parseConfigText, type ParseResult } from '../config/parse.js';
+export { parseConfig, safeParseConfig, safeParseConfigDocuments, parseConfigText, type ParseResult, type PolicyDocumentSource } from '../config/parse.js';
 export { referenceClassify, referenceExplain, type Explanation } from '../reference.js';
 export { compilePolicy, type CompiledPolicy, type CompileOptions, type RuleRef, type TableStats } from '../compile/index.js';
 export { SgfilterError, ErrorCodes, IssueCodes, formatPath, type Issue, type ErrorCode, type IssueCode, type Path } from '../errors.js';

@@ -1,5 +1,6 @@
 // Node only: reading config files (JSON, YAML, Tencent Cloud JSON) from disk.
-import { parseConfig, safeParseConfig, type ParseResult } from '../config/parse.js';
+import { safeParseConfigDocuments, type ParseResult } from '../config/parse.js';
+import { configError } from '../errors.js';
 import type { Config } from '../types.js';
 import { configTextOf, parseConfigFileText, readConfigBytes, type ConfigFormat, type FormatChoice } from './config-bytes.js';
 import { invalidArgument, oneOf, readOptions } from './options.js';
@@ -29,14 +30,29 @@ export async function readConfigDocument(path: string, format: ConfigFormat | un
 const choice = (fn: string): FormatChoice => (f) => `pass { format: '${f}' } to ${fn}`;
 
 /**
- * Reads and validates a config file: YAML when the name ends in .yaml or .yml (or
+ * Reads and validates a config file (or a list of files that together make one
+ * policy, SPEC §9: issues then name their file): YAML when the name ends in .yaml or .yml (or
  * `options.format` says so), JSON otherwise. Rejects with CONFIG_PARSE (unreadable,
  * not config text, not valid JSON/YAML: the message says which, in words; issues
  * with line and column) or CONFIG_INVALID (every issue, with its path).
  */
-export async function loadConfigFile(path: string, options?: ConfigFileOptions): Promise<Config> {
+export async function loadConfigFile(path: string | readonly string[], options?: ConfigFileOptions): Promise<Config> {
   const format = formatOption('loadConfigFile', options);
-  return parseConfig(await readConfigDocument(path, format, choice('loadConfigFile')), path);
+  const r = await readDocuments(path, format, 'loadConfigFile');
+  if (!r.success) throw configError(r.issues, typeof path === 'string' ? path : undefined);
+  return r.config;
+}
+
+/**
+ * Reads one file, or several that together make one policy (SPEC §9: `["policies.json",
+ * "templates.json"]`); with several, each issue names its file in `Issue.file`.
+ */
+async function readDocuments(path: string | readonly string[], format: ConfigFormat | undefined, fn: string): Promise<ParseResult> {
+  const paths: unknown[] = Array.isArray(path) ? path : [path];
+  if (paths.length === 0) throw invalidArgument(`${fn}: give a config file path, or a non-empty list of the files that make one policy`);
+  const documents = [];
+  for (const p of paths) documents.push({ document: await readConfigDocument(p as string, format, choice(fn)), ...(paths.length > 1 ? { file: p as string } : {}) });
+  return safeParseConfigDocuments(documents);
 }
 
 /**
@@ -44,7 +60,7 @@ export async function loadConfigFile(path: string, options?: ConfigFileOptions):
  * instead of rejecting on invalid content; an unreadable file or text that is not
  * JSON / YAML still rejects with CONFIG_PARSE.
  */
-export async function safeLoadConfigFile(path: string, options?: ConfigFileOptions): Promise<ParseResult> {
+export async function safeLoadConfigFile(path: string | readonly string[], options?: ConfigFileOptions): Promise<ParseResult> {
   const format = formatOption('safeLoadConfigFile', options);
-  return safeParseConfig(await readConfigDocument(path, format, choice('safeLoadConfigFile')));
+  return readDocuments(path, format, 'safeLoadConfigFile');
 }

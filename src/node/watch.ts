@@ -6,12 +6,14 @@
  * published with engine.reload; an unreadable, unparsable or invalid one (or one
  * that does not compile) leaves the running policy in place and is reported with
  * every issue and its path. A save that leaves the content as it was last seen
- * publishes nothing.
+ * publishes nothing. Several files that together make one policy (SPEC §9: policies
+ * beside their template outputs) are watched together: a change to any of them reads
+ * and validates all of them, and publishes them as one policy.
  */
 import { statSync, watch, type FSWatcher } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { SgfilterError, configError } from '../errors.js';
-import { safeParseConfig } from '../config/parse.js';
+import { safeParseConfigDocuments } from '../config/parse.js';
 import type { Engine } from '../engine.js';
 import { checkEngine, invalidArgument, isFunction, isNonEmptyString, milliseconds, oneOf, readOptions, shown } from './options.js';
 import { configTextOf, parseConfigFileText, readConfigBytes, type ConfigFormat } from './config-bytes.js';
@@ -36,8 +38,10 @@ export interface WatchOptions {
 
 /** A running watch of a config file (watchConfig). */
 export interface ConfigWatcher {
-  /** The absolute path watched. */
+  /** The absolute path watched (the first, when several files make the policy). */
   readonly path: string;
+  /** Every absolute path watched, in the order given. */
+  readonly paths: readonly string[];
   /** Stops watching; a read in progress finishes but publishes nothing. */
   close(): void;
 }
@@ -51,25 +55,31 @@ export interface ConfigWatcher {
  * watched, or for an option that is unknown or of the wrong type. Once running, a
  * file that disappears for a moment (an editor's delete-then-write) is waited for.
  */
-export function watchConfig(path: string, engine: Engine, options: WatchOptions = {}): ConfigWatcher {
-  const allowed = isNonEmptyString(path);
-  if (allowed !== undefined) throw invalidArgument(`watchConfig: path must be ${allowed} (the config file), got ${shown(path)}`);
+export function watchConfig(path: string | readonly string[], engine: Engine, options: WatchOptions = {}): ConfigWatcher {
+  const given: unknown[] = Array.isArray(path) ? path : [path];
+  if (given.length === 0) throw invalidArgument('watchConfig: path must be a config file, or a non-empty list of the files that make one policy, got an empty list');
+  for (const p of given) {
+    const allowed = isNonEmptyString(p);
+    if (allowed !== undefined) throw invalidArgument(`watchConfig: path must be ${allowed} (the config file), got ${shown(p)}`);
+  }
   checkEngine('watchConfig', engine);
   const opts = readOptions('watchConfig', options, { debounceMs: milliseconds(0), format: oneOf('json', 'yaml'), onReload: isFunction, onError: isFunction }) as WatchOptions;
-  const file = resolve(path);
-  const name = basename(file);
-  let stat;
-  try {
-    stat = statSync(file);
-  } catch (e) {
-    const code = errnoCode(e);
-    throw invalidArgument(
-      code === 'ENOENT' || code === 'ENOTDIR'
-        ? `watchConfig: the config file ${file} does not exist; create the engine from an existing file, then watch it`
-        : `watchConfig: ${fileErrorText(e, file)}`,
-    );
+  const files = [...new Set((given as string[]).map((p) => resolve(p)))];
+  const file = files[0]!;
+  for (const f of files) {
+    let stat;
+    try {
+      stat = statSync(f);
+    } catch (e) {
+      const code = errnoCode(e);
+      throw invalidArgument(
+        code === 'ENOENT' || code === 'ENOTDIR'
+          ? `watchConfig: the config file ${f} does not exist; create the engine from an existing file, then watch it`
+          : `watchConfig: ${fileErrorText(e, f)}`,
+      );
+    }
+    if (!stat.isFile()) throw invalidArgument(`watchConfig: ${f} is ${stat.isDirectory() ? 'a folder, not a file' : 'not a regular file (a FIFO or a device)'}; a config file is watched`);
   }
-  if (!stat.isFile()) throw invalidArgument(`watchConfig: ${file} is ${stat.isDirectory() ? 'a folder, not a file' : 'not a regular file (a FIFO or a device)'}; a config file is watched`);
   const debounceMs = opts.debounceMs ?? 200;
   const report = (e: unknown) => {
     const err = e instanceof Error ? e : new Error(String(e));
@@ -100,24 +110,28 @@ export function watchConfig(path: string, engine: Engine, options: WatchOptions 
   };
 
   const check = async (): Promise<void> => {
-    let bytes: Buffer;
-    try {
-      // A regular file only, opened without blocking: a FIFO or device put in its place
-      // is reported, and the next save is read as usual (src/node/read-file.ts).
-      bytes = await readConfigBytes(file);
-    } catch (e) {
-      // Between an editor's delete and its write: the next event reloads.
-      if (closed || (e instanceof SgfilterError && e.issues[0]?.code === 'FILE_UNREADABLE' && !existsNow(file))) return;
-      report(e);
-      return;
+    const all: Buffer[] = [];
+    for (const f of files) {
+      try {
+        // A regular file only, opened without blocking: a FIFO or device put in its place
+        // is reported, and the next save is read as usual (src/node/read-file.ts).
+        all.push(await readConfigBytes(f));
+      } catch (e) {
+        // Between an editor's delete and its write: the next event reloads.
+        if (closed || (e instanceof SgfilterError && e.issues[0]?.code === 'FILE_UNREADABLE' && !existsNow(f))) return;
+        report(e);
+        return;
+      }
     }
     if (closed) return;
-    const text = bytes.toString('latin1'); // compared only: the same bytes, the same text
+    // Compared only: the same bytes, the same text (lengths first, so two files cannot pass for one).
+    const text = all.map((b) => `${b.length}:${b.toString('latin1')}`).join('');
     if (text === lastText) return;
     lastText = text;
     try {
-      const r = safeParseConfig(parseConfigFileText(configTextOf(bytes, file), file, opts.format, (f) => `pass { format: '${f}' } to watchConfig`));
-      if (!r.success) throw configError(r.issues, file);
+      const documents = all.map((bytes, i) => ({ document: parseConfigFileText(configTextOf(bytes, files[i]!), files[i]!, opts.format, (f) => `pass { format: '${f}' } to watchConfig`), ...(files.length > 1 ? { file: files[i]! } : {}) }));
+      const r = safeParseConfigDocuments(documents);
+      if (!r.success) throw configError(r.issues, files.length > 1 ? undefined : file);
       if (closed) return;
       const previousVersion = engine.version;
       const version = await engine.reload(r.config);
@@ -146,24 +160,36 @@ export function watchConfig(path: string, engine: Engine, options: WatchOptions 
     }
   };
 
-  let watcher: FSWatcher;
-  try {
-    watcher = watch(dirname(file), { persistent: true }, (_event, changed) => {
-      // Some platforms do not say which file changed: then check ours.
-      if (changed === null || changed === undefined || String(changed) === name) schedule();
-    });
-  } catch (e) {
-    throw new SgfilterError('INVALID_ARGUMENT', `watchConfig: ${fileErrorText(e, dirname(file), 'watch')}`);
+  // One watcher per folder, for the files of the policy in it.
+  const folders = new Map<string, Set<string>>();
+  for (const f of files) {
+    const names = folders.get(dirname(f));
+    if (names) names.add(basename(f));
+    else folders.set(dirname(f), new Set([basename(f)]));
   }
-  watcher.on('error', (e) => report(e));
+  const watchers: FSWatcher[] = [];
+  for (const [folder, names] of folders) {
+    try {
+      const w = watch(folder, { persistent: true }, (_event, changed) => {
+        // Some platforms do not say which file changed: then check ours.
+        if (changed === null || changed === undefined || names.has(String(changed))) schedule();
+      });
+      w.on('error', (e) => report(e));
+      watchers.push(w);
+    } catch (e) {
+      for (const w of watchers) w.close();
+      throw new SgfilterError('INVALID_ARGUMENT', `watchConfig: ${fileErrorText(e, folder, 'watch')}`);
+    }
+  }
 
   return {
     path: file,
+    paths: files,
     close() {
       if (closed) return;
       closed = true;
       if (timer) clearTimeout(timer);
-      watcher.close();
+      for (const w of watchers) w.close();
     },
   };
 }

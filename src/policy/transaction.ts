@@ -16,10 +16,15 @@
  * so an edit to a 100,000-rule policy costs little besides the compile.
  */
 import { SgfilterError, describeIssues, type Issue, type Path } from '../errors.js';
-import type { Config, Direction, DirectionInput, Instance, Rule, RuleSpec, SecurityGroup, SecurityGroupInput, InstanceInput, Warning } from '../types.js';
-import { parseConfig, validateGroupInput, validateInstanceInput, validateRuleInput } from '../config/parse.js';
+import type {
+  AddressSetInput, Config, Direction, DirectionInput, Instance, NamedAddressSet, NamedServiceSet, Rule, RuleSpec, SecurityGroup, SecurityGroupInput,
+  InstanceInput, Service, ServiceSetInput, Warning,
+} from '../types.js';
+import { parseConfig, parseOwnAddresses, validateGroupInput, validateInstanceInput, validateRuleInput } from '../config/parse.js';
 import { isOwnedConfig, ownConfig } from '../config/owned.js';
-import { neverMatches, show, unknownFieldIssue } from '../config/rule.js';
+import { ruleNeverMatches, show, unknownFieldIssue } from '../config/rule.js';
+import { buildSets, groupPeers, PolicyNames, readSetEntry } from '../config/sets.js';
+import { sameAddresses, unionOf } from '../config/address.js';
 import { listOf, plainData, quote, quotedList } from '../config/plain.js';
 
 /**
@@ -128,6 +133,50 @@ export type PolicyEdit =
     op: 'removeInstance';
     /** The instance's id. */
     instanceId: string;
+  }
+  | {
+    /** Set (or, with null, clear) an instance's own addresses: every rule referencing one of its groups changes with them. */
+    op: 'setInstanceAddresses';
+    /** The instance's id. */
+    instanceId: string;
+    /** Addresses, CIDRs or ranges a-b (not `any`), or null for none. */
+    addresses: string[] | null;
+  }
+  | {
+    /** Add an address set (refused when its id is taken). */
+    op: 'addAddressSet';
+    /** The set, as a config file writes it. */
+    set: AddressSetInput;
+  }
+  | {
+    /** Replace an address set (same id): every rule naming it, directly or through a set group, changes with it. */
+    op: 'replaceAddressSet';
+    /** The new set; its id names the set replaced. */
+    set: AddressSetInput;
+  }
+  | {
+    /** Remove an address set (refused while a rule or a set group still names it at the end). */
+    op: 'removeAddressSet';
+    /** The set's id. */
+    setId: string;
+  }
+  | {
+    /** Add a service set (refused when its id is taken). */
+    op: 'addServiceSet';
+    /** The set, as a config file writes it. */
+    set: ServiceSetInput;
+  }
+  | {
+    /** Replace a service set (same id): every rule naming it changes with it. */
+    op: 'replaceServiceSet';
+    /** The new set; its id names the set replaced. */
+    set: ServiceSetInput;
+  }
+  | {
+    /** Remove a service set (refused while a rule or a set group still names it at the end). */
+    op: 'removeServiceSet';
+    /** The set's id. */
+    setId: string;
   };
 
 /** The name of an edit operation (`addRule`, `bindGroup`…). */
@@ -146,6 +195,13 @@ const EDIT_FIELDS: ReadonlyMap<string, readonly string[]> = new Map<EditOp, read
   ['setGroupOrder', ['op', 'instanceId', 'securityGroups']],
   ['addInstance', ['op', 'instance', 'at']],
   ['removeInstance', ['op', 'instanceId']],
+  ['setInstanceAddresses', ['op', 'instanceId', 'addresses']],
+  ['addAddressSet', ['op', 'set']],
+  ['replaceAddressSet', ['op', 'set']],
+  ['removeAddressSet', ['op', 'setId']],
+  ['addServiceSet', ['op', 'set']],
+  ['replaceServiceSet', ['op', 'set']],
+  ['removeServiceSet', ['op', 'setId']],
 ]);
 
 export const EDIT_OPS: readonly EditOp[] = [...EDIT_FIELDS.keys()] as EditOp[];
@@ -173,6 +229,8 @@ export interface AppliedEdit {
   at?: number;
   /** bindGroup, unbindGroup, setGroupOrder, addInstance: the instance's groups afterwards, highest priority first. */
   securityGroups?: string[];
+  /** Set edits: the set's id. */
+  setId?: string;
 }
 
 /** The result of a committed transaction. */
@@ -210,6 +268,13 @@ function builtInstance(i: WorkInstance): Instance {
 
 const DIRECTIONS: readonly Direction[] = ['inbound', 'outbound'];
 
+/** True when two service lists hold the same services in the same order. */
+function sameServices(a: readonly Service[], b: readonly Service[]): boolean {
+  if (a === b) return true;
+  const same = (x: Service['ports'], y: Service['ports']) => (x === null || y === null ? x === y : x.length === y.length && x.every((iv, i) => iv.lo === y[i]!.lo && iv.hi === y[i]!.hi));
+  return a.length === b.length && a.every((s, i) => s.protocol === b[i]!.protocol && s.text === b[i]!.text && same(s.ports, b[i]!.ports));
+}
+
 function splitRules(list: Rule[]): [Rule[], Rule[]] {
   let n = list.length;
   while (n > 0 && list[n - 1]!.template !== undefined) n--;
@@ -236,7 +301,7 @@ function configWarnings(groups: SecurityGroup[], pairFamilies: boolean): Warning
   groups.forEach((g, gi) => {
     for (const dir of DIRECTIONS) {
       g[dir].forEach((r, ri) => {
-        const why = neverMatches(r.protocol, r.peer);
+        const why = ruleNeverMatches(r);
         if (why) out.push({ path: ['securityGroups', gi, dir, ri], message: `group ${quote(g.id)} ${dir} rule ${ri}: ${why}` });
       });
     }
@@ -268,6 +333,13 @@ export class PolicyTransaction {
   #boundBy = new Map<string, Path>();
   /** group id → path of the edit that removed it. */
   #removedBy = new Map<string, Path>();
+  /** The policy's sets (SPEC §9), by id; a set group's addresses are recomputed from its members at commit. */
+  #sets: { address: Map<string, NamedAddressSet>; service: Map<string, NamedServiceSet> };
+  /** kind\0id → path of the edit that added / replaced it (for issues about it), or removed it. */
+  #setBy = new Map<string, Path>();
+  #setRemovedBy = new Map<string, Path>();
+  /** Ids of sets whose add failed validation: later edits naming them add no further issues. */
+  #badSets = new Set<string>();
 
   /**
    * `base`: the Config the edits apply to. One the library made (engine.config,
@@ -282,6 +354,18 @@ export class PolicyTransaction {
     for (const g of this.#groups) this.#groupById.set(g.id, g);
     this.#instances = base.instances.map((i) => ({ id: i.id, original: i, securityGroups: i.securityGroups, ...(i.addresses ? { addresses: i.addresses } : {}) }));
     this.#implicit = base.implicitInstance;
+    this.#sets = {
+      address: new Map((base.addressSets ?? []).map((x) => [x.id, x])),
+      service: new Map((base.serviceSets ?? []).map((x) => [x.id, x])),
+    };
+  }
+
+  /** The names rules may use now (sets and groups of the working state; `alsoGroup`: a group being added, so its rules may reference it). */
+  #names(alsoGroup?: unknown): PolicyNames {
+    const failed = new Set([...this.#badSets]);
+    const groups = new Set(this.#groupById.keys());
+    if (typeof alsoGroup === 'string' && alsoGroup.trim() !== '') groups.add(alsoGroup);
+    return new PolicyNames(this.#sets.address, this.#sets.service, groups, new Map(), failed);
   }
 
   /** Number of edits recorded so far. */
@@ -350,6 +434,43 @@ export class PolicyTransaction {
     return this.apply({ op: 'removeInstance', instanceId });
   }
 
+  /** Sets (null: clears) instance `instanceId`'s own addresses; rules referencing its groups follow. */
+  setInstanceAddresses(instanceId: string, addresses: string[] | null): this {
+    return this.apply({ op: 'setInstanceAddresses', instanceId, addresses });
+  }
+
+  // ------------------------------------------------------------------ sets (SPEC §9)
+
+  /** Adds an address set (config-file form: `{id, addresses}` or a set group `{id, sets}`). */
+  addAddressSet(set: AddressSetInput): this {
+    return this.apply({ op: 'addAddressSet', set });
+  }
+
+  /** Replaces the address set with `set.id`; every rule naming it changes in the same publish. */
+  replaceAddressSet(set: AddressSetInput): this {
+    return this.apply({ op: 'replaceAddressSet', set });
+  }
+
+  /** Removes an address set; refused while a rule or a set group still names it at the end. */
+  removeAddressSet(setId: string): this {
+    return this.apply({ op: 'removeAddressSet', setId });
+  }
+
+  /** Adds a service set (`{id, services}` or a set group `{id, sets}`). */
+  addServiceSet(set: ServiceSetInput): this {
+    return this.apply({ op: 'addServiceSet', set });
+  }
+
+  /** Replaces the service set with `set.id`; every rule naming it changes in the same publish. */
+  replaceServiceSet(set: ServiceSetInput): this {
+    return this.apply({ op: 'replaceServiceSet', set });
+  }
+
+  /** Removes a service set; refused while a rule or a set group still names it at the end. */
+  removeServiceSet(setId: string): this {
+    return this.apply({ op: 'removeServiceSet', setId });
+  }
+
   // ------------------------------------------------------------------ core
 
   /**
@@ -391,6 +512,9 @@ export class PolicyTransaction {
       case 'setGroupOrder': this.#setGroupOrder(e, path, n); break;
       case 'addInstance': this.#addInstance(e, path, n); break;
       case 'removeInstance': this.#removeInstance(e, path, n); break;
+      case 'setInstanceAddresses': this.#setInstanceAddresses(e, path, n); break;
+      case 'addAddressSet': case 'replaceAddressSet': case 'addServiceSet': case 'replaceServiceSet': this.#putSet(e, path, n); break;
+      case 'removeAddressSet': case 'removeServiceSet': this.#removeSet(e, path, n); break;
       default: {
         const op = (e as { op?: unknown }).op;
         this.#issue('UNKNOWN_EDIT', [...path, 'op'], `update[${n}]: unknown operation ${show(op)}; allowed: ${EDIT_OPS.join(', ')}`, op, EDIT_OPS.join(', '));
@@ -438,17 +562,7 @@ export class PolicyTransaction {
     if (this.#done) throw new SgfilterError('INVALID_ARGUMENT', 'this transaction was already committed or abandoned');
     this.#done = true;
     this.#checkReferences();
-    if (this.#issues.length > 0) {
-      // In edit order (the reference checks run last but belong to their edits).
-      const at = (i: Issue) => (typeof i.path[1] === 'number' ? i.path[1] : Infinity);
-      this.#issues.sort((a, b) => at(a) - at(b));
-      const k = this.#issues.length;
-      throw new SgfilterError(
-        'CONFIG_INVALID',
-        `update refused, nothing was changed: ${k} issue${k === 1 ? '' : 's'}\n${describeIssues(this.#issues)}`,
-        this.#issues,
-      );
-    }
+    if (this.#issues.length > 0) return this.#refuse();
     const securityGroups = this.#groups.map((w): SecurityGroup => {
       if (w.original) return w.original;
       const g: SecurityGroup = {
@@ -463,11 +577,30 @@ export class PolicyTransaction {
     const instances: Instance[] = this.#implicit
       ? [{ id: 'default', securityGroups: securityGroups.map((g) => g.id) }]
       : this.#instances.map(builtInstance);
+    const sets = this.#finalSets();
+    const resolved = this.#resolveNames(securityGroups, instances, sets);
+    if (this.#issues.length > 0) return this.#refuse();
+    const config: Config = { securityGroups: resolved, instances, implicitInstance: this.#implicit, warnings: configWarnings(resolved, this.base.semantics !== 'classbench') };
+    if (this.base.semantics) config.semantics = this.base.semantics;
+    if (sets.address.size > 0) config.addressSets = [...sets.address.values()];
+    if (sets.service.size > 0) config.serviceSets = [...sets.service.values()];
     return {
       // Frozen and owned: the reused groups are the base's (owned, frozen), the rest was validated here.
-      config: ownConfig({ securityGroups, instances, implicitInstance: this.#implicit, warnings: configWarnings(securityGroups, this.base.semantics !== 'classbench'), ...(this.base.semantics ? { semantics: this.base.semantics } : {}) }),
+      config: ownConfig(config),
       changes: this.#changes,
     };
+  }
+
+  /** Throws CONFIG_INVALID with every issue, in edit order (the reference checks run last but belong to their edits). */
+  #refuse(): never {
+    const at = (i: Issue) => (typeof i.path[1] === 'number' ? i.path[1] : Infinity);
+    this.#issues.sort((a, b) => at(a) - at(b));
+    const k = this.#issues.length;
+    throw new SgfilterError(
+      'CONFIG_INVALID',
+      `update refused, nothing was changed: ${k} issue${k === 1 ? '' : 's'}\n${describeIssues(this.#issues)}`,
+      this.#issues,
+    );
   }
 
   /** Marks the transaction spent without committing (e.g. the engine refused it). @internal */
@@ -564,7 +697,7 @@ export class PolicyTransaction {
       this.#issue('MISSING_FIELD', path, `${label}: no rule given`);
       return undefined;
     }
-    return validateRuleInput(raw, dir, g.id, index, path, `${label}, rule`, this.#issues, this.#warnings);
+    return validateRuleInput(raw, dir, g.id, index, path, `${label}, rule`, this.#issues, this.#warnings, this.#names());
   }
 
   // ------------------------------------------------------------------ operations
@@ -626,7 +759,7 @@ export class PolicyTransaction {
     const before = this.#issues.length;
     const raw = e.group as unknown;
     const rawId = typeof raw === 'object' && raw !== null ? (raw as { id?: unknown }).id : undefined;
-    const validated = validateGroupInput(raw, gpath, `${label}, group`, this.#issues, this.#warnings);
+    const validated = validateGroupInput(raw, gpath, `${label}, group`, this.#issues, this.#warnings, undefined, this.#names(rawId));
     if (typeof rawId === 'string' && this.#groupById.has(rawId)) {
       const gi = this.#groups.findIndex((g) => g.id === rawId);
       this.#issue('DUPLICATE_GROUP', [...gpath, 'id'], `${label}: group id ${quote(rawId)} is already used by securityGroups[${gi}]; group ids must be unique (remove it first to replace it)`, rawId);
@@ -738,6 +871,173 @@ export class PolicyTransaction {
     this.#instances.splice(this.#instances.indexOf(inst), 1);
     for (const g of inst.securityGroups) this.#boundBy.delete(`${inst.id}\u0000${g}`);
     this.#changes.push({ op: 'removeInstance', instanceId: inst.id });
+  }
+
+  #setInstanceAddresses(e: Extract<PolicyEdit, { op: 'setInstanceAddresses' }>, path: Path, n: number): void {
+    const label = `update[${n}] setInstanceAddresses`;
+    const inst = this.#instance(e.instanceId, [...path, 'instanceId'], label);
+    const raw = e.addresses as unknown;
+    let addresses: Instance['addresses'];
+    if (raw === undefined) {
+      this.#issue('MISSING_FIELD', [...path, 'addresses'], `${label}: no addresses; give a list of addresses, CIDRs or ranges, or null for none`);
+      return;
+    }
+    if (raw !== null) {
+      addresses = parseOwnAddresses(raw, [...path, 'addresses'], `${label}: addresses`, this.#issues);
+      if (!addresses) return;
+    }
+    if (!inst) return;
+    this.#touchInstance(inst);
+    if (addresses) inst.addresses = addresses;
+    else delete inst.addresses;
+    this.#changes.push({ op: 'setInstanceAddresses', instanceId: inst.id });
+  }
+
+  #putSet(e: Extract<PolicyEdit, { op: 'addAddressSet' | 'replaceAddressSet' | 'addServiceSet' | 'replaceServiceSet' }>, path: Path, n: number): void {
+    const label = `update[${n}] ${e.op}`;
+    const kind = e.op === 'addAddressSet' || e.op === 'replaceAddressSet' ? 'address' : 'service';
+    const adding = e.op === 'addAddressSet' || e.op === 'addServiceSet';
+    const before = this.#issues.length;
+    if (e.set === undefined) {
+      this.#issue('MISSING_FIELD', [...path, 'set'], `${label}: no set given`);
+      return;
+    }
+    const def = readSetEntry(e.set, kind, [...path, 'set'], `${label}, set`, this.#issues, undefined);
+    if (!def) return;
+    const key = `${kind}\u0000${def.id}`;
+    const table = this.#sets[kind];
+    if (adding && table.has(def.id)) {
+      this.#issue('DUPLICATE_SET', def.idPath, `${label}: ${kind} set ${quote(def.id)} is already defined; replace it with ${kind === 'address' ? 'replaceAddressSet' : 'replaceServiceSet'} (or remove it first)`, def.id);
+    } else if (!adding && !table.has(def.id)) {
+      if (!this.#badSets.has(key)) {
+        const known = listOf([...table.keys()], (x) => quote(x));
+        this.#issue('UNKNOWN_SET', def.idPath, `${label}: no ${kind} set ${quote(def.id)} to replace (defined: ${known}); add it with ${kind === 'address' ? 'addAddressSet' : 'addServiceSet'}`, def.id, known);
+      }
+    }
+    // Plain sets are checked member by member here; a set group's members are checked on the final state (commit).
+    let built: NamedAddressSet | NamedServiceSet | undefined;
+    if (def.sets) {
+      const ids: string[] = [];
+      for (const m of def.sets) {
+        if (typeof m.value !== 'string' || m.value.trim() === '') this.#issue('INVALID_TYPE', m.path, `${label}: a member must be the id of a ${kind} set (a non-empty string), got ${show(m.value)}`, m.value);
+        else if (!ids.includes(m.value)) ids.push(m.value);
+      }
+      built = kind === 'address' ? { id: def.id, addresses: { v4: [], v6: [] }, sets: ids } : { id: def.id, services: [], sets: ids };
+      if (def.name !== undefined) built.name = def.name;
+    } else {
+      const sets = buildSets([def], new Set(), this.#issues, this.#warnings);
+      built = kind === 'address' ? sets.addressSets.get(def.id) : sets.serviceSets.get(def.id);
+    }
+    if (this.#issues.length > before || !built) {
+      if (!table.has(def.id)) this.#badSets.add(key);
+      return;
+    }
+    (table as Map<string, NamedAddressSet | NamedServiceSet>).set(def.id, built);
+    this.#setBy.set(key, def.idPath);
+    this.#setRemovedBy.delete(key);
+    this.#changes.push({ op: e.op, setId: def.id });
+  }
+
+  #removeSet(e: Extract<PolicyEdit, { op: 'removeAddressSet' | 'removeServiceSet' }>, path: Path, n: number): void {
+    const label = `update[${n}] ${e.op}`;
+    const kind = e.op === 'removeAddressSet' ? 'address' : 'service';
+    if (!this.#id(e.setId, [...path, 'setId'], label, 'setId')) return;
+    const table = this.#sets[kind];
+    if (!table.has(e.setId)) {
+      if (!this.#badSets.has(`${kind}\u0000${e.setId}`)) {
+        const known = listOf([...table.keys()], (x) => quote(x));
+        this.#issue('UNKNOWN_SET', [...path, 'setId'], `${label}: no ${kind} set ${quote(e.setId)} (defined: ${known})`, e.setId, known);
+      }
+      return;
+    }
+    table.delete(e.setId);
+    this.#setRemovedBy.set(`${kind}\u0000${e.setId}`, [...path, 'setId']);
+    this.#changes.push({ op: e.op, setId: e.setId });
+  }
+
+  /**
+   * The sets on the final state: set groups recomputed from their members (which must
+   * be plain sets of the policy then), an address set id that a group also has refused.
+   */
+  #finalSets(): { address: Map<string, NamedAddressSet>; service: Map<string, NamedServiceSet> } {
+    const address = new Map<string, NamedAddressSet>();
+    const service = new Map<string, NamedServiceSet>();
+    const where = (kind: string, id: string): Path => this.#setBy.get(`${kind}\u0000${id}`) ?? ['update'];
+    const member = (kind: 'address' | 'service', groupId: string, id: string): boolean => {
+      const m = this.#sets[kind].get(id);
+      if (m && !m.sets) return true;
+      const removed = this.#setRemovedBy.get(`${kind}\u0000${id}`);
+      if (removed) this.#issue('SET_IN_USE', removed, `update[${String(removed[1])}]: ${kind} set ${quote(id)} is still a member of set group ${quote(groupId)}; replace the group in the same update to remove it`, id);
+      else if (m) this.#issue('NESTED_SET', where(kind, groupId), `update: set group ${quote(groupId)} lists ${quote(id)}, which is itself a set group; list its member sets instead`, id);
+      else if (!this.#badSets.has(`${kind}\u0000${id}`)) this.#issue('UNKNOWN_SET', where(kind, groupId), `update: set group ${quote(groupId)} lists ${kind} set ${quote(id)}, which the policy does not define after this update`, id);
+      return false;
+    };
+    for (const [id, set] of this.#sets.address) {
+      if (this.#groupById.has(id)) this.#issue('DUPLICATE_SET', where('address', id), `update: address set ${quote(id)} shares its id with a security group; a peer naming it would be ambiguous`, id);
+      if (!set.sets) {
+        address.set(id, set);
+        continue;
+      }
+      const ok = set.sets.filter((m) => member('address', id, m));
+      const addresses = unionOf(ok.map((m) => this.#sets.address.get(m)!.addresses));
+      address.set(id, sameAddresses(addresses, set.addresses) ? set : { ...set, addresses });
+    }
+    for (const [id, set] of this.#sets.service) {
+      if (!set.sets) {
+        service.set(id, set);
+        continue;
+      }
+      const ok = set.sets.filter((m) => member('service', id, m));
+      const services = ok.flatMap((m) => this.#sets.service.get(m)!.services);
+      service.set(id, sameServices(services, set.services) ? set : { ...set, services });
+    }
+    return { address, service };
+  }
+
+  /**
+   * Every rule that names a set or a group, given what they hold on the final state
+   * (SPEC §9: a set, a binding or an instance's addresses changing republishes every
+   * rule using it, in this one version). Rules and groups that do not change are
+   * reused as they are.
+   */
+  #resolveNames(groups: SecurityGroup[], instances: Instance[], sets: { address: Map<string, NamedAddressSet>; service: Map<string, NamedServiceSet> }): SecurityGroup[] {
+    const referenced = new Set<string>();
+    for (const g of groups) for (const dir of DIRECTIONS) for (const r of g[dir]) if (r.peerGroup !== undefined) referenced.add(r.peerGroup);
+    const peers = groupPeers(instances, referenced);
+    return groups.map((g) => {
+      let changed = false;
+      const lists = DIRECTIONS.map((dir) => g[dir].map((r) => {
+        let out = r;
+        const where = `group ${quote(g.id)} ${dir} rule ${r.ruleIndex}`;
+        if (r.peerSet !== undefined) {
+          const set = sets.address.get(r.peerSet);
+          if (!set) this.#refused('address', r.peerSet, where);
+          else if (!sameAddresses(set.addresses, r.peer)) out = { ...out, peer: set.addresses };
+        }
+        if (r.peerGroup !== undefined) {
+          const addresses = peers.get(r.peerGroup)!;
+          if (!this.#groupById.has(r.peerGroup)) {
+            const by = this.#removedBy.get(r.peerGroup) ?? ['update'];
+            this.#issue('GROUP_IN_USE', by, `update[${String(by[1])}] removeGroup: group ${quote(r.peerGroup)} is still the peer of ${where} (a group reference); change or remove that rule in the same update`, r.peerGroup);
+          } else if (!sameAddresses(addresses, r.peer)) out = { ...out, peer: addresses };
+        }
+        if (r.serviceSet !== undefined) {
+          const set = sets.service.get(r.serviceSet);
+          if (!set) this.#refused('service', r.serviceSet, where);
+          else if (!sameServices(set.services, r.services ?? [])) out = { ...out, services: set.services };
+        }
+        if (out !== r) changed = true;
+        return out;
+      }));
+      if (!changed) return g;
+      const copy: SecurityGroup = { ...g, inbound: lists[0]!, outbound: lists[1]! };
+      return copy;
+    });
+  }
+
+  #refused(kind: 'address' | 'service', id: string, where: string): void {
+    const by = this.#setRemovedBy.get(`${kind}\u0000${id}`);
+    if (by) this.#issue('SET_IN_USE', by, `update[${String(by[1])}]: ${kind} set ${quote(id)} is still named by ${where}; change or remove that rule in the same update`, id);
   }
 
   /** Every group an instance binds at the end must exist then. */

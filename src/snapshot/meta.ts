@@ -14,7 +14,9 @@ import { formatPath, SgfilterError, type Path } from '../errors.js';
 import { quote } from '../config/plain.js';
 import { ownConfig } from '../config/owned.js';
 import type { CompiledPolicy, RuleRef } from '../compile/index.js';
-import type { AddressRange, AddressSet, Config, Direction, Instance, Interval, ProtocolMatch, Rule, SecurityGroup, Warning } from '../types.js';
+import type { AddressRange, AddressSet, Config, Direction, Instance, Interval, NamedAddressSet, NamedServiceSet, ProtocolMatch, Rule, SecurityGroup, Service, Warning } from '../types.js';
+import { sameAddresses, unionOf } from '../config/address.js';
+import { groupPeers } from '../config/sets.js';
 
 export interface SnapshotMeta {
   config: Config;
@@ -30,7 +32,7 @@ const V4_MAX = (1n << 32n) - 1n;
 const V6_MAX = (1n << 128n) - 1n;
 const HEX = /^[0-9a-f]{1,32}$/;
 const RULE_FIELDS = ['groupId', 'direction', 'ruleIndex', 'action', 'protocol', 'ports', 'peer', 'local', 'sourcePorts', 'icmpType', 'icmpCode', 'text'];
-const RULE_OPTIONAL = ['description', 'template'];
+const RULE_OPTIONAL = ['description', 'template', 'peerSet', 'peerGroup', 'serviceSet', 'services', 'policyIndex'];
 
 /** Encodes the metadata of `compiled` and `config` (see the file comment). */
 export function encodeMeta(compiled: CompiledPolicy, config: Config): Uint8Array {
@@ -178,8 +180,71 @@ class MetaReader {
     return v === null ? null : this.int(v, key, 0, 255);
   }
 
+  /** A service set's services (SPEC §9). */
+  services(v: unknown, key: string): Service[] {
+    const list = this.list(v, key);
+    this.at.push(key);
+    const out = list.map((x, i): Service => {
+      const r = this.record(x, i, ['protocol', 'ports', 'text']);
+      this.at.push(i);
+      const protocol = r.protocol === 'all' ? 'all' : this.int(r.protocol, 'protocol', 0, 255);
+      const s: Service = { protocol, ports: this.intervals(r.ports, 'ports', 65535), text: this.string(r.text, 'text') };
+      this.at.pop();
+      return s;
+    });
+    this.at.pop();
+    return out;
+  }
+
+  /** The named sets of the config (SPEC §9): ids unique, a set group's members plain sets, its addresses / services their union. */
+  namedSets<T extends NamedAddressSet | NamedServiceSet>(v: unknown, key: 'addressSets' | 'serviceSets'): Map<string, T> {
+    const out = new Map<string, T>();
+    if (v === undefined) return out;
+    const list = this.list(v, key);
+    this.at.push(key);
+    const members = key === 'addressSets' ? 'addresses' : 'services';
+    // Plain sets first, then set groups (a group may be listed before its members).
+    const groups: [number, T][] = [];
+    for (let i = 0; i < list.length; i++) {
+      const r = this.record(list[i], i, ['id', members], ['name', 'sets']);
+      this.at.push(i);
+      const id = this.string(r.id, 'id', true);
+      if (out.has(id)) this.fail('id', `${this.show(id)} is used by an earlier set`);
+      const set = (key === 'addressSets' ? { id, addresses: this.addressSet(r.addresses, 'addresses') } : { id, services: this.services(r.services, 'services') }) as T;
+      if (Object.hasOwn(r, 'name')) set.name = this.string(r.name, 'name');
+      if (Object.hasOwn(r, 'sets')) {
+        const ids = this.list(r.sets, 'sets');
+        this.at.push('sets');
+        set.sets = ids.map((m, k) => this.string(m, k, true));
+        this.at.pop();
+        groups.push([i, set]);
+      }
+      this.at.pop();
+      out.set(id, set);
+    }
+    for (const [i, set] of groups) {
+      this.at.push(i);
+      if (set.sets) {
+        set.sets.forEach((mid, k) => {
+          const member = out.get(mid);
+          if (!member || member.sets) (this.at.push('sets'), this.fail(k, `names ${this.show(mid)}, which is not a plain set of the config`));
+        });
+        if (key === 'addressSets') {
+          const union = unionOf(set.sets.map((m) => (out.get(m) as NamedAddressSet).addresses));
+          if (!sameAddresses(union, (set as NamedAddressSet).addresses)) this.fail('addresses', 'are not the union of the member sets');
+        } else {
+          const all = set.sets.flatMap((m) => (out.get(m) as NamedServiceSet).services);
+          if (JSON.stringify(all) !== JSON.stringify((set as NamedServiceSet).services)) this.fail('services', 'are not the member sets\' services');
+        }
+      }
+      this.at.pop();
+    }
+    this.at.pop();
+    return out;
+  }
+
   /** The rule at `this.at` (its record already pushed). */
-  rule(v: unknown, index: number, group: SecurityGroup, direction: Direction): Rule {
+  rule(v: unknown, index: number, group: SecurityGroup, direction: Direction, sets?: { address: Map<string, NamedAddressSet>; service: Map<string, NamedServiceSet> }): Rule {
     const r = this.record(v, index, RULE_FIELDS, RULE_OPTIONAL);
     this.at.push(index);
     if (r.groupId !== group.id) this.fail('groupId', `${this.show(r.groupId)}, but the rule is in group ${this.show(group.id)}`);
@@ -207,11 +272,30 @@ class MetaReader {
     if (Object.hasOwn(r, 'template')) rule.template = this.oneOf(r.template, 'template', TEMPLATE_NAMES);
     // Template rules are the group's tail (docs/SEMANTICS.md "Security groups"), from the group's own template.
     if (rule.template !== undefined && rule.template !== group.template) this.fail('template', `${rule.template}, but the group is made from ${group.template}`);
+    // Names (SPEC §9): what the rule holds must be what it names (a group reference is checked once every instance is read).
+    if (Object.hasOwn(r, 'policyIndex')) rule.policyIndex = this.int(r.policyIndex, 'policyIndex', 0, Number.MAX_SAFE_INTEGER);
+    if (Object.hasOwn(r, 'peerSet') && Object.hasOwn(r, 'peerGroup')) this.fail('peerGroup', 'a rule names an address set or a group as its peer, not both');
+    if (Object.hasOwn(r, 'peerSet')) {
+      rule.peerSet = this.string(r.peerSet, 'peerSet', true);
+      const set = sets?.address.get(rule.peerSet);
+      if (!set) this.fail('peerSet', `names ${this.show(rule.peerSet)}, which is not an address set of the config`);
+      if (!sameAddresses(set.addresses, rule.peer)) this.fail('peer', `is not the addresses of set ${this.show(rule.peerSet)}`);
+    }
+    if (Object.hasOwn(r, 'peerGroup')) rule.peerGroup = this.string(r.peerGroup, 'peerGroup', true);
+    if (Object.hasOwn(r, 'serviceSet') !== Object.hasOwn(r, 'services')) this.fail('services', 'serviceSet and services go together');
+    if (Object.hasOwn(r, 'serviceSet')) {
+      rule.serviceSet = this.string(r.serviceSet, 'serviceSet', true);
+      rule.services = this.services(r.services, 'services');
+      if (rule.protocol !== 'all' || rule.ports !== null) this.fail('protocol', 'a rule with a service set has protocol "all" and ports null');
+      const set = sets?.service.get(rule.serviceSet);
+      if (!set) this.fail('serviceSet', `names ${this.show(rule.serviceSet)}, which is not a service set of the config`);
+      if (JSON.stringify(set.services) !== JSON.stringify(rule.services)) this.fail('services', `are not the services of set ${this.show(rule.serviceSet)}`);
+    }
     this.at.pop();
     return rule;
   }
 
-  group(v: unknown, index: number): SecurityGroup {
+  group(v: unknown, index: number, sets: { address: Map<string, NamedAddressSet>; service: Map<string, NamedServiceSet> }): SecurityGroup {
     const r = this.record(v, index, ['id', 'template', 'inbound', 'outbound'], ['name']);
     this.at.push(index);
     const group: SecurityGroup = {
@@ -226,7 +310,7 @@ class MetaReader {
       this.at.push(dir);
       let templateTail = false;
       for (let i = 0; i < list.length; i++) {
-        const rule = this.rule(list[i], i, group, dir);
+        const rule = this.rule(list[i], i, group, dir, sets);
         if (templateTail && rule.template === undefined) this.fail(i, 'a written rule after the template rules (they are the group\'s tail)');
         templateTail ||= rule.template !== undefined;
         group[dir].push(rule);
@@ -238,14 +322,15 @@ class MetaReader {
   }
 
   config(v: unknown): Config {
-    const r = this.record(v, 'config', ['securityGroups', 'instances', 'implicitInstance', 'warnings'], ['semantics']);
+    const r = this.record(v, 'config', ['securityGroups', 'instances', 'implicitInstance', 'warnings'], ['addressSets', 'serviceSets', 'semantics']);
     this.at.push('config');
+    const sets = { address: this.namedSets<NamedAddressSet>(r.addressSets, 'addressSets'), service: this.namedSets<NamedServiceSet>(r.serviceSets, 'serviceSets') };
     const securityGroups: SecurityGroup[] = [];
     const groupIds = new Set<string>();
     const groupList = this.list(r.securityGroups, 'securityGroups');
     this.at.push('securityGroups');
     for (let i = 0; i < groupList.length; i++) {
-      const group = this.group(groupList[i], i);
+      const group = this.group(groupList[i], i, sets);
       if (groupIds.has(group.id)) this.fail(i, `id ${this.show(group.id)} is used by an earlier group`);
       groupIds.add(group.id);
       securityGroups.push(group);
@@ -290,20 +375,39 @@ class MetaReader {
     const warningList = this.list(r.warnings, 'warnings');
     this.at.push('warnings');
     const warnings: Warning[] = warningList.map((x, i) => {
-      const w = this.record(x, i, ['path', 'message']);
+      const w = this.record(x, i, ['path', 'message'], ['file']);
       this.at.push(i);
       const pathList = this.list(w.path, 'path');
       this.at.push('path');
       const path = pathList.map((k, j) => (typeof k === 'number' ? this.int(k, j, 0, Number.MAX_SAFE_INTEGER) : this.string(k, j)));
       this.at.pop();
-      const warning = { path, message: this.string(w.message, 'message') };
+      const warning: Warning = { path, message: this.string(w.message, 'message') };
+      if (Object.hasOwn(w, 'file')) warning.file = this.string(w.file, 'file');
       this.at.pop();
       return warning;
     });
     this.at.pop();
+    // Group references: the addresses of the instances bound to the group, as the config says.
+    const referenced = new Set<string>();
+    for (const g of securityGroups) for (const dir of DIRECTIONS) for (const rule of g[dir]) if (rule.peerGroup !== undefined) referenced.add(rule.peerGroup);
+    const peers = groupPeers(instances, referenced);
+    securityGroups.forEach((g, gi) => {
+      for (const dir of DIRECTIONS) {
+        g[dir].forEach((rule, ri) => {
+          if (rule.peerGroup === undefined) return;
+          const at = () => this.at.push('securityGroups', gi, dir, ri);
+          if (!groupIds.has(rule.peerGroup)) (at(), this.fail('peerGroup', `names ${this.show(rule.peerGroup)}, which is not a group of the config`));
+          if (!sameAddresses(peers.get(rule.peerGroup)!, rule.peer)) (at(), this.fail('peer', `is not the addresses of the instances bound to group ${this.show(rule.peerGroup)}`));
+        });
+      }
+    });
     if (r.semantics !== undefined && r.semantics !== 'classbench') this.fail('semantics', `must be absent or "classbench", got ${this.show(r.semantics)}`);
     this.at.pop();
-    return { securityGroups, instances, implicitInstance: r.implicitInstance, warnings, ...(r.semantics === 'classbench' ? { semantics: 'classbench' as const } : {}) };
+    const config: Config = { securityGroups, instances, implicitInstance: r.implicitInstance, warnings };
+    if (r.semantics === 'classbench') config.semantics = 'classbench';
+    if (sets.address.size > 0) config.addressSets = [...sets.address.values()];
+    if (sets.service.size > 0) config.serviceSets = [...sets.service.values()];
+    return config;
   }
 }
 
