@@ -35,10 +35,13 @@ export function addressString(a: FlowAddress): string {
 function inAddresses(list: readonly string[], a: FlowAddress | null): boolean {
   if (list.length === 1 && list[0] === 'ALL') return true;
   if (a === null) return list.includes('none');
+  // One family only: a BlockList also matches an IPv4 address against IPv6 rules (as ::ffff:a.b.c.d).
   const bl = new BlockList();
+  const want = a.v6 ? 'ipv6' : 'ipv4';
   for (const t of list) {
     if (t === 'none') continue;
     const fam = t.includes(':') ? 'ipv6' : 'ipv4';
+    if (fam !== want) continue;
     if (t.includes('/')) {
       const [net, len] = t.split('/');
       bl.addSubnet(net!, Number(len), fam);
