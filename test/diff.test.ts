@@ -4,7 +4,7 @@
 // Boxes are read back from their printed form (test/analysis-check.ts), so the check
 // does not share the library's interval code.
 import { describe, expect, it } from 'vitest';
-import { createEngine, diffPolicies, parseConfig, parseFlow, referenceClassify, SgfilterError, type ConfigInput, type FlowInput, type PolicyDiff } from '../src/index.js';
+import { createEngine, diffPolicies, parseConfig, parseFlow, referenceClassify, SgfilterError, type ConfigInput, type FlowInput, type PolicyDiff, type RuleSpec } from '../src/index.js';
 import { mulberry32, pick, randomConfig, randomFlows, type Rng } from './random.js';
 import { boxHolds, onInstance } from './analysis-check.js';
 
@@ -70,15 +70,15 @@ function check(a: ConfigInput, b: ConfigInput, d: PolicyDiff, flows: FlowInput[]
     if (c.old.action === c.new.action) problems.push(`a box that changes nothing: ${JSON.stringify(c)}`);
   }
   for (const raw of flows) {
-    if (raw.instance !== undefined && !bIds.has(raw.instance)) continue; // refused by the new policy
-    if (raw.instance !== undefined && !A.instances.some((i) => i.id === raw.instance)) continue;
+    if (typeof raw.instance === "string" && !bIds.has(raw.instance)) continue; // refused by the new policy
+    if (typeof raw.instance === "string" && !A.instances.some((i) => i.id === raw.instance)) continue;
     const f = parseFlow(raw);
     const va = referenceClassify(A, f);
     const vb = referenceClassify(B, f);
     const named = f.instance;
     const mine = d.changes.filter((c) => {
       if (c.direction !== f.direction) return false;
-      if (named !== null) return c.instances.includes(named);
+      if (named !== null) return c.instances.includes(named!);
       return aDefault === bDefault ? c.instances.includes(aDefault) : c.unnamedInstance === true;
     });
     const inside = mine.filter((c) => boxHolds(c.flows, f));
@@ -138,8 +138,8 @@ describe('diffPolicies on a written change', () => {
     instances: [{ id: 'ins-1', securityGroups: ['sg-web'] }, { id: 'ins-2', securityGroups: ['sg-web'] }],
   };
   const after: ConfigInput = structuredClone(before);
-  after.securityGroups![0]!.inbound!.push({ protocol: 'TCP', port: 22, source: '0.0.0.0/0', action: 'accept' });
-  after.securityGroups![0]!.inbound!.splice(0, 1, { protocol: 'TCP', port: 443, source: '0.0.0.0/0', action: 'accept' });
+  (after.securityGroups![0]!.inbound as RuleSpec[]).push({ protocol: 'TCP', port: 22, source: '0.0.0.0/0', action: 'accept' });
+  (after.securityGroups![0]!.inbound as RuleSpec[]).splice(0, 1, { protocol: 'TCP', port: 443, source: '0.0.0.0/0', action: 'accept' });
 
   it('lists the opened and closed boxes, with deciders, per instance and direction', () => {
     const d = diffPolicies(before, after);
@@ -158,7 +158,7 @@ describe('diffPolicies on a written change', () => {
 
   it('a change that moves a flow between accepting rules is not a change', () => {
     const moved = structuredClone(before);
-    moved.securityGroups![0]!.inbound!.unshift({ protocol: 'TCP', port: 443, source: '0.0.0.0/0', action: 'accept' });
+    (moved.securityGroups![0]!.inbound as RuleSpec[]).unshift({ protocol: 'TCP', port: 443, source: '0.0.0.0/0', action: 'accept' });
     expect(diffPolicies(before, moved).changes).toEqual([]);
   });
 

@@ -89,7 +89,8 @@ export function diffPolicies(before: ConfigInput | Config | TencentPolicyDocumen
   const b = parseConfig(after);
   const budget = new Budget((o.get('maxWork') as number | undefined) ?? ANALYSIS_DEFAULTS.maxWork, (o.get('maxRegionBoxes') as number | undefined) ?? ANALYSIS_DEFAULTS.maxRegionBoxes);
   const units = unitsOf(a, b);
-  const differ = new Differ(budget);
+  // Two policies without instances: the implicit instance's witnesses name none, as its flows do.
+  const differ = new Differ(budget, a.implicitInstance && b.implicitInstance);
   const changes: VerdictChange[] = [];
   try {
     for (const u of units) for (const c of differ.compare(u)) changes.push(c);
@@ -162,9 +163,11 @@ class Differ {
   readonly #oldRegions = new Map<Rule, HulledBox[]>();
   readonly #newRegions = new Map<Rule, HulledBox[]>();
   readonly #keys = new Map<Rule, string>();
+  readonly #implicit: boolean;
 
-  constructor(budget: Budget) {
+  constructor(budget: Budget, implicit: boolean) {
     this.#budget = budget;
+    this.#implicit = implicit;
   }
 
   /** A rule's match set and action as text: equal texts, equal rules for every flow. */
@@ -228,7 +231,7 @@ class Differ {
           new: verdictOf(b.new),
           change: opened ? 'opened' : 'closed',
           openToWorld: opened && u.direction === 'inbound' && b.new !== null && peerCoversFamily(b.new, b.v6),
-          witness: witnessFlow(box, u.direction, u.unnamed ? null : u.instances[0]!),
+          witness: witnessFlow(box, u.direction, u.unnamed || this.#implicit ? null : u.instances[0]!),
         });
       }
     }

@@ -283,6 +283,8 @@ class Linter {
 
   /** The first instance whose policy holds the group (a witness's instance), or null. */
   #instanceOf(groupId: string): string | null {
+    // A policy without instances has one implicit instance: its witnesses name none, as its flows do.
+    if (this.#config.implicitInstance) return null;
     return this.#config.instances.find((i) => i.securityGroups.includes(groupId))?.id ?? null;
   }
 
@@ -366,7 +368,7 @@ class Linter {
   /** Judges every rule of one chain; returns how many were judged. Throws AnalysisLimit('work') to stop everything. */
   chain(chain: Chain): number {
     const cb = chainBoxes(chain.rules, this.#regions);
-    const instance = chain.instances[0]!;
+    const instance = this.#config.implicitInstance ? null : chain.instances[0]!;
     for (let i = 0; i < chain.rules.length; i++) {
       this.current = i;
       const rule = chain.rules[i]!;
@@ -387,7 +389,7 @@ class Linter {
     return chain.rules.length;
   }
 
-  #judge(chain: Chain, cb: ChainBoxes, i: number, region: HulledBox[], instance: string): void {
+  #judge(chain: Chain, cb: ChainBoxes, i: number, region: HulledBox[], instance: string | null): void {
     const rule = chain.rules[i]!;
     const budget = this.#budget;
     // The flows rule i decides: its region, less what earlier rules decide (noting who).
@@ -431,7 +433,7 @@ class Linter {
   }
 
   /** An accept open to a whole family that decides TCP flows to administration ports. */
-  #exposure(chain: Chain, rule: Rule, decided: HulledBox[], instance: string): void {
+  #exposure(chain: Chain, rule: Rule, decided: HulledBox[], instance: string | null): void {
     let ports: NumSet = [];
     let witness: Box | null = null;
     const fams: string[] = [];

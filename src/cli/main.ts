@@ -14,9 +14,11 @@ import * as proxy from './proxy.js';
 import * as watch from './watch.js';
 import * as compile from './compile.js';
 import * as publish from './publish.js';
+import * as lint from './lint.js';
+import * as diff from './diff.js';
 
 /** Commands in the order `--help` lists them. */
-const COMMANDS = [check, evalCmd, explain, demo, classbench, proxy, watch, compile, publish];
+const COMMANDS = [check, lint, diff, evalCmd, explain, demo, classbench, proxy, watch, compile, publish];
 
 export function buildProgram(): Command {
   const program = new Command();
