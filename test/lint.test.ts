@@ -205,6 +205,21 @@ describe('lintPolicy findings on a written policy', () => {
   });
 });
 
+describe('lintPolicy on a huge group', () => {
+  it('40,000 rules, half of them duplicates: every rule test is spent from the budget, so it stops in seconds', () => {
+    const n = 40_000;
+    const doc = {
+      securityGroups: [{ id: 'g', inbound: Array.from({ length: n }, (_, i) => ({ protocol: 'TCP', port: i % 2 ? 22 : 1000 + i, source: i % 2 ? '10.0.0.0/8' : `11.${(i >> 8) & 255}.${i & 255}.0/24`, action: 'accept' })) }],
+    } as ConfigInput;
+    const t0 = Date.now();
+    const rep = lintPolicy(doc, { profile: 'none', maxWork: 1 << 20 });
+    expect(Date.now() - t0).toBeLessThan(15_000);
+    expect(rep.complete).toBe(false);
+    expect(rep.stats.work).toBeLessThanOrEqual((1 << 20) + 4096);
+    expect(rep.findings.filter((f) => f.kind === 'duplicate').length).toBe(n / 2 - 1);
+  }, 30_000);
+});
+
 describe('lintPolicy input', () => {
   it('refuses an invalid config with CONFIG_INVALID', () => {
     expect(() => lintPolicy({ securityGroups: [{ id: 'a', inbound: [{ protocol: 'TCP', port: 70000, source: 'any', action: 'accept' }] }] } as never)).toThrow(

@@ -15,8 +15,17 @@ export interface Chain {
   groups: readonly string[];
   /** The instances bound to exactly these groups in this order, in config order. */
   instances: string[];
-  /** The merged rule list, in evaluation order. */
-  rules: Rule[];
+  /** How many rules the chain has (known without merging them). */
+  length: number;
+  /** The merged rule list, in evaluation order: made when first read (a policy with many group orders never holds them all unless each is analysed). */
+  readonly rules: Rule[];
+}
+
+/** How many rules `groups` give for `direction`, without merging them. */
+export function chainLength(groups: readonly string[], byId: ReadonlyMap<string, SecurityGroup>, direction: Direction): number {
+  let n = 0;
+  for (const id of groups) n += byId.get(id)?.[direction].length ?? 0;
+  return n;
 }
 
 /** The groups of a config by id (a Map: ids are user text). */
@@ -51,7 +60,14 @@ export function chainsOf(config: Config): Chain[] {
         c.instances.push(inst.id);
         continue;
       }
-      const chain: Chain = { direction, groups: inst.securityGroups, instances: [inst.id], rules: mergedRules(inst.securityGroups, byId, direction) };
+      const groups = inst.securityGroups;
+      let rules: Rule[] | null = null;
+      const chain: Chain = {
+        direction, groups, instances: [inst.id], length: chainLength(groups, byId, direction),
+        get rules() {
+          return (rules ??= mergedRules(groups, byId, direction));
+        },
+      };
       seen.set(key, chain);
       out.push(chain);
     }

@@ -7,9 +7,9 @@
  * every flow below it); each box still names the rules that decide it before and
  * after.
  */
-import type { Config, ConfigInput, Direction, FlowInput, Instance, Rule, TencentPolicyDocument, Verdict } from '../types.js';
+import type { Config, ConfigInput, Direction, FlowInput, Instance, Rule, SecurityGroup, TencentPolicyDocument, Verdict } from '../types.js';
 import { parseConfig } from '../config/parse.js';
-import { DIRECTIONS, groupsById, mergedRules, orderKey } from './chains.js';
+import { chainLength, DIRECTIONS, groupsById, mergedRules, orderKey } from './chains.js';
 import { boxKey, DIM_REMOTE, DIMS, intersectBoxes, joinBoxes, peerCoversFamily, WHOLE, type Box, type HulledBox } from './space.js';
 import { AnalysisLimit, Budget, chainBoxes, firstMatch, limitError } from './walk.js';
 import { boxText, witnessFlow, type BoxText } from './points.js';
@@ -28,6 +28,7 @@ export interface VerdictChange {
    * (`instances` is empty, and the witness names no instance).
    */
   unnamedInstance?: boolean;
+  /** The flows' direction. */
   direction: Direction;
   /** The flows, field by field (a box: every combination of the values listed). */
   flows: BoxText;
@@ -47,18 +48,28 @@ export interface VerdictChange {
 export interface PolicyDiff {
   /** Every flow whose action changes is in exactly one box; by instance (new policy's order), direction, old rule. */
   changes: VerdictChange[];
-  /** Boxes opened (drop → accept) and closed (accept → drop). */
+  /** Boxes opened (drop → accept). */
   opened: number;
+  /** Boxes closed (accept → drop). */
   closed: number;
   /** Some box is openToWorld (`sgfilter diff --fail-on-open`). */
   openToWorld: boolean;
-  /** Instance ids only the new policy has (flows naming them were refused before), and only the old one. */
+  /** Instance ids only the new policy has (flows naming them were refused before); not diffed. */
   instancesAdded: string[];
+  /** Instance ids only the old policy has (flows naming them are refused now); not diffed. */
   instancesRemoved: string[];
-  /** The default instance (for flows that name none), when it changed. */
-  defaultInstance: { old: string | null; new: string | null } | null;
-  /** Work spent (maxWork units). */
-  stats: { work: number };
+  /** The default instance (for flows that name none), when it changed; null when it is the same. */
+  defaultInstance: {
+    /** The old policy's first instance. */
+    old: string | null;
+    /** The new policy's first instance. */
+    new: string | null;
+  } | null;
+  /** What the analysis did. */
+  stats: {
+    /** Work spent, in maxWork units. */
+    work: number;
+  };
 }
 
 /** One comparison: flows of these instances and this direction, old rules against new. */
@@ -66,8 +77,9 @@ interface Unit {
   instances: string[];
   unnamed: boolean;
   direction: Direction;
-  old: Rule[];
-  new: Rule[];
+  /** Group orders: the rules are merged when the unit is compared (and spent from the budget then). */
+  oldGroups: readonly string[];
+  newGroups: readonly string[];
 }
 
 const DEFAULT_DROP: Verdict = { action: 'drop', groupId: null, ruleIndex: null };
@@ -90,7 +102,7 @@ export function diffPolicies(before: ConfigInput | Config | TencentPolicyDocumen
   const budget = new Budget((o.get('maxWork') as number | undefined) ?? ANALYSIS_DEFAULTS.maxWork, (o.get('maxRegionBoxes') as number | undefined) ?? ANALYSIS_DEFAULTS.maxRegionBoxes);
   const units = unitsOf(a, b);
   // Two policies without instances: the implicit instance's witnesses name none, as its flows do.
-  const differ = new Differ(budget, a.implicitInstance && b.implicitInstance);
+  const differ = new Differ(budget, a.implicitInstance && b.implicitInstance, groupsById(a), groupsById(b));
   const changes: VerdictChange[] = [];
   try {
     for (const u of units) for (const c of differ.compare(u)) changes.push(c);
@@ -117,8 +129,6 @@ export function diffPolicies(before: ConfigInput | Config | TencentPolicyDocumen
 /** What to compare: instances both policies have, grouped by (old order, new order); and the default instance's flows when it moved. */
 function unitsOf(a: Config, b: Config): Unit[] {
   const oldById = new Map<string, Instance>(a.instances.map((i) => [i.id, i]));
-  const aGroups = groupsById(a);
-  const bGroups = groupsById(b);
   const units: Unit[] = [];
   const seen = new Map<string, Unit[]>();
   for (const inst of b.instances) {
@@ -132,7 +142,7 @@ function unitsOf(a: Config, b: Config): Unit[] {
     }
     const pair = DIRECTIONS.map((direction): Unit => ({
       instances: [inst.id], unnamed: false, direction,
-      old: mergedRules(was.securityGroups, aGroups, direction), new: mergedRules(inst.securityGroups, bGroups, direction),
+      oldGroups: was.securityGroups, newGroups: inst.securityGroups,
     }));
     seen.set(key, pair);
     units.push(...pair);
@@ -143,7 +153,7 @@ function unitsOf(a: Config, b: Config): Unit[] {
     for (const direction of DIRECTIONS) {
       units.push({
         instances: [], unnamed: true, direction,
-        old: mergedRules(oldDefault.securityGroups, aGroups, direction), new: mergedRules(newDefault.securityGroups, bGroups, direction),
+        oldGroups: oldDefault.securityGroups, newGroups: newDefault.securityGroups,
       });
     }
   }
@@ -165,9 +175,14 @@ class Differ {
   readonly #keys = new Map<Rule, string>();
   readonly #implicit: boolean;
 
-  constructor(budget: Budget, implicit: boolean) {
+  readonly #aGroups: ReadonlyMap<string, SecurityGroup>;
+  readonly #bGroups: ReadonlyMap<string, SecurityGroup>;
+
+  constructor(budget: Budget, implicit: boolean, aGroups: ReadonlyMap<string, SecurityGroup>, bGroups: ReadonlyMap<string, SecurityGroup>) {
     this.#budget = budget;
     this.#implicit = implicit;
+    this.#aGroups = aGroups;
+    this.#bGroups = bGroups;
   }
 
   /** A rule's match set and action as text: equal texts, equal rules for every flow. */
@@ -181,12 +196,16 @@ class Differ {
   }
 
   compare(u: Unit): VerdictChange[] {
-    const oc = chainBoxes(u.old, this.#oldRegions);
-    const nc = chainBoxes(u.new, this.#newRegions);
+    // Merging the two chains and making their boxes is linear in their rules: spent too.
+    this.#budget.spend(chainLength(u.oldGroups, this.#aGroups, u.direction) + chainLength(u.newGroups, this.#bGroups, u.direction));
+    const old = mergedRules(u.oldGroups, this.#aGroups, u.direction);
+    const now = mergedRules(u.newGroups, this.#bGroups, u.direction);
+    const oc = chainBoxes(old, this.#oldRegions);
+    const nc = chainBoxes(now, this.#newRegions);
     // A common head decides the same flows the same way in both: skip it (and past it, never walk it again).
     let k = 0;
-    while (k < u.old.length && k < u.new.length && (u.old[k] === u.new[k] || this.#key(u.old[k]!, this.#oldRegions) === this.#key(u.new[k]!, this.#newRegions))) k++;
-    if (k === u.old.length && k === u.new.length) return [];
+    while (k < old.length && k < now.length && (old[k] === now[k] || this.#key(old[k]!, this.#oldRegions) === this.#key(now[k]!, this.#newRegions))) k++;
+    if (k === old.length && k === now.length) return [];
     const buckets = new Map<string, Bucket>();
     const record = (old: Rule | null, now: Rule | null, box: Box): void => {
       for (const v6 of [false, true]) {
@@ -200,8 +219,8 @@ class Differ {
     };
     const budget = this.#budget;
     // Flows an old rule decides: what decides them now, where the action differs.
-    for (let i = k; i < u.old.length; i++) {
-      const rule = u.old[i]!;
+    for (let i = k; i < old.length; i++) {
+      const rule = old[i]!;
       const decided = firstMatch(oc.regions[i]!, oc.boxes, 0, oc.first[i]!, budget)!;
       if (decided.length === 0) continue;
       const rest = firstMatch(decided, nc.boxes, nc.first[k]!, nc.boxes.length, budget, (by, piece) => {
@@ -210,8 +229,8 @@ class Differ {
       if (rule.action === 'accept') for (const h of rest) record(rule, null, h.box);
     }
     // Flows the old default dropped that a new rule accepts.
-    for (let j = k; j < u.new.length; j++) {
-      const rule = u.new[j]!;
+    for (let j = k; j < now.length; j++) {
+      const rule = now[j]!;
       if (rule.action !== 'accept') continue;
       const decided = firstMatch(nc.regions[j]!, nc.boxes, 0, nc.first[j]!, budget)!;
       if (decided.length === 0) continue;

@@ -4,14 +4,15 @@
  * order and direction, never by sampling; each finding about flows carries a witness
  * flow that `sgfilter eval` classifies as the finding says.
  */
-import type { Config, ConfigInput, Direction, FlowInput, Interval, Rule, TencentPolicyDocument, Verdict } from '../types.js';
+import type { Config, ConfigInput, Direction, FlowInput, Interval, Rule, SecurityGroup, TencentPolicyDocument, Verdict } from '../types.js';
 import { parseConfig } from '../config/parse.js';
 import { listOf, quote } from '../config/plain.js';
 import { neverMatches } from '../config/rule.js';
 import { formatPorts } from '../config/ports.js';
-import { referenceClassify } from '../reference.js';
+import { mismatch } from '../reference.js';
+import { parseFlow } from '../flow.js';
 import { TCP } from '../config/presets.js';
-import { chainsOf, DIRECTIONS, groupsById, type Chain } from './chains.js';
+import { chainsOf, DIRECTIONS, groupsById, mergedRules, type Chain } from './chains.js';
 import {
   boxKey, canonicalSet, DIM_PORT, intersectBoxes, peerCoversFamily, unionSets, WHOLE, type Box, type HulledBox, type NumSet,
 } from './space.js';
@@ -28,7 +29,12 @@ export const LINT_SEVERITIES: readonly LintSeverity[] = ['error', 'warning', 'in
 export type LintKind = 'duplicate' | 'rule-limit' | 'group-limit' | 'never-matches' | 'shadowed' | 'exposure' | 'not-analyzed' | 'redundant' | 'unbound-group';
 
 /** Every kind, its severity and what it means (docs and `sgfilter lint --help` read this table). */
-export const LINT_KINDS: Readonly<Record<LintKind, { severity: LintSeverity; meaning: string }>> = {
+export const LINT_KINDS: Readonly<Record<LintKind, {
+  /** The kind's severity (every finding of the kind has it). */
+  severity: LintSeverity;
+  /** What a finding of the kind means, in a sentence. */
+  meaning: string;
+}>> = {
   'duplicate': { severity: 'error', meaning: 'a rule matches exactly the flows an earlier rule of its group and direction matches, with the same action: the cloud refuses it (Tencent DuplicatePolicy, AWS InvalidPermission.Duplicate), and it never decides anything' },
   'rule-limit': { severity: 'error', meaning: 'a group has more rules in one direction than the profile\'s cloud allows' },
   'group-limit': { severity: 'error', meaning: 'an instance is bound to more groups than the profile\'s cloud allows' },
@@ -42,14 +48,19 @@ export const LINT_KINDS: Readonly<Record<LintKind, { severity: LintSeverity; mea
 
 /** A rule's place in a config. */
 export interface RulePosition {
+  /** The rule's security group. */
   groupId: string;
+  /** The rule list it is in. */
   direction: Direction;
+  /** Its index in that group's list for that direction, 0-based (as a verdict's ruleIndex). */
   ruleIndex: number;
 }
 
 /** One thing lint found. */
 export interface LintFinding {
+  /** What it found (LINT_KINDS says what each kind means). */
   kind: LintKind;
+  /** How much it matters: LINT_KINDS' severity for the kind. */
   severity: LintSeverity;
   /** A sentence saying where and what (user text quoted). */
   message: string;
@@ -80,8 +91,9 @@ export interface LintFinding {
   withoutRule?: Verdict;
   /** exposure: the exposed ports. */
   ports?: Interval[];
-  /** Limits: how many there are, and how many the profile allows. */
+  /** Limits: how many there are (rules, groups); not-analyzed: how many rules were not judged. */
   count?: number;
+  /** Limits: how many the profile allows; not-analyzed: the maxWork that stopped it. */
   limit?: number;
 }
 
@@ -131,13 +143,21 @@ export interface LintReport {
   findings: LintFinding[];
   /** False when the analysis limits stopped some rules from being judged (see the not-analyzed findings). */
   complete: boolean;
-  /** The profile used, and its limits after overrides. */
+  /** The profile used (`tencent`, `aws`, `none`). */
   profile: string;
+  /** The profile's limits after maxRulesPerDirection and maxGroupsPerInstance. */
   limits: CloudLimits;
   /** The administration ports checked for exposure. */
   adminPorts: Interval[];
-  /** Chains analysed (distinct group orders × directions), rules judged in them, work spent. */
-  stats: { chains: number; rules: number; work: number };
+  /** What the analysis did. */
+  stats: {
+    /** Chains analysed: distinct group orders × directions (instances with the same groups in the same order share one). */
+    chains: number;
+    /** Rules judged in them (a rule in several chains counts in each). */
+    rules: number;
+    /** Work spent, in maxWork units. */
+    work: number;
+  };
 }
 
 const LINT_READERS = {
@@ -197,8 +217,8 @@ export function lintPolicy(config: ConfigInput | Config | TencentPolicyDocument,
     }
   }
   if (stopped) {
-    let left = chains[stopped.chain]!.rules.length - stopped.rule;
-    for (let c = stopped.chain + 1; c < chains.length; c++) left += chains[c]!.rules.length;
+    let left = chains[stopped.chain]!.length - stopped.rule;
+    for (let c = stopped.chain + 1; c < chains.length; c++) left += chains[c]!.length;
     const at = chains[stopped.chain]!.rules[stopped.rule];
     lint.add({
       kind: 'not-analyzed', instances: [],
@@ -277,6 +297,47 @@ class Linter {
     });
   }
 
+  /**
+   * The witness's verdict: the first rule of its instance's chain that matches it (the
+   * reference matcher's own rule test, src/reference.ts mismatch), each rule tested
+   * spent from the budget, so a group of 100,000 duplicates cannot cost 10^10 rule
+   * tests unbudgeted. Past the budget the verdict is left out (the finding stands;
+   * `complete` says the report is partial).
+   */
+  #classify(witness: FlowInput): Verdict | undefined {
+    const flow = parseFlow(witness);
+    const inst = flow.instance === null ? this.#config.instances[0] : this.#config.instances.find((i) => i.id === flow.instance);
+    if (!inst) return undefined;
+    const key = `${flow.direction}\0${inst.id}`;
+    let rules = this.#chains.get(key);
+    if (!rules) {
+      rules = mergedRules(inst.securityGroups, this.#byId ??= groupsById(this.#config), flow.direction);
+      this.#chains.set(key, rules);
+    }
+    try {
+      let tested = 0;
+      for (const rule of rules) {
+        if (++tested === 4096) {
+          this.#budget.spend(tested);
+          tested = 0;
+        }
+        if (mismatch(rule, flow) === null) {
+          this.#budget.spend(tested);
+          return verdictOf(rule);
+        }
+      }
+      this.#budget.spend(tested);
+      return { ...DEFAULT_DROP };
+    } catch (e) {
+      if (!(e instanceof AnalysisLimit)) throw e;
+      this.incomplete = true;
+      return undefined;
+    }
+  }
+
+  readonly #chains = new Map<string, Rule[]>();
+  #byId: Map<string, SecurityGroup> | undefined;
+
   #region(rule: Rule): HulledBox[] {
     return chainBoxes([rule], this.#regions).regions[0]!;
   }
@@ -327,7 +388,7 @@ class Linter {
           this.#twins.add(rule);
           const witness = witnessFlow(region[0]!.box, dir, instance);
           this.add({
-            kind: 'duplicate', rule: position(rule), instances: [], decidedBy: [position(twin)], witness, verdict: referenceClassify(this.#config, witness),
+            kind: 'duplicate', rule: position(rule), instances: [], decidedBy: [position(twin)], witness, verdict: this.#classify(witness),
             message: `${where(rule)} duplicates rule ${twin.ruleIndex} of the same group (the same flows, the same action ${rule.action}): the cloud refuses it as a duplicate (Tencent DuplicatePolicy), and it never decides anything`,
           });
         }
@@ -345,7 +406,7 @@ class Linter {
       const b = intersectBoxes(h.box, [proto, ...h.box.slice(1)] as unknown as Box);
       if (!b) continue;
       d.witness = witnessFlow(b, rule.direction, instance);
-      d.verdict = referenceClassify(this.#config, d.witness);
+      d.verdict = this.#classify(d.witness);
       break;
     }
     this.add(d);
@@ -367,6 +428,9 @@ class Linter {
 
   /** Judges every rule of one chain; returns how many were judged. Throws AnalysisLimit('work') to stop everything. */
   chain(chain: Chain): number {
+    this.current = 0;
+    // Merging a chain and making its boxes is linear in its rules: spent too, so a policy of many long group orders stops.
+    this.#budget.spend(chain.length);
     const cb = chainBoxes(chain.rules, this.#regions);
     const instance = this.#config.implicitInstance ? null : chain.instances[0]!;
     for (let i = 0; i < chain.rules.length; i++) {
