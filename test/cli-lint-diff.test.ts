@@ -53,15 +53,16 @@ function evalFlows(config: string, flows: FlowInput[]): Verdict[] {
 }
 
 describe('sgfilter lint', () => {
-  it('prints findings with witnesses, and exits 1 on a finding at or above --fail-on (default error)', () => {
-    const r = cli(['lint', oldPath]);
+  it('prints findings with witnesses, and exits 1 on a finding at or above --fail-on', () => {
+    expect(cli(['lint', oldPath]).status).toBe(0); // without --fail-on, findings alone never fail
+    const r = cli(['lint', oldPath, '--fail-on', 'error']);
     expect(r.status).toBe(1); // rule 3 duplicates rule 1
     expect(r.stdout).toMatch(/error {3}duplicate: group "sg-web" inbound rule 3 duplicates rule 1/);
     expect(r.stdout).toMatch(/warning shadowed: group "sg-web" inbound rule 2 is shadowed: .* by rule 1/);
     expect(r.stdout).toMatch(/witness: \{"direction":"inbound","protocol":"TCP","port":22,"remote":"10\.1\.0\.0","instance":"ins-1"\} → accept \(sg-web inbound rule 1\)/);
     expect(r.stderr).toMatch(/at or above --fail-on error/);
     expect(cli(['lint', oldPath, '--fail-on', 'none']).status).toBe(0);
-    const q = cli(['lint', quietPath]);
+    const q = cli(['lint', quietPath, '--fail-on', 'error']);
     expect(q.status, q.stderr).toBe(0);
     expect(q.stdout).toMatch(/shadowed/);
     expect(cli(['lint', quietPath, '--fail-on', 'warning']).status).toBe(1);
@@ -81,11 +82,12 @@ describe('sgfilter lint', () => {
   it('checks the profile limits and refuses bad options', () => {
     const many = join(dir, 'many.json');
     writeFileSync(many, JSON.stringify({ securityGroups: [{ id: 'g', inbound: Array.from({ length: 61 }, (_, i) => ({ protocol: 'TCP', port: 1000 + i, source: '10.0.0.0/8', action: 'accept' })) }] }));
-    expect(cli(['lint', many]).status).toBe(0); // 61 ≤ 100 (Tencent)
-    const aws = cli(['lint', many, '--profile', 'aws']);
+    expect(cli(['lint', many, '--fail-on', 'error']).status).toBe(0); // 61 ≤ 100 (Tencent)
+    const aws = cli(['lint', many, '--profile', 'aws', '--fail-on', 'error']);
     expect(aws.status).toBe(1);
     expect(aws.stdout).toMatch(/rule-limit: group "g" has 61 IPv4 inbound rules; AWS allows 60/);
-    expect(cli(['lint', many, '--max-rules', '50']).status).toBe(1);
+    expect(cli(['lint', many, '--max-rules', '50', '--fail-on', 'error']).status).toBe(1);
+    expect(cli(['lint', many, '--max-rules', '50']).status).toBe(0);
     expect(cli(['lint', many, '--profile', 'azure']).status).toBe(2);
     expect(cli(['lint', many, '--max-work', '0']).status).toBe(2);
     const bad = cli(['lint', many, '--admin-ports', '70000']);

@@ -86,7 +86,7 @@ export function register(program: Command): void {
     )
     .argument('<config...>', 'config file (.json, .yaml, .yml)')
     .option('--json', 'print the report as JSON (lintPolicy\'s LintReport)')
-    .addOption(new Option('--fail-on <severity>', 'exit 1 when a finding is at or above this severity').choices([...LINT_SEVERITIES, 'none']).default('error'))
+    .addOption(new Option('--fail-on <severity>', 'exit 1 when a finding is at or above this severity (CI); default none: findings alone never fail the run').choices([...LINT_SEVERITIES, 'none']).default('none'))
     .addOption(new Option('--profile <cloud>', 'whose limits to check: tencent (100 rules per group and direction, 5 groups per instance), aws (60 per family, 5), none').choices([...LINT_PROFILES.keys()]).default('tencent'))
     .option('--admin-ports <ports>', 'ports that must not be open to 0.0.0.0/0 or ::/0, e.g. "22,8000-8100"; a leading + adds to the defaults 22,3389,3306,5432,6379,27017')
     .option('--max-rules <n>', 'rules allowed per group and direction (overrides the profile)', wholeNumber('--max-rules'))
@@ -94,6 +94,6 @@ export function register(program: Command): void {
     .option('--max-work <n>', 'most units of analysis work (default 2^26); past it the rules left are reported as not-analyzed', wholeNumber('--max-work'))
     .option('--max-region-boxes <n>', 'most boxes one rule\'s flows may be cut into (default 16384)', wholeNumber('--max-region-boxes'))
     .addOption(formatOption())
-    .addHelpText('after', `\nFinding kinds:\n${kinds}\n\nExit codes: 0 no finding at or above --fail-on (default error), 1 findings at or above it, or an invalid config or option, 2 usage error.`)
+    .addHelpText('after', `\nFinding kinds:\n${kinds}\n\nExit codes: 0 done (no finding at or above --fail-on), 1 findings at or above --fail-on, an invalid config or option, 2 usage error.`)
     .action(lintCommand);
 }
