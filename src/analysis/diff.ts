@@ -10,10 +10,12 @@
 import type { Config, ConfigInput, Direction, FlowInput, Instance, Rule, SecurityGroup, TencentPolicyDocument, Verdict } from '../types.js';
 import { parseConfig } from '../config/parse.js';
 import { chainLength, DIRECTIONS, groupsById, mergedRules, orderKey } from './chains.js';
-import { boxKey, DIM_REMOTE, DIMS, intersectBoxes, joinBoxes, peerCoversFamily, WHOLE, type Box, type HulledBox } from './space.js';
+import { boxKey, DIM_REMOTE, DIMS, hulled, intersectBoxes, joinBoxes, peerCoversFamily, WHOLE, type Box, type HulledBox } from './space.js';
 import { AnalysisLimit, Budget, chainBoxes, firstMatch, limitError } from './walk.js';
 import { boxText, witnessFlow, type BoxText } from './points.js';
 import { ANALYSIS_DEFAULTS, ANALYSIS_READERS, readOptions, type AnalysisOptions } from './options.js';
+
+const hulledCost = (b: Box): number => hulled(b).cost;
 
 /** diffPolicies' options: the analysis limits. */
 export type DiffOptions = AnalysisOptions;
@@ -274,11 +276,12 @@ export function joinAll(boxes: Box[], budget: Budget): Box[] {
     for (let d = 0; d < DIMS; d++) {
       const by = new Map<string, Box>();
       for (const box of list) {
+        // A key is as long as the box's interval lists: spent by their length.
+        budget.spend(hulledCost(box));
         const key = boxKey(box, d);
         const had = by.get(key);
         by.set(key, had ? joinBoxes(had, box)! : box);
       }
-      budget.spend(list.length);
       if (by.size < list.length) {
         changed = true;
         list = [...by.values()];

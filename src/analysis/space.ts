@@ -255,16 +255,27 @@ export function boxKey(b: Box, skip = -1): string {
 export interface HulledBox {
   box: Box;
   hull: Float64Array;
+  /**
+   * What one exact test against this box costs, in budget units: 1 for a box of a few
+   * intervals per field, more for a box whose field holds a long list (a 10,000-range
+   * address set), since the set operations walk the lists.
+   */
+  cost: number;
 }
+
+/** Budget units per interval a box holds (ordinary boxes hold 7–16: one unit). */
+const INTERVALS_PER_UNIT = 16;
 
 export function hulled(box: Box): HulledBox {
   const hull = new Float64Array(DIMS * 2);
+  let intervals = 0;
   for (let d = 0; d < DIMS; d++) {
     const s = box[d]!;
     hull[2 * d] = Number(s[0]!);
     hull[2 * d + 1] = Number(s[s.length - 1]!);
+    intervals += s.length >> 1;
   }
-  return { box, hull };
+  return { box, hull, cost: Math.max(1, Math.ceil(intervals / INTERVALS_PER_UNIT)) };
 }
 
 /** The hulls meet (a necessary condition for the boxes to). */

@@ -75,7 +75,7 @@ export function chainBoxes(rules: readonly Rule[], cache: Map<Rule, HulledBox[]>
       cache.set(rule, region);
     }
     regions.push(region);
-    for (const h of region) boxes.push({ box: h.box, hull: h.hull, at, rule });
+    for (const h of region) boxes.push({ box: h.box, hull: h.hull, cost: h.cost, at, rule });
   });
   first.push(boxes.length);
   return { rules, boxes, first, regions };
@@ -111,7 +111,14 @@ export function firstMatch(region: readonly HulledBox[], boxes: readonly ChainBo
     for (let i = 0; i < rest.length; i++) {
       const f = rest[i]!;
       tests++;
-      if (!hullsMeet(f.hull, e.hull) || !boxesMeet(f.box, e.box)) {
+      if (!hullsMeet(f.hull, e.hull)) {
+        next?.push(f);
+        continue;
+      }
+      // The exact tests walk the boxes' interval lists: long lists cost more.
+      const cost = f.cost + e.cost - 1;
+      tests += cost;
+      if (!boxesMeet(f.box, e.box)) {
         next?.push(f);
         continue;
       }
@@ -122,7 +129,7 @@ export function firstMatch(region: readonly HulledBox[], boxes: readonly ChainBo
       }
       const pieces: Box[] = [];
       subtractBox(f.box, e.box, pieces);
-      budget.spend(pieces.length + 1);
+      budget.spend((pieces.length + 1) * cost);
       for (const p of pieces) next.push(hulled(p));
     }
     if (next === null) continue;
