@@ -4,11 +4,12 @@
 // Boxes are read back from their printed form (test/analysis-check.ts), so the check
 // does not share the library's interval code.
 import { describe, expect, it } from 'vitest';
+import { fc } from '@fast-check/vitest';
 import { createEngine, diffPolicies, parseConfig, parseFlow, referenceClassify, SgfilterError, type ConfigInput, type FlowInput, type PolicyDiff, type RuleSpec } from '../src/index.js';
 import { mulberry32, pick, randomConfig, randomFlows, type Rng } from './random.js';
 import { boxHolds, onInstance } from './analysis-check.js';
 
-const SEED = Number(process.env.SGFILTER_SEED ?? Date.now() % 1e9);
+const SEED = Number(process.env.SGFILTER_SEED ?? process.env.FC_SEED ?? Date.now() % 1e9);
 const PAIRS = 120;
 
 /** A policy a few edits from `doc`: rules deleted, inserted (from `donor`), flipped, moved; group orders and bindings changed. */
@@ -95,25 +96,27 @@ function check(a: ConfigInput, b: ConfigInput, d: PolicyDiff, flows: FlowInput[]
 
 describe(`diffPolicies against the reference matcher (seed ${SEED})`, () => {
   it(`${PAIRS} generated policy pairs: changed flows are exactly the boxes' flows`, () => {
-    const r = mulberry32(SEED);
-    const problems: string[] = [];
     let changed = 0;
     let flowsChecked = 0;
-    for (let p = 0; p < PAIRS && problems.length === 0; p++) {
-      const a = randomConfig(r, 10);
-      const b = r() < 0.15 ? randomConfig(r, 10) : mutate(r, a, randomConfig(r, 6));
-      const d = diffPolicies(a, b);
-      changed += d.changes.length;
-      // Edge flows of both policies, the witnesses, and the witnesses moved to another instance.
-      const A = parseConfig(a);
-      const B = parseConfig(b);
-      const flows = [...randomFlows(r, A, 250), ...randomFlows(r, B, 250), ...d.changes.map((c) => c.witness)];
-      for (const c of d.changes) for (const i of A.instances) flows.push(onInstance(c.witness, i.id));
-      flowsChecked += flows.length;
-      const bad = check(a, b, d, flows);
-      if (bad.length) problems.push(`pair ${p}:\n  old ${JSON.stringify(a)}\n  new ${JSON.stringify(b)}\n  ${bad.slice(0, 5).join('\n  ')}`);
-    }
-    expect(problems, problems.join('\n\n')).toEqual([]);
+    // One fast-check run per pair: a failure names the pair's seed (FC_SEED and SGFILTER_SEED reproduce the run).
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 2 ** 31 - 1 }), (pairSeed) => {
+        const r = mulberry32(pairSeed);
+        const a = randomConfig(r, 10);
+        const b = r() < 0.15 ? randomConfig(r, 10) : mutate(r, a, randomConfig(r, 6));
+        const d = diffPolicies(a, b);
+        changed += d.changes.length;
+        // Edge flows of both policies, the witnesses, and the witnesses moved to another instance.
+        const A = parseConfig(a);
+        const B = parseConfig(b);
+        const flows = [...randomFlows(r, A, 250), ...randomFlows(r, B, 250), ...d.changes.map((c) => c.witness)];
+        for (const c of d.changes) for (const i of A.instances) flows.push(onInstance(c.witness, i.id));
+        flowsChecked += flows.length;
+        const bad = check(a, b, d, flows);
+        expect(bad, `old ${JSON.stringify(a)}\n  new ${JSON.stringify(b)}\n  ${bad.slice(0, 5).join('\n  ')}`).toEqual([]);
+      }),
+      { seed: SEED, numRuns: PAIRS },
+    );
     expect(changed).toBeGreaterThan(PAIRS);
     expect(flowsChecked).toBeGreaterThan(PAIRS * 500);
   });
