@@ -305,6 +305,10 @@ class Linter {
    * `complete` says the report is partial).
    */
   #classify(witness: FlowInput): Verdict | undefined {
+    if (this.#budget.used >= this.#budget.limit) {
+      this.incomplete = true;
+      return undefined;
+    }
     const flow = parseFlow(witness);
     const inst = flow.instance === null ? this.#config.instances[0] : this.#config.instances.find((i) => i.id === flow.instance);
     if (!inst) return undefined;

@@ -13,7 +13,7 @@ import { MAX_ANALYSIS_WORK, MAX_REGION_BOXES } from './walk.js';
 
 /** The analysis limits both calls take. */
 export interface AnalysisOptions {
-  /** Most units of work (a box tested against a box, or a box made); default MAX_ANALYSIS_WORK (2^26). A whole number ≥ 1. */
+  /** Most units of work (a box tested against a box, or a box made); default MAX_ANALYSIS_WORK (2^25). A whole number ≥ 1. */
   maxWork?: number;
   /** Most boxes one region may be cut into; default MAX_REGION_BOXES (16,384). A whole number ≥ 1. */
   maxRegionBoxes?: number;

@@ -8,14 +8,16 @@ import { hulled, hullOf, hullsMeet, intersectBoxes, subtractBox, boxesMeet, rule
 
 /**
  * Most work units one lintPolicy or diffPolicies call may spend (a unit: one test of a
- * box against a box, one box made, or one rule tested for a witness's verdict). At
- * the rates bench/analysis.bench.ts measures (2–9 million units a second on one
- * core, less for boxes with long interval sets), 2^26 is seconds: enough for
- * real-sized policies (Tencent's 5 groups × 100 rules per direction spend under
- * 400,000; 5,000 rules in one group under 55 million), and a 100,000-rule group
- * stops in seconds instead of running for hours (docs/DESIGN.md §10 "Limits").
+ * box against a box, one box made, or one rule tested for a witness's verdict).
+ * Large policies, where the limit matters, run at about 4 million units a second on
+ * one core (bench/analysis.bench.ts; a 100,000-rule group spent 2^27 in 32 s), so
+ * 2^25 stops within about 10 seconds (the 100,000-rule group: 12 s, parsing
+ * included). Real-sized policies spend far less: Tencent's 5 groups × 100 rules per
+ * direction under 500,000 units, 1,000 rules in one group under 2.5 million; 5,000
+ * rules in one group need 28 million to lint and 55 million to diff (raise maxWork)
+ * (docs/DESIGN.md §10 "Limits").
  */
-export const MAX_ANALYSIS_WORK = 1 << 26;
+export const MAX_ANALYSIS_WORK = 1 << 25;
 /** Most boxes one region may be cut into while it is walked (one rule's decided flows, one change). */
 export const MAX_REGION_BOXES = 1 << 14;
 

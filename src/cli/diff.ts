@@ -77,7 +77,7 @@ export function register(program: Command): void {
     .argument('<new>', 'the policy proposed')
     .option('--json', 'print the diff as JSON (diffPolicies\' PolicyDiff)')
     .option('--fail-on-open', 'exit 1 when flows from a rule open to 0.0.0.0/0 or ::/0 go from drop to accept (inbound)')
-    .option('--max-work <n>', 'most units of analysis work (default 2^26); past it the diff is refused (ANALYSIS_TOO_LARGE), never partial', wholeNumber('--max-work'))
+    .option('--max-work <n>', 'most units of analysis work (default 2^25); past it the diff is refused (ANALYSIS_TOO_LARGE), never partial', wholeNumber('--max-work'))
     .option('--max-region-boxes <n>', 'most boxes one region may be cut into (default 16384)', wholeNumber('--max-region-boxes'))
     .addOption(formatOption())
     .addHelpText('after', '\nExit codes: 0 done (with or without changes), 1 --fail-on-open and a flow opened to every address, an invalid config, or the analysis limits reached, 2 usage error.')

@@ -91,7 +91,7 @@ export function register(program: Command): void {
     .option('--admin-ports <ports>', 'ports that must not be open to 0.0.0.0/0 or ::/0, e.g. "22,8000-8100"; a leading + adds to the defaults 22,3389,3306,5432,6379,27017')
     .option('--max-rules <n>', 'rules allowed per group and direction (overrides the profile)', wholeNumber('--max-rules'))
     .option('--max-groups <n>', 'groups allowed per instance (overrides the profile)', wholeNumber('--max-groups'))
-    .option('--max-work <n>', 'most units of analysis work (default 2^26); past it the rules left are reported as not-analyzed', wholeNumber('--max-work'))
+    .option('--max-work <n>', 'most units of analysis work (default 2^25); past it the rules left are reported as not-analyzed', wholeNumber('--max-work'))
     .option('--max-region-boxes <n>', 'most boxes one rule\'s flows may be cut into (default 16384)', wholeNumber('--max-region-boxes'))
     .addOption(formatOption())
     .addHelpText('after', `\nFinding kinds:\n${kinds}\n\nExit codes: 0 done (no finding at or above --fail-on), 1 findings at or above --fail-on, an invalid config or option, 2 usage error.`)
