@@ -18,7 +18,8 @@ import { checkEngineOptions, checkReloadOptions } from './options.js';
 import { describeValue } from './describe.js';
 import { keysOf, quote, quotedList } from './config/plain.js';
 import { Arena, instantiateMatcher, type MatcherExports, type WasmSource } from './wasm/load.js';
-import { PolicyTransaction, type AppliedEdit, type PolicyEdit } from './policy/transaction.js';
+import { PolicyTransaction, type AppliedEdit, type CommittedEdits, type PolicyEdit } from './policy/transaction.js';
+import { diffPolicies, type DiffOptions, type PolicyDiff } from './analysis/diff.js';
 import { decodeSnapshot, encodeSnapshot, openSigned, signEncoded, type DecodedSnapshot } from './snapshot.js';
 import { importSnapshotKey, type SnapshotCryptoKey, type SnapshotKey } from './snapshot/key.js';
 import { Tracker, type PacketExports, type PublishBinding, type TrackerOptions } from './packets/tracker.js';
@@ -56,6 +57,18 @@ export interface PolicyChange {
 
 /** What engine.update takes: a function that records edits on a transaction, or the edits as data. */
 export type PolicyUpdate = ((tx: PolicyTransaction) => unknown) | readonly PolicyEdit[];
+
+/** What engine.previewUpdate gives: what update() would publish, and what it would change. */
+export interface UpdatePreview {
+  /** The version the edits were judged against (pass it as update's expectedVersion). */
+  baseVersion: number;
+  /** The config update() would publish (validated, owned). */
+  config: Config;
+  /** What each edit did, in order (as the 'change' event would list them). */
+  changes: AppliedEdit[];
+  /** Every flow whose verdict would change (diffPolicies of the published config and `config`). */
+  diff: PolicyDiff;
+}
 
 /** createEngine({ snapshot, key? }): a compiled-policy snapshot instead of a config. */
 export interface SnapshotSource {
@@ -349,6 +362,29 @@ export class Engine {
    */
   async update(edit: PolicyUpdate, options: ReloadOptions = {}): Promise<number> {
     this.#expect(checkReloadOptions(options, 'update').expectedVersion, 'update');
+    const { base, config, changes } = await this.#transaction(edit, 'update');
+    if (changes.length === 0) return base.version;
+    return this.#swap(config, { reason: 'update', changes });
+  }
+
+  /**
+   * What update(edit) would publish, without publishing it: the edits are recorded
+   * and validated exactly as update() does (the same errors: CONFIG_INVALID with every
+   * issue, INVALID_ARGUMENT, VERSION_CONFLICT), and the result is compared with the
+   * published policy by diffPolicies: every flow whose verdict would change, per
+   * instance and direction, with witnesses. Nothing is compiled or published. To
+   * publish exactly what was previewed, pass `expectedVersion: preview.baseVersion`
+   * to update() (or reload(preview.config) with it): a policy that moved meanwhile is
+   * refused rather than changed by edits judged against another version.
+   * `options`: diffPolicies' analysis limits (ANALYSIS_TOO_LARGE past them).
+   */
+  async previewUpdate(edit: PolicyUpdate, options: DiffOptions = {}): Promise<UpdatePreview> {
+    const { base, config, changes } = await this.#transaction(edit, 'previewUpdate');
+    return { baseVersion: base.version, config, changes, diff: diffPolicies(base.config, config, options) };
+  }
+
+  /** Records `edit` on a transaction against the published policy and commits it (nothing is published). */
+  async #transaction(edit: PolicyUpdate, what: string): Promise<{ base: Policy } & CommittedEdits> {
     const base = this.#policy;
     const tx = new PolicyTransaction(base.config);
     try {
@@ -358,7 +394,7 @@ export class Engine {
       } else if (PolicyTransaction.isEditList(edit)) {
         tx.applyList(edit);
       } else {
-        throw new SgfilterError('INVALID_ARGUMENT', 'update takes a function (tx => { tx.addRule(...) ... }) or a list of edits {op, ...}');
+        throw new SgfilterError('INVALID_ARGUMENT', `${what} takes a function (tx => { tx.addRule(...) ... }) or a list of edits {op, ...}`);
       }
     } catch (e) {
       tx.abandon();
@@ -366,11 +402,9 @@ export class Engine {
     }
     if (this.#policy !== base) {
       tx.abandon();
-      throw new SgfilterError('VERSION_CONFLICT', `the policy moved to version ${this.#policy.version} while this update was being built against version ${base.version}; build it again against the current version`);
+      throw new SgfilterError('VERSION_CONFLICT', `the policy moved to version ${this.#policy.version} while this ${what} was being built against version ${base.version}; build it again against the current version`);
     }
-    const { config, changes } = tx.commit();
-    if (changes.length === 0) return base.version;
-    return this.#swap(config, { reason: 'update', changes });
+    return { base, ...tx.commit() };
   }
 
   #expect(expected: number | undefined, what: string): void {

@@ -36,7 +36,7 @@ export function createPolicySource(options: PolicySourceOptions): PolicySource {
   return new PolicySource(options, (source, engineOptions) => createEngine(source, engineOptions));
 }
 
-export { Engine, type EngineOptions, type ReloadOptions, type PolicyChange, type PolicyUpdate, type SnapshotSource, type SnapshotOptions, type LoadSnapshotOptions } from './engine.js';
+export { Engine, type EngineOptions, type ReloadOptions, type PolicyChange, type PolicyUpdate, type UpdatePreview, type SnapshotSource, type SnapshotOptions, type LoadSnapshotOptions } from './engine.js';
 export { PolicyTransaction, type PolicyEdit, type AppliedEdit, type EditOp, type CommittedEdits } from './policy/transaction.js';
 export { watchConfig, type WatchOptions, type ConfigWatcher } from './node/watch.js';
 export { FlowBatch, createFlowBatch, parseFlow } from './flow.js';
@@ -48,6 +48,14 @@ export { parseConfig, safeParseConfig, safeParseConfigDocuments, parseConfigText
 export { loadConfigFile, safeLoadConfigFile, type ConfigFileOptions } from './node/config-file.js';
 export type { ConfigFormat } from './node/config-bytes.js';
 export { referenceClassify, referenceExplain, type Explanation } from './reference.js';
+export {
+  lintPolicy, LINT_KINDS, LINT_SEVERITIES, LINT_PROFILES, DEFAULT_ADMIN_PORTS,
+  type LintOptions, type LintReport, type LintFinding, type LintKind, type LintSeverity, type RulePosition, type CloudLimits,
+} from './analysis/lint.js';
+export { diffPolicies, type DiffOptions, type PolicyDiff, type VerdictChange } from './analysis/diff.js';
+export type { BoxText } from './analysis/points.js';
+export type { AnalysisOptions } from './analysis/options.js';
+export { MAX_ANALYSIS_WORK, MAX_REGION_BOXES } from './analysis/walk.js';
 export { compilePolicy, type CompiledPolicy, type CompileOptions, type RuleRef, type TableStats } from './compile/index.js';
 export { SgfilterError, ErrorCodes, IssueCodes, formatPath, type Issue, type ErrorCode, type IssueCode, type Path } from './errors.js';
 export type {

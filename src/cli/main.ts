@@ -15,9 +15,11 @@ import * as watch from './watch.js';
 import * as compile from './compile.js';
 import * as publish from './publish.js';
 import * as replay from './replay.js';
+import * as lint from './lint.js';
+import * as diff from './diff.js';
 
 /** Commands in the order `--help` lists them. */
-const COMMANDS = [check, evalCmd, explain, demo, replay, classbench, proxy, watch, compile, publish];
+const COMMANDS = [check, lint, diff, evalCmd, explain, demo, replay, classbench, proxy, watch, compile, publish];
 
 export function buildProgram(): Command {
   const program = new Command();

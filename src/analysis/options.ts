@@ -1,0 +1,79 @@
+/**
+ * lintPolicy's and diffPolicies' options, read once and checked as src/options.ts
+ * checks the engine's: a value outside what the option means is INVALID_ARGUMENT
+ * naming it, a name one or two letters from a known one is refused as a typo.
+ */
+import { SgfilterError } from '../errors.js';
+import type { Interval } from '../types.js';
+import { closest } from '../config/rule.js';
+import { quote } from '../config/plain.js';
+import { describeValue, errorText } from '../describe.js';
+import { parsePorts } from '../config/ports.js';
+import { MAX_ANALYSIS_WORK, MAX_REGION_BOXES } from './walk.js';
+
+/** The analysis limits both calls take. */
+export interface AnalysisOptions {
+  /** Most units of work (a box tested against a box, or a box made); default MAX_ANALYSIS_WORK (2^25). A whole number ≥ 1. */
+  maxWork?: number;
+  /** Most boxes one region may be cut into; default MAX_REGION_BOXES (16,384). A whole number ≥ 1. */
+  maxRegionBoxes?: number;
+}
+
+type Reader = (v: unknown) => { ok: true; value: unknown } | { ok: false; allowed: string };
+
+const whole = (min: number, max = Number.MAX_SAFE_INTEGER): Reader => (v) =>
+  typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max ? { ok: true, value: v } : { ok: false, allowed: `a whole number ${min}-${max === Number.MAX_SAFE_INTEGER ? '2^53' : max}` };
+
+/** A port list: a port spec string ("22,3389,8000-8100"), or a list of ports 0-65535; a leading "+" (string) adds to the defaults. */
+export const portList: Reader = (v) => {
+  const allowed = 'a port list such as "22,3389,8000-8100" (a leading + adds to the default list) or a list of ports 0-65535';
+  if (typeof v === 'string') {
+    const add = v.trim().startsWith('+');
+    const r = parsePorts(add ? v.trim().slice(1) : v);
+    if (!r.ok || r.value === null) return { ok: false, allowed };
+    return { ok: true, value: { add, ports: r.value } };
+  }
+  if (Array.isArray(v) && v.length <= 65536 && v.every((p) => typeof p === 'number' && Number.isInteger(p) && p >= 0 && p <= 65535)) {
+    return { ok: true, value: { add: false, ports: (v as number[]).map((p): Interval => ({ lo: p, hi: p })) } };
+  }
+  return { ok: false, allowed };
+};
+
+export const oneOf = (words: readonly string[]): Reader => (v) =>
+  typeof v === 'string' && words.includes(v.trim().toLowerCase()) ? { ok: true, value: v.trim().toLowerCase() } : { ok: false, allowed: words.join(', ') };
+
+export const ANALYSIS_READERS: Record<string, Reader> = { maxWork: whole(1), maxRegionBoxes: whole(1) };
+export const ANALYSIS_DEFAULTS = { maxWork: MAX_ANALYSIS_WORK, maxRegionBoxes: MAX_REGION_BOXES };
+
+/**
+ * Reads `options` (undefined, or an object) with `readers`: each known option once
+ * (own properties only), checked; near-miss names refused. Returns the values read.
+ */
+export function readOptions(options: unknown, readers: Record<string, Reader>, what: string): Map<string, unknown> {
+  const out = new Map<string, unknown>();
+  if (options === undefined) return out;
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new SgfilterError('INVALID_ARGUMENT', `${what}: options must be an object, got ${describeValue(options)}`);
+  }
+  const names = Object.keys(readers);
+  let name = '';
+  try {
+    for (name of names) {
+      const v: unknown = Object.hasOwn(options, name) ? (options as Record<string, unknown>)[name] : undefined;
+      if (v === undefined) continue;
+      const r = readers[name]!(v);
+      if (!r.ok) throw new SgfilterError('INVALID_ARGUMENT', `${what}: ${name} is ${describeValue(v)}; allowed: ${r.allowed}`);
+      out.set(name, r.value);
+    }
+    name = '';
+    for (const key of Object.keys(options)) {
+      if (names.includes(key)) continue;
+      const near = key.length <= 30 ? closest(key, names) : undefined;
+      if (near) throw new SgfilterError('INVALID_ARGUMENT', `${what}: unknown option ${quote(key)}; did you mean "${near}"?`);
+    }
+  } catch (e) {
+    if (e instanceof SgfilterError) throw e;
+    throw new SgfilterError('INVALID_ARGUMENT', `${what}: options${name ? `.${name}` : ''} could not be read (${errorText(e)})`);
+  }
+  return out;
+}
