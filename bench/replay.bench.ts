@@ -21,7 +21,9 @@
  *                                          compile, read, decode + track + classify, write
  *                                          the accepted packets, the report
  *   - sgfilter replay … --accepted --dropped --verdicts   every output at once
- *   - node dist/src/cli.js --version        the fixed cost of starting the CLI
+ *   - node dist/src/cli.js replay --help    the fixed cost of starting replay: Node and the
+ *                                          modules replay loads (the CLI imports only the
+ *                                          command it runs), no packet
  *   - in process: read + classify + write   the same pipeline without the process
  *
  * Not the same packets on purpose: the tracker is stateful, so besides every packet
@@ -145,7 +147,7 @@ async function main(): Promise<void> {
     add('`sgfilter replay CONFIG CAP --accepted OUT`', oursKept.length, () => run(process.execPath, [...replayArgs, '--accepted', out]));
     add('`sgfilter replay` with `--accepted --dropped --verdicts`', PACKETS, () =>
       run(process.execPath, [...replayArgs, '--accepted', out, '--dropped', join(dir, 'dropped.pcap'), '--verdicts', join(dir, 'verdicts.jsonl')]));
-    add('`node dist/src/cli.js --version` (start-up alone)', 0, () => run(process.execPath, [CLI, '--version']));
+    add('`node dist/src/cli.js replay --help` (start-up alone)', 0, () => run(process.execPath, [CLI, 'replay', '--help']));
     const engine = await createEngine(config);
     add('in process: read + decode/track/classify + write accepted', oursKept.length, async () => {
       const cpu0 = process.cpuUsage();

@@ -623,6 +623,44 @@ describe('API and validation', () => {
     expect(() => createPacketBatch(input as never)).toThrow(expect.objectContaining({ code: 'PACKET_BATCH_INVALID', message: expect.stringMatching(message) }));
   });
 
+  it.each([
+    [{ bytes: new Uint8Array(10), offsets: Uint32Array.of(6), lengths: Uint16Array.of(5), timestamps: 0, linkType: Uint16Array.of(1) }, /packet 0: offset 6 \+ length 5 = 11 is past the 10 bytes/],
+    [{ bytes: new Uint8Array(10), offsets: Uint32Array.of(0, 0), lengths: Uint32Array.of(1), timestamps: 0, linkType: 1 }, /lengths has 1 entries for 2 packets/],
+    [{ bytes: new Uint8Array(10), offsets: Uint32Array.of(0), lengths: Uint32Array.of(1), timestamps: 0, linkType: Uint16Array.of(1, 1) }, /linkType has 2 entries/],
+    [{ bytes: new Uint8Array(10), offsets: Float64Array.of(0.5), lengths: Uint32Array.of(1), timestamps: 0, linkType: 1 }, /offsets\[0\] is 0.5/],
+    [{ bytes: new Uint8Array(10), offsets: Int32Array.of(-1), lengths: Uint32Array.of(1), timestamps: 0, linkType: 1 }, /offsets\[0\] is -1/],
+    [{ bytes: new Uint8Array(10), offsets: Uint32Array.of(0), lengths: Uint32Array.of(1), timestamps: 0, linkType: Int16Array.of(-1) }, /linkType\[0\] is -1/],
+  ])('createPacketBatch from typed arrays (%#): the unsigned ones copied whole, still refused on lengths and bounds', (input, message) => {
+    expect(() => createPacketBatch(input as never)).toThrow(expect.objectContaining({ code: 'PACKET_BATCH_INVALID', message: expect.stringMatching(message) }));
+  });
+
+  it('a batch from unsigned typed arrays classifies as the same batch from plain arrays', async () => {
+    const packets = [syn(R, L, 40000, 22), dgram(L, R, 5353, 53), syn6(R6, L6, 1234, 443), syn(R, L, 40001, 23)];
+    const bytes = new Uint8Array(packets.reduce((a, p) => a + p.length + 3, 0));
+    const offsets: number[] = [];
+    let at = 0;
+    for (const p of packets) {
+      at += 3; // gaps between packets, as a capture's record headers
+      bytes.set(p, at);
+      offsets.push(at);
+      at += p.length;
+    }
+    const lengths = packets.map((p) => p.length);
+    const plain = { bytes, offsets, lengths, wireLengths: lengths.map((n) => n + 7), timestamps: [1, 2, 3, 4], linkType: [101, 101, 101, 101] };
+    const typed = { bytes, offsets: Uint32Array.from(offsets), lengths: Uint16Array.from(lengths), wireLengths: Uint32Array.from(plain.wireLengths), timestamps: Float64Array.from(plain.timestamps), linkType: Uint8Array.from(plain.linkType) };
+    const verdicts = async (input: typeof plain | typeof typed) => {
+      const { tracker } = await setup();
+      const v = tracker.classifyPackets(createPacketBatch(input));
+      const out = Array.from({ length: v.length }, (_, i) => v.verdict(i));
+      const stats = tracker.stats();
+      tracker.close();
+      return { out, stats };
+    };
+    const a = await verdicts(plain);
+    expect(await verdicts(typed)).toEqual(a);
+    expect(a.out.map((v) => v.action)).toContain('accept');
+  });
+
   it('classifyPackets takes only a PacketBatch from createPacketBatch; a closed tracker refuses everything', async () => {
     const { tracker } = await setup();
     expect(() => tracker.classifyPackets({ length: 1 } as never)).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }));

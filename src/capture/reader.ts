@@ -155,9 +155,27 @@ function asBytes(chunk: unknown): Uint8Array {
 }
 
 /**
+ * @internal A source's promise that each chunk it yields has this many bytes free
+ * before it in its buffer (`chunk.byteOffset` ≥ the number), for the reader to write
+ * into until it asks for the next chunk. openCaptureFile's chunks have it: a record
+ * that a chunk boundary cuts is then completed in front of the next chunk, and that
+ * chunk's packets decoded with it in one batch, rather than alone in a batch of one.
+ */
+export const CHUNK_HEADROOM = Symbol('sgfilter.chunkHeadroom');
+
+/** The headroom `source` promises (0 when it promises none; see CHUNK_HEADROOM). */
+function headroomOf(source: object): number {
+  const h = (source as { [CHUNK_HEADROOM]?: unknown })[CHUNK_HEADROOM];
+  return typeof h === 'number' && Number.isInteger(h) && h > 0 ? h : 0;
+}
+
+/**
  * Feeds chunks of a stream to the decoder. A record that a chunk boundary cuts is
  * completed in the carry buffer with just the bytes it needs from the next chunk;
  * then decoding goes on in that chunk itself. A batch never spans two buffers.
+ * When the source gives chunks with headroom (CHUNK_HEADROOM) and the carry fits
+ * in it, the carry is copied in front of the next chunk instead, and decoding runs
+ * over both as one buffer.
  */
 class ChunkFeeder {
   private carry = new Uint8Array(0);
@@ -192,7 +210,16 @@ class ChunkFeeder {
     }
   }
 
-  *push(chunk: Uint8Array): Generator<CaptureBatch> {
+  *push(chunk: Uint8Array, headroom = 0): Generator<CaptureBatch> {
+    const carried = this.carryLength;
+    if (carried > 0 && carried <= headroom && carried <= chunk.byteOffset) {
+      // The source's promise: the `headroom` bytes before the chunk are ours to write.
+      const joined = new Uint8Array(chunk.buffer, chunk.byteOffset - carried, carried + chunk.length);
+      joined.set(this.carry.subarray(0, carried), 0);
+      this.carryLength = 0;
+      yield* this.decodeFrom(joined, viewOf(joined), 0);
+      return;
+    }
     let cpos = 0;
     const cend = chunk.length;
     let view: DataView | undefined;
@@ -210,15 +237,21 @@ class ChunkFeeder {
         this.offset += used;
       } else {
         view ??= viewOf(chunk);
-        const used = yield* this.run(chunk, view, cpos, cend, this.offset - cpos);
-        this.offset += used - cpos;
-        const rest = cend - used;
-        this.reserve(rest);
-        this.carry.set(chunk.subarray(used, cend), 0);
-        this.carryLength = rest;
+        yield* this.decodeFrom(chunk, view, cpos);
         cpos = cend;
       }
     }
+  }
+
+  /** Decodes chunk[cpos..) (the carry is empty; chunk[cpos] is at file offset this.offset) and carries what is left. */
+  private *decodeFrom(chunk: Uint8Array, view: DataView, cpos: number): Generator<CaptureBatch> {
+    const cend = chunk.length;
+    const used = yield* this.run(chunk, view, cpos, cend, this.offset - cpos);
+    this.offset += used - cpos;
+    const rest = cend - used;
+    this.reserve(rest);
+    this.carry.set(chunk.subarray(used, cend), 0);
+    this.carryLength = rest;
   }
 
   end(): void {
@@ -325,7 +358,8 @@ export class CaptureReader implements AsyncIterable<CaptureBatch>, Iterable<Capt
     }
     this.start();
     if (src !== null && typeof src === 'object' && Symbol.asyncIterator in src) {
-      for await (const chunk of src as AsyncIterable<unknown>) yield* this.feeder.push(asBytes(chunk));
+      const headroom = headroomOf(src);
+      for await (const chunk of src as AsyncIterable<unknown>) yield* this.feeder.push(asBytes(chunk), headroom);
     } else if (src !== null && typeof src === 'object' && typeof (src as ReadableStream).getReader === 'function') {
       const r = (src as ReadableStream<unknown>).getReader();
       try {

@@ -5,23 +5,45 @@
 import { Command, CommanderError } from 'commander';
 import { SgfilterError } from '../errors.js';
 import { CliError, EXIT_INVALID, EXIT_OK, EXIT_USAGE, packageVersion, writeError } from './shared.js';
-import * as check from './check.js';
-import * as evalCmd from './eval.js';
-import * as explain from './explain.js';
-import * as demo from './demo.js';
-import * as classbench from './classbench.js';
-import * as proxy from './proxy.js';
-import * as watch from './watch.js';
-import * as compile from './compile.js';
-import * as publish from './publish.js';
-import * as replay from './replay.js';
-import * as lint from './lint.js';
-import * as diff from './diff.js';
+/** A command's module: it adds itself to the program. */
+interface CommandModule {
+  register(program: Command): void;
+}
 
-/** Commands in the order `--help` lists them. */
-const COMMANDS = [check, lint, diff, evalCmd, explain, demo, replay, classbench, proxy, watch, compile, publish];
+/**
+ * Commands in the order `--help` lists them, each imported only when needed: a run
+ * of one command loads that command's dependencies alone (`sgfilter replay` need not
+ * load the proxy, the KV publisher or the ClassBench reader before its first packet).
+ */
+const COMMANDS: [name: string, load: () => Promise<CommandModule>][] = [
+  ['check', () => import('./check.js')],
+  ['lint', () => import('./lint.js')],
+  ['diff', () => import('./diff.js')],
+  ['eval', () => import('./eval.js')],
+  ['explain', () => import('./explain.js')],
+  ['demo', () => import('./demo.js')],
+  ['replay', () => import('./replay.js')],
+  ['classbench', () => import('./classbench.js')],
+  ['proxy', () => import('./proxy.js')],
+  ['watch', () => import('./watch.js')],
+  ['compile', () => import('./compile.js')],
+  ['publish', () => import('./publish.js')],
+];
 
-export function buildProgram(): Command {
+/**
+ * The modules of the commands `argv` (as process.argv) may run: the one it names
+ * first, or, for anything else (--help, --version, help, a misspelt command), all of
+ * them, so help and "unknown command" suggestions list every command.
+ */
+async function commandsFor(argv: readonly string[] | undefined): Promise<CommandModule[]> {
+  const named = argv?.[2];
+  const one = COMMANDS.find(([name]) => name === named);
+  return Promise.all((one ? [one] : COMMANDS).map(([, load]) => load()));
+}
+
+/** The program, with the commands `argv` may run (all of them without `argv`). */
+export async function buildProgram(argv?: readonly string[]): Promise<Command> {
+  const commands = await commandsFor(argv);
   const program = new Command();
   program
     .name('sgfilter')
@@ -34,14 +56,14 @@ export function buildProgram(): Command {
       '\nData goes to stdout; messages and progress (on a terminal only) to stderr.' +
         '\nExit codes: 0 ok, 1 invalid input (config, flows, unknown instance), a file that cannot be read or written, or ClassBench mismatches, 2 usage error.',
     );
-  for (const c of COMMANDS) c.register(program);
+  for (const c of commands) c.register(program);
   return program;
 }
 
 /** Runs the CLI with `argv` (as process.argv) and returns the exit code. */
 export async function main(argv: string[]): Promise<number> {
   try {
-    await buildProgram().parseAsync(argv);
+    await (await buildProgram(argv)).parseAsync(argv);
     return EXIT_OK;
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode === 0 ? EXIT_OK : EXIT_USAGE;

@@ -12,7 +12,15 @@
  * command's own report remains.
  */
 import { stat } from 'node:fs/promises';
-import cliProgress from 'cli-progress';
+import { createRequire } from 'node:module';
+import type cliProgressModule from 'cli-progress';
+
+/**
+ * cli-progress, loaded when a line is first drawn: most runs (output not a terminal,
+ * --no-progress) draw none and need not pay for loading it at start-up.
+ */
+let loaded: typeof cliProgressModule | undefined;
+const cliProgress = (): typeof cliProgressModule => (loaded ??= createRequire(import.meta.url)('cli-progress') as typeof cliProgressModule);
 
 /** Redraws per second at most (100 ms apart). */
 const FPS = 10;
@@ -53,7 +61,7 @@ function formatSeconds(s: number): string {
  * Every method is a cheap no-op when progress is off.
  */
 export class Progress {
-  readonly #bar: cliProgress.SingleBar | null;
+  readonly #bar: cliProgressModule.SingleBar | null;
   readonly #label: string;
   #line: ProgressLine = { phase: '' };
   #known = true;
@@ -61,7 +69,7 @@ export class Progress {
   private constructor(label: string, on: boolean) {
     this.#label = label;
     this.#bar = on
-      ? new cliProgress.SingleBar({
+      ? new (cliProgress().SingleBar)({
         stream: process.stderr,
         fps: FPS,
         barsize: 20,
@@ -125,11 +133,11 @@ export class Progress {
     if (this.#bar?.isActive) this.#bar.stop();
   }
 
-  #format(options: cliProgress.Options, params: cliProgress.Params): string {
+  #format(options: cliProgressModule.Options, params: cliProgressModule.Params): string {
     const elapsed = (Date.now() - params.startTime) / 1000;
     const { phase, detail } = this.#line;
     let s = `${this.#label}: ${phase}`;
-    if (this.#known) s += ` ${String(Math.floor(params.progress * 100)).padStart(3)}% [${cliProgress.Format.BarFormat(params.progress, options)}]`;
+    if (this.#known) s += ` ${String(Math.floor(params.progress * 100)).padStart(3)}% [${cliProgress().Format.BarFormat(params.progress, options)}]`;
     if (detail) s += `  ${detail}`;
     s += this.#known && params.progress > 0 && params.progress < 1 && elapsed >= 1 ? `  ETA ${formatSeconds(params.eta)}` : `  ${formatSeconds(elapsed)}`;
     // One character short of the width: writing the last column would wrap on some terminals.

@@ -232,7 +232,8 @@ async function replayCommand(configPath: string, capturePath: string, opts: Repl
     while (batch !== undefined) {
       const { flags, lines } = await run.classify(batch);
       await Promise.all([accepted?.write(batch, flags.accepted), dropped?.write(batch, flags.dropped), verdicts?.write(lines, batch.count)]);
-      progress.update(reader.bytesRead, { detail: progressDetail(run.packets, started) });
+      // The detail's text only when a line is drawn: formatting it costs a locale lookup per batch.
+      if (progress.active) progress.update(reader.bytesRead, { detail: progressDetail(run.packets, started) });
       batch = await next();
     }
     await Promise.all([accepted?.close(), dropped?.close(), verdicts?.close()]);

@@ -25,10 +25,18 @@ import { open, type FileHandle } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { SgfilterError } from '../errors.js';
-import { readCapture, type CaptureReader } from '../capture/reader.js';
+import { CHUNK_HEADROOM, readCapture, type CaptureReader } from '../capture/reader.js';
 import type { CaptureReadOptions } from '../capture/format.js';
 import type { CaptureBatch, CapturedPacket } from '../capture/batch.js';
 import { createCaptureEncoder, type CaptureEncoder, type CaptureWriterOptions } from '../capture/writer.js';
+
+/**
+ * Bytes kept free before each chunk read from a file: a record cut by the chunk's
+ * start is completed there (up to this long; a longer one goes the slower way), so
+ * its packet joins the chunk's batch rather than making a batch of one packet (a
+ * WASM call and a write of its own, at every chunk boundary).
+ */
+const HEADROOM = 65536;
 
 /** openCaptureFile's options: the reader's, and how much of the file is read at a time. */
 export interface OpenCaptureOptions extends CaptureReadOptions {
@@ -51,19 +59,20 @@ export function openCaptureFile(path: string, options: OpenCaptureOptions = {}):
     const handle = await open(path, 'r');
     // Two buffers: the next chunk is read while the reader decodes this one. The
     // reader is done with a chunk when it asks for the next, so its buffer is free
-    // to read into again.
-    const buffers = [new Uint8Array(highWaterMark), new Uint8Array(highWaterMark)];
+    // to read into again. Each is read into after HEADROOM free bytes, where the
+    // reader puts the record the previous chunk cut (CHUNK_HEADROOM).
+    const buffers = [new Uint8Array(HEADROOM + highWaterMark), new Uint8Array(HEADROOM + highWaterMark)];
     let ahead: Promise<{ bytesRead: number }> | undefined;
     try {
       let k = 0;
-      ahead = handle.read(buffers[0]!, 0, highWaterMark, null);
+      ahead = handle.read(buffers[0]!, HEADROOM, highWaterMark, null);
       for (;;) {
         const { bytesRead } = await ahead;
         ahead = undefined;
         if (bytesRead === 0) return;
-        const chunk = buffers[k]!.subarray(0, bytesRead);
+        const chunk = buffers[k]!.subarray(HEADROOM, HEADROOM + bytesRead);
         k ^= 1;
-        ahead = handle.read(buffers[k]!, 0, highWaterMark, null);
+        ahead = handle.read(buffers[k]!, HEADROOM, highWaterMark, null);
         yield chunk;
       }
     } finally {
@@ -71,7 +80,8 @@ export function openCaptureFile(path: string, options: OpenCaptureOptions = {}):
       await handle.close();
     }
   }
-  return readCapture(chunks(), { name: path, ...rest });
+  const source = Object.defineProperty(chunks(), CHUNK_HEADROOM, { value: HEADROOM });
+  return readCapture(source, { name: path, ...rest });
 }
 
 /** The output format a file name implies: pcapng for `.pcapng`/`.ntar`, else pcap. */

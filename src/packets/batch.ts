@@ -118,10 +118,20 @@ function isArrayLike(x: unknown): x is ArrayLike<number> {
   return ArrayBuffer.isView(x) ? !(x instanceof DataView) : Array.isArray(x);
 }
 
+/** Does every value `src` can hold lie in 0..2^32-1 (an unsigned integer typed array)? Then it needs no check per value. */
+function unsigned32(src: unknown): src is Uint8Array | Uint16Array | Uint32Array | Uint8ClampedArray {
+  return src instanceof Uint32Array || src instanceof Uint16Array || src instanceof Uint8Array || src instanceof Uint8ClampedArray;
+}
+
 /** Copies `src` (length n) into a Uint32Array, each value an integer in 0..max. */
 function u32s(src: ArrayLike<number>, n: number, field: string, max = MAX_U32): Uint32Array {
   if (src.length !== n) throw bad(`${field} has ${src.length} entries for ${n} packets`);
   const out = new Uint32Array(n);
+  if (max === MAX_U32 && unsigned32(src)) {
+    // A capture reader's arrays: one native copy instead of a check per value.
+    out.set(src);
+    return out;
+  }
   for (let i = 0; i < n; i++) {
     const v = src[i];
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > max) {
@@ -132,7 +142,8 @@ function u32s(src: ArrayLike<number>, n: number, field: string, max = MAX_U32): 
   return out;
 }
 
-function perPacket(src: ArrayLike<number> | number, n: number, field: string, check: (v: number) => boolean, allowed: string, make: (n: number) => Float64Array | Uint32Array): Float64Array | Uint32Array {
+/** A per-packet field as a `make(n)` array: one number for every packet, or one each, each passing `check`; `anyU32`: `check` takes every integer 0..2^32-1. */
+function perPacket(src: ArrayLike<number> | number, n: number, field: string, check: (v: number) => boolean, allowed: string, make: (n: number) => Float64Array | Uint32Array, anyU32 = false): Float64Array | Uint32Array {
   const out = make(n);
   if (typeof src === 'number') {
     if (!check(src)) throw bad(`${field} is ${src}; expected ${allowed}`);
@@ -141,6 +152,11 @@ function perPacket(src: ArrayLike<number> | number, n: number, field: string, ch
   }
   if (!isArrayLike(src)) throw bad(`${field} must be a number or an array of numbers (one per packet)`);
   if (src.length !== n) throw bad(`${field} has ${src.length} entries for ${n} packets`);
+  if (anyU32 && out instanceof Uint32Array && unsigned32(src)) {
+    // Every value such a source can hold is allowed: one native copy.
+    out.set(src);
+    return out;
+  }
   for (let i = 0; i < n; i++) {
     const v = src[i];
     if (typeof v !== 'number' || !check(v)) throw bad(`${field}[${i}] is ${typeof v === 'number' ? v : typeof v}; expected ${allowed}`);
@@ -163,7 +179,7 @@ function fromArrays(input: PacketBatchInput): PacketBatch {
   else if (!isArrayLike(input.wireLengths)) throw bad('wireLengths must be an array of numbers (one per packet)');
   else wire = u32s(input.wireLengths, n, 'wireLengths');
   const times = perPacket(input.timestamps, n, 'timestamps', isTime, 'a time in seconds within ±2^40', (k) => new Float64Array(k)) as Float64Array;
-  const links = perPacket(input.linkType, n, 'linkType', (v) => Number.isInteger(v) && v >= 0 && v <= MAX_U32, 'a LINKTYPE_* number (0-4294967295)', (k) => new Uint32Array(k)) as Uint32Array;
+  const links = perPacket(input.linkType, n, 'linkType', (v) => Number.isInteger(v) && v >= 0 && v <= MAX_U32, 'a LINKTYPE_* number (0-4294967295)', (k) => new Uint32Array(k), true) as Uint32Array;
   const size = bytes.byteLength;
   let spanStart = n === 0 ? 0 : Infinity;
   let spanEnd = 0;
