@@ -80,7 +80,7 @@ const rule: fc.Arbitrary<RuleInput> = fc
     action: fc.constantFrom('accept', 'drop'),
   })
   // Source ports need TCP (or UDP): a port-less protocol takes no ports.
-  .map((r) => Object.fromEntries(Object.entries({ ...r, protocol: r.sourcePort === undefined ? r.protocol : 'TCP' }).filter(([, v]) => v !== undefined)) as RuleInput);
+  .map((r) => Object.fromEntries(Object.entries({ ...r, protocol: r.sourcePort === undefined ? r.protocol : 'TCP' }).filter(([, v]) => v !== undefined)) as unknown as RuleInput);
 const policyArb = fc.record({
   // At least one rule names the local end.
   named: fc.array(rule.filter((r) => r.sourcePort !== undefined || r.localCidr !== undefined), { minLength: 1, maxLength: 3 }),
