@@ -224,3 +224,49 @@ describe('egress guards: the local address and source port decide as for the rea
     }, 60_000);
   }
 });
+
+describe('guardServer: the inbound side classifies the same real five-tuple', () => {
+  it('decision = referenceClassify of the connection as the client sees it (its source port and the address it reached)', async () => {
+    const { guardServer } = await import('../src/node/index.js');
+    const inboundRule = rule.map((r) => {
+      const { destination, ...rest } = r as RuleInput & { destination: string };
+      return { ...rest, source: destination } as RuleInput;
+    });
+    let accepted = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.array(inboundRule, { minLength: 1, maxLength: 4 }), fc.constantFrom('127.0.0.1', '127.0.0.2', '127.0.0.3'), async (inbound, from) => {
+        const engine = await createEngine({ securityGroups: [{ id: 'sg', inbound }] });
+        const received: number[] = [];
+        const local = new Sockets();
+        const server = net.createServer((s) => {
+          local.track(s); // closed with the server (a net server's close waits for its connections)
+          s.on('error', () => {});
+          s.on('data', (d: Buffer) => received.push(d.length));
+        });
+        const decisions: { flow?: FlowInput; verdict: { action: string } | null }[] = [];
+        // dropWith 'close' (a FIN): the client's connect always completes, so it can say what its connection was.
+        guardServer(server, engine, { dropWith: 'close', onAccept: (d) => decisions.push(d), onDrop: (d) => decisions.push(d) });
+        try {
+          const serverPort = await listen(local, server, '127.0.0.1');
+          const client = local.track(net.connect({ host: '127.0.0.1', port: serverPort, localAddress: from }));
+          client.on('error', () => {});
+          await new Promise((r) => client.once('connect', r));
+          const real: FlowInput = { direction: 'inbound', protocol: 'TCP', remote: client.localAddress!, sourcePort: client.localPort!, local: client.remoteAddress!, port: client.remotePort! };
+          client.write('x');
+          for (let i = 0; i < 200 && decisions.length === 0; i++) await new Promise((r) => setTimeout(r, 5));
+          expect(decisions).toHaveLength(1);
+          expect(decisions[0]!.flow).toMatchObject(real);
+          const want = referenceClassify(engine.config, real);
+          expect(decisions[0]!.verdict).toMatchObject(want);
+          if (want.action === 'accept') accepted++;
+          await new Promise((r) => setTimeout(r, 10));
+          if (want.action === 'drop') expect(received).toEqual([]);
+        } finally {
+          await local.closeAll();
+        }
+      }),
+      { seed: 0x1b0d, numRuns: 15 },
+    );
+    expect(accepted).toBeGreaterThan(0);
+  }, 30_000);
+});
