@@ -170,7 +170,7 @@ const DOORS: Record<string, Door> = {
 
 /** Waits until the server has recorded the connection from `sourcePort` (its accept may come after the client's 'connect'). */
 async function serverSaw(sourcePort: number): Promise<Seen> {
-  for (let i = 0; i < 200 && !seen.has(sourcePort); i++) await new Promise((r) => setTimeout(r, 5));
+  for (let i = 0; i < 400 && !seen.has(sourcePort); i++) await new Promise((r) => setTimeout(r, 10));
   const s = seen.get(sourcePort);
   if (!s) throw new Error(`the server never saw the connection from port ${sourcePort}`);
   return s;
@@ -234,7 +234,8 @@ describe('guardServer: the inbound side classifies the same real five-tuple', ()
     });
     let accepted = 0;
     await fc.assert(
-      fc.asyncProperty(fc.array(inboundRule, { minLength: 1, maxLength: 4 }), fc.constantFrom('127.0.0.1', '127.0.0.2', '127.0.0.3'), async (inbound, from) => {
+      fc.asyncProperty(fc.array(inboundRule, { minLength: 1, maxLength: 4 }), fc.boolean(), fc.constantFrom('127.0.0.1', '127.0.0.2', '127.0.0.3'), async (rules, openTail, from) => {
+        const inbound = openTail ? [...rules, { protocol: 'ALL', source: 'any', action: 'accept' } as RuleInput] : rules;
         const engine = await createEngine({ securityGroups: [{ id: 'sg', inbound }] });
         const received: number[] = [];
         const local = new Sockets();
@@ -253,7 +254,7 @@ describe('guardServer: the inbound side classifies the same real five-tuple', ()
           await new Promise((r) => client.once('connect', r));
           const real: FlowInput = { direction: 'inbound', protocol: 'TCP', remote: client.localAddress!, sourcePort: client.localPort!, local: client.remoteAddress!, port: client.remotePort! };
           client.write('x');
-          for (let i = 0; i < 200 && decisions.length === 0; i++) await new Promise((r) => setTimeout(r, 5));
+          for (let i = 0; i < 400 && decisions.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
           expect(decisions).toHaveLength(1);
           expect(decisions[0]!.flow).toMatchObject(real);
           const want = referenceClassify(engine.config, real);
