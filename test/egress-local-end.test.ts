@@ -105,7 +105,11 @@ function portsWorthTrying(engine: Engine): number[] {
 }
 
 // ---------------------------------------------------------------- the doors
-type Door = (engine: Engine, record: (d: OutboundDecision) => void, bind: string | undefined) => Promise<{ code: string | undefined; close(): Promise<void> }>;
+type Door = (
+  engine: Engine,
+  record: (d: OutboundDecision) => void,
+  bind: string | undefined,
+) => Promise<{ code: string | undefined; close(): Promise<void>; /** a caller's 'connect' / 'secureConnect' listener ran */ heard?: boolean }>;
 
 /** The error's code (fetch: its cause's). */
 const codeOf = (e: unknown): string | undefined => {
@@ -133,14 +137,18 @@ const requestOutcome = (run: () => Promise<unknown>): Promise<string | undefined
 const DOORS: Record<string, Door> = {
   'guardedConnect (net)': async (engine, record, bind) => {
     const connect = guardedConnect(engine, guardOptions(record));
-    const s = connect({ host: '127.0.0.1', port, ...(bind ? { localAddress: bind } : {}) });
+    let heard = false;
+    const s = connect({ host: '127.0.0.1', port, ...(bind ? { localAddress: bind } : {}) }, () => (heard = true));
+    s.on('ready', () => (heard = true));
     s.write('queued while connecting'); // flushed at 'connect' unless the guard refuses first
-    return { code: await socketOutcome(s), close: async () => {} };
+    return { code: await socketOutcome(s), close: async () => {}, heard };
   },
   'guardedConnect.tls': async (engine, record, bind) => {
     const connect = guardedConnect(engine, guardOptions(record));
-    const s = connect.tls({ host: '127.0.0.1', port, rejectUnauthorized: false, ...(bind ? { localAddress: bind } : {}) });
-    return { code: await socketOutcome(s), close: async () => {} };
+    let heard = false;
+    const s = connect.tls({ host: '127.0.0.1', port, rejectUnauthorized: false, ...(bind ? { localAddress: bind } : {}) }, () => (heard = true));
+    s.on('connect', () => (heard = true));
+    return { code: await socketOutcome(s), close: async () => {}, heard };
   },
   'guardedAgent (http)': async (engine, record, bind) => {
     const agent = guardedAgent(engine, guardOptions(record));
@@ -186,7 +194,7 @@ describe('egress guards: the local address and source port decide as for the rea
           const engine = await createEngine(config);
           const decisions: OutboundDecision[] = [];
           const before = seen.size;
-          const { code, close } = await door(engine, (d) => decisions.push(d), bind);
+          const { code, close, heard } = await door(engine, (d) => decisions.push(d), bind);
           try {
             // Once per connection (a request may retry on a fresh connection: HTTP's are not retried here).
             expect(decisions).toHaveLength(1);
@@ -213,6 +221,8 @@ describe('egress guards: the local address and source port decide as for the rea
             expect(dropped).toBe(want.action === 'drop');
             if (dropped) expect(server.bytes).toBe(0);
             else expect(server.bytes).toBeGreaterThan(0);
+            // The caller's 'connect' listeners (and 'ready') never hear of a connection dropped as it connects.
+            if (heard !== undefined) expect(heard).toBe(!dropped);
           } finally {
             await close();
           }
