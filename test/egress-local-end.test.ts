@@ -186,7 +186,8 @@ async function serverSaw(sourcePort: number): Promise<Seen> {
 
 describe('egress guards: the local address and source port decide as for the real connection', () => {
   for (const [name, door] of Object.entries(DOORS)) {
-    const binds = name.startsWith('guardedDispatcher') ? [undefined] : [undefined, '127.0.0.2'];
+    // '0.0.0.0': bound to the unspecified address, the kernel still picks the source (127.0.0.1 here).
+    const binds = name.startsWith('guardedDispatcher') ? [undefined] : [undefined, '127.0.0.2', '0.0.0.0'];
     it(`${name}: decision = referenceClassify of the real five-tuple; a drop delivers no byte`, async () => {
       let dialled = 0;
       await fc.assert(
@@ -207,7 +208,7 @@ describe('egress guards: the local address and source port decide as for the rea
               expect(dropped).toBe(true);
               expect(seen.size).toBe(before);
               for (const sourcePort of portsWorthTrying(engine)) {
-                const flow: FlowInput = { direction: 'outbound', protocol: 'TCP', remote: '127.0.0.1', port, local: bind ?? '127.0.0.1', sourcePort };
+                const flow: FlowInput = { direction: 'outbound', protocol: 'TCP', remote: '127.0.0.1', port, local: bind === '127.0.0.2' ? bind : '127.0.0.1', sourcePort };
                 expect(referenceClassify(engine.config, flow).action, `source port ${sourcePort}`).toBe('drop');
               }
               return;

@@ -48,7 +48,7 @@ import type { Engine } from '../engine.js';
 import { SgfilterError } from '../errors.js';
 import { nameText, quote } from '../config/plain.js';
 import type { FlowInput, Verdict } from '../types.js';
-import { reachedAddress } from './destination.js';
+import { canonicalAddress, reachedAddress } from './destination.js';
 import { mayAcceptOnceConnected } from './local-end.js';
 import { checkEngine, checkInstance, invalidArgument, isBoolean, isFunction, isString, readOptions, shown, type OptionSpec } from './options.js';
 import { ERROR_KEY, VerdictCounters, decidingRule, endpoint, flowAddress, notify, ruleKey, type GuardStats } from './stats.js';
@@ -185,6 +185,17 @@ export interface LocalEnd {
 type LookupAnswer = { address: string; family: number };
 
 /**
+ * A bound local address that fixes the connection's source, or undefined: binding the
+ * unspecified address (`0.0.0.0`, `::`, `::ffff:0.0.0.0`, in any spelling) leaves the
+ * source to the kernel, as not binding does, so the flow has no local address yet.
+ */
+function fixedLocal(localAddress: string | undefined): string | undefined {
+  if (localAddress === undefined || localAddress === '') return undefined;
+  const c = canonicalAddress(localAddress);
+  return c === '0.0.0.0' || c === '::' || c === '::ffff:0.0.0.0' ? undefined : localAddress;
+}
+
+/**
  * The policy side of every egress guard: classifies addresses, counts, and builds
  * per-connection lookup wrappers. One per guardedConnect/guardedAgent/guardedDispatcher.
  */
@@ -218,7 +229,8 @@ export class EgressPolicy {
 
   #flow(remote: string, port: number, local: LocalEnd): FlowInput {
     const flow: FlowInput = { direction: 'outbound', protocol: 'TCP', remote: flowAddress(remote), port };
-    if (local.localAddress) flow.local = flowAddress(local.localAddress);
+    const localAddress = fixedLocal(local.localAddress);
+    if (localAddress !== undefined) flow.local = flowAddress(localAddress);
     if (local.localPort !== undefined) flow.sourcePort = local.localPort;
     if (this.#options.instance !== undefined) flow.instance = this.#options.instance;
     return flow;
