@@ -124,6 +124,38 @@ describe('startProxy', () => {
     ]);
   });
 
+  it('both legs classify the real connection: source port and local address rules decide, and an upstream dropped as it connects gets no byte', async () => {
+    const upstreamBytes: number[] = [];
+    const counting = net.createServer((s) => {
+      const i = upstreamBytes.push(0) - 1;
+      s.on('error', () => {});
+      s.on('data', (d) => {
+        upstreamBytes[i]! += d.length;
+        s.end('up');
+      });
+    });
+    const countingPort = await listen(reg, counting, '127.0.0.1');
+    const logs: string[] = [];
+    // Inbound: every client source port is dropped for 127.0.0.3, its local end decides nothing else.
+    // Outbound: the proxy's own connection has a local address (127.0.0.1) and a source port the kernel picks.
+    const engine = await createEngine(config(
+      [{ ...drop('127.0.0.3'), sourcePort: '0-65535' }, { ...accept('127.0.0.0/29'), localCidr: '127.0.0.1' }],
+      [{ protocol: 'TCP', port: 'ALL', destination: '127.0.0.1', localCidr: '127.0.0.0/8', sourcePort: '0-65535', action: 'drop' }, { protocol: 'ALL', destination: 'any', action: 'accept' }],
+    ));
+    proxy = await startProxy({ engine, instance: 'gw-1', listen: { host: '127.0.0.1', port: 0 }, upstream: { host: '127.0.0.1', port: countingPort }, log: (l) => logs.push(l) });
+    const port = proxy.address().port;
+    expect((await exchange(reg, { host: '127.0.0.1', port, localAddress: '127.0.0.3', payload: 'x' })).received).toBe('');
+    expect(logs[0]).toMatch(new RegExp(`^drop inbound TCP 127\\.0\\.0\\.3:\\d+ -> port ${port} by sg-proxy inbound rule 0$`));
+    expect((await exchange(reg, { host: '127.0.0.1', port, localAddress: '127.0.0.2', payload: 'secret' })).received).toBe('');
+    await waitFor('the outbound drop', () => logs.length === 2);
+    expect(logs[1]).toMatch(new RegExp(`^drop outbound TCP 127\\.0\\.0\\.1:\\d+ -> 127\\.0\\.0\\.1:${countingPort} by sg-proxy outbound rule 0$`));
+    await waitFor('the upstream to see the connection', () => upstreamBytes.length === 1);
+    await new Promise((r) => setTimeout(r, 30));
+    expect(upstreamBytes).toEqual([0]);
+    expect(proxy.stats().outbound).toMatchObject({ accepted: 0, dropped: 1 });
+    expect(proxy.stats().inbound).toMatchObject({ accepted: 1, dropped: 1 });
+  });
+
   it('fails closed (and says so) when a reload loses the proxy instance; rejects bad HOST:PORT', async () => {
     const path = join(tmp, 'policy.yaml');
     writeFileSync(path, 'securityGroups:\n  - id: sg-proxy\n    inbound: [{ protocol: TCP, source: 127.0.0.2, action: accept }]\n    outbound: [{ protocol: ALL, destination: 127.0.0.1, action: accept }]\ninstances: [{ id: gw-1, securityGroups: [sg-proxy] }]\n');

@@ -102,13 +102,14 @@ class GuardedHttpsAgent extends https.Agent {
         callback?.(error, undefined as unknown as Duplex);
         return undefined;
       }
-      return this.#guard(super.createConnection({ ...options, host: t.host, path: undefined } as https.RequestOptions, callback));
+      return this.#guard(super.createConnection({ ...options, host: t.host, path: undefined } as https.RequestOptions, callback), t.host, t.port);
     }
     const lookup = this.#policy.lookupFor(t.port, t.local, options.lookup as LookupFunction | undefined);
-    return this.#guard(super.createConnection({ ...options, host: t.host, path: undefined, lookup } as https.RequestOptions, callback));
+    return this.#guard(super.createConnection({ ...options, host: t.host, path: undefined, lookup } as https.RequestOptions, callback), t.host, t.port);
   }
-  #guard<T>(socket: T): T {
-    if (socket && typeof (socket as { connect?: unknown }).connect === 'function') guardSocket(this.#policy, socket as never);
+  /** The socket tls.connect made is classified again as it connects, and a later socket.connect() goes through the policy. */
+  #guard<T>(socket: T, host: string, port: number): T {
+    if (socket && typeof (socket as { connect?: unknown }).connect === 'function') guardSocket(this.#policy, socket as never, host, port);
     return socket;
   }
 }

@@ -9,11 +9,11 @@
  * (and that supports every Node 20 release), so its Agent also serves global fetch.
  */
 import { createRequire } from 'node:module';
-import { isIP, type LookupFunction } from 'node:net';
+import { Socket, isIP, type LookupFunction } from 'node:net';
 import type { Agent, buildConnector } from 'undici';
 import { errorText } from '../describe.js';
 import type { Engine } from '../engine.js';
-import { EGRESS_OPTIONS, EgressPolicy, copyOptions, type EgressOptions } from './egress.js';
+import { EGRESS_OPTIONS, EgressPolicy, copyOptions, guardSocket, type EgressOptions } from './egress.js';
 import { invalidArgument, isObject, readOptions } from './options.js';
 import type { GuardStats } from './stats.js';
 
@@ -105,7 +105,9 @@ export function guardedDispatcher(engine: Engine, options: GuardedDispatcherOpti
         return;
       }
     }
-    connectorFor(port, opts.localAddress)(opts, callback);
+    const socket = connectorFor(port, opts.localAddress)(opts, callback) as unknown;
+    // A TLS upgrade of a socket this connector made (httpSocket) was classified when that socket connected.
+    if (!opts.httpSocket && socket instanceof Socket) guardSocket(policy, socket, host, port);
   };
 
   // undici checks its own options here (and clones them through JSON: a BigInt or a

@@ -18,6 +18,19 @@
  * rule), so the guard classifies exactly what Node dials. A local socket `path` is
  * refused: it is not a network flow.
  *
+ * The connection's local end. Before connect() the kernel has not picked the local
+ * address and the source port yet (unless the caller bound them), and a rule naming
+ * `localCidr` or `sourcePort` does not match a flow without them (SPEC §2). So the
+ * check above classifies what is known, and the guard classifies again when the
+ * socket connects (`watchConnect`): the flow the connection really is, read from the
+ * socket (remote address and port, local address and port), before Node flushes a
+ * write queued while connecting, before a TLS ClientHello and before any 'connect'
+ * listener runs. A drop there destroys the socket with the same
+ * ConnectionDroppedError; no byte of the caller's is sent. The early check refuses
+ * only what is dropped whatever the local end turns out to be (src/node/local-end.ts),
+ * and counts and reports only those; every other connection is counted, and
+ * reported to onAccept / onDrop, once, with its real flow, when it connects.
+ *
  * Multi-address names: only the accepted addresses are handed to the dialler, in
  * the resolver's order; the dropped ones are never dialled. This is what the network
  * itself would do with a security group that opens one of a name's addresses (e.g.
@@ -35,7 +48,8 @@ import type { Engine } from '../engine.js';
 import { SgfilterError } from '../errors.js';
 import { nameText, quote } from '../config/plain.js';
 import type { FlowInput, Verdict } from '../types.js';
-import { reachedAddress } from './destination.js';
+import { canonicalAddress, reachedAddress } from './destination.js';
+import { mayAcceptOnceConnected } from './local-end.js';
 import { checkEngine, checkInstance, invalidArgument, isBoolean, isFunction, isString, readOptions, shown, type OptionSpec } from './options.js';
 import { ERROR_KEY, VerdictCounters, decidingRule, endpoint, flowAddress, notify, ruleKey, type GuardStats } from './stats.js';
 
@@ -50,9 +64,16 @@ export interface EgressOptions {
   lookup?: LookupFunction;
   /** Refuse a name as soon as any of its addresses is dropped (default false: dial the accepted ones). */
   strict?: boolean;
-  /** Called when a connection is refused (the error it fails with is in `decision.error`). */
+  /**
+   * Called when a connection is refused: before it is dialled, or as it connects when
+   * its local address or source port decide (then `decision.flow` is the flow
+   * classified). The error it fails with is in `decision.error`.
+   */
   onDrop?: (decision: OutboundDecision) => void;
-  /** Called when a connection is let through to the dialler. */
+  /**
+   * Called when a connection has connected and the flow it really is (`decision.flow`:
+   * remote and local address and port) is accepted, before any byte is written.
+   */
   onAccept?: (decision: OutboundDecision) => void;
 }
 
@@ -73,6 +94,13 @@ export interface AddressVerdict {
   reaches?: string;
   /** The verdict for the address (or for what it reaches). */
   verdict: Verdict;
+  /**
+   * Set when `verdict` (a drop, for the flow without a local end) may become an accept
+   * once the kernel picks the local address and source port: an accept rule naming
+   * `localCidr` or `sourcePort` may match then. The address is dialled and the
+   * connection decided when it connects (src/node/local-end.ts).
+   */
+  undecided?: true;
 }
 
 /** What the guard decided for one outbound connection. */
@@ -89,6 +117,13 @@ export interface OutboundDecision {
   key: string;
   /** Set when the connection was refused. */
   error?: SgfilterError;
+  /**
+   * Set when the decision was made as the socket connected: the flow classified,
+   * the connection as it really is (remote address and port, local address and source
+   * port, as the socket reports them). `addresses` and `dialled` then hold the one
+   * address connected to.
+   */
+  flow?: FlowInput;
 }
 
 /** "0.0.0.0:80 (reaches this host at 127.0.0.1)" or "203.0.113.7:80". */
@@ -114,14 +149,18 @@ export class ConnectionDroppedError extends SgfilterError {
   readonly direction = 'outbound' as const;
   /** Every address classified for this connection, with its verdict. */
   readonly addresses: AddressVerdict[];
+  /** Set when the connection was dropped as it connected: the flow classified, with its local address and source port. */
+  readonly flow: FlowInput | undefined;
 
-  constructor(host: string, port: number, addresses: AddressVerdict[], strict: boolean) {
-    const dropped = addresses.filter((a) => a.verdict.action !== 'accept');
+  constructor(host: string, port: number, addresses: AddressVerdict[], strict: boolean, flow?: FlowInput) {
+    const dropped = addresses.filter((a) => a.verdict.action !== 'accept' && a.undecided === undefined);
     const first = dropped[0]!;
     const what = (a: AddressVerdict) => `${where(a, port)} by ${decidingRule(a.verdict, 'outbound')}`;
-    const name = net.isIP(host) ? '' : ` (${nameText(host)})`;
+    const name = net.isIP(host) || host === first.address ? '' : ` (${nameText(host)})`;
     let message: string;
-    if (addresses.length === 1) message = `outbound connection to ${where(first, port)}${name} dropped by ${decidingRule(first.verdict, 'outbound')}`;
+    if (flow !== undefined) {
+      message = `outbound connection from ${endpoint(String(flow.local), flow.sourcePort as number)} to ${where(first, port)}${name} dropped by ${decidingRule(first.verdict, 'outbound')}`;
+    } else if (addresses.length === 1) message = `outbound connection to ${where(first, port)}${name} dropped by ${decidingRule(first.verdict, 'outbound')}`;
     else if (dropped.length === addresses.length) message = `outbound connection to ${nameText(host)}:${port} dropped: every address is dropped: ${dropped.map(what).join('; ')}`;
     else message = `outbound connection to ${nameText(host)}:${port} refused: ${dropped.length} of its ${addresses.length} addresses dropped${strict ? ' (strict)' : ''}: ${dropped.map(what).join('; ')}`;
     super('ERR_SGFILTER_DROPPED', message);
@@ -133,6 +172,7 @@ export class ConnectionDroppedError extends SgfilterError {
     this.port = port;
     this.host = host;
     this.addresses = addresses;
+    this.flow = flow;
   }
 }
 
@@ -143,6 +183,17 @@ export interface LocalEnd {
 }
 
 type LookupAnswer = { address: string; family: number };
+
+/**
+ * A bound local address that fixes the connection's source, or undefined: binding the
+ * unspecified address (`0.0.0.0`, `::`, `::ffff:0.0.0.0`, in any spelling) leaves the
+ * source to the kernel, as not binding does, so the flow has no local address yet.
+ */
+function fixedLocal(localAddress: string | undefined): string | undefined {
+  if (localAddress === undefined || localAddress === '') return undefined;
+  const c = canonicalAddress(localAddress);
+  return c === '0.0.0.0' || c === '::' || c === '::ffff:0.0.0.0' ? undefined : localAddress;
+}
 
 /**
  * The policy side of every egress guard: classifies addresses, counts, and builds
@@ -176,45 +227,94 @@ export class EgressPolicy {
     return this.#counters.snapshot();
   }
 
-  #classify(reaches: string, port: number, local: LocalEnd): Verdict {
-    const flow: FlowInput = { direction: 'outbound', protocol: 'TCP', remote: flowAddress(reaches), port };
-    if (local.localAddress) flow.local = flowAddress(local.localAddress);
+  #flow(remote: string, port: number, local: LocalEnd): FlowInput {
+    const flow: FlowInput = { direction: 'outbound', protocol: 'TCP', remote: flowAddress(remote), port };
+    const localAddress = fixedLocal(local.localAddress);
+    if (localAddress !== undefined) flow.local = flowAddress(localAddress);
     if (local.localPort !== undefined) flow.sourcePort = local.localPort;
     if (this.#options.instance !== undefined) flow.instance = this.#options.instance;
-    return this.#engine.classify(flow);
+    return flow;
+  }
+
+  /** The verdict before connect(), and whether a drop may still turn into an accept once the local end is known. */
+  #classifyEarly(reaches: string, port: number, local: LocalEnd): { verdict: Verdict; undecided: boolean } {
+    const flow = this.#flow(reaches, port, local);
+    const verdict = this.#engine.classify(flow);
+    // The same policy the verdict came from: nothing can publish between these two synchronous reads.
+    const undecided = verdict.action !== 'accept' && mayAcceptOnceConnected(this.#engine.config, flow, verdict);
+    return { verdict, undecided };
   }
 
   /**
-   * Classifies every address of one connection (as the host it reaches), counts it,
-   * and returns the addresses to dial, or the error the connection must fail with.
-   * Engine errors (an instance a reload removed, an address the engine refuses) are
-   * returned as the error: the connection fails closed.
+   * Classifies every address of one connection (as the host it reaches) before it is
+   * dialled, and returns the addresses to dial, or the error the connection must fail
+   * with (then counted and reported to onDrop). Engine errors (an instance a reload
+   * removed, an address the engine refuses) are returned as the error: the connection
+   * fails closed. A connection let through is counted when it connects (`settle`).
    */
   decide(host: string, port: number, answers: LookupAnswer[], local: LocalEnd): { dial: LookupAnswer[]; error?: Error } {
     let addresses: AddressVerdict[];
     try {
       addresses = answers.map((a) => {
         const reaches = reachedAddress(a.address, local.localAddress);
-        const verdict = this.#classify(reaches, port, local);
-        return reaches === a.address ? { address: a.address, family: a.family, verdict } : { address: a.address, family: a.family, reaches, verdict };
+        const { verdict, undecided } = this.#classifyEarly(reaches, port, local);
+        const av: AddressVerdict = reaches === a.address ? { address: a.address, family: a.family, verdict } : { address: a.address, family: a.family, reaches, verdict };
+        if (undecided) av.undecided = true;
+        return av;
       });
     } catch (e) {
       this.#counters.count(ERROR_KEY, false);
       return { dial: [], error: e as Error };
     }
-    const dialled = addresses.filter((a) => a.verdict.action === 'accept');
+    const dialled = addresses.filter((a) => a.verdict.action === 'accept' || a.undecided !== undefined);
     const strict = this.#options.strict === true;
     if (dialled.length === 0 || (strict && dialled.length < addresses.length)) {
       const error = new ConnectionDroppedError(host, port, addresses, strict);
-      const decision: OutboundDecision = { host, port, addresses, dialled: [], key: ruleKey(addresses.find((a) => a.verdict.action !== 'accept')!.verdict, 'outbound'), error };
+      const first = addresses.find((a) => a.verdict.action !== 'accept' && a.undecided === undefined)!;
+      const decision: OutboundDecision = { host, port, addresses, dialled: [], key: ruleKey(first.verdict, 'outbound'), error };
       this.#counters.count(decision.key, false);
       notify(this.#options.onDrop, decision);
       return { dial: [], error };
     }
-    const decision: OutboundDecision = { host, port, addresses, dialled, key: ruleKey(dialled[0]!.verdict, 'outbound') };
-    this.#counters.count(decision.key, true);
-    notify(this.#options.onAccept, decision);
     return { dial: dialled.map(({ address, family }) => ({ address, family })) };
+  }
+
+  /**
+   * Classifies a connection as it connects: the flow it really is, read from the
+   * socket (remote address and port, local address and source port, normalised as
+   * flow addresses), counted and reported to onAccept or onDrop. Returns the error the
+   * socket must be destroyed with, or undefined to let it through. A socket that has
+   * no address any more (reset at once) or a flow the engine cannot classify fails
+   * closed, counted under `error`.
+   */
+  settle(socket: net.Socket, host: string, dialledPort: number): Error | undefined {
+    const remote = socket.remoteAddress;
+    const port = socket.remotePort;
+    const localAddress = socket.localAddress;
+    const localPort = socket.localPort;
+    if (!remote || port === undefined || !localAddress || localPort === undefined) {
+      this.#counters.count(ERROR_KEY, false);
+      return Object.assign(new Error(`outbound connection to ${endpoint(host, dialledPort)}: the socket has no address as it connects (closed already)`), { code: 'ERR_SOCKET_CLOSED' });
+    }
+    const flow = this.#flow(remote, port, { localAddress, localPort });
+    let verdict: Verdict;
+    try {
+      verdict = this.#engine.classify(flow);
+    } catch (e) {
+      this.#counters.count(ERROR_KEY, false);
+      return e as Error;
+    }
+    const address: AddressVerdict = { address: flow.remote as string, family: net.isIP(flow.remote as string), verdict };
+    const key = ruleKey(verdict, 'outbound');
+    if (verdict.action !== 'accept') {
+      const error = new ConnectionDroppedError(host, port, [address], false, flow);
+      this.#counters.count(key, false);
+      notify(this.#options.onDrop, { host, port, addresses: [address], dialled: [], key, error, flow });
+      return error;
+    }
+    this.#counters.count(key, true);
+    notify(this.#options.onAccept, { host, port, addresses: [address], dialled: [address], key, flow });
+    return undefined;
   }
 
   /** The error an address-literal connection must fail with, or undefined to let it through. */
@@ -355,6 +455,7 @@ const dialSocket = net.Socket.prototype.connect as (this: net.Socket, options: n
 function dial(policy: EgressPolicy, socket: net.Socket, caller: string, given: Record<string, unknown>, listener?: () => void): net.Socket {
   const options = copyOptions(given); // classified and dialled: the same reads
   const t = target(caller, options);
+  watchConnect(socket, { policy, host: t.host, port: t.port });
   if (net.isIP(t.host)) {
     const error = policy.checkLiteral(t.host, t.port, t.local);
     if (error) {
@@ -368,11 +469,68 @@ function dial(policy: EgressPolicy, socket: net.Socket, caller: string, given: R
   return dialSocket.call(socket, { ...options, host: t.host, path: undefined, lookup } as unknown as unknown as net.TcpSocketConnectOpts, listener);
 }
 
+type Emit = (event: string | symbol, ...args: unknown[]) => boolean;
+
+/** Per guarded socket: what it was last asked to dial, for the check as it connects. */
+interface Attempt {
+  policy: EgressPolicy;
+  host: string;
+  port: number;
+  /** The check as it connects refused this attempt: 'ready' is not delivered either. */
+  refused: boolean;
+}
+
+const ATTEMPTS = new WeakMap<net.Socket, Attempt>();
+
 /**
- * Keeps a socket the guard handed out guarded: `socket.connect()` (Node's way to
- * reconnect a closed socket) goes through the policy like the first connection.
+ * The check as the socket connects (see the file comment), installed once per socket.
+ *
+ * Why `emit` is wrapped instead of a 'connect' listener being prepended: Node flushes
+ * a write made while connecting, starts a TLS handshake (tls.connect's `_start`) and
+ * hands the socket to http's and undici's code from 'connect' listeners, and an
+ * EventEmitter calls every listener of an emit whatever the first one does. Node
+ * emits 'connect' on the socket (net.js afterConnect, also for TLS sockets, whose
+ * handle's owner is the TLSSocket) through the `emit` property, so an own `emit`
+ * decides before any listener runs; a refused socket is destroyed (its handle closed
+ * synchronously, so a queued write fails with ERR_SOCKET_CLOSED instead of being
+ * sent) and 'connect' and 'ready' are never delivered.
+ *
+ * Always, not only under policies that name localCidr or sourcePort: a reload can add
+ * one between the dial and the connect, and the check costs about 8 µs (getpeername,
+ * getsockname, one classify) against 250-450 µs for a whole loopback connection
+ * (measured on the 2-core dev machine).
  */
-export function guardSocket<T extends net.Socket>(policy: EgressPolicy, socket: T): T {
+function watchConnect(socket: net.Socket, attempt: Omit<Attempt, 'refused'>): void {
+  const had = ATTEMPTS.get(socket);
+  ATTEMPTS.set(socket, { ...attempt, refused: false });
+  if (had !== undefined) return; // emit wrapped already; a reconnect only changes the attempt
+  const previous = socket.emit as Emit;
+  const guarded: Emit = function (this: unknown, event, ...args) {
+    const a = ATTEMPTS.get(socket);
+    if (a !== undefined) {
+      if (event === 'connect') {
+        const error = a.policy.settle(socket, a.host, a.port);
+        if (error !== undefined) {
+          a.refused = true;
+          socket.destroy(error);
+          return false;
+        }
+      } else if (a.refused && event === 'ready') {
+        return false;
+      }
+    }
+    return previous.call(this, event, ...args);
+  };
+  (socket as unknown as { emit: Emit }).emit = guarded;
+}
+
+/**
+ * Keeps a socket the guard handed out guarded: it is classified again as it
+ * connects (watchConnect), and `socket.connect()` (Node's way to reconnect a closed
+ * socket) goes through the policy like the first connection.
+ */
+export function guardSocket<T extends net.Socket>(policy: EgressPolicy, socket: T, host: string, port: number): T {
+  watchConnect(socket, { policy, host, port });
   Object.defineProperty(socket, 'connect', {
     configurable: true,
     writable: true,
@@ -391,11 +549,11 @@ export function connectNet(policy: EgressPolicy, given: net.NetConnectOpts, list
   const t = target('guarded connect', opts);
   if (net.isIP(t.host)) {
     const error = policy.checkLiteral(t.host, t.port, t.local);
-    if (error) return guardSocket(policy, failedSocket(new net.Socket(), error));
-    return guardSocket(policy, net.connect({ ...options, host: t.host, path: undefined } as unknown as net.TcpNetConnectOpts, listener));
+    if (error) return guardSocket(policy, failedSocket(new net.Socket(), error), t.host, t.port);
+    return guardSocket(policy, net.connect({ ...options, host: t.host, path: undefined } as unknown as net.TcpNetConnectOpts, listener), t.host, t.port);
   }
   const lookup = policy.lookupFor(t.port, t.local, opts.lookup as LookupFunction | undefined);
-  return guardSocket(policy, net.connect({ ...options, host: t.host, path: undefined, lookup } as unknown as net.TcpNetConnectOpts, listener));
+  return guardSocket(policy, net.connect({ ...options, host: t.host, path: undefined, lookup } as unknown as net.TcpNetConnectOpts, listener), t.host, t.port);
 }
 
 /** tls.connect with the policy applied. */
@@ -408,13 +566,13 @@ export function connectTls(policy: EgressPolicy, given: tls.ConnectionOptions, l
   const t = target('guarded connect.tls', opts);
   if (net.isIP(t.host)) {
     const error = policy.checkLiteral(t.host, t.port, t.local);
-    if (error) return guardSocket(policy, failedSocket(new tls.TLSSocket(new net.Socket()), error));
-    return guardSocket(policy, tls.connect({ ...options, host: t.host, path: undefined }, listener));
+    if (error) return guardSocket(policy, failedSocket(new tls.TLSSocket(new net.Socket()), error), t.host, t.port);
+    return guardSocket(policy, tls.connect({ ...options, host: t.host, path: undefined }, listener), t.host, t.port);
   }
   // SNI and certificate checks stay on the name the caller asked for.
   const servername = options.servername ?? t.host;
   const lookup = policy.lookupFor(t.port, t.local, opts.lookup as LookupFunction | undefined);
-  return guardSocket(policy, tls.connect({ ...options, host: t.host, path: undefined, servername, lookup }, listener));
+  return guardSocket(policy, tls.connect({ ...options, host: t.host, path: undefined, servername, lookup }, listener), t.host, t.port);
 }
 
 /**

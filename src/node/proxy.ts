@@ -155,7 +155,9 @@ export async function startProxy(options: ProxyOptions): Promise<FilteringProxy>
       const name = net.isIP(d.host) ? '' : ` (${nameText(d.host)})`;
       const dropped = d.addresses.filter((a) => a.verdict.action !== 'accept');
       const to = (a: (typeof dropped)[number]) => `${endpoint(a.address, d.port)}${name}${a.reaches === undefined ? '' : ` (reaches this host at ${a.reaches})`}`;
-      log(`drop outbound TCP -> ${dropped.map((a) => `${to(a)} by ${decidingRule(a.verdict, 'outbound')}`).join('; ')}`);
+      // Dropped as it connected (a rule on the local address or source port decided): the real flow, both ends.
+      const from = d.flow === undefined ? '' : `${endpoint(String(d.flow.local), d.flow.sourcePort as number)} `;
+      log(`drop outbound TCP ${from}-> ${dropped.map((a) => `${to(a)} by ${decidingRule(a.verdict, 'outbound')}`).join('; ')}`);
     },
   };
   if (instance !== undefined) egressOptions.instance = instance;
