@@ -31,7 +31,7 @@
  * adjacent (canonical: two sets are equal exactly when the arrays are). Numbers for
  * the small dimensions, bigint for the address lines.
  */
-import type { AddressRange, Interval, Rule } from '../types.js';
+import type { AddressRange, Config, Interval, Rule } from '../types.js';
 import { V4_MAX, V6_MAX } from '../config/address.js';
 import { ICMP, ICMPV6, TCP, UDP } from '../config/presets.js';
 
@@ -341,9 +341,10 @@ const icmpLine = (v: number | null): NumSet => (v === null ? ALL_ICMP : [v, v]);
  * boxes inside FLOWS; empty when the rule can never match. Read from the rule's
  * normalized fields only (protocol, ports, peer ranges, local, source ports, ICMP),
  * so however a peer or a port was written (a CIDR, a range, a set), equal rules give
- * equal regions.
+ * equal regions. `pairFamilies` false (Config.semantics 'classbench', see
+ * familiesPaired): ICMP and ICMPv6 are header numbers only, not tied to a family.
  */
-export function ruleRegion(rule: Rule): Box[] {
+export function ruleRegion(rule: Rule, pairFamilies = true): Box[] {
   const sports = portLine(rule.sourcePorts);
   const type = icmpLine(rule.icmpType);
   const code = icmpLine(rule.icmpCode);
@@ -353,13 +354,15 @@ export function ruleRegion(rule: Rule): Box[] {
   // A rule naming a service set (SPEC §9) matches when any of its services does: one shape per service.
   for (const s of rule.services ?? [rule]) {
     const ports = portLine(s.ports);
+    // ping is ICMP to IPv4 peers and ICMPv6 to IPv6 ones by its meaning, in every semantics.
     if (s.protocol === 'ping') {
       shapes.push([[ICMP, ICMP], ports, intersectSets(peer, V4_LINE)], [[ICMPV6, ICMPV6], ports, intersectSets(peer, V6_LINE)]);
     } else if (s.protocol === 'all') {
       shapes.push([ALL_PROTO, ports, peer]);
     } else {
-      // ICMP speaks for IPv4 peers only, ICMPv6 for IPv6 ones (docs/SEMANTICS.md "Rules").
-      const fam = s.protocol === ICMP ? intersectSets(peer, V4_LINE) : s.protocol === ICMPV6 ? intersectSets(peer, V6_LINE) : peer;
+      // ICMP speaks for IPv4 peers only, ICMPv6 for IPv6 ones (docs/SEMANTICS.md "Rules");
+      // ClassBench's protocol is the header's number, whatever the family (src/reference.ts mismatch).
+      const fam = !pairFamilies ? peer : s.protocol === ICMP ? intersectSets(peer, V4_LINE) : s.protocol === ICMPV6 ? intersectSets(peer, V6_LINE) : peer;
       shapes.push([[s.protocol, s.protocol], ports, fam]);
     }
   }
@@ -374,6 +377,13 @@ export function ruleRegion(rule: Rule): Box[] {
   }
   return out;
 }
+
+/**
+ * Whether a config's ICMP rules speak for IPv4 peers only and ICMPv6 rules for IPv6
+ * ones (docs/SEMANTICS.md "Rules"): every config but a ClassBench filter set, whose
+ * protocol is the header's number only (Config.semantics 'classbench').
+ */
+export const familiesPaired = (config: Pick<Config, 'semantics'>): boolean => config.semantics !== 'classbench';
 
 /** Every address of the rule's peer that a flow can have in family `v6` (a whole family: 0.0.0.0/0, ::/0, any). */
 export function peerCoversFamily(rule: Rule, v6: boolean): boolean {
