@@ -19,7 +19,8 @@
  * peer and ICMPv6 × the IPv6 part.
  *
  * A **box** is a product of one interval set per dimension; a **region** is a list of
- * disjoint boxes. A rule's match set is a region of at most a few boxes (ruleRegion).
+ * disjoint boxes. A rule's match set is a region of a few boxes (ruleRegion; a
+ * service-set rule: a few per service).
  * Not every point is a flow parseFlow accepts: TCP and UDP flows have a port and no
  * ICMP fields, only ICMP and ICMPv6 flows carry ICMP fields, and no flow address is
  * in ::ffff:0:0/96 (those are IPv4). FLOWS is that set of valid flows, three boxes,
@@ -372,7 +373,18 @@ export function ruleRegion(rule: Rule, pairFamilies = true): Box[] {
     const box: Box = [proto, ports, sports, type, code, remote, local];
     for (const valid of FLOWS) {
       const b = intersectBoxes(box, valid);
-      if (b) out.push(b);
+      if (!b) continue;
+      // Services of one set may overlap (udp and udp:53): a region's boxes are disjoint,
+      // or a flow would be decided, and a change listed, once per service. Each shape
+      // adds only what the shapes before it do not hold.
+      let pieces: Box[] = [b];
+      for (const had of out) {
+        const next: Box[] = [];
+        for (const p of pieces) subtractBox(p, had, next);
+        pieces = next;
+        if (pieces.length === 0) break;
+      }
+      for (const p of pieces) out.push(p);
     }
   }
   return out;
