@@ -295,3 +295,21 @@ describe('engine.previewUpdate', () => {
     expect(changed).toBeGreaterThan(30);
   }, 60_000);
 });
+
+describe('diffPolicies on service sets whose services overlap', () => {
+  it('a flow two services of one set match is in one box, not one per service', () => {
+    const doc = (withRule: boolean): ConfigInput => ({
+      serviceSets: [{ id: 'mixed', services: ['udp:53', 'ALL', 'tcp:0-100'] }],
+      securityGroups: [{ id: 'sg', inbound: withRule ? [{ serviceSet: 'mixed', source: '10.0.0.0/8', action: 'accept' }] as never : [] }],
+    } as never);
+    const d = diffPolicies(doc(true), doc(false));
+    const flows: FlowInput[] = [
+      { direction: 'inbound', protocol: 'UDP', port: 53, remote: '10.1.2.3' },
+      { direction: 'inbound', protocol: 'TCP', port: 80, remote: '10.1.2.3' },
+      { direction: 'inbound', protocol: 'UDP', port: 54, remote: '10.1.2.3' },
+      { direction: 'inbound', protocol: 'ICMP', remote: '10.1.2.3' },
+    ];
+    expect(check(doc(true), doc(false), d, flows)).toEqual([]);
+    expect(d.changes.length).toBeGreaterThan(0);
+  });
+});

@@ -4,7 +4,7 @@
 // exact diff of the policy without the rule.
 import { describe, expect, it } from 'vitest';
 import { fc } from '@fast-check/vitest';
-import { diffPolicies, lintPolicy, parseConfig, parseFlow, referenceClassify, SgfilterError, type Config, type ConfigInput, type LintFinding, type Rule } from '../src/index.js';
+import { diffPolicies, lintPolicy, parseClassBench, parseConfig, parseFlow, referenceClassify, SgfilterError, type Config, type ConfigInput, type LintFinding, type Rule } from '../src/index.js';
 import { mismatch } from '../src/reference.js';
 import { mulberry32, pick, randomConfig, randomFlows, type Rng } from './random.js';
 import { classBenchConfig, configWithoutRule, randomClassBench, randomSetPolicy, randomTencentPolicy } from './analysis-policies.js';
@@ -296,5 +296,43 @@ describe('lintPolicy input', () => {
     expect(f.instances).toEqual(['i2']);
     expect(f.witness!.instance).toBe('i2');
     expect(referenceClassify(parseConfig(doc), onInstance(f.witness!, 'i1')).action).toBe('accept');
+  });
+});
+
+describe('lintPolicy on sets, group references and ClassBench filters', () => {
+  it('ClassBench: an ICMPv6 filter over IPv4 prefixes matches (the header number only), and its twin is a duplicate', () => {
+    const filters = '@10.0.0.0/8\t0.0.0.0/0\t0 : 65535\t0 : 65535\t0x3a/0xFF\n@10.0.0.0/8\t0.0.0.0/0\t0 : 65535\t0 : 65535\t0x3A/0xFF\n';
+    const config = parseClassBench(filters);
+    const report = lintPolicy(config, { profile: 'none' });
+    expect(report.findings.map((f) => [f.kind, f.rule?.ruleIndex])).toEqual([['duplicate', 1]]);
+    const w = report.findings[0]!.witness!;
+    expect(w).toMatchObject({ protocol: 'ICMPv6', remote: '10.0.0.0' });
+    expect(referenceClassify(config, w)).toEqual({ action: 'accept', groupId: 'classbench', ruleIndex: 0 });
+  });
+
+  it('an empty address set, an empty service set and a group whose instances have no addresses can never match', () => {
+    const config = parseConfig({
+      addressSets: [{ id: 'nobody', addresses: [] }],
+      serviceSets: [{ id: 'nothing', services: [] }, { id: 'web', services: ['tcp:80', 'tcp:0-65535', 'icmpv6'] }],
+      securityGroups: [
+        { id: 'sg-app', inbound: [
+          { protocol: 'TCP', port: 22, source: 'nobody', action: 'accept' },
+          { serviceSet: 'nothing', source: '10.0.0.0/8', action: 'accept' },
+          { protocol: 'TCP', port: 5432, source: 'sg-db', action: 'accept' },
+          { serviceSet: 'web', source: '10.0.0.0/8', action: 'accept' },
+        ] },
+        { id: 'sg-db' },
+      ],
+      instances: [{ id: 'app-1', securityGroups: ['sg-app'], addresses: ['10.0.0.5'] }, { id: 'db-1', securityGroups: ['sg-db'] }],
+    } as never);
+    const report = lintPolicy(config, { profile: 'none' });
+    const never = report.findings.filter((f) => f.kind === 'never-matches');
+    expect(never.map((f) => f.rule!.ruleIndex)).toEqual([0, 1, 2]);
+    expect(never.map((f) => f.witness)).toEqual([undefined, undefined, undefined]);
+    expect(never[0]!.message).toMatch(/address set "nobody" is empty/);
+    expect(never[1]!.message).toMatch(/service set "nothing" is empty/);
+    expect(never[2]!.message).toMatch(/no instance bound to group "sg-db" has addresses/);
+    // The service set's ICMPv6 speaks for IPv6 peers only: over 10.0.0.0/8 the rule still matches TCP.
+    expect(report.findings.some((f) => f.rule?.ruleIndex === 3)).toBe(false);
   });
 });
