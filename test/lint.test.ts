@@ -310,6 +310,19 @@ describe('lintPolicy on sets, group references and ClassBench filters', () => {
     expect(referenceClassify(config, w)).toEqual({ action: 'accept', groupId: 'classbench', ruleIndex: 0 });
   });
 
+  it('a service-set rule matching the flows of an earlier rule is its duplicate, however its services overlap or are ordered', () => {
+    const report = lintPolicy({
+      serviceSets: [{ id: 'a', services: ['udp:53', 'udp', 'tcp:80', 'icmp'] }, { id: 'b', services: ['icmp', 'tcp:80', 'udp', 'udp:0-10'] }, { id: 'c', services: ['udp'] }],
+      securityGroups: [{ id: 'sg', inbound: [
+        { serviceSet: 'a', source: '10.0.0.0/8', action: 'accept' },
+        { serviceSet: 'b', source: '10.0.0.0/8', action: 'accept' },
+        { protocol: 'UDP', source: '192.0.2.0/24', action: 'drop' },
+        { serviceSet: 'c', source: '192.0.2.0/24', action: 'drop' },
+      ] }],
+    } as never, { profile: 'none' });
+    expect(report.findings.filter((f) => f.kind === 'duplicate').map((f) => [f.rule!.ruleIndex, f.decidedBy![0]!.ruleIndex])).toEqual([[1, 0], [3, 2]]);
+  });
+
   it('an empty address set, an empty service set and a group whose instances have no addresses can never match', () => {
     const config = parseConfig({
       addressSets: [{ id: 'nobody', addresses: [] }],

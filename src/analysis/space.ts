@@ -368,7 +368,7 @@ export function ruleRegion(rule: Rule, pairFamilies = true): Box[] {
     }
   }
   const out: Box[] = [];
-  for (const [proto, ports, remote] of shapes) {
+  for (const [proto, ports, remote] of rule.services && rule.services.length > 1 ? canonicalShapes(shapes, peer) : shapes) {
     if (remote.length === 0 || local.length === 0) continue;
     const box: Box = [proto, ports, sports, type, code, remote, local];
     for (const valid of FLOWS) {
@@ -387,6 +387,51 @@ export function ruleRegion(rule: Rule, pairFamilies = true): Box[] {
       for (const p of pieces) out.push(p);
     }
   }
+  return out;
+}
+
+/**
+ * The shapes of a service-set rule in a form that depends only on the flows they
+ * match, so two rules matching the same flows give the same region (lint's duplicates,
+ * diff's common head) however their services overlap or are ordered: per family part
+ * of the peer, each protocol's ports (the union over the services); protocols with
+ * equal ports are one shape, and a shape both families have is one shape over the
+ * whole peer. A single service gives what the plain rule gives. Every shape's remote
+ * is the peer, or its IPv4 or IPv6 part, so it holds a family part wholly or not at all.
+ */
+function canonicalShapes(shapes: readonly [NumSet, NumSet, AddrSet][], peer: AddrSet): [NumSet, NumSet, AddrSet][] {
+  const parts = [intersectSets(peer, V4_LINE), intersectSets(peer, V6_LINE)];
+  const groups = parts.map((part) => {
+    const ports = new Map<number, NumSet>();
+    if (part.length > 0) {
+      for (const [proto, p, remote] of shapes) {
+        if (!setsMeet(remote, part)) continue;
+        for (let i = 0; i < proto.length; i += 2) {
+          for (let x = proto[i]!; x <= proto[i + 1]!; x++) {
+            const had = ports.get(x);
+            ports.set(x, had ? unionSets(had, p, 1) : p);
+          }
+        }
+      }
+    }
+    const byPorts = new Map<string, { protos: [number, number][]; ports: NumSet }>();
+    for (const x of [...ports.keys()].sort((a, b) => a - b)) {
+      const p = ports.get(x)!;
+      const key = p.join(',');
+      const g = byPorts.get(key);
+      if (g) g.protos.push([x, x]);
+      else byPorts.set(key, { protos: [[x, x]], ports: p });
+    }
+    return [...byPorts.values()].map((g) => ({ proto: canonicalSet(g.protos, 1) as NumSet, ports: g.ports }));
+  });
+  const key = (g: { proto: NumSet; ports: NumSet }) => `${g.proto.join(',')}|${g.ports.join(',')}`;
+  const v6 = new Map(groups[1]!.map((g) => [key(g), g]));
+  const out: [NumSet, NumSet, AddrSet][] = [];
+  for (const g of groups[0]!) {
+    const both = v6.delete(key(g));
+    out.push([g.proto, g.ports, both ? peer : parts[0]!]);
+  }
+  for (const g of v6.values()) out.push([g.proto, g.ports, parts[1]!]);
   return out;
 }
 
