@@ -45,9 +45,9 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** What `sgfilter eval` says of each flow. */
-function evalFlows(config: string, flows: FlowInput[]): Verdict[] {
-  const r = cli(['eval', config, '-'], { input: flows.map((f) => JSON.stringify(f)).join('\n') + '\n' });
+/** What `sgfilter eval` says of each flow (the config: one file, or the files that make one policy). */
+function evalFlows(config: string | string[], flows: FlowInput[]): Verdict[] {
+  const r = cli(['eval', ...[config].flat(), '-'], { input: flows.map((f) => JSON.stringify(f)).join('\n') + '\n' });
   expect(r.status, r.stderr).toBe(0);
   return nonBlankLines(r.stdout).map((l) => JSON.parse(l) as Verdict);
 }
@@ -131,5 +131,57 @@ describe('sgfilter diff', () => {
     const broken = join(dir, 'broken.yaml');
     writeFileSync(broken, 'securityGroups:\n  - id: g\n    inbound:\n      - { protocol: TCP, port: 70000, source: any, action: accept }\n');
     expect(cli(['diff', oldPath, broken]).status).toBe(1);
+  });
+});
+
+// A real-shaped Tencent policy (PolicyIndex out of array order, a rule naming a service
+// template and an address template group) beside the four real template outputs Tencent
+// documents; the next version closes SSH to the world and opens MySQL to it.
+const T = 'test/fixtures/tencent';
+const TEMPLATES = ['vpc-DescribeAddressTemplates.json', 'vpc-DescribeAddressTemplateGroups.json', 'vpc-DescribeServiceTemplates.json', 'vpc-DescribeServiceTemplateGroups.json'].map((f) => `${T}/${f}`);
+const TENCENT = [`${T}/sg-web-policies.json`, ...TEMPLATES];
+const TENCENT_NEXT = [`${T}/sg-web-policies-next.json`, ...TEMPLATES];
+
+describe('sgfilter lint and diff on a Tencent policy with its template files', () => {
+  it('lint reads the policy and its templates as one policy: the template rule shadows a later one, SSH is open to the world', () => {
+    const r = cli(['lint', ...TENCENT, '--json']);
+    expect(r.status, r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout) as LintReport;
+    // PolicyIndex order: rule 0 (templates), 1 (ssh), 2 (the lab drop on 8080), 3 (deny the rest).
+    expect(report.findings.map((f) => [f.kind, f.rule?.ruleIndex])).toEqual([['exposure', 1], ['shadowed', 2], ['redundant', 3]]);
+    expect(report.findings[1]!.decidedBy).toEqual([{ groupId: 'tencent', direction: 'inbound', ruleIndex: 0 }]);
+    const witnessed = report.findings.filter((f) => f.witness);
+    expect(evalFlows(TENCENT, witnessed.map((f) => f.witness!))).toEqual(witnessed.map((f) => f.verdict));
+    expect(cli(['lint', ...TENCENT, '--fail-on', 'warning']).status).toBe(1);
+    // Without the template files, the rule naming them is refused, by id.
+    const alone = cli(['lint', TENCENT[0]!]);
+    expect(alone.status).toBe(1);
+    expect(alone.stderr).toMatch(/UNDEFINED_TEMPLATE.*ppm-bu8cir16/);
+  });
+
+  it('diff --old FILE... --new FILE...: each side several files; witnesses classify as the boxes say on each side', () => {
+    const r = cli(['diff', '--old', ...TENCENT, '--new', ...TENCENT_NEXT, '--json']);
+    expect(r.status, r.stderr).toBe(0);
+    const d = JSON.parse(r.stdout) as PolicyDiff;
+    expect(d.changes.map((c) => [c.change, c.flows.protocol, c.flows.port, c.openToWorld])).toEqual([['closed', 'TCP', '22', false], ['opened', 'TCP', '3306', true]]);
+    const witnesses = d.changes.map((c) => c.witness);
+    expect(evalFlows(TENCENT, witnesses)).toEqual(d.changes.map((c) => c.old));
+    expect(evalFlows(TENCENT_NEXT, witnesses)).toEqual(d.changes.map((c) => c.new));
+    const text = cli(['diff', '--old', ...TENCENT, '--new', ...TENCENT_NEXT, '--fail-on-open']);
+    expect(text.status).toBe(1);
+    expect(text.stdout).toContain(`${TENCENT.join(' + ')} → ${TENCENT_NEXT.join(' + ')}: 2 boxes`);
+    expect(text.stdout).toMatch(/OPENED — open to every address: TCP port 3306 from 0\.0\.0\.0\/0/);
+    // --new before --old, and a side of one file, read the same.
+    const swapped = cli(['diff', '--new', ...TENCENT_NEXT, '--old', ...TENCENT, '--json']);
+    expect(JSON.parse(swapped.stdout).changes).toEqual(d.changes);
+    expect(cli(['diff', '--old', ...TENCENT, '--new', ...TENCENT]).stdout).toMatch(/no flow changes verdict/);
+  });
+
+  it('refuses a mix of OLD NEW and --old/--new, one side without the other, or one policy: usage errors (exit 2)', () => {
+    for (const args of [[TENCENT[0]!, '--old', ...TENCENT, '--new', ...TENCENT_NEXT], ['--old', ...TENCENT], ['--new', ...TENCENT], [TENCENT[0]!], []]) {
+      const r = cli(['diff', ...args]);
+      expect(r.status, args.join(' ')).toBe(2);
+      expect(r.stderr).toMatch(/give OLD NEW \(one file each\), or --old FILE\.\.\. --new FILE\.\.\./);
+    }
   });
 });

@@ -5,7 +5,8 @@
 // does not share the library's interval code.
 import { describe, expect, it } from 'vitest';
 import { fc } from '@fast-check/vitest';
-import { createEngine, diffPolicies, parseConfig, parseFlow, referenceClassify, SgfilterError, type ConfigInput, type FlowInput, type PolicyDiff, type RuleSpec } from '../src/index.js';
+import { createEngine, diffPolicies, parseConfig, parseFlow, referenceClassify, SgfilterError, type Config, type ConfigInput, type FlowInput, type PolicyDiff, type RuleSpec } from '../src/index.js';
+import { classBenchConfig, edited, mutateClassBench, mutateTencent, randomClassBench, randomSetEdits, randomSetPolicy, randomTencentPolicy } from './analysis-policies.js';
 import { mulberry32, pick, randomConfig, randomFlows, type Rng } from './random.js';
 import { boxHolds, onInstance } from './analysis-check.js';
 
@@ -53,7 +54,7 @@ function mutate(r: Rng, doc: ConfigInput, donor: ConfigInput): ConfigInput {
 }
 
 /** Checks `d` against the reference on `flows`; returns what is wrong. */
-function check(a: ConfigInput, b: ConfigInput, d: PolicyDiff, flows: FlowInput[]): string[] {
+function check(a: ConfigInput | Config, b: ConfigInput | Config, d: PolicyDiff, flows: FlowInput[]): string[] {
   const A = parseConfig(a);
   const B = parseConfig(b);
   const bIds = new Set(B.instances.map((i) => i.id));
@@ -133,6 +134,62 @@ describe(`diffPolicies against the reference matcher (seed ${SEED})`, () => {
   });
 });
 
+/** Diffs A → B and checks the boxes against the reference on edge flows of both, the witnesses, and the witnesses on every instance. Returns the box count. */
+function checkPair(A: Config, B: Config, where: () => string): number {
+  const r = mulberry32(A.securityGroups.length * 7919 + B.instances.length);
+  const d = diffPolicies(A, B);
+  const flows = [...randomFlows(r, A, 250), ...randomFlows(r, B, 250), ...d.changes.map((c) => c.witness)];
+  for (const c of d.changes) for (const i of A.instances) flows.push(onInstance(c.witness, i.id));
+  const bad = check(A, B, d, flows);
+  expect(bad, `${where()}\n  ${bad.slice(0, 5).join('\n  ')}`).toEqual([]);
+  return d.changes.length;
+}
+
+describe(`diffPolicies against the reference matcher on sets, templates and ClassBench (seed ${SEED})`, () => {
+  const runs = 60;
+  it(`${runs} policies with sets, set groups, empty sets, group references and instance addresses, against edits of them`, () => {
+    let changed = 0;
+    fc.assert(fc.property(fc.integer({ min: 0, max: 2 ** 31 - 1 }), (c) => {
+      const r = mulberry32(c);
+      const docs = randomSetPolicy(r);
+      const A = parseConfig(docs as never);
+      const edits = randomSetEdits(r, A);
+      const B = r() < 0.1 ? parseConfig(randomSetPolicy(r) as never) : edited(A, edits);
+      if (!B) return;
+      changed += checkPair(A, B, () => `config ${c}: ${JSON.stringify(docs)}\n  edits ${JSON.stringify(edits)}`);
+    }), { seed: SEED, numRuns: runs });
+    expect(changed).toBeGreaterThan(runs / 2);
+  });
+
+  it(`${runs} Tencent policies (templates, template groups, SecurityGroupId, PolicyIndex out of order) against edited copies`, () => {
+    let changed = 0;
+    fc.assert(fc.property(fc.integer({ min: 0, max: 2 ** 31 - 1 }), (c) => {
+      const r = mulberry32(c);
+      const a = randomTencentPolicy(r);
+      const b = mutateTencent(r, a);
+      changed += checkPair(parseConfig(a as never), parseConfig(b as never), () => `old ${JSON.stringify(a)}\n  new ${JSON.stringify(b)}`);
+    }), { seed: SEED, numRuns: runs });
+    expect(changed).toBeGreaterThan(runs / 2);
+  });
+
+  it(`${runs} ClassBench filter sets against edited copies, and against their own rules read with security-group semantics`, () => {
+    let changed = 0;
+    let bySemantics = 0;
+    fc.assert(fc.property(fc.integer({ min: 0, max: 2 ** 31 - 1 }), (c) => {
+      const r = mulberry32(c);
+      const lines = randomClassBench(r);
+      const next = mutateClassBench(r, lines);
+      const A = classBenchConfig(lines);
+      changed += checkPair(A, classBenchConfig(next), () => `old\n${lines.join('\n')}\n  new\n${next.join('\n')}`);
+      // The very rule objects, read with the ICMP/ICMPv6 family pairing: ICMPv6 over IPv4 closes.
+      const { semantics: _s, ...paired } = A;
+      bySemantics += checkPair(A, paired as Config, () => `classbench → security-group semantics\n${lines.join('\n')}`);
+    }), { seed: SEED, numRuns: runs });
+    expect(changed).toBeGreaterThan(runs / 2);
+    expect(bySemantics).toBeGreaterThan(0);
+  });
+});
+
 describe('diffPolicies on a written change', () => {
   const before: ConfigInput = {
     securityGroups: [
@@ -207,5 +264,52 @@ describe('engine.previewUpdate', () => {
     expect(engine.classify(w).action).toBe('accept');
     await expect(engine.previewUpdate(edit as never)).resolves.toBeDefined();
     await expect(engine.previewUpdate('nope' as never)).rejects.toThrow(SgfilterError);
+  });
+
+  it(`set edits (instance addresses, sets added, replaced, removed, bindings): the preview's diff is the diff to what update() publishes (seed ${SEED})`, async () => {
+    const r = mulberry32(SEED ^ 0x9e3);
+    const strip = (d: PolicyDiff) => ({ ...d, stats: null });
+    let previews = 0;
+    let changed = 0;
+    for (let c = 0; c < 30; c++) {
+      const engine = await createEngine(randomSetPolicy(r) as never);
+      for (let step = 0; step < 4; step++) {
+        const before = engine.config;
+        const edits = randomSetEdits(r, before);
+        if (!edited(before, edits)) continue; // refused: previewUpdate and update refuse it alike
+        const preview = await engine.previewUpdate(edits);
+        expect(engine.config).toBe(before); // nothing published
+        await engine.update(edits, { expectedVersion: preview.baseVersion });
+        const after = engine.config;
+        const where = `policy ${c} step ${step} edits ${JSON.stringify(edits)}`;
+        expect(strip(preview.diff), where).toEqual(strip(diffPolicies(before, after)));
+        // And the boxes are the reference's changes between the two published policies.
+        const flows = [...randomFlows(r, before, 150), ...randomFlows(r, after, 150), ...preview.diff.changes.map((x) => x.witness)];
+        const bad = check(before, after, preview.diff, flows);
+        expect(bad, `${where}\n  ${bad.slice(0, 3).join('\n  ')}`).toEqual([]);
+        previews++;
+        changed += preview.diff.changes.length;
+      }
+    }
+    expect(previews).toBeGreaterThan(60);
+    expect(changed).toBeGreaterThan(30);
+  }, 60_000);
+});
+
+describe('diffPolicies on service sets whose services overlap', () => {
+  it('a flow two services of one set match is in one box, not one per service', () => {
+    const doc = (withRule: boolean): ConfigInput => ({
+      serviceSets: [{ id: 'mixed', services: ['udp:53', 'ALL', 'tcp:0-100'] }],
+      securityGroups: [{ id: 'sg', inbound: withRule ? [{ serviceSet: 'mixed', source: '10.0.0.0/8', action: 'accept' }] as never : [] }],
+    } as never);
+    const d = diffPolicies(doc(true), doc(false));
+    const flows: FlowInput[] = [
+      { direction: 'inbound', protocol: 'UDP', port: 53, remote: '10.1.2.3' },
+      { direction: 'inbound', protocol: 'TCP', port: 80, remote: '10.1.2.3' },
+      { direction: 'inbound', protocol: 'UDP', port: 54, remote: '10.1.2.3' },
+      { direction: 'inbound', protocol: 'ICMP', remote: '10.1.2.3' },
+    ];
+    expect(check(doc(true), doc(false), d, flows)).toEqual([]);
+    expect(d.changes.length).toBeGreaterThan(0);
   });
 });

@@ -4,9 +4,10 @@
 // exact diff of the policy without the rule.
 import { describe, expect, it } from 'vitest';
 import { fc } from '@fast-check/vitest';
-import { diffPolicies, lintPolicy, parseConfig, parseFlow, referenceClassify, SgfilterError, type Config, type ConfigInput, type LintFinding, type Rule } from '../src/index.js';
+import { diffPolicies, lintPolicy, parseClassBench, parseConfig, parseFlow, referenceClassify, SgfilterError, type Config, type ConfigInput, type LintFinding, type Rule } from '../src/index.js';
 import { mismatch } from '../src/reference.js';
-import { mulberry32, pick, randomConfig, randomFlows } from './random.js';
+import { mulberry32, pick, randomConfig, randomFlows, type Rng } from './random.js';
+import { classBenchConfig, configWithoutRule, randomClassBench, randomSetPolicy, randomTencentPolicy } from './analysis-policies.js';
 import { onInstance, withoutRule } from './analysis-check.js';
 
 const SEED = Number(process.env.SGFILTER_SEED ?? Date.now() % 1e9);
@@ -15,8 +16,8 @@ const CONFIGS = 80;
 const ruleAt = (config: Config, p: { groupId: string; direction: 'inbound' | 'outbound'; ruleIndex: number }): Rule =>
   config.securityGroups.find((g) => g.id === p.groupId)![p.direction][p.ruleIndex]!;
 
-/** Every finding's witness: valid, and classified as the finding says. */
-function checkWitness(config: Config, doc: ConfigInput, f: LintFinding, problems: string[]): void {
+/** Every finding's witness: valid, and classified as the finding says. `without(rule)`: the policy without that rule. */
+function checkWitness(config: Config, without: (rule: Rule) => Config, f: LintFinding, problems: string[]): void {
   if (!f.witness) {
     if (['shadowed', 'redundant', 'duplicate', 'exposure'].includes(f.kind)) problems.push(`${f.kind} without a witness: ${f.message}`);
     return;
@@ -26,7 +27,8 @@ function checkWitness(config: Config, doc: ConfigInput, f: LintFinding, problems
   const bad = (why: string) => problems.push(`${f.message}\n  witness ${JSON.stringify(f.witness)} → ${JSON.stringify(got)}: ${why}`);
   if (JSON.stringify(got) !== JSON.stringify(f.verdict)) bad(`the finding says ${JSON.stringify(f.verdict)}`);
   const rule = ruleAt(config, f.rule!);
-  const matches = mismatch(rule, flow) === null;
+  // The reference reads the rule's sets, groups and semantics from the config.
+  const matches = mismatch(rule, flow, config) === null;
   switch (f.kind) {
     case 'shadowed':
       if (!matches) bad('the rule does not match its witness');
@@ -34,14 +36,14 @@ function checkWitness(config: Config, doc: ConfigInput, f: LintFinding, problems
       break;
     case 'duplicate': {
       const twin = ruleAt(config, f.decidedBy![0]!);
-      if (!matches || mismatch(twin, flow) !== null || twin.action !== rule.action) bad('the twins do not both match it with one action');
+      if (!matches || mismatch(twin, flow, config) !== null || twin.action !== rule.action) bad('the twins do not both match it with one action');
       break;
     }
     case 'redundant': {
       if (got.groupId !== rule.groupId || got.ruleIndex !== rule.ruleIndex) bad('the rule does not decide its witness');
       if (!rule.template) {
-        const without = referenceClassify(parseConfig(withoutRule(doc, rule.groupId, rule.direction, rule.ruleIndex)), flow);
-        if (without.action !== rule.action || f.withoutRule!.action !== rule.action) bad(`without the rule it gets ${JSON.stringify(without)}`);
+        const gone = referenceClassify(without(rule), flow);
+        if (gone.action !== rule.action || f.withoutRule!.action !== rule.action) bad(`without the rule it gets ${JSON.stringify(gone)}`);
       }
       break;
     }
@@ -57,6 +59,71 @@ function checkWitness(config: Config, doc: ConfigInput, f: LintFinding, problems
   }
 }
 
+/**
+ * Lints one policy and checks it against the reference: witnesses, "decides nothing"
+ * against generated edge flows, and "removing it changes nothing" against an exact
+ * diff of the policy without the rule (`without`). Counts finding kinds into `kinds`;
+ * returns how many removals it diffed.
+ */
+function checkLint(r: Rng, config: Config, without: (rule: Rule) => Config, where: string, kinds: Map<string, number>): number {
+  const problems: string[] = [];
+  let removals = 0;
+  const report = lintPolicy(config, { profile: 'none', adminPorts: '+80,443' });
+  expect(report.complete).toBe(true);
+  // "No effect" per instance: key instance|group|direction|index.
+  const noEffect = new Set<string>();
+  const shadowed = new Set<string>();
+  const key = (inst: string, p: { groupId: string; direction: string; ruleIndex: number }) => `${inst}|${p.groupId}|${p.direction}|${p.ruleIndex}`;
+  const heldByTwin = new Set<string>();
+  for (const f of report.findings) {
+    kinds.set(f.kind, (kinds.get(f.kind) ?? 0) + 1);
+    checkWitness(config, without, f, problems);
+    if (!f.rule) continue;
+    const insts = f.instances.length ? f.instances : config.instances.map((i) => i.id);
+    for (const i of insts) {
+      if (['shadowed', 'redundant', 'duplicate', 'never-matches'].includes(f.kind)) noEffect.add(key(i, f.rule));
+      if (['shadowed', 'duplicate', 'never-matches'].includes(f.kind)) shadowed.add(key(i, f.rule));
+      if (f.kind === 'duplicate') heldByTwin.add(key(i, f.decidedBy![0]!));
+    }
+  }
+  // Rules that decide nothing decide no generated flow.
+  const flows = [...randomFlows(r, config, 300), ...report.findings.flatMap((f) => (f.witness ? [f.witness] : []))];
+  for (const f of flows) {
+    const v = referenceClassify(config, f);
+    const inst = f.instance ?? config.instances[0]!.id;
+    if (v.groupId !== null && shadowed.has(key(inst, { groupId: v.groupId, direction: f.direction, ruleIndex: v.ruleIndex! }))) {
+      problems.push(`flow ${JSON.stringify(f)} is decided by ${JSON.stringify(v)}, which lint says decides nothing`);
+    }
+  }
+  // Removing a rule changes a verdict exactly when lint does not say it has no effect.
+  const bound = new Set(config.instances.flatMap((i) => i.securityGroups));
+  const written = config.securityGroups.flatMap((g) =>
+    bound.has(g.id) ? (['inbound', 'outbound'] as const).flatMap((d) => g[d].filter((x) => !x.template)) : [],
+  );
+  for (let k = 0; k < 6 && written.length > 0; k++) {
+    const rule = pick(r, written);
+    removals++;
+    const d = diffPolicies(config, without(rule));
+    for (const inst of config.instances) {
+      if (!inst.securityGroups.includes(rule.groupId)) continue;
+      const k2 = key(inst.id, rule);
+      if (heldByTwin.has(k2)) continue; // its later twin (refused by the cloud) would stand in
+      const changed = d.changes.some((ch) => ch.instances.includes(inst.id));
+      if (changed === noEffect.has(k2)) {
+        problems.push(`removing ${k2}: diff ${changed ? 'changes verdicts' : 'changes nothing'}, lint says ${noEffect.has(k2) ? 'no effect' : 'it decides something'}`);
+      }
+    }
+  }
+  if (problems.length) problems.push(where);
+  expect(problems, problems.join('\n\n')).toEqual([]);
+  return removals;
+}
+
+/** The kinds a generator must reach, or the checks above check nothing. */
+function expectKinds(kinds: Map<string, number>, want: string[]): void {
+  for (const k of want) expect(kinds.get(k) ?? 0, k).toBeGreaterThan(0);
+}
+
 describe(`lintPolicy against the reference matcher (seed ${SEED})`, () => {
   it(`${CONFIGS} random policies: witnesses, shadowed rules, and removal agree with diffPolicies`, () => {
     // One fast-check run per policy: a failure names the policy's seed (SGFILTER_SEED reproduces the run).
@@ -64,63 +131,55 @@ describe(`lintPolicy against the reference matcher (seed ${SEED})`, () => {
     let removals = 0;
     fc.assert(fc.property(fc.integer({ min: 0, max: 2 ** 31 - 1 }), (c) => {
       const r = mulberry32(c);
-      const problems: string[] = [];
       const doc = randomConfig(r, 10);
       const config = parseConfig(doc);
-      const report = lintPolicy(config, { profile: 'none', adminPorts: '+80,443' });
-      expect(report.complete).toBe(true);
-      const where = `config ${c}: ${JSON.stringify(doc)}`;
-      const before = problems.length;
-      // "No effect" per instance: key instance|group|direction|index.
-      const noEffect = new Set<string>();
-      const shadowed = new Set<string>();
-      const key = (inst: string, p: { groupId: string; direction: string; ruleIndex: number }) => `${inst}|${p.groupId}|${p.direction}|${p.ruleIndex}`;
-      const heldByTwin = new Set<string>();
-      for (const f of report.findings) {
-        kinds.set(f.kind, (kinds.get(f.kind) ?? 0) + 1);
-        checkWitness(config, doc, f, problems);
-        if (!f.rule) continue;
-        const insts = f.instances.length ? f.instances : config.instances.map((i) => i.id);
-        for (const i of insts) {
-          if (['shadowed', 'redundant', 'duplicate', 'never-matches'].includes(f.kind)) noEffect.add(key(i, f.rule));
-          if (['shadowed', 'duplicate', 'never-matches'].includes(f.kind)) shadowed.add(key(i, f.rule));
-          if (f.kind === 'duplicate') heldByTwin.add(key(i, f.decidedBy![0]!));
-        }
-      }
-      // Rules that decide nothing decide no generated flow.
-      const flows = [...randomFlows(r, config, 300), ...report.findings.flatMap((f) => (f.witness ? [f.witness] : []))];
-      for (const f of flows) {
-        const v = referenceClassify(config, f);
-        const inst = f.instance ?? config.instances[0]!.id;
-        if (v.groupId !== null && shadowed.has(key(inst, { groupId: v.groupId, direction: f.direction, ruleIndex: v.ruleIndex! }))) {
-          problems.push(`${where}\n  flow ${JSON.stringify(f)} is decided by ${JSON.stringify(v)}, which lint says decides nothing`);
-        }
-      }
-      // Removing a rule changes a verdict exactly when lint does not say it has no effect.
-      const bound = new Set(config.instances.flatMap((i) => i.securityGroups));
-      const written = config.securityGroups.flatMap((g) =>
-        bound.has(g.id) ? (['inbound', 'outbound'] as const).flatMap((d) => g[d].filter((x) => !x.template)) : [],
-      );
-      for (let k = 0; k < 6 && written.length > 0; k++) {
-        const rule = pick(r, written);
-        removals++;
-        const d = diffPolicies(config, withoutRule(doc, rule.groupId, rule.direction, rule.ruleIndex));
-        for (const inst of config.instances) {
-          if (!inst.securityGroups.includes(rule.groupId)) continue;
-          const k2 = key(inst.id, rule);
-          if (heldByTwin.has(k2)) continue; // its later twin (refused by the cloud) would stand in
-          const changed = d.changes.some((ch) => ch.instances.includes(inst.id));
-          if (changed === noEffect.has(k2)) {
-            problems.push(`${where}\n  removing ${k2}: diff ${changed ? 'changes verdicts' : 'changes nothing'}, lint says ${noEffect.has(k2) ? 'no effect' : 'it decides something'}`);
-          }
-        }
-      }
-      if (problems.length > before) problems.push(where);
-      expect(problems, problems.join('\n\n')).toEqual([]);
+      const without = (rule: Rule) => parseConfig(withoutRule(doc, rule.groupId, rule.direction, rule.ruleIndex));
+      removals += checkLint(r, config, without, `config ${c}: ${JSON.stringify(doc)}`, kinds);
     }), { seed: SEED, numRuns: CONFIGS });
-    // The generator must reach the interesting kinds, or the checks above check nothing.
-    for (const k of ['shadowed', 'redundant', 'duplicate', 'never-matches', 'exposure']) expect(kinds.get(k) ?? 0, k).toBeGreaterThan(0);
+    expectKinds(kinds, ['shadowed', 'redundant', 'duplicate', 'never-matches', 'exposure']);
     expect(removals).toBeGreaterThan(100);
+  });
+
+  it(`${CONFIGS} policies with address sets, service sets, set groups, empty sets, group references and instance addresses`, () => {
+    const kinds = new Map<string, number>();
+    let named = 0;
+    fc.assert(fc.property(fc.integer({ min: 0, max: 2 ** 31 - 1 }), (c) => {
+      const r = mulberry32(c);
+      const docs = randomSetPolicy(r);
+      const config = parseConfig(docs as never);
+      named += config.securityGroups.flatMap((g) => [...g.inbound, ...g.outbound]).filter((x) => x.peerSet || x.peerGroup || x.serviceSet).length;
+      checkLint(r, config, (rule) => configWithoutRule(config, rule.groupId, rule.direction, rule.ruleIndex), `config ${c}: ${JSON.stringify(docs)}`, kinds);
+    }), { seed: SEED, numRuns: CONFIGS });
+    expectKinds(kinds, ['shadowed', 'redundant', 'duplicate', 'never-matches', 'exposure']);
+    expect(named).toBeGreaterThan(CONFIGS * 5);
+  });
+
+  it(`${CONFIGS} Tencent policies: templates, template groups, SecurityGroupId references, PolicyIndex out of array order`, () => {
+    const kinds = new Map<string, number>();
+    let reordered = 0;
+    fc.assert(fc.property(fc.integer({ min: 0, max: 2 ** 31 - 1 }), (c) => {
+      const r = mulberry32(c);
+      const docs = randomTencentPolicy(r);
+      const config = parseConfig(docs as never);
+      reordered += config.warnings.filter((w) => /PolicyIndex/.test(w.message)).length;
+      checkLint(r, config, (rule) => configWithoutRule(config, rule.groupId, rule.direction, rule.ruleIndex), `config ${c}: ${JSON.stringify(docs)}`, kinds);
+    }), { seed: SEED, numRuns: CONFIGS });
+    expectKinds(kinds, ['shadowed', 'redundant', 'never-matches', 'exposure']);
+    expect(reordered).toBeGreaterThan(CONFIGS / 4);
+  });
+
+  it(`${CONFIGS} ClassBench filter sets (semantics 'classbench': ICMP and ICMPv6 not paired with a family)`, () => {
+    const kinds = new Map<string, number>();
+    fc.assert(fc.property(fc.integer({ min: 0, max: 2 ** 31 - 1 }), (c) => {
+      const r = mulberry32(c);
+      const lines = randomClassBench(r);
+      const config = classBenchConfig(lines);
+      const without = (rule: Rule) => classBenchConfig(lines.filter((_, i) => i !== rule.ruleIndex));
+      checkLint(r, config, without, `filters ${c}:\n${lines.join('\n')}`, kinds);
+    }), { seed: SEED, numRuns: CONFIGS });
+    expectKinds(kinds, ['shadowed', 'redundant']);
+    // No ClassBench rule is "ICMPv6 with an IPv4 peer": the header's protocol number is all it asks.
+    expect(kinds.get('never-matches') ?? 0).toBe(0);
   });
 });
 
@@ -237,5 +296,56 @@ describe('lintPolicy input', () => {
     expect(f.instances).toEqual(['i2']);
     expect(f.witness!.instance).toBe('i2');
     expect(referenceClassify(parseConfig(doc), onInstance(f.witness!, 'i1')).action).toBe('accept');
+  });
+});
+
+describe('lintPolicy on sets, group references and ClassBench filters', () => {
+  it('ClassBench: an ICMPv6 filter over IPv4 prefixes matches (the header number only), and its twin is a duplicate', () => {
+    const filters = '@10.0.0.0/8\t0.0.0.0/0\t0 : 65535\t0 : 65535\t0x3a/0xFF\n@10.0.0.0/8\t0.0.0.0/0\t0 : 65535\t0 : 65535\t0x3A/0xFF\n';
+    const config = parseClassBench(filters);
+    const report = lintPolicy(config, { profile: 'none' });
+    expect(report.findings.map((f) => [f.kind, f.rule?.ruleIndex])).toEqual([['duplicate', 1]]);
+    const w = report.findings[0]!.witness!;
+    expect(w).toMatchObject({ protocol: 'ICMPv6', remote: '10.0.0.0' });
+    expect(referenceClassify(config, w)).toEqual({ action: 'accept', groupId: 'classbench', ruleIndex: 0 });
+  });
+
+  it('a service-set rule matching the flows of an earlier rule is its duplicate, however its services overlap or are ordered', () => {
+    const report = lintPolicy({
+      serviceSets: [{ id: 'a', services: ['udp:53', 'udp', 'tcp:80', 'icmp'] }, { id: 'b', services: ['icmp', 'tcp:80', 'udp', 'udp:0-10'] }, { id: 'c', services: ['udp'] }],
+      securityGroups: [{ id: 'sg', inbound: [
+        { serviceSet: 'a', source: '10.0.0.0/8', action: 'accept' },
+        { serviceSet: 'b', source: '10.0.0.0/8', action: 'accept' },
+        { protocol: 'UDP', source: '192.0.2.0/24', action: 'drop' },
+        { serviceSet: 'c', source: '192.0.2.0/24', action: 'drop' },
+      ] }],
+    } as never, { profile: 'none' });
+    expect(report.findings.filter((f) => f.kind === 'duplicate').map((f) => [f.rule!.ruleIndex, f.decidedBy![0]!.ruleIndex])).toEqual([[1, 0], [3, 2]]);
+  });
+
+  it('an empty address set, an empty service set and a group whose instances have no addresses can never match', () => {
+    const config = parseConfig({
+      addressSets: [{ id: 'nobody', addresses: [] }],
+      serviceSets: [{ id: 'nothing', services: [] }, { id: 'web', services: ['tcp:80', 'tcp:0-65535', 'icmpv6'] }],
+      securityGroups: [
+        { id: 'sg-app', inbound: [
+          { protocol: 'TCP', port: 22, source: 'nobody', action: 'accept' },
+          { serviceSet: 'nothing', source: '10.0.0.0/8', action: 'accept' },
+          { protocol: 'TCP', port: 5432, source: 'sg-db', action: 'accept' },
+          { serviceSet: 'web', source: '10.0.0.0/8', action: 'accept' },
+        ] },
+        { id: 'sg-db' },
+      ],
+      instances: [{ id: 'app-1', securityGroups: ['sg-app'], addresses: ['10.0.0.5'] }, { id: 'db-1', securityGroups: ['sg-db'] }],
+    } as never);
+    const report = lintPolicy(config, { profile: 'none' });
+    const never = report.findings.filter((f) => f.kind === 'never-matches');
+    expect(never.map((f) => f.rule!.ruleIndex)).toEqual([0, 1, 2]);
+    expect(never.map((f) => f.witness)).toEqual([undefined, undefined, undefined]);
+    expect(never[0]!.message).toMatch(/address set "nobody" is empty/);
+    expect(never[1]!.message).toMatch(/service set "nothing" is empty/);
+    expect(never[2]!.message).toMatch(/no instance bound to group "sg-db" has addresses/);
+    // The service set's ICMPv6 speaks for IPv6 peers only: over 10.0.0.0/8 the rule still matches TCP.
+    expect(report.findings.some((f) => f.rule?.ruleIndex === 3)).toBe(false);
   });
 });

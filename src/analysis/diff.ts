@@ -10,7 +10,7 @@
 import type { Config, ConfigInput, Direction, FlowInput, Instance, Rule, SecurityGroup, TencentPolicyDocument, Verdict } from '../types.js';
 import { parseConfig } from '../config/parse.js';
 import { chainLength, DIRECTIONS, groupsById, mergedRules, orderKey } from './chains.js';
-import { boxKey, DIM_REMOTE, DIMS, hulled, intersectBoxes, joinBoxes, peerCoversFamily, WHOLE, type Box, type HulledBox } from './space.js';
+import { boxKey, DIM_REMOTE, familiesPaired, DIMS, hulled, intersectBoxes, joinBoxes, peerCoversFamily, WHOLE, type Box, type HulledBox } from './space.js';
 import { AnalysisLimit, Budget, chainBoxes, firstMatch, limitError } from './walk.js';
 import { boxText, witnessFlow, type BoxText } from './points.js';
 import { ANALYSIS_DEFAULTS, ANALYSIS_READERS, readOptions, type AnalysisOptions } from './options.js';
@@ -104,7 +104,7 @@ export function diffPolicies(before: ConfigInput | Config | TencentPolicyDocumen
   const budget = new Budget((o.get('maxWork') as number | undefined) ?? ANALYSIS_DEFAULTS.maxWork, (o.get('maxRegionBoxes') as number | undefined) ?? ANALYSIS_DEFAULTS.maxRegionBoxes);
   const units = unitsOf(a, b);
   // Two policies without instances: the implicit instance's witnesses name none, as its flows do.
-  const differ = new Differ(budget, a.implicitInstance && b.implicitInstance, groupsById(a), groupsById(b));
+  const differ = new Differ(budget, a.implicitInstance && b.implicitInstance, a, b);
   const changes: VerdictChange[] = [];
   try {
     for (const u of units) for (const c of differ.compare(u)) changes.push(c);
@@ -174,25 +174,36 @@ class Differ {
   readonly #budget: Budget;
   readonly #oldRegions = new Map<Rule, HulledBox[]>();
   readonly #newRegions = new Map<Rule, HulledBox[]>();
-  readonly #keys = new Map<Rule, string>();
+  /** Each side's rule keys (#key): a rule object both configs hold reads per its own config's semantics. */
+  readonly #oldKeys = new Map<Rule, string>();
+  readonly #newKeys = new Map<Rule, string>();
   readonly #implicit: boolean;
+  /** familiesPaired of the old and the new config. */
+  readonly #oldPair: boolean;
+  readonly #newPair: boolean;
 
   readonly #aGroups: ReadonlyMap<string, SecurityGroup>;
   readonly #bGroups: ReadonlyMap<string, SecurityGroup>;
 
-  constructor(budget: Budget, implicit: boolean, aGroups: ReadonlyMap<string, SecurityGroup>, bGroups: ReadonlyMap<string, SecurityGroup>) {
+  constructor(budget: Budget, implicit: boolean, a: Config, b: Config) {
     this.#budget = budget;
+    this.#oldPair = familiesPaired(a);
+    this.#newPair = familiesPaired(b);
+    const aGroups = groupsById(a);
+    const bGroups = groupsById(b);
     this.#implicit = implicit;
     this.#aGroups = aGroups;
     this.#bGroups = bGroups;
   }
 
   /** A rule's match set and action as text: equal texts, equal rules for every flow. */
-  #key(rule: Rule, regions: Map<Rule, HulledBox[]>): string {
-    let k = this.#keys.get(rule);
+  #key(rule: Rule, side: 'old' | 'new'): string {
+    const keys = side === 'old' ? this.#oldKeys : this.#newKeys;
+    let k = keys.get(rule);
     if (k === undefined) {
-      k = `${rule.action}${chainBoxes([rule], regions).regions[0]!.map((h) => boxKey(h.box)).join('/')}`;
-      this.#keys.set(rule, k);
+      const regions = side === 'old' ? chainBoxes([rule], this.#oldRegions, this.#oldPair) : chainBoxes([rule], this.#newRegions, this.#newPair);
+      k = `${rule.action}${regions.regions[0]!.map((h) => boxKey(h.box)).join('/')}`;
+      keys.set(rule, k);
     }
     return k;
   }
@@ -202,11 +213,11 @@ class Differ {
     this.#budget.spend(chainLength(u.oldGroups, this.#aGroups, u.direction) + chainLength(u.newGroups, this.#bGroups, u.direction));
     const old = mergedRules(u.oldGroups, this.#aGroups, u.direction);
     const now = mergedRules(u.newGroups, this.#bGroups, u.direction);
-    const oc = chainBoxes(old, this.#oldRegions);
-    const nc = chainBoxes(now, this.#newRegions);
+    const oc = chainBoxes(old, this.#oldRegions, this.#oldPair);
+    const nc = chainBoxes(now, this.#newRegions, this.#newPair);
     // A common head decides the same flows the same way in both: skip it (and past it, never walk it again).
     let k = 0;
-    while (k < old.length && k < now.length && (old[k] === now[k] || this.#key(old[k]!, this.#oldRegions) === this.#key(now[k]!, this.#newRegions))) k++;
+    while (k < old.length && k < now.length && ((old[k] === now[k] && this.#oldPair === this.#newPair) || this.#key(old[k]!, 'old') === this.#key(now[k]!, 'new'))) k++;
     if (k === old.length && k === now.length) return [];
     const buckets = new Map<string, Bucket>();
     const record = (old: Rule | null, now: Rule | null, box: Box): void => {

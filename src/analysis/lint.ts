@@ -7,14 +7,14 @@
 import type { Config, ConfigInput, Direction, FlowInput, Interval, Rule, SecurityGroup, TencentPolicyDocument, Verdict } from '../types.js';
 import { parseConfig } from '../config/parse.js';
 import { listOf, quote } from '../config/plain.js';
-import { neverMatches } from '../config/rule.js';
+import { ruleNeverMatches } from '../config/rule.js';
 import { formatPorts } from '../config/ports.js';
 import { mismatch } from '../reference.js';
 import { parseFlow } from '../flow.js';
 import { TCP } from '../config/presets.js';
 import { chainsOf, DIRECTIONS, groupsById, mergedRules, type Chain } from './chains.js';
 import {
-  boxKey, canonicalSet, DIM_PORT, intersectBoxes, peerCoversFamily, unionSets, WHOLE, type Box, type HulledBox, type NumSet,
+  boxKey, canonicalSet, DIM_PORT, familiesPaired, intersectBoxes, ruleRegion, peerCoversFamily, unionSets, WHOLE, type Box, type HulledBox, type NumSet,
 } from './space.js';
 import { AnalysisLimit, Budget, chainBoxes, firstMatch, type ChainBox, type ChainBoxes } from './walk.js';
 import { witnessFlow } from './points.js';
@@ -343,7 +343,7 @@ class Linter {
   #byId: Map<string, SecurityGroup> | undefined;
 
   #region(rule: Rule): HulledBox[] {
-    return chainBoxes([rule], this.#regions).regions[0]!;
+    return chainBoxes([rule], this.#regions, familiesPaired(this.#config)).regions[0]!;
   }
 
   /** The first instance whose policy holds the group (a witness's instance), or null. */
@@ -401,13 +401,17 @@ class Linter {
   }
 
   #neverMatches(rule: Rule, instance: string | null): void {
-    const why = neverMatches(rule.protocol, rule.peer)?.replace(/^can never match: /, '') ?? 'no flow has every field it asks for';
+    const why = ruleNeverMatches(rule)?.replace(/^can never match: /, '') ?? 'no flow has every field it asks for';
     const d: Draft = { kind: 'never-matches', rule: position(rule), instances: [], message: `${where(rule)} can never match: ${why}` };
-    // A near miss: the rule's own fields without the protocol/family coupling (ICMP from its IPv6 peer).
-    const proto: NumSet = rule.protocol === 'ping' ? [1, 1, 58, 58] : rule.protocol === 'all' ? [0, 255] : [rule.protocol, rule.protocol];
-    const loose = this.#region({ ...rule, protocol: 'all' });
-    for (const h of loose) {
-      const b = intersectBoxes(h.box, [proto, ...h.box.slice(1)] as unknown as Box);
+    // A near miss: the rule's own fields without the protocol/family coupling (ICMP from its IPv6 peer);
+    // a service-set rule's protocols are its services'. Not cached: a rule object stands for its real region.
+    const pairs: [number, number][] = [];
+    for (const s of rule.services ?? [rule]) pairs.push(...(s.protocol === 'ping' ? [[1, 1], [58, 58]] as [number, number][] : s.protocol === 'all' ? [[0, 255]] as [number, number][] : [[s.protocol, s.protocol]] as [number, number][]));
+    const proto: NumSet = canonicalSet(pairs, 1);
+    const { services: _services, serviceSet: _set, ...plain } = rule;
+    const loose = proto.length === 0 ? [] : ruleRegion({ ...plain, protocol: 'all', ports: null }, familiesPaired(this.#config));
+    for (const box of loose) {
+      const b = intersectBoxes(box, [proto, ...box.slice(1)] as unknown as Box);
       if (!b) continue;
       d.witness = witnessFlow(b, rule.direction, instance);
       d.verdict = this.#classify(d.witness);
@@ -435,7 +439,7 @@ class Linter {
     this.current = 0;
     // Merging a chain and making its boxes is linear in its rules: spent too, so a policy of many long group orders stops.
     this.#budget.spend(chain.length);
-    const cb = chainBoxes(chain.rules, this.#regions);
+    const cb = chainBoxes(chain.rules, this.#regions, familiesPaired(this.#config));
     const instance = this.#config.implicitInstance ? null : chain.instances[0]!;
     for (let i = 0; i < chain.rules.length; i++) {
       this.current = i;

@@ -19,7 +19,8 @@
  * peer and ICMPv6 × the IPv6 part.
  *
  * A **box** is a product of one interval set per dimension; a **region** is a list of
- * disjoint boxes. A rule's match set is a region of at most a few boxes (ruleRegion).
+ * disjoint boxes. A rule's match set is a region of a few boxes (ruleRegion; a
+ * service-set rule: a few per service).
  * Not every point is a flow parseFlow accepts: TCP and UDP flows have a port and no
  * ICMP fields, only ICMP and ICMPv6 flows carry ICMP fields, and no flow address is
  * in ::ffff:0:0/96 (those are IPv4). FLOWS is that set of valid flows, three boxes,
@@ -31,7 +32,7 @@
  * adjacent (canonical: two sets are equal exactly when the arrays are). Numbers for
  * the small dimensions, bigint for the address lines.
  */
-import type { AddressRange, Interval, Rule } from '../types.js';
+import type { AddressRange, Config, Interval, Rule } from '../types.js';
 import { V4_MAX, V6_MAX } from '../config/address.js';
 import { ICMP, ICMPV6, TCP, UDP } from '../config/presets.js';
 
@@ -341,9 +342,10 @@ const icmpLine = (v: number | null): NumSet => (v === null ? ALL_ICMP : [v, v]);
  * boxes inside FLOWS; empty when the rule can never match. Read from the rule's
  * normalized fields only (protocol, ports, peer ranges, local, source ports, ICMP),
  * so however a peer or a port was written (a CIDR, a range, a set), equal rules give
- * equal regions.
+ * equal regions. `pairFamilies` false (Config.semantics 'classbench', see
+ * familiesPaired): ICMP and ICMPv6 are header numbers only, not tied to a family.
  */
-export function ruleRegion(rule: Rule): Box[] {
+export function ruleRegion(rule: Rule, pairFamilies = true): Box[] {
   const sports = portLine(rule.sourcePorts);
   const type = icmpLine(rule.icmpType);
   const code = icmpLine(rule.icmpCode);
@@ -353,27 +355,92 @@ export function ruleRegion(rule: Rule): Box[] {
   // A rule naming a service set (SPEC §9) matches when any of its services does: one shape per service.
   for (const s of rule.services ?? [rule]) {
     const ports = portLine(s.ports);
+    // ping is ICMP to IPv4 peers and ICMPv6 to IPv6 ones by its meaning, in every semantics.
     if (s.protocol === 'ping') {
       shapes.push([[ICMP, ICMP], ports, intersectSets(peer, V4_LINE)], [[ICMPV6, ICMPV6], ports, intersectSets(peer, V6_LINE)]);
     } else if (s.protocol === 'all') {
       shapes.push([ALL_PROTO, ports, peer]);
     } else {
-      // ICMP speaks for IPv4 peers only, ICMPv6 for IPv6 ones (docs/SEMANTICS.md "Rules").
-      const fam = s.protocol === ICMP ? intersectSets(peer, V4_LINE) : s.protocol === ICMPV6 ? intersectSets(peer, V6_LINE) : peer;
+      // ICMP speaks for IPv4 peers only, ICMPv6 for IPv6 ones (docs/SEMANTICS.md "Rules");
+      // ClassBench's protocol is the header's number, whatever the family (src/reference.ts mismatch).
+      const fam = !pairFamilies ? peer : s.protocol === ICMP ? intersectSets(peer, V4_LINE) : s.protocol === ICMPV6 ? intersectSets(peer, V6_LINE) : peer;
       shapes.push([[s.protocol, s.protocol], ports, fam]);
     }
   }
   const out: Box[] = [];
-  for (const [proto, ports, remote] of shapes) {
+  for (const [proto, ports, remote] of rule.services && rule.services.length > 1 ? canonicalShapes(shapes, peer) : shapes) {
     if (remote.length === 0 || local.length === 0) continue;
     const box: Box = [proto, ports, sports, type, code, remote, local];
     for (const valid of FLOWS) {
       const b = intersectBoxes(box, valid);
-      if (b) out.push(b);
+      if (!b) continue;
+      // Services of one set may overlap (udp and udp:53): a region's boxes are disjoint,
+      // or a flow would be decided, and a change listed, once per service. Each shape
+      // adds only what the shapes before it do not hold.
+      let pieces: Box[] = [b];
+      for (const had of out) {
+        const next: Box[] = [];
+        for (const p of pieces) subtractBox(p, had, next);
+        pieces = next;
+        if (pieces.length === 0) break;
+      }
+      for (const p of pieces) out.push(p);
     }
   }
   return out;
 }
+
+/**
+ * The shapes of a service-set rule in a form that depends only on the flows they
+ * match, so two rules matching the same flows give the same region (lint's duplicates,
+ * diff's common head) however their services overlap or are ordered: per family part
+ * of the peer, each protocol's ports (the union over the services); protocols with
+ * equal ports are one shape, and a shape both families have is one shape over the
+ * whole peer. A single service gives what the plain rule gives. Every shape's remote
+ * is the peer, or its IPv4 or IPv6 part, so it holds a family part wholly or not at all.
+ */
+function canonicalShapes(shapes: readonly [NumSet, NumSet, AddrSet][], peer: AddrSet): [NumSet, NumSet, AddrSet][] {
+  const parts = [intersectSets(peer, V4_LINE), intersectSets(peer, V6_LINE)];
+  const groups = parts.map((part) => {
+    const ports = new Map<number, NumSet>();
+    if (part.length > 0) {
+      for (const [proto, p, remote] of shapes) {
+        if (!setsMeet(remote, part)) continue;
+        for (let i = 0; i < proto.length; i += 2) {
+          for (let x = proto[i]!; x <= proto[i + 1]!; x++) {
+            const had = ports.get(x);
+            ports.set(x, had ? unionSets(had, p, 1) : p);
+          }
+        }
+      }
+    }
+    const byPorts = new Map<string, { protos: [number, number][]; ports: NumSet }>();
+    for (const x of [...ports.keys()].sort((a, b) => a - b)) {
+      const p = ports.get(x)!;
+      const key = p.join(',');
+      const g = byPorts.get(key);
+      if (g) g.protos.push([x, x]);
+      else byPorts.set(key, { protos: [[x, x]], ports: p });
+    }
+    return [...byPorts.values()].map((g) => ({ proto: canonicalSet(g.protos, 1) as NumSet, ports: g.ports }));
+  });
+  const key = (g: { proto: NumSet; ports: NumSet }) => `${g.proto.join(',')}|${g.ports.join(',')}`;
+  const v6 = new Map(groups[1]!.map((g) => [key(g), g]));
+  const out: [NumSet, NumSet, AddrSet][] = [];
+  for (const g of groups[0]!) {
+    const both = v6.delete(key(g));
+    out.push([g.proto, g.ports, both ? peer : parts[0]!]);
+  }
+  for (const g of v6.values()) out.push([g.proto, g.ports, parts[1]!]);
+  return out;
+}
+
+/**
+ * Whether a config's ICMP rules speak for IPv4 peers only and ICMPv6 rules for IPv6
+ * ones (docs/SEMANTICS.md "Rules"): every config but a ClassBench filter set, whose
+ * protocol is the header's number only (Config.semantics 'classbench').
+ */
+export const familiesPaired = (config: Pick<Config, 'semantics'>): boolean => config.semantics !== 'classbench';
 
 /** Every address of the rule's peer that a flow can have in family `v6` (a whole family: 0.0.0.0/0, ::/0, any). */
 export function peerCoversFamily(rule: Rule, v6: boolean): boolean {

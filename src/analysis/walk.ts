@@ -63,9 +63,11 @@ export interface ChainBoxes {
 
 /**
  * The boxes of a chain; rule regions are made once per rule object (`cache`), shared
- * by chains. Linear in the rules (a rule is at most six boxes), so not spent from a budget.
+ * by chains of one config (`pairFamilies`: familiesPaired(config); one cache is only
+ * ever used with one value). Linear in the rules (a rule is a few boxes per service),
+ * so not spent from a budget.
  */
-export function chainBoxes(rules: readonly Rule[], cache: Map<Rule, HulledBox[]>): ChainBoxes {
+export function chainBoxes(rules: readonly Rule[], cache: Map<Rule, HulledBox[]>, pairFamilies = true): ChainBoxes {
   const boxes: ChainBox[] = [];
   const first: number[] = [];
   const regions: HulledBox[][] = [];
@@ -73,7 +75,7 @@ export function chainBoxes(rules: readonly Rule[], cache: Map<Rule, HulledBox[]>
     first.push(boxes.length);
     let region = cache.get(rule);
     if (!region) {
-      region = ruleRegion(rule).map(hulled);
+      region = ruleRegion(rule, pairFamilies).map(hulled);
       cache.set(rule, region);
     }
     regions.push(region);

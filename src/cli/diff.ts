@@ -6,10 +6,14 @@
 import type { Command } from 'commander';
 import { diffPolicies, type PolicyDiff, type VerdictChange } from '../analysis/diff.js';
 import type { BoxText } from '../analysis/points.js';
-import { CliError, EXIT_INVALID, formatOption, loadConfig, plural, terminalText, writeLines, type ConfigFormat } from './shared.js';
+import { CliError, EXIT_INVALID, EXIT_USAGE, formatOption, loadConfig, plural, terminalText, writeLines, type ConfigFormat } from './shared.js';
 import { analysisOptions, verdictWords, wholeNumber } from './analysis-options.js';
 
 interface DiffCliOptions {
+  /** --old FILE...: the policy now, as the files that together make it. */
+  old?: string[];
+  /** --new FILE...: the policy proposed, likewise. */
+  new?: string[];
   json?: boolean;
   failOnOpen?: boolean;
   maxWork?: number;
@@ -52,12 +56,33 @@ function textReport(oldPath: string, newPath: string, d: PolicyDiff): string[] {
   return out;
 }
 
-async function diffCommand(oldPath: string, newPath: string, opts: DiffCliOptions): Promise<void> {
-  const before = await loadConfig(oldPath, opts.format);
-  const after = await loadConfig(newPath, opts.format);
+/**
+ * The two policies' files: `diff OLD NEW` (one file each), or `--old FILE... --new
+ * FILE...` where a side is several files that together make one policy (a Tencent
+ * policy beside its template outputs). Mixing the two forms is a usage error: which
+ * file belongs to which side would be a guess.
+ */
+export function diffSides(oldPath: string | undefined, newPath: string | undefined, opts: Pick<DiffCliOptions, 'old' | 'new'>): { old: string[]; new: string[] } {
+  const usage = (why: string) => new CliError(`error: diff ${why}; give OLD NEW (one file each), or --old FILE... --new FILE... (several files that make one policy each)`, EXIT_USAGE);
+  if (opts.old !== undefined || opts.new !== undefined) {
+    if (oldPath !== undefined) throw usage(`takes files as OLD NEW or with --old/--new, not both (got ${[oldPath, newPath].filter((x) => x !== undefined).join(' ')} beside --old/--new)`);
+    if (!opts.old?.length) throw usage('--new needs --old');
+    if (!opts.new?.length) throw usage('--old needs --new');
+    return { old: opts.old, new: opts.new };
+  }
+  if (oldPath === undefined || newPath === undefined) throw usage(`needs two policies (got ${oldPath === undefined ? 'none' : 'one'})`);
+  return { old: [oldPath], new: [newPath] };
+}
+
+const load = (files: string[], format?: ConfigFormat) => loadConfig(files.length === 1 ? files[0]! : files, format);
+
+async function diffCommand(oldPath: string | undefined, newPath: string | undefined, opts: DiffCliOptions): Promise<void> {
+  const sides = diffSides(oldPath, newPath, opts);
+  const before = await load(sides.old, opts.format);
+  const after = await load(sides.new, opts.format);
   const d = diffPolicies(before, after, analysisOptions(opts));
   if (opts.json) writeLines([JSON.stringify(d, null, 2)]);
-  else writeLines(textReport(oldPath, newPath, d));
+  else writeLines(textReport(sides.old.join(' + '), sides.new.join(' + '), d));
   if (opts.failOnOpen && d.openToWorld) {
     const n = d.changes.filter((c) => c.openToWorld).length;
     throw new CliError(`diff: ${plural(n, 'box', 'boxes')} of flows from 0.0.0.0/0 or ::/0 go from drop to accept (--fail-on-open)`, EXIT_INVALID);
@@ -73,13 +98,15 @@ export function register(program: Command): void {
         '(protocol, ports, peers, the other fields) with the rules that decide them before and after and a witness flow each ' +
         '(a JSON line `sgfilter eval` reads); computed over the rule boxes, never by sampling',
     )
-    .argument('<old>', 'the policy now (.json, .yaml, .yml)')
-    .argument('<new>', 'the policy proposed')
+    .argument('[old]', 'the policy now (.json, .yaml, .yml); several files: --old')
+    .argument('[new]', 'the policy proposed; several files: --new')
+    .option('--old <files...>', 'the policy now as several files that together make one policy (policies beside their Tencent template outputs, instances, sets), instead of OLD')
+    .option('--new <files...>', 'the policy proposed as several files, instead of NEW')
     .option('--json', 'print the diff as JSON (diffPolicies\' PolicyDiff)')
     .option('--fail-on-open', 'exit 1 when flows from a rule open to 0.0.0.0/0 or ::/0 go from drop to accept (inbound)')
     .option('--max-work <n>', 'most units of analysis work (default 2^25); past it the diff is refused (ANALYSIS_TOO_LARGE), never partial', wholeNumber('--max-work'))
     .option('--max-region-boxes <n>', 'most boxes one region may be cut into (default 16384)', wholeNumber('--max-region-boxes'))
     .addOption(formatOption())
-    .addHelpText('after', '\nExit codes: 0 done (with or without changes), 1 --fail-on-open and a flow opened to every address, an invalid config, or the analysis limits reached, 2 usage error.')
+    .addHelpText('after', '\nExamples:\n  sgfilter diff old.yaml new.yaml\n  sgfilter diff --old policies.json templates.json --new policies-next.json templates.json\n\nExit codes: 0 done (with or without changes), 1 --fail-on-open and a flow opened to every address, an invalid config, or the analysis limits reached, 2 usage error.')
     .action(diffCommand);
 }
