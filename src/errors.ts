@@ -30,6 +30,7 @@ export const ErrorCodes = {
   CAPTURE_LINK_TYPE_MISMATCH: 'a classic pcap output was given a packet of a link type other than its own (a pcap file holds one link type; write pcapng for several)',
   PACKET_BATCH_INVALID: 'a packet batch descriptor (offsets, lengths, timestamps, link types) does not fit its bytes or is not whole numbers',
   TRACKER_CLOSED: 'a tracker was used after tracker.close()',
+  MEMORY_LIMIT: 'the engine\'s WASM memory cannot hold what was asked (a policy table, a flow window or answer area for a batch, a tracker\'s connection table): it would pass the engine option maxMemoryBytes (at most and by default 2 GiB − 64 KiB, so that every WASM address is a non-negative int32) or the runtime refused to grow it; nothing changed: the engine keeps its policy and trackers, and the memory of what failed is free again',
   ERR_SGFILTER_DROPPED: 'a guarded outbound connection was refused by the policy before it was dialled (error.groupId, error.ruleIndex, error.address name the deciding rule and address)',
   POLICY_UNAVAILABLE: 'a policy source (createPolicySource: Workers KV, R2, a URL) has no policy to give: nothing loaded yet because nothing is published, the store failed or timed out, or every snapshot it offered was refused; requests fail closed (error.cause: the last failure)',
   POLICY_STORE: 'a policy store could not be read: the KV/R2 call or fetch failed, timed out or answered an HTTP error, or a key the version key names is not there (not published, or not replicated to this location yet)',
