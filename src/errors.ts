@@ -95,6 +95,7 @@ export const IssueCodes = {
   TEMPLATE_RULE: 'an edit names a rule that comes from the group template (template rules stay the group\'s tail)',
   GROUP_IN_USE: 'an edit removes a group that an instance still binds, or that a rule still names as its peer (a group reference)',
   GROUP_NOT_BOUND: 'an edit unbinds a group that the instance does not list',
+  LAST_INSTANCE: 'an update would remove every instance of the policy; no config can say that (a config without instances means the implicit default instance bound to every group), so it is refused: add the replacing instance in the same update, or reload a config without instances',
   INVALID_FLOW: 'a flow field is malformed',
   TOO_MANY_ISSUES: 'the last issue of a list cut at MAX_ISSUES (1,000): it says how many more were found; fix the first ones and check again',
   EXPANSION_TOO_LARGE: 'a policy would expand to more than MAX_COMPILE_ENTRIES (8,388,608) address prefixes and port intervals, counted per rule and per classifier that holds it (src/compile/index.ts); refused before the work',

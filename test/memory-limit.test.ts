@@ -118,9 +118,9 @@ const rules = (n: number, action: 'accept' | 'drop'): ConfigInput => ({
   securityGroups: [{
     id: 'g',
     inbound: [
-      { protocol: 'TCP', port: 22, source: '10.0.0.0/8', action: 'drop' },
-      ...Array.from({ length: n }, (_, i) => ({ protocol: 'TCP', port: 1000 + i, source: 'any', action: i % 2 ? action : 'drop' })),
-      { protocol: 'TCP', port: '1-999', source: 'any', action },
+      { protocol: 'TCP' as const, port: 22, source: '10.0.0.0/8', action: 'drop' as const },
+      ...Array.from({ length: n }, (_, i) => ({ protocol: 'TCP' as const, port: 1000 + i, source: 'any', action: i % 2 ? action : ('drop' as const) })),
+      { protocol: 'TCP' as const, port: '1-999', source: 'any', action },
     ],
   }],
   instances: [{ id: 'i', securityGroups: ['g'], addresses: ['192.0.2.1'] }],
