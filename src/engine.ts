@@ -32,6 +32,14 @@ export interface EngineOptions extends CompileOptions {
    * Anything else is refused with INVALID_ARGUMENT.
    */
   windowFlows?: number;
+  /**
+   * Most bytes of WASM linear memory the engine may use (policy tables, flow window
+   * and answers, trackers' connection tables), a whole number 65,536 - 2,147,418,112
+   * (2 GiB − 64 KiB, the default and the hard cap: every WASM address then stays a
+   * non-negative int32). Asking for more (a table, a batch, createTracker) throws
+   * MEMORY_LIMIT and changes nothing.
+   */
+  maxMemoryBytes?: number;
 }
 
 /** reload's, update's and loadSnapshot's options. */
@@ -195,7 +203,7 @@ export class Engine {
   private constructor(x: MatcherExports, config: Config, options: EngineOptions, precompiled?: CompiledPolicy) {
     this.#x = x;
     this.#options = options;
-    this.#arena = new Arena(x.memory, x.heapBase());
+    this.#arena = new Arena(x.memory, x.heapBase(), options.maxMemoryBytes);
     this.#maxCap = options.windowFlows ?? Infinity;
     this.#cap = Math.min(4096, this.#maxCap);
     this.#window = this.#arena.alloc(Engine.#windowBytes(this.#cap));
@@ -317,7 +325,7 @@ export class Engine {
     this.#buffer = this.#x.memory.buffer;
     this.#u8 = new Uint8Array(this.#buffer);
     this.#u32 = new Uint32Array(this.#buffer);
-    this.#i32 = new Int32Array(this.#buffer);
+    this.#i32 = new Int32Array(this.#buffer); // values only (rule ids), never addresses
   }
 
   /** Compiles `config` and copies it into fresh memory; throws without side effects. */
@@ -418,8 +426,13 @@ export class Engine {
   #swap(config: Config, change: Pick<PolicyChange, 'reason' | 'changes'>, precompiled?: CompiledPolicy): number {
     const old = this.#policy;
     const next = this.#publish(config, old.version + 1, precompiled);
-    // Trackers make room for the new policy first (this may fail: then nothing changes),
-    // and follow it in the same step (rule counters, addresses, re-checks).
+    // All or nothing. Everything that can fail happens before the switch: compiling and
+    // copying the table (#publish: MEMORY_LIMIT, TABLE_TOO_LARGE), and each tracker's
+    // prepare, which allocates all it needs and computes every value it will write
+    // (MEMORY_LIMIT; on failure every prepared region is freed and the old policy stays).
+    // commit() then only writes those values at addresses the arena gave out, all below
+    // MAX_MEMORY_BYTES (< 2^31, indexed with `>>> 2`), so it cannot throw (issue 9: a
+    // signed `>> 2` past 2 GiB made it throw after the switch: version moved, no event).
     const pending: { commit(): void; abort(): void }[] = [];
     try {
       for (const t of this.#trackers) pending.push(t.prepare(next));
@@ -501,41 +514,41 @@ export class Engine {
     const port = proto + cap * 4;
     const sport = port + cap * 4;
     const icmp = sport + cap * 4;
-    const slotMap = (icmp + cap * 8 + 7) & ~7;
+    const slotMap = Math.ceil((icmp + cap * 8) / 8) * 8;
     const rulesOut = this.#answers;
-    const h = w >> 2;
-    u32[h + (L.BATCH_COUNT_AT >> 2)] = 1;
-    u32[h + (L.BATCH_META_AT >> 2)] = meta;
-    u32[h + (L.BATCH_REMOTE_AT >> 2)] = remote;
-    u32[h + (L.BATCH_LOCAL_AT >> 2)] = local;
-    u32[h + (L.BATCH_PROTO_AT >> 2)] = proto;
-    u32[h + (L.BATCH_PORT_AT >> 2)] = port;
-    u32[h + (L.BATCH_SPORT_AT >> 2)] = sport;
-    u32[h + (L.BATCH_ICMP_AT >> 2)] = icmp;
-    u32[h + (L.BATCH_SLOTMAP_AT >> 2)] = slotMap;
-    u32[h + (L.BATCH_OUT_ACTIONS_AT >> 2)] = rulesOut + this.#answersCap * 4;
-    u32[h + (L.BATCH_OUT_RULES_AT >> 2)] = rulesOut;
-    u32[h + (L.BATCH_ORDER_AT >> 2)] = 0;
-    u32[h + (L.BATCH_FIRST_AT >> 2)] = 0;
-    u32[slotMap >> 2] = this.#oneIn;
-    u32[(slotMap >> 2) + 1] = this.#oneOut;
-    u32[meta >> 2] = c.meta[0]!;
+    const h = w >>> 2;
+    u32[h + (L.BATCH_COUNT_AT >>> 2)] = 1;
+    u32[h + (L.BATCH_META_AT >>> 2)] = meta;
+    u32[h + (L.BATCH_REMOTE_AT >>> 2)] = remote;
+    u32[h + (L.BATCH_LOCAL_AT >>> 2)] = local;
+    u32[h + (L.BATCH_PROTO_AT >>> 2)] = proto;
+    u32[h + (L.BATCH_PORT_AT >>> 2)] = port;
+    u32[h + (L.BATCH_SPORT_AT >>> 2)] = sport;
+    u32[h + (L.BATCH_ICMP_AT >>> 2)] = icmp;
+    u32[h + (L.BATCH_SLOTMAP_AT >>> 2)] = slotMap;
+    u32[h + (L.BATCH_OUT_ACTIONS_AT >>> 2)] = rulesOut + this.#answersCap * 4;
+    u32[h + (L.BATCH_OUT_RULES_AT >>> 2)] = rulesOut;
+    u32[h + (L.BATCH_ORDER_AT >>> 2)] = 0;
+    u32[h + (L.BATCH_FIRST_AT >>> 2)] = 0;
+    u32[slotMap >>> 2] = this.#oneIn;
+    u32[(slotMap >>> 2) + 1] = this.#oneOut;
+    u32[meta >>> 2] = c.meta[0]!;
     const r = c.remote;
     const l = c.local;
-    u32[remote >> 2] = r[0]!;
-    u32[(remote >> 2) + 1] = r[1]!;
-    u32[(remote >> 2) + 2] = r[2]!;
-    u32[(remote >> 2) + 3] = r[3]!;
-    u32[local >> 2] = l[0]!;
-    u32[(local >> 2) + 1] = l[1]!;
-    u32[(local >> 2) + 2] = l[2]!;
-    u32[(local >> 2) + 3] = l[3]!;
-    u32[proto >> 2] = c.proto[0]!;
-    u32[port >> 2] = c.port[0]!;
-    u32[sport >> 2] = c.sport[0]!;
-    u32[icmp >> 2] = c.icmp[0]!;
+    u32[remote >>> 2] = r[0]!;
+    u32[(remote >>> 2) + 1] = r[1]!;
+    u32[(remote >>> 2) + 2] = r[2]!;
+    u32[(remote >>> 2) + 3] = r[3]!;
+    u32[local >>> 2] = l[0]!;
+    u32[(local >>> 2) + 1] = l[1]!;
+    u32[(local >>> 2) + 2] = l[2]!;
+    u32[(local >>> 2) + 3] = l[3]!;
+    u32[proto >>> 2] = c.proto[0]!;
+    u32[port >>> 2] = c.port[0]!;
+    u32[sport >>> 2] = c.sport[0]!;
+    u32[icmp >>> 2] = c.icmp[0]!;
     this.#x.classifyBatch(policy.address, w);
-    return verdictIn(this.#oneVerdicts, policy.compiled.rules, this.#i32[rulesOut >> 2]!);
+    return verdictIn(this.#oneVerdicts, policy.compiled.rules, this.#i32[rulesOut >>> 2]!);
   }
 
   /** classify(flow)'s instance lookup (see #onePolicy); UNKNOWN_INSTANCE when the policy has no such instance. */
@@ -544,8 +557,9 @@ export class Engine {
     const pair = name === null ? undefined : instances.get(name);
     if (!pair) throw new SgfilterError('UNKNOWN_INSTANCE', `unknown instance ${name === null ? 'null' : quote(name)}; the policy has: ${quotedList(keysOf(instances))}`);
     if (this.#answersCap === 0) {
+      // Allocated first: a refused allocation (MEMORY_LIMIT) leaves no capacity recorded.
+      this.#answers = this.#arena.alloc(this.#cap * ANSWER_BYTES);
       this.#answersCap = this.#cap;
-      this.#answers = this.#arena.alloc(this.#answersCap * ANSWER_BYTES);
     }
     this.#onePolicy = policy;
     this.#oneName = name;
@@ -573,7 +587,7 @@ export class Engine {
     const policy = this.#run(st);
     const actions = this.#answers + this.#answersCap * 4;
     typedArraySet.call(result, this.#u8.subarray(actions, actions + n));
-    st.ruleIds.set(this.#i32.subarray(this.#answers >> 2, (this.#answers >> 2) + n));
+    st.ruleIds.set(this.#i32.subarray(this.#answers >>> 2, (this.#answers >>> 2) + n));
     st.version = policy.version;
     st.rules = policy.compiled.rules;
     return result;
@@ -591,15 +605,19 @@ export class Engine {
     const slots = st.instances.length;
     this.#fit(n);
     let slotMap = this.#window + L.BATCH_HEADER_SIZE + this.#cap * WINDOW_U32_PER_FLOW * 4;
-    slotMap = (slotMap + 7) & ~7;
+    slotMap = Math.ceil(slotMap / 8) * 8;
     let ownMap = 0;
     if (slots > SLOT_MAP_SLOTS) slotMap = ownMap = this.#arena.alloc(slots * 8);
-    if (n > this.#answersCap) {
-      if (this.#answersCap) this.#arena.release(this.#answers, this.#answersCap * ANSWER_BYTES);
-      this.#answersCap = Math.max(n, this.#cap);
-      this.#answers = this.#arena.alloc(this.#answersCap * ANSWER_BYTES);
-    }
     try {
+      if (n > this.#answersCap) {
+        // The new area first, then the old one freed: a refused allocation (MEMORY_LIMIT)
+        // leaves the engine's answer area as it was, so later calls still work.
+        const cap = Math.max(n, this.#cap);
+        const next = this.#arena.alloc(cap * ANSWER_BYTES);
+        if (this.#answersCap) this.#arena.release(this.#answers, this.#answersCap * ANSWER_BYTES);
+        this.#answers = next;
+        this.#answersCap = cap;
+      }
       this.#views();
       const u32 = this.#u32;
       for (let s = 0; s < slots; s++) {
@@ -608,8 +626,8 @@ export class Engine {
         if (!pair) {
           throw new SgfilterError('UNKNOWN_INSTANCE', `unknown instance ${name === null ? 'null' : quote(name)}; the policy has: ${quotedList(keysOf(instances))}`);
         }
-        u32[(slotMap >> 2) + 2 * s] = pair[0];
-        u32[(slotMap >> 2) + 2 * s + 1] = pair[1];
+        u32[(slotMap >>> 2) + 2 * s] = pair[0];
+        u32[(slotMap >>> 2) + 2 * s + 1] = pair[1];
       }
       const cap = this.#cap;
       const w = this.#window;
@@ -623,35 +641,35 @@ export class Engine {
       const order = icmp + cap * 4;
       const rulesOut = this.#answers;
       const actions = rulesOut + this.#answersCap * 4;
-      const h = w >> 2;
-      u32[h + (L.BATCH_META_AT >> 2)] = meta;
-      u32[h + (L.BATCH_REMOTE_AT >> 2)] = remote;
-      u32[h + (L.BATCH_LOCAL_AT >> 2)] = local;
-      u32[h + (L.BATCH_PROTO_AT >> 2)] = proto;
-      u32[h + (L.BATCH_PORT_AT >> 2)] = port;
-      u32[h + (L.BATCH_SPORT_AT >> 2)] = sport;
-      u32[h + (L.BATCH_ICMP_AT >> 2)] = icmp;
-      u32[h + (L.BATCH_SLOTMAP_AT >> 2)] = slotMap;
-      u32[h + (L.BATCH_OUT_ACTIONS_AT >> 2)] = actions;
-      u32[h + (L.BATCH_OUT_RULES_AT >> 2)] = rulesOut;
+      const h = w >>> 2;
+      u32[h + (L.BATCH_META_AT >>> 2)] = meta;
+      u32[h + (L.BATCH_REMOTE_AT >>> 2)] = remote;
+      u32[h + (L.BATCH_LOCAL_AT >>> 2)] = local;
+      u32[h + (L.BATCH_PROTO_AT >>> 2)] = proto;
+      u32[h + (L.BATCH_PORT_AT >>> 2)] = port;
+      u32[h + (L.BATCH_SPORT_AT >>> 2)] = sport;
+      u32[h + (L.BATCH_ICMP_AT >>> 2)] = icmp;
+      u32[h + (L.BATCH_SLOTMAP_AT >>> 2)] = slotMap;
+      u32[h + (L.BATCH_OUT_ACTIONS_AT >>> 2)] = actions;
+      u32[h + (L.BATCH_OUT_RULES_AT >>> 2)] = rulesOut;
       // Flows grouped by (instance, direction) carry their caller's index; WASM puts
       // each answer there, so the answers come back in the caller's order.
-      u32[h + (L.BATCH_ORDER_AT >> 2)] = st.order ? order : 0;
+      u32[h + (L.BATCH_ORDER_AT >>> 2)] = st.order ? order : 0;
       for (let start = 0; start < n; start += cap) {
         const count = Math.min(cap, n - start);
         const end = start + count;
-        u32[h + (L.BATCH_COUNT_AT >> 2)] = count;
-        u32[h + (L.BATCH_FIRST_AT >> 2)] = start;
+        u32[h + (L.BATCH_COUNT_AT >>> 2)] = count;
+        u32[h + (L.BATCH_FIRST_AT >>> 2)] = start;
         // A batch that fits the window is copied without views (nothing allocated per call).
         const whole = start === 0 && end === n && c.meta.length === n;
-        u32.set(whole ? c.meta : c.meta.subarray(start, end), meta >> 2);
-        u32.set(whole ? c.remote : c.remote.subarray(4 * start, 4 * end), remote >> 2);
-        u32.set(whole ? c.local : c.local.subarray(4 * start, 4 * end), local >> 2);
-        u32.set(whole ? c.proto : c.proto.subarray(start, end), proto >> 2);
-        u32.set(whole ? c.port : c.port.subarray(start, end), port >> 2);
-        u32.set(whole ? c.sport : c.sport.subarray(start, end), sport >> 2);
-        u32.set(whole ? c.icmp : c.icmp.subarray(start, end), icmp >> 2);
-        if (st.order) u32.set(whole ? st.order : st.order.subarray(start, end), order >> 2);
+        u32.set(whole ? c.meta : c.meta.subarray(start, end), meta >>> 2);
+        u32.set(whole ? c.remote : c.remote.subarray(4 * start, 4 * end), remote >>> 2);
+        u32.set(whole ? c.local : c.local.subarray(4 * start, 4 * end), local >>> 2);
+        u32.set(whole ? c.proto : c.proto.subarray(start, end), proto >>> 2);
+        u32.set(whole ? c.port : c.port.subarray(start, end), port >>> 2);
+        u32.set(whole ? c.sport : c.sport.subarray(start, end), sport >>> 2);
+        u32.set(whole ? c.icmp : c.icmp.subarray(start, end), icmp >>> 2);
+        if (st.order) u32.set(whole ? st.order : st.order.subarray(start, end), order >>> 2);
         this.#x.classifyBatch(policy.address, w);
       }
     } finally {

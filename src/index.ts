@@ -57,6 +57,7 @@ export type { BoxText } from './analysis/points.js';
 export type { AnalysisOptions } from './analysis/options.js';
 export { MAX_ANALYSIS_WORK, MAX_REGION_BOXES } from './analysis/walk.js';
 export { compilePolicy, type CompiledPolicy, type CompileOptions, type RuleRef, type TableStats } from './compile/index.js';
+export { MAX_MEMORY_BYTES } from './wasm/load.js';
 export { SgfilterError, ErrorCodes, IssueCodes, formatPath, type Issue, type ErrorCode, type IssueCode, type Path } from './errors.js';
 export type {
   Direction, Action, CaseVariants, TitleCase, DirectionInput, ProtocolName, ProtocolInput, PresetName, PresetLabel, PresetInput, TemplateName, TemplateInput, ActionInput,

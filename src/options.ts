@@ -13,6 +13,7 @@ import { SgfilterError } from './errors.js';
 import { closest } from './config/rule.js';
 import { quote } from './config/plain.js';
 import { describeValue, errorText } from './describe.js';
+import { MAX_MEMORY_BYTES } from './wasm/load.js';
 
 type Check = (v: unknown) => string | undefined;
 
@@ -22,6 +23,7 @@ const wholeAtLeast = (min: number, max = Number.MAX_SAFE_INTEGER): Check => (v) 
 /** Every option the engine, the compiler and reloads read, with what each allows. */
 const OPTIONS: Record<string, Check> = Object.assign(Object.create(null) as Record<string, Check>, {
   windowFlows: wholeAtLeast(1),
+  maxMemoryBytes: wholeAtLeast(65536, MAX_MEMORY_BYTES),
   maxTableBytes: wholeAtLeast(1),
   mergeMaxOrders: wholeAtLeast(0),
   partitionMinBytes: wholeAtLeast(0),
@@ -29,7 +31,7 @@ const OPTIONS: Record<string, Check> = Object.assign(Object.create(null) as Reco
 });
 
 const COMPILE = ['maxTableBytes', 'mergeMaxOrders', 'partitionMinBytes'] as const;
-const ENGINE = ['windowFlows', ...COMPILE] as const;
+const ENGINE = ['windowFlows', 'maxMemoryBytes', ...COMPILE] as const;
 const RELOAD = ['expectedVersion'] as const;
 
 /**
@@ -64,8 +66,8 @@ function check(options: unknown, names: readonly string[], what: string): Record
   return out;
 }
 
-/** createEngine / Engine.create options (windowFlows and the compile options). */
-export function checkEngineOptions(options: unknown, what = 'createEngine'): { windowFlows?: number; maxTableBytes?: number; mergeMaxOrders?: number; partitionMinBytes?: number } {
+/** createEngine / Engine.create options (windowFlows, maxMemoryBytes and the compile options). */
+export function checkEngineOptions(options: unknown, what = 'createEngine'): { windowFlows?: number; maxMemoryBytes?: number; maxTableBytes?: number; mergeMaxOrders?: number; partitionMinBytes?: number } {
   return check(options, ENGINE, what);
 }
 

@@ -44,7 +44,7 @@ class Writer {
   size = 0;
   /** Reserves `bytes` at the next `align`-aligned offset (8 or 16) and returns that offset. */
   reserve(bytes: number, align = 8): number {
-    const at = (this.size + align - 1) & ~(align - 1);
+    const at = Math.ceil(this.size / align) * align; // not `& ~(align - 1)`: signed past 2^31
     const end = at + bytes;
     if (end > this.buf.length) {
       let cap = this.buf.length;
@@ -222,7 +222,7 @@ export function serializeTable(classifiers: ClassifierPlan[], chains: number[][]
   const chainDir = w.u32s([chains.length, ...chains.map(() => 0)]);
   chains.forEach((links, i) => w.u32(chainDir + 4 + i * 4, w.u32s([links.length, ...links])));
   stats.header += (1 + chains.length) * 4 + chains.reduce((n, l) => n + (1 + l.length) * 4, 0);
-  const total = (w.size + 7) & ~7;
+  const total = Math.ceil(w.size / 8) * 8;
   w.reserve(total - w.size);
   w.u32(L.TABLE_MAGIC_AT, L.TABLE_MAGIC);
   w.u32(L.TABLE_ABI_AT, L.TABLE_ABI);

@@ -256,7 +256,7 @@ const pow2AtLeast = (n: number): number => {
   return p;
 };
 
-const align16 = (n: number): number => (n + 15) & ~15;
+const align16 = (n: number): number => Math.ceil(n / 16) * 16; // not `& ~15`: sizes may pass 2^31
 
 /** Packets and bytes per WASM call at most (bigger batches go through in several calls). */
 const MAX_WINDOW_PACKETS = 1 << 20;
@@ -358,31 +358,36 @@ export class Tracker {
     const fragEntriesAt = align16(fragBucketsAt + fragBuckets * 4);
     this.#stBytes = fragEntriesAt + this.fragmentCapacity * P.FRAG_SIZE;
     this.#st = host.arena.alloc(this.#stBytes);
+    let first: { commit(): void; abort(): void } | undefined;
     try {
       this.#views();
-      const h = this.#st >> 2;
+      const h = this.#st >>> 2;
       const u32 = this.#u32;
       // Arena memory is reused: nothing of the header may be left from its last owner.
       this.#u8.fill(0, this.#st, this.#st + P.TRK_HEADER_SIZE);
-      u32[h + (P.TRK_CAPACITY_AT >> 2)] = this.capacity;
-      u32[h + (P.TRK_MASK_AT >> 2)] = buckets - 1;
-      u32[h + (P.TRK_BUCKETS_AT >> 2)] = this.#st + at.buckets;
-      u32[h + (P.TRK_ENTRIES_AT >> 2)] = this.#st + entriesAt;
-      u32[h + (P.TRK_FRAG_CAPACITY_AT >> 2)] = this.fragmentCapacity;
-      u32[h + (P.TRK_FRAG_MASK_AT >> 2)] = fragBuckets - 1;
-      u32[h + (P.TRK_FRAG_BUCKETS_AT >> 2)] = this.#st + fragBucketsAt;
-      u32[h + (P.TRK_FRAG_ENTRIES_AT >> 2)] = this.#st + fragEntriesAt;
+      u32[h + (P.TRK_CAPACITY_AT >>> 2)] = this.capacity;
+      u32[h + (P.TRK_MASK_AT >>> 2)] = buckets - 1;
+      u32[h + (P.TRK_BUCKETS_AT >>> 2)] = this.#st + at.buckets;
+      u32[h + (P.TRK_ENTRIES_AT >>> 2)] = this.#st + entriesAt;
+      u32[h + (P.TRK_FRAG_CAPACITY_AT >>> 2)] = this.fragmentCapacity;
+      u32[h + (P.TRK_FRAG_MASK_AT >>> 2)] = fragBuckets - 1;
+      u32[h + (P.TRK_FRAG_BUCKETS_AT >>> 2)] = this.#st + fragBucketsAt;
+      u32[h + (P.TRK_FRAG_ENTRIES_AT >>> 2)] = this.#st + fragEntriesAt;
       const seed = new Uint32Array(2);
       globalThis.crypto.getRandomValues(seed);
-      u32[h + (P.TRK_SEED_AT >> 2)] = seed[0]!;
-      u32[h + (P.TRK_SEED_AT >> 2) + 1] = seed[1]!;
+      u32[h + (P.TRK_SEED_AT >>> 2)] = seed[0]!;
+      u32[h + (P.TRK_SEED_AT >>> 2) + 1] = seed[1]!;
       for (const [name, cls] of Object.entries(TIMEOUT_CLASS)) {
         this.#f64[(this.#st + P.TRK_TIMEOUTS_AT) / 8 + cls] = this.timeouts[name as keyof ConnectionTimeouts];
       }
       this.#x.trackerInit(this.#st);
-      const first = this.#prepare(policy);
+      first = this.#prepare(policy);
       first.commit();
     } catch (e) {
+      // All or nothing: every region this tracker took goes back (its table, and the
+      // counters, rule map and addresses of its first publish), so a refused
+      // createTracker (MEMORY_LIMIT) leaves the engine's memory as it found it.
+      first?.abort();
       host.arena.release(this.#st, this.#stBytes);
       throw e;
     }
@@ -455,7 +460,7 @@ export class Tracker {
       commit: () => {
         this.#views();
         const u32 = this.#u32;
-        const h = this.#st >> 2;
+        const h = this.#st >>> 2;
         // Hit counters: the old ones carried over, the new positions from zero.
         this.#f64.fill(0, hits / 8, hits / 8 + registered * 2);
         if (this.#hitsCount) this.#f64.copyWithin(hits / 8, this.#hits / 8, this.#hits / 8 + this.#hitsCount * 2);
@@ -463,23 +468,23 @@ export class Tracker {
         if (this.#hitsBytes || this.#hits) arena.release(this.#hits, this.#hitsBytes);
         this.#hits = hits;
         this.#hitsBytes = hitsBytes;
-        u32[h + (P.TRK_HITS_AT >> 2)] = hits;
-        u32[h + (P.TRK_RULES_AT >> 2)] = registered;
-        u32.set(map, mapAt >> 2);
+        u32[h + (P.TRK_HITS_AT >>> 2)] = hits;
+        u32[h + (P.TRK_RULES_AT >>> 2)] = registered;
+        u32.set(map, mapAt >>> 2);
         if (this.#mapBytes || this.#map) arena.release(this.#map, this.#mapBytes);
         this.#map = mapAt;
         this.#mapBytes = mapBytes;
-        u32[h + (P.TRK_RULE_MAP_AT >> 2)] = mapAt;
-        u32[h + (P.TRK_RULE_MAP_COUNT_AT >> 2)] = map.length;
+        u32[h + (P.TRK_RULE_MAP_AT >>> 2)] = mapAt;
+        u32[h + (P.TRK_RULE_MAP_COUNT_AT >>> 2)] = map.length;
         this.#rules = rules;
         // The instance's addresses (they may change with the policy).
-        let w = locals >> 2;
+        let w = locals >>> 2;
         for (const r of ranges.v4) {
           u32[w++] = Number(r.lo);
           u32[w++] = Number(r.hi);
         }
         const v6At = locals + ranges.v4.length * P.RANGE4_SIZE;
-        w = v6At >> 2;
+        w = v6At >>> 2;
         for (const r of ranges.v6) {
           for (const x of [r.lo, r.hi]) {
             // u64 (high half), u64 (low half), each little-endian: word1, word0, word3, word2.
@@ -492,14 +497,14 @@ export class Tracker {
         if (this.#localsBytes || this.#locals) arena.release(this.#locals, this.#localsBytes);
         this.#locals = locals;
         this.#localsBytes = localsBytes;
-        u32[h + (P.TRK_LOCAL4_AT >> 2)] = locals;
-        u32[h + (P.TRK_LOCAL4_COUNT_AT >> 2)] = ranges.v4.length;
-        u32[h + (P.TRK_LOCAL6_AT >> 2)] = v6At;
-        u32[h + (P.TRK_LOCAL6_COUNT_AT >> 2)] = ranges.v6.length;
+        u32[h + (P.TRK_LOCAL4_AT >>> 2)] = locals;
+        u32[h + (P.TRK_LOCAL4_COUNT_AT >>> 2)] = ranges.v4.length;
+        u32[h + (P.TRK_LOCAL6_AT >>> 2)] = v6At;
+        u32[h + (P.TRK_LOCAL6_COUNT_AT >>> 2)] = ranges.v6.length;
         this.#chains = chains;
         if (chains) {
-          u32[h + (P.TRK_CHAIN_IN_AT >> 2)] = chains[0];
-          u32[h + (P.TRK_CHAIN_OUT_AT >> 2)] = chains[1];
+          u32[h + (P.TRK_CHAIN_IN_AT >>> 2)] = chains[0];
+          u32[h + (P.TRK_CHAIN_OUT_AT >>> 2)] = chains[1];
         }
         if (this.recheckOnPublish && !this.#closed) this.#x.trackerRecheck(next.address, this.#st, chains ? 0 : 1);
       },
@@ -581,23 +586,23 @@ export class Tracker {
     const reasons = actions + cap;
     const bytes = align16(reasons + cap);
     this.#f64.set(d.times.subarray(start, end), times / 8);
-    u32.set(d.offsets.subarray(start, end), offsets >> 2);
-    u32.set(d.lengths.subarray(start, end), lengths >> 2);
-    u32.set(d.wire.subarray(start, end), wire >> 2);
-    u32.set(d.links.subarray(start, end), links >> 2);
+    u32.set(d.offsets.subarray(start, end), offsets >>> 2);
+    u32.set(d.lengths.subarray(start, end), lengths >>> 2);
+    u32.set(d.wire.subarray(start, end), wire >>> 2);
+    u32.set(d.links.subarray(start, end), links >>> 2);
     this.#u8.set(d.bytes.subarray(spanStart, spanEnd), bytes);
-    const h = w >> 2;
-    u32[h + (P.PKT_COUNT_AT >> 2)] = count;
-    u32[h + (P.PKT_BYTES_AT >> 2)] = bytes;
-    u32[h + (P.PKT_BASE_AT >> 2)] = spanStart;
-    u32[h + (P.PKT_OFFSETS_AT >> 2)] = offsets;
-    u32[h + (P.PKT_LENGTHS_AT >> 2)] = lengths;
-    u32[h + (P.PKT_WIRE_AT >> 2)] = wire;
-    u32[h + (P.PKT_TIMES_AT >> 2)] = times;
-    u32[h + (P.PKT_LINKS_AT >> 2)] = links;
-    u32[h + (P.PKT_OUT_ACTIONS_AT >> 2)] = actions;
-    u32[h + (P.PKT_OUT_REASONS_AT >> 2)] = reasons;
-    u32[h + (P.PKT_OUT_RULES_AT >> 2)] = rules;
+    const h = w >>> 2;
+    u32[h + (P.PKT_COUNT_AT >>> 2)] = count;
+    u32[h + (P.PKT_BYTES_AT >>> 2)] = bytes;
+    u32[h + (P.PKT_BASE_AT >>> 2)] = spanStart;
+    u32[h + (P.PKT_OFFSETS_AT >>> 2)] = offsets;
+    u32[h + (P.PKT_LENGTHS_AT >>> 2)] = lengths;
+    u32[h + (P.PKT_WIRE_AT >>> 2)] = wire;
+    u32[h + (P.PKT_TIMES_AT >>> 2)] = times;
+    u32[h + (P.PKT_LINKS_AT >>> 2)] = links;
+    u32[h + (P.PKT_OUT_ACTIONS_AT >>> 2)] = actions;
+    u32[h + (P.PKT_OUT_REASONS_AT >>> 2)] = reasons;
+    u32[h + (P.PKT_OUT_RULES_AT >>> 2)] = rules;
     this.#x.trackPackets(table, this.#st, w);
     this.#views();
     v.actions.set(this.#u8.subarray(actions, actions + count), start);
@@ -611,19 +616,19 @@ export class Tracker {
     this.#views();
     const u32 = this.#u32;
     const f64 = this.#f64;
-    const h = this.#st >> 2;
+    const h = this.#st >>> 2;
     const c = (this.#st + P.TRK_COUNTERS_AT) / 8;
     const r = (this.#st + P.TRK_REASONS_AT) / 8;
     const reason = (action: number, code: number) => f64[r + action * P.REASON_SLOTS + code]!;
     const now = f64[(this.#st + P.TRK_NOW_AT) / 8]!;
     return {
-      tracked: u32[h + (P.TRK_TRACKED_AT >> 2)]!,
+      tracked: u32[h + (P.TRK_TRACKED_AT >>> 2)]!,
       capacity: this.capacity,
       opened: f64[c + P.COUNTER_OPENED]!,
       expired: f64[c + P.COUNTER_EXPIRED]!,
       removed: f64[c + P.COUNTER_REMOVED]!,
       fragments: {
-        tracked: u32[h + (P.TRK_FRAG_COUNT_AT >> 2)]!,
+        tracked: u32[h + (P.TRK_FRAG_COUNT_AT >>> 2)]!,
         capacity: this.fragmentCapacity,
         recorded: f64[c + P.COUNTER_FRAGMENTS]!,
         expired: f64[c + P.COUNTER_FRAGMENTS_EXPIRED]!,
@@ -688,20 +693,20 @@ export class Tracker {
     const u8 = this.#u8;
     const u32 = this.#u32;
     const dv = new DataView(this.#u8.buffer);
-    const entries = u32[(this.#st + P.TRK_ENTRIES_AT) >> 2]!;
+    const entries = u32[(this.#st + P.TRK_ENTRIES_AT) >>> 2]!;
     const out: TrackedConnection[] = [];
     const address = (at: number, v6: boolean): string => {
       let a = 0n;
-      for (let k = 0; k < (v6 ? 4 : 1); k++) a = (a << 32n) | BigInt(u32[(at >> 2) + k]!);
+      for (let k = 0; k < (v6 ? 4 : 1); k++) a = (a << 32n) | BigInt(u32[(at >>> 2) + k]!);
       return formatAddress(v6, a);
     };
     for (let cls = 0; cls < P.CONN_CLASSES; cls++) {
-      let e = u32[(this.#st + P.TRK_LISTS_AT + cls * 8) >> 2]!;
+      let e = u32[(this.#st + P.TRK_LISTS_AT + cls * 8) >>> 2]!;
       while (e !== P.NIL) {
         const c = entries + e * P.CONN_SIZE;
         const v6 = u8[c + P.CONN_FAMILY_AT] !== 0;
         const proto = u8[c + P.CONN_PROTO_AT]!;
-        const ports = u32[(c + P.CONN_PORTS_AT) >> 2]!;
+        const ports = u32[(c + P.CONN_PORTS_AT) >>> 2]!;
         const hasPorts = proto === 6 || proto === 17;
         const echo = !hasPorts && proto === (v6 ? 58 : 1) && [0, 8, 128, 129].includes(u8[c + P.CONN_ICMP_AT]!);
         out.push({
@@ -715,7 +720,7 @@ export class Tracker {
           opener: u8[c + P.CONN_FLAGS_AT]! & P.CONN_OPENER_LOCAL ? 'outbound' : 'inbound',
           expires: dv.getFloat64(c + P.CONN_EXPIRES_AT, true),
         });
-        e = u32[(c + P.CONN_NEXT_AT) >> 2]!;
+        e = u32[(c + P.CONN_NEXT_AT) >>> 2]!;
       }
     }
     return out;

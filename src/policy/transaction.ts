@@ -322,6 +322,8 @@ export class PolicyTransaction {
   #instances: WorkInstance[];
   #implicit: boolean;
   #issues: Issue[] = [];
+  /** The removeInstance edit that left no instance (checked at commit: a later addInstance makes it fine). */
+  #emptiedBy: { path: Path; id: string } | null = null;
   #warnings: Warning[] = [];
   #changes: AppliedEdit[] = [];
   #count = 0;
@@ -869,6 +871,7 @@ export class PolicyTransaction {
     const inst = this.#instance(e.instanceId, [...path, 'instanceId'], label);
     if (!inst) return;
     this.#instances.splice(this.#instances.indexOf(inst), 1);
+    if (this.#instances.length === 0) this.#emptiedBy = { path: [...path, 'instanceId'], id: inst.id };
     for (const g of inst.securityGroups) this.#boundBy.delete(`${inst.id}\u0000${g}`);
     this.#changes.push({ op: 'removeInstance', instanceId: inst.id });
   }
@@ -1043,6 +1046,13 @@ export class PolicyTransaction {
   /** Every group an instance binds at the end must exist then. */
   #checkReferences(): void {
     if (this.#implicit) return;
+    // No instance left: a config file cannot say that (without instances it means the
+    // implicit `default` bound to every group), and every flow would be UNKNOWN_INSTANCE.
+    // Refused, rather than silently binding every group to a `default` (docs/SEMANTICS.md).
+    if (this.#instances.length === 0 && this.#emptiedBy) {
+      const { path, id } = this.#emptiedBy;
+      this.#issue('LAST_INSTANCE', path, `update[${String(path[1])}]: removing instance ${quote(id)} would leave the policy with no instance, which a config cannot say (a config without instances means the implicit "default" instance bound to every group); add the instance that replaces it in the same update, or reload a config without instances to get the implicit one`, id);
+    }
     const inUse = new Map<string, string[]>();
     for (const inst of this.#instances) {
       for (const gid of inst.securityGroups) {
