@@ -29,6 +29,15 @@ export async function readConfigDocument(path: string, format: ConfigFormat | un
 const choice = (fn: string): FormatChoice => (f) => `pass { format: '${f}' } to ${fn}`;
 
 /**
+ * loadConfigFile for an API that takes `{ file, format? }` (createEngine,
+ * compileInWorker, ...): its hints name `where` and that shape.
+ */
+export async function loadConfigFileFor(where: string, path: string, format: ConfigFormat | undefined): Promise<Config> {
+  const choose: FormatChoice = (f) => `write ${where}({ file, format: '${f}' })`;
+  return parseConfig(await readConfigDocument(path, format, choose), path);
+}
+
+/**
  * Reads and validates a config file: YAML when the name ends in .yaml or .yml (or
  * `options.format` says so), JSON otherwise. Rejects with CONFIG_PARSE (unreadable,
  * not config text, not valid JSON/YAML: the message says which, in words; issues
