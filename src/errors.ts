@@ -36,6 +36,7 @@ export const ErrorCodes = {
   POLICY_INVALID: 'a policy store holds what a policy source refuses: a malformed version key, a snapshot whose size, SHA-256 or own version is not what the version key says, one over the size limit, or a version older than (or equal to, with other bytes) the one in use',
   PUBLISH_FAILED: 'sgfilter publish (publishPolicy) could not write: the Cloudflare API refused a call (status and Cloudflare error codes in the message) or could not be reached in time, no API token or account id was given, or the local KV could not be opened',
   PUBLISH_CONFLICT: 'another publish got in first: the version key moved while this publish was writing, or the next version\'s snapshot key is already taken; nothing was made current, publish again',
+  FILE_ACCESS: 'a file the API was given (a capture to read, a capture output to write) could not be opened, read or written: it does not exist, permission denied, a folder, a full disk...; the message says which file and why in words, error.cause is the system error (its errno code in error.cause.code)',
   WORKER_FAILED: 'a worker thread (compileInWorker, reloadInWorker, a classifier pool) crashed, exited, lost a message or did not answer in time; the call changed nothing, and the next call starts a new thread',
 } as const;
 /** A code of {@link ErrorCodes}: what `error.code` holds. */

@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createEngine } from '../src/index.js';
 import { closeCompileWorker, compileInWorker, reloadInWorker } from '../src/node/index.js';
+import { createCaptureFileWriter, openCaptureFile } from '../src/node/capture-file.js';
+import { fileErrorText } from '../src/node/fs-errors.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sgfilter-newcomer-'));
 afterAll(async () => {
@@ -60,5 +62,31 @@ describe('config sources', () => {
     expect((e as Error).message).toBe('reload expected the policy at version 1 (expectedVersion), but it is at version 2: another change was published first. Read engine.version, check the change still applies, and call reload again with expectedVersion: 2');
     const w = await reloadInWorker(engine, { text: YAML, format: 'yaml' }, { expectedVersion: 1 }).catch((x: unknown) => x);
     expect(w).toMatchObject({ code: 'VERSION_CONFLICT', message: /^reloadInWorker expected the policy at version 1 \(expectedVersion\), but it is at version 2: / });
+  });
+});
+
+describe('files the API opens', () => {
+  const first = async (path: string) => {
+    try {
+      for await (const b of openCaptureFile(path)) void b;
+      return undefined;
+    } catch (e) {
+      return e as Error & { code?: string; cause?: { code?: string } };
+    }
+  };
+  it('a capture that cannot be read is FILE_ACCESS with a sentence naming the file (the errno as cause), not raw ENOENT', async () => {
+    const missing = join(dir, 'nope.pcap');
+    const e = await first(missing);
+    expect(e).toMatchObject({ code: 'FILE_ACCESS', message: `openCaptureFile: ${missing} does not exist` });
+    expect(e!.cause?.code).toBe('ENOENT');
+    const folder = await first(dir);
+    expect(folder).toMatchObject({ code: 'FILE_ACCESS', message: `openCaptureFile: ${dir} is a folder, not a file` });
+    // The CLI's own wording still reads through it (no "openCaptureFile:" prefix twice, no errno text).
+    expect(fileErrorText(e, missing, 'read')).toBe(`${missing} does not exist`);
+  });
+  it('a capture output that cannot be created is FILE_ACCESS naming it', async () => {
+    const target = join(dir, 'no-such-folder', 'out.pcap');
+    const e = await createCaptureFileWriter(target).catch((x: unknown) => x);
+    expect(e).toMatchObject({ code: 'FILE_ACCESS', message: `createCaptureFileWriter: cannot write ${target}: its folder does not exist` });
   });
 });
