@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createEngine } from '../src/index.js';
+import { createCaptureEncoder, createEngine, createPacketBatch, createPolicySource, publishPolicy, readCapture, type PolicyWriter } from '../src/index.js';
 import { closeCompileWorker, compileInWorker, reloadInWorker } from '../src/node/index.js';
 import { createCaptureFileWriter, openCaptureFile } from '../src/node/capture-file.js';
 import { fileErrorText } from '../src/node/fs-errors.js';
@@ -88,5 +88,68 @@ describe('files the API opens', () => {
     const target = join(dir, 'no-such-folder', 'out.pcap');
     const e = await createCaptureFileWriter(target).catch((x: unknown) => x);
     expect(e).toMatchObject({ code: 'FILE_ACCESS', message: `createCaptureFileWriter: cannot write ${target}: its folder does not exist` });
+  });
+});
+
+/** A Workers KV binding as it behaves: get(key) is text by default, get(key, 'arrayBuffer') bytes, put takes bytes or text. */
+function fakeKv() {
+  const data = new Map<string, Uint8Array>();
+  return {
+    data,
+    async get(key: string, type: 'text' | 'arrayBuffer' = 'text'): Promise<string | ArrayBuffer | null> {
+      const v = data.get(key);
+      if (v === undefined) return null;
+      return type === 'arrayBuffer' ? v.slice().buffer : new TextDecoder().decode(v);
+    },
+    async put(key: string, value: Uint8Array | string): Promise<void> {
+      data.set(key, typeof value === 'string' ? new TextEncoder().encode(value) : value.slice());
+    },
+  };
+}
+
+describe('publishPolicy writers', () => {
+  const KEY = 'b3'.repeat(32);
+  const config = { securityGroups: [{ id: 'sg-web', inbound: [{ protocol: 'TCP', port: 443, source: 'any', action: 'accept' }] }] };
+
+  it('a KV binding passed through as the README writes it publishes again and again (ArrayBuffer from get)', async () => {
+    const kv = fakeKv();
+    const writer = { name: 'POLICY_KV', get: (key: string) => kv.get(key, 'arrayBuffer'), put: (key: string, bytes: Uint8Array) => kv.put(key, bytes) } as unknown as PolicyWriter;
+    for (const v of [1, 2, 3]) expect((await publishPolicy(writer, config, KEY)).version).toBe(v);
+  });
+
+  it("a binding's default get (text) is read as UTF-8: the second publish works, not a TypeError", async () => {
+    const kv = fakeKv();
+    const writer = { name: 'POLICY_KV', get: (key: string) => kv.get(key), put: (key: string, bytes: Uint8Array) => kv.put(key, bytes) } as unknown as PolicyWriter;
+    expect((await publishPolicy(writer, config, KEY)).version).toBe(1);
+    expect((await publishPolicy(writer, config, KEY)).version).toBe(2);
+  });
+
+  it('a get that answers anything else is INVALID_ARGUMENT saying what was expected, and nothing is written', async () => {
+    for (const answer of [42, { bytes: [1] }, true, [1, 2]]) {
+      const puts: string[] = [];
+      const writer = { name: 'odd', get: async () => answer, put: async (k: string) => void puts.push(k) } as unknown as PolicyWriter;
+      const e = await publishPolicy(writer, config, KEY).catch((x: unknown) => x);
+      expect(e).toMatchObject({ code: 'INVALID_ARGUMENT', message: /^publishPolicy: the writer's get\("policy:current"\) resolved to .*; it must resolve to the stored bytes \(a Uint8Array or ArrayBuffer, or text\) or null when the key is absent/ });
+      expect(puts).toEqual([]);
+    }
+  });
+});
+
+describe('unknown options are refused, naming the key and the nearest known one', () => {
+  const kv = fakeKv();
+  const KEY = 'b3'.repeat(32);
+  it('createPolicySource', () => {
+    expect(() => createPolicySource({ kv, key: KEY, refreshSecond: 1 } as never)).toThrow(/^createPolicySource: unknown option "refreshSecond"; did you mean "refreshSeconds"\?; the options are kv, r2, url/);
+    expect(() => createPolicySource({ kvv: kv, key: KEY } as never)).toThrow(/unknown option "kvv"; did you mean "kv"\?/);
+    expect(() => createPolicySource({ kv, key: KEY, refreshSeconds: 1 })).not.toThrow();
+  });
+  it('publishPolicy, readCapture, createCaptureEncoder, createPacketBatch, openCaptureFile, createCaptureFileWriter', async () => {
+    const writer: PolicyWriter = { name: 'w', get: async () => null, put: async () => undefined };
+    await expect(publishPolicy(writer, {}, KEY, { prefx: 'p:' } as never)).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: /^publishPolicy: unknown option "prefx"; did you mean "prefix"\?/ });
+    expect(() => readCapture(new Uint8Array(0), { batchsize: 2 } as never)).toThrow(/^readCapture: unknown option "batchsize"; did you mean "batchSize"\?/);
+    expect(() => createCaptureEncoder({ snaplem: 2 } as never)).toThrow(/^createCaptureEncoder: unknown option "snaplem"; did you mean "snaplen"\?/);
+    expect(() => createPacketBatch([], { linktype: 1 } as never)).toThrow(/^createPacketBatch: unknown option "linktype"; did you mean "linkType"\?/);
+    expect(() => openCaptureFile('x.pcap', { highWatermark: 4 } as never)).toThrow(/^openCaptureFile: unknown option "highWatermark"; did you mean "highWaterMark"\?/);
+    await expect(createCaptureFileWriter(join(dir, 'o.pcap'), { ending: false } as never)).rejects.toThrow(/^createCaptureFileWriter: unknown option "ending"/);
   });
 });

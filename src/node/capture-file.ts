@@ -26,6 +26,7 @@ import type { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { SgfilterError } from '../errors.js';
 import { fileAccessError } from './fs-errors.js';
+import { refuseUnknownOptions } from '../options.js';
 import { readCapture, type CaptureReader } from '../capture/reader.js';
 import type { CaptureReadOptions } from '../capture/format.js';
 import type { CaptureBatch, CapturedPacket } from '../capture/batch.js';
@@ -45,6 +46,8 @@ export interface OpenCaptureOptions extends CaptureReadOptions {
  * `cause`), both thrown from the iteration.
  */
 export function openCaptureFile(path: string, options: OpenCaptureOptions = {}): CaptureReader {
+  if (typeof options !== 'object' || options === null) throw new SgfilterError('INVALID_ARGUMENT', `openCaptureFile: options must be an object, got ${options === null ? 'null' : typeof options}`);
+  refuseUnknownOptions('openCaptureFile', options, ['batchSize', 'maxPacketLength', 'maxBlockLength', 'maxInterfaces', 'name', 'highWaterMark'] satisfies (keyof OpenCaptureOptions)[]);
   const { highWaterMark = 1 << 20, ...rest } = options;
   if (!Number.isInteger(highWaterMark) || highWaterMark < 1 || highWaterMark > 2 ** 30) {
     throw new SgfilterError('INVALID_ARGUMENT', `highWaterMark must be a whole number of bytes from 1 to 2^30, got ${String(highWaterMark)}`);
@@ -256,6 +259,8 @@ export interface CaptureFileWriterOptions extends CaptureWriterOptions {
  * if the file cannot be opened, SgfilterError INVALID_ARGUMENT for bad options.
  */
 export async function createCaptureFileWriter(target: string | Writable, options: CaptureFileWriterOptions = {}): Promise<CaptureWriteStream> {
+  if (typeof options !== 'object' || options === null) throw new SgfilterError('INVALID_ARGUMENT', `createCaptureFileWriter: options must be an object, got ${options === null ? 'null' : typeof options}`);
+  refuseUnknownOptions('createCaptureFileWriter', options, ['format', 'precision', 'byteOrder', 'linkType', 'snaplen', 'interfaces', 'end'] satisfies (keyof CaptureFileWriterOptions)[]);
   const { end = true, ...rest } = options;
   const format = rest.format ?? (typeof target === 'string' ? captureFormatOf(target) : 'pcap');
   const encoder = createCaptureEncoder({ ...rest, format });
