@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createCaptureEncoder, createEngine, createPacketBatch, createPolicySource, publishPolicy, readCapture, type PolicyWriter } from '../src/index.js';
+import { createCaptureEncoder, createEngine, safeParseConfig, createPacketBatch, createPolicySource, publishPolicy, readCapture, type PolicyWriter } from '../src/index.js';
 import { closeCompileWorker, compileInWorker, reloadInWorker } from '../src/node/index.js';
 import { createCaptureFileWriter, openCaptureFile } from '../src/node/capture-file.js';
 import { fileErrorText } from '../src/node/fs-errors.js';
@@ -139,9 +139,9 @@ describe('unknown options are refused, naming the key and the nearest known one'
   const kv = fakeKv();
   const KEY = 'b3'.repeat(32);
   it('createPolicySource', () => {
-    expect(() => createPolicySource({ kv, key: KEY, refreshSecond: 1 } as never)).toThrow(/^createPolicySource: unknown option "refreshSecond"; did you mean "refreshSeconds"\?; the options are kv, r2, url/);
+    expect(() => createPolicySource({ kv: kv as never, key: KEY, refreshSecond: 1 } as never)).toThrow(/^createPolicySource: unknown option "refreshSecond"; did you mean "refreshSeconds"\?; the options are kv, r2, url/);
     expect(() => createPolicySource({ kvv: kv, key: KEY } as never)).toThrow(/unknown option "kvv"; did you mean "kv"\?/);
-    expect(() => createPolicySource({ kv, key: KEY, refreshSeconds: 1 })).not.toThrow();
+    expect(() => createPolicySource({ kv: kv as never, key: KEY, refreshSeconds: 1 })).not.toThrow();
   });
   it('publishPolicy, readCapture, createCaptureEncoder, createPacketBatch, openCaptureFile, createCaptureFileWriter', async () => {
     const writer: PolicyWriter = { name: 'w', get: async () => null, put: async () => undefined };
@@ -151,5 +151,32 @@ describe('unknown options are refused, naming the key and the nearest known one'
     expect(() => createPacketBatch([], { linktype: 1 } as never)).toThrow(/^createPacketBatch: unknown option "linktype"; did you mean "linkType"\?/);
     expect(() => openCaptureFile('x.pcap', { highWatermark: 4 } as never)).toThrow(/^openCaptureFile: unknown option "highWatermark"; did you mean "highWaterMark"\?/);
     await expect(createCaptureFileWriter(join(dir, 'o.pcap'), { ending: false } as never)).rejects.toThrow(/^createCaptureFileWriter: unknown option "ending"/);
+  });
+});
+
+describe('a misspelt field does not hide the issues under it', () => {
+  const codes = (doc: unknown) => {
+    const r = safeParseConfig(doc);
+    return r.success ? [] : r.issues.map((i) => `${i.code} ${i.path.join('.')}`);
+  };
+  it('rules under a misspelt inbound/outbound are still checked (and those under the other key), as is a misspelt template', () => {
+    expect(codes({ securityGroups: [{
+      id: 'sg-a',
+      inbund: [{ protocol: 'TPC', port: 22, source: 'any', action: 'accept' }],
+      outbound: [{ protocol: 'TCP', destination: 'any', action: 'alow' }],
+    }, { id: 'sg-b', templte: 'open-al', outbond: [{ protocol: 'TCP', destination: '10.0.0.0/33', action: 'accept' }] }] })).toEqual([
+      'UNKNOWN_FIELD securityGroups.0.inbund',
+      'UNKNOWN_PROTOCOL securityGroups.0.inbund.0.protocol',
+      'INVALID_ACTION securityGroups.0.outbound.0.action',
+      'UNKNOWN_FIELD securityGroups.1.templte',
+      'UNKNOWN_FIELD securityGroups.1.outbond',
+      'UNKNOWN_TEMPLATE securityGroups.1.templte',
+      'PREFIX_TOO_LONG securityGroups.1.outbond.0.destination',
+    ]);
+  });
+  it('groups under a misspelt securityGroups are still checked; a misspelt key next to the right one is only unknown', () => {
+    expect(codes({ securityGroup: [{ id: 'sg-a', inbound: [{ protocol: 'TPC', port: 22, source: 'any', action: 'accept' }] }] }))
+      .toEqual(['UNKNOWN_FIELD securityGroup', 'UNKNOWN_PROTOCOL securityGroup.0.inbound.0.protocol']);
+    expect(codes({ securityGroups: [{ id: 'sg-a', inbound: [], inbund: [{ protocol: 'TPC' }] }] })).toEqual(['UNKNOWN_FIELD securityGroups.0.inbund']);
   });
 });

@@ -11,7 +11,7 @@ import type { AddressSet, Config, Direction, Instance, Rule, SecurityGroup, Warn
 import { parsePeer } from './address.js';
 import { TEMPLATES, templateName, TEMPLATE_SYNTAX, type TemplateName } from './presets.js';
 import { CONFIG_FIELDS, GROUP_FIELDS, INSTANCE_FIELDS } from './fields.js';
-import { show, unknownFieldIssue, validateRule, type RuleSource } from './rule.js';
+import { closest, show, unknownFieldIssue, validateRule, type RuleSource } from './rule.js';
 import { convertPolicySet, findPolicySet } from './tencent.js';
 import { TERRAFORM_PARTS, TERRAFORM_SYNTAX, terraformRule } from './terraform.js';
 import { keysOf, plainData, quote, quotedList } from './plain.js';
@@ -104,6 +104,22 @@ export function validateGroupInput(raw: unknown, path: Path, where: string, issu
   return validateGroup(raw, path, where, { issues, warnings }, seen);
 }
 
+/**
+ * The misspelt keys of `raw` that stand in for an absent known field: `inbund` for
+ * `inbound` when there is no `inbound`. They are UNKNOWN_FIELD (the config fails),
+ * but their values are still checked as the field they meant, so one typo does not
+ * hide every issue under it. Field → the key that holds its value.
+ */
+function standIns(raw: Record<string, unknown>, known: readonly string[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const k of Object.keys(raw)) {
+    if (known.includes(k) || k.length > 40) continue;
+    const meant = closest(k, known);
+    if (meant !== undefined && raw[meant] === undefined && !out.has(meant)) out.set(meant, k);
+  }
+  return out;
+}
+
 function validateGroup(raw: unknown, path: Path, where: string, ctx: Ctx, seen?: Map<string, number>): SecurityGroup | undefined {
   if (!isObj(raw)) {
     ctx.issues.push({ code: 'INVALID_TYPE', path, given: raw, message: `${where}: a security group must be an object with an id, got ${show(raw)}` });
@@ -127,16 +143,21 @@ function validateGroup(raw: unknown, path: Path, where: string, ctx: Ctx, seen?:
   for (const k of Object.keys(raw)) {
     if (!GROUP_FIELDS.includes(k)) ctx.issues.push(unknownFieldIssue([...path, k], label, k, GROUP_FIELDS));
   }
+  const stand = standIns(raw, GROUP_FIELDS);
+  /** A field's key: its own, or the misspelt key standing in for it. */
+  const keyOf = (f: string): string => (raw[f] === undefined ? stand.get(f) : undefined) ?? f;
   for (const f of ['name', 'description'] as const) {
     if (raw[f] !== undefined && typeof raw[f] !== 'string') {
       ctx.issues.push({ code: 'INVALID_TYPE', path: [...path, f], given: raw[f], message: `${label}: ${f} must be a string, got ${show(raw[f])}` });
     }
   }
   let template: TemplateName = 'custom';
-  if (raw.template !== undefined) {
-    const t = typeof raw.template === 'string' ? templateName(raw.template) : undefined;
+  const templateKey = keyOf('template');
+  const templateRaw = raw[templateKey];
+  if (templateRaw !== undefined) {
+    const t = typeof templateRaw === 'string' ? templateName(templateRaw) : undefined;
     if (!t) {
-      ctx.issues.push({ code: 'UNKNOWN_TEMPLATE', path: [...path, 'template'], given: raw.template, allowed: TEMPLATE_SYNTAX, message: `${label}: unknown template ${show(raw.template)}; allowed: ${TEMPLATE_SYNTAX}` });
+      ctx.issues.push({ code: 'UNKNOWN_TEMPLATE', path: [...path, templateKey], given: templateRaw, allowed: TEMPLATE_SYNTAX, message: `${label}: unknown template ${show(templateRaw)}; allowed: ${TEMPLATE_SYNTAX}` });
     } else template = t;
   }
   let inbound: Rule[];
@@ -151,8 +172,10 @@ function validateGroup(raw: unknown, path: Path, where: string, ctx: Ctx, seen?:
     }
     [inbound, outbound] = tencentRules(raw.SecurityGroupPolicySet, [...path, 'SecurityGroupPolicySet'], id, label, ctx);
   } else {
-    inbound = validateRules(raw.inbound, 'inbound', id, [...path, 'inbound'], label, ctx);
-    outbound = validateRules(raw.outbound, 'outbound', id, [...path, 'outbound'], label, ctx);
+    const inKey = keyOf('inbound');
+    const outKey = keyOf('outbound');
+    inbound = validateRules(raw[inKey], 'inbound', id, [...path, inKey], label, ctx);
+    outbound = validateRules(raw[outKey], 'outbound', id, [...path, outKey], label, ctx);
   }
   if (ctx.issues.length > before) return undefined;
   const group: SecurityGroup = {
@@ -308,6 +331,7 @@ export function safeParseConfig(input: unknown): ParseResult {
   const ctx: Ctx = { issues: [], warnings: [] };
   const tencent = findPolicySet(doc);
   let groupsRaw: unknown;
+  let groupsKey = 'securityGroups';
   let instancesRaw: unknown;
   if (tencent) {
     groupsRaw = [{ id: TENCENT_GROUP_ID, SecurityGroupPolicySet: tencent.set }];
@@ -325,20 +349,22 @@ export function safeParseConfig(input: unknown): ParseResult {
       const v = doc[f];
       if (v !== undefined && !ok(v)) ctx.issues.push({ code: 'INVALID_TYPE', path: [f], given: v, message: `config: ${f} must be ${what}, got ${show(v)}` });
     }
-    groupsRaw = doc.securityGroups;
+    const stand = standIns(doc, CONFIG_FIELDS);
+    groupsKey = doc.securityGroups === undefined ? stand.get('securityGroups') ?? 'securityGroups' : 'securityGroups';
+    groupsRaw = doc[groupsKey];
     instancesRaw = doc.instances;
     if (groupsRaw === undefined) {
       ctx.issues.push({ code: 'MISSING_FIELD', path: ['securityGroups'], message: 'config: no securityGroups; a config lists its security groups under securityGroups' });
       groupsRaw = [];
     } else if (!Array.isArray(groupsRaw)) {
-      ctx.issues.push({ code: 'INVALID_TYPE', path: ['securityGroups'], given: groupsRaw, message: `config: securityGroups must be a list, got ${show(groupsRaw)}` });
+      ctx.issues.push({ code: 'INVALID_TYPE', path: [groupsKey], given: groupsRaw, message: `config: ${groupsKey} must be a list, got ${show(groupsRaw)}` });
       groupsRaw = [];
     }
   }
   const seen = new Map<string, number>();
   const groups: SecurityGroup[] = [];
   (groupsRaw as unknown[]).forEach((g, gi) => {
-    const group = validateGroup(g, ['securityGroups', gi], `securityGroups[${gi}]`, ctx, seen);
+    const group = validateGroup(g, [groupsKey, gi], `${groupsKey}[${gi}]`, ctx, seen);
     if (group) groups.push(group);
   });
   // A Tencent document's paths start at its own root, not at securityGroups[0].
