@@ -188,10 +188,15 @@ describe('YAML and JSON in a file named for the other format', () => {
     expect(text.stderr).toMatch(/notes\.txt was read as JSON: its name does not end in \.yaml or \.yml; for YAML, name it \.yaml or pass --format yaml/);
   });
 
-  it('--format takes json or yaml only (usage error, exit 2)', () => {
+  it('--format takes json or yaml (yml too, any case) only (usage error, exit 2)', () => {
     const r = cli(['check', seedConfig, '--format', 'toml']);
     expect(r.status).toBe(2);
-    expect(r.stderr).toContain('Allowed choices are json, yaml');
+    expect(r.stderr).toContain("argument 'toml' is invalid. allowed: json, yaml (or yml).");
+    for (const f of ['yml', 'YAML']) {
+      const ok = cli(['check', seedConfig, '--format', f]);
+      expect(ok.stderr, f).toBe('');
+      expect(ok.status, f).toBe(0);
+    }
   });
 });
 

@@ -180,3 +180,42 @@ describe('a misspelt field does not hide the issues under it', () => {
     expect(codes({ securityGroups: [{ id: 'sg-a', inbound: [], inbund: [{ protocol: 'TPC' }] }] })).toEqual(['UNKNOWN_FIELD securityGroups.0.inbund']);
   });
 });
+
+describe('small messages', () => {
+  it('unknown protocol, action, preset and template words get a "did you mean", as field names do', () => {
+    const r = safeParseConfig({ securityGroups: [{ id: 'sg-a', template: 'open_all', inbound: [
+      { protocol: 'TPC', port: 22, source: 'any', action: 'alow' },
+      { type: 'linux-logn', source: 'any', action: 'acept' },
+      { protocol: 'xyzzy', source: 'any', action: 'accept' },
+    ] }] });
+    expect(r.success).toBe(false);
+    const m = r.success ? [] : r.issues.map((i) => i.message.replace(/; allowed: .*?(; did you mean|$)/, '$1'));
+    expect(m).toEqual([
+      'group "sg-a": unknown template "open_all"; did you mean "open-all"?',
+      'group "sg-a" inbound rule 0, protocol: unknown protocol "TPC"; did you mean "TCP"?',
+      'group "sg-a" inbound rule 0, action: unknown action "alow"; did you mean "allow"?',
+      'group "sg-a" inbound rule 1, type: unknown preset "linux-logn"; did you mean "linux-login"?',
+      'group "sg-a" inbound rule 1, action: unknown action "acept"; did you mean "accept"?',
+      'group "sg-a" inbound rule 2, protocol: unknown protocol "xyzzy"',
+    ]);
+  });
+
+  it('config text given as { snapshot } is told it is config text, not a snapshot (YAML and JSON, short or long)', async () => {
+    for (const text of [YAML, JSON.stringify({ securityGroups: [] }), `${YAML}${'# padding\n'.repeat(500)}`]) {
+      const e = await createEngine({ snapshot: new TextEncoder().encode(text) }).catch((x: unknown) => x);
+      expect(e).toMatchObject({ code: 'SNAPSHOT_INVALID', message: /these bytes are config text \(JSON or YAML\), not a snapshot: load a config with createEngine\(\{ text, format \}\)/ });
+    }
+    const binary = await createEngine({ snapshot: new Uint8Array(64).fill(7) }).catch((x: unknown) => x);
+    expect((binary as Error).message).toBe('invalid snapshot: not an sgfilter snapshot (bad magic)');
+  });
+
+  it('key text (hex or base64) is a key everywhere: createEngine({ snapshot, key }) as createPolicySource and publishPolicy take it', async () => {
+    const hex = 'c5'.repeat(32);
+    const engine = await createEngine({ text: YAML, format: 'yaml' });
+    const signed = await engine.snapshot({ key: hex });
+    expect((await createEngine({ snapshot: signed, key: hex })).classify(flow).action).toBe('accept');
+    expect((await createEngine({ snapshot: signed, key: Buffer.from(hex, 'hex').toString('base64') })).version).toBe(1);
+    await expect(createEngine({ snapshot: signed, key: 'd6'.repeat(32) })).rejects.toMatchObject({ code: 'SNAPSHOT_SIGNATURE' });
+    await expect(createEngine({ snapshot: signed, key: '' })).rejects.toMatchObject({ code: 'SNAPSHOT_KEY', message: /empty string/ });
+  });
+});

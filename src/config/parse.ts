@@ -11,7 +11,7 @@ import type { AddressSet, Config, Direction, Instance, Rule, SecurityGroup, Warn
 import { parsePeer } from './address.js';
 import { TEMPLATES, templateName, TEMPLATE_SYNTAX, type TemplateName } from './presets.js';
 import { CONFIG_FIELDS, GROUP_FIELDS, INSTANCE_FIELDS } from './fields.js';
-import { closest, show, unknownFieldIssue, validateRule, type RuleSource } from './rule.js';
+import { closest, meant, show, unknownFieldIssue, validateRule, type RuleSource } from './rule.js';
 import { convertPolicySet, findPolicySet } from './tencent.js';
 import { TERRAFORM_PARTS, TERRAFORM_SYNTAX, terraformRule } from './terraform.js';
 import { keysOf, plainData, quote, quotedList } from './plain.js';
@@ -157,7 +157,7 @@ function validateGroup(raw: unknown, path: Path, where: string, ctx: Ctx, seen?:
   if (templateRaw !== undefined) {
     const t = typeof templateRaw === 'string' ? templateName(templateRaw) : undefined;
     if (!t) {
-      ctx.issues.push({ code: 'UNKNOWN_TEMPLATE', path: [...path, templateKey], given: templateRaw, allowed: TEMPLATE_SYNTAX, message: `${label}: unknown template ${show(templateRaw)}; allowed: ${TEMPLATE_SYNTAX}` });
+      ctx.issues.push({ code: 'UNKNOWN_TEMPLATE', path: [...path, templateKey], given: templateRaw, allowed: TEMPLATE_SYNTAX, message: `${label}: unknown template ${show(templateRaw)}; allowed: ${TEMPLATE_SYNTAX}${meant(templateRaw, TEMPLATE_SYNTAX.split(', '))}` });
     } else template = t;
   }
   let inbound: Rule[];
