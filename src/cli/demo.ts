@@ -1,7 +1,7 @@
 /** `sgfilter demo`: the seed scenarios: a verdict table and rule hits (what `npm start` runs). */
 import type { Command } from 'commander';
 import { join } from 'node:path';
-import { decidedBy, displayPath, formatOption, loadConfig, packageRoot, plural, ruleText, table, writeLines, type ConfigFormat } from './shared.js';
+import { CliError, decidedBy, displayPath, formatOption, loadConfig, packageRoot, plural, ruleText, table, writeLines, type ConfigFormat } from './shared.js';
 import { classifyAll, flowText, readFlows } from './flows.js';
 
 async function demoCommand(configArg: string | undefined, flowsArg: string | undefined, opts: { format?: ConfigFormat }): Promise<void> {
@@ -9,7 +9,20 @@ async function demoCommand(configArg: string | undefined, flowsArg: string | und
   const configPath = configArg ?? join(root, 'examples', 'seed-scenarios.yaml');
   const flowsPath = flowsArg ?? join(root, 'examples', 'flows.jsonl');
   const config = await loadConfig(configPath, opts.format);
-  const flows = await readFlows(flowsPath, config);
+  let flows: Awaited<ReturnType<typeof readFlows>>;
+  try {
+    flows = await readFlows(flowsPath, config);
+  } catch (e) {
+    // The example flows name the example config's instances and addresses: with a
+    // config of the user's own they are mostly "unknown instance". Say that once.
+    if (!(e instanceof CliError) || configArg === undefined || flowsArg !== undefined) throw e;
+    throw new CliError(
+      `error: demo ${displayPath(configPath)}: the example flows (${displayPath(flowsPath)}) are written for the example config ` +
+        `(its instances and addresses), not for yours, so they do not fit it. Give flows of your own: ` +
+        `sgfilter demo ${displayPath(configPath)} FLOWS.jsonl (one JSON flow per line, docs/SEMANTICS.md "Flows"), ` +
+        `or sgfilter eval / explain; sgfilter demo with no arguments runs the example.`,
+    );
+  }
   const verdicts = await classifyAll(config, flows);
 
   const out: string[] = [
@@ -58,9 +71,9 @@ async function demoCommand(configArg: string | undefined, flowsArg: string | und
 export function register(program: Command): void {
   program
     .command('demo')
-    .description('classify example flows and print a verdict table and per-rule hit counts (what `npm start` runs)')
+    .description('classify flows and print a verdict table and per-rule hit counts (what `npm start` runs); without arguments, the example config and flows')
     .argument('[config]', 'config file (default: examples/seed-scenarios.yaml)')
-    .argument('[flows]', 'JSON-lines flow file (default: examples/flows.jsonl)')
+    .argument('[flows]', 'JSON-lines flow file (default: examples/flows.jsonl, written for the example config: give your own with a config of your own)')
     .addOption(formatOption())
     .action(demoCommand);
 }
