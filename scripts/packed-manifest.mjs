@@ -23,19 +23,19 @@ const kept = join(root, '.package.json.unpacked');
 
 function restore() {
   if (!existsSync(kept)) return;
-  const { atime, mtime } = statSync(kept);
+  const { atimeMs, mtimeMs } = statSync(kept);
   renameSync(kept, manifest);
-  utimesSync(manifest, atime, mtime);
+  utimesSync(manifest, atimeMs / 1000, mtimeMs / 1000);
 }
 
 const mode = process.argv[2];
 if (mode === 'strip') {
   restore(); // a leftover from an interrupted pack is the real manifest
   const text = readFileSync(manifest, 'utf8');
-  const { atime, mtime } = statSync(manifest);
+  const { atimeMs, mtimeMs } = statSync(manifest);
   const pkg = JSON.parse(text);
   writeFileSync(kept, text);
-  utimesSync(kept, atime, mtime);
+  utimesSync(kept, atimeMs / 1000, mtimeMs / 1000);
   if (pkg.scripts) delete pkg.scripts.prepare;
   writeFileSync(manifest, `${JSON.stringify(pkg, null, 2)}\n`);
 } else if (mode === 'restore') {
