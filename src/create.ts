@@ -8,8 +8,7 @@ import { Engine, type EngineOptions, type SnapshotSource } from './engine.js';
 import { SgfilterError } from './errors.js';
 import { quote } from './config/plain.js';
 import { checkEngineOptions } from './options.js';
-import { parseConfigText } from './config/text.js';
-import { sourceKind, type ConfigFileSource, type ConfigTextSource } from './config/source.js';
+import { sourceKind, textSourceDocument, type ConfigFileSource, type ConfigTextSource } from './config/source.js';
 import type { WasmSource } from './wasm/load.js';
 import type { Config, PolicyDocument } from './types.js';
 
@@ -24,15 +23,15 @@ export async function createEngineFrom(
   source: unknown,
   options: EngineOptions & { wasm?: WasmSource },
   defaultWasm: () => WasmSource | PromiseLike<WasmSource>,
-  loadFile: ((path: string) => Promise<Config>) | null,
+  loadFile: ((path: string, format: 'json' | 'yaml' | undefined) => Promise<Config>) | null,
 ): Promise<Engine> {
   checkEngineOptions(options);
   const wasm = options?.wasm ?? defaultWasm();
   const s = sourceKind(source, 'createEngine');
   let config: unknown;
-  if (s.kind === 'text') config = parseConfigText(s.text, s.fileName, s.format);
+  if (s.kind === 'text') config = textSourceDocument(s, 'createEngine');
   else if (s.kind === 'object') config = s.value;
-  else if (loadFile) config = await loadFile(s.path);
+  else if (loadFile) config = await loadFile(s.path, s.format);
   else {
     throw new SgfilterError('INVALID_ARGUMENT', `createEngine({ file: ${quote(s.path, 200)} }): this build has no file system; pass the config text ({ text }), a config object or a snapshot ({ snapshot })`);
   }

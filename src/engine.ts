@@ -11,8 +11,7 @@ import type { Config, ParsedFlow, FlowInput, PolicyDocument, Verdict } from './t
 import * as L from '../assembly/layout.js';
 import { compilePolicy, verdictIn, verdictsOf, type CompiledPolicy, type CompileOptions } from './compile/index.js';
 import { parseConfig } from './config/parse.js';
-import { parseConfigText } from './config/text.js';
-import { sourceKind, type ConfigTextSource } from './config/source.js';
+import { sourceKind, textSourceDocument, type ConfigTextSource } from './config/source.js';
 import { FlowBatch, batchState, loadSingleFlow, newSingleFlow, type BatchState, type SingleFlow } from './flow.js';
 import { checkEngineOptions, checkReloadOptions } from './options.js';
 import { describeValue } from './describe.js';
@@ -350,7 +349,7 @@ export class Engine {
     this.#expect(checkReloadOptions(options, 'reload').expectedVersion, 'reload');
     const s = sourceKind(config, 'reload');
     if (s.kind === 'file') throw new SgfilterError('INVALID_ARGUMENT', `reload({ file }): read the file with loadConfigFile (Node), or let watchConfig reload it; reload takes a config object or { text }`);
-    const doc = s.kind === 'text' ? parseConfigText(s.text, s.fileName, s.format) : s.value;
+    const doc = s.kind === 'text' ? textSourceDocument(s, 'reload') : s.value;
     const cfg = parseConfig(doc);
     return this.#swap(cfg, { reason: 'reload' });
   }
@@ -418,7 +417,7 @@ export class Engine {
   #expect(expected: number | undefined, what: string): void {
     const version = this.#policy.version;
     if (expected !== undefined && expected !== version) {
-      throw new SgfilterError('VERSION_CONFLICT', `the policy is at version ${version}, not ${expected}; ${what} against the current version`);
+      throw new SgfilterError('VERSION_CONFLICT', `${what} expected the policy at version ${expected} (expectedVersion), but it is at version ${version}: another change was published first. Read engine.version, check the change still applies, and call ${what} again with expectedVersion: ${version}`);
     }
   }
 

@@ -38,6 +38,7 @@ export const ErrorCodes = {
   PUBLISH_FAILED: 'sgfilter publish (publishPolicy) could not write: the Cloudflare API refused a call (status and Cloudflare error codes in the message) or could not be reached in time, no API token or account id was given, or the local KV could not be opened',
   PUBLISH_CONFLICT: 'another publish got in first: the version key moved while this publish was writing, or the next version\'s snapshot key is already taken; nothing was made current, publish again',
   ANALYSIS_TOO_LARGE: 'diffPolicies (or engine.previewUpdate) would need more work than its limits allow: more than maxWork units (default 2^25: box tests, boxes made and rules tested for a witness) or a region cut into more than maxRegionBoxes boxes (default 16,384); nothing is returned, since a partial diff would hide changes (lintPolicy reports the rules it could not judge instead, as not-analyzed findings)',
+  FILE_ACCESS: 'a file the API was given (a capture to read, a capture output to write) could not be opened, read or written: it does not exist, permission denied, a folder, a full disk...; the message says which file and why in words, error.cause is the system error (its errno code in error.cause.code)',
   WORKER_FAILED: 'a worker thread (compileInWorker, reloadInWorker, a classifier pool) crashed, exited, lost a message or did not answer in time; the call changed nothing, and the next call starts a new thread',
 } as const;
 /** A code of {@link ErrorCodes}: what `error.code` holds. */

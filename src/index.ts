@@ -5,13 +5,13 @@
 import type { Engine, EngineOptions } from './engine.js';
 import { createEngineFrom, type EngineSource } from './create.js';
 import { nodeWasmBytes } from './wasm/node.js';
-import { loadConfigFile } from './node/config-file.js';
+import { loadConfigFileFor } from './node/config-file.js';
 import { PolicySource, type PolicySourceOptions } from './distribution/source.js';
 
 /**
  * Creates an engine for a policy source:
  *   - a config object (native, or a Tencent API policy document), or a validated Config;
- *   - `{ file: 'policy.yaml' }`: a JSON or YAML config file (format by extension);
+ *   - `{ file: 'policy.yaml', format? }`: a JSON or YAML config file (format by extension, or 'json' / 'yaml');
  *   - `{ text, format? }`: config text ('json', the default, or 'yaml');
  *   - `{ snapshot, key? }`: a compiled snapshot (engine.snapshot(), `sgfilter compile`);
  *     with a key, it and every later loadSnapshot must be signed with it.
@@ -21,7 +21,7 @@ import { PolicySource, type PolicySourceOptions } from './distribution/source.js
  * INVALID_ARGUMENT.
  */
 export async function createEngine(source: EngineSource, options: EngineOptions & { wasm?: WebAssembly.Module | Uint8Array } = {}): Promise<Engine> {
-  return createEngineFrom(source, options, nodeWasmBytes, loadConfigFile);
+  return createEngineFrom(source, options, nodeWasmBytes, (path, format) => loadConfigFileFor('createEngine', path, format));
 }
 
 export type { EngineSource } from './create.js';

@@ -66,6 +66,87 @@ function check(options: unknown, names: readonly string[], what: string): Record
   return out;
 }
 
+/** INVALID_ARGUMENT. */
+export function invalidArgument(message: string): SgfilterError {
+  return new SgfilterError('INVALID_ARGUMENT', message);
+}
+
+/** "where: unknown option "kvv"; did you mean "kv"? The options are kv, r2, ..." */
+function unknownOption(where: string, key: string, known: readonly string[]): SgfilterError {
+  const near = key.length <= 40 ? closest(key, known) : undefined;
+  return invalidArgument(`${where}: unknown option ${quote(key)}${near ? `; did you mean "${near}"?` : ''}; the options are ${known.join(', ')}`);
+}
+
+/**
+ * Refuses any own key of `options` that is not in `known` (INVALID_ARGUMENT naming
+ * it, the nearest known name and the list): for option objects whose every name
+ * this function reads (a misspelt `refreshSecond` would silently keep the default).
+ * A key list that cannot be read (a revoked proxy) is INVALID_ARGUMENT too.
+ */
+export function refuseUnknownOptions(where: string, options: object, known: readonly string[]): void {
+  let keys: string[];
+  try {
+    keys = Object.keys(options);
+  } catch (e) {
+    throw invalidArgument(`${where}: the options could not be read (${errorText(e)})`);
+  }
+  for (const key of keys) if (!known.includes(key)) throw unknownOption(where, key, known);
+}
+
+
+/** What each option accepts: a check that returns what is allowed when the value is not. */
+export type OptionSpec = Record<string, Check>;
+
+export const isString: Check = (v) => (typeof v === 'string' ? undefined : 'a string');
+export const isNonEmptyString: Check = (v) => (typeof v === 'string' && v !== '' ? undefined : 'a non-empty string');
+export const isBoolean: Check = (v) => (typeof v === 'boolean' ? undefined : 'true or false');
+export const isFunction: Check = (v) => (typeof v === 'function' ? undefined : 'a function');
+/** A plain object (a literal, or one without prototype): not an array, a class instance or a function. */
+export const isObject: Check = (v) => {
+  if (typeof v !== 'object' || v === null) return 'an object';
+  const proto = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null ? undefined : 'a plain object';
+};
+export const oneOf =
+  (...values: string[]): Check =>
+  (v) =>
+    typeof v === 'string' && values.includes(v) ? undefined : values.map((x) => `'${x}'`).join(' or ');
+export const wholeNumber =
+  (min: number, max = Number.MAX_SAFE_INTEGER): Check =>
+  (v) =>
+    typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max ? undefined : `a whole number from ${min} to ${max === Number.MAX_SAFE_INTEGER ? 'any' : max}`;
+export const milliseconds =
+  (min: number, { infinite = false } = {}): Check =>
+  (v) =>
+    typeof v === 'number' && ((Number.isFinite(v) && v >= min) || (infinite && v === Infinity))
+      ? undefined
+      : `a number of milliseconds >= ${min}${infinite ? ' (or Infinity)' : ''}`;
+
+/**
+ * Checks `options` (undefined or an object) against `spec` and returns its own,
+ * defined values. Unknown keys are refused unless `open` (options that also carry
+ * another library's options, e.g. an http.Agent's).
+ */
+export function readOptions(where: string, options: unknown, spec: OptionSpec, { open = false } = {}): Record<string, unknown> {
+  if (options === undefined) return {};
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw invalidArgument(`${where}: options must be an object, got ${describeValue(options)}`);
+  }
+  const out: Record<string, unknown> = Object.create(null);
+  for (const key of Object.keys(options)) {
+    const value = (options as Record<string, unknown>)[key];
+    if (!Object.hasOwn(spec, key)) {
+      if (open) continue;
+      throw unknownOption(where, key, Object.keys(spec));
+    }
+    if (value === undefined) continue;
+    const allowed = spec[key]!(value);
+    if (allowed !== undefined) throw invalidArgument(`${where}: option ${key} must be ${allowed}, got ${describeValue(value)}`);
+    out[key] = value;
+  }
+  return out;
+}
+
 /** createEngine / Engine.create options (windowFlows, maxMemoryBytes and the compile options). */
 export function checkEngineOptions(options: unknown, what = 'createEngine'): { windowFlows?: number; maxMemoryBytes?: number; maxTableBytes?: number; mergeMaxOrders?: number; partitionMinBytes?: number } {
   return check(options, ENGINE, what);

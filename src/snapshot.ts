@@ -128,8 +128,33 @@ function u32(bytes: Uint8Array, at: number): number {
   return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(at, true);
 }
 
+/**
+ * Whether refused snapshot bytes are config text: UTF-8 without control characters
+ * (tabs and line ends aside) whose first character opens a JSON or YAML document.
+ * Only asked on the way to an error.
+ */
+function looksLikeConfigText(bytes: Uint8Array): boolean {
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(0, 4096));
+  } catch {
+    // A multi-byte character cut at 4096 is still text; anything else is not.
+    if (bytes.length <= 4096) return false;
+    try {
+      text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(0, 4093));
+    } catch {
+      return false;
+    }
+  }
+  if (/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(text)) return false;
+  return /^\uFEFF?\s*(?:[{[#-]|%YAML|---|[A-Za-z_$"'][^\n]*:)/.test(text);
+}
+
 /** Magic and format: what must hold before anything else of the snapshot can be located. */
 function checkFraming(bytes: Uint8Array): void {
+  if ((bytes.length < HEADER || u32(bytes, MAGIC_AT) !== SNAPSHOT_MAGIC) && looksLikeConfigText(bytes)) {
+    throw bad('these bytes are config text (JSON or YAML), not a snapshot: load a config with createEngine({ text, format }) (or a config object), or compile it first (engine.snapshot(), sgfilter compile)');
+  }
   if (bytes.length < HEADER) throw bad(`${bytes.length} bytes is shorter than the ${HEADER}-byte header`);
   if (u32(bytes, MAGIC_AT) !== SNAPSHOT_MAGIC) throw bad('not an sgfilter snapshot (bad magic)');
   const format = u32(bytes, FORMAT_AT);

@@ -65,8 +65,8 @@ describe('openCaptureFile', () => {
     expect(openFds()).toBe(before);
   });
 
-  it('a missing file rejects with the fs error; the name is in capture errors', async () => {
-    await expect(readAllAsync(openCaptureFile('/nonexistent/x.pcap'))).rejects.toMatchObject({ code: 'ENOENT' });
+  it('a missing file rejects with FILE_ACCESS (the fs error as cause); the name is in capture errors', async () => {
+    await expect(readAllAsync(openCaptureFile('/nonexistent/x.pcap'))).rejects.toMatchObject({ code: 'FILE_ACCESS', message: 'openCaptureFile: /nonexistent/x.pcap does not exist', cause: { code: 'ENOENT' } });
     const dir = mkdtempSync(join(tmpdir(), 'sgfilter-capture-'));
     try {
       const path = join(dir, 'cut.pcapng');
@@ -133,7 +133,7 @@ describe('createCaptureFileWriter', () => {
       const strip = (ps: typeof source.packets) => ps.map(({ recordOffset: _r, interfaceId: _i, ...p }) => p);
       expect(strip(copy.packets)).toEqual(strip(source.packets));
       // An unopenable path rejects at once.
-      await expect(createCaptureFileWriter(join(dir, 'no/such/dir/x.pcap'))).rejects.toMatchObject({ code: 'ENOENT' });
+      await expect(createCaptureFileWriter(join(dir, 'no/such/dir/x.pcap'))).rejects.toMatchObject({ code: 'FILE_ACCESS', message: /its folder does not exist/, cause: { code: 'ENOENT' } });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -150,7 +150,7 @@ describe('createCaptureFileWriter', () => {
     } catch (e) {
       failed = e;
     }
-    expect(failed).toMatchObject({ code: 'ENOSPC' });
+    expect(failed).toMatchObject({ code: 'FILE_ACCESS', message: /no space left/, cause: { code: 'ENOSPC' } });
     await out.close();
     expect(openFds()).toBe(before);
   });

@@ -66,6 +66,18 @@ describe('file system errors are sentences', () => {
     expect(existsSync(join(tmp, 'never.bin'))).toBe(false);
   });
 
+  it('demo with a config of your own and no flows says the example flows do not fit it (once, not an error per flow)', () => {
+    const own = file('own.yaml', 'securityGroups:\n  - id: sg-web\n    inbound:\n      - { type: https, source: any, action: accept }\n');
+    const r = cli(['demo', own]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/^error: demo \S*own\.yaml: the example flows \(\S*flows\.jsonl\) are written for the example config .*Give flows of your own: sgfilter demo \S*own\.yaml FLOWS\.jsonl/);
+    expect(r.stderr.split('\n').filter(Boolean)).toHaveLength(1);
+    const flows = file('own.jsonl', '{"direction":"inbound","protocol":"TCP","port":443,"remote":"198.51.100.7"}\n');
+    const ok = cli(['demo', own, flows]);
+    expect(ok.stderr).toBe('');
+    expect(ok.stdout).toMatch(/totals: 1 flow, 1 accepted/);
+  });
+
   it('a flow file, a ClassBench file, a key file that does not exist or is a folder', () => {
     const runs: [string[], RegExp][] = [
       [['eval', seedConfig, join(tmp, 'nope.jsonl')], /^error: flows: \S*nope\.jsonl does not exist\n$/],
@@ -188,10 +200,15 @@ describe('YAML and JSON in a file named for the other format', () => {
     expect(text.stderr).toMatch(/notes\.txt was read as JSON: its name does not end in \.yaml or \.yml; for YAML, name it \.yaml or pass --format yaml/);
   });
 
-  it('--format takes json or yaml only (usage error, exit 2)', () => {
+  it('--format takes json or yaml (yml too, any case) only (usage error, exit 2)', () => {
     const r = cli(['check', seedConfig, '--format', 'toml']);
     expect(r.status).toBe(2);
-    expect(r.stderr).toContain('Allowed choices are json, yaml');
+    expect(r.stderr).toContain("argument 'toml' is invalid. allowed: json, yaml (or yml).");
+    for (const f of ['yml', 'YAML']) {
+      const ok = cli(['check', seedConfig, '--format', f]);
+      expect(ok.stderr, f).toBe('');
+      expect(ok.status, f).toBe(0);
+    }
   });
 });
 

@@ -8,7 +8,7 @@
  * has put them there.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,6 +23,10 @@ const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 let tmp: string;
 let tarball: string;
 let project: string;
+/** What `npm install` of the tarball printed. */
+let installOutput: string;
+/** The repository's package.json before the pack (prepack strips it, postpack restores it). */
+let manifestBefore: { text: string; mtimeMs: number };
 
 function run(cmd: string, args: string[], cwd: string): { status: number | null; out: string } {
   const r = spawnSync(cmd, args, { cwd, encoding: 'utf8', timeout: 180_000, env: { ...process.env, npm_config_audit: 'false', npm_config_fund: 'false', npm_config_update_notifier: 'false' } });
@@ -35,13 +39,17 @@ const ACCEPT = JSON.stringify({ action: 'accept', groupId: 'sg-ssh', ruleIndex: 
 
 beforeAll(() => {
   tmp = mkdtempSync(join(tmpdir(), 'sgfilter-package-'));
-  execFileSync(npm, ['pack', '--ignore-scripts', '--pack-destination', tmp], { cwd: ROOT, stdio: 'pipe' });
+  manifestBefore = { text: readFileSync(join(ROOT, 'package.json'), 'utf8'), mtimeMs: statSync(join(ROOT, 'package.json')).mtimeMs };
+  // With its scripts, as a user's `npm pack` runs: prepack (build if stale, then the
+  // packed manifest without `prepare`) and postpack (the manifest restored).
+  execFileSync(npm, ['pack', '--pack-destination', tmp], { cwd: ROOT, stdio: 'pipe' });
   tarball = join(tmp, readdirSync(tmp).find((f) => f.endsWith('.tgz'))!);
   project = join(tmp, 'app');
   execFileSync('mkdir', ['-p', project]);
   writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true }));
   const r = run(npm, ['install', '--prefer-offline', '--no-package-lock', tarball, '@types/node@20'], project);
   if (r.status !== 0) throw new Error(`npm install of the tarball failed:\n${r.out}`);
+  installOutput = r.out;
 }, 240_000);
 
 afterAll(() => {
@@ -137,6 +145,37 @@ describe('the packed package, installed into an empty project', () => {
     const check = run(npm, ['exec', '--offline', '--', 'sgfilter', 'check', 'node_modules/sgfilter/examples/seed-scenarios.yaml'], project);
     expect(check.out).toContain('valid');
     expect(check.status).toBe(0);
+  });
+});
+
+describe('the tarball holds what its docs point at, and no install-time script', () => {
+  const installed = () => join(project, 'node_modules', 'sgfilter');
+
+  it('every file README.md, docs/SEMANTICS.md and examples/edge/README.md link to is in the package', () => {
+    const linked: string[] = [];
+    for (const doc of ['README.md', 'docs/SEMANTICS.md', 'docs/DESIGN.md', 'examples/edge/README.md']) {
+      expect(existsSync(join(installed(), doc)), doc).toBe(true);
+      const text = readFileSync(join(ROOT, doc), 'utf8');
+      for (const m of text.matchAll(/\]\(([^)#\s]+)(?:#[^)]*)?\)/g)) {
+        const target = m[1]!;
+        if (/^[a-z]+:/.test(target)) continue; // https:, mailto:
+        linked.push(join(dirname(doc), target));
+      }
+    }
+    expect(linked).toContain('docs/SEMANTICS.md');
+    expect(linked.filter((f) => !existsSync(join(installed(), f)))).toEqual([]);
+  });
+
+  it('the packed package.json has no prepare script (npm warned about it on install), and the clone gets its own back', () => {
+    const packed = JSON.parse(readFileSync(join(installed(), 'package.json'), 'utf8'));
+    expect(packed.scripts.prepare).toBeUndefined();
+    expect(Object.keys(packed.scripts).filter((k) => /^(pre|post)?install$|^prepare$/.test(k))).toEqual([]);
+    expect(installOutput).not.toMatch(/install-scripts|install script/i);
+    expect(readFileSync(join(ROOT, 'package.json'), 'utf8')).toBe(manifestBefore.text);
+    // To the millisecond (file systems keep nanoseconds; utimes takes less): what start.mjs compares.
+    expect(Math.abs(statSync(join(ROOT, 'package.json')).mtimeMs - manifestBefore.mtimeMs)).toBeLessThan(1);
+    expect(existsSync(join(ROOT, '.package.json.unpacked'))).toBe(false);
+    expect(JSON.parse(manifestBefore.text).scripts.prepare).toBe('node scripts/start.mjs --build-only');
   });
 });
 

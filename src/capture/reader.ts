@@ -28,6 +28,7 @@
 import { SgfilterError } from '../errors.js';
 import { CaptureBatch } from './batch.js';
 import { CaptureError, hex32 } from './errors.js';
+import { refuseUnknownOptions } from '../options.js';
 import type { CaptureInterface, CaptureReadOptions, CaptureSection, FormatDecoder, ReaderLimits } from './format.js';
 import { isPcapMagic, PcapDecoder, PCAP_HEADER_LENGTH } from './pcap.js';
 import { PcapngDecoder, PCAPNG_MAGIC } from './pcapng.js';
@@ -59,7 +60,11 @@ function positiveInt(value: number | undefined, fallback: number, min: number, m
   return value;
 }
 
+const READ_OPTIONS = ['batchSize', 'maxPacketLength', 'maxBlockLength', 'maxInterfaces', 'name'] as const satisfies readonly (keyof CaptureReadOptions)[];
+
 function limitsOf(options: CaptureReadOptions): ReaderLimits {
+  if (typeof options !== 'object' || options === null) throw new SgfilterError('INVALID_ARGUMENT', `readCapture: options must be an object, got ${options === null ? 'null' : typeof options}`);
+  refuseUnknownOptions('readCapture', options, READ_OPTIONS);
   const batchSize = positiveInt(options.batchSize, DEFAULT_BATCH, 1, 1 << 20, 'batchSize');
   const maxPacketLength = positiveInt(options.maxPacketLength, DEFAULT_MAX_PACKET, 1, 1 << 30, 'maxPacketLength');
   const maxBlockLength = positiveInt(options.maxBlockLength, Math.max(DEFAULT_MAX_BLOCK, maxPacketLength + 65536), maxPacketLength + 32, 2 ** 31, 'maxBlockLength');

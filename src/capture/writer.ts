@@ -22,6 +22,7 @@
  *     0 to 2^64 units) are CAPTURE_UNSUPPORTED rather than silently wrapped.
  */
 import { SgfilterError } from '../errors.js';
+import { refuseUnknownOptions } from '../options.js';
 import { CaptureBatch, type CapturedPacket } from './batch.js';
 import { CaptureError } from './errors.js';
 import type { CaptureInterface } from './format.js';
@@ -46,6 +47,8 @@ export interface CaptureWriterOptions {
   /** pcapng: the reader's interfaces, to copy their names into the interface description blocks. */
   interfaces?: readonly CaptureInterface[];
 }
+
+const WRITER_OPTIONS = ['format', 'precision', 'byteOrder', 'linkType', 'snaplen', 'interfaces'] as const satisfies readonly (keyof CaptureWriterOptions)[];
 
 /** Turns CaptureBatches into the bytes of a pcap or pcapng file, with no I/O (createCaptureEncoder). */
 export interface CaptureEncoder {
@@ -401,6 +404,8 @@ class PcapngEncoder extends Encoder {
  * Throws SgfilterError INVALID_ARGUMENT on bad options.
  */
 export function createCaptureEncoder(options: CaptureWriterOptions = {}): CaptureEncoder {
+  if (typeof options !== 'object' || options === null) throw new SgfilterError('INVALID_ARGUMENT', `createCaptureEncoder: options must be an object, got ${options === null ? 'null' : typeof options}`);
+  refuseUnknownOptions('createCaptureEncoder', options, WRITER_OPTIONS);
   const format = options.format ?? 'pcap';
   if (format === 'pcap') return new PcapEncoder(options);
   if (format === 'pcapng') return new PcapngEncoder(options);

@@ -1,7 +1,7 @@
 /** `sgfilter demo`: the seed scenarios: a verdict table and rule hits (what `npm start` runs). */
 import type { Command } from 'commander';
 import { join } from 'node:path';
-import { decidedBy, displayPath, formatOption, loadConfig, packageRoot, plural, ruleText, table, writeLines, type ConfigFormat } from './shared.js';
+import { CliError, decidedBy, displayPath, formatOption, loadConfig, packageRoot, plural, ruleText, table, writeLines, type ConfigFormat } from './shared.js';
 import { classifyAll, flowText, readFlows } from './flows.js';
 
 async function demoCommand(files: string[], opts: { format?: ConfigFormat }): Promise<void> {
@@ -10,7 +10,20 @@ async function demoCommand(files: string[], opts: { format?: ConfigFormat }): Pr
   const configPath = files.length === 0 ? [join(root, 'examples', 'seed-scenarios.yaml')] : files.length === 1 ? files : files.slice(0, -1);
   const flowsPath = files.length >= 2 ? files[files.length - 1]! : join(root, 'examples', 'flows.jsonl');
   const config = await loadConfig(configPath, opts.format);
-  const flows = await readFlows(flowsPath, config);
+  let flows: Awaited<ReturnType<typeof readFlows>>;
+  try {
+    flows = await readFlows(flowsPath, config);
+  } catch (e) {
+    // The example flows name the example config's instances and addresses: with a
+    // config of the user's own they are mostly "unknown instance". Say that once.
+    if (!(e instanceof CliError) || files.length !== 1) throw e;
+    throw new CliError(
+      `error: demo ${configPath.map(displayPath).join(' ')}: the example flows (${displayPath(flowsPath)}) are written for the example config ` +
+        `(its instances and addresses), not for yours, so they do not fit it. Give flows of your own: ` +
+        `sgfilter demo ${configPath.map(displayPath).join(' ')} FLOWS.jsonl (one JSON flow per line, docs/SEMANTICS.md "Flows"), ` +
+        `or sgfilter eval / explain; sgfilter demo with no arguments runs the example.`,
+    );
+  }
   const verdicts = await classifyAll(config, flows);
 
   const out: string[] = [
@@ -59,8 +72,8 @@ async function demoCommand(files: string[], opts: { format?: ConfigFormat }): Pr
 export function register(program: Command): void {
   program
     .command('demo')
-    .description('classify example flows and print a verdict table and per-rule hit counts (what `npm start` runs)')
-    .argument('[files...]', '[CONFIG... [FLOWS]]: the config file(s) (default: examples/seed-scenarios.yaml; several make one policy), then the JSON-lines flow file (default: examples/flows.jsonl)')
+    .description('classify flows and print a verdict table and per-rule hit counts (what `npm start` runs); without arguments, the example config and flows')
+    .argument('[files...]', '[CONFIG... [FLOWS]]: the config file(s) (default: examples/seed-scenarios.yaml; several make one policy), then the JSON-lines flow file (default: examples/flows.jsonl, written for the example config: give your own with a config of your own)')
     .addOption(formatOption())
     .action(demoCommand);
 }

@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Option } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
 import { configTextOf, notTextFile, parseConfigFileText, readConfigBytes, type ConfigFormat } from '../node/config-bytes.js';
 import { fileErrorText } from '../node/fs-errors.js';
 import { FileRefusal, MAX_CONFIG_FILE_BYTES, readRegularFile } from '../node/read-file.js';
@@ -106,7 +106,13 @@ export type { ConfigFormat };
 
 /** `--format json|yaml`, for every command that reads a config. */
 export function formatOption(flags = '--format <format>'): Option {
-  return new Option(flags, 'read the config as json or yaml whatever its name (default: .yaml/.yml is YAML, anything else JSON)').choices(['json', 'yaml']);
+  // yml (as the file extension is spelt) is YAML too; any case.
+  return new Option(flags, 'read the config as json or yaml (or yml) whatever its name (default: .yaml/.yml is YAML, anything else JSON)').argParser((v: string): ConfigFormat => {
+    const f = v.toLowerCase();
+    if (f === 'json') return 'json';
+    if (f === 'yaml' || f === 'yml') return 'yaml';
+    throw new InvalidArgumentError('allowed: json, yaml (or yml).');
+  });
 }
 
 /**

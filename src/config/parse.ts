@@ -11,7 +11,7 @@ import type { AddressSet, Config, Direction, Instance, Rule, SecurityGroup, Warn
 import { parsePeer } from './address.js';
 import { TEMPLATES, templateName, TEMPLATE_SYNTAX, type TemplateName } from './presets.js';
 import { CONFIG_FIELDS, GROUP_FIELDS, INSTANCE_FIELDS } from './fields.js';
-import { ruleNeverMatches, show, unknownFieldIssue, validateRule, type RuleSource } from './rule.js';
+import { closest, meant, ruleNeverMatches, show, unknownFieldIssue, validateRule, type RuleSource } from './rule.js';
 import { convertPolicySet, findPolicySet } from './tencent.js';
 import { findTemplateLists, readTemplateLists } from './tencent-templates.js';
 import { awsGroupIds, convertAwsDocument, isAwsDocument } from './aws.js';
@@ -111,6 +111,22 @@ export function validateGroupInput(raw: unknown, path: Path, where: string, issu
   return validateGroup(raw, path, where, ctx, seen);
 }
 
+/**
+ * The misspelt keys of `raw` that stand in for an absent known field: `inbund` for
+ * `inbound` when there is no `inbound`. They are UNKNOWN_FIELD (the config fails),
+ * but their values are still checked as the field they meant, so one typo does not
+ * hide every issue under it. Field → the key that holds its value.
+ */
+function standIns(raw: Record<string, unknown>, known: readonly string[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const k of Object.keys(raw)) {
+    if (known.includes(k) || k.length > 40) continue;
+    const meant = closest(k, known);
+    if (meant !== undefined && raw[meant] === undefined && !out.has(meant)) out.set(meant, k);
+  }
+  return out;
+}
+
 function validateGroup(raw: unknown, path: Path, where: string, ctx: Ctx, seen?: Map<string, number>): SecurityGroup | undefined {
   if (!isObj(raw)) {
     ctx.issues.push({ code: 'INVALID_TYPE', path, given: raw, message: `${where}: a security group must be an object with an id, got ${show(raw)}` });
@@ -134,16 +150,21 @@ function validateGroup(raw: unknown, path: Path, where: string, ctx: Ctx, seen?:
   for (const k of Object.keys(raw)) {
     if (!GROUP_FIELDS.includes(k)) ctx.issues.push(unknownFieldIssue([...path, k], label, k, GROUP_FIELDS));
   }
+  const stand = standIns(raw, GROUP_FIELDS);
+  /** A field's key: its own, or the misspelt key standing in for it. */
+  const keyOf = (f: string): string => (raw[f] === undefined ? stand.get(f) : undefined) ?? f;
   for (const f of ['name', 'description'] as const) {
     if (raw[f] !== undefined && typeof raw[f] !== 'string') {
       ctx.issues.push({ code: 'INVALID_TYPE', path: [...path, f], given: raw[f], message: `${label}: ${f} must be a string, got ${show(raw[f])}` });
     }
   }
   let template: TemplateName = 'custom';
-  if (raw.template !== undefined) {
-    const t = typeof raw.template === 'string' ? templateName(raw.template) : undefined;
+  const templateKey = keyOf('template');
+  const templateRaw = raw[templateKey];
+  if (templateRaw !== undefined) {
+    const t = typeof templateRaw === 'string' ? templateName(templateRaw) : undefined;
     if (!t) {
-      ctx.issues.push({ code: 'UNKNOWN_TEMPLATE', path: [...path, 'template'], given: raw.template, allowed: TEMPLATE_SYNTAX, message: `${label}: unknown template ${show(raw.template)}; allowed: ${TEMPLATE_SYNTAX}` });
+      ctx.issues.push({ code: 'UNKNOWN_TEMPLATE', path: [...path, templateKey], given: templateRaw, allowed: TEMPLATE_SYNTAX, message: `${label}: unknown template ${show(templateRaw)}; allowed: ${TEMPLATE_SYNTAX}${meant(templateRaw, TEMPLATE_SYNTAX.split(', '))}` });
     } else template = t;
   }
   let inbound: Rule[];
@@ -158,8 +179,10 @@ function validateGroup(raw: unknown, path: Path, where: string, ctx: Ctx, seen?:
     }
     [inbound, outbound] = tencentRules(raw.SecurityGroupPolicySet, [...path, 'SecurityGroupPolicySet'], id, label, ctx);
   } else {
-    inbound = validateRules(raw.inbound, 'inbound', id, [...path, 'inbound'], label, ctx);
-    outbound = validateRules(raw.outbound, 'outbound', id, [...path, 'outbound'], label, ctx);
+    const inKey = keyOf('inbound');
+    const outKey = keyOf('outbound');
+    inbound = validateRules(raw[inKey], 'inbound', id, [...path, inKey], label, ctx);
+    outbound = validateRules(raw[outKey], 'outbound', id, [...path, outKey], label, ctx);
   }
   if (ctx.issues.length > before) return undefined;
   const group: SecurityGroup = {
@@ -326,6 +349,8 @@ interface DocumentPart {
   file: string | undefined;
   /** Native groups (raw), or a bare Tencent policy set made into one. */
   groups?: unknown[];
+  /** Where the groups were: securityGroups, or the misspelt key that stands in for it (standIns). */
+  groupsKey?: string;
   /** A Tencent policy-set document: where its set is, so paths start at the document's root. */
   tencentPath?: Path;
   instances?: unknown[];
@@ -382,11 +407,14 @@ export function safeParseConfigDocuments(documents: readonly PolicyDocumentSourc
         const v = doc[f];
         if (v !== undefined && !ok(v)) ctx.issues.push({ code: 'INVALID_TYPE', path: [f], given: v, message: `config: ${f} must be ${what}, got ${show(v)}` });
       }
-      const groupsRaw = doc.securityGroups;
+      // A misspelt securityGroups still has its groups checked (standIns): one typo hides nothing.
+      const groupsKey = doc.securityGroups === undefined ? standIns(doc, CONFIG_FIELDS).get('securityGroups') ?? 'securityGroups' : 'securityGroups';
+      const groupsRaw = doc[groupsKey];
       if (groupsRaw !== undefined && !Array.isArray(groupsRaw)) {
-        ctx.issues.push({ code: 'INVALID_TYPE', path: ['securityGroups'], given: groupsRaw, message: `config: securityGroups must be a list, got ${show(groupsRaw)}` });
+        ctx.issues.push({ code: 'INVALID_TYPE', path: [groupsKey], given: groupsRaw, message: `config: ${groupsKey} must be a list, got ${show(groupsRaw)}` });
       } else if (groupsRaw !== undefined) {
         part.groups = groupsRaw;
+        part.groupsKey = groupsKey;
         for (const g of groupsRaw) if (isObj(g)) noteGroupId(g.id);
       }
       const instancesRaw = doc.instances;
@@ -434,8 +462,9 @@ export function safeParseConfigDocuments(documents: readonly PolicyDocumentSourc
     const w0 = ctx.warnings.length;
     if (part.groups) {
       const seen = new Map<string, number>();
+      const key = part.groupsKey ?? 'securityGroups';
       part.groups.forEach((g, gi) => {
-        const group = validateGroup(g, ['securityGroups', gi], `securityGroups[${gi}]`, ctx, seen);
+        const group = validateGroup(g, [key, gi], `${key}[${gi}]`, ctx, seen);
         if (group) addGroup(group, part.tencentPath ?? ['securityGroups', gi, 'id'], part.tencentPath ? 'the Tencent policy set' : `securityGroups[${gi}]`, part.file);
       });
       // A Tencent document's paths start at its own root, not at securityGroups[0].

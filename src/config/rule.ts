@@ -10,7 +10,7 @@ import { parsePeer } from './address.js';
 import { describeValue } from './plain.js';
 import { formatPorts, normalizeIntervals, parsePorts } from './ports.js';
 import { ICMP, ICMPV6, parseProtocol, PRESETS, presetName, takesPorts } from './presets.js';
-import { ACTION_SYNTAX, ACTION_WORDS, PEER_SYNTAX, PORT_SYNTAX, PRESET_SYNTAX, PROTOCOL_SYNTAX, RULE_FIELDS } from './fields.js';
+import { ALL, PRESETS as PRESET_FIELDS, PROTOCOLS as PROTOCOL_FIELDS, ACTION_SYNTAX, ACTION_WORDS, PEER_SYNTAX, PORT_SYNTAX, PRESET_SYNTAX, PROTOCOL_SYNTAX, RULE_FIELDS } from './fields.js';
 
 /** How a rule maps back to the document the user wrote (native, Tencent, Terraform). */
 export interface RuleSource {
@@ -64,6 +64,16 @@ export function closest(name: string, known: readonly string[]): string | undefi
     }
   }
   return best;
+}
+
+/** Words a rule's type and protocol take, for "did you mean" (any case is read). */
+const PRESET_WORDS = PRESET_FIELDS.flatMap((p) => (p.label ? [p.name, p.label] : [p.name]));
+const PROTOCOL_WORDS = [...PROTOCOL_FIELDS.map((p) => p.name), ALL];
+
+/** `; did you mean "x"?` when `given` is a word one or two letters from one of `words`, else ''. */
+export function meant(given: unknown, words: readonly string[]): string {
+  const near = typeof given === 'string' && given.length <= 40 ? closest(given, words) : undefined;
+  return near ? `; did you mean "${near}"?` : '';
 }
 
 export function unknownFieldIssue(path: Path, label: string, key: string, known: readonly string[]): Issue {
@@ -180,13 +190,13 @@ export function validateRule(
   let preset: string | undefined;
   if (r.type !== undefined) {
     preset = typeof r.type === 'string' ? presetName(r.type) : undefined;
-    if (preset === undefined) add('UNKNOWN_PRESET', 'type', `unknown preset ${show(r.type)}; allowed: ${PRESET_SYNTAX}`, r.type, PRESET_SYNTAX);
+    if (preset === undefined) add('UNKNOWN_PRESET', 'type', `unknown preset ${show(r.type)}; allowed: ${PRESET_SYNTAX}${meant(r.type, PRESET_WORDS)}`, r.type, PRESET_SYNTAX);
   }
   const fixed = preset !== undefined ? PRESETS.get(preset) ?? null : null;
   let protocol: ProtocolMatch | undefined;
   if (r.protocol !== undefined) {
     const p = parseProtocol(r.protocol, true);
-    if (p === undefined) add('UNKNOWN_PROTOCOL', 'protocol', `unknown protocol ${show(r.protocol)}; allowed: ${PROTOCOL_SYNTAX}`, r.protocol, PROTOCOL_SYNTAX);
+    if (p === undefined) add('UNKNOWN_PROTOCOL', 'protocol', `unknown protocol ${show(r.protocol)}; allowed: ${PROTOCOL_SYNTAX}${meant(r.protocol, PROTOCOL_WORDS)}`, r.protocol, PROTOCOL_SYNTAX);
     else if (fixed && fixed.protocol !== p) {
       add('CONFLICTING_FIELDS', 'protocol', `preset "${preset}" already means protocol ${fixed.protocol === 'ping' ? 'ICMP/ICMPv6' : fixed.protocol}; remove protocol or use type custom`, r.protocol);
     } else protocol = p;
@@ -292,7 +302,7 @@ export function validateRule(
   if (r.action === undefined) add('MISSING_FIELD', 'action', `no action; allowed: ${ACTION_SYNTAX}`, undefined, ACTION_SYNTAX);
   else {
     action = parseAction(r.action);
-    if (!action) add('INVALID_ACTION', 'action', `unknown action ${show(r.action)}; allowed: ${ACTION_SYNTAX}`, r.action, ACTION_SYNTAX);
+    if (!action) add('INVALID_ACTION', 'action', `unknown action ${show(r.action)}; allowed: ${ACTION_SYNTAX}${meant(r.action, ACTION_WORDS.map(([w]) => w))}`, r.action, ACTION_SYNTAX);
   }
   if (r.description !== undefined && typeof r.description !== 'string') {
     add('INVALID_TYPE', 'description', `must be a string, got ${show(r.description)}`, r.description);

@@ -8,6 +8,7 @@
  */
 import { SgfilterError } from '../errors.js';
 import { describeValue } from '../describe.js';
+import { parseConfigText } from './text.js';
 
 /** `{ text }`: config text. `format` (or a `fileName` ending in .yaml/.yml/.json) says how to read it; default JSON. */
 export interface ConfigTextSource {
@@ -19,18 +20,24 @@ export interface ConfigTextSource {
   fileName?: string;
 }
 
-/** `{ file }`: the path of a JSON or YAML config file (Node only). */
+/** `{ file, format? }`: the path of a JSON or YAML config file (Node only). */
 export interface ConfigFileSource {
   /** The file's path, relative to the working directory. */
   file: string;
+  /** 'json' or 'yaml'; by default the name decides: .yaml/.yml is YAML, anything else JSON. */
+  format?: 'json' | 'yaml';
 }
 
 export type SourceKind =
-  | { kind: 'text'; text: string; fileName: string; format: 'json' | 'yaml' | undefined }
-  | { kind: 'file'; path: string }
+  | { kind: 'text'; text: string; fileName: string; format: 'json' | 'yaml' | undefined; named: boolean }
+  | { kind: 'file'; path: string; format: 'json' | 'yaml' | undefined }
   | { kind: 'object'; value: unknown };
 
 const TEXT_FIELDS = new Set(['text', 'format', 'fileName']);
+const FILE_FIELDS = new Set(['file', 'format']);
+
+/** What errors call `{ text }` given without a fileName: it is text, not a file. */
+export const CONFIG_TEXT_NAME = 'the config text ({ text })';
 
 const own = (x: object, k: string): boolean => Object.hasOwn(x, k);
 
@@ -74,12 +81,28 @@ export function sourceKind(x: unknown, where: string): SourceKind {
     if (fileName !== undefined && typeof fileName !== 'string') {
       throw new SgfilterError('INVALID_ARGUMENT', `${where}({ text, fileName }): fileName must be a string, got ${describeValue(fileName)}`);
     }
-    return { kind: 'text', text, fileName: fileName ?? (format === 'yaml' ? 'config.yaml' : 'config.json'), format };
+    return { kind: 'text', text, fileName: fileName ?? CONFIG_TEXT_NAME, format, named: fileName !== undefined };
   }
-  if (fields.hasFile && keys.length === 1) {
-    const { file } = fields;
+  if (fields.hasFile && keys.every((k) => FILE_FIELDS.has(k))) {
+    const { file, format } = fields;
     if (typeof file !== 'string' || file === '') throw new SgfilterError('INVALID_ARGUMENT', `${where}({ file }): file must be a path (a non-empty string), got ${describeValue(file)}`);
-    return { kind: 'file', path: file };
+    if (format !== undefined && format !== 'json' && format !== 'yaml') {
+      throw new SgfilterError('INVALID_ARGUMENT', `${where}({ file, format }): format must be "json" or "yaml", got ${describeValue(format)}`);
+    }
+    return { kind: 'file', path: file, format };
   }
   return { kind: 'object', value: x };
+}
+
+/**
+ * The document in a `{ text }` source. Text without a format or fileName is read as
+ * JSON; when that fails, the message adds how to pass YAML (the usual reason).
+ */
+export function textSourceDocument(s: Extract<SourceKind, { kind: 'text' }>, where: string): unknown {
+  try {
+    return parseConfigText(s.text, s.fileName, s.format);
+  } catch (e) {
+    if (!(e instanceof SgfilterError) || e.code !== 'CONFIG_PARSE' || s.format !== undefined || s.named) throw e;
+    throw new SgfilterError('CONFIG_PARSE', `${e.message}\n(${where}({ text }) reads JSON; for YAML text write ${where}({ text, format: 'yaml' }))`, [...e.issues]);
+  }
 }

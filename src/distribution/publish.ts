@@ -20,6 +20,7 @@
  * next publish repairs it. Run one publish at a time (one CI job, one operator).
  */
 import { SgfilterError } from '../errors.js';
+import { refuseUnknownOptions } from '../options.js';
 import { describeValue } from '../describe.js';
 import type { Config } from '../types.js';
 import { isConfig, parseConfig } from '../config/parse.js';
@@ -28,11 +29,19 @@ import { encodeSnapshot, signEncoded, verifySnapshot } from '../snapshot.js';
 import { importSnapshotKey, parseSnapshotKey, type SnapshotKey } from '../snapshot/key.js';
 import { encodePolicyPointer, MAX_POINTER_TEXT, MAX_POLICY_VERSION, parsePolicyPointer, policyKeys, sha256Hex } from './layout.js';
 
-/** Where a publish writes: a KV namespace (REST API, binding, local), or anything with get and put. */
+/**
+ * Where a publish writes: a KV namespace (REST API, binding, local), or anything with
+ * get and put. Over a Workers KV binding:
+ * `{ name: 'POLICY_KV', get: async (k) => { const v = await env.POLICY_KV.get(k, 'arrayBuffer'); return v && new Uint8Array(v); }, put: (k, v) => env.POLICY_KV.put(k, v) }`.
+ */
 export interface PolicyWriter {
   /** For messages: "KV namespace 0f2a… (Cloudflare API)". */
   readonly name: string;
-  /** The bytes at `key`, or null when there is none. */
+  /**
+   * The bytes at `key`, or null when there is none. (Also taken, as a binding's
+   * `get(key)` gives them: an ArrayBuffer, or text read as UTF-8; undefined is none.
+   * Anything else is INVALID_ARGUMENT saying what was expected.)
+   */
   get(key: string): Promise<Uint8Array | null>;
   /** Stores `value` at `key`, replacing what is there. */
   put(key: string, value: Uint8Array): Promise<void>;
@@ -68,6 +77,8 @@ export interface PublishResult {
   skipped: string[];
 }
 
+const PUBLISH_OPTIONS = ['prefix', 'publishedAt', 'maxSkips', 'maxTableBytes', 'mergeMaxOrders'] as const satisfies readonly (keyof PublishOptions)[];
+
 const conflict = (message: string) => new SgfilterError('PUBLISH_CONFLICT', message);
 
 /**
@@ -81,6 +92,7 @@ export async function publishPolicy(writer: PolicyWriter, config: Config | objec
     throw new SgfilterError('INVALID_ARGUMENT', `publishPolicy writes through an object with get(key) and put(key, bytes), got ${describeValue(writer)}`);
   }
   if (typeof options !== 'object' || options === null) throw new SgfilterError('INVALID_ARGUMENT', `publishPolicy's options are an object, got ${describeValue(options)}`);
+  refuseUnknownOptions('publishPolicy', options, PUBLISH_OPTIONS);
   const own = <K extends keyof PublishOptions>(name: K): PublishOptions[K] | undefined => (Object.hasOwn(options, name) ? options[name] : undefined);
   const prefix = own('prefix');
   const publishedAt = own('publishedAt');
@@ -96,13 +108,13 @@ export async function publishPolicy(writer: PolicyWriter, config: Config | objec
   const cfg = isConfig(config) ? config : parseConfig(config);
   const compiled = compilePolicy(cfg, compileOptions);
 
-  const before = await writer.get(keys.current);
+  const before = await stored(writer, keys.current);
   const previous = before === null ? null : parsePolicyPointer(new TextDecoder().decode(before.subarray(0, MAX_POINTER_TEXT * 4)), `"${keys.current}" in the ${writer.name}`);
   const skipped: string[] = [];
   let version = (previous?.version ?? 0) + 1;
   for (;; version++) {
     if (version > MAX_POLICY_VERSION) throw new SgfilterError('PUBLISH_FAILED', `no policy version left after ${MAX_POLICY_VERSION} (start a new prefix)`);
-    if ((await writer.get(keys.snapshot(version))) === null) break;
+    if ((await stored(writer, keys.snapshot(version))) === null) break;
     skipped.push(keys.snapshot(version));
     if (skipped.length > maxSkips) {
       throw conflict(`snapshot keys ${skipped[0]} to ${skipped.at(-1)} are all taken though "${keys.current}" names ${previous?.version ?? 'nothing'}: another publish is running, or they were left by failed ones (delete them)`);
@@ -115,13 +127,32 @@ export async function publishPolicy(writer: PolicyWriter, config: Config | objec
   const snapshotKey = keys.snapshot(version);
   await writer.put(snapshotKey, snapshot);
 
-  const now = await writer.get(keys.current);
+  const now = await stored(writer, keys.current);
   if (!sameBytes(before, now)) {
     throw conflict(`"${keys.current}" changed while version ${version} was being written (another publish?); ${snapshotKey} was written but not made current: publish again`);
   }
   const at = (publishedAt ?? new Date()).toISOString();
   await writer.put(keys.current, new TextEncoder().encode(encodePolicyPointer({ version, sha256, bytes: snapshot.length, publishedAt: at })));
   return { version, previousVersion: previous?.version ?? null, sha256, bytes: snapshot.length, snapshotKey, versionKey: keys.current, publishedAt: at, skipped };
+}
+
+/**
+ * What `writer.get(key)` holds, as bytes (null: nothing). Text (a KV binding's
+ * default) is UTF-8, an ArrayBuffer or any byte view is its bytes; anything else is
+ * refused with what was expected, before it is used.
+ */
+async function stored(writer: PolicyWriter, key: string): Promise<Uint8Array | null> {
+  const v: unknown = await writer.get(key);
+  if (v === null || v === undefined) return null;
+  if (v instanceof Uint8Array) return v;
+  if (typeof v === 'string') return new TextEncoder().encode(v);
+  if (v instanceof ArrayBuffer) return new Uint8Array(v);
+  if (ArrayBuffer.isView(v)) return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+  throw new SgfilterError(
+    'INVALID_ARGUMENT',
+    `publishPolicy: the writer's get(${JSON.stringify(key)}) resolved to ${describeValue(v)}; it must resolve to the stored bytes ` +
+      `(a Uint8Array or ArrayBuffer, or text) or null when the key is absent. For a Workers KV binding: get: (k) => kv.get(k, 'arrayBuffer')`,
+  );
 }
 
 function sameBytes(a: Uint8Array | null, b: Uint8Array | null): boolean {

@@ -35,7 +35,7 @@
 import { SgfilterError, type ErrorCode } from '../errors.js';
 import { describeValue, errorText } from '../describe.js';
 import type { Engine, EngineOptions, SnapshotSource } from '../engine.js';
-import { checkEngineOptions } from '../options.js';
+import { checkEngineOptions, refuseUnknownOptions } from '../options.js';
 import { importSnapshotKey, parseSnapshotKey, type SnapshotCryptoKey, type SnapshotKey } from '../snapshot/key.js';
 import {
   DEFAULT_MAX_SNAPSHOT_BYTES, MAX_POINTER_TEXT, parsePolicyPointer, policyKeys, sha256Hex, snapshotHeaderVersion, type PolicyKeys, type PolicyPointer,
@@ -164,6 +164,8 @@ const ABANDON_GRACE_MS = 1000;
 /** The default logger does not repeat an identical failure within this time. */
 const LOG_REPEAT_MS = 60_000;
 
+/** Every name of PolicySourceOptions: anything else (a misspelt refreshSecond) is refused, not ignored. */
+const POLICY_SOURCE_OPTIONS = ['kv', 'r2', 'url', 'fetch', 'headers', 'key', 'prefix', 'refreshSeconds', 'retrySeconds', 'timeoutMs', 'maxSnapshotBytes', 'engine', 'onEvent'] as const satisfies readonly (keyof PolicySourceOptions)[];
 const invalid = (message: string) => new SgfilterError('INVALID_ARGUMENT', `createPolicySource: ${message}`);
 
 function numberOption(options: PolicySourceOptions, name: 'refreshSeconds' | 'retrySeconds' | 'timeoutMs' | 'maxSnapshotBytes', fallback: number, min: number, max: number): number {
@@ -259,6 +261,7 @@ export class PolicySource {
   /** @internal use createPolicySource (sgfilter/edge, or the Node entry) */
   constructor(options: PolicySourceOptions, createEngine: EngineFactory) {
     if (typeof options !== 'object' || options === null) throw invalid(`options must be an object, got ${describeValue(options)}`);
+    refuseUnknownOptions('createPolicySource', options, POLICY_SOURCE_OPTIONS);
     this.#store = storeOf(options);
     this.#rawKey = keyOf(options);
     this.#keys = policyKeys(own(options, 'prefix'));

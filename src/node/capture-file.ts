@@ -25,6 +25,8 @@ import { open, type FileHandle } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { SgfilterError } from '../errors.js';
+import { fileAccessError } from './fs-errors.js';
+import { refuseUnknownOptions } from '../options.js';
 import { CHUNK_HEADROOM, readCapture, type CaptureReader } from '../capture/reader.js';
 import type { CaptureReadOptions } from '../capture/format.js';
 import type { CaptureBatch, CapturedPacket } from '../capture/batch.js';
@@ -47,16 +49,24 @@ export interface OpenCaptureOptions extends CaptureReadOptions {
 /**
  * A CaptureReader over the file at `path` (a regular file, a FIFO, /dev/stdin...),
  * read in chunks of `highWaterMark` bytes into one reused buffer. Errors:
- * CaptureError (CAPTURE_*) for the content, the fs error (ENOENT, EACCES...) for
- * the file, both thrown from the iteration.
+ * CaptureError (CAPTURE_*) for the content, SgfilterError FILE_ACCESS for the file
+ * ("nope.pcap does not exist", "x is a folder, not a file": the system error as
+ * `cause`), both thrown from the iteration.
  */
 export function openCaptureFile(path: string, options: OpenCaptureOptions = {}): CaptureReader {
+  if (typeof options !== 'object' || options === null) throw new SgfilterError('INVALID_ARGUMENT', `openCaptureFile: options must be an object, got ${options === null ? 'null' : typeof options}`);
+  refuseUnknownOptions('openCaptureFile', options, ['batchSize', 'maxPacketLength', 'maxBlockLength', 'maxInterfaces', 'name', 'highWaterMark'] satisfies (keyof OpenCaptureOptions)[]);
   const { highWaterMark = 1 << 20, ...rest } = options;
   if (!Number.isInteger(highWaterMark) || highWaterMark < 1 || highWaterMark > 2 ** 30) {
     throw new SgfilterError('INVALID_ARGUMENT', `highWaterMark must be a whole number of bytes from 1 to 2^30, got ${String(highWaterMark)}`);
   }
   async function* chunks(): AsyncGenerator<Uint8Array> {
-    const handle = await open(path, 'r');
+    let handle: FileHandle;
+    try {
+      handle = await open(path, 'r');
+    } catch (e) {
+      throw fileAccessError(e, path, 'read', 'openCaptureFile');
+    }
     // Two buffers: the next chunk is read while the reader decodes this one. The
     // reader is done with a chunk when it asks for the next, so its buffer is free
     // to read into again. Each is read into after HEADROOM free bytes, where the
@@ -67,7 +77,12 @@ export function openCaptureFile(path: string, options: OpenCaptureOptions = {}):
       let k = 0;
       ahead = handle.read(buffers[0]!, HEADROOM, highWaterMark, null);
       for (;;) {
-        const { bytesRead } = await ahead;
+        let bytesRead: number;
+        try {
+          ({ bytesRead } = await ahead);
+        } catch (e) {
+          throw fileAccessError(e, path, 'read', 'openCaptureFile');
+        }
         ahead = undefined;
         if (bytesRead === 0) return;
         const chunk = buffers[k]!.subarray(HEADROOM, HEADROOM + bytesRead);
@@ -120,12 +135,16 @@ class FileSink implements Sink {
   private readonly buffers: Uint8Array[] = [new Uint8Array(1 << 20), new Uint8Array(1 << 20)];
   private next = 0;
   private inFlight: Promise<void> | undefined;
-  constructor(private readonly handle: FileHandle) {}
+  constructor(private readonly handle: FileHandle, private readonly path: string) {}
 
   private async writeAll(bytes: Uint8Array): Promise<void> {
-    for (let at = 0; at < bytes.length;) {
-      const { bytesWritten } = await this.handle.write(bytes, at, bytes.length - at, null);
-      at += bytesWritten;
+    try {
+      for (let at = 0; at < bytes.length;) {
+        const { bytesWritten } = await this.handle.write(bytes, at, bytes.length - at, null);
+        at += bytesWritten;
+      }
+    } catch (e) {
+      throw fileAccessError(e, this.path, 'write', 'CaptureWriteStream');
     }
   }
 
@@ -245,13 +264,24 @@ export interface CaptureFileWriterOptions extends CaptureWriterOptions {
 /**
  * Opens a capture output: a file path (created or truncated; the format from its
  * extension unless `format` is given: `.pcapng` → pcapng, else pcap) or a Node
- * Writable (format 'pcap' unless given). Rejects with the fs error if the file
- * cannot be opened, SgfilterError INVALID_ARGUMENT for bad options.
+ * Writable (format 'pcap' unless given). Rejects with SgfilterError FILE_ACCESS
+ * ("cannot write out/x.pcap: its folder does not exist"; the system error as `cause`)
+ * if the file cannot be opened, SgfilterError INVALID_ARGUMENT for bad options.
  */
 export async function createCaptureFileWriter(target: string | Writable, options: CaptureFileWriterOptions = {}): Promise<CaptureWriteStream> {
+  if (typeof options !== 'object' || options === null) throw new SgfilterError('INVALID_ARGUMENT', `createCaptureFileWriter: options must be an object, got ${options === null ? 'null' : typeof options}`);
+  refuseUnknownOptions('createCaptureFileWriter', options, ['format', 'precision', 'byteOrder', 'linkType', 'snaplen', 'interfaces', 'end'] satisfies (keyof CaptureFileWriterOptions)[]);
   const { end = true, ...rest } = options;
   const format = rest.format ?? (typeof target === 'string' ? captureFormatOf(target) : 'pcap');
   const encoder = createCaptureEncoder({ ...rest, format });
-  if (typeof target === 'string') return new CaptureWriteStream(new FileSink(await open(target, 'w')), encoder);
+  if (typeof target === 'string') {
+    let handle: FileHandle;
+    try {
+      handle = await open(target, 'w');
+    } catch (e) {
+      throw fileAccessError(e, target, 'write', 'createCaptureFileWriter');
+    }
+    return new CaptureWriteStream(new FileSink(handle, target), encoder);
+  }
   return new CaptureWriteStream(new StreamSink(target, end), encoder);
 }

@@ -10,12 +10,12 @@
 import { parentPort } from 'node:worker_threads';
 import { parseConfig } from '../config/parse.js';
 import { ownConfig } from '../config/owned.js';
-import { parseConfigText } from '../config/text.js';
+import { textSourceDocument } from '../config/source.js';
 import { compilePolicy, type CompileOptions } from '../compile/index.js';
 import { SgfilterError } from '../errors.js';
 import { encodeSnapshot } from '../snapshot.js';
 import type { Config } from '../types.js';
-import { loadConfigFile } from './config-file.js';
+import { loadConfigFileFor } from './config-file.js';
 import { reply, serializeError, type CompileRequest } from './worker-protocol.js';
 
 if (!parentPort) throw new Error('compile-worker.js runs in a worker thread');
@@ -24,8 +24,11 @@ const port = parentPort;
 async function handle(req: CompileRequest): Promise<void> {
   try {
     let config: Config;
-    if (typeof req.path === 'string') config = await loadConfigFile(req.path);
-    else if (req.text) config = parseConfig(parseConfigText(req.text.text, req.text.fileName, req.text.format), req.text.fileName);
+    if (typeof req.path === 'string') config = await loadConfigFileFor(req.file?.where ?? 'loadConfigFile', req.path, req.file?.format);
+    else if (req.text) {
+      const { where, ...text } = req.text;
+      config = parseConfig(textSourceDocument({ kind: 'text', ...text }, where), text.fileName);
+    }
     // validated: the calling thread's own frozen Config, cloned: plain data this thread owns now.
     else if (req.validated === true) config = ownConfig(req.config as Config);
     else config = parseConfig(req.config);

@@ -1,5 +1,5 @@
 // Node only: reading config files (JSON, YAML, Tencent Cloud JSON) from disk.
-import { safeParseConfigDocuments, type ParseResult } from '../config/parse.js';
+import { parseConfig, safeParseConfigDocuments, type ParseResult } from '../config/parse.js';
 import { configError } from '../errors.js';
 import type { Config } from '../types.js';
 import { configTextOf, parseConfigFileText, readConfigBytes, type ConfigFormat, type FormatChoice } from './config-bytes.js';
@@ -28,6 +28,15 @@ export async function readConfigDocument(path: string, format: ConfigFormat | un
 }
 
 const choice = (fn: string): FormatChoice => (f) => `pass { format: '${f}' } to ${fn}`;
+
+/**
+ * loadConfigFile for an API that takes `{ file, format? }` (createEngine,
+ * compileInWorker, ...): its hints name `where` and that shape.
+ */
+export async function loadConfigFileFor(where: string, path: string, format: ConfigFormat | undefined): Promise<Config> {
+  const choose: FormatChoice = (f) => `write ${where}({ file, format: '${f}' })`;
+  return parseConfig(await readConfigDocument(path, format, choose), path);
+}
 
 /**
  * Reads and validates a config file (or a list of files that together make one

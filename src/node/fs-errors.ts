@@ -6,11 +6,14 @@
  * no raw errno text ("ENOENT: no such file or directory, open 'x'") reaches a user.
  */
 
+import { SgfilterError } from '../errors.js';
+
 /** What was being done to the file: the verb of "cannot read x" / "cannot write x". */
 export type FileAction = 'read' | 'write' | 'open' | 'watch';
 
-/** The errno code of `e` (ENOENT, ...), or undefined when `e` is not a system error. */
+/** The errno code of `e` (ENOENT, ...), or undefined when `e` is not a system error. A FILE_ACCESS error answers its cause's. */
 export function errnoCode(e: unknown): string | undefined {
+  if (e instanceof SgfilterError && e.code === 'FILE_ACCESS') return errnoCode(e.cause);
   const code = typeof e === 'object' && e !== null ? (e as { code?: unknown }).code : undefined;
   return typeof code === 'string' ? code : undefined;
 }
@@ -23,6 +26,7 @@ export function errnoCode(e: unknown): string | undefined {
  */
 export function fileErrorText(e: unknown, path: string, action: FileAction = 'read'): string {
   const code = errnoCode(e);
+  if (e instanceof SgfilterError && e.code === 'FILE_ACCESS') e = e.cause;
   switch (code) {
     case 'ENOENT':
       return action === 'write' ? `cannot write ${path}: its folder does not exist` : `${path} does not exist`;
@@ -61,4 +65,16 @@ export function fileErrorText(e: unknown, path: string, action: FileAction = 're
       return `cannot ${action} ${path}: ${plain}`;
     }
   }
+}
+
+/**
+ * A system error `e` raised while doing `action` to `path`, as the coded error the
+ * library's file APIs throw: FILE_ACCESS, the sentence of fileErrorText, the system
+ * error as `cause`. An SgfilterError passes through unchanged.
+ */
+export function fileAccessError(e: unknown, path: string, action: FileAction, where: string): unknown {
+  if (e instanceof SgfilterError) return e;
+  const error = new SgfilterError('FILE_ACCESS', `${where}: ${fileErrorText(e, path, action)}`);
+  error.cause = e;
+  return error;
 }

@@ -24,8 +24,10 @@ export interface CompileRequest {
   validated?: boolean;
   /** Or the path of a JSON/YAML config file, read in the worker. */
   path?: string;
-  /** Or config text, parsed in the worker (`fileName` names it, `format` picks JSON or YAML). */
-  text?: { text: string; fileName: string; format: 'json' | 'yaml' | undefined };
+  /** With `path`: the function the caller used (for hints) and the format it asked for. */
+  file?: { where: string; format: 'json' | 'yaml' | undefined };
+  /** Or config text, parsed in the worker (`fileName` names it, `format` picks JSON or YAML; `named`: the caller gave the name; `where`: the caller's function, for hints). */
+  text?: { text: string; fileName: string; format: 'json' | 'yaml' | undefined; named: boolean; where: string };
   options?: { maxTableBytes?: number };
 }
 

@@ -44,9 +44,8 @@ import { FlowBatch, batchOrder, createFlowBatch, packSlice, recordAnswers } from
 import { publishCompiledSnapshot, type Engine, type ReloadOptions } from '../engine.js';
 import type { Config, ParsedFlow, FlowInput, Verdict } from '../types.js';
 import { checkEngine, invalidArgument, milliseconds, readOptions, shown, wholeNumber, type OptionSpec } from './options.js';
-import { loadConfigFile } from './config-file.js';
-import { sourceKind } from '../config/source.js';
-import { parseConfigText } from '../config/text.js';
+import { loadConfigFileFor } from './config-file.js';
+import { sourceKind, textSourceDocument } from '../config/source.js';
 import type { EngineSource } from '../create.js';
 import {
   deserializeError, isPlainData, type CompileRequest, type FatalMessage, type PackedSlice, type PoolRequest, type PoolResponse,
@@ -250,11 +249,11 @@ async function compileVia(caller: string, config: unknown, options: Record<strin
   let req: Omit<CompileRequest, 'id'>;
   const source = sourceKind(config, caller);
   if (source.kind === 'file') {
-    if (!plainOptions) return compileHere(await loadConfigFile(source.path), compileOptions);
-    req = { path: source.path, options: compileOptions };
+    if (!plainOptions) return compileHere(await loadConfigFileFor(caller, source.path, source.format), compileOptions);
+    req = { path: source.path, file: { where: caller, format: source.format }, options: compileOptions };
   } else if (source.kind === 'text') {
-    if (!plainOptions) return compileHere(parseConfig(parseConfigText(source.text, source.fileName, source.format), source.fileName), compileOptions);
-    req = { text: { text: source.text, fileName: source.fileName, format: source.format }, options: compileOptions };
+    if (!plainOptions) return compileHere(parseConfig(textSourceDocument(source, caller), source.fileName), compileOptions);
+    req = { text: { text: source.text, fileName: source.fileName, format: source.format, named: source.named, where: caller }, options: compileOptions };
   } else if (isPlainData(config) && plainOptions) {
     req = { config, options: compileOptions };
   } else {
@@ -321,7 +320,7 @@ export async function reloadInWorker(engine: Engine, config: EngineSource, optio
   const { expectedVersion, ...compile } = readOptions('reloadInWorker', options, { ...COMPILE_OPTIONS, expectedVersion: wholeNumber(1) });
   const conflict = () => {
     if (expectedVersion !== undefined && expectedVersion !== engine.version) {
-      throw new SgfilterError('VERSION_CONFLICT', `the policy is at version ${engine.version}, not ${expectedVersion as number}; reloadInWorker against the current version`);
+      throw new SgfilterError('VERSION_CONFLICT', `reloadInWorker expected the policy at version ${expectedVersion as number} (expectedVersion), but it is at version ${engine.version}: another change was published first. Read engine.version, check the change still applies, and call reloadInWorker again with expectedVersion: ${engine.version}`);
     }
   };
   conflict(); // already stale: refused before the compile
@@ -562,7 +561,7 @@ export async function createClassifierPool(config: EngineSource, options: Classi
     }) as ReloadOptions;
     const conflict = () => {
       if (expectedVersion !== undefined && expectedVersion !== current.version) {
-        throw new SgfilterError('VERSION_CONFLICT', `the pool is at version ${current.version}, not ${expectedVersion}; publish against the current version`);
+        throw new SgfilterError('VERSION_CONFLICT', `the pool expected its policy at version ${expectedVersion} (expectedVersion), but it is at version ${current.version}: another change was published first. Read pool.version, check the change still applies, and publish again with expectedVersion: ${current.version}`);
       }
     };
     // Publishes run one at a time, in call order.

@@ -10,6 +10,7 @@
  * packet's captured length before it reads a byte.
  */
 import { SgfilterError } from '../errors.js';
+import { refuseUnknownOptions } from '../options.js';
 
 /** A batch given as parallel arrays over one buffer (what a capture reader produces). */
 export interface PacketBatchInput {
@@ -236,6 +237,8 @@ function fromPackets(list: readonly PacketInput[], linkType: number | undefined)
  * supported ones: a packet of another link type is dropped as `not-ip`.
  */
 export function createPacketBatch(input: PacketBatchInput | readonly PacketInput[], options: { linkType?: number } = {}): PacketBatch {
+  if (typeof options !== 'object' || options === null) throw new SgfilterError('INVALID_ARGUMENT', `createPacketBatch: options must be an object, got ${options === null ? 'null' : typeof options}`);
+  refuseUnknownOptions('createPacketBatch', options, ['linkType']);
   if (Array.isArray(input)) return fromPackets(input as readonly PacketInput[], options.linkType);
   return fromArrays(input as PacketBatchInput);
 }

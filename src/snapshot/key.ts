@@ -34,8 +34,13 @@ export interface SnapshotCryptoKey {
   readonly extractable: boolean;
 }
 
-/** A snapshot key: raw bytes, or an HMAC SHA-256 CryptoKey. */
-export type SnapshotKey = Uint8Array | ArrayBuffer | SnapshotCryptoKey;
+/**
+ * A snapshot key: raw bytes, an HMAC SHA-256 CryptoKey, or key text (hex or base64,
+ * as `openssl rand -hex 32` writes it and parseSnapshotKey reads it). Every API that
+ * takes a key takes all three (createEngine, loadSnapshot, snapshot, signSnapshot,
+ * verifySnapshot, publishPolicy, createPolicySource).
+ */
+export type SnapshotKey = Uint8Array | ArrayBuffer | SnapshotCryptoKey | string;
 
 interface HmacAlgorithm {
   name: string;
@@ -69,6 +74,10 @@ function isCryptoKey(key: object): key is SnapshotCryptoKey {
  * hash, missing the usage, not bytes or a CryptoKey, or no WebCrypto.
  */
 export async function importSnapshotKey(key: unknown, usage: 'sign' | 'verify'): Promise<SnapshotCryptoKey> {
+  if (typeof key === 'string') {
+    if (key === '') throw keyError(`got an empty string (is the key's secret or file set? leave the key field out for no key)`);
+    key = parseSnapshotKey(key);
+  }
   if (key instanceof Uint8Array || key instanceof ArrayBuffer) {
     const raw = new Uint8Array(key); // a copy: later writes to the caller's bytes change nothing
     if (raw.length < SNAPSHOT_KEY_MIN_BYTES) {
@@ -97,10 +106,9 @@ export async function importSnapshotKey(key: unknown, usage: 'sign' | 'verify'):
     return key;
   }
   const what =
-    typeof key === 'string' ? 'a string (read key text with parseSnapshotKey first)'
-    : key === undefined || key === null ? `${key} (is the key's secret or file set? leave the key field out for no key)`
+    key === undefined || key === null ? `${key} (is the key's secret or file set? leave the key field out for no key)`
     : typeof key;
-  throw keyError(`got ${what}; a key is a Uint8Array or ArrayBuffer of at least ${SNAPSHOT_KEY_MIN_BYTES} bytes, or an HMAC SHA-256 CryptoKey`);
+  throw keyError(`got ${what}; a key is a Uint8Array or ArrayBuffer of at least ${SNAPSHOT_KEY_MIN_BYTES} bytes, key text (hex or base64), or an HMAC SHA-256 CryptoKey`);
 }
 
 /** HMAC-SHA-256 of `data`. */
