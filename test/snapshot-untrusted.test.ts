@@ -414,7 +414,8 @@ describe('keyed snapshots', () => {
     };
     await keep(unsignedClosed, 'SNAPSHOT_UNSIGNED');
     await keep(await (await engineOf(closed)).snapshot({ key: otherKey }), 'SNAPSHOT_SIGNATURE');
-    await keep(signedClosed, 'SNAPSHOT_SIGNATURE', { key: otherKey }); // a call's key replaces the engine's for that call
+    await keep(signedClosed, 'SNAPSHOT_KEY', { key: otherKey }); // the engine's key is a standing demand: another key is refused
+    await keep(await (await engineOf(closed)).snapshot({ key: otherKey }), 'SNAPSHOT_KEY', { key: otherKey });
     await keep(signedClosed.slice(0, -1), 'SNAPSHOT_SIGNATURE');
     await keep(new Uint8Array(12), 'SNAPSHOT_INVALID');
     await keep(signedClosed, 'SNAPSHOT_KEY', { key: new Uint8Array(31) });
