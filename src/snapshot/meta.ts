@@ -12,6 +12,7 @@
  */
 import { formatPath, SgfilterError, type Path } from '../errors.js';
 import { quote } from '../config/plain.js';
+import { parseJsonText } from '../config/text.js';
 import { ownConfig } from '../config/owned.js';
 import type { CompiledPolicy, RuleRef } from '../compile/index.js';
 import type { AddressRange, AddressSet, Config, Direction, Instance, Interval, NamedAddressSet, NamedServiceSet, ProtocolMatch, Rule, SecurityGroup, Service, Warning } from '../types.js';
@@ -413,11 +414,22 @@ class MetaReader {
 
 /** Reads metadata bytes; throws SNAPSHOT_INVALID saying which field is wrong. */
 export function decodeMeta(bytes: Uint8Array): SnapshotMeta {
-  let doc: unknown;
+  let text: string;
   try {
-    doc = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
   } catch (e) {
     throw new SgfilterError('SNAPSHOT_INVALID', `invalid snapshot: metadata is not UTF-8 JSON: ${(e as Error).message}`);
+  }
+  if (text.charCodeAt(0) === 0xfeff) throw new SgfilterError('SNAPSHOT_INVALID', 'invalid snapshot: metadata starts with a byte order mark; the library writes none');
+  let doc: unknown;
+  try {
+    // The config reader's JSON (config/text.ts): a key given twice in one object is
+    // refused, as in a config file; JSON.parse alone would keep the last one, so two
+    // readers of the same bytes could disagree on what the snapshot says.
+    doc = parseJsonText(text, 'snapshot metadata');
+  } catch (e) {
+    const issue = e instanceof SgfilterError ? e.issues[0] : undefined;
+    throw new SgfilterError('SNAPSHOT_INVALID', `invalid snapshot: ${issue?.message ?? `metadata is not valid JSON: ${(e as Error).message}`}`);
   }
   const m = new MetaReader();
   const top = m.record(doc, null, ['instances', 'stats', 'config']);
