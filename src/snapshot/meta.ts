@@ -11,7 +11,7 @@
  * JSON reaches an engine but the fields read.
  */
 import { formatPath, SgfilterError, type Path } from '../errors.js';
-import { quote } from '../config/plain.js';
+import { ownFields, plainObject, quote } from '../config/plain.js';
 import { parseJsonText } from '../config/text.js';
 import { ownConfig } from '../config/owned.js';
 import type { CompiledPolicy, RuleRef } from '../compile/index.js';
@@ -93,7 +93,8 @@ class MetaReader {
       if (key !== null) this.at.push(key);
       this.fail(required.find((k) => !Object.hasOwn(v, k))!, 'missing');
     }
-    return v as Record<string, unknown>;
+    // Its own fields only: an optional field it lacks reads as undefined, never as Object.prototype's.
+    return ownFields(v as Record<string, unknown>);
   }
 
   list(v: unknown, key: string | number | null): unknown[] {
@@ -252,7 +253,8 @@ class MetaReader {
     if (r.direction !== direction) this.fail('direction', `${this.show(r.direction)}, but the rule is in the ${direction} list`);
     if (r.ruleIndex !== index) this.fail('ruleIndex', `${this.show(r.ruleIndex)}, but the rule is at position ${index}`);
     const text = this.record(r.text, 'text', ['protocol', 'port', 'peer']);
-    const rule: Rule = {
+    // On PLAIN_PROTO (plain.ts): the fields a rule lacks read as undefined below.
+    const rule: Rule = plainObject({
       groupId: group.id,
       direction,
       ruleIndex: index,
@@ -265,7 +267,7 @@ class MetaReader {
       icmpType: this.byteOrNull(r.icmpType, 'icmpType'),
       icmpCode: this.byteOrNull(r.icmpCode, 'icmpCode'),
       text: { protocol: '', port: '', peer: '' },
-    };
+    });
     this.at.push('text');
     rule.text = { protocol: this.string(text.protocol, 'protocol'), port: this.string(text.port, 'port'), peer: this.string(text.peer, 'peer') };
     this.at.pop();
@@ -299,12 +301,12 @@ class MetaReader {
   group(v: unknown, index: number, sets: { address: Map<string, NamedAddressSet>; service: Map<string, NamedServiceSet> }): SecurityGroup {
     const r = this.record(v, index, ['id', 'template', 'inbound', 'outbound'], ['name']);
     this.at.push(index);
-    const group: SecurityGroup = {
+    const group: SecurityGroup = plainObject({
       id: this.string(r.id, 'id', true),
       template: this.oneOf(r.template, 'template', TEMPLATE_NAMES),
-      inbound: [],
-      outbound: [],
-    };
+      inbound: [] as Rule[],
+      outbound: [] as Rule[],
+    });
     if (Object.hasOwn(r, 'name')) group.name = this.string(r.name, 'name');
     for (const dir of DIRECTIONS) {
       const list = this.list(r[dir], dir);
