@@ -185,4 +185,22 @@ describe('a polluted Object.prototype changes no config', () => {
     }
     expect(failures).toEqual([]);
   }, fuzzTimeout(120_000));
+
+  it('options not given read as their defaults, whatever Object.prototype holds (compile, engine)', async () => {
+    const config = parseConfig(randomConfig(mulberry32(3), 8));
+    const flows = FLOWS(config);
+    const clean = (await createEngine(config, { wasm: WASM } as never)).snapshot();
+    for (const [name, value] of [['maxTableBytes', 1], ['mergeMaxOrders', 0], ['partitionMinBytes', 0], ['expectedVersion', 99], ['windowFlows', 1]] as const) {
+      const restore = pollute([[name, value]], true);
+      try {
+        const engine = await createEngine(config, { wasm: WASM } as never);
+        expect(engine.snapshot(), name).toEqual(clean);
+        expect(flows.map((f) => engine.classify(f).action)).toEqual(flows.map((f) => referenceClassify(config, parseFlow(f)).action));
+        expect(compilePolicy(config).stats).toEqual(compilePolicy(config, {}).stats);
+        expect(await engine.reload(config)).toBe(2);
+      } finally {
+        restore();
+      }
+    }
+  });
 });

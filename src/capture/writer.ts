@@ -286,7 +286,7 @@ class PcapngEncoder extends Encoder {
 
   constructor(options: CaptureWriterOptions) {
     super(options);
-    this.interfaces = options.interfaces ?? [];
+    this.interfaces = (Object.hasOwn(options, 'interfaces') ? options.interfaces : undefined) ?? []; // own option only
   }
 
   protected header(): Uint8Array {
@@ -401,7 +401,7 @@ class PcapngEncoder extends Encoder {
  * Throws SgfilterError INVALID_ARGUMENT on bad options.
  */
 export function createCaptureEncoder(options: CaptureWriterOptions = {}): CaptureEncoder {
-  const format = options.format ?? 'pcap';
+  const format = (typeof options === 'object' && options !== null && Object.hasOwn(options, 'format') ? options.format : undefined) ?? 'pcap'; // own option only
   if (format === 'pcap') return new PcapEncoder(options);
   if (format === 'pcapng') return new PcapngEncoder(options);
   throw new SgfilterError('INVALID_ARGUMENT', `format must be 'pcap' or 'pcapng', got ${String(format)}`);
