@@ -94,9 +94,11 @@ export interface SnapshotSource {
 /** engine.loadSnapshot's options. */
 export interface LoadSnapshotOptions extends ReloadOptions {
   /**
-   * Verify the snapshot's signature with this key (instead of the engine's own, if it
-   * has one). When the field is there it must be a key: undefined or null is
-   * SNAPSHOT_KEY (a missing secret fails closed).
+   * Verify the snapshot's signature with this key. An engine created with a key
+   * (createEngine({ snapshot, key })) loads only snapshots signed with that key: a
+   * key given here must be the same key (the same bytes, or the same CryptoKey), or
+   * the call is refused with SNAPSHOT_KEY and changes nothing. When the field is there
+   * it must be a key: undefined or null is SNAPSHOT_KEY (a missing secret fails closed).
    */
   key?: SnapshotKey;
 }
@@ -268,19 +270,23 @@ export class Engine {
    * Every snapshot is checked before anything changes (src/snapshot.ts): a truncated,
    * corrupted, malformed, inconsistent or other-format snapshot is refused
    * (SNAPSHOT_INVALID). Without a signature, nothing proves its table's peers and ports
-   * are its config's: load snapshots from storage others can write with a key. An engine created with a key, or a call with `{ key }`, also
-   * demands a valid signature, verified first: SNAPSHOT_UNSIGNED, SNAPSHOT_SIGNATURE,
-   * SNAPSHOT_KEY. A refused snapshot changes nothing: the policy and version stay.
+   * are its config's: load snapshots from storage others can write with a key. An
+   * engine created with a key, or a call with `{ key }`, also demands a valid
+   * signature, verified first: SNAPSHOT_UNSIGNED, SNAPSHOT_SIGNATURE, SNAPSHOT_KEY. An
+   * engine created with a key verifies with that key only: a call's `{ key }` that is
+   * another key is SNAPSHOT_KEY. A refused snapshot changes nothing: the policy and
+   * version stay.
    */
   async loadSnapshot(bytes: Uint8Array | ArrayBuffer, options: LoadSnapshotOptions = {}): Promise<number> {
     this.#expect(checkReloadOptions(options, 'loadSnapshot').expectedVersion, 'loadSnapshot');
     // A key field that is there must be a key (undefined or null is SNAPSHOT_KEY, never
-    // "no key"); without one, the engine's key if it has one.
+    // "no key"); without one, the engine's key if it has one. An engine's key is a
+    // standing demand: a call's key must be that same key (SNAPSHOT_KEY otherwise).
     const key: SnapshotKey | null = Object.hasOwn(options, 'key') ? (options.key as SnapshotKey) : this.#snapshotKey;
     const keyed = Object.hasOwn(options, 'key') || this.#snapshotKey !== null;
     // Without a key nothing awaits: the snapshot is published in the calling turn. With
     // one, openSigned copies the bytes before it awaits.
-    const snap = keyed ? (await openSigned(bytes, key as SnapshotKey)).decoded : decodeSnapshot(bytes);
+    const snap = keyed ? (await openSigned(bytes, key as SnapshotKey, this.#snapshotKey)).decoded : decodeSnapshot(bytes);
     return this.#publishSnapshot(snap, options);
   }
 

@@ -191,7 +191,8 @@ export function formatPath(path: Path): string {
  * line counting the rest, so a message grows with what it shows, not with the input.
  */
 export function describeIssues(issues: Issue[], max = MAX_ISSUES_SHOWN): string {
-  const lines = issues.slice(0, max).map((i) => `  - ${i.code} at ${i.file === undefined ? '' : `${nameText(i.file)}: `}${formatPath(i.path)}: ${i.message}`);
+  // An issue's own file only (never one Object.prototype holds).
+  const lines = issues.slice(0, max).map((i) => `  - ${i.code} at ${!Object.hasOwn(i, 'file') || i.file === undefined ? '' : `${nameText(i.file)}: `}${formatPath(i.path)}: ${i.message}`);
   if (issues.length > max) lines.push(`  … and ${(issues.length - max).toLocaleString('en-US')} more (error.issues lists them)`);
   return lines.join('\n');
 }

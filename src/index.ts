@@ -14,7 +14,8 @@ import { PolicySource, type PolicySourceOptions } from './distribution/source.js
  *   - `{ file: 'policy.yaml', format? }`: a JSON or YAML config file (format by extension, or 'json' / 'yaml');
  *   - `{ text, format? }`: config text ('json', the default, or 'yaml');
  *   - `{ snapshot, key? }`: a compiled snapshot (engine.snapshot(), `sgfilter compile`);
- *     with a key, it and every later loadSnapshot must be signed with it.
+ *     with a key, it and every later loadSnapshot must be signed with it (a
+ *     loadSnapshot `{ key }` that is another key is SNAPSHOT_KEY).
  * A bare string is refused (INVALID_ARGUMENT): say whether it is a file or text.
  * Rejects with an SgfilterError on bad input: CONFIG_INVALID (every issue),
  * CONFIG_PARSE, SNAPSHOT_INVALID, SNAPSHOT_UNSIGNED, SNAPSHOT_SIGNATURE, SNAPSHOT_KEY,

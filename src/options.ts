@@ -39,7 +39,8 @@ const RELOAD = ['expectedVersion'] as const;
  * cannot answer one value to the check and another to the engine).
  */
 function check(options: unknown, names: readonly string[], what: string): Record<string, number> {
-  const out: Record<string, number> = {};
+  // No prototype: an option not given reads as undefined even if Object.prototype has its name.
+  const out = Object.create(null) as Record<string, number>;
   if (options === undefined) return out;
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
     throw new SgfilterError('INVALID_ARGUMENT', `${what}: options must be an object, got ${describeValue(options)}`);

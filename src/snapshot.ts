@@ -48,7 +48,7 @@ import type { CompiledPolicy } from './compile/index.js';
 import { validateTable } from './snapshot/table.js';
 import { decodeMeta, encodeMeta, ruleRefs } from './snapshot/meta.js';
 import { checkConsistency } from './snapshot/consistency.js';
-import { hmacSign, hmacVerify, importSnapshotKey, SIGNATURE_BYTES, type SnapshotCryptoKey, type SnapshotKey } from './snapshot/key.js';
+import { hmacSign, hmacVerify, importSnapshotKey, sameSnapshotKey, SIGNATURE_BYTES, type SnapshotCryptoKey, type SnapshotKey } from './snapshot/key.js';
 
 export { parseSnapshotKey, SNAPSHOT_KEY_MIN_BYTES, type SnapshotKey, type SnapshotCryptoKey } from './snapshot/key.js';
 
@@ -220,9 +220,14 @@ export async function verifySnapshot(input: Uint8Array | ArrayBuffer, key: Snaps
  * copied before the first await: bytes the caller changes later are not what loads.
  * @internal
  */
-export async function openSigned(input: Uint8Array | ArrayBuffer, key: SnapshotKey): Promise<{ decoded: DecodedSnapshot; key: SnapshotCryptoKey }> {
+export async function openSigned(input: Uint8Array | ArrayBuffer, key: SnapshotKey, required: SnapshotCryptoKey | null = null): Promise<{ decoded: DecodedSnapshot; key: SnapshotCryptoKey }> {
   const bytes = ownCopy(input);
   const k = await importSnapshotKey(key, 'verify');
+  // An engine created with a key keeps demanding that key: a call's own key must be
+  // the same one, or the call could lift the demand by naming any key it likes.
+  if (required !== null && !(await sameSnapshotKey(k, required))) {
+    throw new SgfilterError('SNAPSHOT_KEY', 'snapshot key: this engine was created with a key, and loadSnapshot\'s key is another one; an engine loads only snapshots signed with its own key (pass that key, or leave the key out)');
+  }
   checkFraming(bytes);
   if (!(u32(bytes, FLAGS_AT) & SNAPSHOT_SIGNED)) {
     throw new SgfilterError('SNAPSHOT_UNSIGNED', 'the snapshot is not signed, and this load has a key: sign it (engine.snapshot({ key }), signSnapshot, sgfilter compile --key-file)');

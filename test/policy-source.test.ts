@@ -102,6 +102,14 @@ describe('the KV layout', () => {
       [JSON.stringify({ ...good, publishedAt: 5 }), 'publishedAt is 5'],
       [' '.repeat(5000), 'characters is not a version key'],
     ];
+    // A field given twice, in either order and with either value: JSON.parse would keep the last.
+    for (const name of Object.keys(good)) {
+      const text = encodePolicyPointer(ok);
+      for (const extra of [good[name], name === 'version' ? 4 : 'x']) {
+        cases.push([`{${JSON.stringify(name)}:${JSON.stringify(extra)},${text.slice(1)}`, `key "${name}" appears twice`]);
+        cases.push([`${text.slice(0, -1)},${JSON.stringify(name)}:${JSON.stringify(extra)}}`, `key "${name}" appears twice`]);
+      }
+    }
     for (const [text, message] of cases) {
       expect(() => parsePolicyPointer(text, 'policy:current', 25 * 2 ** 20), text.slice(0, 40)).toThrow(expect.objectContaining({ code: 'POLICY_INVALID', message: expect.stringContaining(message) }));
     }

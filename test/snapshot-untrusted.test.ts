@@ -346,6 +346,41 @@ describe('snapshots from untrusted storage', () => {
     await refused(join({ ...p, table: t2 }), /action byte 7, not 0 \(drop\) or 1 \(accept\)/);
   });
 
+  test.prop(
+    [fc.nat(), fc.nat(), fc.nat(), fc.boolean(), fc.constantFrom('same', 'null', 'other')],
+    fuzzParams('snapshots: metadata with a key given twice is refused', 30),
+  )('metadata with a key given twice in any object is refused (JSON.parse would keep the last), whatever the values', async (which, objectAt, keyAt, first, what) => {
+    const s = samples[which % samples.length]!;
+    const p = parts(s.snapshot);
+    const doc = JSON.parse(new TextDecoder().decode(p.meta)) as unknown;
+    const objects: Record<string, unknown>[] = [];
+    const walk = (v: unknown): void => {
+      if (Array.isArray(v)) v.forEach(walk);
+      else if (typeof v === 'object' && v !== null) {
+        if (Object.keys(v).length > 0) objects.push(v as Record<string, unknown>);
+        Object.values(v).forEach(walk);
+      }
+    };
+    walk(doc);
+    const target = objects[objectAt % objects.length]!;
+    const keys = Object.keys(target);
+    const key = keys[keyAt % keys.length]!;
+    const extra = what === 'same' ? target[key] : what === 'null' ? null : typeof target[key] === 'string' ? `${target[key] as string}x` : 'other';
+    // JSON text of `doc` with `key` given twice in `target`: the extra one first or last.
+    const write = (v: unknown): string => {
+      if (Array.isArray(v)) return `[${v.map(write).join(',')}]`;
+      if (typeof v !== 'object' || v === null) return JSON.stringify(v);
+      const entries = Object.entries(v).map(([k, x]) => `${JSON.stringify(k)}:${write(x)}`);
+      if (v === target) entries[first ? 'unshift' : 'push'](`${JSON.stringify(key)}:${JSON.stringify(extra)}`);
+      return `{${entries.join(',')}}`;
+    };
+    const bytes = join({ ...p, meta: new TextEncoder().encode(write(doc)) });
+    const e = await engineOf({ snapshot: bytes }).catch((x: unknown) => x);
+    expectRefusal(e, REFUSALS);
+    expect((e as Error).message).toContain(`key ${JSON.stringify(key)} appears twice`);
+    expect(() => decodeSnapshot(bytes)).toThrow(expect.objectContaining({ code: 'SNAPSHOT_INVALID' }));
+  }, fuzzTimeout(60_000));
+
   it('says where: the structure, the field, and what was expected', async () => {
     const s = samples[0]!;
     const p = parts(s.snapshot);
@@ -414,7 +449,8 @@ describe('keyed snapshots', () => {
     };
     await keep(unsignedClosed, 'SNAPSHOT_UNSIGNED');
     await keep(await (await engineOf(closed)).snapshot({ key: otherKey }), 'SNAPSHOT_SIGNATURE');
-    await keep(signedClosed, 'SNAPSHOT_SIGNATURE', { key: otherKey }); // a call's key replaces the engine's for that call
+    await keep(signedClosed, 'SNAPSHOT_KEY', { key: otherKey }); // the engine's key is a standing demand: another key is refused
+    await keep(await (await engineOf(closed)).snapshot({ key: otherKey }), 'SNAPSHOT_KEY', { key: otherKey });
     await keep(signedClosed.slice(0, -1), 'SNAPSHOT_SIGNATURE');
     await keep(new Uint8Array(12), 'SNAPSHOT_INVALID');
     await keep(signedClosed, 'SNAPSHOT_KEY', { key: new Uint8Array(31) });

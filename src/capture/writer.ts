@@ -289,7 +289,7 @@ class PcapngEncoder extends Encoder {
 
   constructor(options: CaptureWriterOptions) {
     super(options);
-    this.interfaces = options.interfaces ?? [];
+    this.interfaces = (Object.hasOwn(options, 'interfaces') ? options.interfaces : undefined) ?? []; // own option only
   }
 
   protected header(): Uint8Array {
@@ -406,7 +406,7 @@ class PcapngEncoder extends Encoder {
 export function createCaptureEncoder(options: CaptureWriterOptions = {}): CaptureEncoder {
   if (typeof options !== 'object' || options === null) throw new SgfilterError('INVALID_ARGUMENT', `createCaptureEncoder: options must be an object, got ${options === null ? 'null' : typeof options}`);
   refuseUnknownOptions('createCaptureEncoder', options, WRITER_OPTIONS);
-  const format = options.format ?? 'pcap';
+  const format = (Object.hasOwn(options, 'format') ? options.format : undefined) ?? 'pcap'; // own option only
   if (format === 'pcap') return new PcapEncoder(options);
   if (format === 'pcapng') return new PcapngEncoder(options);
   throw new SgfilterError('INVALID_ARGUMENT', `format must be 'pcap' or 'pcapng', got ${String(format)}`);

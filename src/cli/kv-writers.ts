@@ -52,7 +52,7 @@ export function checkApiUrl(text: string): URL {
 function cloudflareErrors(body: Uint8Array): string {
   try {
     const doc = JSON.parse(new TextDecoder().decode(body)) as { errors?: { code?: unknown; message?: unknown }[] };
-    if (Array.isArray(doc.errors) && doc.errors.length > 0) {
+    if (typeof doc === 'object' && doc !== null && Object.hasOwn(doc, 'errors') && Array.isArray(doc.errors) && doc.errors.length > 0) {
       return doc.errors.slice(0, 5).map((e) => `${typeof e?.code === 'number' ? e.code : '?'} ${typeof e?.message === 'string' ? e.message.slice(0, 200) : ''}`.trim()).join('; ');
     }
   } catch {
@@ -121,7 +121,7 @@ export function cloudflareKvWriter(options: CloudflareKvOptions): PolicyWriter {
         // A PUT answers { success: true, ... }.
         try {
           const doc = JSON.parse(new TextDecoder().decode(body)) as { success?: unknown };
-          if (doc.success === false) throw failed(redact(`${what} in ${name}: Cloudflare answered success: false (${cloudflareErrors(body)})`));
+          if (typeof doc === 'object' && doc !== null && Object.hasOwn(doc, 'success') && doc.success === false) throw failed(redact(`${what} in ${name}: Cloudflare answered success: false (${cloudflareErrors(body)})`));
         } catch (e) {
           if (e instanceof SgfilterError) throw e;
         }

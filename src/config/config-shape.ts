@@ -17,7 +17,7 @@
  * the Config (src/config/owned.ts), never on an object a caller still holds.
  */
 import type { Path } from '../errors.js';
-import { quote } from './plain.js';
+import { ownField, quote } from './plain.js';
 import { sameAddresses, unionOf } from './address.js';
 import { groupPeers } from './sets.js';
 import type { Instance, NamedAddressSet, NamedServiceSet, SecurityGroup } from '../types.js';
@@ -37,7 +37,7 @@ const isByte = (v: unknown): boolean => typeof v === 'number' && Number.isIntege
 /** True when `x` has the three fields that only a Config has (so it is meant as one). */
 export function looksLikeConfig(x: unknown): boolean {
   try {
-    return isObj(x) && typeof x.implicitInstance === 'boolean' && Array.isArray(x.securityGroups) && Array.isArray(x.instances);
+    return isObj(x) && typeof ownField(x, 'implicitInstance') === 'boolean' && Array.isArray(ownField(x, 'securityGroups')) && Array.isArray(ownField(x, 'instances'));
   } catch {
     return false;
   }

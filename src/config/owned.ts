@@ -22,6 +22,7 @@
 import type { Path } from '../errors.js';
 import type { Config } from '../types.js';
 import { configShapeProblem, type ShapeProblem } from './config-shape.js';
+import { PLAIN_PROTO } from './plain.js';
 
 const OWNED = new WeakSet<object>();
 
@@ -46,6 +47,10 @@ function deepFreeze(root: object): void {
   while (stack.length > 0) {
     const o = stack.pop()!;
     if (Object.isFrozen(o)) continue;
+    // Every object of an owned Config reads its own fields only (plain.ts, PLAIN_PROTO):
+    // the compiler, the reference matcher and the snapshot writer read fields a rule
+    // may not have (ports, local, peerSet), and must not find them on Object.prototype.
+    if (!Array.isArray(o) && Object.getPrototypeOf(o) === Object.prototype) Object.setPrototypeOf(o, PLAIN_PROTO);
     Object.freeze(o);
     for (const k of Object.keys(o)) {
       const v = (o as Record<string, unknown>)[k];
@@ -119,8 +124,8 @@ function copy(v: unknown, shape: Shape, at: Path): unknown {
     return out;
   }
   const proto = Reflect.getPrototypeOf(v);
-  if (Array.isArray(v) || (proto !== Object.prototype && proto !== null)) fail('must be a plain object');
-  const out: Record<string, unknown> = {};
+  if (Array.isArray(v) || (proto !== Object.prototype && proto !== null && proto !== PLAIN_PROTO)) fail('must be a plain object');
+  const out = Object.create(PLAIN_PROTO) as Record<string, unknown>;
   for (const [key, of] of shape.fields) {
     const d = Reflect.getOwnPropertyDescriptor(v, key);
     if (d === undefined) continue;

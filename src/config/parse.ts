@@ -17,7 +17,7 @@ import { findTemplateLists, readTemplateLists } from './tencent-templates.js';
 import { awsGroupIds, convertAwsDocument, isAwsDocument } from './aws.js';
 import { buildSets, failedSets, groupPeers, PolicyNames, readSetEntry, type SetDefinition } from './sets.js';
 import { TERRAFORM_PARTS, TERRAFORM_SYNTAX, terraformRule } from './terraform.js';
-import { keysOf, plainData, quote, quotedList } from './plain.js';
+import { keysOf, ownField, ownFields, plainData, plainObject, quote, quotedList } from './plain.js';
 
 export { parseConfigText } from './text.js';
 
@@ -60,7 +60,7 @@ export function validateRuleInput(
   raw: unknown, dir: Direction, groupId: string, index: number, path: Path, label: string, issues: Issue[], warnings: Warning[], names?: PolicyNames,
 ): Rule | undefined {
   let src = nativeSource(path, label);
-  let value = raw;
+  let value = ownFields(raw);
   if (typeof raw === 'string') {
     const converted = terraformRule(raw, dir);
     if (!converted) {
@@ -128,6 +128,7 @@ function standIns(raw: Record<string, unknown>, known: readonly string[]): Map<s
 }
 
 function validateGroup(raw: unknown, path: Path, where: string, ctx: Ctx, seen?: Map<string, number>): SecurityGroup | undefined {
+  raw = ownFields(raw); // its own fields only (plain.ts): a group an edit or a converter built too
   if (!isObj(raw)) {
     ctx.issues.push({ code: 'INVALID_TYPE', path, given: raw, message: `${where}: a security group must be an object with an id, got ${show(raw)}` });
     return undefined;
@@ -185,12 +186,12 @@ function validateGroup(raw: unknown, path: Path, where: string, ctx: Ctx, seen?:
     outbound = validateRules(raw[outKey], 'outbound', id, [...path, outKey], label, ctx);
   }
   if (ctx.issues.length > before) return undefined;
-  const group: SecurityGroup = {
+  const group: SecurityGroup = plainObject({
     id,
     template,
     inbound: [...inbound, ...templateRules(template, 'inbound', id, inbound.length, ctx)],
     outbound: [...outbound, ...templateRules(template, 'outbound', id, outbound.length, ctx)],
-  };
+  });
   if (typeof raw.name === 'string') group.name = raw.name;
   return group;
 }
@@ -220,6 +221,7 @@ function tencentRules(set: Record<string, unknown>, base: Path, groupId: string,
 export function validateInstanceInput(
   inst: unknown, path: Path, where: string, issues: Issue[], groups?: Map<string, unknown>, seen?: Map<string, number>,
 ): Instance | undefined {
+  inst = ownFields(inst);
   if (!isObj(inst)) {
     issues.push({ code: 'INVALID_TYPE', path, given: inst, message: `${where}: an instance must be an object {id, securityGroups}, got ${show(inst)}` });
     return undefined;
@@ -340,8 +342,9 @@ function readNativeSets(raw: unknown, field: 'addressSets' | 'serviceSets', issu
 /** Tags the issues and warnings pushed since `i0` / `w0` with the document they are in. */
 function tagFile(ctx: Ctx, i0: number, w0: number, file: string | undefined): void {
   if (file === undefined) return;
-  for (let i = i0; i < ctx.issues.length; i++) ctx.issues[i]!.file ??= file;
-  for (let i = w0; i < ctx.warnings.length; i++) ctx.warnings[i]!.file ??= file;
+  // Own fields only: an issue without a file must get one even if Object.prototype.file is set.
+  for (let i = i0; i < ctx.issues.length; i++) if (!Object.hasOwn(ctx.issues[i]!, 'file') || ctx.issues[i]!.file === undefined) ctx.issues[i]!.file = file;
+  for (let i = w0; i < ctx.warnings.length; i++) if (!Object.hasOwn(ctx.warnings[i]!, 'file') || ctx.warnings[i]!.file === undefined) ctx.warnings[i]!.file = file;
 }
 
 /** What one document gives the policy, read in the first pass (before any rule is validated). */
@@ -377,10 +380,13 @@ export function safeParseConfigDocuments(documents: readonly PolicyDocumentSourc
     if (typeof id === 'string' && id.trim() !== '' && !groupIds.has(id)) groupIds.set(id, groupIds.size);
   };
   // Pass 1: what each document is, its sets, the ids of its groups.
-  documents.forEach(({ document, file }) => {
+  documents.forEach((source) => {
+    // Own fields only: a source without a file has none, whatever Object.prototype holds.
+    const document = ownField(source, 'document');
+    const file = ownField(source, 'file') as string | undefined;
     const i0 = ctx.issues.length;
     const w0 = ctx.warnings.length;
-    const part: DocumentPart = { file };
+    const part: DocumentPart = plainObject({ file }); // own fields only: a part without instances has none, whatever Object.prototype holds
     const tencent = findPolicySet(document);
     const templates = tencent ? undefined : findTemplateLists(document);
     if (tencent) {

@@ -13,9 +13,11 @@
  * keep; a "__proto__" key stays an ordinary key, as JSON.parse makes it), and
  * turns each of those into an Issue with the path where it was found. What it
  * returns is a tree every later step can walk, index and echo in a message
- * without throwing. (The copies keep Object.prototype, so that a caller printing
- * `issue.given` gets "[object Object]", not a TypeError; user text is never used
- * as a key into them, and every table it is looked up in is a Map.)
+ * without throwing. The copies' prototype is PLAIN_PROTO: frozen, with nothing
+ * above it but a toString (a caller printing `issue.given` still gets "[object
+ * Object]", not a TypeError), so a field the document does not set reads as
+ * undefined even when someone set that name on Object.prototype; user text is
+ * never used as a key into them, and every table it is looked up in is a Map.
  *
  * The limits, and why these numbers:
  * - MAX_DEPTH: a config is at most 7 levels deep (Tencent's Response →
@@ -204,6 +206,49 @@ interface Frame {
   size: number;
 }
 
+/**
+ * The prototype of every object plainData copies and of every object of a validated
+ * Config (owned.ts): a frozen object with a null prototype and only a toString. A
+ * field read on such an object sees its own fields and nothing of Object.prototype,
+ * so `Object.prototype.template = 'open-all'` (prototype pollution elsewhere in the
+ * process) cannot give a group a template it does not have.
+ */
+export const PLAIN_PROTO: object = Object.freeze(
+  Object.create(null, { toString: { value: function toString(): string { return '[object Object]'; }, writable: false, enumerable: false, configurable: false } }) as object,
+);
+
+/** `o[key]` when `o` has it as its own property, else undefined (never Object.prototype's). */
+export function ownField(o: object, key: string): unknown {
+  return Object.hasOwn(o, key) ? (o as Record<string, unknown>)[key] : undefined;
+}
+
+/**
+ * `raw` with PLAIN_PROTO as its prototype: itself when it has that (or null)
+ * already, else (an object the library built, or one the JS API passed) a shallow
+ * copy of its own enumerable fields. Every reader of config objects starts with it,
+ * so a field the object does not have reads as undefined whatever Object.prototype
+ * holds. Lists, primitives and objects whose fields cannot be read are returned
+ * as they are (the caller's checks say what is wrong with them).
+ */
+export function ownFields<T>(raw: T): T {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return raw;
+  try {
+    const proto = Object.getPrototypeOf(raw) as object | null;
+    if (proto === PLAIN_PROTO || proto === null) return raw;
+    if (proto !== Object.prototype) return raw;
+    const out = Object.create(PLAIN_PROTO) as Record<string, unknown>;
+    for (const k of Object.keys(raw)) Object.defineProperty(out, k, { value: (raw as Record<string, unknown>)[k], writable: true, enumerable: true, configurable: true });
+    return out as T;
+  } catch {
+    return raw;
+  }
+}
+
+/** `fields` as an object on PLAIN_PROTO (for objects the library builds and reads again). */
+export function plainObject<T extends object>(fields: T): T {
+  return Object.assign(Object.create(PLAIN_PROTO) as T, fields);
+}
+
 /** What `plainData` found: the copy, or issues (then `value` is undefined). */
 export type PlainResult = { ok: true; value: unknown } | { ok: false; issues: Issue[] };
 
@@ -257,7 +302,7 @@ export function plainData(input: unknown, base: Path, label: string): PlainResul
     try {
       isList = Array.isArray(o);
       const proto = Object.getPrototypeOf(o) as object | null;
-      plain = isList || proto === null || Object.getPrototypeOf(proto) === null;
+      plain = isList || proto === null || proto === PLAIN_PROTO || Object.getPrototypeOf(proto) === null;
     } catch (e) {
       add('UNREADABLE_VALUE', path, `the value cannot be read (${errorText(e)})`);
       return undefined;
@@ -296,7 +341,7 @@ export function plainData(input: unknown, base: Path, label: string): PlainResul
         add('UNREADABLE_VALUE', path, `the keys of this object cannot be read (${errorText(e)})`);
         return undefined;
       }
-      out = {} as Record<string, unknown>;
+      out = Object.create(PLAIN_PROTO) as Record<string, unknown>;
     }
     open.add(o);
     stack.push({ src: o, out, keys, i: 0, path, depth, size: 1 });
@@ -359,7 +404,8 @@ export function plainData(input: unknown, base: Path, label: string): PlainResul
       f.size += t === 'string' ? stringWeight(value) : 1;
     } else copy = read(value, [...f.path, key], f.depth + 1, f);
     if (f.keys === undefined) (f.out as unknown[]).push(copy);
-    else if (key === '__proto__') Object.defineProperty(f.out, key, { value: copy, writable: true, enumerable: true, configurable: true });
+    // Defined, not assigned: "__proto__" would set the prototype, and "toString" is PLAIN_PROTO's read-only field.
+    else if (key === '__proto__' || key === 'toString') Object.defineProperty(f.out, key, { value: copy, writable: true, enumerable: true, configurable: true });
     else (f.out as Record<string, unknown>)[key] = copy;
   }
   if (issues.length > 0) return { ok: false, issues };

@@ -7,7 +7,7 @@ import type { Issue, IssueCode, Path } from '../errors.js';
 import type { AddressSet, Direction, Interval, ProtocolMatch, Rule, RuleInput, Service, Warning } from '../types.js';
 import type { PolicyNames } from './sets.js';
 import { parsePeer } from './address.js';
-import { describeValue } from './plain.js';
+import { describeValue, ownFields, plainObject } from './plain.js';
 import { formatPorts, normalizeIntervals, parsePorts } from './ports.js';
 import { ICMP, ICMPV6, parseProtocol, PRESETS, presetName, takesPorts } from './presets.js';
 import { ALL, PRESETS as PRESET_FIELDS, PROTOCOLS as PROTOCOL_FIELDS, ACTION_SYNTAX, ACTION_WORDS, PEER_SYNTAX, PORT_SYNTAX, PRESET_SYNTAX, PROTOCOL_SYNTAX, RULE_FIELDS } from './fields.js';
@@ -144,6 +144,7 @@ export function validateRule(
   warnings: Warning[],
   names?: PolicyNames,
 ): Rule | undefined {
+  raw = ownFields(raw); // its own fields only (plain.ts): rules the library builds (Tencent, Terraform, templates) too
   const before = issues.length;
   const add = (code: IssueCode, field: string | null, message: string, given?: unknown, allowed?: string) => {
     const where = field === null ? src.label : `${src.label}, ${src.fieldName(field)}`;
@@ -313,14 +314,16 @@ export function validateRule(
   }
   if (r.serviceSet !== undefined && !services) return undefined;
   const peerField = given[0]!;
-  const rule: Rule = {
+  // Built on PLAIN_PROTO (plain.ts): fields a rule does not have (services, peerSet,
+  // template) read as undefined in every later step, whatever Object.prototype holds.
+  const rule: Rule = plainObject({
     groupId, direction, ruleIndex, action, protocol, ports, peer, local, sourcePorts, icmpType, icmpCode,
-    text: {
+    text: plainObject({
       protocol: services ? String(r.serviceSet) : preset && preset !== 'custom' ? preset : String(r.protocol),
       port: r.port !== undefined ? String(r.port) : fixed ? formatPorts(fixed.ports) : 'ALL',
       peer: String(r[peerField]),
-    },
-  };
+    }),
+  });
   if (typeof r.description === 'string') rule.description = r.description;
   if (peerSet !== undefined) rule.peerSet = peerSet;
   if (peerGroup !== undefined) rule.peerGroup = peerGroup;

@@ -23,7 +23,7 @@ import type { AddressSet, NamedAddressSet, NamedServiceSet, Service, Warning } f
 import { parsePeer, unionOf, type HostBits } from './address.js';
 import { parsePorts, formatPorts } from './ports.js';
 import { ICMP, ICMPV6, parseProtocol, PROTOCOL_SYNTAX, takesPorts } from './presets.js';
-import { keysOf, listOf, quote } from './plain.js';
+import { keysOf, listOf, ownFields, plainObject, quote } from './plain.js';
 import { describeValue } from './plain.js';
 import { ADDRESS_SET_FIELDS, SERVICE_SET_FIELDS } from './fields.js';
 import { show, unknownFieldIssue } from './rule.js';
@@ -39,6 +39,7 @@ const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object
 export function readSetEntry(entry: unknown, kind: 'address' | 'service', path: Path, where: string, issues: Issue[], file: string | undefined): SetDefinition | undefined {
   const membersField = kind === 'address' ? 'addresses' : 'services';
   const known = kind === 'address' ? ADDRESS_SET_FIELDS : SERVICE_SET_FIELDS;
+  entry = ownFields(entry);
   if (!isObj(entry)) {
     issues.push({ code: 'INVALID_TYPE', path, given: entry, message: `${where}: a ${kind} set must be an object {id, ${membersField}}, got ${show(entry)}` });
     return undefined;
@@ -55,7 +56,8 @@ export function readSetEntry(entry: unknown, kind: 'address' | 'service', path: 
   for (const f of ['name', 'description'] as const) {
     if (entry[f] !== undefined && typeof entry[f] !== 'string') issues.push({ code: 'INVALID_TYPE', path: [...path, f], given: entry[f], message: `${label}: ${f} must be a string, got ${show(entry[f])}` });
   }
-  const def: SetDefinition = { kind, id, path, idPath: [...path, 'id'], label, hostBits: 'refuse', lenient: false, noun: `${kind} set` };
+  // On PLAIN_PROTO (plain.ts): a definition without a file or name has none, whatever Object.prototype holds.
+  const def: SetDefinition = plainObject<SetDefinition>({ kind, id, path, idPath: [...path, 'id'], label, hostBits: 'refuse', lenient: false, noun: `${kind} set` });
   if (typeof entry.name === 'string' && entry.name !== '') def.name = entry.name;
   if (file !== undefined) def.file = file;
   const list = (f: string): Member[] | undefined => {

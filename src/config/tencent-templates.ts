@@ -19,7 +19,7 @@ import type { Warning } from '../types.js';
 import { fieldNames, SHAPES, TENCENT_TEMPLATE_DOCUMENT_FIELDS, TENCENT_TEMPLATE_LISTS, type ObjectShape } from './fields.js';
 import { show, unknownFieldIssue } from './rule.js';
 import type { Member, SetDefinition } from './sets.js';
-import { quote } from './plain.js';
+import { plainObject, quote } from './plain.js';
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -113,9 +113,9 @@ function readEntry(entry: unknown, kind: ListKind, path: Path, where: string, is
     if (entry[f] !== undefined && typeof entry[f] !== 'string') issues.push({ code: 'INVALID_TYPE', path: [...path, f], given: entry[f], message: `${label}: ${f} must be a string, got ${show(entry[f])}` });
   }
   if (entry.TagSet !== undefined && !Array.isArray(entry.TagSet)) issues.push({ code: 'INVALID_TYPE', path: [...path, 'TagSet'], given: entry.TagSet, message: `${label}: TagSet must be a list, got ${show(entry.TagSet)}` });
-  const def: SetDefinition = {
+  const def: SetDefinition = plainObject<SetDefinition>({
     kind: kind.kind, id, path, idPath: [...path, kind.id], label, hostBits: 'network', lenient: true, noun: `${kind.noun}`,
-  };
+  });
   if (typeof name === 'string' && name !== '') def.name = name;
   if (file !== undefined) def.file = file;
   const strings = (field: string): Member[] | undefined => {

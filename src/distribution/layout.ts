@@ -31,6 +31,7 @@
 import { SgfilterError } from '../errors.js';
 import { describeValue } from '../describe.js';
 import { SNAPSHOT_VERSION_AT } from '../snapshot.js';
+import { parseJsonText } from '../config/text.js';
 
 /** Version of the version key's JSON format (its "format" field). */
 export const POLICY_POINTER_FORMAT = 1;
@@ -102,8 +103,11 @@ export function parsePolicyPointer(text: string, where = DEFAULT_POLICY_PREFIX +
   if (text.length > MAX_POINTER_TEXT) throw pointerError(where, `${text.length} characters is not a version key (at most ${MAX_POINTER_TEXT})`);
   let doc: unknown;
   try {
-    doc = JSON.parse(text);
-  } catch {
+    // The config reader's JSON: a key given twice is refused (JSON.parse keeps the last).
+    doc = parseJsonText(text, where);
+  } catch (e) {
+    const issue = e instanceof SgfilterError ? e.issues[0] : undefined;
+    if (issue?.code === 'DUPLICATE_KEY') throw pointerError(where, issue.message);
     throw pointerError(where, `not JSON (${describeValue(text)}); it is written by sgfilter publish: {"format":${POLICY_POINTER_FORMAT},"version":N,"sha256":"…","bytes":N}`);
   }
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw pointerError(where, `expected a JSON object, got ${describeValue(doc)}`);

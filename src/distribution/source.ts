@@ -36,7 +36,7 @@ import { SgfilterError, type ErrorCode } from '../errors.js';
 import { describeValue, errorText } from '../describe.js';
 import type { Engine, EngineOptions, SnapshotSource } from '../engine.js';
 import { checkEngineOptions, refuseUnknownOptions } from '../options.js';
-import { importSnapshotKey, parseSnapshotKey, type SnapshotCryptoKey, type SnapshotKey } from '../snapshot/key.js';
+import { copyKeyBytes, importSnapshotKey, parseSnapshotKey, type SnapshotCryptoKey, type SnapshotKey } from '../snapshot/key.js';
 import {
   DEFAULT_MAX_SNAPSHOT_BYTES, MAX_POINTER_TEXT, parsePolicyPointer, policyKeys, sha256Hex, snapshotHeaderVersion, type PolicyKeys, type PolicyPointer,
 } from './layout.js';
@@ -203,7 +203,10 @@ function keyOf(options: PolicySourceOptions): SnapshotKey {
   if (key === undefined || key === null || key === '') {
     throw new SgfilterError('SNAPSHOT_KEY', `snapshot key: createPolicySource needs the key the policy is signed with, got ${key === '' ? 'an empty string' : String(key)} (is the secret set? wrangler secret put POLICY_KEY)`);
   }
-  return typeof key === 'string' ? parseSnapshotKey(key) : (key as SnapshotKey);
+  // Raw bytes are copied now: the source imports its key later (at its first load, and
+  // again after a key error), and what the caller writes to its buffer meanwhile must
+  // not become the key. parseSnapshotKey's result is already a fresh array.
+  return typeof key === 'string' ? parseSnapshotKey(key) : ((copyKeyBytes(key) ?? key) as SnapshotKey);
 }
 
 function defaultLogger(): (event: PolicyEvent) => void {

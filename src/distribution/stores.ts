@@ -119,8 +119,9 @@ export function urlStore(base: string | URL, options: { fetch?: FetchLike; heade
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new SgfilterError('INVALID_ARGUMENT', `url must be http: or https:, got ${url.protocol}`);
   if (url.search || url.hash) throw new SgfilterError('INVALID_ARGUMENT', 'url is a base that key names are appended to: no query or fragment');
-  const fetcher: FetchLike = options.fetch ?? ((input, init) => fetch(input, init));
-  const headers = { ...(options.headers ?? {}) };
+  // Own fields only: a fetch or headers on Object.prototype is not the caller's option.
+  const fetcher: FetchLike = (Object.hasOwn(options, 'fetch') ? options.fetch : undefined) ?? ((input, init) => fetch(input, init));
+  const headers = { ...((Object.hasOwn(options, 'headers') ? options.headers : undefined) ?? {}) };
   const text = url.href;
   return {
     name: text,

@@ -80,7 +80,7 @@ export function watchConfig(path: string | readonly string[], engine: Engine, op
     }
     if (!stat.isFile()) throw invalidArgument(`watchConfig: ${f} is ${stat.isDirectory() ? 'a folder, not a file' : 'not a regular file (a FIFO or a device)'}; a config file is watched`);
   }
-  const debounceMs = opts.debounceMs ?? 200;
+  const debounceMs = (Object.hasOwn(opts, 'debounceMs') ? opts.debounceMs : undefined) ?? 200; // own option only
   const report = (e: unknown) => {
     const err = e instanceof Error ? e : new Error(String(e));
     if (opts.onError) opts.onError(err);

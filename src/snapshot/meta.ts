@@ -11,7 +11,8 @@
  * JSON reaches an engine but the fields read.
  */
 import { formatPath, SgfilterError, type Path } from '../errors.js';
-import { quote } from '../config/plain.js';
+import { ownFields, plainObject, quote } from '../config/plain.js';
+import { parseJsonText } from '../config/text.js';
 import { ownConfig } from '../config/owned.js';
 import type { CompiledPolicy, RuleRef } from '../compile/index.js';
 import type { AddressRange, AddressSet, Config, Direction, Instance, Interval, NamedAddressSet, NamedServiceSet, ProtocolMatch, Rule, SecurityGroup, Service, Warning } from '../types.js';
@@ -92,7 +93,8 @@ class MetaReader {
       if (key !== null) this.at.push(key);
       this.fail(required.find((k) => !Object.hasOwn(v, k))!, 'missing');
     }
-    return v as Record<string, unknown>;
+    // Its own fields only: an optional field it lacks reads as undefined, never as Object.prototype's.
+    return ownFields(v as Record<string, unknown>);
   }
 
   list(v: unknown, key: string | number | null): unknown[] {
@@ -251,7 +253,8 @@ class MetaReader {
     if (r.direction !== direction) this.fail('direction', `${this.show(r.direction)}, but the rule is in the ${direction} list`);
     if (r.ruleIndex !== index) this.fail('ruleIndex', `${this.show(r.ruleIndex)}, but the rule is at position ${index}`);
     const text = this.record(r.text, 'text', ['protocol', 'port', 'peer']);
-    const rule: Rule = {
+    // On PLAIN_PROTO (plain.ts): the fields a rule lacks read as undefined below.
+    const rule: Rule = plainObject({
       groupId: group.id,
       direction,
       ruleIndex: index,
@@ -264,7 +267,7 @@ class MetaReader {
       icmpType: this.byteOrNull(r.icmpType, 'icmpType'),
       icmpCode: this.byteOrNull(r.icmpCode, 'icmpCode'),
       text: { protocol: '', port: '', peer: '' },
-    };
+    });
     this.at.push('text');
     rule.text = { protocol: this.string(text.protocol, 'protocol'), port: this.string(text.port, 'port'), peer: this.string(text.peer, 'peer') };
     this.at.pop();
@@ -298,12 +301,12 @@ class MetaReader {
   group(v: unknown, index: number, sets: { address: Map<string, NamedAddressSet>; service: Map<string, NamedServiceSet> }): SecurityGroup {
     const r = this.record(v, index, ['id', 'template', 'inbound', 'outbound'], ['name']);
     this.at.push(index);
-    const group: SecurityGroup = {
+    const group: SecurityGroup = plainObject({
       id: this.string(r.id, 'id', true),
       template: this.oneOf(r.template, 'template', TEMPLATE_NAMES),
-      inbound: [],
-      outbound: [],
-    };
+      inbound: [] as Rule[],
+      outbound: [] as Rule[],
+    });
     if (Object.hasOwn(r, 'name')) group.name = this.string(r.name, 'name');
     for (const dir of DIRECTIONS) {
       const list = this.list(r[dir], dir);
@@ -413,11 +416,22 @@ class MetaReader {
 
 /** Reads metadata bytes; throws SNAPSHOT_INVALID saying which field is wrong. */
 export function decodeMeta(bytes: Uint8Array): SnapshotMeta {
-  let doc: unknown;
+  let text: string;
   try {
-    doc = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
   } catch (e) {
     throw new SgfilterError('SNAPSHOT_INVALID', `invalid snapshot: metadata is not UTF-8 JSON: ${(e as Error).message}`);
+  }
+  if (text.charCodeAt(0) === 0xfeff) throw new SgfilterError('SNAPSHOT_INVALID', 'invalid snapshot: metadata starts with a byte order mark; the library writes none');
+  let doc: unknown;
+  try {
+    // The config reader's JSON (config/text.ts): a key given twice in one object is
+    // refused, as in a config file; JSON.parse alone would keep the last one, so two
+    // readers of the same bytes could disagree on what the snapshot says.
+    doc = parseJsonText(text, 'snapshot metadata');
+  } catch (e) {
+    const issue = e instanceof SgfilterError ? e.issues[0] : undefined;
+    throw new SgfilterError('SNAPSHOT_INVALID', `invalid snapshot: ${issue?.message ?? `metadata is not valid JSON: ${(e as Error).message}`}`);
   }
   const m = new MetaReader();
   const top = m.record(doc, null, ['instances', 'stats', 'config']);
