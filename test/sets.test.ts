@@ -6,7 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { createEngine, createFlowBatch, parseConfig, parseFlow, referenceClassify, safeParseConfig, SgfilterError } from '../src/index.js';
 import type { Config, FlowInput, Issue } from '../src/index.js';
 import { safeParseConfigDocuments } from '../src/config/parse.js';
-import { ruleBoxes, type PeerCache } from '../src/compile/box.js';
+import { ruleBoxes, ruleEntries, type PeerCache } from '../src/compile/box.js';
+import { MAX_COMPILE_ENTRIES } from '../src/compile/index.js';
 import { PolicyTransaction } from '../src/policy/transaction.js';
 import { mulberry32, randomConfig, randomFlows, pick, type Rng } from './random.js';
 
@@ -356,6 +357,25 @@ describe('a set is decomposed into prefixes once per compile, however many rules
     expect(cache.size).toBe(1);
     expect(new Set(boxes.map((b) => b.remote)).size).toBe(1);
   });
+});
+
+describe('a shared set is charged against MAX_COMPILE_ENTRIES once per classifier, not once per rule', () => {
+  it('50 rules naming a 180,000-prefix set compile, and classify as the reference says', async () => {
+    // 13,000 ranges x.y.z.1-x.y.z.254: 14 prefixes each.
+    const addresses = Array.from({ length: 13000 }, (_, i) => `10.${i >> 8}.${i & 255}.1-10.${i >> 8}.${i & 255}.254`);
+    const rules = Array.from({ length: 50 }, (_, i) => ({ source: 'big', protocol: 'tcp', port: 1000 + i, action: i % 2 ? 'drop' : 'accept' }));
+    const config = ok({ addressSets: [{ id: 'big', addresses }], securityGroups: [{ id: 'a', inbound: [...rules, { source: '0.0.0.0/0', protocol: 'tcp', port: '1000-1100', action: 'accept' }] }] });
+    const rule0 = config.securityGroups[0]!.inbound[0]!;
+    // Counted per rule (as before), this policy was refused.
+    expect(ruleEntries(rule0) * 50).toBeGreaterThan(MAX_COMPILE_ENTRIES);
+    const e = await createEngine(config);
+    for (const port of [1000, 1001, 1049, 1050]) {
+      for (const remote of ['10.0.0.1', '10.0.0.0', '10.0.0.255', '10.50.199.254', '10.50.200.1', '10.51.0.7']) {
+        const f: FlowInput = { direction: 'inbound', protocol: 'tcp', port, remote };
+        expect(e.classify(f), JSON.stringify(f)).toEqual(referenceClassify(config, parseFlow(f)));
+      }
+    }
+  }, 60_000);
 });
 
 // ---------------------------------------------------------------- generated policies
