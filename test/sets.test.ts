@@ -172,7 +172,7 @@ describe('native sets and group references', () => {
     const base = structuredClone(NATIVE);
     const cases: [unknown, string, (string | number)[]][] = [
       [{ ...base, addressSets: [...base.addressSets, { id: 'office', addresses: [] }] }, 'DUPLICATE_SET', ['addressSets', 3, 'id']],
-      [{ ...base, addressSets: [...base.addressSets, { id: 'sg-db', addresses: [] }] }, 'DUPLICATE_SET', ['addressSets', 3, 'id']],
+      [{ ...base, addressSets: [...base.addressSets, { id: 'sg-db', addresses: [] }] }, 'AMBIGUOUS_SET_ID', ['addressSets', 3, 'id']],
       [{ ...base, addressSets: [...base.addressSets, { id: '10.0.0.1', addresses: [] }] }, 'AMBIGUOUS_SET_ID', ['addressSets', 3, 'id']],
       [{ ...base, addressSets: [...base.addressSets, { id: 'g2', sets: ['staff'] }] }, 'NESTED_SET', ['addressSets', 3, 'sets', 0]],
       [{ ...base, addressSets: [...base.addressSets, { id: 'g2', sets: ['nope'] }] }, 'UNKNOWN_SET', ['addressSets', 3, 'sets', 0]],
@@ -322,6 +322,7 @@ describe('sets, bindings and instance addresses in transactions', () => {
         [[{ op: 'removeServiceSet', setId: 'web' }], 'SET_IN_USE'],
         [[{ op: 'removeGroup', groupId: 'sg-db' }, { op: 'removeInstance', instanceId: 'db1' }], 'GROUP_IN_USE'],
         [[{ op: 'addAddressSet', set: { id: 'vpn', addresses: [] } }], 'DUPLICATE_SET'],
+        [[{ op: 'addAddressSet', set: { id: 'sg-web', addresses: [] } }], 'AMBIGUOUS_SET_ID'],
         [[{ op: 'replaceAddressSet', set: { id: 'nope', addresses: [] } }], 'UNKNOWN_SET'],
         [[{ op: 'addRule', groupId: 'sg-db', direction: 'inbound', rule: { source: 'nope', protocol: 'tcp', action: 'accept' } }], 'INVALID_ADDRESS'],
         [[{ op: 'setInstanceAddresses', instanceId: 'web1', addresses: ['any'] }], 'INVALID_ADDRESS'],
