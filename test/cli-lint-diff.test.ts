@@ -90,9 +90,14 @@ describe('sgfilter lint', () => {
     expect(cli(['lint', many, '--max-rules', '50']).status).toBe(0);
     expect(cli(['lint', many, '--profile', 'azure']).status).toBe(2);
     expect(cli(['lint', many, '--max-work', '0']).status).toBe(2);
-    const bad = cli(['lint', many, '--admin-ports', '70000']);
-    expect(bad.status).toBe(1);
-    expect(bad.stderr).toMatch(/adminPorts/);
+    // A bad --admin-ports value is a usage error (exit 2), like every other bad option value.
+    for (const v of ['70000', '99999', '+', '', '8080-80', 'constructor', '22,,23']) {
+      const bad = cli(['lint', many, '--admin-ports', v]);
+      expect(bad.status, v).toBe(2);
+      expect(bad.stderr, v).toContain(`--admin-ports takes a port list`);
+      expect(bad.stdout, v).toBe('');
+    }
+    expect(cli(['lint', many, '--admin-ports', '+8080']).status).toBe(0);
   });
 });
 
