@@ -82,6 +82,28 @@ describe('Tencent parameter templates as Tencent returns them', () => {
     expect(issues[0]!.path).toEqual(['Ingress', 0, 'ServiceTemplate', 'ServiceGroupId']);
   });
 
+  it('a template with a bad member is its own issue: rules naming it (or a group holding it) add no UNDEFINED_TEMPLATE', () => {
+    const addr = { AddressTemplateSet: [{ AddressTemplateId: 'ipm-bad', AddressSet: ['10.0.0.9/33'] }, { AddressTemplateId: 'ipm-ok', AddressSet: ['10.0.0.0/8'] }] };
+    const groups = { AddressTemplateGroupSet: [{ AddressTemplateGroupId: 'ipmg-1', AddressTemplateIdSet: ['ipm-bad', 'ipm-ok'] }] };
+    const svc = { ServiceTemplateSet: [{ ServiceTemplateId: 'ppm-bad', ServiceSet: ['tcp:99999'] }] };
+    const policy = {
+      Ingress: [
+        { Protocol: 'TCP', Port: '22', AddressTemplate: { AddressId: 'ipm-bad' }, Action: 'ACCEPT' },
+        { Protocol: 'TCP', Port: '23', AddressTemplate: { AddressId: 'ipm-bad' }, Action: 'ACCEPT' },
+        { Protocol: 'TCP', Port: '24', AddressTemplate: { AddressGroupId: 'ipmg-1' }, Action: 'ACCEPT' },
+        { ServiceTemplate: { ServiceId: 'ppm-bad' }, CidrBlock: '10.0.0.0/8', Action: 'ACCEPT' },
+        { Protocol: 'TCP', Port: '25', AddressTemplate: { AddressId: 'ipm-nowhere' }, Action: 'ACCEPT' },
+      ],
+    };
+    const issues = issuesOf([policy, addr, groups, svc]);
+    const codes = issues.map((i) => [i.code, i.file]);
+    // One issue for each bad member, and the one template nobody defines; nothing for rules naming the bad ones.
+    expect(codes.filter(([, f]) => f === 'documents[0]')).toEqual([['UNDEFINED_TEMPLATE', 'documents[0]']]);
+    expect(issues.find((i) => i.file === 'documents[0]')!.message).toContain('ipm-nowhere');
+    expect(codes.filter(([, f]) => f === 'documents[1]').length).toBe(1);
+    expect(codes.filter(([, f]) => f === 'documents[3]').length).toBe(1);
+  });
+
   it('a template defined twice (two documents) is DUPLICATE_SET naming both', () => {
     const issues = issuesOf([{ Ingress: [] }, TEMPLATES[0], TEMPLATES[0]]);
     expect(issues.map((i) => [i.code, i.file, i.path])).toEqual([['DUPLICATE_SET', 'documents[2]', ['Response', 'AddressTemplateSet', 0, 'AddressTemplateId']]]);
