@@ -310,6 +310,20 @@ describe('AWS describe-security-groups', () => {
     port.SecurityGroups[0].IpPermissions[0].FromPort = 70000;
     expect(issuesOf(port).map((i) => [i.code, i.path])).toContainEqual(['INVALID_PORT', ['SecurityGroups', 0, 'IpPermissions', 0, 'FromPort']]);
   });
+  it('every problem of one permission is reported together, each once (SPEC §4)', () => {
+    const perm = { IpProtocol: 'tcp', FromPort: 100, ToPort: 90, IpRanges: [{ CidrIp: '10.0.0.1/8' }, { CidrIp: '192.0.2.0/24' }], UserIdGroupPairs: [{ GroupId: 'sg-nope' }] };
+    const doc = { SecurityGroups: [{ GroupId: 'sg-1', IpPermissions: [perm] }] };
+    const p = ['SecurityGroups', 0, 'IpPermissions', 0];
+    expect(issuesOf(doc).map((i) => [i.code, i.path])).toEqual([
+      ['REVERSED_RANGE', [...p, 'FromPort']],
+      ['UNKNOWN_GROUP', [...p, 'UserIdGroupPairs', 0, 'GroupId']],
+      ['HOST_BITS_SET', [...p, 'IpRanges', 0, 'CidrIp']],
+    ]);
+    // An unknown group alone does not hide a bad CidrIp beside it.
+    const two = structuredClone(doc) as any;
+    two.SecurityGroups[0].IpPermissions[0].ToPort = 100;
+    expect(issuesOf(two).map((i) => i.code)).toEqual(['UNKNOWN_GROUP', 'HOST_BITS_SET']);
+  });
 });
 
 describe('sets, bindings and instance addresses in transactions', () => {
