@@ -87,6 +87,7 @@ export const IssueCodes = {
   INVALID_SERVICE: 'a service of a service set is not PROTOCOL or PROTOCOL:PORTS (tcp:80, udp:53,5353, tcp:8000-8010, icmp, ALL)',
   INVALID_POLICY_INDEX: 'a Tencent PolicyIndex is not a whole number >= 0 (a PolicyIndex missing on some policies of a list, or shared by two, is a warning: the list keeps its array order there)',
   SET_IN_USE: 'an edit removes an address set or service set that a rule or a set group still uses',
+  API_ERROR_RESPONSE: 'a document is a Tencent Cloud API error response ({"Response": {"Error": {"Code", "Message"}}}), not an output to read: the call that made it failed (its Code and Message are quoted)',
   UNSUPPORTED: 'a feature of an imported format that sgfilter cannot evaluate (an AWS PrefixListIds peer: the prefix list\'s id is named)',
   INVALID_TERRAFORM_RULE: 'a Terraform lite rule is not ACTION#PEER#PORT#PROTOCOL',
   UNKNOWN_INSTANCE: 'a flow (or an edit) names an instance the config does not have',

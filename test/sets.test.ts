@@ -104,6 +104,29 @@ describe('Tencent parameter templates as Tencent returns them', () => {
     expect(codes.filter(([, f]) => f === 'documents[3]').length).toBe(1);
   });
 
+  it('a Tencent API error response is refused as one, quoting its Code and Message (not UNKNOWN_FIELD Response)', () => {
+    const err = { Response: { Error: { Code: 'AuthFailure.SignatureExpire', Message: 'Signature expired' }, RequestId: 'x' } };
+    for (const input of [err, [{ Ingress: [] }, err]]) {
+      const issues = issuesOf(input);
+      expect(issues.map((i) => [i.code, i.path])).toEqual([['API_ERROR_RESPONSE', ['Response', 'Error']]]);
+      expect(issues[0]!.message).toContain('"AuthFailure.SignatureExpire"');
+      expect(issues[0]!.message).toContain('"Signature expired"');
+      expect(issues[0]!.message).toContain('API error response');
+    }
+  });
+
+  it('a template output whose TotalCount exceeds what it lists warns that more pages exist', () => {
+    const page = { Response: { TotalCount: 45, AddressTemplateSet: [{ AddressTemplateId: 'ipm-1', AddressSet: ['10.0.0.0/8'] }], RequestId: 'r' } };
+    const config = ok([{ Ingress: [{ Protocol: 'TCP', Port: '22', AddressTemplate: { AddressId: 'ipm-1' }, Action: 'ACCEPT' }] }, page]);
+    const w = config.warnings.filter((x) => x.path.join('.') === 'Response.TotalCount');
+    expect(w).toHaveLength(1);
+    expect(w[0]!.file).toBe('documents[1]');
+    expect(w[0]!.message).toMatch(/TotalCount is 45 but this output lists 1: it is one page of several/);
+    // A whole output (TotalCount = what it lists) says nothing.
+    const whole = ok([{ Ingress: [] }, { Response: { ...page.Response, TotalCount: 1 } }]);
+    expect(whole.warnings.filter((x) => x.path.join('.') === 'Response.TotalCount')).toEqual([]);
+  });
+
   it('a template defined twice (two documents) is DUPLICATE_SET naming both', () => {
     const issues = issuesOf([{ Ingress: [] }, TEMPLATES[0], TEMPLATES[0]]);
     expect(issues.map((i) => [i.code, i.file, i.path])).toEqual([['DUPLICATE_SET', 'documents[2]', ['Response', 'AddressTemplateSet', 0, 'AddressTemplateId']]]);
