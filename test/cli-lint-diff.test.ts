@@ -190,3 +190,28 @@ describe('sgfilter lint and diff on a Tencent policy with its template files', (
     }
   });
 });
+
+describe('sgfilter diff text output of set-heavy policies', () => {
+  it('names a box peer that is exactly an address set, cuts other long address lists, and --json stays exact', () => {
+    const addresses = Array.from({ length: 1000 }, (_, i) => `10.${i >> 8}.${i & 255}.0/28`);
+    const base = { addressSets: [{ id: 'block', addresses }], securityGroups: [{ id: 'g', inbound: [{ protocol: 'tcp', port: 22, source: '10.0.0.0/8', action: 'accept' }] }] };
+    const next = structuredClone(base) as any;
+    next.securityGroups[0].inbound.unshift({ protocol: 'tcp', port: 80, source: 'block', action: 'accept' });
+    // Port 443 from the set except its first range: not the set, a long list.
+    next.securityGroups[0].inbound.unshift({ protocol: 'tcp', port: 443, source: '10.0.0.0/28', action: 'drop' }, { protocol: 'tcp', port: 443, source: 'block', action: 'accept' });
+    const o = join(dir, 'set-old.json');
+    const n = join(dir, 'set-new.json');
+    writeFileSync(o, JSON.stringify(base));
+    writeFileSync(n, JSON.stringify(next));
+    const text = cli(['diff', o, n]);
+    expect(text.status).toBe(0);
+    expect(text.stdout).toContain('OPENED: TCP port 80 from address set block (1000 ranges)');
+    expect(text.stdout).toMatch(/OPENED: TCP port 443 from 10\.0\.1\.0\/28, 10\.0\.2\.0\/28, 10\.0\.3\.0\/28, 10\.0\.4\.0\/28, 10\.0\.5\.0\/28 … 994 more \(--json lists them all\)/);
+    expect(text.stdout.length).toBeLessThan(2000);
+    const json = cli(['diff', o, n, '--json']);
+    const d = JSON.parse(json.stdout) as PolicyDiff;
+    const p80 = d.changes.find((c) => c.flows.port === '80')!;
+    expect(p80.flows.remote).toEqual(addresses);
+    expect(d.changes.find((c) => c.flows.port === '443')!.flows.remote).toEqual(addresses.slice(1));
+  });
+});
