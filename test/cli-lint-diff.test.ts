@@ -90,9 +90,14 @@ describe('sgfilter lint', () => {
     expect(cli(['lint', many, '--max-rules', '50']).status).toBe(0);
     expect(cli(['lint', many, '--profile', 'azure']).status).toBe(2);
     expect(cli(['lint', many, '--max-work', '0']).status).toBe(2);
-    const bad = cli(['lint', many, '--admin-ports', '70000']);
-    expect(bad.status).toBe(1);
-    expect(bad.stderr).toMatch(/adminPorts/);
+    // A bad --admin-ports value is a usage error (exit 2), like every other bad option value.
+    for (const v of ['70000', '99999', '+', '', '8080-80', 'constructor', '22,,23']) {
+      const bad = cli(['lint', many, '--admin-ports', v]);
+      expect(bad.status, v).toBe(2);
+      expect(bad.stderr, v).toContain(`--admin-ports takes a port list`);
+      expect(bad.stdout, v).toBe('');
+    }
+    expect(cli(['lint', many, '--admin-ports', '+8080']).status).toBe(0);
   });
 });
 
@@ -183,5 +188,30 @@ describe('sgfilter lint and diff on a Tencent policy with its template files', (
       expect(r.status, args.join(' ')).toBe(2);
       expect(r.stderr).toMatch(/give OLD NEW \(one file each\), or --old FILE\.\.\. --new FILE\.\.\./);
     }
+  });
+});
+
+describe('sgfilter diff text output of set-heavy policies', () => {
+  it('names a box peer that is exactly an address set, cuts other long address lists, and --json stays exact', () => {
+    const addresses = Array.from({ length: 1000 }, (_, i) => `10.${i >> 8}.${i & 255}.0/28`);
+    const base = { addressSets: [{ id: 'block', addresses }], securityGroups: [{ id: 'g', inbound: [{ protocol: 'tcp', port: 22, source: '10.0.0.0/8', action: 'accept' }] }] };
+    const next = structuredClone(base) as any;
+    next.securityGroups[0].inbound.unshift({ protocol: 'tcp', port: 80, source: 'block', action: 'accept' });
+    // Port 443 from the set except its first range: not the set, a long list.
+    next.securityGroups[0].inbound.unshift({ protocol: 'tcp', port: 443, source: '10.0.0.0/28', action: 'drop' }, { protocol: 'tcp', port: 443, source: 'block', action: 'accept' });
+    const o = join(dir, 'set-old.json');
+    const n = join(dir, 'set-new.json');
+    writeFileSync(o, JSON.stringify(base));
+    writeFileSync(n, JSON.stringify(next));
+    const text = cli(['diff', o, n]);
+    expect(text.status).toBe(0);
+    expect(text.stdout).toContain('OPENED: TCP port 80 from address set block (1000 ranges)');
+    expect(text.stdout).toMatch(/OPENED: TCP port 443 from 10\.0\.1\.0\/28, 10\.0\.2\.0\/28, 10\.0\.3\.0\/28, 10\.0\.4\.0\/28, 10\.0\.5\.0\/28 … 994 more \(--json lists them all\)/);
+    expect(text.stdout.length).toBeLessThan(2000);
+    const json = cli(['diff', o, n, '--json']);
+    const d = JSON.parse(json.stdout) as PolicyDiff;
+    const p80 = d.changes.find((c) => c.flows.port === '80')!;
+    expect(p80.flows.remote).toEqual(addresses);
+    expect(d.changes.find((c) => c.flows.port === '443')!.flows.remote).toEqual(addresses.slice(1));
   });
 });

@@ -6,7 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { createEngine, createFlowBatch, parseConfig, parseFlow, referenceClassify, safeParseConfig, SgfilterError } from '../src/index.js';
 import type { Config, FlowInput, Issue } from '../src/index.js';
 import { safeParseConfigDocuments } from '../src/config/parse.js';
-import { ruleBoxes, type PeerCache } from '../src/compile/box.js';
+import { ruleBoxes, ruleEntries, type PeerCache } from '../src/compile/box.js';
+import { MAX_COMPILE_ENTRIES } from '../src/compile/index.js';
 import { PolicyTransaction } from '../src/policy/transaction.js';
 import { mulberry32, randomConfig, randomFlows, pick, type Rng } from './random.js';
 
@@ -79,6 +80,51 @@ describe('Tencent parameter templates as Tencent returns them', () => {
     expect(issues.map((i) => i.code)).toEqual(['UNDEFINED_TEMPLATE']);
     expect(issues[0]!.message).toContain('ppm-529nwwj8');
     expect(issues[0]!.path).toEqual(['Ingress', 0, 'ServiceTemplate', 'ServiceGroupId']);
+  });
+
+  it('a template with a bad member is its own issue: rules naming it (or a group holding it) add no UNDEFINED_TEMPLATE', () => {
+    const addr = { AddressTemplateSet: [{ AddressTemplateId: 'ipm-bad', AddressSet: ['10.0.0.9/33'] }, { AddressTemplateId: 'ipm-ok', AddressSet: ['10.0.0.0/8'] }] };
+    const groups = { AddressTemplateGroupSet: [{ AddressTemplateGroupId: 'ipmg-1', AddressTemplateIdSet: ['ipm-bad', 'ipm-ok'] }] };
+    const svc = { ServiceTemplateSet: [{ ServiceTemplateId: 'ppm-bad', ServiceSet: ['tcp:99999'] }] };
+    const policy = {
+      Ingress: [
+        { Protocol: 'TCP', Port: '22', AddressTemplate: { AddressId: 'ipm-bad' }, Action: 'ACCEPT' },
+        { Protocol: 'TCP', Port: '23', AddressTemplate: { AddressId: 'ipm-bad' }, Action: 'ACCEPT' },
+        { Protocol: 'TCP', Port: '24', AddressTemplate: { AddressGroupId: 'ipmg-1' }, Action: 'ACCEPT' },
+        { ServiceTemplate: { ServiceId: 'ppm-bad' }, CidrBlock: '10.0.0.0/8', Action: 'ACCEPT' },
+        { Protocol: 'TCP', Port: '25', AddressTemplate: { AddressId: 'ipm-nowhere' }, Action: 'ACCEPT' },
+      ],
+    };
+    const issues = issuesOf([policy, addr, groups, svc]);
+    const codes = issues.map((i) => [i.code, i.file]);
+    // One issue for each bad member, and the one template nobody defines; nothing for rules naming the bad ones.
+    expect(codes.filter(([, f]) => f === 'documents[0]')).toEqual([['UNDEFINED_TEMPLATE', 'documents[0]']]);
+    expect(issues.find((i) => i.file === 'documents[0]')!.message).toContain('ipm-nowhere');
+    expect(codes.filter(([, f]) => f === 'documents[1]').length).toBe(1);
+    expect(codes.filter(([, f]) => f === 'documents[3]').length).toBe(1);
+  });
+
+  it('a Tencent API error response is refused as one, quoting its Code and Message (not UNKNOWN_FIELD Response)', () => {
+    const err = { Response: { Error: { Code: 'AuthFailure.SignatureExpire', Message: 'Signature expired' }, RequestId: 'x' } };
+    for (const input of [err, [{ Ingress: [] }, err]]) {
+      const issues = issuesOf(input);
+      expect(issues.map((i) => [i.code, i.path])).toEqual([['API_ERROR_RESPONSE', ['Response', 'Error']]]);
+      expect(issues[0]!.message).toContain('"AuthFailure.SignatureExpire"');
+      expect(issues[0]!.message).toContain('"Signature expired"');
+      expect(issues[0]!.message).toContain('API error response');
+    }
+  });
+
+  it('a template output whose TotalCount exceeds what it lists warns that more pages exist', () => {
+    const page = { Response: { TotalCount: 45, AddressTemplateSet: [{ AddressTemplateId: 'ipm-1', AddressSet: ['10.0.0.0/8'] }], RequestId: 'r' } };
+    const config = ok([{ Ingress: [{ Protocol: 'TCP', Port: '22', AddressTemplate: { AddressId: 'ipm-1' }, Action: 'ACCEPT' }] }, page]);
+    const w = config.warnings.filter((x) => x.path.join('.') === 'Response.TotalCount');
+    expect(w).toHaveLength(1);
+    expect(w[0]!.file).toBe('documents[1]');
+    expect(w[0]!.message).toMatch(/TotalCount is 45 but this output lists 1: it is one page of several/);
+    // A whole output (TotalCount = what it lists) says nothing.
+    const whole = ok([{ Ingress: [] }, { Response: { ...page.Response, TotalCount: 1 } }]);
+    expect(whole.warnings.filter((x) => x.path.join('.') === 'Response.TotalCount')).toEqual([]);
   });
 
   it('a template defined twice (two documents) is DUPLICATE_SET naming both', () => {
@@ -171,7 +217,7 @@ describe('native sets and group references', () => {
     const base = structuredClone(NATIVE);
     const cases: [unknown, string, (string | number)[]][] = [
       [{ ...base, addressSets: [...base.addressSets, { id: 'office', addresses: [] }] }, 'DUPLICATE_SET', ['addressSets', 3, 'id']],
-      [{ ...base, addressSets: [...base.addressSets, { id: 'sg-db', addresses: [] }] }, 'DUPLICATE_SET', ['addressSets', 3, 'id']],
+      [{ ...base, addressSets: [...base.addressSets, { id: 'sg-db', addresses: [] }] }, 'AMBIGUOUS_SET_ID', ['addressSets', 3, 'id']],
       [{ ...base, addressSets: [...base.addressSets, { id: '10.0.0.1', addresses: [] }] }, 'AMBIGUOUS_SET_ID', ['addressSets', 3, 'id']],
       [{ ...base, addressSets: [...base.addressSets, { id: 'g2', sets: ['staff'] }] }, 'NESTED_SET', ['addressSets', 3, 'sets', 0]],
       [{ ...base, addressSets: [...base.addressSets, { id: 'g2', sets: ['nope'] }] }, 'UNKNOWN_SET', ['addressSets', 3, 'sets', 0]],
@@ -287,6 +333,20 @@ describe('AWS describe-security-groups', () => {
     port.SecurityGroups[0].IpPermissions[0].FromPort = 70000;
     expect(issuesOf(port).map((i) => [i.code, i.path])).toContainEqual(['INVALID_PORT', ['SecurityGroups', 0, 'IpPermissions', 0, 'FromPort']]);
   });
+  it('every problem of one permission is reported together, each once (SPEC §4)', () => {
+    const perm = { IpProtocol: 'tcp', FromPort: 100, ToPort: 90, IpRanges: [{ CidrIp: '10.0.0.1/8' }, { CidrIp: '192.0.2.0/24' }], UserIdGroupPairs: [{ GroupId: 'sg-nope' }] };
+    const doc = { SecurityGroups: [{ GroupId: 'sg-1', IpPermissions: [perm] }] };
+    const p = ['SecurityGroups', 0, 'IpPermissions', 0];
+    expect(issuesOf(doc).map((i) => [i.code, i.path])).toEqual([
+      ['REVERSED_RANGE', [...p, 'FromPort']],
+      ['UNKNOWN_GROUP', [...p, 'UserIdGroupPairs', 0, 'GroupId']],
+      ['HOST_BITS_SET', [...p, 'IpRanges', 0, 'CidrIp']],
+    ]);
+    // An unknown group alone does not hide a bad CidrIp beside it.
+    const two = structuredClone(doc) as any;
+    two.SecurityGroups[0].IpPermissions[0].ToPort = 100;
+    expect(issuesOf(two).map((i) => i.code)).toEqual(['UNKNOWN_GROUP', 'HOST_BITS_SET']);
+  });
 });
 
 describe('sets, bindings and instance addresses in transactions', () => {
@@ -321,6 +381,7 @@ describe('sets, bindings and instance addresses in transactions', () => {
         [[{ op: 'removeServiceSet', setId: 'web' }], 'SET_IN_USE'],
         [[{ op: 'removeGroup', groupId: 'sg-db' }, { op: 'removeInstance', instanceId: 'db1' }], 'GROUP_IN_USE'],
         [[{ op: 'addAddressSet', set: { id: 'vpn', addresses: [] } }], 'DUPLICATE_SET'],
+        [[{ op: 'addAddressSet', set: { id: 'sg-web', addresses: [] } }], 'AMBIGUOUS_SET_ID'],
         [[{ op: 'replaceAddressSet', set: { id: 'nope', addresses: [] } }], 'UNKNOWN_SET'],
         [[{ op: 'addRule', groupId: 'sg-db', direction: 'inbound', rule: { source: 'nope', protocol: 'tcp', action: 'accept' } }], 'INVALID_ADDRESS'],
         [[{ op: 'setInstanceAddresses', instanceId: 'web1', addresses: ['any'] }], 'INVALID_ADDRESS'],
@@ -356,6 +417,25 @@ describe('a set is decomposed into prefixes once per compile, however many rules
     expect(cache.size).toBe(1);
     expect(new Set(boxes.map((b) => b.remote)).size).toBe(1);
   });
+});
+
+describe('a shared set is charged against MAX_COMPILE_ENTRIES once per classifier, not once per rule', () => {
+  it('50 rules naming a 180,000-prefix set compile, and classify as the reference says', async () => {
+    // 13,000 ranges x.y.z.1-x.y.z.254: 14 prefixes each.
+    const addresses = Array.from({ length: 13000 }, (_, i) => `10.${i >> 8}.${i & 255}.1-10.${i >> 8}.${i & 255}.254`);
+    const rules = Array.from({ length: 50 }, (_, i) => ({ source: 'big', protocol: 'tcp', port: 1000 + i, action: i % 2 ? 'drop' : 'accept' }));
+    const config = ok({ addressSets: [{ id: 'big', addresses }], securityGroups: [{ id: 'a', inbound: [...rules, { source: '0.0.0.0/0', protocol: 'tcp', port: '1000-1100', action: 'accept' }] }] });
+    const rule0 = config.securityGroups[0]!.inbound[0]!;
+    // Counted per rule (as before), this policy was refused.
+    expect(ruleEntries(rule0) * 50).toBeGreaterThan(MAX_COMPILE_ENTRIES);
+    const e = await createEngine(config);
+    for (const port of [1000, 1001, 1049, 1050]) {
+      for (const remote of ['10.0.0.1', '10.0.0.0', '10.0.0.255', '10.50.199.254', '10.50.200.1', '10.51.0.7']) {
+        const f: FlowInput = { direction: 'inbound', protocol: 'tcp', port, remote };
+        expect(e.classify(f), JSON.stringify(f)).toEqual(referenceClassify(config, parseFlow(f)));
+      }
+    }
+  }, 60_000);
 });
 
 // ---------------------------------------------------------------- generated policies

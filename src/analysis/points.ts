@@ -101,7 +101,8 @@ function rangeText(lo: bigint, hi: bigint): string {
  * filled in where the set holds the addresses on both sides of it, so `::/0` reads
  * as `::/0`, not as the two ranges around the block.
  */
-function addressesText(set: AddrSet): string[] {
+/** Addresses as BoxText writes them (ranges and prefixes, `none`). */
+export function addressesText(set: AddrSet): string[] {
   let s = set;
   if (has(s, MAPPED_LO - 1n) && has(s, MAPPED_HI + 1n)) s = unionSets(s, [MAPPED_LO, MAPPED_HI], 1n);
   const out: string[] = [];

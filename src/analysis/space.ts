@@ -327,7 +327,8 @@ const V4_LINE: AddrSet = [0n, V4_MAX];
 const V6_LINE: AddrSet = [V6_BASE, ADDRESS_LAST];
 
 /** A family's ranges on the address line. */
-function line(v4: readonly AddressRange[], v6: readonly AddressRange[]): AddrSet {
+/** Addresses of both families on one line (IPv6 above V6_BASE), as the analysis boxes hold them. */
+export function line(v4: readonly AddressRange[], v6: readonly AddressRange[]): AddrSet {
   const pairs: [bigint, bigint][] = [];
   for (const r of v4) pairs.push([r.lo, r.hi]);
   for (const r of v6) pairs.push([V6_BASE + r.lo, V6_BASE + r.hi]);

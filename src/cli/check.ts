@@ -1,8 +1,10 @@
-/** `sgfilter check`: validate a config and print a summary. */
+/** `sgfilter check`: validate a config, compile it under the load limits, and print a summary. */
 import type { Command } from 'commander';
 import { formatPath } from '../errors.js';
 import type { Rule } from '../types.js';
-import { CliError, CONFIG_ARGUMENT, configName, formatOption, invalidConfigMessage, plural, readConfig, terminalText, writeLines, type ConfigFormat } from './shared.js';
+import { compilePolicy } from '../compile/index.js';
+import { SgfilterError } from '../errors.js';
+import { CliError, CONFIG_ARGUMENT, configName, formatIssue, formatOption, invalidConfigMessage, plural, readConfig, terminalText, writeLines, type ConfigFormat } from './shared.js';
 import { bigConfigs, Progress, progressWanted } from './progress.js';
 
 async function checkCommand(paths: string[], opts: { format?: ConfigFormat; progress?: boolean }): Promise<void> {
@@ -12,6 +14,19 @@ async function checkCommand(paths: string[], opts: { format?: ConfigFormat; prog
   let r;
   try {
     r = await readConfig(paths, opts.format, progress);
+    // A valid config can still be one that loading refuses (TABLE_TOO_LARGE: too many
+    // compile entries, table bytes or lookup steps). Compile it as createEngine would,
+    // with the same limits (bounded: the limits refuse before the work), so `check`
+    // says valid only for a policy that loads.
+    if (r.success) {
+      progress.phase(0, 'compiling');
+      try {
+        compilePolicy(r.config);
+      } catch (e) {
+        if (!(e instanceof SgfilterError) || e.code !== 'TABLE_TOO_LARGE') throw e;
+        throw new CliError([`error: ${configName(paths)}: valid config, but too large to compile (TABLE_TOO_LARGE): createEngine, eval and compile refuse it`, ...(e.issues.length ? e.issues.map(formatIssue) : [`  ${e.message}`])].join('\n'));
+      }
+    }
   } finally {
     progress.stop();
   }
@@ -53,7 +68,7 @@ async function checkCommand(paths: string[], opts: { format?: ConfigFormat; prog
 export function register(program: Command): void {
   program
     .command('check')
-    .description('validate a config (JSON or YAML; Tencent Cloud and AWS API JSON too; several files make one policy) and print a summary')
+    .description('validate a config (JSON or YAML; Tencent Cloud and AWS API JSON too; several files make one policy), compile it under the limits loading applies (TABLE_TOO_LARGE: exit 1) and print a summary')
     .argument('<config...>', CONFIG_ARGUMENT)
     .addOption(formatOption())
     .option('--no-progress', 'no progress line (drawn on stderr for configs of 1 MiB or more, only when stderr is a terminal)')

@@ -6,7 +6,10 @@
 import type { Command } from 'commander';
 import { diffPolicies, type PolicyDiff, type VerdictChange } from '../analysis/diff.js';
 import type { BoxText } from '../analysis/points.js';
-import { CliError, EXIT_INVALID, EXIT_USAGE, formatOption, loadConfig, plural, terminalText, writeLines, type ConfigFormat } from './shared.js';
+import type { Config } from '../types.js';
+import { addressesText } from '../analysis/points.js';
+import { line } from '../analysis/space.js';
+import { CliError, EXIT_INVALID, EXIT_USAGE, formatOption, grouped, loadConfig, plural, terminalText, writeLines, type ConfigFormat } from './shared.js';
 import { analysisOptions, verdictWords, wholeNumber } from './analysis-options.js';
 
 interface DiffCliOptions {
@@ -21,12 +24,41 @@ interface DiffCliOptions {
   format?: ConfigFormat;
 }
 
+/** Address lists longer than this are cut in text output (first few, then "… N more"); --json keeps them whole. */
+export const TEXT_MAX_ADDRESSES = 8;
+/** How many a cut list shows. */
+const TEXT_SHOWN_ADDRESSES = 5;
+
+/**
+ * Address set ids by the text of their addresses (as BoxText writes them, joined with
+ * ","), from the configs given (the first config's id wins a tie): a box whose peer is
+ * exactly a named set is written as the set's name, not its ranges.
+ */
+export function setNames(...configs: Pick<Config, 'addressSets'>[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const c of configs) {
+    for (const s of c.addressSets ?? []) {
+      const key = addressesText(line(s.addresses.v4, s.addresses.v6)).join(',');
+      if (!out.has(key)) out.set(key, s.id);
+    }
+  }
+  return out;
+}
+
+/** An address list in words: a named set's name, a short list whole, a long one cut ("… N more"). */
+function addressWords(list: readonly string[], sets: ReadonlyMap<string, string>): string {
+  const named = sets.get(list.join(','));
+  if (named !== undefined && list.length > 1) return `address set ${terminalText(named)} (${plural(list.length, 'range')})`;
+  if (list.length <= TEXT_MAX_ADDRESSES) return list.join(', ');
+  return `${list.slice(0, TEXT_SHOWN_ADDRESSES).join(', ')} … ${grouped(list.length - TEXT_SHOWN_ADDRESSES)} more (--json lists them all)`;
+}
+
 /** A box's flows in words: "TCP port 22 from 10.0.0.0/8"; fields that take every value are left out. */
-export function flowsWords(b: BoxText, direction: string): string {
+export function flowsWords(b: BoxText, direction: string, sets: ReadonlyMap<string, string> = new Map()): string {
   const parts: string[] = [b.protocol === 'ALL' ? 'every protocol' : b.protocol];
   if (b.port !== 'ALL') parts.push(`port ${b.port}`);
-  parts.push(`${direction === 'inbound' ? 'from' : 'to'} ${b.remote.join(', ')}`);
-  if (!(b.local.length === 1 && b.local[0] === 'ALL')) parts.push(`local ${b.local.join(', ')}`);
+  parts.push(`${direction === 'inbound' ? 'from' : 'to'} ${addressWords(b.remote, sets)}`);
+  if (!(b.local.length === 1 && b.local[0] === 'ALL')) parts.push(`local ${addressWords(b.local, sets)}`);
   if (b.sourcePort !== 'ALL') parts.push(`source port ${b.sourcePort}`);
   if (b.icmpType !== 'ALL' && b.icmpType !== 'none') parts.push(`ICMP type ${b.icmpType}`);
   if (b.icmpCode !== 'ALL' && b.icmpCode !== 'none') parts.push(`ICMP code ${b.icmpCode}`);
@@ -38,7 +70,7 @@ function whose(c: VerdictChange): string {
   return `${c.instances.length === 1 ? 'instance' : 'instances'} ${c.instances.map((i) => terminalText(i)).join(', ')}`;
 }
 
-function textReport(oldPath: string, newPath: string, d: PolicyDiff): string[] {
+function textReport(oldPath: string, newPath: string, d: PolicyDiff, sets: ReadonlyMap<string, string>): string[] {
   const out: string[] = [`${oldPath} → ${newPath}: ${d.changes.length === 0 ? 'no flow changes verdict' : `${plural(d.changes.length, 'box', 'boxes')} of flows change verdict (${d.opened} opened, ${d.closed} closed)`}`];
   if (d.instancesAdded.length) out.push(`instances only in ${newPath}: ${d.instancesAdded.map((i) => terminalText(i)).join(', ')} (not compared)`);
   if (d.instancesRemoved.length) out.push(`instances only in ${oldPath}: ${d.instancesRemoved.map((i) => terminalText(i)).join(', ')} (not compared)`);
@@ -49,7 +81,7 @@ function textReport(oldPath: string, newPath: string, d: PolicyDiff): string[] {
     if (h !== head) out.push('', h);
     head = h;
     const world = c.openToWorld ? ' — open to every address' : '';
-    out.push(`  ${c.change.toUpperCase()}${world}: ${flowsWords(c.flows, c.direction)}`);
+    out.push(`  ${c.change.toUpperCase()}${world}: ${flowsWords(c.flows, c.direction, sets)}`);
     out.push(`    was ${verdictWords(c.old, c.direction)}, now ${verdictWords(c.new, c.direction)}`);
     out.push(`    witness: ${JSON.stringify(c.witness)}`);
   }
@@ -82,7 +114,7 @@ async function diffCommand(oldPath: string | undefined, newPath: string | undefi
   const after = await load(sides.new, opts.format);
   const d = diffPolicies(before, after, analysisOptions(opts));
   if (opts.json) writeLines([JSON.stringify(d, null, 2)]);
-  else writeLines(textReport(sides.old.join(' + '), sides.new.join(' + '), d));
+  else writeLines(textReport(sides.old.join(' + '), sides.new.join(' + '), d, setNames(after, before)));
   if (opts.failOnOpen && d.openToWorld) {
     const n = d.changes.filter((c) => c.openToWorld).length;
     throw new CliError(`diff: ${plural(n, 'box', 'boxes')} of flows from 0.0.0.0/0 or ::/0 go from drop to accept (--fail-on-open)`, EXIT_INVALID);

@@ -2,11 +2,12 @@
  * `sgfilter lint`: what in a policy does nothing, does it twice, opens too much, or
  * will not fit the cloud (lintPolicy), in words or JSON, with an exit status for CI.
  */
-import { Option, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { LINT_KINDS, LINT_PROFILES, LINT_SEVERITIES, lintPolicy, type LintFinding, type LintReport, type LintSeverity } from '../analysis/lint.js';
 import type { Config, Direction } from '../types.js';
 import { CliError, CONFIG_ARGUMENT, count, EXIT_INVALID, formatOption, loadConfig, plural, writeLines, type ConfigFormat } from './shared.js';
 import { analysisOptions, verdictWords, wholeNumber } from './analysis-options.js';
+import { portList } from '../analysis/options.js';
 
 interface LintCliOptions {
   json?: boolean;
@@ -67,6 +68,16 @@ async function lintCommand(paths: string[], opts: LintCliOptions): Promise<void>
   if (bad.length > 0) throw new CliError(`lint: ${plural(bad.length, 'finding')} at or above --fail-on ${opts.failOn}`, EXIT_INVALID);
 }
 
+/**
+ * --admin-ports checked when the command line is read (the reader lintPolicy uses), so
+ * a bad value is a usage error (exit 2) like every other bad option value.
+ */
+function adminPortsArgument(v: string): string {
+  const r = portList(v);
+  if (!r.ok) throw new InvalidArgumentError(`--admin-ports takes ${r.allowed}, got ${JSON.stringify(v)}`);
+  return v;
+}
+
 /** Adds the `lint` command to `program`. */
 export function register(program: Command): void {
   const kinds = Object.entries(LINT_KINDS).map(([k, v]) => `  ${k} (${v.severity}): ${v.meaning}`).join('\n');
@@ -81,7 +92,7 @@ export function register(program: Command): void {
     .option('--json', 'print the report as JSON (lintPolicy\'s LintReport)')
     .addOption(new Option('--fail-on <severity>', 'exit 1 when a finding is at or above this severity (CI); default none: findings alone never fail the run').choices([...LINT_SEVERITIES, 'none']).default('none'))
     .addOption(new Option('--profile <cloud>', 'whose limits to check: tencent (100 rules per group and direction, 5 groups per instance), aws (60 per family, 5), none').choices([...LINT_PROFILES.keys()]).default('tencent'))
-    .option('--admin-ports <ports>', 'ports that must not be open to 0.0.0.0/0 or ::/0, e.g. "22,8000-8100"; a leading + adds to the defaults 22,3389,3306,5432,6379,27017')
+    .option('--admin-ports <ports>', 'ports that must not be open to 0.0.0.0/0 or ::/0, e.g. "22,8000-8100"; a leading + adds to the defaults 22,3389,3306,5432,6379,27017', adminPortsArgument)
     .option('--max-rules <n>', 'rules allowed per group and direction (overrides the profile)', wholeNumber('--max-rules'))
     .option('--max-groups <n>', 'groups allowed per instance (overrides the profile)', wholeNumber('--max-groups'))
     .option('--max-work <n>', 'most units of analysis work (default 2^25); past it the rules left are reported as not-analyzed', wholeNumber('--max-work'))

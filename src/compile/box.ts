@@ -161,23 +161,39 @@ const ports = (p: Interval[] | null): Interval[] => (p === null ? ANY_PORT : nor
 
 /**
  * Compile entries of a rule, counted before anything is built (src/compile/index.ts,
- * MAX_COMPILE_ENTRIES): the prefixes its peer and local ranges decompose into, its
- * port and source-port intervals, and one each for protocol and ICMP fields. An upper
- * bound on what its boxes hold (a ping rule's families are counted once each).
+ * MAX_COMPILE_ENTRIES), in two parts: `own`, its port and source-port intervals, one
+ * each for protocol and ICMP fields, its local prefixes and (for a peer written in
+ * the rule) its peer prefixes; and `peer`, the prefixes of a named peer (an address
+ * set, a group reference) under `peerKey`. A named peer's prefix list is made once
+ * per compile and shared by every rule and service naming it (PeerCache), so the
+ * caller counts it once per key, not once per rule. An upper bound on what the
+ * rule's boxes hold (a ping rule's families are counted once each).
  */
-export function ruleEntries(rule: Rule): number {
+export function ruleEntryParts(rule: Rule): { own: number; peer: number; peerKey: string | undefined } {
   const services = rule.services ?? [rule];
-  let n = 0;
-  for (const s of services) n += 3 + (s.ports?.length ?? 1) + (rule.sourcePorts?.length ?? 1);
+  let own = 0;
+  for (const s of services) own += 3 + (s.ports?.length ?? 1) + (rule.sourcePorts?.length ?? 1);
   let peer = 0;
   for (const r of rule.peer.v4) peer += prefixCount(r, 32);
   for (const r of rule.peer.v6) peer += prefixCount(r, 128);
-  n += peer * Math.max(1, services.length);
   if (rule.local !== null) {
-    for (const r of rule.local.v4) n += prefixCount(r, 32);
-    for (const r of rule.local.v6) n += prefixCount(r, 128);
+    for (const r of rule.local.v4) own += prefixCount(r, 32);
+    for (const r of rule.local.v6) own += prefixCount(r, 128);
   }
-  return n;
+  const peerKey = peerName(rule);
+  if (peerKey === undefined) return { own: own + peer * Math.max(1, services.length), peer: 0, peerKey };
+  return { own, peer, peerKey };
+}
+
+/** All compile entries of a rule on its own (its named peer counted in full). */
+export function ruleEntries(rule: Rule): number {
+  const { own, peer } = ruleEntryParts(rule);
+  return own + peer;
+}
+
+/** The PeerCache name of a rule's named peer (undefined: the peer is written in the rule). */
+function peerName(rule: Rule): string | undefined {
+  return rule.peerSet !== undefined ? `set\u0000${rule.peerSet}` : rule.peerGroup !== undefined ? `group\u0000${rule.peerGroup}` : undefined;
 }
 
 /**
@@ -199,7 +215,7 @@ export function ruleBoxes(rule: Rule, ruleId: number, pairFamilies = true, cache
   const icmpType = point(rule.icmpType);
   const icmpCode = point(rule.icmpCode);
   const local = rule.local === null ? null : prefixes(rule.local.v4, rule.local.v6);
-  const name = rule.peerSet !== undefined ? `set\u0000${rule.peerSet}` : rule.peerGroup !== undefined ? `group\u0000${rule.peerGroup}` : undefined;
+  const name = peerName(rule);
   const remote = (keep: 'both' | 'v4' | 'v6'): PrefixSet => {
     const make = () => prefixes(keep === 'v6' ? [] : rule.peer.v4, keep === 'v4' ? [] : rule.peer.v6);
     if (name === undefined || !cache) return make();

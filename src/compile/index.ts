@@ -12,7 +12,7 @@ import * as L from '../../assembly/layout.js';
 import { SgfilterError, type Path } from '../errors.js';
 import { checkCompileOptions } from '../options.js';
 import { ByteBudget } from './bitmap.js';
-import { ruleBoxes, ruleEntries, type Box, type PeerCache } from './box.js';
+import { ruleBoxes, ruleEntryParts, type Box, type PeerCache } from './box.js';
 import { partitionBoxes, PARTITION_MIN_BYTES } from './partition.js';
 import { buildIntervalDim, isWildcard } from './intervals.js';
 import { buildAddressDim, isAddressWildcard } from './trie.js';
@@ -47,7 +47,9 @@ export const MERGE_MAX_ORDERS = 64;
  * Most compile entries (address prefixes, port intervals, one per protocol and ICMP
  * field) a policy may expand to, counted before each piece of work: once per rule
  * when its boxes are made, and again for each classifier that holds the rule (a group
- * in 30 merged orders is built 30 times). 2^23: about 4 million prefixes compiled
+ * in 30 merged orders is built 30 times). A named peer (address set, group reference)
+ * is one shared prefix list: counted once per compile and once per classifier that
+ * holds it, not once per rule naming it. 2^23: about 4 million prefixes compiled
  * once (a few seconds); more is TABLE_TOO_LARGE with issue EXPANSION_TOO_LARGE,
  * refused before the work, whatever made it big (odd-ended IPv6 ranges of up to 254
  * prefixes each, YAML aliases repeating a rule, many group orders).
@@ -149,7 +151,7 @@ export function compilePolicy(config: Config, options: CompileOptions = {}): Com
   const spend = (n: number, path: Path, where: string): void => {
     entries += n;
     if (entries <= MAX_COMPILE_ENTRIES) return;
-    const message = `the policy expands to more than ${MAX_COMPILE_ENTRIES.toLocaleString('en-US')} compile entries (MAX_COMPILE_ENTRIES: address prefixes and port intervals, counted per rule and again per classifier that holds it); passed at ${where}. Write fewer or narrower address ranges (an odd-ended IPv6 range is up to 254 prefixes), repeat rules less (YAML aliases count as written out), or bind groups in fewer distinct orders`;
+    const message = `the policy expands to more than ${MAX_COMPILE_ENTRIES.toLocaleString('en-US')} compile entries (MAX_COMPILE_ENTRIES: address prefixes and port intervals, counted per rule and again per classifier that holds it; a named set once per classifier); passed at ${where}. Write fewer or narrower address ranges (an odd-ended IPv6 range is up to 254 prefixes), repeat rules less (YAML aliases count as written out), or bind groups in fewer distinct orders`;
     throw new SgfilterError('TABLE_TOO_LARGE', message, [{ code: 'EXPANSION_TOO_LARGE', path, message, given: entries, allowed: `at most ${MAX_COMPILE_ENTRIES}` }]);
   };
   // Few orders: one merged classifier each (a chain of one). Many: a classifier per
@@ -159,31 +161,60 @@ export function compilePolicy(config: Config, options: CompileOptions = {}): Com
 
   // The work, counted before any of it is done (ranges are counted, not decomposed):
   // every rule once, then every classifier the chains will build, with its groups'
-  // entries. A refusal costs the count only.
-  const entriesOf = new Map<string, { inbound: number; outbound: number }>();
+  // entries. A named peer (address set, group reference) is one shared prefix list
+  // (PeerCache), counted once per compile and once per classifier that holds it,
+  // however many rules name it. A refusal costs the count only.
+  interface ListEntries {
+    own: number;
+    /** Named peer -> its prefix count, for the peers this list's rules name. */
+    peers: Map<string, number>;
+  }
+  const entriesOf = new Map<string, { inbound: ListEntries; outbound: ListEntries }>();
+  const countedPeers = new Set<string>();
   config.securityGroups.forEach((g, gi) => {
-    const count = (list: Rule[], dir: Direction): number => {
-      let n = 0;
+    const count = (list: Rule[], dir: Direction): ListEntries => {
+      const out: ListEntries = { own: 0, peers: new Map() };
       list.forEach((r, ri) => {
-        const e = ruleEntries(r);
+        const { own, peer, peerKey } = ruleEntryParts(r);
+        let e = own;
+        if (peerKey !== undefined) {
+          out.peers.set(peerKey, peer);
+          if (!countedPeers.has(peerKey)) {
+            countedPeers.add(peerKey);
+            e += peer;
+          }
+        }
         spend(e, ['securityGroups', gi, dir, ri], `group ${quote(g.id)} ${dir} rule ${ri}`);
-        n += e;
+        out.own += own;
       });
-      return n;
+      return out;
     };
     entriesOf.set(g.id, { inbound: count(g.inbound, 'inbound'), outbound: count(g.outbound, 'outbound') });
   });
+  const hasRules = (g: string, dir: Direction): boolean => {
+    const e = entriesOf.get(g)![dir];
+    return e.own > 0 || e.peers.size > 0;
+  };
   const planned = new Set<string>();
   config.instances.forEach((inst, ii) => {
     for (const dir of ['inbound', 'outbound'] as const) {
-      const groups = inst.securityGroups.filter((g) => entriesOf.get(g)![dir] > 0);
+      const groups = inst.securityGroups.filter((g) => hasRules(g, dir));
       // The very lists chainFor below builds classifiers for (merged: the whole order).
       for (const list of merge ? (groups.length ? [inst.securityGroups] : []) : groups.map((g) => [g])) {
         const key = `${dir}\u0000${list.join('\u0000')}`;
         if (planned.has(key)) continue;
         planned.add(key);
         let n = 0;
-        for (const g of list) n += entriesOf.get(g)![dir];
+        const peers = new Set<string>();
+        for (const g of list) {
+          const e = entriesOf.get(g)![dir];
+          n += e.own;
+          for (const [k, c] of e.peers) {
+            if (peers.has(k)) continue;
+            peers.add(k);
+            n += c;
+          }
+        }
         spend(n, ['instances', ii], `the ${dir} classifier of ${list.length === 1 ? `group ${quote(list[0]!)}` : `instance ${quote(inst.id)}'s ${list.length} groups`}`);
       }
     }

@@ -110,10 +110,14 @@ export interface AddressDimPlan {
  * ancestors'), walking the trie with one ActiveSet, and returns how many multibit
  * nodes a plain flattening would make.
  */
-function assignClasses(t: BinaryTrie, classes: ClassStore, active: ActiveSet): number {
+function assignClasses(t: BinaryTrie, classes: ClassStore, active: ActiveSet, members: number[][]): number {
   let multibit = 0;
-  const add = (id: number) => active.add(id);
-  const remove = (id: number) => active.remove(id);
+  const add = (g: number) => {
+    for (const id of members[g]!) active.add(id);
+  };
+  const remove = (g: number) => {
+    for (const id of members[g]!) active.remove(id);
+  };
   const visit = (n: number, depth: number, parentCls: number): void => {
     t.cls[n] = parentCls;
     const own = t.head[n]! >= 0;
@@ -263,22 +267,35 @@ export function buildAddressDim(boxes: Box[], get: (b: Box) => PrefixSet | null,
   const trie4 = new BinaryTrie();
   const trie6 = new BinaryTrie();
   const absent = new ActiveSet(words);
+  // Boxes holding the same prefix list (one address set named by many rules: PeerCache
+  // in ./box.ts) are inserted once, as one member list: the trie's links grow with
+  // the distinct lists' prefixes, not with prefixes × the rules that share them.
+  const members: number[][] = [];
+  const groupOf = new Map<PrefixSet | null, number[]>();
   boxes.forEach((b, i) => {
     const set = get(b);
-    if (set === null) {
-      trie4.addBox(0, i);
-      trie6.addBox(0, i);
-      absent.add(i);
-      return;
+    if (set === null) absent.add(i);
+    let list = groupOf.get(set);
+    if (list === undefined) {
+      list = [];
+      groupOf.set(set, list);
+      const g = members.length;
+      members.push(list);
+      if (set === null) {
+        trie4.addBox(0, g);
+        trie6.addBox(0, g);
+      } else {
+        for (const p of set.v4) trie4.addBox(trie4.node(p.words, p.len), g);
+        for (const p of set.v6) trie6.addBox(trie6.node(p.words, p.len), g);
+      }
     }
-    for (const p of set.v4) trie4.addBox(trie4.node(p.words, p.len), i);
-    for (const p of set.v6) trie6.addBox(trie6.node(p.words, p.len), i);
+    list.push(i);
   });
   const classes = new ClassStore(words, budget);
   const absentClass = classes.intern(absent);
   const walk = new ActiveSet(words);
-  const nodes4 = assignClasses(trie4, classes, walk);
-  const nodes6 = assignClasses(trie6, classes, walk);
+  const nodes4 = assignClasses(trie4, classes, walk, members);
+  const nodes6 = assignClasses(trie6, classes, walk, members);
   return { kind: 'address', classes, trie4: flatten(trie4, nodes4, budget), trie6: flatten(trie6, nodes6, budget), absent: absentClass };
 }
 

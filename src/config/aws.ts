@@ -136,6 +136,7 @@ function permissionRules(p: unknown, path: Path, where: string, dir: Direction, 
     if (!PERMISSION_FIELDS.includes(k)) issues.push(unknownFieldIssue([...path, k], where, k, PERMISSION_FIELDS));
   }
   // The protocol, and what FromPort / ToPort mean for it.
+  const beforeBase = issues.length;
   const base: RawRule = { action: 'accept' };
   const proto = p.IpProtocol;
   let kind: 'ports' | 'icmp' | 'none' = 'none';
@@ -167,6 +168,8 @@ function permissionRules(p: unknown, path: Path, where: string, dir: Direction, 
       issues.push({ code: 'MISSING_FIELD', path: [...path, from === undefined ? 'FromPort' : 'ToPort'], message: `${where}: FromPort and ToPort go together (the first and last port)` });
     } else if (from !== undefined && to !== undefined && !(from === -1 && to === -1)) {
       if (from < 0 || to < 0) issues.push({ code: 'INVALID_PORT', path: [...path, from < 0 ? 'FromPort' : 'ToPort'], given: from < 0 ? from : to, message: `${where}: -1 means all ports only as both FromPort and ToPort` });
+      // Once for the permission, not once per peer rule made from it.
+      else if (from > to) issues.push({ code: 'REVERSED_RANGE', path: [...path, 'FromPort'], given: `${from}-${to}`, message: `${where}: FromPort ${from} is above ToPort ${to}; write the low port first: ${to}-${from}` });
       else base.port = from === to ? String(from) : `${from}-${to}`;
     }
   } else if (kind === 'icmp') {
@@ -177,6 +180,11 @@ function permissionRules(p: unknown, path: Path, where: string, dir: Direction, 
       issues.push({ code: 'INVALID_ICMP', path: [...path, 'ToPort'], given: to, message: `${where}: ToPort ${to} is an ICMP code, but FromPort (the type) is ${from ?? 'absent'}: any type has no code; give the type in FromPort` });
     }
   }
+  // An unreadable protocol or port is reported once, here: the peers are then still
+  // checked (as rules of any protocol and port, which are discarded: the config fails),
+  // so a bad CidrIp in the same permission is reported with it (SPEC §4).
+  const baseBad = issues.length > beforeBase;
+  const ruleBase: RawRule = baseBad ? { action: 'accept', protocol: 'ALL' } : base;
   const rules: ConvertedRule[] = [];
   const fieldPaths = (entry: Path, peerField: string): RuleSource['fieldPath'] => (f) => {
     switch (f) {
@@ -234,7 +242,7 @@ function permissionRules(p: unknown, path: Path, where: string, dir: Direction, 
         });
         return;
       }
-      const rule: RawRule = { ...base };
+      const rule: RawRule = { ...ruleBase };
       if (dir === 'inbound') rule.source = peer;
       else rule.destination = peer;
       if (typeof e.Description === 'string' && e.Description !== '') rule.description = e.Description;
@@ -262,7 +270,11 @@ function permissionRules(p: unknown, path: Path, where: string, dir: Direction, 
       });
     }
   }
-  if (issues.length > before) return [];
+  // With issues (an unreadable protocol or port, an unknown group, a prefix list, an
+  // unknown field) the permission's readable peers are still checked as rules
+  // (validateRule): every error of the permission is reported together (SPEC §4), and
+  // the config fails on them anyway.
+  if (issues.length > before) return rules;
   if (peers === 0 && (prefixLists === undefined || (Array.isArray(prefixLists) && prefixLists.length === 0))) {
     warnings.push({ path, message: `${where}: no peers (IpRanges, Ipv6Ranges, UserIdGroupPairs); the permission allows nothing` });
   }

@@ -339,6 +339,24 @@ function readNativeSets(raw: unknown, field: 'addressSets' | 'serviceSets', issu
   });
 }
 
+/**
+ * A Tencent Cloud API error response (`{"Response": {"Error": {"Code", "Message"}, "RequestId"}}`:
+ * what the API returns when the call failed, e.g. AuthFailure) as one issue quoting its
+ * Code and Message, or undefined for any other document.
+ */
+function tencentApiError(doc: unknown): Issue | undefined {
+  const response = isObj(doc) ? ownField(doc, 'Response') : undefined;
+  if (!isObj(response) || !Object.hasOwn(response, 'Error')) return undefined;
+  const error = ownField(response, 'Error');
+  const code = isObj(error) ? ownField(error, 'Code') : undefined;
+  const message = isObj(error) ? ownField(error, 'Message') : undefined;
+  const said = [typeof code === 'string' ? `Code ${quote(code)}` : '', typeof message === 'string' ? `Message ${quote(message)}` : ''].filter(Boolean).join(', ');
+  return {
+    code: 'API_ERROR_RESPONSE', path: ['Response', 'Error'], given: isObj(error) ? { Code: code, Message: message } : error,
+    message: `this is a Tencent Cloud API error response${said ? ` (${said})` : ''}, not a policy or template output: the call that wrote it failed; fix what the error says and save the output of a successful call`,
+  };
+}
+
 /** Tags the issues and warnings pushed since `i0` / `w0` with the document they are in. */
 function tagFile(ctx: Ctx, i0: number, w0: number, file: string | undefined): void {
   if (file === undefined) return;
@@ -387,14 +405,17 @@ export function safeParseConfigDocuments(documents: readonly PolicyDocumentSourc
     const i0 = ctx.issues.length;
     const w0 = ctx.warnings.length;
     const part: DocumentPart = plainObject({ file }); // own fields only: a part without instances has none, whatever Object.prototype holds
-    const tencent = findPolicySet(document);
-    const templates = tencent ? undefined : findTemplateLists(document);
-    if (tencent) {
+    const apiError = tencentApiError(document);
+    const tencent = apiError ? undefined : findPolicySet(document);
+    const templates = tencent || apiError ? undefined : findTemplateLists(document);
+    if (apiError) {
+      ctx.issues.push(apiError);
+    } else if (tencent) {
       part.groups = [{ id: TENCENT_GROUP_ID, SecurityGroupPolicySet: tencent.set }];
       part.tencentPath = tencent.path;
       noteGroupId(TENCENT_GROUP_ID);
     } else if (templates) {
-      for (const d of readTemplateLists(document as Record<string, unknown>, templates, ctx.issues, file)) defs.push(d);
+      for (const d of readTemplateLists(document as Record<string, unknown>, templates, ctx.issues, file, ctx.warnings)) defs.push(d);
     } else if (isAwsDocument(document)) {
       part.aws = document;
       for (const id of awsGroupIds(document)) noteGroupId(id);

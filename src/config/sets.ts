@@ -192,7 +192,7 @@ export function buildSets(defs: readonly SetDefinition[], groupIds: ReadonlySet<
     first.set(key, d);
     if (d.kind === 'address') {
       if (groupIds.has(d.id)) {
-        issues.push({ code: 'DUPLICATE_SET', path: d.idPath, given: d.id, message: `${d.label}: ${quote(d.id)} is also a security group's id; a peer naming it would be ambiguous, so address sets and groups need different ids` });
+        issues.push({ code: 'AMBIGUOUS_SET_ID', path: d.idPath, given: d.id, message: `${d.label}: ${quote(d.id)} is also a security group's id; a peer naming it would be ambiguous, so address sets and groups need different ids` });
       } else if (parsePeer(d.id).ok) {
         issues.push({ code: 'AMBIGUOUS_SET_ID', path: d.idPath, given: d.id, message: `${d.label}: the id ${quote(d.id)} reads as a peer (an address, a CIDR, a range or any), so a rule naming it would mean that peer; choose an id that is not an address` });
       }

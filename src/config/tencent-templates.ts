@@ -59,7 +59,7 @@ export function findTemplateLists(doc: unknown): { holder: Record<string, unknow
  * Reads a template output into set definitions; problems of its shape are issues with
  * their paths (members are checked by buildSets, with every other document's sets).
  */
-export function readTemplateLists(doc: Record<string, unknown>, found: { holder: Record<string, unknown>; path: Path }, issues: Issue[], file: string | undefined): SetDefinition[] {
+export function readTemplateLists(doc: Record<string, unknown>, found: { holder: Record<string, unknown>; path: Path }, issues: Issue[], file: string | undefined, warnings: Warning[] = []): SetDefinition[] {
   const out: SetDefinition[] = [];
   const { holder, path: base } = found;
   if (base.length > 0) {
@@ -70,6 +70,15 @@ export function readTemplateLists(doc: Record<string, unknown>, found: { holder:
   }
   if (holder.TotalCount !== undefined && !(typeof holder.TotalCount === 'number' && Number.isInteger(holder.TotalCount) && holder.TotalCount >= 0)) {
     issues.push({ code: 'INVALID_TYPE', path: [...base, 'TotalCount'], given: holder.TotalCount, message: `TotalCount must be a whole number >= 0, got ${show(holder.TotalCount)}` });
+  }
+  else if (typeof holder.TotalCount === 'number') {
+    // The Describe* calls page (Limit, Offset): a TotalCount above what is listed means
+    // this is one page of several, and rules naming a template on another page are refused.
+    let listed = 0;
+    for (const [listName] of LISTS) if (Array.isArray(holder[listName])) listed += (holder[listName] as unknown[]).length;
+    if (holder.TotalCount > listed) {
+      warnings.push({ path: [...base, 'TotalCount'], message: `TotalCount is ${holder.TotalCount} but this output lists ${listed}: it is one page of several (the call takes Limit and Offset); give the other pages too (as more files), or templates on them are undefined` });
+    }
   }
   if (holder.RequestId !== undefined && typeof holder.RequestId !== 'string') {
     issues.push({ code: 'INVALID_TYPE', path: [...base, 'RequestId'], given: holder.RequestId, message: `RequestId must be a string, got ${show(holder.RequestId)}` });

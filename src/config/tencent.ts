@@ -183,6 +183,8 @@ export function convertPolicySet(set: Record<string, unknown>, base: Path, label
         if (p.kind === 'address') {
           const found = names?.peer(p.value);
           if (found?.kind === 'unusable') refuse('UNDEFINED_TEMPLATE', p.field, `references address template group ${show(p.value)}, which cannot be used: ${found.message}`, p.value);
+          // A template that is defined but invalid has its own issue (one issue per cause): the rule is not built, and says nothing more.
+          else if (found === undefined && names?.isFailed('address', p.value.trim())) ok = false;
           else if (found?.kind !== 'set') {
             refuse('UNDEFINED_TEMPLATE', p.field, `references address template ${show(p.value)}, which no document of the policy defines; give the ${p.field[1] === 'AddressGroupId' ? 'DescribeAddressTemplateGroups' : 'DescribeAddressTemplates'} output that lists it beside this one, or replace it with CidrBlock or Ipv6CidrBlock`, p.value);
           }
@@ -193,6 +195,7 @@ export function convertPolicySet(set: Record<string, unknown>, base: Path, label
       for (const sv of services.length === 1 ? services : []) {
         const found = names?.service(sv.value);
         if (found?.kind === 'unusable') refuse('UNDEFINED_TEMPLATE', sv.field, `references service template group ${show(sv.value)}, which cannot be used: ${found.message}`, sv.value);
+        else if (found === undefined && names?.isFailed('service', sv.value.trim())) ok = false;
         else if (found?.kind !== 'set') {
           refuse('UNDEFINED_TEMPLATE', sv.field, `references service template ${show(sv.value)}, which no document of the policy defines; give the ${sv.field[1] === 'ServiceGroupId' ? 'DescribeServiceTemplateGroups' : 'DescribeServiceTemplates'} output that lists it beside this one, or replace it with Protocol and Port`, sv.value);
         }

@@ -976,7 +976,7 @@ export class PolicyTransaction {
       return false;
     };
     for (const [id, set] of this.#sets.address) {
-      if (this.#groupById.has(id)) this.#issue('DUPLICATE_SET', where('address', id), `update: address set ${quote(id)} shares its id with a security group; a peer naming it would be ambiguous`, id);
+      if (this.#groupById.has(id)) this.#issue('AMBIGUOUS_SET_ID', where('address', id), `update: address set ${quote(id)} shares its id with a security group; a peer naming it would be ambiguous`, id);
       if (!set.sets) {
         address.set(id, set);
         continue;
