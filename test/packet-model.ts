@@ -373,6 +373,7 @@ interface Conn {
   remote: bigint;
   lport: number; // echo: 0
   rport: number; // echo: identifier
+  echo: boolean; // an ICMP/ICMPv6 echo key (identifier in rport), not another ICMP type's
   state: State;
   openerLocal: boolean;
   synAck: boolean;
@@ -387,8 +388,13 @@ interface Frag {
   expires: number;
 }
 
-const connKey = (v6: boolean, proto: number, local: bigint, lport: number, remote: bigint, rport: number): string =>
-  `${v6 ? 6 : 4}|${proto}|${local}|${lport}|${remote}|${rport}`;
+/**
+ * SPEC §7: echo is keyed by (protocol, local, remote, identifier), other ICMP types by
+ * (protocol, local, remote): `echo` keeps the two kinds apart, so identifier 0 is
+ * never the key of a redirect or timestamp.
+ */
+const connKey = (v6: boolean, proto: number, echo: boolean, local: bigint, lport: number, remote: bigint, rport: number): string =>
+  `${v6 ? 6 : 4}|${proto}|${echo ? 'echo' : 'plain'}|${local}|${lport}|${remote}|${rport}`;
 
 export interface ModelOptions {
   config: Config;
@@ -449,11 +455,11 @@ export class PacketModel {
   }
 
   /** Finds a connection by key, or (both addresses the instance's) by the swapped key. */
-  #find(v6: boolean, proto: number, local: bigint, lport: number, remote: bigint, rport: number, both: boolean): { conn: Conn; swapped: boolean } | null {
-    const direct = this.conns.get(connKey(v6, proto, local, lport, remote, rport));
+  #find(v6: boolean, proto: number, echo: boolean, local: bigint, lport: number, remote: bigint, rport: number, both: boolean): { conn: Conn; swapped: boolean } | null {
+    const direct = this.conns.get(connKey(v6, proto, echo, local, lport, remote, rport));
     if (direct) return { conn: direct, swapped: false };
     if (both) {
-      const swapped = this.conns.get(connKey(v6, proto, remote, rport, local, lport));
+      const swapped = this.conns.get(connKey(v6, proto, echo, remote, rport, local, lport));
       if (swapped) return { conn: swapped, swapped: true };
     }
     return null;
@@ -537,7 +543,7 @@ export class PacketModel {
             lp = qInbound ? q.dport : q.sport;
             rp = qInbound ? q.sport : q.dport;
           } else if (q.echoId !== null) rp = q.echoId;
-          if (this.#find(p.v6, q.proto, qLocal, lp, qRemote, rp, qDstOwn && qSrcOwn)) {
+          if (this.#find(p.v6, q.proto, q.echoId !== null, qLocal, lp, qRemote, rp, qDstOwn && qSrcOwn)) {
             return remember({ action: 'accept', reason: 'related', groupId: null, ruleIndex: null, direction: null });
           }
         }
@@ -550,7 +556,7 @@ export class PacketModel {
       lport = inbound ? p.dport! : p.sport!;
       rport = inbound ? p.sport! : p.dport!;
     } else if (p.echoId !== null) rport = p.echoId;
-    const found = this.#find(p.v6, p.proto, local, lport, remote, rport, dstOwn && srcOwn);
+    const found = this.#find(p.v6, p.proto, p.echoId !== null, local, lport, remote, rport, dstOwn && srcOwn);
     if (found) {
       const c = found.conn;
       // Which side sent this packet: the instance's side when it went out, or when it
@@ -585,9 +591,9 @@ export class PacketModel {
     if (this.conns.size >= this.opts.capacity) return remember(drop('table-full'));
     // SPEC §7: echo has its own timeout; other ICMP types are keyed and timed as "every other protocol".
     const state: State = p.proto === TCP ? 'tcp-handshake' : p.proto === UDP ? 'udp-one-way' : icmpOfFamily && p.echoId !== null ? 'icmp' : 'other';
-    const key = connKey(p.v6, p.proto, local, lport, remote, rport);
+    const key = connKey(p.v6, p.proto, p.echoId !== null, local, lport, remote, rport);
     this.conns.set(key, {
-      key, v6: p.v6, proto: p.proto, local, remote, lport, rport, state,
+      key, v6: p.v6, proto: p.proto, local, remote, lport, rport, echo: p.echoId !== null, state,
       openerLocal: !inbound, synAck: false, finOpener: p.proto === TCP && (p.tcpFlags & 1) !== 0, finResponder: false,
       expires: now + this.#timeout(state), opening: flow,
     });

@@ -34,13 +34,13 @@ const fmt = (v6: boolean, a: bigint): string => {
 function trackerConnections(t: Tracker): string[] {
   return t
     .connections()
-    .map((c) => `${c.protocol}|${c.local}|${c.localPort ?? 0}|${c.remote}|${c.remotePort ?? c.identifier ?? 0}|${c.state}|${c.opener}|${c.expires}`)
+    .map((c) => `${c.protocol}|${c.identifier !== null ? 'echo' : ''}|${c.local}|${c.localPort ?? 0}|${c.remote}|${c.remotePort ?? c.identifier ?? 0}|${c.state}|${c.opener}|${c.expires}`)
     .sort();
 }
 
 function modelConnections(m: PacketModel): string[] {
   return [...m.conns.values()]
-    .map((c) => `${c.proto}|${fmt(c.v6, c.local)}|${c.lport}|${fmt(c.v6, c.remote)}|${c.rport}|${c.state}|${c.openerLocal ? 'outbound' : 'inbound'}|${c.expires}`)
+    .map((c) => `${c.proto}|${c.echo ? 'echo' : ''}|${fmt(c.v6, c.local)}|${c.lport}|${fmt(c.v6, c.remote)}|${c.rport}|${c.state}|${c.openerLocal ? 'outbound' : 'inbound'}|${c.expires}`)
     .sort();
 }
 

@@ -297,6 +297,25 @@ describe('UDP, ICMP echo and other protocols (SPEC §7)', () => {
     expect(tracker.connections()[0]).toMatchObject({ protocol: 1, state: 'other', expires: 700, identifier: null });
   });
 
+  it('echo identifier 0 is never the key of another ICMP type (nor the other way round)', async () => {
+    const { tracker } = await setup();
+    const msg = (src: string, dst: string, type: number, id: number) => ipv4({ src, dst, proto: 1, payload: icmp({ type, id, seq: 1 }) });
+    const msg6 = (src: string, dst: string, type: number, id: number) => ipv6({ src, dst, proto: 58, payload: icmp({ type, id, seq: 1 }) });
+    expect(run(tracker, [
+      [msg(R, L, 8, 0), 0], // ping id 0: opens (L, R, echo 0)
+      [msg(R, L, 5, 0), 1], // a redirect: no inbound rule allows it
+      [msg6(R6, L6, 128, 0), 2],
+      [msg6(R6, L6, 135, 0), 3],
+      [msg6(R6, L6, 137, 0), 4],
+      [msg(L2, R, 13, 0), 5], // a timestamp out: opens (L2, R, other ICMP)
+      [msg(R, L2, 0, 0), 6], // an unsolicited echo reply id 0 is not its reply
+      [msg(R, L2, 14, 0), 7], // the timestamp reply is
+    ])).toEqual([
+      'accept rule inbound/2', 'drop default', 'accept rule inbound/3', 'drop default', 'drop default',
+      'accept rule outbound/2', 'drop default', 'accept established',
+    ]);
+  });
+
   it('another protocol is keyed by the two addresses and lives 600 s', async () => {
     const { tracker } = await setup();
     const gre = (src: string, dst: string) => ipv4({ src, dst, proto: 47, payload: [0, 0, 8, 0] });

@@ -704,11 +704,11 @@ export class Tracker {
       let e = u32[(this.#st + P.TRK_LISTS_AT + cls * 8) >>> 2]!;
       while (e !== P.NIL) {
         const c = entries + e * P.CONN_SIZE;
-        const v6 = u8[c + P.CONN_FAMILY_AT] !== 0;
+        const v6 = (u8[c + P.CONN_FAMILY_AT]! & P.CONN_KEY_V6) !== 0;
         const proto = u8[c + P.CONN_PROTO_AT]!;
         const ports = u32[(c + P.CONN_PORTS_AT) >>> 2]!;
         const hasPorts = proto === 6 || proto === 17;
-        const echo = !hasPorts && proto === (v6 ? 58 : 1) && [0, 8, 128, 129].includes(u8[c + P.CONN_ICMP_AT]!);
+        const echo = (u8[c + P.CONN_FAMILY_AT]! & P.CONN_KEY_ECHO) !== 0;
         out.push({
           protocol: proto,
           local: address(c + P.CONN_LOCAL_AT, v6),
