@@ -62,9 +62,10 @@
  *
  *  Rule ids: the classifier answers with the published policy's global rule ids,
  *  which change at every publish, while a first fragment's verdict and the hit
- *  counters outlive publishes. So the tracker names rules by position (group,
- *  direction, index; as verdicts do), gives each position it has seen one tracker
- *  rule id for good, and WASM translates through ruleMap. PACKETS.rules, FRAG.rule
+ *  counters outlive publishes. So the tracker names a rule by position (group,
+ *  direction, index; as verdicts do) and content, gives each rule it has seen one
+ *  tracker rule id for good (an edited or moved rule gets a new one, so its hits
+ *  stay its own), and WASM translates through ruleMap. PACKETS.rules, FRAG.rule
  *  and TRACKER.hits all hold tracker rule ids.
  *
  *  CONN (one tracked connection, CONN_SIZE = 64 bytes; with its bucket ≤ 72 bytes)

@@ -389,6 +389,18 @@ interface Frag {
 }
 
 /**
+ * A rule's hit counter key: its position and everything it is but its description.
+ * A publish that keeps the same rule at the same position keeps its counter; any
+ * other rule there (edited, moved) counts afresh.
+ */
+export function hitKey(config: Config, groupId: string, direction: 'inbound' | 'outbound', ruleIndex: number): string {
+  const g = config.securityGroups.find((x) => x.id === groupId)!;
+  const rule = (direction === 'inbound' ? g.inbound : g.outbound).find((r) => r.ruleIndex === ruleIndex)!;
+  const { description: _, ...rest } = rule;
+  return `${groupId}|${direction}|${ruleIndex}|${JSON.stringify(rest, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v))}`;
+}
+
+/**
  * SPEC §7: echo is keyed by (protocol, local, remote, identifier), other ICMP types by
  * (protocol, local, remote): `echo` keeps the two kinds apart, so identifier 0 is
  * never the key of a redirect or timestamp.
@@ -417,8 +429,17 @@ export class PacketModel {
   opened = 0;
   expired = 0;
   removed = 0;
-  /** Packets and bytes by "group|direction|ruleIndex" (reason rule). */
+  /** Rule hits by the rule as published: hitKey (position and content). */
   readonly hits = new Map<string, { packets: number; bytes: number }>();
+  /** The rule (hitKey) that decided a verdict of reason `rule`, also after a publish. */
+  readonly #ruleOf = new WeakMap<ModelVerdict, string>();
+
+  #copy(v: ModelVerdict): ModelVerdict {
+    const c = { ...v };
+    const rule = this.#ruleOf.get(v);
+    if (rule !== undefined) this.#ruleOf.set(c, rule);
+    return c;
+  }
 
   constructor(opts: ModelOptions) {
     this.opts = opts;
@@ -478,7 +499,7 @@ export class PacketModel {
     for (const [k, f] of this.frags) if (f.expires <= now) this.frags.delete(k);
     const v = this.#decide(bytes, link, now);
     if (v.reason === 'rule') {
-      const key = `${v.groupId}|${v.direction}|${v.ruleIndex}`;
+      const key = this.#ruleOf.get(v)!;
       const h = this.hits.get(key) ?? { packets: 0, bytes: 0 };
       h.packets++;
       h.bytes += wire;
@@ -507,7 +528,7 @@ export class PacketModel {
     const remote = inbound ? p.src : p.dst;
     if (p.fragment && !p.fragment.first) {
       const f = this.frags.get(fragKey);
-      return f ? { ...f.verdict } : drop('fragment');
+      return f ? this.#copy(f.verdict) : drop('fragment');
     }
     const icmpOfFamily = p.proto === (p.v6 ? ICMPV6 : ICMP);
     const flow: Flow = {
@@ -523,9 +544,10 @@ export class PacketModel {
     };
     const byRules = (): ModelVerdict => {
       const r = this.#rules(flow);
-      return r.groupId === null
-        ? { action: r.action, reason: 'default', groupId: null, ruleIndex: null, direction: null }
-        : { action: r.action, reason: 'rule', groupId: r.groupId, ruleIndex: r.ruleIndex, direction: flow.direction };
+      if (r.groupId === null) return { action: r.action, reason: 'default', groupId: null, ruleIndex: null, direction: null };
+      const v: ModelVerdict = { action: r.action, reason: 'rule', groupId: r.groupId, ruleIndex: r.ruleIndex, direction: flow.direction };
+      this.#ruleOf.set(v, hitKey(this.config, r.groupId, flow.direction, r.ruleIndex!));
+      return v;
     };
     if (p.icmpError) {
       const q = p.quote;
@@ -605,7 +627,7 @@ export class PacketModel {
     // A repeated first fragment replaces the verdict; a full table remembers nothing.
     if (!this.frags.has(key) && this.frags.size >= this.opts.fragments) return;
     this.frags.delete(key);
-    this.frags.set(key, { verdict: { ...verdict }, expires: now + this.opts.timeouts.fragment });
+    this.frags.set(key, { verdict: this.#copy(verdict), expires: now + this.opts.timeouts.fragment });
   }
 
   /** Connections as the tracker lists them (for comparing state). */
