@@ -290,8 +290,6 @@ export function referenceRead(bytes: Uint8Array, limits: RefLimits = DEFAULT_LIM
       let len = u32(p + 12, le);
       if (minor < 3 || (minor === 3 && caplen > len)) [caplen, len] = [len, caplen];
       if (caplen > limits.maxPacketLength || (snaplen !== 0 && caplen > snaplen)) throw new Stop('CAPTURE_INVALID', p + 8, p);
-      // libpcap: more captured than on the wire is a corrupt record (at orig_len).
-      if (caplen > len) throw new Stop('CAPTURE_INVALID', minor < 3 ? p + 8 : p + 12, p);
       if (n - p < hdr + caplen) throw new Stop('CAPTURE_TRUNCATED', n, p);
       const units = nanos ? 1_000_000_000 : 1_000_000;
       const frac = u32(p + 4, le);
@@ -386,7 +384,6 @@ export function referenceRead(bytes: Uint8Array, limits: RefLimits = DEFAULT_LIM
         if (!f) return new Stop('CAPTURE_INVALID', p + 8, p);
         const caplen = u32(p + 20, blockLe);
         if (caplen > limits.maxPacketLength || (f.snaplen !== 0 && caplen > f.snaplen) || pad(caplen) > total - 32) return new Stop('CAPTURE_INVALID', p + 20, p);
-        if (caplen > u32(p + 24, blockLe)) return new Stop('CAPTURE_INVALID', p + 24, p);
         const o = opts(p + 28 + pad(caplen));
         if (o instanceof Stop) return o;
         // The timestamp is two u32 halves, high first, each in the section's order.

@@ -18,9 +18,7 @@
  * and orig_len the other way round, 2.3 is swapped when incl_len > orig_len; a
  * snaplen of 0 means no limit; thiszone is ignored. Where libpcap is lenient and
  * this reader is not: a record longer than the header's snaplen is CAPTURE_INVALID
- * (libpcap silently cuts it), because a corrupt length field is the usual cause. As
- * libpcap, a record whose captured length is more than its original length (after
- * the 2.0-2.3 swap) is CAPTURE_INVALID at its orig_len field. A
+ * (libpcap silently cuts it), because a corrupt length field is the usual cause. A
  * fraction past 999,999 µs (999,999,999 ns) is carried into the seconds.
  */
 import { CaptureError, hex32 } from './errors.js';
@@ -117,11 +115,6 @@ export class PcapDecoder extends FormatDecoder {
       if (caplen > maxLength || (snaplen !== 0 && caplen > snaplen)) {
         const limit = caplen > maxLength ? `the largest accepted, ${maxLength} (option maxPacketLength)` : `the file's snaplen, ${snaplen}`;
         throw new CaptureError('CAPTURE_INVALID', `pcap record ${batch.firstPacketIndex + n + 1}: captured length ${caplen} (${hex32(caplen)}) is past ${limit}; the record header is corrupt`, base + pos + 8, base + pos, this.limits.name);
-      }
-      if (caplen > len) {
-        // libpcap (sf-pcap.c) refuses a record that claims fewer bytes on the wire than it holds.
-        const at = this.lengths === Lengths.Swapped ? 8 : 12;
-        throw new CaptureError('CAPTURE_INVALID', `pcap record ${batch.firstPacketIndex + n + 1}: captured length ${caplen} is more than the original length ${len}; the record header is corrupt`, base + pos + at, base + pos, this.limits.name);
       }
       const total = hdr + caplen;
       if (avail < total) {

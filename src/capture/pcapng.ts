@@ -338,16 +338,13 @@ export class PcapngDecoder extends FormatDecoder {
     if (caplen > this.limits.maxPacketLength || (iface.snaplen !== 0 && caplen > iface.snaplen) || padded > total - 32) {
       this.checkCaptured(caplen, total - 32, iface, name, at + 20, at, 'captured length');
     }
-    const len = view.getUint32(pos + 24, le);
-    // libpcap (sf-pcapng.c) refuses a block that claims fewer bytes on the wire than it holds.
-    if (caplen > len) this.fail(`${name}: captured length ${caplen} is more than the original length ${len}`, at + 24, at);
     if (28 + padded < total - 4) this.options(view, pos + 28 + padded, pos + total - 4, le, at - pos, at, name);
     splitUnits(view.getUint32(pos + 12, le), view.getUint32(pos + 16, le), iface.resolution);
     const batch = this.batch;
     const n = batch.count;
     batch.offsets[n] = pos + 28;
     batch.capturedLengths[n] = caplen;
-    batch.originalLengths[n] = len;
+    batch.originalLengths[n] = view.getUint32(pos + 24, le);
     const seconds = split.seconds + iface.timestampOffsetSeconds;
     batch.timestampSeconds[n] = seconds;
     batch.timestampNanoseconds[n] = split.nanoseconds;
