@@ -262,7 +262,7 @@ function decodeQuote(st: usize, p: usize, q: u32, qend: u32, v6: bool, i: u32): 
   return true;
 }
 
-@inline function finish(i: u32, reason: u32, kind: u32): void {
+@inline export function finish(i: u32, reason: u32, kind: u32): void {
   store<u8>(P_REASON + <usize>i, <u8>reason);
   store<u8>(P_KIND + <usize>i, <u8>kind);
 }

@@ -33,7 +33,7 @@ import {
 } from "./layout";
 import { Batch, BLOCK, BLOCK_RULE, BLOCK_ACTION, UNDECIDED, classifyBlock } from "./classify";
 import {
-  CHUNK, decodePacket, PROCEED, K_V6, K_FIRST, K_LATER, K_ERROR, K_QUOTE, K_BOTH, K_QBOTH, K_OUTBOUND,
+  CHUNK, decodePacket, finish, PROCEED, K_V6, K_FIRST, K_LATER, K_ERROR, K_QUOTE, K_BOTH, K_QBOTH, K_OUTBOUND,
   F_META, F_REMOTE, F_LOCAL, F_PROTO, F_PORT, F_SPORT, F_ICMP, P_REASON, P_KIND, P_TCP, P_PORTS, P_FRAG_ID, P_FRAG_PROTO,
   Q_LOCAL, Q_REMOTE, Q_PORTS, Q_PROTO, P_KEYFAM, Q_KEYFAM, TCP_FIN, TCP_SYN, TCP_RST, TCP_ACK,
 } from "./decode";
@@ -391,13 +391,18 @@ export function trackPackets(table: usize, st: usize, win: usize): void {
     const count = min<u32>(CHUNK, n - first);
     for (let k: u32 = 0; k < count; k++) {
       const j = <usize>(first + k) << 2;
-      decodePacket(st, bytes + <usize>load<u32>(offsets + j) - base, load<u32>(lengths + j), load<u32>(links + j), k);
+      const len = load<u32>(lengths + j);
+      // More bytes captured than were on the wire: the record lies about the packet
+      // (tcpdump: "Invalid header"), so nothing in it is trusted.
+      if (load<u32>(wire + j) < len) finish(k, REASON_MALFORMED, 0);
+      else decodePacket(st, bytes + <usize>load<u32>(offsets + j) - base, len, load<u32>(links + j), k);
     }
     classifyAhead(table, st, count);
     insertsInChunk = 0;
     for (let k: u32 = 0; k < count; k++) {
       const j = <usize>(first + k);
-      const w = <f64>load<u32>(wire + (j << 2));
+      // Bytes: the length on the wire, or the captured bytes when that claims fewer.
+      const w = <f64>max<u32>(load<u32>(wire + (j << 2)), load<u32>(lengths + (j << 2)));
       apply(table, st, k, load<f64>(times + (j << 3)), w);
       store<u8>(outActions + j, <u8>vAction);
       store<u8>(outReasons + j, <u8>vReason);

@@ -497,6 +497,9 @@ export class PacketModel {
       }
     }
     for (const [k, f] of this.frags) if (f.expires <= now) this.frags.delete(k);
+    // A record that claims fewer bytes on the wire than it holds lies (tcpdump: "Invalid
+    // header"): malformed, nothing in it read. Bytes count what was captured.
+    if (wire < bytes.length) return { action: 'drop', reason: 'malformed', groupId: null, ruleIndex: null, direction: null };
     const v = this.#decide(bytes, link, now);
     if (v.reason === 'rule') {
       const key = this.#ruleOf.get(v)!;

@@ -602,6 +602,15 @@ describe('publishing a policy (SPEC §7)', () => {
 });
 
 describe('counters', () => {
+  it('a packet whose wire length is less than its captured bytes (a lying pcap record) is malformed, counted with its captured bytes', async () => {
+    const { tracker } = await setup();
+    const data = syn(R, L, 5000, 22);
+    const batch = createPacketBatch({ bytes: data, offsets: [0, 0, 0, 0], lengths: [40, 40, 40, 40], timestamps: [0, 1, 2, 3], linkType: LINK.RAW, wireLengths: [0, 1, 39, 40] });
+    const v = tracker.classifyPackets(batch);
+    expect([0, 1, 2, 3].map((i) => `${v.verdict(i).action} ${v.verdict(i).reason}`)).toEqual(['drop malformed', 'drop malformed', 'drop malformed', 'accept rule']);
+    expect(tracker.stats()).toMatchObject({ packets: 4, bytes: 160, opened: 1 });
+  });
+
   it('stats count packets and bytes by action and reason; rule hits count packets and wire bytes', async () => {
     const { tracker } = await setup();
     const data = syn(R, L, 5000, 22);

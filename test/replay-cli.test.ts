@@ -464,6 +464,34 @@ describe('hits per rule across a policy change', () => {
   });
 });
 
+describe('records that claim fewer bytes on the wire than they hold', () => {
+  it('pcap (original length 0, 1 of 40 captured) and pcapng (40 of 10): each such packet is dropped malformed, as tcpdump refuses it, and the replay reads on', () => {
+    requireBuild();
+    const dir = tmp();
+    try {
+      const L = '10.0.0.1';
+      const R = '192.0.2.9';
+      const cfg = join(dir, 'p.json');
+      writeFileSync(cfg, JSON.stringify({ securityGroups: [{ id: 'sg', inbound: [{ protocol: 'TCP', port: 22, source: 'any', action: 'accept' }] }], instances: [{ id: 'i1', securityGroups: ['sg'], addresses: [L] }] }));
+      const d = ipv4({ src: R, dst: L, proto: 6, payload: tcp({ sport: 1, dport: 22, flags: TCP_FLAGS.SYN }) });
+      const pcap = join(dir, 'c.pcap');
+      writeFileSync(pcap, encodePcap({ le: true, nanos: false, snaplen: 65_535, linkType: LINK.RAW, packets: [0, 1, 40].map((len, k) => ({ data: d, originalLength: len, seconds: 1 + k, frac: 0 })) }).bytes);
+      const ng = join(dir, 'c.pcapng');
+      const blocks: NgBlock[] = [{ kind: 'idb', iface: { linkType: LINK.RAW, snaplen: 0 } }, { kind: 'epb', interfaceId: 0, timestamp: 1_000_000n, data: d, originalLength: 10 }, { kind: 'epb', interfaceId: 0, timestamp: 2_000_000n, data: d, originalLength: 40 }];
+      writeFileSync(ng, encodePcapng([{ le: true, blocks }]).bytes);
+      for (const [capture, want] of [[pcap, ['malformed', 'malformed', 'rule']], [ng, ['malformed', 'rule']]] as const) {
+        const run = cli(['replay', cfg, capture, '--verdicts', join(dir, 'v.jsonl'), '--no-progress']);
+        expect(run.status).toBe(0);
+        expect(parseVerdicts(readFileSync(join(dir, 'v.jsonl'), 'utf8')).map((v) => v.reason)).toEqual(want);
+        // Bytes count what was captured when the record claims less (40 each here).
+        expect(run.stdout).toContain(`(${want.length * 40} bytes on the wire)`);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('several link types', () => {
   it('an interface of another link type declared after 8,192 packets: a .pcap output is rewritten as pcapng, every packet kept in order; stdout cannot be', () => {
     requireBuild();

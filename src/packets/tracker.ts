@@ -155,7 +155,7 @@ export interface TrackerStats {
   };
   /** Packets classified. */
   packets: number;
-  /** Bytes classified: the wire lengths (pcap orig_len) when given, else the captured lengths. */
+  /** Bytes classified: the wire lengths (pcap orig_len) when given, else (or when less) the captured lengths. */
   bytes: number;
   /** Packets accepted, by reason. */
   accepted: Record<'rule' | 'established' | 'related', number>;
