@@ -492,6 +492,28 @@ describe('records that claim fewer bytes on the wire than they hold', () => {
   });
 });
 
+describe('the summary at a damaged pcapng block', () => {
+  it('counts the bytes before the damaged block as read, and says "the 1 packet … was"', () => {
+    requireBuild();
+    const dir = tmp();
+    try {
+      const cfg = join(dir, 'p.json');
+      writeFileSync(cfg, JSON.stringify({ securityGroups: [{ id: 'sg', inbound: [] }], instances: [{ id: 'i1', securityGroups: ['sg'], addresses: ['10.0.0.1'] }] }));
+      const d = ipv4({ src: '192.0.2.9', dst: '10.0.0.1', proto: 6, payload: tcp({ sport: 1, dport: 22, flags: TCP_FLAGS.SYN }) });
+      const blocks: NgBlock[] = [{ kind: 'idb', iface: { linkType: LINK.RAW, snaplen: 0 } }, { kind: 'epb', interfaceId: 0, timestamp: 1n, data: d, originalLength: d.length }, { kind: 'epb', interfaceId: 5, timestamp: 2n, data: d, originalLength: d.length }];
+      const { bytes, blockOffsets } = encodePcapng([{ le: true, blocks }]);
+      const capture = join(dir, 'bad.pcapng');
+      writeFileSync(capture, bytes);
+      const run = cli(['replay', cfg, capture, '--no-progress']);
+      expect(run.status).not.toBe(0);
+      expect(run.stdout).toContain(`; ${blockOffsets[3]} bytes read)`);
+      expect(run.stderr).toContain(`the 1 packet before the damaged record at byte ${blockOffsets[3]} was classified and written, and is counted above`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('several link types', () => {
   it('an interface of another link type declared after 8,192 packets: a .pcap output is rewritten as pcapng, every packet kept in order; stdout cannot be', () => {
     requireBuild();
