@@ -15,7 +15,7 @@
 // fragment only the ports (TCP: and flags, 14 bytes; UDP 4; ICMP 8, RFC 1858).
 import {
   LINKTYPE_NULL, LINKTYPE_ETHERNET, LINKTYPE_RAW, LINKTYPE_LINUX_SLL, LINKTYPE_LINUX_SLL2, LINKTYPE_IPV4, LINKTYPE_IPV6,
-  REASON_MALFORMED, REASON_NOT_IP, REASON_NOT_LOCAL,
+  REASON_MALFORMED, REASON_NOT_IP, REASON_NOT_LOCAL, CONN_KEY_ECHO,
   TRK_LOCAL4_AT, TRK_LOCAL4_COUNT_AT, TRK_LOCAL6_AT, TRK_LOCAL6_COUNT_AT, RANGE4_SIZE, RANGE6_SIZE,
 } from "./packet-layout";
 import {
@@ -50,6 +50,12 @@ export const Q_LOCAL: usize = memory.data(CHUNK * 16, 16);
 export const Q_REMOTE: usize = memory.data(CHUNK * 16, 16);
 export const Q_PORTS: usize = memory.data(CHUNK * 4, 16);
 export const Q_PROTO: usize = memory.data(CHUNK);
+/**
+ * Family byte of the connection key (packet-layout CONN +37): bit 0 IPv6, bit 1
+ * CONN_KEY_ECHO. P_KEYFAM for the packet's own key, Q_KEYFAM for the quoted one's.
+ */
+export const P_KEYFAM: usize = memory.data(CHUNK);
+export const Q_KEYFAM: usize = memory.data(CHUNK);
 
 export const PROCEED: u8 = 0xff;
 export const K_V6: u32 = 1;
@@ -234,6 +240,7 @@ function decodeQuote(st: usize, p: usize, q: u32, qend: u32, v6: bool, i: u32): 
   const srcLocal = isLocal(st, QSRC, v6);
   if (!dstLocal && !srcLocal) return false;
   let ports: u32 = 0;
+  let qfam: u32 = v6 ? 1 : 0;
   if (qp == TCP || qp == UDP) {
     const sp = be16(p + t);
     const dp = be16(p + t + 2);
@@ -241,17 +248,21 @@ function decodeQuote(st: usize, p: usize, q: u32, qend: u32, v6: bool, i: u32): 
   } else if (qp == (v6 ? ICMPV6 : ICMP)) {
     const type = u8at(p + t);
     if (isIcmpError(v6, type)) return false; // errors are never connections
-    if (isEcho(v6, type)) ports = be16(p + t + 4) << 16;
+    if (isEcho(v6, type)) {
+      ports = be16(p + t + 4) << 16;
+      qfam |= CONN_KEY_ECHO;
+    }
   }
   const at = <usize>i << 4;
   copyWords(Q_LOCAL + at, dstLocal ? QDST : QSRC);
   copyWords(Q_REMOTE + at, dstLocal ? QSRC : QDST);
   store<u32>(Q_PORTS + (<usize>i << 2), ports);
   store<u8>(Q_PROTO + <usize>i, <u8>qp);
+  store<u8>(Q_KEYFAM + <usize>i, <u8>qfam);
   return true;
 }
 
-@inline function finish(i: u32, reason: u32, kind: u32): void {
+@inline export function finish(i: u32, reason: u32, kind: u32): void {
   store<u8>(P_REASON + <usize>i, <u8>reason);
   store<u8>(P_KIND + <usize>i, <u8>kind);
 }
@@ -396,6 +407,7 @@ export function decodePacket(st: usize, p: usize, len: u32, link: u32, i: u32): 
   let sport: u32 = PORT_ABSENT;
   let icmp: u32 = ICMP_ABSENT | (ICMP_ABSENT << ICMP_CODE_SHIFT);
   let ports: u32 = 0;
+  let keyFam: u32 = v6 ? 1 : 0;
   let malformed = broken;
 
   // ---- Transport header (not in a later fragment).
@@ -428,7 +440,10 @@ export function decodePacket(st: usize, p: usize, len: u32, link: u32, i: u32): 
       else {
         const itype = u8at(t);
         icmp = itype | (u8at(t + 1) << ICMP_CODE_SHIFT);
-        if (isEcho(v6, itype)) ports = be16(t + 4) << 16;
+        if (isEcho(v6, itype)) {
+          ports = be16(t + 4) << 16;
+          keyFam |= CONN_KEY_ECHO;
+        }
         else if (isIcmpError(v6, itype)) {
           kind |= K_ERROR;
           if (decodeQuote(st, p, l4 + 8, end, v6, i)) {
@@ -444,6 +459,7 @@ export function decodePacket(st: usize, p: usize, len: u32, link: u32, i: u32): 
   store<u32>(F_SPORT + at4, sport);
   store<u32>(F_ICMP + at4, icmp);
   store<u32>(P_PORTS + at4, ports);
+  store<u8>(P_KEYFAM + <usize>i, <u8>keyFam);
   const local = dstLocal || srcLocal;
   if (malformed) {
     // A local first fragment too short for its ports still decides its datagram's

@@ -62,9 +62,10 @@
  *
  *  Rule ids: the classifier answers with the published policy's global rule ids,
  *  which change at every publish, while a first fragment's verdict and the hit
- *  counters outlive publishes. So the tracker names rules by position (group,
- *  direction, index; as verdicts do), gives each position it has seen one tracker
- *  rule id for good, and WASM translates through ruleMap. PACKETS.rules, FRAG.rule
+ *  counters outlive publishes. So the tracker names a rule by position (group,
+ *  direction, index; as verdicts do) and content, gives each rule it has seen one
+ *  tracker rule id for good (an edited or moved rule gets a new one, so its hits
+ *  stay its own), and WASM translates through ruleMap. PACKETS.rules, FRAG.rule
  *  and TRACKER.hits all hold tracker rule ids.
  *
  *  CONN (one tracked connection, CONN_SIZE = 64 bytes; with its bucket ≤ 72 bytes)
@@ -72,7 +73,12 @@
  *  +16 remote  u32[4]  the peer's address      │ instance's, so the instance is the
  *  +32 ports   u32     local | remote << 16    │ table itself; ICMP echo: remote =
  *  +36 proto   u8      IP protocol             │ identifier, local 0; other
- *  +37 family  u8      0 IPv4, 1 IPv6          ┘ protocols: both 0
+ *  +37 family  u8      bit 0: IPv6; bit 1:     │ protocols: both 0
+ *                      CONN_KEY_ECHO           ┘
+ *  CONN_KEY_ECHO marks an ICMP/ICMPv6 echo key (addresses + identifier) apart from
+ *  every other ICMP type's key (addresses only): without it, echo identifier 0
+ *  would be the key of other ICMP and let a redirect or timestamp pass as
+ *  established after a ping.
  *  +38 class   u8      CLASS_*: the state, and the expiry list the CONN is on;
  *                      CLASS_FREE while the CONN is on the free list
  *  +39 flags   u8      CONN_OPENER_LOCAL | CONN_SYNACK | CONN_FIN_OPENER | CONN_FIN_RESPONDER
@@ -184,6 +190,9 @@ export const CONN_REMOTE_AT = 16;
 export const CONN_PORTS_AT = 32;
 export const CONN_PROTO_AT = 36;
 export const CONN_FAMILY_AT = 37;
+/** Family byte bits: IPv6, and the echo key kind (see CONN above). */
+export const CONN_KEY_V6 = 1;
+export const CONN_KEY_ECHO = 2;
 export const CONN_CLASS_AT = 38;
 export const CONN_FLAGS_AT = 39;
 export const CONN_ICMP_AT = 40;

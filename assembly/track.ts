@@ -22,7 +22,7 @@ import {
   TRK_CHAIN_IN_AT, TRK_CHAIN_OUT_AT, TRK_RULE_MAP_AT, TRK_RULE_MAP_COUNT_AT, TRK_NOW_AT, TRK_SOONEST_AT, TRK_TRACKED_AT, TRK_CAPACITY_AT, TRK_ENTRIES_AT, TRK_LISTS_AT,
   NIL, CONN_CLASSES, CLASS_TCP_HANDSHAKE, CLASS_TCP_ESTABLISHED, CLASS_TCP_CLOSING, CLASS_UDP_ONE_WAY, CLASS_UDP_BOTH_WAYS,
   CLASS_ICMP, CLASS_OTHER, CONN_OPENER_LOCAL, CONN_SYNACK, CONN_FIN_OPENER, CONN_FIN_RESPONDER,
-  CONN_LOCAL_AT, CONN_REMOTE_AT, CONN_PORTS_AT, CONN_PROTO_AT, CONN_FAMILY_AT, CONN_CLASS_AT, CONN_FLAGS_AT, CONN_ICMP_AT, CONN_NEXT_AT,
+  CONN_LOCAL_AT, CONN_REMOTE_AT, CONN_PORTS_AT, CONN_PROTO_AT, CONN_FAMILY_AT, CONN_KEY_V6, CONN_CLASS_AT, CONN_FLAGS_AT, CONN_ICMP_AT, CONN_NEXT_AT,
   FRAG_ACTION_AT, FRAG_REASON_AT, FRAG_RULE_AT,
   REASON_RULE, REASON_DEFAULT, REASON_ESTABLISHED, REASON_RELATED, REASON_MALFORMED, REASON_FRAGMENT, REASON_TABLE_FULL,
   COUNTER_PACKETS, COUNTER_BYTES,
@@ -33,9 +33,9 @@ import {
 } from "./layout";
 import { Batch, BLOCK, BLOCK_RULE, BLOCK_ACTION, UNDECIDED, classifyBlock } from "./classify";
 import {
-  CHUNK, decodePacket, PROCEED, K_V6, K_FIRST, K_LATER, K_ERROR, K_QUOTE, K_BOTH, K_QBOTH, K_OUTBOUND,
+  CHUNK, decodePacket, finish, PROCEED, K_V6, K_FIRST, K_LATER, K_ERROR, K_QUOTE, K_BOTH, K_QBOTH, K_OUTBOUND,
   F_META, F_REMOTE, F_LOCAL, F_PROTO, F_PORT, F_SPORT, F_ICMP, P_REASON, P_KIND, P_TCP, P_PORTS, P_FRAG_ID, P_FRAG_PROTO,
-  Q_LOCAL, Q_REMOTE, Q_PORTS, Q_PROTO, TCP_FIN, TCP_SYN, TCP_RST, TCP_ACK,
+  Q_LOCAL, Q_REMOTE, Q_PORTS, Q_PROTO, P_KEYFAM, Q_KEYFAM, TCP_FIN, TCP_SYN, TCP_RST, TCP_ACK,
 } from "./decode";
 import {
   connFind, connInsert, connRefresh, connRemove, expireUntil, fragFind, fragEntry, fragRecord, countVerdict, bumpCounter,
@@ -124,7 +124,7 @@ function scatterVerdicts(count: u32): void {
 }
 
 @inline function ownPf(k: u32): u32 {
-  return load<u32>(F_PROTO + (<usize>k << 2)) | ((<u32>load<u8>(P_KIND + <usize>k) & K_V6) << 8);
+  return load<u32>(F_PROTO + (<usize>k << 2)) | (<u32>load<u8>(P_KEYFAM + <usize>k) << 8);
 }
 
 /** Does chunk packet k look its own connection up (a whole packet or first fragment, not an ICMP error)? */
@@ -194,7 +194,7 @@ let senderLocal = false;
 @inline function findQuoted(st: usize, k: u32): u32 {
   const a = <usize>k << 2;
   const kind = <u32>load<u8>(P_KIND + <usize>k);
-  const pf = <u32>load<u8>(Q_PROTO + <usize>k) | ((kind & K_V6) << 8);
+  const pf = <u32>load<u8>(Q_PROTO + <usize>k) | (<u32>load<u8>(Q_KEYFAM + <usize>k) << 8);
   return connFind(st, Q_LOCAL + (a << 2), Q_REMOTE + (a << 2), load<u32>(Q_PORTS + a), pf, false, (kind & K_QBOTH) != 0);
 }
 
@@ -357,7 +357,7 @@ function apply(table: usize, st: usize, k: u32, t: f64, wire: f64): void {
         let flags: u32 = outbound ? CONN_OPENER_LOCAL : 0;
         if (proto == TCP && (tf & TCP_FIN)) flags |= CONN_FIN_OPENER;
         const icmp = load<u32>(F_ICMP + a);
-        connInsert(st, F_LOCAL + (a << 2), F_REMOTE + (a << 2), load<u32>(P_PORTS + a), proto | ((kind & K_V6) << 8),
+        connInsert(st, F_LOCAL + (a << 2), F_REMOTE + (a << 2), load<u32>(P_PORTS + a), ownPf(k),
           openingClass(proto, v6, icmp & 0xff), flags, (icmp & 0xff) | ((icmp >> ICMP_CODE_SHIFT) << 8), now);
         insertsInChunk++;
       }
@@ -391,13 +391,18 @@ export function trackPackets(table: usize, st: usize, win: usize): void {
     const count = min<u32>(CHUNK, n - first);
     for (let k: u32 = 0; k < count; k++) {
       const j = <usize>(first + k) << 2;
-      decodePacket(st, bytes + <usize>load<u32>(offsets + j) - base, load<u32>(lengths + j), load<u32>(links + j), k);
+      const len = load<u32>(lengths + j);
+      // More bytes captured than were on the wire: the record lies about the packet
+      // (tcpdump: "Invalid header"), so nothing in it is trusted.
+      if (load<u32>(wire + j) < len) finish(k, REASON_MALFORMED, 0);
+      else decodePacket(st, bytes + <usize>load<u32>(offsets + j) - base, len, load<u32>(links + j), k);
     }
     classifyAhead(table, st, count);
     insertsInChunk = 0;
     for (let k: u32 = 0; k < count; k++) {
       const j = <usize>(first + k);
-      const w = <f64>load<u32>(wire + (j << 2));
+      // Bytes: the length on the wire, or the captured bytes when that claims fewer.
+      const w = <f64>max<u32>(load<u32>(wire + (j << 2)), load<u32>(lengths + (j << 2)));
       apply(table, st, k, load<f64>(times + (j << 3)), w);
       store<u8>(outActions + j, <u8>vAction);
       store<u8>(outReasons + j, <u8>vReason);
@@ -416,7 +421,7 @@ function gatherConn(st: usize, e: u32, c: u32): void {
   const to = <usize>c << 2;
   const flags = <u32>load<u8>(x + CONN_FLAGS_AT);
   const openerLocal = (flags & CONN_OPENER_LOCAL) != 0;
-  const v6 = load<u8>(x + CONN_FAMILY_AT) != 0;
+  const v6 = (load<u8>(x + CONN_FAMILY_AT) & CONN_KEY_V6) != 0;
   const proto = <u32>load<u8>(x + CONN_PROTO_AT);
   store<u32>(C_META + to, (openerLocal ? META_OUTBOUND : 0) | META_LOCAL_PRESENT | (v6 ? META_REMOTE_V6 | META_LOCAL_V6 : 0));
   store<u64>(C_REMOTE + (to << 2), load<u64>(x + CONN_REMOTE_AT));

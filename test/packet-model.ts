@@ -373,6 +373,7 @@ interface Conn {
   remote: bigint;
   lport: number; // echo: 0
   rport: number; // echo: identifier
+  echo: boolean; // an ICMP/ICMPv6 echo key (identifier in rport), not another ICMP type's
   state: State;
   openerLocal: boolean;
   synAck: boolean;
@@ -387,8 +388,25 @@ interface Frag {
   expires: number;
 }
 
-const connKey = (v6: boolean, proto: number, local: bigint, lport: number, remote: bigint, rport: number): string =>
-  `${v6 ? 6 : 4}|${proto}|${local}|${lport}|${remote}|${rport}`;
+/**
+ * A rule's hit counter key: its position and everything it is but its description.
+ * A publish that keeps the same rule at the same position keeps its counter; any
+ * other rule there (edited, moved) counts afresh.
+ */
+export function hitKey(config: Config, groupId: string, direction: 'inbound' | 'outbound', ruleIndex: number): string {
+  const g = config.securityGroups.find((x) => x.id === groupId)!;
+  const rule = (direction === 'inbound' ? g.inbound : g.outbound).find((r) => r.ruleIndex === ruleIndex)!;
+  const { description: _, ...rest } = rule;
+  return `${groupId}|${direction}|${ruleIndex}|${JSON.stringify(rest, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v))}`;
+}
+
+/**
+ * SPEC §7: echo is keyed by (protocol, local, remote, identifier), other ICMP types by
+ * (protocol, local, remote): `echo` keeps the two kinds apart, so identifier 0 is
+ * never the key of a redirect or timestamp.
+ */
+const connKey = (v6: boolean, proto: number, echo: boolean, local: bigint, lport: number, remote: bigint, rport: number): string =>
+  `${v6 ? 6 : 4}|${proto}|${echo ? 'echo' : 'plain'}|${local}|${lport}|${remote}|${rport}`;
 
 export interface ModelOptions {
   config: Config;
@@ -411,8 +429,17 @@ export class PacketModel {
   opened = 0;
   expired = 0;
   removed = 0;
-  /** Packets and bytes by "group|direction|ruleIndex" (reason rule). */
+  /** Rule hits by the rule as published: hitKey (position and content). */
   readonly hits = new Map<string, { packets: number; bytes: number }>();
+  /** The rule (hitKey) that decided a verdict of reason `rule`, also after a publish. */
+  readonly #ruleOf = new WeakMap<ModelVerdict, string>();
+
+  #copy(v: ModelVerdict): ModelVerdict {
+    const c = { ...v };
+    const rule = this.#ruleOf.get(v);
+    if (rule !== undefined) this.#ruleOf.set(c, rule);
+    return c;
+  }
 
   constructor(opts: ModelOptions) {
     this.opts = opts;
@@ -449,11 +476,11 @@ export class PacketModel {
   }
 
   /** Finds a connection by key, or (both addresses the instance's) by the swapped key. */
-  #find(v6: boolean, proto: number, local: bigint, lport: number, remote: bigint, rport: number, both: boolean): { conn: Conn; swapped: boolean } | null {
-    const direct = this.conns.get(connKey(v6, proto, local, lport, remote, rport));
+  #find(v6: boolean, proto: number, echo: boolean, local: bigint, lport: number, remote: bigint, rport: number, both: boolean): { conn: Conn; swapped: boolean } | null {
+    const direct = this.conns.get(connKey(v6, proto, echo, local, lport, remote, rport));
     if (direct) return { conn: direct, swapped: false };
     if (both) {
-      const swapped = this.conns.get(connKey(v6, proto, remote, rport, local, lport));
+      const swapped = this.conns.get(connKey(v6, proto, echo, remote, rport, local, lport));
       if (swapped) return { conn: swapped, swapped: true };
     }
     return null;
@@ -470,9 +497,12 @@ export class PacketModel {
       }
     }
     for (const [k, f] of this.frags) if (f.expires <= now) this.frags.delete(k);
+    // A record that claims fewer bytes on the wire than it holds lies (tcpdump: "Invalid
+    // header"): malformed, nothing in it read. Bytes count what was captured.
+    if (wire < bytes.length) return { action: 'drop', reason: 'malformed', groupId: null, ruleIndex: null, direction: null };
     const v = this.#decide(bytes, link, now);
     if (v.reason === 'rule') {
-      const key = `${v.groupId}|${v.direction}|${v.ruleIndex}`;
+      const key = this.#ruleOf.get(v)!;
       const h = this.hits.get(key) ?? { packets: 0, bytes: 0 };
       h.packets++;
       h.bytes += wire;
@@ -501,7 +531,7 @@ export class PacketModel {
     const remote = inbound ? p.src : p.dst;
     if (p.fragment && !p.fragment.first) {
       const f = this.frags.get(fragKey);
-      return f ? { ...f.verdict } : drop('fragment');
+      return f ? this.#copy(f.verdict) : drop('fragment');
     }
     const icmpOfFamily = p.proto === (p.v6 ? ICMPV6 : ICMP);
     const flow: Flow = {
@@ -517,9 +547,10 @@ export class PacketModel {
     };
     const byRules = (): ModelVerdict => {
       const r = this.#rules(flow);
-      return r.groupId === null
-        ? { action: r.action, reason: 'default', groupId: null, ruleIndex: null, direction: null }
-        : { action: r.action, reason: 'rule', groupId: r.groupId, ruleIndex: r.ruleIndex, direction: flow.direction };
+      if (r.groupId === null) return { action: r.action, reason: 'default', groupId: null, ruleIndex: null, direction: null };
+      const v: ModelVerdict = { action: r.action, reason: 'rule', groupId: r.groupId, ruleIndex: r.ruleIndex, direction: flow.direction };
+      this.#ruleOf.set(v, hitKey(this.config, r.groupId, flow.direction, r.ruleIndex!));
+      return v;
     };
     if (p.icmpError) {
       const q = p.quote;
@@ -537,7 +568,7 @@ export class PacketModel {
             lp = qInbound ? q.dport : q.sport;
             rp = qInbound ? q.sport : q.dport;
           } else if (q.echoId !== null) rp = q.echoId;
-          if (this.#find(p.v6, q.proto, qLocal, lp, qRemote, rp, qDstOwn && qSrcOwn)) {
+          if (this.#find(p.v6, q.proto, q.echoId !== null, qLocal, lp, qRemote, rp, qDstOwn && qSrcOwn)) {
             return remember({ action: 'accept', reason: 'related', groupId: null, ruleIndex: null, direction: null });
           }
         }
@@ -550,7 +581,7 @@ export class PacketModel {
       lport = inbound ? p.dport! : p.sport!;
       rport = inbound ? p.sport! : p.dport!;
     } else if (p.echoId !== null) rport = p.echoId;
-    const found = this.#find(p.v6, p.proto, local, lport, remote, rport, dstOwn && srcOwn);
+    const found = this.#find(p.v6, p.proto, p.echoId !== null, local, lport, remote, rport, dstOwn && srcOwn);
     if (found) {
       const c = found.conn;
       // Which side sent this packet: the instance's side when it went out, or when it
@@ -585,9 +616,9 @@ export class PacketModel {
     if (this.conns.size >= this.opts.capacity) return remember(drop('table-full'));
     // SPEC §7: echo has its own timeout; other ICMP types are keyed and timed as "every other protocol".
     const state: State = p.proto === TCP ? 'tcp-handshake' : p.proto === UDP ? 'udp-one-way' : icmpOfFamily && p.echoId !== null ? 'icmp' : 'other';
-    const key = connKey(p.v6, p.proto, local, lport, remote, rport);
+    const key = connKey(p.v6, p.proto, p.echoId !== null, local, lport, remote, rport);
     this.conns.set(key, {
-      key, v6: p.v6, proto: p.proto, local, remote, lport, rport, state,
+      key, v6: p.v6, proto: p.proto, local, remote, lport, rport, echo: p.echoId !== null, state,
       openerLocal: !inbound, synAck: false, finOpener: p.proto === TCP && (p.tcpFlags & 1) !== 0, finResponder: false,
       expires: now + this.#timeout(state), opening: flow,
     });
@@ -599,7 +630,7 @@ export class PacketModel {
     // A repeated first fragment replaces the verdict; a full table remembers nothing.
     if (!this.frags.has(key) && this.frags.size >= this.opts.fragments) return;
     this.frags.delete(key);
-    this.frags.set(key, { verdict: { ...verdict }, expires: now + this.opts.timeouts.fragment });
+    this.frags.set(key, { verdict: this.#copy(verdict), expires: now + this.opts.timeouts.fragment });
   }
 
   /** Connections as the tracker lists them (for comparing state). */

@@ -130,7 +130,7 @@ const innerArb: fc.Arbitrary<InnerSpec> = fc.record({
   dst: fc.nat(5),
   l4: fc.oneof(
     fc.record({ kind: fc.constantFrom('tcp' as const, 'udp' as const), sport: fc.constantFrom(...PORTS), dport: fc.constantFrom(...PORTS) }),
-    fc.record({ kind: fc.constant('echo' as const), id: fc.constantFrom(1, 2) }),
+    fc.record({ kind: fc.constant('echo' as const), id: fc.constantFrom(0, 1, 2) }),
   ),
   extraBytes: fc.constantFrom(0, 0, 4, 20),
 });
@@ -139,7 +139,7 @@ const l4Arb = (v6: boolean): fc.Arbitrary<L4> =>
   fc.oneof(
     { weight: 5, arbitrary: fc.record({ kind: fc.constant('tcp' as const), sport: fc.constantFrom(...PORTS), dport: fc.constantFrom(...PORTS), flags: tcpFlags }) },
     { weight: 3, arbitrary: fc.record({ kind: fc.constant('udp' as const), sport: fc.constantFrom(...PORTS), dport: fc.constantFrom(...PORTS) }) },
-    { weight: 2, arbitrary: fc.record({ kind: fc.constant('echo' as const), request: fc.boolean(), id: fc.constantFrom(1, 2) }) },
+    { weight: 2, arbitrary: fc.record({ kind: fc.constant('echo' as const), request: fc.boolean(), id: fc.constantFrom(0, 1, 2) }) },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('icmp' as const), type: v6 ? fc.constantFrom(133, 135, 136, 130) : fc.constantFrom(13, 14, 5, 9) }) },
     {
       weight: 3,
@@ -441,11 +441,40 @@ const fragmentMixArb: fc.Arbitrary<PacketSpec[]> = fc
     return order.map((k) => specs[k]!);
   });
 
-/** A packet sequence: single packets, whole conversations and fragment mixes, interleaved. */
+/**
+ * ICMP between one pair of addresses, either way: echo requests and replies with
+ * identifiers 0 and 1 mixed with other (informational) ICMP types. Echo is keyed by
+ * the identifier and other types by the addresses only (SPEC §7): identifier 0 must
+ * never stand for another type's key, nor the other way round.
+ */
+const icmpMixArb: fc.Arbitrary<PacketSpec[]> = fc
+  .record({
+    base: packetSpecArb,
+    steps: fc.array(
+      fc.record({
+        reverse: fc.boolean(),
+        l4: fc.oneof(
+          fc.record({ kind: fc.constant('echo' as const), request: fc.boolean(), id: fc.constantFrom(0, 0, 1) }),
+          fc.record({ kind: fc.constant('icmp' as const), type: fc.nat(3) }),
+        ),
+        dt: fc.constantFrom(0, 0.5, 1),
+      }),
+      { minLength: 2, maxLength: 8 },
+    ),
+  })
+  .map(({ base, steps }) => {
+    const first: PacketSpec = { ...base, follow: null, frag: null, corrupt: null, lie: null };
+    return steps.map((st, k): PacketSpec => {
+      const l4: L4 = st.l4.kind === 'echo' ? st.l4 : { kind: 'icmp', type: (base.v6 ? [133, 135, 136, 137] : [5, 13, 14, 9])[st.l4.type]! };
+      return { ...first, l4, dt: k === 0 ? first.dt : st.dt, follow: k === 0 ? null : { of: 0, reverse: st.reverse, keepFlags: true, addressesOnly: true } };
+    });
+  });
+
+/** A packet sequence: single packets, whole conversations, fragment and ICMP mixes, interleaved. */
 export const sequenceArb = (maxItems: number): fc.Arbitrary<PacketSpec[]> =>
   fc
     .array(
-      fc.oneof({ weight: 6, arbitrary: packetSpecArb.map((s) => [s]) }, { weight: 2, arbitrary: sessionArb }, { weight: 1, arbitrary: fragmentMixArb }),
+      fc.oneof({ weight: 6, arbitrary: packetSpecArb.map((s) => [s]) }, { weight: 2, arbitrary: sessionArb }, { weight: 1, arbitrary: fragmentMixArb }, { weight: 1, arbitrary: icmpMixArb }),
       { minLength: 1, maxLength: maxItems },
     )
     .map((items) => items.flat());

@@ -297,6 +297,25 @@ describe('UDP, ICMP echo and other protocols (SPEC §7)', () => {
     expect(tracker.connections()[0]).toMatchObject({ protocol: 1, state: 'other', expires: 700, identifier: null });
   });
 
+  it('echo identifier 0 is never the key of another ICMP type (nor the other way round)', async () => {
+    const { tracker } = await setup();
+    const msg = (src: string, dst: string, type: number, id: number) => ipv4({ src, dst, proto: 1, payload: icmp({ type, id, seq: 1 }) });
+    const msg6 = (src: string, dst: string, type: number, id: number) => ipv6({ src, dst, proto: 58, payload: icmp({ type, id, seq: 1 }) });
+    expect(run(tracker, [
+      [msg(R, L, 8, 0), 0], // ping id 0: opens (L, R, echo 0)
+      [msg(R, L, 5, 0), 1], // a redirect: no inbound rule allows it
+      [msg6(R6, L6, 128, 0), 2],
+      [msg6(R6, L6, 135, 0), 3],
+      [msg6(R6, L6, 137, 0), 4],
+      [msg(L2, R, 13, 0), 5], // a timestamp out: opens (L2, R, other ICMP)
+      [msg(R, L2, 0, 0), 6], // an unsolicited echo reply id 0 is not its reply
+      [msg(R, L2, 14, 0), 7], // the timestamp reply is
+    ])).toEqual([
+      'accept rule inbound/2', 'drop default', 'accept rule inbound/3', 'drop default', 'drop default',
+      'accept rule outbound/2', 'drop default', 'accept established',
+    ]);
+  });
+
   it('another protocol is keyed by the two addresses and lives 600 s', async () => {
     const { tracker } = await setup();
     const gre = (src: string, dst: string) => ipv4({ src, dst, proto: 47, payload: [0, 0, 8, 0] });
@@ -546,18 +565,30 @@ describe('publishing a policy (SPEC §7)', () => {
     expect(run(tracker, [[syn(L, R, 22, 5000, F.SYN | F.ACK), 1]])).toEqual(['accept established']);
   });
 
-  it('rule hits carry over publishes by position; a position that is gone is still listed with its hits', async () => {
+  it('rule hits belong to the rule that decided them: kept over a publish only by the same rule at the same position', async () => {
     const { engine, tracker } = await setup();
     const none = ipv6({ src: R6, dst: L6, proto: 59, payload: [] });
-    run(tracker, [[syn(R, L, 5000, 22), 0], [syn(R, L, 5000, 23), 0], [none, 0]]);
+    run(tracker, [[syn(R, L, 5000, 22), 0], [syn(R, L, 5000, 23), 0], [none, 0], [ipv4({ src: R, dst: L, proto: 47, payload: [] }), 0]]);
+    expect(tracker.ruleHits().every((h) => h.current && h.policyVersion === 1)).toBe(true);
     await engine.update((tx) => tx.removeRule('sg', 'inbound', 4));
     run(tracker, [[syn(R, L, 5001, 22), 0]]);
     const hits = tracker.ruleHits();
-    expect(hits.find((h) => h.ruleIndex === 0 && h.direction === 'inbound')).toMatchObject({ packets: 2, bytes: 80, action: 'accept' });
-    // Position 4 now holds what was rule 5 (GRE, accept): counters follow positions, as verdicts name rules.
-    expect(hits.find((h) => h.ruleIndex === 4 && h.direction === 'inbound')).toMatchObject({ packets: 1, bytes: 40, action: 'accept' });
-    // The policy has no inbound position 7 any more: listed last, with its hits and no action.
-    expect(hits[hits.length - 1]).toMatchObject({ direction: 'inbound', ruleIndex: 7, packets: 1, bytes: 40, action: null });
+    // Rules 0-3 are unchanged: their counters carry over.
+    expect(hits.find((h) => h.current && h.ruleIndex === 0 && h.direction === 'inbound')).toMatchObject({ packets: 2, bytes: 80, action: 'accept', policyVersion: 1 });
+    // Position 4 now holds what was rule 5 (GRE, accept): a rule moved by the removal counts afresh…
+    expect(hits.find((h) => h.current && h.ruleIndex === 4 && h.direction === 'inbound')).toMatchObject({ packets: 0, action: 'accept', policyVersion: 2, rule: { protocol: 47 } });
+    // … and the rules of the earlier policy keep their own hits, action and rule, listed after the current ones.
+    const earlier = hits.filter((h) => !h.current);
+    expect(earlier.map((h) => [h.direction, h.ruleIndex, h.action, h.packets, h.bytes, h.policyVersion])).toEqual([
+      ['inbound', 4, 'drop', 1, 40, 1], // TCP 23 drop
+      ['inbound', 5, 'accept', 1, 20, 1], // GRE at its old position
+      ['inbound', 7, 'accept', 1, 40, 1], // protocol 59, gone from position 7
+    ]);
+    expect(earlier[0]!.rule).toMatchObject({ action: 'drop', ports: [{ lo: 23, hi: 23 }] });
+    // Only the description changed: the same rule, the counter carries over.
+    await engine.update((tx) => tx.replaceRule('sg', 'inbound', 0, { protocol: 'TCP', port: 22, source: 'any', action: 'accept', description: 'ssh' }));
+    const after = tracker.ruleHits().find((h) => h.current && h.ruleIndex === 0 && h.direction === 'inbound');
+    expect(after).toMatchObject({ packets: 2, policyVersion: 1, rule: { description: 'ssh' } });
     tracker.resetRuleHits();
     expect(tracker.ruleHits().every((h) => h.packets === 0 && h.bytes === 0)).toBe(true);
   });
@@ -571,6 +602,15 @@ describe('publishing a policy (SPEC §7)', () => {
 });
 
 describe('counters', () => {
+  it('a packet whose wire length is less than its captured bytes (a lying pcap record) is malformed, counted with its captured bytes', async () => {
+    const { tracker } = await setup();
+    const data = syn(R, L, 5000, 22);
+    const batch = createPacketBatch({ bytes: data, offsets: [0, 0, 0, 0], lengths: [40, 40, 40, 40], timestamps: [0, 1, 2, 3], linkType: LINK.RAW, wireLengths: [0, 1, 39, 40] });
+    const v = tracker.classifyPackets(batch);
+    expect([0, 1, 2, 3].map((i) => `${v.verdict(i).action} ${v.verdict(i).reason}`)).toEqual(['drop malformed', 'drop malformed', 'drop malformed', 'accept rule']);
+    expect(tracker.stats()).toMatchObject({ packets: 4, bytes: 160, opened: 1 });
+  });
+
   it('stats count packets and bytes by action and reason; rule hits count packets and wire bytes', async () => {
     const { tracker } = await setup();
     const data = syn(R, L, 5000, 22);

@@ -74,35 +74,30 @@ export function replayReport(r: ReplayReportInput): string[] {
   out.push('');
 
   // Hits per rule: every rule of the instance's groups in priority order (unused ones
-  // show 0), then any other rule position that decided packets (one a policy change removed).
-  const hitsByKey = new Map(r.hits.map((h) => [ruleKey(h.groupId, h.direction, h.ruleIndex), h]));
-  const configs = [...r.changes.filter((c) => c.applied).map((c) => c.config).reverse(), r.config];
-  const current = configs[0]!;
-  const ruleOf = (groupId: string, direction: string, index: number): Rule | undefined => {
-    for (const config of configs) {
-      const g = config.securityGroups.find((x) => x.id === groupId);
-      const rule = (direction === 'inbound' ? g?.inbound : g?.outbound)?.[index];
-      if (rule) return rule;
-    }
-    return undefined;
-  };
+  // show 0), then every rule of an earlier policy that decided packets (one a policy
+  // change edited, moved or removed), with its own action and description: a rule's
+  // hits are never shown under another rule that took its position.
+  const hitsByKey = new Map(r.hits.filter((h) => h.current).map((h) => [ruleKey(h.groupId, h.direction, h.ruleIndex), h]));
+  const current = r.changes.filter((c) => c.applied).map((c) => c.config).reverse()[0] ?? r.config;
   const rows: string[][] = [['group', 'direction', 'rule', 'action', 'description', 'packets', 'bytes']];
   const shown = new Set<string>();
-  const row = (groupId: string, direction: string, index: number, action: string, rule: Rule | undefined, h: RuleHit | undefined) => {
-    shown.add(ruleKey(groupId, direction, index));
-    const desc = rule ? (rule.description !== undefined ? terminalText(rule.description) : ruleText(rule)) : '(no longer in the policy)';
+  const describe = (rule: Rule) => (rule.description !== undefined ? terminalText(rule.description) : ruleText(rule));
+  const row = (groupId: string, direction: string, index: number, action: string, desc: string, h: RuleHit | undefined) => {
     rows.push([terminalText(groupId), direction, String(index), action, desc, grouped(h?.packets ?? 0), grouped(h?.bytes ?? 0)]);
   };
   const instance = current.instances.find((i) => i.id === r.instance);
   for (const gid of instance?.securityGroups ?? []) {
     const g = current.securityGroups.find((x) => x.id === gid);
     for (const rule of [...(g?.inbound ?? []), ...(g?.outbound ?? [])]) {
-      row(gid, rule.direction, rule.ruleIndex, rule.action, rule, hitsByKey.get(ruleKey(gid, rule.direction, rule.ruleIndex)));
+      const key = ruleKey(gid, rule.direction, rule.ruleIndex);
+      shown.add(key);
+      row(gid, rule.direction, rule.ruleIndex, rule.action, describe(rule), hitsByKey.get(key));
     }
   }
   for (const h of r.hits) {
-    if (h.packets === 0 || shown.has(ruleKey(h.groupId, h.direction, h.ruleIndex))) continue;
-    row(h.groupId, h.direction, h.ruleIndex, h.action ?? '-', ruleOf(h.groupId, h.direction, h.ruleIndex), h);
+    if (h.packets === 0 || (h.current && shown.has(ruleKey(h.groupId, h.direction, h.ruleIndex)))) continue;
+    const when = h.current ? '' : ` (a rule of policy version ${h.policyVersion}, since edited, moved or removed)`;
+    row(h.groupId, h.direction, h.ruleIndex, h.action, describe(h.rule) + when, h);
   }
   const def = 0 * REASON_SLOTS + code('default');
   rows.push(['(none)', '', '', 'drop', 'default drop: no rule matched', grouped(run.packetsBy[def]!), grouped(run.bytesBy[def]!)]);

@@ -240,12 +240,14 @@ export class ReplayRun {
     const reasons = this.#reasons;
     const dropped = this.#flags.dropped;
     const wire = batch.originalLengths;
+    const captured = batch.capturedLengths;
     const packetsBy = this.packetsBy;
     const bytesBy = this.bytesBy;
     let bytes = 0;
     for (let i = 0; i < n; i++) {
       const a = actions[i]!;
-      const w = wire[i]!;
+      // As the tracker counts: the wire length, or the captured bytes when a record claims fewer.
+      const w = Math.max(wire[i]!, captured[i]!);
       const k = a * REASON_SLOTS + reasons[i]!;
       dropped[i] = a ^ 1;
       packetsBy[k] = packetsBy[k]! + 1;

@@ -252,7 +252,9 @@ async function replayCommand(configPath: string, capturePath: string, opts: Repl
   }
   if (verdicts) written.push(`--verdicts ${verdicts.path === '-' ? '(stdout)' : verdicts.path}: ${count(verdicts.lines, 'line')}`);
   const report = replayReport({
-    capture: { name: capture.name, format: reader.format, linkTypes: declaredLinkTypes(reader), bytesRead: reader.bytesRead },
+    capture: { name: capture.name, format: reader.format, linkTypes: declaredLinkTypes(reader), // At a damaged record the reader may not have moved past the chunk it failed in:
+    // the bytes before that record were read.
+    bytesRead: readError instanceof CaptureError ? Math.max(reader.bytesRead, readError.recordOffset) : reader.bytesRead },
     configPath,
     config,
     changes,
@@ -277,7 +279,7 @@ async function replayCommand(configPath: string, capturePath: string, opts: Repl
     const at = e instanceof CaptureError ? ` at byte ${e.recordOffset}` : '';
     throw new CliError(
       `error: ${readErrorText(e, capture.name)}\n` +
-        `  the capture was replayed up to there: the ${count(run.packets, 'packet')} before the damaged record${at} were classified and written, and are counted above`,
+        `  the capture was replayed up to there: ${run.packets === 1 ? 'the 1 packet before the damaged record' + at + ' was' : `the ${count(run.packets, 'packet')} before the damaged record${at} were`} classified and written, and ${run.packets === 1 ? 'is' : 'are'} counted above`,
     );
   }
 }

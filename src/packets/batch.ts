@@ -24,7 +24,11 @@ export interface PacketBatchInput {
   timestamps: ArrayLike<number> | number;
   /** LINKTYPE_* of packet i (0, 1, 101, 113, 228, 229, 276), or one for all. */
   linkType: ArrayLike<number> | number;
-  /** Length of packet i on the wire (pcap orig_len), counted in the byte counters; default: `lengths`. */
+  /**
+   * Length of packet i on the wire (pcap orig_len), counted in the byte counters; default:
+   * `lengths`. Less than `lengths[i]` (a record that lies) makes the packet `malformed`,
+   * counted with its captured length.
+   */
   wireLengths?: ArrayLike<number>;
 }
 
@@ -36,7 +40,7 @@ export interface PacketInput {
   timestamp: number;
   /** LINKTYPE_*; default: the `linkType` option of createPacketBatch. */
   linkType?: number;
-  /** Length on the wire; default: data.length. */
+  /** Length on the wire; default: data.length (less makes the packet `malformed`). */
   wireLength?: number;
 }
 

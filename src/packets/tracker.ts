@@ -13,7 +13,7 @@
  * ever mid-flight across a publish.
  */
 import { SgfilterError } from '../errors.js';
-import type { AddressRange, AddressSet, Config, Direction } from '../types.js';
+import type { AddressRange, AddressSet, Config, Direction, Rule } from '../types.js';
 import * as P from '../../assembly/packet-layout.js';
 import type { CompiledPolicy, RuleRef } from '../compile/index.js';
 import type { Arena } from '../wasm/load.js';
@@ -155,7 +155,7 @@ export interface TrackerStats {
   };
   /** Packets classified. */
   packets: number;
-  /** Bytes classified: the wire lengths (pcap orig_len) when given, else the captured lengths. */
+  /** Bytes classified: the wire lengths (pcap orig_len) when given, else (or when less) the captured lengths. */
   bytes: number;
   /** Packets accepted, by reason. */
   accepted: Record<'rule' | 'established' | 'related', number>;
@@ -165,20 +165,53 @@ export interface TrackerStats {
   latestTime: number | null;
 }
 
-/** Hits of one rule: packets it decided and their bytes (reason `rule`, either action). */
+/**
+ * Hits of one rule: packets it decided and their bytes (reason `rule`, either action).
+ * A rule is the rule as published at its position: its counters carry over a publish
+ * only while the rule at that group, direction and index stays the same (every field
+ * but the description); an edited, moved or removed rule keeps its own hits under
+ * `current: false`, and the rule now at its position starts from zero.
+ */
 export interface RuleHit {
   /** The rule's security group. */
   groupId: string;
   /** The rule list it is in. */
   direction: Direction;
-  /** Its 0-based position in that list (as in verdicts). */
+  /** Its 0-based position in that list when it decided the packets (as in verdicts). */
   ruleIndex: number;
-  /** The rule's action in the published policy (null: the rule is gone since it was hit). */
-  action: 'accept' | 'drop' | null;
+  /** The rule's own action. */
+  action: 'accept' | 'drop';
+  /** True for a rule of the published policy; false for a rule of an earlier one (edited, moved or removed since). */
+  current: boolean;
+  /** The rule as it was last published (its description, protocol, ports, peer, …). */
+  rule: Rule;
+  /** The policy version that published this rule first (its counters start there). */
+  policyVersion: number;
   /** Packets it decided since creation or the last `resetRuleHits()`. */
   packets: number;
   /** Their bytes (wire lengths when given, else captured lengths). */
   bytes: number;
+}
+
+/** A tracker rule id's rule: where it is, what it is, since when. */
+interface RegisteredRule extends RuleName {
+  action: 'accept' | 'drop';
+  rule: Rule;
+  policyVersion: number;
+}
+
+/** What makes two rules the same rule for the counters: every field but the description. */
+function ruleContent(r: Rule): string {
+  return JSON.stringify(r, (k, v: unknown) => (k === 'description' ? undefined : typeof v === 'bigint' ? v.toString(16) : v));
+}
+
+/** The rule at (group, direction, index) of a config. */
+function ruleAt(groups: Map<string, Config['securityGroups'][number]>, groupId: string, direction: Direction, ruleIndex: number): Rule {
+  const g = groups.get(groupId)!;
+  const list = direction === 'inbound' ? g.inbound : g.outbound;
+  const r = list[ruleIndex];
+  if (r && r.ruleIndex === ruleIndex) return r;
+  return list.find((x) => x.ruleIndex === ruleIndex)!;
 }
 
 /** @internal what a tracker needs of its engine. */
@@ -300,8 +333,11 @@ export class Tracker {
   #mapBytes = 0;
   /** The published policy's rules (global rule id order). */
   #rules: readonly RuleRef[] = [];
-  /** Every rule position seen since creation: tracker rule id → name (only grows). */
-  readonly #registry: RuleName[] = [];
+  /**
+   * Every rule published since creation: tracker rule id → rule (only grows). Keyed
+   * by position and content, so a position that gets another rule gets a new id.
+   */
+  readonly #registry: RegisteredRule[] = [];
   readonly #registryIds = new Map<string, number>();
   /** The instance's [inbound, outbound] chains, null while the policy lacks the instance. */
   #chains: [number, number] | null = null;
@@ -429,14 +465,18 @@ export class Tracker {
     // Tracker rule ids of the new policy's rules (new positions get new ids; ids that
     // an aborted publish added stay unused, which is harmless).
     const map = new Uint32Array(rules.length);
+    const groups = new Map(next.config.securityGroups.map((g) => [g.id, g]));
+    /** Rules kept from an earlier publish, as this one publishes them (a new description). */
+    const kept: [number, Rule][] = [];
     rules.forEach((r, id) => {
-      const key = `${r.groupId}\u0000${r.direction}\u0000${r.ruleIndex}`;
+      const rule = ruleAt(groups, r.groupId, r.direction, r.ruleIndex);
+      const key = `${r.groupId}\u0000${r.direction}\u0000${r.ruleIndex}\u0000${ruleContent(rule)}`;
       let tid = this.#registryIds.get(key);
       if (tid === undefined) {
         tid = this.#registry.length;
-        this.#registry.push({ groupId: r.groupId, direction: r.direction, ruleIndex: r.ruleIndex });
+        this.#registry.push({ groupId: r.groupId, direction: r.direction, ruleIndex: r.ruleIndex, action: r.action, rule, policyVersion: next.version });
         this.#registryIds.set(key, tid);
-      }
+      } else kept.push([tid, rule]);
       map[id] = tid;
     });
     const mapBytes = map.length * 4;
@@ -477,6 +517,7 @@ export class Tracker {
         u32[h + (P.TRK_RULE_MAP_AT >>> 2)] = mapAt;
         u32[h + (P.TRK_RULE_MAP_COUNT_AT >>> 2)] = map.length;
         this.#rules = rules;
+        for (const [tid, rule] of kept) this.#registry[tid]!.rule = rule;
         // The instance's addresses (they may change with the policy).
         let w = locals >>> 2;
         for (const r of ranges.v4) {
@@ -656,10 +697,12 @@ export class Tracker {
 
   /**
    * Packets and bytes each rule decided (reason `rule`, accepted or dropped), since
-   * creation or the last resetRuleHits: every rule of the published policy in order,
-   * then rules of earlier policies that were hit and are no longer in it (action
-   * null). Rules are named by position (group, direction, index), as verdicts name
-   * them, and their counters carry over publishes by that name.
+   * creation or the last resetRuleHits: every rule of the published policy in order
+   * (`current: true`), then rules of earlier policies that decided packets and are no
+   * longer published as they were (`current: false`: edited, moved by an insert or a
+   * removal, or removed), each with its own rule and action. A rule's counters carry
+   * over a publish only when the same rule stays at the same position (docs/SEMANTICS.md,
+   * "Rule hits").
    */
   ruleHits(): RuleHit[] {
     this.#open('ruleHits');
@@ -667,15 +710,22 @@ export class Tracker {
     const base = this.#hits / 8;
     const map = new Uint32Array(this.#u32.buffer, this.#map, this.#rules.length);
     const current = new Set<number>();
-    const out: RuleHit[] = this.#rules.map((r, id) => {
+    const hit = (tid: number, isCurrent: boolean): RuleHit => {
+      const r = this.#registry[tid]!;
+      return {
+        groupId: r.groupId, direction: r.direction, ruleIndex: r.ruleIndex, action: r.action, current: isCurrent, rule: r.rule,
+        policyVersion: r.policyVersion, packets: this.#f64[base + 2 * tid]!, bytes: this.#f64[base + 2 * tid + 1]!,
+      };
+    };
+    const out: RuleHit[] = [];
+    for (let id = 0; id < this.#rules.length; id++) {
       const tid = map[id]!;
       current.add(tid);
-      return { groupId: r.groupId, direction: r.direction, ruleIndex: r.ruleIndex, action: r.action, packets: this.#f64[base + 2 * tid]!, bytes: this.#f64[base + 2 * tid + 1]! };
-    });
-    this.#registry.forEach((r, tid) => {
-      const packets = this.#f64[base + 2 * tid]!;
-      if (!current.has(tid) && packets > 0) out.push({ ...r, action: null, packets, bytes: this.#f64[base + 2 * tid + 1]! });
-    });
+      out.push(hit(tid, true));
+    }
+    for (let tid = 0; tid < this.#hitsCount; tid++) {
+      if (!current.has(tid) && this.#f64[base + 2 * tid]! > 0) out.push(hit(tid, false));
+    }
     return out;
   }
 
@@ -704,11 +754,11 @@ export class Tracker {
       let e = u32[(this.#st + P.TRK_LISTS_AT + cls * 8) >>> 2]!;
       while (e !== P.NIL) {
         const c = entries + e * P.CONN_SIZE;
-        const v6 = u8[c + P.CONN_FAMILY_AT] !== 0;
+        const v6 = (u8[c + P.CONN_FAMILY_AT]! & P.CONN_KEY_V6) !== 0;
         const proto = u8[c + P.CONN_PROTO_AT]!;
         const ports = u32[(c + P.CONN_PORTS_AT) >>> 2]!;
         const hasPorts = proto === 6 || proto === 17;
-        const echo = !hasPorts && proto === (v6 ? 58 : 1) && [0, 8, 128, 129].includes(u8[c + P.CONN_ICMP_AT]!);
+        const echo = (u8[c + P.CONN_FAMILY_AT]! & P.CONN_KEY_ECHO) !== 0;
         out.push({
           protocol: proto,
           local: address(c + P.CONN_LOCAL_AT, v6),
