@@ -14,8 +14,10 @@ import {
 } from '../src/index.js';
 import { mulberry32, randomConfig, randomFlows, type Rng } from './random.js';
 import { spell } from './address-arbitraries.js';
+import { fuzzSeed } from './fuzz/settings.js';
 
-const SEED = Number(process.env.SGFILTER_SEED ?? Date.now() % 1e9);
+// One root seed for the suite (test/fuzz/settings.ts: SGFILTER_FUZZ_SEED, fixed by default so CI is reproducible).
+const SEED = fuzzSeed('flow bytes: differential');
 const CONFIGS = 60;
 const FLOWS = 400;
 
