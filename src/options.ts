@@ -34,36 +34,63 @@ const COMPILE = ['maxTableBytes', 'mergeMaxOrders', 'partitionMinBytes'] as cons
 const ENGINE = ['windowFlows', 'maxMemoryBytes', ...COMPILE] as const;
 const RELOAD = ['expectedVersion'] as const;
 
+/** Reads one option: the value it means, or what it allows. */
+export type OptionReader = (v: unknown) => { ok: true; value: unknown } | { ok: false; allowed: string };
+
+/** A Check as a reader that keeps the value as given. */
+export const checked = (c: Check): OptionReader => (v) => {
+  const allowed = c(v);
+  return allowed === undefined ? { ok: true, value: v } : { ok: false, allowed };
+};
+
 /**
- * Checks `options` and returns the named options' values, each read once (a getter
- * cannot answer one value to the check and another to the engine).
+ * Reads `options` (undefined, or an object) with `readers`: each known option once
+ * (own properties only, so a getter cannot answer one value to the check and
+ * another to the caller), checked, as its reader's value. A name one or two letters
+ * from a known one is refused as a typo; other names are left alone (options of
+ * other layers). INVALID_ARGUMENT names the option, what was given and what is
+ * allowed; options that cannot be read (a revoked proxy, a throwing getter) are
+ * INVALID_ARGUMENT too.
  */
-function check(options: unknown, names: readonly string[], what: string): Record<string, number> {
-  // No prototype: an option not given reads as undefined even if Object.prototype has its name.
-  const out = Object.create(null) as Record<string, number>;
+export function readKnownOptions(options: unknown, readers: Readonly<Record<string, OptionReader>>, what: string): Map<string, unknown> {
+  const out = new Map<string, unknown>();
   if (options === undefined) return out;
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
     throw new SgfilterError('INVALID_ARGUMENT', `${what}: options must be an object, got ${describeValue(options)}`);
   }
+  const names = Object.keys(readers);
   let name = '';
   try {
     for (name of names) {
       const v: unknown = Object.hasOwn(options, name) ? (options as Record<string, unknown>)[name] : undefined;
       if (v === undefined) continue;
-      const allowed = OPTIONS[name]!(v);
-      if (allowed) throw new SgfilterError('INVALID_ARGUMENT', `${what}: ${name} is ${describeValue(v)}; allowed: ${allowed}`);
-      out[name] = v as number;
+      const r = readers[name]!(v);
+      if (!r.ok) throw new SgfilterError('INVALID_ARGUMENT', `${what}: ${name} is ${describeValue(v)}; allowed: ${r.allowed}`);
+      out.set(name, r.value);
     }
     name = '';
     for (const key of Object.keys(options)) {
       if (names.includes(key)) continue;
-      const near = key.length <= 20 ? closest(key, names) : undefined;
+      const near = key.length <= 30 ? closest(key, names) : undefined;
       if (near) throw new SgfilterError('INVALID_ARGUMENT', `${what}: unknown option ${quote(key)}; did you mean "${near}"?`);
     }
   } catch (e) {
     if (e instanceof SgfilterError) throw e;
     throw new SgfilterError('INVALID_ARGUMENT', `${what}: options${name ? `.${name}` : ''} could not be read (${errorText(e)})`);
   }
+  return out;
+}
+
+const readersOf = (names: readonly string[]): Readonly<Record<string, OptionReader>> =>
+  Object.freeze(Object.fromEntries(names.map((n) => [n, checked(OPTIONS[n]!)])));
+const COMPILE_READERS = readersOf(COMPILE);
+const ENGINE_READERS = readersOf(ENGINE);
+const RELOAD_READERS = readersOf(RELOAD);
+
+/** The options read, in an object without prototype (an option not given reads as undefined even if Object.prototype has its name). */
+function check(options: unknown, readers: Readonly<Record<string, OptionReader>>, what: string): Record<string, number> {
+  const out = Object.create(null) as Record<string, number>;
+  for (const [k, v] of readKnownOptions(options, readers, what)) out[k] = v as number;
   return out;
 }
 
@@ -150,15 +177,15 @@ export function readOptions(where: string, options: unknown, spec: OptionSpec, {
 
 /** createEngine / Engine.create options (windowFlows, maxMemoryBytes and the compile options). */
 export function checkEngineOptions(options: unknown, what = 'createEngine'): { windowFlows?: number; maxMemoryBytes?: number; maxTableBytes?: number; mergeMaxOrders?: number; partitionMinBytes?: number } {
-  return check(options, ENGINE, what);
+  return check(options, ENGINE_READERS, what);
 }
 
 /** compilePolicy options (maxTableBytes, mergeMaxOrders, partitionMinBytes). */
 export function checkCompileOptions(options: unknown, what = 'compilePolicy'): { maxTableBytes?: number; mergeMaxOrders?: number; partitionMinBytes?: number } {
-  return check(options, COMPILE, what);
+  return check(options, COMPILE_READERS, what);
 }
 
 /** reload / update / loadSnapshot options (expectedVersion). */
 export function checkReloadOptions(options: unknown, what: string): { expectedVersion?: number } {
-  return check(options, RELOAD, what);
+  return check(options, RELOAD_READERS, what);
 }

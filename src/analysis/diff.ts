@@ -13,7 +13,8 @@ import { chainLength, DIRECTIONS, groupsById, mergedRules, orderKey } from './ch
 import { boxKey, DIM_REMOTE, familiesPaired, DIMS, hulled, intersectBoxes, joinBoxes, peerCoversFamily, WHOLE, type Box, type HulledBox } from './space.js';
 import { AnalysisLimit, Budget, chainBoxes, firstMatch, limitError } from './walk.js';
 import { boxText, witnessFlow, type BoxText } from './points.js';
-import { ANALYSIS_DEFAULTS, ANALYSIS_READERS, readOptions, type AnalysisOptions } from './options.js';
+import { ANALYSIS_DEFAULTS, ANALYSIS_READERS, type AnalysisOptions } from './options.js';
+import { readKnownOptions } from '../options.js';
 
 const hulledCost = (b: Box): number => hulled(b).cost;
 
@@ -98,7 +99,7 @@ const verdictOf = (r: Rule | null): Verdict => (r === null ? DEFAULT_DROP : { ac
  * limits (a partial diff would hide changes, so none is returned).
  */
 export function diffPolicies(before: ConfigInput | Config | TencentPolicyDocument, after: ConfigInput | Config | TencentPolicyDocument, options: DiffOptions = {}): PolicyDiff {
-  const o = readOptions(options, ANALYSIS_READERS, 'diffPolicies');
+  const o = readKnownOptions(options, ANALYSIS_READERS, 'diffPolicies');
   const a = parseConfig(before);
   const b = parseConfig(after);
   const budget = new Budget((o.get('maxWork') as number | undefined) ?? ANALYSIS_DEFAULTS.maxWork, (o.get('maxRegionBoxes') as number | undefined) ?? ANALYSIS_DEFAULTS.maxRegionBoxes);

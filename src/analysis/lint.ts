@@ -18,7 +18,8 @@ import {
 } from './space.js';
 import { AnalysisLimit, Budget, chainBoxes, firstMatch, type ChainBox, type ChainBoxes } from './walk.js';
 import { witnessFlow } from './points.js';
-import { ANALYSIS_DEFAULTS, ANALYSIS_READERS, oneOf, portList, readOptions, type AnalysisOptions } from './options.js';
+import { ANALYSIS_DEFAULTS, ANALYSIS_READERS, oneOf, portList, type AnalysisOptions } from './options.js';
+import { readKnownOptions } from '../options.js';
 
 /** How much a finding matters; `--fail-on` compares against it. */
 export type LintSeverity = 'error' | 'warning' | 'info';
@@ -185,7 +186,7 @@ const whereShort = (r: Rule, of: Rule): string => (r.groupId === of.groupId ? `r
  * `complete` is false.
  */
 export function lintPolicy(config: ConfigInput | Config | TencentPolicyDocument, options: LintOptions = {}): LintReport {
-  const o = readOptions(options, LINT_READERS, 'lintPolicy');
+  const o = readKnownOptions(options, LINT_READERS, 'lintPolicy');
   const cfg = parseConfig(config);
   const profile = (o.get('profile') as string | undefined) ?? 'tencent';
   const base = LINT_PROFILES.get(profile)!;

@@ -1,13 +1,11 @@
 /**
- * lintPolicy's and diffPolicies' options, read once and checked as src/options.ts
- * checks the engine's: a value outside what the option means is INVALID_ARGUMENT
- * naming it, a name one or two letters from a known one is refused as a typo.
+ * lintPolicy's and diffPolicies' options, read by src/options.ts's reader as the
+ * engine's are: a value outside what the option means is INVALID_ARGUMENT naming
+ * it, a name one or two letters from a known one is refused as a typo. The readers
+ * here turn a value into what the analysis uses (a port list into intervals).
  */
-import { SgfilterError } from '../errors.js';
 import type { Interval } from '../types.js';
-import { closest } from '../config/rule.js';
-import { quote } from '../config/plain.js';
-import { describeValue, errorText } from '../describe.js';
+import type { OptionReader } from '../options.js';
 import { parsePorts } from '../config/ports.js';
 import { MAX_ANALYSIS_WORK, MAX_REGION_BOXES } from './walk.js';
 
@@ -19,7 +17,7 @@ export interface AnalysisOptions {
   maxRegionBoxes?: number;
 }
 
-type Reader = (v: unknown) => { ok: true; value: unknown } | { ok: false; allowed: string };
+type Reader = OptionReader;
 
 const whole = (min: number, max = Number.MAX_SAFE_INTEGER): Reader => (v) =>
   typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max ? { ok: true, value: v } : { ok: false, allowed: `a whole number ${min}-${max === Number.MAX_SAFE_INTEGER ? '2^53' : max}` };
@@ -44,36 +42,3 @@ export const oneOf = (words: readonly string[]): Reader => (v) =>
 
 export const ANALYSIS_READERS: Record<string, Reader> = { maxWork: whole(1), maxRegionBoxes: whole(1) };
 export const ANALYSIS_DEFAULTS = { maxWork: MAX_ANALYSIS_WORK, maxRegionBoxes: MAX_REGION_BOXES };
-
-/**
- * Reads `options` (undefined, or an object) with `readers`: each known option once
- * (own properties only), checked; near-miss names refused. Returns the values read.
- */
-export function readOptions(options: unknown, readers: Record<string, Reader>, what: string): Map<string, unknown> {
-  const out = new Map<string, unknown>();
-  if (options === undefined) return out;
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-    throw new SgfilterError('INVALID_ARGUMENT', `${what}: options must be an object, got ${describeValue(options)}`);
-  }
-  const names = Object.keys(readers);
-  let name = '';
-  try {
-    for (name of names) {
-      const v: unknown = Object.hasOwn(options, name) ? (options as Record<string, unknown>)[name] : undefined;
-      if (v === undefined) continue;
-      const r = readers[name]!(v);
-      if (!r.ok) throw new SgfilterError('INVALID_ARGUMENT', `${what}: ${name} is ${describeValue(v)}; allowed: ${r.allowed}`);
-      out.set(name, r.value);
-    }
-    name = '';
-    for (const key of Object.keys(options)) {
-      if (names.includes(key)) continue;
-      const near = key.length <= 30 ? closest(key, names) : undefined;
-      if (near) throw new SgfilterError('INVALID_ARGUMENT', `${what}: unknown option ${quote(key)}; did you mean "${near}"?`);
-    }
-  } catch (e) {
-    if (e instanceof SgfilterError) throw e;
-    throw new SgfilterError('INVALID_ARGUMENT', `${what}: options${name ? `.${name}` : ''} could not be read (${errorText(e)})`);
-  }
-  return out;
-}
