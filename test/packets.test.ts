@@ -393,6 +393,17 @@ describe('fragments (SPEC §8)', () => {
     expect(tracker.ruleHits()[0]).toMatchObject({ groupId: 'sg', direction: 'inbound', ruleIndex: 0, packets: 2 });
   });
 
+  it('rule hits are loggable: JSON carries the rule as text, the rule object stays reachable', async () => {
+    const { tracker } = await setup();
+    run(tracker, [[first(), 0], [later(), 1]]);
+    const [hit] = tracker.ruleHits();
+    const json = JSON.parse(JSON.stringify(tracker.ruleHits())) as { text: object; rule?: unknown }[];
+    expect(json[0]!.rule).toBeUndefined();
+    expect(json[0]!.text).toEqual({ protocol: hit!.rule.text.protocol, port: hit!.rule.text.port, peer: hit!.rule.text.peer, ...(hit!.rule.description ? { description: hit!.rule.description } : {}) });
+    expect(typeof hit!.rule.peer).toBe('object');
+    expect({ ...hit }).not.toHaveProperty('rule');
+  });
+
   it('a later fragment whose first was not seen is dropped; so is one after 30 s', async () => {
     const { tracker } = await setup();
     expect(run(tracker, [[later(), 0], [first(), 1], [later(), 30.9], [later(), 31]])).toEqual(['drop fragment', 'accept rule inbound/0', 'accept rule inbound/0', 'drop fragment']);

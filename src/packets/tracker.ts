@@ -183,8 +183,14 @@ export interface RuleHit {
   action: 'accept' | 'drop';
   /** True for a rule of the published policy; false for a rule of an earlier one (edited, moved or removed since). */
   current: boolean;
-  /** The rule as it was last published (its description, protocol, ports, peer, …). */
+  /**
+   * The rule as it was last published (its description, protocol, ports, peer, …).
+   * Not enumerable: its address ranges are bigint, which JSON.stringify refuses, so a
+   * hit serialises (and spreads) with `text` in its place.
+   */
   rule: Rule;
+  /** The rule as written: its protocol, port and peer text, and its description when it has one. */
+  text: { protocol: string; port: string; peer: string; description?: string };
   /** The policy version that published this rule first (its counters start there). */
   policyVersion: number;
   /** Packets it decided since creation or the last `resetRuleHits()`. */
@@ -712,10 +718,14 @@ export class Tracker {
     const current = new Set<number>();
     const hit = (tid: number, isCurrent: boolean): RuleHit => {
       const r = this.#registry[tid]!;
-      return {
-        groupId: r.groupId, direction: r.direction, ruleIndex: r.ruleIndex, action: r.action, current: isCurrent, rule: r.rule,
+      const text: RuleHit['text'] = { protocol: r.rule.text.protocol, port: r.rule.text.port, peer: r.rule.text.peer };
+      if (typeof r.rule.description === 'string') text.description = r.rule.description;
+      const h = {
+        groupId: r.groupId, direction: r.direction, ruleIndex: r.ruleIndex, action: r.action, current: isCurrent, text,
         policyVersion: r.policyVersion, packets: this.#f64[base + 2 * tid]!, bytes: this.#f64[base + 2 * tid + 1]!,
-      };
+      } as RuleHit;
+      Object.defineProperty(h, 'rule', { value: r.rule, enumerable: false });
+      return h;
     };
     const out: RuleHit[] = [];
     for (let id = 0; id < this.#rules.length; id++) {
