@@ -202,6 +202,24 @@ describe('classifier pool', () => {
     }
   });
 
+  it('pool threads take windowFlows and maxMemoryBytes for their engines', async () => {
+    // windowFlows 3: 40 flows per thread cross many windows, and the answers are still the reference's.
+    const pool = await createClassifierPool(ssh('accept'), { threads: 2, minFlowsPerThread: 1, windowFlows: 3 });
+    try {
+      const flows = Array.from({ length: 80 }, (_, i) => ({ ...SSH_FLOW, port: i % 2 ? 22 : 23 }));
+      const r = await pool.classify(flows);
+      expect([...r.actions]).toEqual(flows.map((f) => (referenceClassify(parseConfig(ssh('accept')), f).action === 'accept' ? 1 : 0)));
+    } finally {
+      await pool.close();
+    }
+    // One page of memory cannot hold an engine: the threads' engines refuse it, nothing is left running.
+    await expect(createClassifierPool(ssh('accept'), { threads: 1, maxMemoryBytes: 65536 })).rejects.toMatchObject({ code: 'MEMORY_LIMIT' });
+    for (const bad of [0, 1.5, -1, 2 ** 31]) {
+      await expect(createClassifierPool(ssh('accept'), { threads: 1, maxMemoryBytes: bad })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    }
+    await expect(createClassifierPool(ssh('accept'), { threads: 1, windowFlows: 0 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+  });
+
   it('a classify made before a publish runs on the old version, one made after on the new; bad input is refused', async () => {
     const pool = await createClassifierPool(ssh('accept'), { threads: 3, minFlowsPerThread: 1 });
     try {

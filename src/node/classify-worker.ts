@@ -22,7 +22,10 @@ import { reply, serializeError, type PoolRequest, type PoolThreadData } from './
 if (!parentPort) throw new Error('classify-worker.js runs in a worker thread');
 const port = parentPort;
 const init = workerData as PoolThreadData;
-const engineOptions = init.windowFlows ? { windowFlows: init.windowFlows } : {};
+const engineOptions = {
+  ...(init.windowFlows !== undefined ? { windowFlows: init.windowFlows } : {}),
+  ...(init.maxMemoryBytes !== undefined ? { maxMemoryBytes: init.maxMemoryBytes } : {}),
+};
 
 const wasm = nodeWasmBytes().then((bytes) => WebAssembly.compile(bytes));
 let running: { engine: Engine; version: number } | undefined;

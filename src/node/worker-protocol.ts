@@ -190,7 +190,9 @@ export type PoolRequest =
 export interface PoolThreadData {
   snapshot: Uint8Array;
   version: number;
+  /** The pool's options for each thread's engine (undefined: the engine's defaults). */
   windowFlows?: number;
+  maxMemoryBytes?: number;
 }
 
 export interface PackedSlice {

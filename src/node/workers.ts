@@ -44,6 +44,7 @@ import { FlowBatch, batchOrder, createFlowBatch, packSlice, recordAnswers } from
 import { publishCompiledSnapshot, type Engine, type ReloadOptions } from '../engine.js';
 import type { Config, ParsedFlow, FlowInput, Verdict } from '../types.js';
 import { checkEngine, invalidArgument, milliseconds, readOptions, shown, wholeNumber, type OptionSpec } from './options.js';
+import { MAX_MEMORY_BYTES } from '../wasm/load.js';
 import { loadConfigFileFor } from './config-file.js';
 import { sourceKind, textSourceDocument } from '../config/source.js';
 import type { EngineSource } from '../create.js';
@@ -338,6 +339,10 @@ export interface ClassifierPoolOptions extends CompileInWorkerOptions {
   threads?: number;
   /** Fewest flows a thread is given: smaller calls use fewer threads (default 1024). */
   minFlowsPerThread?: number;
+  /** Each thread's engine: flows per WASM window (createEngine's `windowFlows`; default 4,096). */
+  windowFlows?: number;
+  /** Each thread's engine: the most WebAssembly memory, in bytes (createEngine's `maxMemoryBytes`). A policy that needs more rejects with its engine's error. */
+  maxMemoryBytes?: number;
   /**
    * Longest wait for one thread's answer to one request, in ms (default 60 s;
    * Infinity: no limit); the compile of a config or path has the compile's
@@ -431,7 +436,10 @@ export async function createClassifierPool(config: EngineSource, options: Classi
     ...COMPILE_OPTIONS,
     threads: wholeNumber(1, 1024),
     minFlowsPerThread: wholeNumber(1),
+    windowFlows: wholeNumber(1),
+    maxMemoryBytes: wholeNumber(65536, MAX_MEMORY_BYTES),
   });
+  const threadEngine = { windowFlows: opts.windowFlows as number | undefined, maxMemoryBytes: opts.maxMemoryBytes as number | undefined };
   const threads = (opts.threads as number | undefined) ?? availableParallelism();
   const minPer = (opts.minFlowsPerThread as number | undefined) ?? 1024;
   const timeoutMs = (opts.timeoutMs as number | undefined) ?? POOL_TIMEOUT_MS;
@@ -449,7 +457,7 @@ export async function createClassifierPool(config: EngineSource, options: Classi
   const channelAt = (k: number): PoolChannel => {
     const live = slots[k];
     if (live?.alive) return live;
-    const data: PoolThreadData = { snapshot: current.snapshot, version: current.version };
+    const data: PoolThreadData = { snapshot: current.snapshot, version: current.version, ...threadEngine };
     const ch: PoolChannel = new Channel(startWorker('classify-worker', data), `classifier pool thread ${k + 1}`, () => {
       if (slots[k] === ch) slots[k] = null;
     });
