@@ -42,7 +42,7 @@ export { PolicyTransaction, type PolicyEdit, type AppliedEdit, type EditOp, type
 export { watchConfig, type WatchOptions, type ConfigWatcher } from './node/watch.js';
 export { FlowBatch, createFlowBatch, parseFlow } from './flow.js';
 export { createFlowBatchFromBytes, type FlowBytes } from './flow-bytes.js';
-export { Tracker, DEFAULT_TIMEOUTS, type TrackerOptions, type ConnectionTimeouts, type TrackerStats, type RuleHit, type TrackedConnection, type ConnectionState } from './packets/tracker.js';
+export { Tracker, DEFAULT_TIMEOUTS, type TrackerOptions, type ConnectionTimeouts, type TrackerStats, type RuleHit, type RuleHitText, type TrackedConnection, type ConnectionState } from './packets/tracker.js';
 export { PacketBatch, createPacketBatch, type PacketBatchInput, type PacketInput } from './packets/batch.js';
 export { PacketVerdicts, PACKET_REASONS, type PacketVerdict, type PacketReason } from './packets/verdicts.js';
 export { parseConfig, safeParseConfig, safeParseConfigDocuments, parseConfigText, type ParseResult, type PolicyDocumentSource } from './config/parse.js';

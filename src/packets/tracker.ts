@@ -189,14 +189,26 @@ export interface RuleHit {
    * hit serialises (and spreads) with `text` in its place.
    */
   rule: Rule;
-  /** The rule as written: its protocol, port and peer text, and its description when it has one. */
-  text: { protocol: string; port: string; peer: string; description?: string };
+  /** The rule as written (loggable: JSON.stringify carries this, not `rule`). */
+  text: RuleHitText;
   /** The policy version that published this rule first (its counters start there). */
   policyVersion: number;
   /** Packets it decided since creation or the last `resetRuleHits()`. */
   packets: number;
   /** Their bytes (wire lengths when given, else captured lengths). */
   bytes: number;
+}
+
+/** A rule hit's rule as written, in strings only. */
+export interface RuleHitText {
+  /** The protocol as written (`TCP`, a preset, a number, or the service set's id). */
+  protocol: string;
+  /** The port as written (`22`, `8000-8100`, `ALL`). */
+  port: string;
+  /** The peer as written (a CIDR, a range, an address set or group id). */
+  peer: string;
+  /** The rule's description, when it has one. */
+  description?: string;
 }
 
 /** A tracker rule id's rule: where it is, what it is, since when. */
@@ -718,7 +730,7 @@ export class Tracker {
     const current = new Set<number>();
     const hit = (tid: number, isCurrent: boolean): RuleHit => {
       const r = this.#registry[tid]!;
-      const text: RuleHit['text'] = { protocol: r.rule.text.protocol, port: r.rule.text.port, peer: r.rule.text.peer };
+      const text: RuleHitText = { protocol: r.rule.text.protocol, port: r.rule.text.port, peer: r.rule.text.peer };
       if (typeof r.rule.description === 'string') text.description = r.rule.description;
       const h = {
         groupId: r.groupId, direction: r.direction, ruleIndex: r.ruleIndex, action: r.action, current: isCurrent, text,
