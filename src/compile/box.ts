@@ -160,8 +160,8 @@ const NONE: Prefix[] = [];
  * for all its boxes, as it does for named sets (PeerCache); the table is the same.
  */
 export class ValueCache {
-  /** Single IPv4 ranges, the common case: lo -> hi -> set. */
-  private readonly v4 = new Map<number, Map<number, PrefixSet>>();
+  /** Single IPv4 prefixes, the common case, by address × 64 + length (below 2^38: exact). */
+  private readonly v4 = new Map<number, PrefixSet>();
   /** Anything else, by its ranges written out. */
   private readonly other = new Map<string, PrefixSet>();
   /** Single intervals by lo × 65,537 + hi (ports, protocols, ICMP fields: below 65,537). */
@@ -170,17 +170,21 @@ export class ValueCache {
   prefixes(v4: AddressRange[], v6: AddressRange[]): PrefixSet {
     if (v4.length === 1 && v6.length === 0) {
       const lo = Number(v4[0]!.lo);
-      const hi = Number(v4[0]!.hi);
-      let byHi = this.v4.get(lo);
-      if (byHi === undefined) this.v4.set(lo, (byHi = new Map()));
-      let set = byHi.get(hi);
-      if (set === undefined) byHi.set(hi, (set = makePrefixes(v4, v6)));
-      return set;
+      const size = Number(v4[0]!.hi) - lo + 1; // 1 .. 2^32
+      // One prefix: size a power of two and lo a multiple of it (size & (size - 1) is
+      // wrong past 2^31 in 32-bit operations, so the power of two is read from clz).
+      const log = size === 0x1_0000_0000 ? 32 : 31 - Math.clz32(size);
+      if (2 ** log === size && lo % size === 0) {
+        const key = lo * 64 + (32 - log);
+        let set = this.v4.get(key);
+        if (set === undefined) this.v4.set(key, (set = makePrefixes(v4, v6)));
+        return set;
+      }
     }
     let key = '';
-    for (const r of v4) key += `${r.lo}-${r.hi},`;
+    for (let i = 0; i < v4.length; i++) key += `${v4[i]!.lo}-${v4[i]!.hi},`;
     key += '|';
-    for (const r of v6) key += `${r.lo}-${r.hi},`;
+    for (let i = 0; i < v6.length; i++) key += `${v6[i]!.lo}-${v6[i]!.hi},`;
     let set = this.other.get(key);
     if (set === undefined) this.other.set(key, (set = makePrefixes(v4, v6)));
     return set;
