@@ -277,7 +277,9 @@ export function compilePolicy(config: Config, options: CompileOptions = {}): Com
   for (const inst of config.instances) {
     instances.set(inst.id, [chainFor('inbound', inst.securityGroups), chainFor('outbound', inst.securityGroups)]);
   }
-  const { bytes, stats } = serializeTable(plans, chains);
+  // The budget counted the bitmaps, tries and interval indexes; add rule records (5 bytes a box) and headers.
+  const boxCount = plans.reduce((n, p) => n + p.ruleIds.length * (p.parts ? 2 : 1), 0);
+  const { bytes, stats } = serializeTable(plans, chains, budget.used + boxCount * 5 + 65536);
   new ByteBudget(budget.limit).spend(bytes.length, 'the whole table');
   // The loader's own check (so every table compiled here loads), and the lookup work
   // of each chain, judged here to name the instance.

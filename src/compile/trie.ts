@@ -32,8 +32,8 @@ class BinaryTrie {
   private box = new Int32Array(256);
   private ids = 0;
 
-  private grow(): void {
-    const cap = this.c0.length * 2;
+  private grow(atLeast = 0): void {
+    const cap = Math.max(this.c0.length * 2, atLeast);
     const g = (a: Int32Array, fill = 0) => {
       const b = new Int32Array(cap);
       if (fill !== 0) b.fill(fill, a.length);
@@ -114,6 +114,17 @@ class BinaryTrie {
       halves[2 * e + LO] = e;
     }
     keys.sort();
+    // The nodes the walks will make (each prefix's bits below where it leaves the
+    // previous one), allocated at once rather than by doubling.
+    let nodes = this.size;
+    for (let k = 0, prevWord = 0, prevLen = 0; k < count; k++) {
+      const word = halves[2 * k + HI]!;
+      const len = prefixes[halves[2 * k + LO]!]!.len;
+      nodes += Math.max(0, len - Math.min(Math.clz32(word ^ prevWord), prevLen, len));
+      prevWord = word;
+      prevLen = len;
+    }
+    if (nodes > this.c0.length) this.grow(nodes);
     const path = new Int32Array(33); // path[d]: the node at depth d of the previous prefix
     let prevWord = 0;
     let prevLen = 0;
