@@ -78,66 +78,120 @@ export class ActiveSet {
 }
 
 /** Growable u32 column. */
-class Column {
-  data = new Uint32Array(1024);
+export class Column {
+  data: Uint32Array;
   length = 0;
+  constructor(capacity = 1024) {
+    this.data = new Uint32Array(Math.max(16, capacity));
+  }
   push(v: number): void {
-    if (this.length === this.data.length) {
-      const next = new Uint32Array(this.data.length * 2);
-      next.set(this.data);
-      this.data = next;
-    }
+    if (this.length === this.data.length) this.grow();
     this.data[this.length++] = v;
+  }
+  private grow(): void {
+    const next = new Uint32Array(this.data.length * 2);
+    next.set(this.data);
+    this.data = next;
+  }
+  /** The values pushed so far (a view: valid until the next push). */
+  view(): Uint32Array {
+    return this.data.subarray(0, this.length);
   }
 }
 
-/** Interned classes of one dimension, each stored as its sorted non-zero words. */
+/**
+ * Interned classes of one dimension, each stored as its sorted non-zero words. Kept
+ * in typed columns, and found by a chained hash on h1 in typed arrays: a 100,000-rule
+ * set makes ~100,000 classes per dimension, and an array or Map entry per class was
+ * work for the garbage collector.
+ */
 export class ClassStore {
   count = 0;
   /** Total non-zero u64 words over all classes. */
   nonZeroWords = 0;
-  private readonly index = new Column(); // word index
-  private readonly lo = new Column();
-  private readonly hi = new Column();
-  private readonly start: number[] = [];
-  private readonly h2: number[] = [];
-  private readonly size: number[] = [];
-  private readonly buckets = new Map<number, number[]>();
+  /** Per non-zero word of each class, in class order: its word index and its two halves. */
+  readonly index = new Column();
+  readonly lo = new Column();
+  readonly hi = new Column();
+  /** Per class: where its words start in index/lo/hi (one more entry: the end). */
+  readonly start = new Column();
+  private readonly h1 = new Column();
+  private readonly h2 = new Column();
+  private readonly size = new Column();
+  /** Per class: the next class in its hash chain (-1: none). */
+  private chain = new Int32Array(1024);
+  /** Per bucket (h1's low bits): the first class of its chain (-1: none). */
+  private heads = new Int32Array(1024).fill(-1);
+  /** Scratch for sorting a sparse set's word indexes. */
+  private order: Uint32Array;
 
-  constructor(readonly words: number, private readonly budget: ByteBudget) {}
+  constructor(readonly words: number, private readonly budget: ByteBudget) {
+    this.start.push(0);
+    this.order = new Uint32Array(Math.min(words, 1024));
+  }
 
   /** Class id of the set `a` holds now (a new class when no equal set was seen). */
   intern(a: ActiveSet): number {
-    const bucket = this.buckets.get(a.h1);
-    if (bucket) {
-      for (const c of bucket) if (this.h2[c] === a.h2 && this.size[c] === a.size && this.sameAs(c, a)) return c;
+    const mask = this.heads.length - 1;
+    for (let c = this.heads[a.h1 & mask]!; c >= 0; c = this.chain[c]!) {
+      if (this.h1.data[c] === a.h1 && this.h2.data[c] === a.h2 && this.size.data[c] === a.size && this.sameAs(c, a)) return c;
     }
     const c = this.count++;
-    this.start.push(this.index.length);
-    const keep = (w: number) => {
-      this.index.push(w);
-      this.lo.push(a.bits[2 * w]!);
-      this.hi.push(a.bits[2 * w + 1]!);
-    };
     const n = a.nonZeroCount;
     if (n * 16 >= this.words) {
       // Dense enough: one pass over the words, already in order, nothing allocated.
-      for (let w = 0; w < this.words; w++) if (a.bits[2 * w] || a.bits[2 * w + 1]) keep(w);
+      for (let w = 0; w < this.words; w++) if (a.bits[2 * w] || a.bits[2 * w + 1]) this.keep(a, w);
     } else {
-      for (const w of a.nonZero.slice(0, n).sort()) keep(w); // typed-array sort: numeric
+      if (this.order.length < n) this.order = new Uint32Array(Math.max(n, this.order.length * 2));
+      const order = this.order;
+      // Insertion sort: n is below words / 16, and mostly 1 or 2.
+      for (let k = 0; k < n; k++) {
+        const w = a.nonZero[k]!;
+        let j = k;
+        while (j > 0 && order[j - 1]! > w) {
+          order[j] = order[j - 1]!;
+          j--;
+        }
+        order[j] = w;
+      }
+      for (let k = 0; k < n; k++) this.keep(a, order[k]!);
     }
+    this.start.push(this.index.length);
+    this.h1.push(a.h1);
     this.h2.push(a.h2);
     this.size.push(a.size);
     this.nonZeroWords += n;
     // What the table will hold for it: its words, a summary and a rank per 64 words.
     this.budget.spend(n * 8 + Math.ceil(this.words / 64) * 12, 'rule bitmaps');
-    if (bucket) bucket.push(c);
-    else this.buckets.set(a.h1, [c]);
+    if (c === this.chain.length) this.rehash();
+    const bucket = a.h1 & (this.heads.length - 1);
+    this.chain[c] = this.heads[bucket]!;
+    this.heads[bucket] = c;
     return c;
   }
 
+  private keep(a: ActiveSet, w: number): void {
+    this.index.push(w);
+    this.lo.push(a.bits[2 * w]!);
+    this.hi.push(a.bits[2 * w + 1]!);
+  }
+
+  /** Twice the buckets (kept equal to the chain capacity: load ≤ 1), chains rebuilt. */
+  private rehash(): void {
+    const cap = this.chain.length * 2;
+    this.chain = new Int32Array(cap);
+    this.heads = new Int32Array(cap).fill(-1);
+    const mask = cap - 1;
+    for (let c = 0; c < this.count - 1; c++) {
+      const bucket = this.h1.data[c]! & mask;
+      this.chain[c] = this.heads[bucket]!;
+      this.heads[bucket] = c;
+    }
+  }
+
   private sameAs(c: number, a: ActiveSet): boolean {
-    const [from, to] = this.range(c);
+    const from = this.start.data[c]!;
+    const to = this.start.data[c + 1]!;
     if (to - from !== a.nonZeroCount) return false;
     for (let k = from; k < to; k++) {
       const w = this.index.data[k]!;
@@ -146,14 +200,10 @@ export class ClassStore {
     return true;
   }
 
-  private range(c: number): [number, number] {
-    return [this.start[c]!, c + 1 < this.count ? this.start[c + 1]! : this.index.length];
-  }
-
   /** Calls `fn` for each non-zero word of class c, in increasing word order. */
   forEachWord(c: number, fn: (word: number, lo: number, hi: number) => void): void {
-    const [from, to] = this.range(c);
-    for (let k = from; k < to; k++) fn(this.index.data[k]!, this.lo.data[k]!, this.hi.data[k]!);
+    const to = this.start.data[c + 1]!;
+    for (let k = this.start.data[c]!; k < to; k++) fn(this.index.data[k]!, this.lo.data[k]!, this.hi.data[k]!);
   }
 }
 

@@ -12,7 +12,7 @@ import * as L from '../../assembly/layout.js';
 import { SgfilterError, type Path } from '../errors.js';
 import { checkCompileOptions } from '../options.js';
 import { ByteBudget } from './bitmap.js';
-import { ruleBoxes, ruleEntryParts, type Box, type PeerCache } from './box.js';
+import { ruleBoxes, ruleEntryParts, ValueCache, type Box, type PeerCache } from './box.js';
 import { partitionBoxes, PARTITION_MIN_BYTES } from './partition.js';
 import { buildIntervalDim, isWildcard } from './intervals.js';
 import { buildAddressDim, isAddressWildcard } from './trie.js';
@@ -148,9 +148,13 @@ export function compilePolicy(config: Config, options: CompileOptions = {}): Com
   options = checkCompileOptions(options);
   const budget = new ByteBudget(options.maxTableBytes ?? DEFAULT_MAX_TABLE_BYTES);
   let entries = 0;
-  const spend = (n: number, path: Path, where: string): void => {
+  // `where` is made only when the count is past the limit (it names the rule: a string per rule otherwise).
+  const spend = (n: number, path: () => Path, where: () => string): void => {
     entries += n;
     if (entries <= MAX_COMPILE_ENTRIES) return;
+    tooMany(path(), where());
+  };
+  const tooMany = (path: Path, where: string): never => {
     const message = `the policy expands to more than ${MAX_COMPILE_ENTRIES.toLocaleString('en-US')} compile entries (MAX_COMPILE_ENTRIES: address prefixes and port intervals, counted per rule and again per classifier that holds it; a named set once per classifier); passed at ${where}. Write fewer or narrower address ranges (an odd-ended IPv6 range is up to 254 prefixes), repeat rules less (YAML aliases count as written out), or bind groups in fewer distinct orders`;
     throw new SgfilterError('TABLE_TOO_LARGE', message, [{ code: 'EXPANSION_TOO_LARGE', path, message, given: entries, allowed: `at most ${MAX_COMPILE_ENTRIES}` }]);
   };
@@ -184,7 +188,8 @@ export function compilePolicy(config: Config, options: CompileOptions = {}): Com
             e += peer;
           }
         }
-        spend(e, ['securityGroups', gi, dir, ri], `group ${quote(g.id)} ${dir} rule ${ri}`);
+        entries += e;
+        if (entries > MAX_COMPILE_ENTRIES) tooMany(['securityGroups', gi, dir, ri], `group ${quote(g.id)} ${dir} rule ${ri}`);
         out.own += own;
       });
       return out;
@@ -215,7 +220,7 @@ export function compilePolicy(config: Config, options: CompileOptions = {}): Com
             n += c;
           }
         }
-        spend(n, ['instances', ii], `the ${dir} classifier of ${list.length === 1 ? `group ${quote(list[0]!)}` : `instance ${quote(inst.id)}'s ${list.length} groups`}`);
+        spend(n, () => ['instances', ii], () => `the ${dir} classifier of ${list.length === 1 ? `group ${quote(list[0]!)}` : `instance ${quote(inst.id)}'s ${list.length} groups`}`);
       }
     }
   });
@@ -224,13 +229,17 @@ export function compilePolicy(config: Config, options: CompileOptions = {}): Com
   const boxesOf = new Map<string, { inbound: Box[]; outbound: Box[] }>();
   const pairFamilies = config.semantics !== 'classbench';
   const peerCache: PeerCache = new Map();
+  const values = new ValueCache();
   for (const g of config.securityGroups) {
-    const expand = (list: Rule[]): Box[] =>
-      list.flatMap((r) => {
+    const expand = (list: Rule[]): Box[] => {
+      const out: Box[] = [];
+      for (const r of list) {
         const id = rules.length;
         rules.push({ groupId: r.groupId, direction: r.direction, ruleIndex: r.ruleIndex, action: r.action });
-        return ruleBoxes(r, id, pairFamilies, peerCache);
-      });
+        for (const b of ruleBoxes(r, id, pairFamilies, peerCache, values)) out.push(b);
+      }
+      return out;
+    };
     boxesOf.set(g.id, { inbound: expand(g.inbound), outbound: expand(g.outbound) });
   }
   const plans: ClassifierPlan[] = [];
@@ -268,7 +277,9 @@ export function compilePolicy(config: Config, options: CompileOptions = {}): Com
   for (const inst of config.instances) {
     instances.set(inst.id, [chainFor('inbound', inst.securityGroups), chainFor('outbound', inst.securityGroups)]);
   }
-  const { bytes, stats } = serializeTable(plans, chains);
+  // The budget counted the bitmaps, tries and interval indexes; add rule records (5 bytes a box) and headers.
+  const boxCount = plans.reduce((n, p) => n + p.ruleIds.length * (p.parts ? 2 : 1), 0);
+  const { bytes, stats } = serializeTable(plans, chains, budget.used + boxCount * 5 + 65536);
   new ByteBudget(budget.limit).spend(bytes.length, 'the whole table');
   // The loader's own check (so every table compiled here loads), and the lookup work
   // of each chain, judged here to name the instance.

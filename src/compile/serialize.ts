@@ -38,10 +38,18 @@ export interface TableStats {
   intervals: number;
 }
 
+/** Whether this platform's typed arrays are little-endian, as the table is (then u32 lists are copied in bulk). */
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
 class Writer {
-  buf = new Uint8Array(1 << 12);
-  view = new DataView(this.buf.buffer);
+  buf: Uint8Array;
+  view: DataView;
   size = 0;
+  /** `capacity`: the expected size, so a big table is not grown (and copied) a dozen times. */
+  constructor(capacity = 1 << 12) {
+    this.buf = new Uint8Array(Math.max(1 << 12, Math.ceil(capacity / 8) * 8));
+    this.view = new DataView(this.buf.buffer);
+  }
   /** Reserves `bytes` at the next `align`-aligned offset (8 or 16) and returns that offset. */
   reserve(bytes: number, align = 8): number {
     const at = Math.ceil(this.size / align) * align; // not `& ~(align - 1)`: signed past 2^31
@@ -62,7 +70,8 @@ class Writer {
   }
   u32s(values: ArrayLike<number>): number {
     const at = this.reserve(values.length * 4);
-    for (let i = 0; i < values.length; i++) this.view.setUint32(at + i * 4, values[i]!, true);
+    if (LITTLE_ENDIAN) new Uint32Array(this.buf.buffer, at, values.length).set(values);
+    else for (let i = 0; i < values.length; i++) this.view.setUint32(at + i * 4, values[i]!, true);
     return at;
   }
 }
@@ -212,9 +221,10 @@ function writeClassifier(w: Writer, c: ClassifierPlan, stats: TableStats): numbe
   return at;
 }
 
-export function serializeTable(classifiers: ClassifierPlan[], chains: number[][]): { bytes: Uint8Array; stats: TableStats } {
+/** `sizeHint`: the table's expected bytes (the compile's byte budget so far), to size the buffer once. */
+export function serializeTable(classifiers: ClassifierPlan[], chains: number[][], sizeHint = 0): { bytes: Uint8Array; stats: TableStats } {
   const stats: TableStats = { total: 0, header: L.TABLE_HEADER_SIZE, rules: 0, bitmaps: 0, summaries: 0, tries: 0, intervals: 0 };
-  const w = new Writer();
+  const w = new Writer(sizeHint);
   w.reserve(L.TABLE_HEADER_SIZE);
   const directory = w.reserve(classifiers.length * 4);
   stats.header += classifiers.length * 4;
