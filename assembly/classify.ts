@@ -13,6 +13,7 @@
 // like a classifier of its own; a part's first box is mapped to its rank in the whole
 // classifier, and the lowest rank over the parts is the first match.
 import {
+  CLS_FORM_DENSE, CLS_FORM_FLAT, FLAT_SIZE, FLAT_SUMMARIES_AT, FLAT_RANKS_AT, SUPER_SIZE,
   CLS_PARTS_AT, CLS_BOXES_AT, CLS_WORDS_AT, CLS_DIMMASK_AT, CLS_DIMS_AT, CLS_DENSE_AT, DIM_BITMAPS_AT, CLS_RULEIDS_AT, CLS_ACTIONS_AT,
   DIM_SIZE, DIM_COUNT, DIM_KIND_AT, DIM_KIND_ADDRESS, DIM_KIND_DIRECT, DIM_DIRECT_AT, DIM_SUPERS_AT, SUPER_FIRST_AT, SUMMARY_SIZE, SUMMARY_RANK_AT,
   DIM_TRIE4_AT, DIM_TRIE6_AT, DIM_ABSENT_AT, DIM_COUNT_AT, DIM_BOUNDS_AT, DIM_CLASSOF_AT,
@@ -159,7 +160,9 @@ function searchBlock(base: usize, cls: usize, b: Batch, first: u32, count: u32, 
   if (nBoxes == 0) return;
   const words = load<u32>(cls + CLS_WORDS_AT);
   const mask = load<u32>(cls + CLS_DIMMASK_AT);
-  const dense = load<u32>(cls + CLS_DENSE_AT) != 0;
+  const form = load<u32>(cls + CLS_DENSE_AT);
+  const dense = form == CLS_FORM_DENSE;
+  const flat = form == CLS_FORM_FLAT;
 
   // Phase 1: classes, dimension by dimension.
   let nd: u32 = 0;
@@ -167,9 +170,9 @@ function searchBlock(base: usize, cls: usize, b: Batch, first: u32, count: u32, 
     if (!((mask >> d) & 1)) continue;
     const dim = cls + CLS_DIMS_AT + <usize>d * DIM_SIZE;
     const kind = load<u32>(dim + DIM_KIND_AT);
-    // Class c's record: its whole bitmap (dense) or its SUPER (aggregated).
+    // Class c's record: its whole bitmap (dense), FLAT record (flat) or SUPER (aggregated).
     const records = base + <usize>load<u32>(dim + (dense ? DIM_BITMAPS_AT : DIM_SUPERS_AT));
-    const recordSize: usize = dense ? <usize>words << 3 : 16;
+    const recordSize: usize = dense ? <usize>words << 3 : flat ? FLAT_SIZE : SUPER_SIZE;
     const slot = <usize>(nd * BLOCK) << 2;
     const out = CLASS_PTRS + slot;
     if (kind == DIM_KIND_ADDRESS) {
@@ -195,7 +198,8 @@ function searchBlock(base: usize, cls: usize, b: Batch, first: u32, count: u32, 
     nd++;
   }
 
-  scanBlock(base, count, nd, words, dense, ranks);
+  if (flat) scanFlat(base, count, nd, ranks);
+  else scanBlock(base, count, nd, words, dense, ranks);
 }
 
 /** Phase 2 of searchBlock: the first box of the AND, flow by flow. */
@@ -338,6 +342,121 @@ function firstBox4(base: usize, r0: usize, r1: usize, r2: usize, r3: usize): i32
         & load<u64>(base + (<usize>(load<u32>(s2 + SUMMARY_RANK_AT) + <u32>popcnt(m2 & below)) << 3))
         & load<u64>(base + (<usize>(load<u32>(s3 + SUMMARY_RANK_AT) + <u32>popcnt(m3 & below)) << 3));
       if (x != 0) return <i32>((((<u32>ctz(agg0) << 6) + <u32>ctz(agg)) << 6) + <u32>ctz(x));
+      agg &= agg - 1;
+    }
+    agg0 &= agg0 - 1;
+  }
+  return -1;
+}
+
+/**
+ * Phase 2 of a FLAT classifier (layout.ts): per flow, the first box of the AND of its
+ * records, kept in BLOCK_BEST as searchBlock says. Up to five dimensions straight-line
+ * (firstBoxFlat4/5), more (the ICMP fields) in a loop.
+ */
+function scanFlat(base: usize, count: u32, nd: u32, ranks: usize): void {
+  for (let k: u32 = 0; k < count; k++) {
+    if (load<i32>(BLOCK_RULE + (<usize>k << 2)) != UNDECIDED) continue;
+    // An earlier part found a box before every box of this one: nothing here can win.
+    if (ranks && load<u32>(ranks) >= load<u32>(BLOCK_BEST + (<usize>k << 2))) continue;
+    let box: i32 = -1;
+    if (nd == 0) {
+      box = 0; // every dimension is a wildcard for every box
+    } else if (nd <= 5) {
+      // Missing dimensions repeat the first record (x & x = x).
+      const r0 = <usize>load<u32>(CLASS_PTRS + (<usize>k << 2));
+      const r1 = nd > 1 ? <usize>load<u32>(CLASS_PTRS + ((<usize>(BLOCK + k)) << 2)) : r0;
+      const r2 = nd > 2 ? <usize>load<u32>(CLASS_PTRS + ((<usize>(2 * BLOCK + k)) << 2)) : r0;
+      const r3 = nd > 3 ? <usize>load<u32>(CLASS_PTRS + ((<usize>(3 * BLOCK + k)) << 2)) : r0;
+      box = nd <= 4
+        ? firstBoxFlat4(base, r0, r1, r2, r3)
+        : firstBoxFlat5(base, r0, r1, r2, r3, <usize>load<u32>(CLASS_PTRS + ((<usize>(4 * BLOCK + k)) << 2)));
+    } else {
+      box = firstBoxFlatN(base, k, nd);
+    }
+    if (box >= 0) {
+      const rank = ranks ? load<u32>(ranks + (<usize>box << 2)) : <u32>box;
+      if (rank < load<u32>(BLOCK_BEST + (<usize>k << 2))) store<u32>(BLOCK_BEST + (<usize>k << 2), rank);
+    }
+  }
+}
+
+/**
+ * The first box in the AND of five FLAT records (absolute), or -1: the SUPER bits,
+ * then the summary words they agree on (in the same records), then only the bitmap
+ * words non-zero in all five.
+ */
+function firstBoxFlat5(base: usize, r0: usize, r1: usize, r2: usize, r3: usize, r4: usize): i32 {
+  let agg0 = load<u64>(r0) & load<u64>(r1) & load<u64>(r2) & load<u64>(r3) & load<u64>(r4);
+  while (agg0 != 0) {
+    const s = <usize>ctz(agg0);
+    const sum = <usize>FLAT_SUMMARIES_AT + (s << 3);
+    const m0 = load<u64>(r0 + sum);
+    const m1 = load<u64>(r1 + sum);
+    const m2 = load<u64>(r2 + sum);
+    const m3 = load<u64>(r3 + sum);
+    const m4 = load<u64>(r4 + sum);
+    let agg = m0 & m1 & m2 & m3 & m4;
+    const rank = <usize>FLAT_RANKS_AT + (s << 2);
+    while (agg != 0) {
+      const below = (agg & (0 - agg)) - 1;
+      const x = load<u64>(base + (<usize>(load<u32>(r0 + rank) + <u32>popcnt(m0 & below)) << 3))
+        & load<u64>(base + (<usize>(load<u32>(r1 + rank) + <u32>popcnt(m1 & below)) << 3))
+        & load<u64>(base + (<usize>(load<u32>(r2 + rank) + <u32>popcnt(m2 & below)) << 3))
+        & load<u64>(base + (<usize>(load<u32>(r3 + rank) + <u32>popcnt(m3 & below)) << 3))
+        & load<u64>(base + (<usize>(load<u32>(r4 + rank) + <u32>popcnt(m4 & below)) << 3));
+      if (x != 0) return <i32>((((<u32>s << 6) + <u32>ctz(agg)) << 6) + <u32>ctz(x));
+      agg &= agg - 1;
+    }
+    agg0 &= agg0 - 1;
+  }
+  return -1;
+}
+
+/** firstBoxFlat5 for four records (acl-like classifiers: four dimensions). */
+function firstBoxFlat4(base: usize, r0: usize, r1: usize, r2: usize, r3: usize): i32 {
+  let agg0 = load<u64>(r0) & load<u64>(r1) & load<u64>(r2) & load<u64>(r3);
+  while (agg0 != 0) {
+    const s = <usize>ctz(agg0);
+    const sum = <usize>FLAT_SUMMARIES_AT + (s << 3);
+    const m0 = load<u64>(r0 + sum);
+    const m1 = load<u64>(r1 + sum);
+    const m2 = load<u64>(r2 + sum);
+    const m3 = load<u64>(r3 + sum);
+    let agg = m0 & m1 & m2 & m3;
+    const rank = <usize>FLAT_RANKS_AT + (s << 2);
+    while (agg != 0) {
+      const below = (agg & (0 - agg)) - 1;
+      const x = load<u64>(base + (<usize>(load<u32>(r0 + rank) + <u32>popcnt(m0 & below)) << 3))
+        & load<u64>(base + (<usize>(load<u32>(r1 + rank) + <u32>popcnt(m1 & below)) << 3))
+        & load<u64>(base + (<usize>(load<u32>(r2 + rank) + <u32>popcnt(m2 & below)) << 3))
+        & load<u64>(base + (<usize>(load<u32>(r3 + rank) + <u32>popcnt(m3 & below)) << 3));
+      if (x != 0) return <i32>((((<u32>s << 6) + <u32>ctz(agg)) << 6) + <u32>ctz(x));
+      agg &= agg - 1;
+    }
+    agg0 &= agg0 - 1;
+  }
+  return -1;
+}
+
+/** The first box in the AND of flow k's nd FLAT records (CLASS_PTRS), any nd. */
+function firstBoxFlatN(base: usize, k: u32, nd: u32): i32 {
+  let agg0: u64 = ~(<u64>0);
+  for (let j: u32 = 0; j < nd; j++) agg0 &= load<u64>(<usize>load<u32>(CLASS_PTRS + ((<usize>(j * BLOCK + k)) << 2)));
+  while (agg0 != 0) {
+    const s = <usize>ctz(agg0);
+    const sum = <usize>FLAT_SUMMARIES_AT + (s << 3);
+    const rank = <usize>FLAT_RANKS_AT + (s << 2);
+    let agg: u64 = ~(<u64>0);
+    for (let j: u32 = 0; j < nd; j++) agg &= load<u64>(<usize>load<u32>(CLASS_PTRS + ((<usize>(j * BLOCK + k)) << 2)) + sum);
+    while (agg != 0) {
+      const below = (agg & (0 - agg)) - 1;
+      let x: u64 = ~(<u64>0);
+      for (let j: u32 = 0; j < nd; j++) {
+        const rec = <usize>load<u32>(CLASS_PTRS + ((<usize>(j * BLOCK + k)) << 2));
+        x &= load<u64>(base + (<usize>(load<u32>(rec + rank) + <u32>popcnt(load<u64>(rec + sum) & below)) << 3));
+      }
+      if (x != 0) return <i32>((((<u32>s << 6) + <u32>ctz(agg)) << 6) + <u32>ctz(x));
       agg &= agg - 1;
     }
     agg0 &= agg0 - 1;
