@@ -1,7 +1,9 @@
 // The WASM engine against the reference matcher on random configs and edge flows.
 // Seeded generators (test/random.ts) under the suite's one seed and scale (test/fuzz/settings.ts).
 import { describe, expect, it } from 'vitest';
-import { createEngine, createFlowBatch, parseConfig, parseFlow, referenceClassify } from '../src/index.js';
+import { compilePolicy, createEngine, createFlowBatch, parseConfig, parseFlow, referenceClassify } from '../src/index.js';
+import * as L from '../assembly/layout.js';
+import type { ConfigInput } from '../src/index.js';
 import { mulberry32, randomConfig, randomFlows } from './random.js';
 import { count, FUZZ_SEED, fuzzRuns, fuzzSeed, fuzzTimeout, recordRun, reproduceCommand } from './fuzz/settings.js';
 
@@ -65,6 +67,64 @@ describe(`differential at scale (seed ${FUZZ_SEED})`, () => {
     }
     recordRun('differential: configs at scale', rounds * 3);
   }, fuzzTimeout(120_000));
+});
+
+/** Form (layout.ts CLS_FORM_*) and consulted dimensions of the table's top-level classifiers that consult one. */
+function formsOf(bytes: Uint8Array): { form: number; dims: number }[] {
+  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const dir = v.getUint32(L.TABLE_DIRECTORY_AT, true);
+  const popcount = (x: number) => x.toString(2).replaceAll('0', '').length;
+  return Array.from({ length: v.getUint32(L.TABLE_CLASSIFIERS_AT, true) }, (_, i) => v.getUint32(dir + 4 * i, true))
+    .filter((c) => v.getUint32(c + L.CLS_DIMMASK_AT, true) !== 0)
+    .map((c) => ({ form: v.getUint32(c + L.CLS_DENSE_AT, true), dims: popcount(v.getUint32(c + L.CLS_DIMMASK_AT, true)) }));
+}
+
+/** `doc` without ICMP type/code matches (so no classifier consults the ICMP dimensions). */
+function withoutIcmpFields(doc: ConfigInput): ConfigInput {
+  const keep = (x: unknown) => {
+    if (typeof x === 'string') return !/icmp|ping/i.test(x);
+    const rule = x as Record<string, unknown>;
+    return rule.icmpType === undefined && rule.icmpCode === undefined && !/^ping/i.test(String(rule.type ?? ''));
+  };
+  return { ...doc, securityGroups: doc.securityGroups.map((g) => ({ ...g, inbound: g.inbound?.filter(keep), outbound: g.outbound?.filter(keep) })) };
+}
+
+describe(`differential past the flat form (seed ${FUZZ_SEED})`, () => {
+  it('agrees on a classifier of more than FLAT_MAX_WORDS words (three-level aggregated bit vectors) and on flat ones', async () => {
+    // Up to 256 bitmap words a classifier is FLAT; past it the lookup takes the
+    // three-level path (firstBox4/5 or the loop past five dimensions): both are compared.
+    const r = mulberry32(fuzzSeed('differential: past the flat form'));
+    // The three-level path has straight-line code for up to five dimensions and a loop
+    // past them (the ICMP fields): a config without ICMP fields takes the first.
+    const cases = [
+      { want: L.CLS_FORM_AGGREGATED, maxRules: 12000, strip: false, fits: (_dims: number) => true },
+      { want: L.CLS_FORM_AGGREGATED, maxRules: 12000, strip: true, fits: (dims: number) => dims <= 5 },
+      { want: L.CLS_FORM_FLAT, maxRules: 2500, strip: false, fits: (_dims: number) => true },
+    ];
+    for (const { want, maxRules, strip, fits } of cases) {
+      // Random configs until one compiles to a classifier of that form (a merged list
+      // past 16,384 boxes is likely, not certain, at 12,000 rules per group and direction).
+      let found = false;
+      for (let attempt = 0; attempt < 20 && !found; attempt++) {
+        const doc = randomConfig(r, maxRules);
+        const config = parseConfig(strip ? withoutIcmpFields(doc) : doc);
+        if (!formsOf(compilePolicy(config).bytes).some((x) => x.form === want && fits(x.dims))) continue;
+        found = true;
+        const engine = await createEngine(config);
+        const inputs = randomFlows(r, config, 300);
+        count('flows compared', inputs.length);
+        const batch = createFlowBatch(inputs);
+        engine.classifyBatch(batch);
+        const bad = inputs.flatMap((f, i) => {
+          const want = referenceClassify(config, parseFlow(f));
+          return JSON.stringify(want) === JSON.stringify(batch.verdict(i)) ? [] : [{ f, want, got: batch.verdict(i) }];
+        });
+        expect(bad.slice(0, 3), `reproduce: ${reproduceCommand()}`).toEqual([]);
+      }
+      expect(found, `a random config with a classifier of form ${want}${strip ? ' and at most five dimensions' : ''}`).toBe(true);
+    }
+    recordRun('differential: past the flat form', 1);
+  }, fuzzTimeout(240_000));
 });
 
 describe(`differential with partitioned classifiers (seed ${FUZZ_SEED})`, () => {

@@ -140,7 +140,17 @@ export function tableFields(table: Uint8Array): { at: number; what: string }[] {
       add(dim + L.DIM_CLASSES_AT, `${name} classes`);
       add(dim + L.DIM_BITMAPS_AT, `${name} bitmaps`);
       const classes = w(dim + L.DIM_CLASSES_AT);
-      if (!dense) {
+      if (dense === L.CLS_FORM_FLAT) {
+        // FLAT records: super bits, summary word 0 and 1, rank 0 and 1 of the first classes.
+        add(dim + L.DIM_SUPERS_AT, `${name} flat records`);
+        add(dim + L.DIM_SUMS_AT, `${name} sums`);
+        const records = w(dim + L.DIM_SUPERS_AT);
+        some(records, classes, `${name} flat super`, L.FLAT_SIZE);
+        for (const s of [0, 1]) {
+          some(records + L.FLAT_SUMMARIES_AT + 8 * s, classes, `${name} flat summary ${s}`, L.FLAT_SIZE);
+          some(records + L.FLAT_RANKS_AT + 4 * s, classes, `${name} flat rank ${s}`, L.FLAT_SIZE);
+        }
+      } else if (!dense) {
         add(dim + L.DIM_SUPERS_AT, `${name} supers`);
         add(dim + L.DIM_SUMS_AT, `${name} sums`);
         some(w(dim + L.DIM_SUPERS_AT) + L.SUPER_FIRST_AT, classes, `${name} super first`, L.SUPER_SIZE);

@@ -84,6 +84,17 @@ beforeAll(async () => {
   }
 }, 120_000);
 
+/** A classifier past FLAT_MAX_WORDS (so aggregated in three levels), for the damage test. */
+let aggregated: Sample;
+beforeAll(async () => {
+  const r = mulberry32(fuzzSeed('snapshots: an aggregated classifier'));
+  const config = parseConfig(bigConfig(r, L.FLAT_MAX_WORDS * 64 + 100));
+  const source = await engineOf(config);
+  aggregated = { config, options: {}, snapshot: source.snapshot(), flows: randomFlows(r, config, 64) };
+  // (The damage test finds its SUPER and SUMMARY fields here: the samples' big classifiers are flat.)
+  expect(tableFields(parts(aggregated.snapshot).table).some((f) => /super first\[1\]$/.test(f.what))).toBe(true);
+}, 120_000);
+
 const others = () => samples.map((s) => s.snapshot);
 
 /** The verdicts of `engine` for `flows`, checked for agreement between classifyBatch and verdict(i). */
@@ -243,7 +254,7 @@ describe('snapshots from untrusted storage', () => {
      * and a table with `edit` applied to it. (The samples depend on SGFILTER_FUZZ_SEED.)
      */
     const damage = (label: RegExp, edit: (old: number, t: DataView, at: number) => number | void, where = (_t: DataView, _at: number) => true) => {
-      for (const s of samples) {
+      for (const s of [...samples, aggregated]) {
         const p = parts(s.snapshot);
         const f = tableFields(p.table).find((x) => label.test(x.what) && where(new DataView(p.table.buffer), x.at));
         if (!f) continue;
@@ -282,6 +293,20 @@ describe('snapshots from untrusted storage', () => {
     // Aggregated bit vectors: running first and rank.
     await refused(damage(/super first\[1\]$/, (old) => old + 1), /class 1's first summary is \d+, \d+ expected/);
     await refused(damage(/summary rank\[1\]$/, (old) => old - 1), /summary 1's first word is \d+, \d+ expected/);
+    // Flat bit vectors (layout.ts, FLAT): ranks a running count, summaries exactly where
+    // the super bits are, no super bit past the classifier's summary words, aligned records.
+    await refused(damage(/flat rank 0\[1\]$/, (old) => old + 1), /class 1: summary 0's first word is \d+, \d+ expected/);
+    await refused(damage(/flat rank 0\[1\]$/, (old) => old - 1), /class 1: summary 0's first word is \d+, \d+ expected/);
+    await refused(damage(/flat summary 0\[1\]$/, (old) => old === 0 ? 1 : 0, (t, at) => t.getUint32(at + 4, true) === 0), /class 1: summary 0 (is in its super bits but has no words|is not in its super bits, yet)|first word is/);
+    await refused(damage(/flat super\[0\]$/, (old) => old | 0x80), /class 0: super bits 0x[0-9a-f]+ name summary words past the \d+ of \d+ bitmap words/);
+    await refused(damage(/flat super\[0\]$/, (old) => old ^ 0x1), /class 0: summary 0 (is not in its super bits, yet|is in its super bits but has no words)/);
+    await refused(damage(/flat rank 1\[0\]$/, (old) => old + 8, (t, at) => (t.getUint32(at - L.FLAT_RANKS_AT - 4, true) & 2) === 0), /class 0: summary 1 is not in its super bits, yet its word or rank is not 0/);
+    await refused(damage(/dim \d flat records$/, (old) => old + 16), /flat records \(\d+ classes\) starts at byte \d+, not 64-byte aligned/);
+    await refused(damage(/dim \d flat records$/, (old) => old + 64), /overlaps another structure|runs past the table|summary|super bits|first word/);
+    await refused(damage(/dim \d sums$/, () => 64, (t, at) => t.getUint32(at - L.DIM_SUMS_AT + L.DIM_SUPERS_AT, true) % 64 === 0 && t.getUint32(at, true) === 0), /a flat dimension has no separate summaries \(sums 64, 0 expected\)/);
+    // A flat form on a classifier past FLAT_MAX_WORDS: its records would need more summaries.
+    await refused(damage(/^classifier \d+ dense$/, () => L.CLS_FORM_FLAT, (t, at) => t.getUint32(at - L.CLS_DENSE_AT + L.CLS_WORDS_AT, true) > L.FLAT_MAX_WORDS && t.getUint32(at - L.CLS_DENSE_AT + L.CLS_PARTS_AT, true) === 0), /flat with \d+ words, at most 256/);
+    await refused(damage(/^classifier \d+ dense$/, () => 3), /form \(dense flag\) 3, not 0 \(aggregated\), 1 \(dense\) or 2 \(flat\)/);
     // Partitioned classifiers (layout.ts, PARTS): ranks, part counts, nesting, no dims beside parts.
     await refused(damage(/part 1 ranks\[1\]$/, () => 0), /part 1: ranks not ascending at box 1/);
     await refused(damage(/part 1 ranks\[0\]$/, () => 1 << 20), /part 1: box 0 has rank 1048576, past its classifier's \d+ boxes/);

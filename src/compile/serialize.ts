@@ -50,7 +50,7 @@ class Writer {
     this.buf = new Uint8Array(Math.max(1 << 12, Math.ceil(capacity / 8) * 8));
     this.view = new DataView(this.buf.buffer);
   }
-  /** Reserves `bytes` at the next `align`-aligned offset (8 or 16) and returns that offset. */
+  /** Reserves `bytes` at the next `align`-aligned offset (8, 16 or 64) and returns that offset. */
   reserve(bytes: number, align = 8): number {
     const at = Math.ceil(this.size / align) * align; // not `& ~(align - 1)`: signed past 2^31
     const end = at + bytes;
@@ -149,6 +149,40 @@ function writeAggregated(w: Writer, classes: ClassStore, dim: number, stats: Tab
   w.u32(dim + L.DIM_SUMS_AT, sums);
 }
 
+/**
+ * Flat aggregated bit vectors (layout.ts, FLAT): per class one 64-byte record with its
+ * SUPER bits, its (up to four) summary words in place and their ranks; the non-zero
+ * words class by class as in writeAggregated.
+ */
+function writeFlat(w: Writer, classes: ClassStore, dim: number, stats: TableStats): void {
+  const packed = w.reserve(classes.nonZeroWords * 8);
+  const records = w.reserve(classes.count * L.FLAT_SIZE, L.FLAT_SIZE);
+  let nextWord = packed / 8;
+  const or = (at: number, bit: number) => w.u32(at, (w.view.getUint32(at, true) | (1 << bit)) >>> 0);
+  for (let cl = 0; cl < classes.count; cl++) {
+    const rec = records + cl * L.FLAT_SIZE;
+    let seen = -1;
+    classes.forEachWord(cl, (word, lo, hi) => {
+      const s = word >>> 6; // < FLAT_MAX_SUMMARIES: words ≤ FLAT_MAX_WORDS
+      if (s !== seen) {
+        seen = s;
+        or(rec, s);
+        w.u32(rec + L.FLAT_RANKS_AT + 4 * s, nextWord);
+      }
+      const j = word & 63;
+      or(rec + L.FLAT_SUMMARIES_AT + 8 * s + (j >= 32 ? 4 : 0), j & 31);
+      w.u32(nextWord * 8, lo);
+      w.u32(nextWord * 8 + 4, hi);
+      nextWord++;
+    });
+  }
+  stats.bitmaps += classes.nonZeroWords * 8;
+  stats.summaries += classes.count * L.FLAT_SIZE;
+  w.u32(dim + L.DIM_BITMAPS_AT, packed);
+  w.u32(dim + L.DIM_SUPERS_AT, records);
+  w.u32(dim + L.DIM_SUMS_AT, 0);
+}
+
 /** Whole bitmaps, class after class (zero words included). */
 function writeDense(w: Writer, classes: ClassStore, words: number, dim: number, stats: TableStats): void {
   const at = w.reserve(classes.count * words * 8);
@@ -172,7 +206,10 @@ function writeClassifier(w: Writer, c: ClassifierPlan, stats: TableStats): numbe
   c.accept.forEach((a, i) => w.buf[actions + i] = a ? 1 : 0);
   w.u32(at + L.CLS_RULEIDS_AT, ruleIds);
   w.u32(at + L.CLS_ACTIONS_AT, actions);
-  w.u32(at + L.CLS_DENSE_AT, c.dense ? 1 : 0);
+  // Up to FLAT_MAX_WORDS words (and not cut into parts: that record has no dims), the
+  // summaries sit in one record with the SUPER bits (layout.ts, FLAT).
+  const flat = !c.dense && !c.parts && c.words <= L.FLAT_MAX_WORDS;
+  w.u32(at + L.CLS_DENSE_AT, c.dense ? L.CLS_FORM_DENSE : flat ? L.CLS_FORM_FLAT : L.CLS_FORM_AGGREGATED);
   stats.header += L.CLS_SIZE;
   stats.rules += n * 5;
   let mask = 0;
@@ -183,6 +220,8 @@ function writeClassifier(w: Writer, c: ClassifierPlan, stats: TableStats): numbe
     w.u32(dim + L.DIM_CLASSES_AT, d.classes.count);
     if (c.dense) {
       writeDense(w, d.classes, c.words, dim, stats);
+    } else if (flat) {
+      writeFlat(w, d.classes, dim, stats);
     } else {
       writeAggregated(w, d.classes, dim, stats);
     }

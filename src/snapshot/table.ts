@@ -10,8 +10,9 @@
  *                               (mask 0, not dense); each part a CLASSIFIER checked like
  *                               any, without parts of its own, whose ranks (its "rule
  *                               ids") are ascending and < the classifier's boxes
- *   CLASSIFIER                  boxes ≤ MAX_BOXES; words = what the compiler writes for
- *                               that many boxes (dense: even, ≤ DENSE_MAX_WORDS); only
+ *   CLASSIFIER                  boxes ≤ MAX_BOXES; form 0..2; words = what the compiler
+ *                               writes for that many boxes (dense: even, ≤ DENSE_MAX_WORDS;
+ *                               flat: ≤ FLAT_MAX_WORDS); only
  *                               the DIM_COUNT dimension bits; rule ids and action bytes
  *                               (0 or 1) inside the table
  *   DIM                         the kind its dimension takes (addresses: ADDRESS; the
@@ -19,6 +20,9 @@
  *                               produce < classes (trie leaves and direct entries,
  *                               absent, interval and direct classes)
  *   dense bitmaps               classes × words u64 inside the table
+ *   flat bit vectors            FLAT[classes] 64-byte aligned; summary s set exactly
+ *                               where SUPER bit s is, s < the classifier's summary
+ *                               words (≤ 4), ranks a running popcount class by class
  *   aggregated bit vectors      SUPER[classes]; each class's summaries follow the
  *                               previous class's (first = running popcount), each
  *                               summary's words likewise (rank = running popcount), so
@@ -36,8 +40,8 @@
  *                               inside the leaf array (and never before base0); no node
  *                               entered past bit 32 (IPv4) or TRIE_MAX_BITS (IPv6)
  *
- * Every structure must start 8-byte aligned (16 for summaries, as the compiler writes
- * them) and no two may overlap: each is claimed once in a bitmap of 8-byte units. So
+ * Every structure must start 8-byte aligned (16 for summaries, 64 for flat records, as
+ * the compiler writes them) and no two may overlap: each is claimed once in a bitmap of 8-byte units. So
  * checking costs time linear in the table, and no index can reach into a neighbour.
  *
  * Lookup work. "Bounded" must also mean small: a chain that links one classifier a
@@ -198,13 +202,14 @@ function validateClassifier(t: TableReader, at: number, index: number | string, 
   const field = (off: number) => u32[(at + off) >>> 2]!;
   const boxes = field(L.CLS_BOXES_AT);
   if (boxes > L.MAX_BOXES) throw invalid(`${where}: ${boxes} boxes, at most ${L.MAX_BOXES}`);
-  const dense = field(L.CLS_DENSE_AT);
-  if (dense > 1) throw invalid(`${where}: dense flag ${dense}, not 0 or 1`);
+  const dense = field(L.CLS_DENSE_AT); // the form: CLS_FORM_*
+  if (dense > L.CLS_FORM_FLAT) throw invalid(`${where}: form (dense flag) ${dense}, not ${L.CLS_FORM_AGGREGATED} (aggregated), ${L.CLS_FORM_DENSE} (dense) or ${L.CLS_FORM_FLAT} (flat)`);
   let want = Math.max(1, Math.ceil(boxes / 64));
-  if (dense) want += want % 2;
+  if (dense === L.CLS_FORM_DENSE) want += want % 2;
   const words = field(L.CLS_WORDS_AT);
   if (words !== want) throw invalid(`${where}: ${words} bitmap words for ${boxes} boxes; ${want} expected`);
-  if (dense && words > DENSE_MAX_WORDS) throw invalid(`${where}: dense with ${words} words, at most ${DENSE_MAX_WORDS}`);
+  if (dense === L.CLS_FORM_DENSE && words > DENSE_MAX_WORDS) throw invalid(`${where}: dense with ${words} words, at most ${DENSE_MAX_WORDS}`);
+  if (dense === L.CLS_FORM_FLAT && words > L.FLAT_MAX_WORDS) throw invalid(`${where}: flat with ${words} words, at most ${L.FLAT_MAX_WORDS}`);
   const mask = field(L.CLS_DIMMASK_AT);
   if (mask >>> L.DIM_COUNT !== 0) throw invalid(`${where}: dimension mask ${mask} names dimensions past ${L.DIM_COUNT - 1}`);
 
@@ -232,7 +237,7 @@ function validateClassifier(t: TableReader, at: number, index: number | string, 
   }
   let work = 1;
   for (let d = 0; d < L.DIM_COUNT; d++) {
-    if ((mask >>> d) & 1) work += words + validateDim(t, at + L.CLS_DIMS_AT + d * L.DIM_SIZE, d, boxes, words, dense === 1, `${where}, ${DIM_NAMES[d]} dimension`);
+    if ((mask >>> d) & 1) work += words + validateDim(t, at + L.CLS_DIMS_AT + d * L.DIM_SIZE, d, boxes, words, dense, `${where}, ${DIM_NAMES[d]} dimension`);
   }
   if (partsAt !== 0) {
     const count = t.word(partsAt, `${where}: part count`);
@@ -246,7 +251,7 @@ function validateClassifier(t: TableReader, at: number, index: number | string, 
 }
 
 /** Checks one dimension; returns the most lookup steps a flow can take in it. */
-function validateDim(t: TableReader, dim: number, d: number, boxes: number, words: number, dense: boolean, where: string): number {
+function validateDim(t: TableReader, dim: number, d: number, boxes: number, words: number, form: number, where: string): number {
   const u32 = t.u32;
   const field = (off: number) => u32[(dim + off) >>> 2]!;
   const kind = field(L.DIM_KIND_AT);
@@ -254,7 +259,8 @@ function validateDim(t: TableReader, dim: number, d: number, boxes: number, word
   const checkClass = (c: number, what: string) => {
     if (c >= classes) throw invalid(`${where}: ${what} is class ${c}, past its ${classes} classes`);
   };
-  if (dense) validateDense(t, field(L.DIM_BITMAPS_AT), classes, words, boxes, where);
+  if (form === L.CLS_FORM_DENSE) validateDense(t, field(L.DIM_BITMAPS_AT), classes, words, boxes, where);
+  else if (form === L.CLS_FORM_FLAT) validateFlat(t, dim, classes, words, boxes, where);
   else validateAggregated(t, dim, classes, boxes, where);
 
   if (d === L.DIM_REMOTE || d === L.DIM_LOCAL) {
@@ -359,6 +365,60 @@ function validateAggregated(t: TableReader, dim: number, classes: number, boxes:
           }
         }
         k += L.SUMMARY_SIZE >>> 2;
+      }
+    }
+  }
+}
+
+/**
+ * Flat aggregated bit vectors (layout.ts, FLAT): records 64-byte aligned; per class,
+ * summary s non-zero exactly where SUPER bit s is set, and only for s < the summary
+ * words of `words`; a clear bit's summary and rank 0; each set summary's words follow
+ * the previous one's (rank = running popcount), class by class, so every
+ * popcount-indexed load stays in the dimension's packed words.
+ */
+function validateFlat(t: TableReader, dim: number, classes: number, words: number, boxes: number, where: string): void {
+  const u32 = t.u32;
+  const records = u32[(dim + L.DIM_SUPERS_AT) >>> 2]!;
+  const packed = u32[(dim + L.DIM_BITMAPS_AT) >>> 2]!;
+  if (u32[(dim + L.DIM_SUMS_AT) >>> 2]! !== 0) throw invalid(`${where}: a flat dimension has no separate summaries (sums ${u32[(dim + L.DIM_SUMS_AT) >>> 2]}, 0 expected)`);
+  t.claim(records, classes * L.FLAT_SIZE, `${where}: flat records (${classes} classes)`, L.FLAT_SIZE);
+  if (packed % 8 !== 0) throw invalid(`${where}: bitmap words start at byte ${packed}, not 8-byte aligned`);
+  const summaries = Math.ceil(words / 64); // ≤ FLAT_MAX_SUMMARIES (words checked by the classifier)
+  let rank = packed / 8;
+  for (let c = 0; c < classes; c++) {
+    const r = (records + c * L.FLAT_SIZE) >>> 2;
+    const sup = u32[r + 1]! !== 0 ? -1 : u32[r]!; // any bit in the high half is past FLAT_MAX_SUMMARIES
+    if (sup < 0 || sup >>> summaries !== 0) throw invalid(`${where}, class ${c}: super bits 0x${(u32[r + 1]! * 2 ** 32 + u32[r]!).toString(16)} name summary words past the ${summaries} of ${words} bitmap words`);
+    for (let s = 0; s < L.FLAT_MAX_SUMMARIES; s++) {
+      const m = r + ((L.FLAT_SUMMARIES_AT + 8 * s) >>> 2);
+      const k = r + ((L.FLAT_RANKS_AT + 4 * s) >>> 2);
+      const set = ((sup >>> s) & 1) !== 0;
+      const bits = popcount32(u32[m]!) + popcount32(u32[m + 1]!);
+      if (!set) {
+        if (bits !== 0 || u32[k]! !== 0) throw invalid(`${where}, class ${c}: summary ${s} is not in its super bits, yet its word or rank is not 0`);
+        continue;
+      }
+      if (bits === 0) throw invalid(`${where}, class ${c}: summary ${s} is in its super bits but has no words`);
+      if (u32[k]! !== rank) throw invalid(`${where}, class ${c}: summary ${s}'s first word is ${u32[k]}, ${rank} expected (words follow summary by summary)`);
+      rank += bits;
+    }
+    if (u32[r + (56 >>> 2)]! !== 0 || u32[r + (60 >>> 2)]! !== 0) throw invalid(`${where}, class ${c}: the record's last 8 bytes are not 0`);
+  }
+  const nWords = rank - packed / 8;
+  t.claim(packed, nWords * 8, `${where}: bitmap words (${nWords})`);
+  // Which bitmap word each stored word is: walk classes → summaries → words in order.
+  let p = packed >>> 2;
+  for (let c = 0; c < classes; c++) {
+    const r = (records + c * L.FLAT_SIZE) >>> 2;
+    for (let s = 0; s < L.FLAT_MAX_SUMMARIES; s++) {
+      const m = r + ((L.FLAT_SUMMARIES_AT + 8 * s) >>> 2);
+      for (let h = 0; h < 2; h++) {
+        for (let jbits = u32[m + h]!; jbits !== 0; jbits &= jbits - 1) {
+          const j = h * 32 + (31 - Math.clz32(jbits & -jbits));
+          checkWord(u32[p]!, u32[p + 1]!, s * 64 + j, boxes, `${where}, class ${c}`);
+          p += 2;
+        }
       }
     }
   }
