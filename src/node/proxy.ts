@@ -67,6 +67,11 @@ export interface FilteringProxy {
     inbound: GuardStats;
     /** Upstream connections, by deciding rule. */
     outbound: GuardStats;
+    /**
+     * Upstream connections the upstream closed or reset while the client was still
+     * sending (EPIPE or ECONNRESET once connected): counted, not logged one by one.
+     */
+    upstreamClosed: number;
   };
   /** Resolves after the next config reload attempt (published or refused). */
   nextReload(): Promise<{
@@ -149,6 +154,7 @@ export async function startProxy(options: ProxyOptions): Promise<FilteringProxy>
   checkInstance('startProxy', engine, instance);
   const log = checked.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const sockets = new Set<net.Socket>();
+  let upstreamClosed = 0;
 
   const egressOptions: Parameters<typeof guardedConnect>[1] = {
     onDrop: (d) => {
@@ -177,8 +183,14 @@ export async function startProxy(options: ProxyOptions): Promise<FilteringProxy>
       up.destroy();
     });
     up.on('error', (e: NodeJS.ErrnoException) => {
-      // Policy refusals were logged by onDrop; other upstream failures are logged here.
-      if (e.code !== 'ERR_SGFILTER_DROPPED') log(`upstream ${endpoint(upstream.host, upstream.port)}: ${e.code ?? e.message}`);
+      // Policy refusals were logged by onDrop. An upstream that closes (EPIPE) or resets
+      // (ECONNRESET) a connection it had accepted while the client is still sending is
+      // the ordinary end of a connection under churn (an HTTP server closing after its
+      // answer, with the client's next request already in flight): counted, shown in
+      // the summary, not a line per connection. Other failures (refused, unreachable,
+      // timed out) say the upstream is not there, and each is logged.
+      if ((e.code === 'EPIPE' || e.code === 'ECONNRESET') && (e.syscall === 'write' || e.syscall === 'read')) upstreamClosed++;
+      else if (e.code !== 'ERR_SGFILTER_DROPPED') log(`upstream ${endpoint(upstream.host, upstream.port)}: ${e.code ?? e.message}`);
       done();
     }).on('close', () => {
       sockets.delete(up);
@@ -243,7 +255,7 @@ export async function startProxy(options: ProxyOptions): Promise<FilteringProxy>
     throw e;
   }
 
-  const stats = () => ({ inbound: inbound.stats(), outbound: connect.stats() });
+  const stats = () => ({ inbound: inbound.stats(), outbound: connect.stats(), upstreamClosed });
   return {
     engine,
     server,
@@ -253,7 +265,8 @@ export async function startProxy(options: ProxyOptions): Promise<FilteringProxy>
     nextReload: () => new Promise((resolve) => waiters.push(resolve)),
     summary() {
       const { inbound: i, outbound: o } = stats();
-      return [...countersLine('inbound connections', i), ...countersLine('outbound connections (to upstream)', o)];
+      const closed = upstreamClosed ? [`upstream closed or reset ${upstreamClosed} connection${upstreamClosed === 1 ? '' : 's'} while the client was still sending (EPIPE/ECONNRESET; counted, not logged)`] : [];
+      return [...countersLine('inbound connections', i), ...countersLine('outbound connections (to upstream)', o), ...closed];
     },
     async close() {
       watcher?.close();
