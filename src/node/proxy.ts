@@ -187,9 +187,11 @@ export async function startProxy(options: ProxyOptions): Promise<FilteringProxy>
       // (ECONNRESET) a connection it had accepted while the client is still sending is
       // the ordinary end of a connection under churn (an HTTP server closing after its
       // answer, with the client's next request already in flight): counted, shown in
-      // the summary, not a line per connection. Other failures (refused, unreachable,
-      // timed out) say the upstream is not there, and each is logged.
-      if ((e.code === 'EPIPE' || e.code === 'ECONNRESET') && (e.syscall === 'write' || e.syscall === 'read')) upstreamClosed++;
+      // the summary, not a line per connection (Node's EPIPE for a write after the
+      // upstream's FIN has no syscall; a reset while connecting has syscall 'connect').
+      // Other failures (refused, unreachable, timed out) say the upstream is not there,
+      // and each is logged.
+      if ((e.code === 'EPIPE' || e.code === 'ECONNRESET') && e.syscall !== 'connect') upstreamClosed++;
       else if (e.code !== 'ERR_SGFILTER_DROPPED') log(`upstream ${endpoint(upstream.host, upstream.port)}: ${e.code ?? e.message}`);
       done();
     }).on('close', () => {
