@@ -126,3 +126,55 @@ describe('guardServer: the local end from the listener', () => {
     expect(await check(engine, '127.0.0.2', '127.0.0.1', frontPort)).toEqual({ accepted: false, want: false });
   });
 });
+
+describe('guardedConnect: an accept decided before connect() is taken as it connects only while it must hold', () => {
+  const out = (destination: string, action: ActionInput, extra: Partial<RuleInput> = {}): RuleInput => ({ protocol: 'TCP', port: 'ALL', destination, action, ...extra });
+  const egress = (outbound: RuleInput[]): ConfigInput => ({ securityGroups: [{ id: 'sg-out', outbound }], instances: [{ id: 'web', securityGroups: ['sg-out'] }] });
+
+  /** Connects to 127.0.0.1:port; publishes `next` (a snapshot: in the calling turn) right after dialling, before the socket connects. */
+  async function dialThenPublish(engine: Engine, port: number, next?: Uint8Array): Promise<{ connected: boolean; code: string | undefined; flow: unknown }> {
+    const { guardedConnect } = await import('../src/node/index.js');
+    const connect = guardedConnect(engine, { instance: 'web' });
+    const s = reg.track(connect({ host: '127.0.0.1', port }));
+    if (next) await engine.loadSnapshot(next);
+    return new Promise((resolve) => {
+      s.on('connect', () => {
+        s.destroy();
+        resolve({ connected: true, code: undefined, flow: undefined });
+      });
+      s.on('error', (e: NodeJS.ErrnoException & { flow?: unknown }) => resolve({ connected: false, code: e.code, flow: e.flow }));
+    });
+  }
+
+  it('a policy published between dial and connect decides (a drop of the destination, a rule on the source port)', async () => {
+    const server = echoServer();
+    const port = await listen(reg, server, '127.0.0.1');
+    const accepting = egress([out('127.0.0.1', 'accept')]);
+    const engine = await createEngine(accepting);
+    expect(await dialThenPublish(engine, port)).toMatchObject({ connected: true });
+    for (const next of [
+      egress([out('127.0.0.1', 'drop')]),
+      egress([out('127.0.0.1', 'drop', { sourcePort: '1-65535' }), out('127.0.0.1', 'accept')]),
+      egress([out('127.0.0.1', 'drop', { localCidr: '127.0.0.0/8' }), out('127.0.0.1', 'accept')]),
+    ]) {
+      await engine.reload(accepting);
+      const bytes = (await createEngine(next)).snapshot();
+      const r = await dialThenPublish(engine, port, bytes);
+      expect(r).toMatchObject({ connected: false, code: 'ERR_SGFILTER_DROPPED' });
+      expect(r.flow).toMatchObject({ remote: '127.0.0.1', port, local: '127.0.0.1' }); // dropped as it connected: the real flow
+    }
+  });
+
+  it('onAccept still hears the real flow (local address and source port) when no rule needs them', async () => {
+    const { guardedConnect } = await import('../src/node/index.js');
+    const server = echoServer();
+    const port = await listen(reg, server, '127.0.0.1');
+    const engine = await createEngine(egress([out('127.0.0.1', 'accept')]));
+    const flows: unknown[] = [];
+    const connect = guardedConnect(engine, { instance: 'web', onAccept: (d) => flows.push(d.flow) });
+    const s = reg.track(connect({ host: '127.0.0.1', port }));
+    await new Promise((resolve) => s.on('connect', resolve));
+    expect(flows).toEqual([expect.objectContaining({ remote: '127.0.0.1', port, local: '127.0.0.1', sourcePort: s.localPort })]);
+    s.destroy();
+  });
+});

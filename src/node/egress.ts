@@ -49,7 +49,7 @@ import { SgfilterError } from '../errors.js';
 import { nameText, quote } from '../config/plain.js';
 import type { FlowInput, Verdict } from '../types.js';
 import { canonicalAddress, reachedAddress } from './destination.js';
-import { mayAcceptOnceConnected } from './local-end.js';
+import { localEndFields, mayAcceptOnceConnected } from './local-end.js';
 import { checkEngine, checkInstance, invalidArgument, isBoolean, isFunction, isString, readOptions, shown, type OptionSpec } from './options.js';
 import { ERROR_KEY, VerdictCounters, decidingRule, endpoint, flowAddress, notify, ruleKey, type GuardStats } from './stats.js';
 
@@ -185,6 +185,19 @@ export interface LocalEnd {
 type LookupAnswer = { address: string; family: number };
 
 /**
+ * An accept decided before connect() that the check as the socket connects may take
+ * as it is (settle): the connection dials one address literal that is its own
+ * destination, no rule of the instance's outbound chain names localCidr or source
+ * ports (so the local end the kernel picks cannot change the verdict), and nobody
+ * asked for onAccept (which gets the real local end). Valid while the engine's policy
+ * version is still `version`.
+ */
+export interface EarlyAccept {
+  verdict: Verdict;
+  version: number;
+}
+
+/**
  * A bound local address that fixes the connection's source, or undefined: binding the
  * unspecified address (`0.0.0.0`, `::`, `::ffff:0.0.0.0`, in any spelling) leaves the
  * source to the kernel, as not binding does, so the flow has no local address yet.
@@ -252,8 +265,11 @@ export class EgressPolicy {
    * removed, an address the engine refuses) are returned as the error: the connection
    * fails closed. A connection let through is counted when it connects (`settle`).
    */
-  decide(host: string, port: number, answers: LookupAnswer[], local: LocalEnd): { dial: LookupAnswer[]; error?: Error } {
+  decide(host: string, port: number, answers: LookupAnswer[], local: LocalEnd): { dial: LookupAnswer[]; error?: Error; early?: EarlyAccept } {
     let addresses: AddressVerdict[];
+    // Read with the verdicts, synchronously: the same policy (nothing publishes in between).
+    const version = this.#engine.version;
+    const config = this.#engine.config;
     try {
       addresses = answers.map((a) => {
         const reaches = reachedAddress(a.address, local.localAddress);
@@ -276,7 +292,15 @@ export class EgressPolicy {
       notify(this.#options.onDrop, decision);
       return { dial: [], error };
     }
-    return { dial: dialled.map(({ address, family }) => ({ address, family })) };
+    const dial = dialled.map(({ address, family }) => ({ address, family }));
+    const only = addresses.length === 1 ? addresses[0]! : undefined;
+    if (
+      only !== undefined && only.verdict.action === 'accept' && only.reaches === undefined && this.#options.onAccept === undefined &&
+      localEndFields(config, this.#options.instance, 'outbound') === 0
+    ) {
+      return { dial, early: { verdict: only.verdict, version } };
+    }
+    return { dial };
   }
 
   /**
@@ -287,7 +311,14 @@ export class EgressPolicy {
    * no address any more (reset at once) or a flow the engine cannot classify fails
    * closed, counted under `error`.
    */
-  settle(socket: net.Socket, host: string, dialledPort: number): Error | undefined {
+  settle(socket: net.Socket, host: string, dialledPort: number, early?: EarlyAccept): Error | undefined {
+    // The accept decided before connect() holds when the policy is still the same
+    // (see EarlyAccept): the kernel connected to the literal dialled, and no rule
+    // looks at the local end it picked. No getpeername, no getsockname.
+    if (early !== undefined && this.#engine.version === early.version) {
+      this.#counters.count(ruleKey(early.verdict, 'outbound'), true);
+      return undefined;
+    }
     const remote = socket.remoteAddress;
     const port = socket.remotePort;
     const localAddress = socket.localAddress;
@@ -320,6 +351,11 @@ export class EgressPolicy {
   /** The error an address-literal connection must fail with, or undefined to let it through. */
   checkLiteral(address: string, port: number, local: LocalEnd): Error | undefined {
     return this.decide(address, port, [{ address, family: net.isIP(address) }], local).error;
+  }
+
+  /** checkLiteral, and the accept the check as it connects may take as it is (EarlyAccept). */
+  literal(address: string, port: number, local: LocalEnd): { error?: Error; early?: EarlyAccept } {
+    return this.decide(address, port, [{ address, family: net.isIP(address) }], local);
   }
 
   /**
@@ -476,6 +512,8 @@ interface Attempt {
   policy: EgressPolicy;
   host: string;
   port: number;
+  /** An accept decided before connect() that still holds if the policy has not changed. */
+  early?: EarlyAccept | undefined;
   /** The check as it connects refused this attempt: 'ready' is not delivered either. */
   refused: boolean;
 }
@@ -496,9 +534,10 @@ const ATTEMPTS = new WeakMap<net.Socket, Attempt>();
  * sent) and 'connect' and 'ready' are never delivered.
  *
  * Always, not only under policies that name localCidr or sourcePort: a reload can add
- * one between the dial and the connect, and the check costs about 8 µs (getpeername,
- * getsockname, one classify) against 250-450 µs for a whole loopback connection
- * (measured on the 2-core dev machine).
+ * one between the dial and the connect. The check reads the socket (getpeername,
+ * getsockname) and classifies, unless the attempt carries an EarlyAccept whose policy
+ * version is still the engine's: then the verdict cannot have changed (one literal,
+ * dialled as it is, no rule on the local end) and the accept is counted as it is.
  */
 function watchConnect(socket: net.Socket, attempt: Omit<Attempt, 'refused'>): void {
   const had = ATTEMPTS.get(socket);
@@ -509,7 +548,7 @@ function watchConnect(socket: net.Socket, attempt: Omit<Attempt, 'refused'>): vo
     const a = ATTEMPTS.get(socket);
     if (a !== undefined) {
       if (event === 'connect') {
-        const error = a.policy.settle(socket, a.host, a.port);
+        const error = a.policy.settle(socket, a.host, a.port, a.early);
         if (error !== undefined) {
           a.refused = true;
           socket.destroy(error);
@@ -529,8 +568,8 @@ function watchConnect(socket: net.Socket, attempt: Omit<Attempt, 'refused'>): vo
  * connects (watchConnect), and `socket.connect()` (Node's way to reconnect a closed
  * socket) goes through the policy like the first connection.
  */
-export function guardSocket<T extends net.Socket>(policy: EgressPolicy, socket: T, host: string, port: number): T {
-  watchConnect(socket, { policy, host, port });
+export function guardSocket<T extends net.Socket>(policy: EgressPolicy, socket: T, host: string, port: number, early?: EarlyAccept): T {
+  watchConnect(socket, { policy, host, port, early });
   Object.defineProperty(socket, 'connect', {
     configurable: true,
     writable: true,
@@ -548,9 +587,9 @@ export function connectNet(policy: EgressPolicy, given: net.NetConnectOpts, list
   const options = opts as unknown as net.NetConnectOpts;
   const t = target('guarded connect', opts);
   if (net.isIP(t.host)) {
-    const error = policy.checkLiteral(t.host, t.port, t.local);
+    const { error, early } = policy.literal(t.host, t.port, t.local);
     if (error) return guardSocket(policy, failedSocket(new net.Socket(), error), t.host, t.port);
-    return guardSocket(policy, net.connect({ ...options, host: t.host, path: undefined } as unknown as net.TcpNetConnectOpts, listener), t.host, t.port);
+    return guardSocket(policy, net.connect({ ...options, host: t.host, path: undefined } as unknown as net.TcpNetConnectOpts, listener), t.host, t.port, early);
   }
   const lookup = policy.lookupFor(t.port, t.local, opts.lookup as LookupFunction | undefined);
   return guardSocket(policy, net.connect({ ...options, host: t.host, path: undefined, lookup } as unknown as net.TcpNetConnectOpts, listener), t.host, t.port);
@@ -565,9 +604,9 @@ export function connectTls(policy: EgressPolicy, given: tls.ConnectionOptions, l
   if (options.socket) return tls.connect(options, listener);
   const t = target('guarded connect.tls', opts);
   if (net.isIP(t.host)) {
-    const error = policy.checkLiteral(t.host, t.port, t.local);
+    const { error, early } = policy.literal(t.host, t.port, t.local);
     if (error) return guardSocket(policy, failedSocket(new tls.TLSSocket(new net.Socket()), error), t.host, t.port);
-    return guardSocket(policy, tls.connect({ ...options, host: t.host, path: undefined }, listener), t.host, t.port);
+    return guardSocket(policy, tls.connect({ ...options, host: t.host, path: undefined }, listener), t.host, t.port, early);
   }
   // SNI and certificate checks stay on the name the caller asked for.
   const servername = options.servername ?? t.host;
