@@ -228,11 +228,15 @@ export function guardServer(server: EventEmitter, engine: Engine, options: Serve
   const target = server as EventEmitter & { emit: Emit };
   const hadOwnEmit = Object.prototype.hasOwnProperty.call(target, 'emit');
   const previousEmit = target.emit;
-  const guardedEmit: Emit = function (this: unknown, event, ...args) {
-    if (active && event === 'connection' && !admit(args[0] as Socket)) return false;
-    if (event === 'listening' || event === 'close') listening = undefined;
-    return previousEmit.call(this, event, ...args);
-  };
+  // Every event of the server passes here (http's 'request' too): its arguments are
+  // handed on as they are, with no array built per event.
+  const guardedEmit = function (this: unknown, event: string | symbol): boolean {
+    if (event === 'connection') {
+      if (active && !admit(arguments[1] as Socket)) return false;
+    } else if (event === 'listening' || event === 'close') listening = undefined;
+    // eslint-disable-next-line prefer-rest-params
+    return Reflect.apply(previousEmit, this, arguments) as boolean;
+  } as Emit;
   target.emit = guardedEmit;
 
   const unguard = (): void => {
