@@ -47,7 +47,7 @@ import * as tls from 'node:tls';
 import type { Engine } from '../engine.js';
 import { SgfilterError } from '../errors.js';
 import { nameText, quote } from '../config/plain.js';
-import type { FlowInput, Verdict } from '../types.js';
+import type { Config, FlowInput, Verdict } from '../types.js';
 import { canonicalAddress, reachedAddress } from './destination.js';
 import { localEndFields, mayAcceptOnceConnected } from './local-end.js';
 import { checkEngine, checkInstance, invalidArgument, isBoolean, isFunction, isString, readOptions, shown, type OptionSpec } from './options.js';
@@ -216,6 +216,9 @@ export class EgressPolicy {
   readonly #engine: Engine;
   readonly #options: EgressOptions;
   readonly #counters = new VerdictCounters();
+  /** localEndFields of the instance's outbound rules, for the config last seen. */
+  #fieldsConfig: Config | undefined;
+  #fields = 0;
 
   /**
    * `options` must have been checked with readOptions(…, EGRESS_OPTIONS); only its
@@ -258,6 +261,14 @@ export class EgressPolicy {
     return { verdict, undecided };
   }
 
+  #localEndFields(config: Config): number {
+    if (config !== this.#fieldsConfig) {
+      this.#fields = localEndFields(config, this.#options.instance, 'outbound');
+      this.#fieldsConfig = config;
+    }
+    return this.#fields;
+  }
+
   /**
    * Classifies every address of one connection (as the host it reaches) before it is
    * dialled, and returns the addresses to dial, or the error the connection must fail
@@ -296,7 +307,7 @@ export class EgressPolicy {
     const only = addresses.length === 1 ? addresses[0]! : undefined;
     if (
       only !== undefined && only.verdict.action === 'accept' && only.reaches === undefined && this.#options.onAccept === undefined &&
-      localEndFields(config, this.#options.instance, 'outbound') === 0
+      this.#localEndFields(config) === 0
     ) {
       return { dial, early: { verdict: only.verdict, version } };
     }
@@ -544,8 +555,10 @@ function watchConnect(socket: net.Socket, attempt: Omit<Attempt, 'refused'>): vo
   ATTEMPTS.set(socket, { ...attempt, refused: false });
   if (had !== undefined) return; // emit wrapped already; a reconnect only changes the attempt
   const previous = socket.emit as Emit;
-  const guarded: Emit = function (this: unknown, event, ...args) {
-    const a = ATTEMPTS.get(socket);
+  // Every event of the socket passes here ('data' per chunk too): only 'connect' and
+  // 'ready' look up the attempt, and the arguments are handed on with no array built.
+  const guarded = function (this: unknown, event: string | symbol): boolean {
+    const a = event === 'connect' || event === 'ready' ? ATTEMPTS.get(socket) : undefined;
     if (a !== undefined) {
       if (event === 'connect') {
         const error = a.policy.settle(socket, a.host, a.port, a.early);
@@ -558,8 +571,9 @@ function watchConnect(socket: net.Socket, attempt: Omit<Attempt, 'refused'>): vo
         return false;
       }
     }
-    return previous.call(this, event, ...args);
-  };
+    // eslint-disable-next-line prefer-rest-params
+    return Reflect.apply(previous, this, arguments) as boolean;
+  } as Emit;
   (socket as unknown as { emit: Emit }).emit = guarded;
 }
 
