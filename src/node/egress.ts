@@ -594,6 +594,18 @@ export function guardSocket<T extends net.Socket>(policy: EgressPolicy, socket: 
   return socket;
 }
 
+/**
+ * @internal net.connect to an address literal with the policy applied, for a caller
+ * whose destination is its own checked value (startProxy's upstream: a literal and a
+ * port 0-65535, read once at start), so there are no caller options to copy and read
+ * once: the same classification, dial and check as it connects as connectNet.
+ */
+export function connectLiteral(policy: EgressPolicy, address: string, port: number): net.Socket {
+  const { error, early } = policy.literal(address, port, {});
+  if (error) return guardSocket(policy, failedSocket(new net.Socket(), error), address, port);
+  return guardSocket(policy, net.connect({ host: address, port }), address, port, early);
+}
+
 /** net.connect with the policy applied: the socket fails with ERR_SGFILTER_DROPPED when dropped. */
 export function connectNet(policy: EgressPolicy, given: net.NetConnectOpts, listener?: () => void): net.Socket {
   // Read once: what is classified is what is dialled (copyOptions).

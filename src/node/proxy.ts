@@ -16,7 +16,7 @@ import type { Engine } from '../engine.js';
 import { MAX_ISSUES_SHOWN, SgfilterError, formatPath, issueCount } from '../errors.js';
 import { nameText, quote } from '../config/plain.js';
 import { watchConfig, type ConfigWatcher, type WatchOptions } from './watch.js';
-import { guardedConnect, type LookupFunction } from './egress.js';
+import { EGRESS_OPTIONS, EgressPolicy, connectLiteral, connectNet, type EgressOptions, type LookupFunction } from './egress.js';
 import { guardServer, type InboundDecision, type ServerGuard } from './server-guard.js';
 import { checkEngine, checkInstance, invalidArgument, isFunction, isNonEmptyString, isString, milliseconds, oneOf, readOptions, shown } from './options.js';
 import { decidingRule, endpoint, type GuardStats } from './stats.js';
@@ -156,7 +156,7 @@ export async function startProxy(options: ProxyOptions): Promise<FilteringProxy>
   const sockets = new Set<net.Socket>();
   let upstreamClosed = 0;
 
-  const egressOptions: Parameters<typeof guardedConnect>[1] = {
+  const egressOptions: EgressOptions = {
     onDrop: (d) => {
       const name = net.isIP(d.host) ? '' : ` (${nameText(d.host)})`;
       const dropped = d.addresses.filter((a) => a.verdict.action !== 'accept');
@@ -168,11 +168,15 @@ export async function startProxy(options: ProxyOptions): Promise<FilteringProxy>
   };
   if (instance !== undefined) egressOptions.instance = instance;
   if (checked.lookup) egressOptions.lookup = checked.lookup;
-  const connect = guardedConnect(engine, egressOptions);
+  const policy = new EgressPolicy('startProxy', engine, readOptions('startProxy', egressOptions, EGRESS_OPTIONS) as EgressOptions);
+  // An address literal is classified as it is (no options to copy and read per
+  // connection); a name goes through the guard's lookup, as guardedConnect's would.
+  const literal = net.isIP(upstream.host) !== 0;
+  const connect = (): net.Socket => (literal ? connectLiteral(policy, upstream.host, upstream.port) : connectNet(policy, { host: upstream.host, port: upstream.port }));
 
   const server = net.createServer((client) => {
     sockets.add(client);
-    const up = connect({ host: upstream.host, port: upstream.port });
+    const up = connect();
     sockets.add(up);
     const done = (): void => {
       client.destroy();
@@ -257,7 +261,7 @@ export async function startProxy(options: ProxyOptions): Promise<FilteringProxy>
     throw e;
   }
 
-  const stats = () => ({ inbound: inbound.stats(), outbound: connect.stats(), upstreamClosed });
+  const stats = () => ({ inbound: inbound.stats(), outbound: policy.stats(), upstreamClosed });
   return {
     engine,
     server,
