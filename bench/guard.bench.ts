@@ -139,11 +139,13 @@ try {
 // ---- guardServer's own time per connection, in this process (no sockets): an
 // emitter standing in for the server, a socket-shaped object per connection.
 const engine = await createEngine(GUARD_POLICY);
-const fake = new EventEmitter();
+// Sockets as the server's own handle accepts them (socket.server is the server, which
+// listens on 127.0.0.1:3000): the path of every connection of the servers above.
+const fake = Object.assign(new EventEmitter(), { address: () => ({ address: '127.0.0.1', family: 'IPv4', port: 3000 }) });
 let accepted = 0;
 fake.on('connection', () => accepted++);
 guardServer(fake, engine, { instance: 'web-1' });
-const sockets = Array.from({ length: 256 }, (_, i) => ({ remoteAddress: '127.0.0.1', remotePort: 40000 + i, localAddress: '127.0.0.1', localPort: 3000 }));
+const sockets = Array.from({ length: 256 }, (_, i) => ({ server: fake, remoteAddress: '127.0.0.1', remotePort: 40000 + i, localAddress: '127.0.0.1', localPort: 3000 }));
 const samples: number[] = [];
 for (let k = 0; k < 7; k++) {
   const n = 100_000;

@@ -140,9 +140,10 @@ function flowOfRow(c: FlowColumns, s: number, instance: string | null): ParsedFl
   return flow;
 }
 
-/** Row s from a parsed flow (trusted: this module made and froze it). */
-function writeParsed(f: ParsedFlow, c: FlowColumns, s: number): string | null {
+/** Row s (inbound) or sOut (outbound) from a parsed flow (trusted: this module made and froze it). */
+function writeParsed(f: ParsedFlow, c: FlowColumns, s: number, sOut: number): string | null {
   let m = f.direction === 'outbound' ? META_OUTBOUND : 0;
+  if (m) s = sOut;
   const r = f.remote.words;
   const at = 4 * s;
   c.remote[at] = r[0];
@@ -348,15 +349,18 @@ function numField(report: FlowIssues, field: string, v: unknown, max: number, ab
 }
 
 /**
- * Validates one flow into row s of `c`. Returns its instance (null: the default),
- * or undefined after pushing at least one issue.
+ * Validates one flow into row s of `c` when it is inbound, row sOut when it is
+ * outbound (the same row for a lone flow; createFlowBatch fills one direction from
+ * the front and the other from the back, so that a batch of one instance and one
+ * family is grouped as it is read). Returns its instance (null: the default), or
+ * undefined after pushing at least one issue (the row's meta is then left as it was).
  *
  * This is the per-flow path of classify(flow) and createFlowBatch: it allocates
  * nothing for a valid flow (no closure, no intermediate object, no array) and
  * reads each field exactly once.
  */
-function readFlow(raw: unknown, report: FlowIssues, c: FlowColumns, s: number): string | null | undefined {
-  if (isParsedFlow(raw)) return writeParsed(raw, c, s);
+function readFlow(raw: unknown, report: FlowIssues, c: FlowColumns, s: number, sOut: number): string | null | undefined {
+  if (isParsedFlow(raw)) return writeParsed(raw, c, s, sOut);
   const before = report.issues.length;
   let direction: unknown, protocol: unknown, remote: unknown, port: unknown, local: unknown;
   let sourcePort: unknown, icmpType: unknown, icmpCode: unknown, instance: unknown;
@@ -434,6 +438,7 @@ function readFlow(raw: unknown, report: FlowIssues, c: FlowColumns, s: number): 
     if (d === 'outbound') m = META_OUTBOUND;
     else if (d !== 'inbound') report.bad('direction', `${direction === undefined ? 'missing' : describeValue(direction)}; allowed: inbound, outbound`, direction);
   }
+  if (m) s = sOut;
 
   const proto = protocol === undefined ? -1 : flowProtocol(protocol);
   if (proto < 0) report.bad('protocol', `${protocol === undefined ? 'missing' : describeValue(protocol)}; a flow has one protocol: TCP, UDP, ICMP, ICMPv6, GRE or 0-255`, protocol);
@@ -479,7 +484,7 @@ export function validateFlow(raw: unknown, base: Path, issues: Issue[]): ParsedF
   if (isParsedFlow(raw)) return raw;
   const report = new FlowIssues(issues, base, -1);
   const before = issues.length;
-  const instance = readFlow(raw, report, ONE, 0);
+  const instance = readFlow(raw, report, ONE, 0, 0);
   if (instance === undefined) {
     if (issues.length === before) report.bad(undefined, 'refused without a reason (a bug in sgfilter; please report it)');
     return undefined;
@@ -553,11 +558,14 @@ function permute(c: FlowColumns, order: Uint32Array): FlowColumns {
 }
 
 /**
- * Gives each flow its instance slot and stores flows of one (instance, direction,
- * family) together, so the WASM matcher sees long runs of one classifier and one
- * trie (it works a block of flows per dimension).
+ * The general grouping (assemble's fallback when packFlows finds more than one
+ * instance or both families): gives each stored row its instance slot and stores
+ * rows of one (instance, direction, family) together, so the WASM matcher sees long
+ * runs of one classifier and one trie (it works a block of flows per dimension).
+ * `names[s]` is the instance of stored row s (null: every row has `instance`);
+ * `order[s]` the caller's index of stored row s (null: row s is flow s).
  */
-function assemble(c: FlowColumns, n: number, names: readonly (string | null)[] | null): BatchState {
+function assemble(c: FlowColumns, n: number, names: readonly (string | null)[] | null, instance: string | null, order: Uint32Array | null): BatchState {
   const instances: (string | null)[] = [null];
   const slots = new Map<string, number>();
   const keys = new Uint32Array(n);
@@ -565,7 +573,7 @@ function assemble(c: FlowColumns, n: number, names: readonly (string | null)[] |
   let lastName: string | null = null;
   let lastSlot = 0;
   for (let i = 0; i < n; i++) {
-    const name = names ? names[i]! : null;
+    const name = names ? names[i]! : instance;
     let slot = 0;
     if (name !== null && name === lastName) slot = lastSlot;
     else if (name !== null) {
@@ -582,17 +590,26 @@ function assemble(c: FlowColumns, n: number, names: readonly (string | null)[] |
     const m = c.meta[i]!;
     keys[i] = slot * 4 + (m & META_OUTBOUND ? 2 : 0) + (m & META_REMOTE_V6 ? 1 : 0);
   }
-  return grouped(c, n, keys, instances);
+  return grouped(c, n, keys, instances, order);
 }
 
-/** assemble's second half: stores flows by key (slot * 4 + outbound * 2 + v6), slots in meta. */
-function grouped(c: FlowColumns, n: number, keys: Uint32Array, instances: (string | null)[]): BatchState {
-  const order = groupOrder(keys, instances.length * 4);
-  const cols = order ? permute(c, order) : c;
+/**
+ * assemble's second half: stores rows by key (slot * 4 + outbound * 2 + v6; keys[s]
+ * is stored row s's), slots in meta. `order` as assemble's; the result's order maps
+ * the new stored rows to the caller's indexes.
+ */
+function grouped(c: FlowColumns, n: number, keys: Uint32Array, instances: (string | null)[], order: Uint32Array | null): BatchState {
+  const perm = groupOrder(keys, instances.length * 4);
+  const cols = perm ? permute(c, perm) : c;
   const meta = cols.meta;
-  if (order) for (let s = 0; s < n; s++) meta[s] = (meta[s]! | ((keys[order[s]!]! >>> 2) << META_SLOT_SHIFT)) >>> 0;
+  if (perm) for (let s = 0; s < n; s++) meta[s] = (meta[s]! | ((keys[perm[s]!]! >>> 2) << META_SLOT_SHIFT)) >>> 0;
   else if (instances.length > 1) for (let s = 0; s < n; s++) meta[s] = (meta[s]! | ((keys[s]! >>> 2) << META_SLOT_SHIFT)) >>> 0;
-  return { n, cols, instances, order, ruleIds: new Int32Array(n).fill(-1), version: -1, rules: null };
+  let callerOf = order;
+  if (perm && order) {
+    callerOf = new Uint32Array(n);
+    for (let s = 0; s < n; s++) callerOf[s] = order[perm[s]!]!;
+  } else if (perm) callerOf = perm;
+  return { n, cols, instances, order: callerOf, ruleIds: new Int32Array(n).fill(-1), version: -1, rules: null };
 }
 
 /** The length of a list of flows, checked. */
@@ -610,15 +627,32 @@ function flowCount(flows: unknown, what: string): number {
   return n;
 }
 
-/** Validates every flow into columns; one row per flow, or FLOW_INVALID with every issue (up to MAX_ISSUES). */
+/**
+ * Validates every flow into columns; one row per flow, or FLOW_INVALID with every
+ * issue (up to MAX_ISSUES).
+ *
+ * Rows are filled from both ends: flows with the first flow's direction from the
+ * front, the others from the back (order[s] is then the caller's index of stored
+ * row s). When every flow has the first flow's instance and family, the common case
+ * (one server, one socket family), the rows are grouped as they are written and the
+ * columns are not copied a second time; otherwise assemble groups them.
+ */
 function packFlows(flows: unknown, what: string): BatchState {
   const n = flowCount(flows, what);
   const list = flows as readonly unknown[];
   const c = newColumns(n);
-  let names: (string | null)[] | null = null;
+  const meta = c.meta;
   const issues: Issue[] = [];
   const report = new FlowIssues(issues, [], 0);
   let stopped = false;
+  let front = 0;
+  let back = n;
+  let frontOut = false;
+  let order: Uint32Array | null = null;
+  let instance0: string | null = null;
+  let v6First = 0;
+  let names: (string | null)[] | null = null;
+  let mixed = false;
   for (let i = 0; i < n; i++) {
     report.index = i;
     const before = issues.length;
@@ -629,7 +663,10 @@ function packFlows(flows: unknown, what: string): BatchState {
       report.bad(undefined, `could not be read (${errorText(e)})`);
       continue;
     }
-    const instance = readFlow(raw, report, c, i);
+    const first = front === 0 && back === n;
+    const sIn: number = first || !frontOut ? front : back - 1;
+    const sOut: number = first || frontOut ? front : back - 1;
+    const instance = readFlow(raw, report, c, sIn, sOut);
     if (instance === undefined) {
       // A flow left out would shift every later answer by one: a refusal always says why.
       if (issues.length === before) report.bad(undefined, 'refused without a reason (a bug in sgfilter; please report it)');
@@ -639,10 +676,37 @@ function packFlows(flows: unknown, what: string): BatchState {
       }
       continue;
     }
-    if (instance !== null) (names ??= new Array<string | null>(n).fill(null))[i] = instance;
+    // Only the row readFlow wrote has its meta set (the other one is still 0), and
+    // sIn === sOut for the first flow and the last free row.
+    const out: boolean = (meta[sOut]! & META_OUTBOUND) !== 0;
+    if (first) {
+      frontOut = out;
+      instance0 = instance;
+      v6First = meta[sIn]! & META_REMOTE_V6;
+    }
+    let row: number;
+    if (out === frontOut) row = front++;
+    else {
+      row = --back;
+      if (order === null) {
+        // Until now every row was flow `row` (a refused flow refuses the batch anyway).
+        order = new Uint32Array(n);
+        for (let s = 0; s < front; s++) order[s] = s;
+      }
+    }
+    if (order !== null) order[row] = i;
+    if ((meta[row]! & META_REMOTE_V6) !== v6First) mixed = true;
+    if (instance !== instance0 && names === null) {
+      names = new Array<string | null>(n).fill(instance0);
+      mixed = true;
+    }
+    if (names !== null) names[row] = instance;
   }
   if (issues.length) throw flowError(issues, `${what}: invalid flows`, stopped);
-  return assemble(c, n, names);
+  if (mixed) return assemble(c, n, names, instance0, order);
+  // One instance, one family: grouped already ([0, front) one direction, the rest the other).
+  if (instance0 !== null) for (let s = 0; s < n; s++) meta[s] = (meta[s]! | (1 << META_SLOT_SHIFT)) >>> 0;
+  return { n, cols: c, instances: instance0 === null ? [null] : [null, instance0], order, ruleIds: new Int32Array(n).fill(-1), version: -1, rules: null };
 }
 
 let building: BatchState | null = null;
@@ -749,7 +813,7 @@ export function batchOfColumns(c: FlowColumns, n: number, instance: string | nul
     const m = meta[i]!;
     keys[i] = slot + (m & META_OUTBOUND ? 2 : 0) + (m & META_REMOTE_V6 ? 1 : 0);
   }
-  return batchOf(grouped(c, n, keys, instance === null ? [null] : [null, instance]));
+  return batchOf(grouped(c, n, keys, instance === null ? [null] : [null, instance], null));
 }
 
 /** @internal The state of a real FlowBatch; INVALID_ARGUMENT for anything else. */
@@ -886,7 +950,7 @@ export function loadSingleFlow(c: SingleFlow, raw: unknown): string | null {
   const report = singleDepth++ === 0 ? SINGLE : new FlowIssues([], [], -1);
   try {
     if (report.issues.length !== 0) report.issues.length = 0;
-    const instance = readFlow(raw, report, c, 0);
+    const instance = readFlow(raw, report, c, 0, 0);
     if (instance === undefined) {
       if (report.issues.length === 0) report.bad(undefined, 'refused without a reason (a bug in sgfilter; please report it)');
       const issues = report.issues.slice();

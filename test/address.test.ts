@@ -153,6 +153,27 @@ describe('flowAddress (the guards: an address as Node reports it)', () => {
     );
   });
 
+  it('text without a colon, zone or bracket is answered without a parse, as the full reading answers it', () => {
+    // The full reading (before the shortcut): brackets and zone removed, read, canonical text.
+    const full = (address: string): string => {
+      let a = address;
+      if (a.startsWith('[') && a.endsWith(']')) a = a.slice(1, -1);
+      const zone = a.indexOf('%');
+      if (zone !== -1) a = a.slice(0, zone);
+      const w = new Uint32Array(4);
+      const family = readAddress(a, w, 0);
+      if (family < 0) return a;
+      return formatWords(family === IPV6, w[0]!, w[1]!, w[2]!, w[3]!);
+    };
+    const chars = fc.constantFrom(...'0123456789.:%[]abcdefx '.split(''));
+    fc.assert(
+      fc.property(fc.oneof(fc.string({ unit: chars, maxLength: 20 }), addressArb.map((a) => a.text)), (s) => {
+        expect(flowAddress(s), s).toBe(full(s));
+      }),
+      fuzzParams('address: flowAddress shortcut', 3000),
+    );
+  });
+
   it('reads dns.lookup-style answers and socket addresses printed by Node the same way', () => {
     fc.assert(
       fc.property(ipv6Arb, (a) => {

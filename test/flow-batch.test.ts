@@ -11,7 +11,7 @@ import {
   compilePolicy, createEngine, createFlowBatch, FlowBatch, parseConfig, parseFlow, referenceClassify, SgfilterError,
   type Config, type ConfigInput, type Engine, type FlowInput,
 } from '../src/index.js';
-import { batchFromPacked, packSlice } from '../src/flow.js';
+import { batchFromPacked, batchOrder, packSlice } from '../src/flow.js';
 import { parseProtocol } from '../src/config/presets.js';
 import { mulberry32, randomConfig, randomFlows } from './random.js';
 import { fuzzParams } from './fuzz/settings.js';
@@ -170,6 +170,47 @@ describe('flows from the JS API', () => {
       fuzzParams('flows: one answer per flow', 1500),
     );
     engineIntact();
+  });
+
+  it('a batch of one instance, family and direction, of two directions, or mixed, answers every flow in the caller\'s order as the reference', () => {
+    // createFlowBatch groups a batch of one instance and one family as it reads it
+    // (one direction from the front, the other from the back) and regroups any other
+    // batch: every such shape, whichever direction comes first, parsed flows or not.
+    const r = mulberry32(11);
+    const pool = randomFlows(r, CONFIG, 600).map((f) => ({ ...f, instance: f.instance ?? 'ins-1' }));
+    const keyOf = (f: FlowInput) => `${f.instance}|${f.direction}|${String(f.remote).includes(':') && !String(f.remote).toLowerCase().startsWith('::ffff:') ? 6 : 4}`;
+    const byKey = new Map<string, FlowInput[]>();
+    for (const f of pool) byKey.set(keyOf(f), [...(byKey.get(keyOf(f)) ?? []), f]);
+    const keys = [...byKey.keys()].sort();
+    fc.assert(
+      fc.property(fc.subarray(keys, { minLength: 1, maxLength: 4 }), fc.array(fc.nat(), { minLength: 1, maxLength: 60 }), fc.boolean(), (chosen, picks, parsed) => {
+        const list = picks.map((p, i) => {
+          const group = byKey.get(chosen[(p + i) % chosen.length]!)!;
+          const f = group[p % group.length]!;
+          return parsed && p % 3 === 0 ? parseFlow(f) : f;
+        });
+        const batch = createFlowBatch(list);
+        const actions = engine.classifyBatch(batch);
+        expect(batch.length).toBe(list.length);
+        list.forEach((f, i) => {
+          const want = referenceClassify(CONFIG, f);
+          expect(batch.verdict(i)).toEqual(want);
+          expect(actions[i]).toBe(want.action === 'accept' ? 1 : 0);
+        });
+        // The stored rows are a permutation of the flows, and packing them again answers the same.
+        const again = batchFromPacked(packSlice(batch, 0, batch.length));
+        engine.classifyBatch(again);
+        const order = batchOrder(batch);
+        const seen = new Set<number>();
+        for (let s = 0; s < list.length; s++) {
+          const i = order ? order[s]! : s;
+          seen.add(i);
+          expect(again.verdict(s)).toEqual(batch.verdict(i));
+        }
+        expect(seen.size).toBe(list.length);
+      }),
+      fuzzParams('flows: batch shapes', 400),
+    );
   });
 
   it('parsed flows are frozen and known by a mark: look-alikes are validated again (protocol 2^31+47 is not GRE)', () => {

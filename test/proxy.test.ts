@@ -156,6 +156,33 @@ describe('startProxy', () => {
     expect(proxy.stats().inbound).toMatchObject({ accepted: 1, dropped: 1 });
   });
 
+  it('an upstream that resets connections it accepted is counted, not logged per connection; one that refuses them is logged', async () => {
+    // Resets each connection once the client's first bytes arrive (connected by then).
+    const resetting = net.createServer((s) => {
+      s.on('error', () => {});
+      s.once('data', () => s.resetAndDestroy());
+    });
+    const resettingPort = await listen(reg, resetting, '127.0.0.1');
+    const engine = await createEngine(config([accept('127.0.0.0/8')], [{ protocol: 'TCP', port: 'ALL', destination: '127.0.0.1', action: 'accept' }]));
+    const logs: string[] = [];
+    proxy = await startProxy({ engine, instance: 'gw-1', listen: { host: '127.0.0.1', port: 0 }, upstream: { host: '127.0.0.1', port: resettingPort }, log: (l) => logs.push(l) });
+    const port = proxy.address().port;
+    for (let i = 0; i < 3; i++) expect((await exchange(reg, { host: '127.0.0.1', port, localAddress: '127.0.0.2', payload: 'x' })).received).toBe('');
+    await waitFor('three upstream resets', () => proxy!.stats().upstreamClosed === 3);
+    expect(logs).toEqual([]);
+    expect(proxy.summary().at(-1)).toBe('upstream closed or reset 3 connections while the client was still sending (EPIPE/ECONNRESET; counted, not logged)');
+    await proxy.close();
+
+    // Nothing listens there: refused before connecting, logged.
+    const closedPort = resettingPort;
+    await new Promise<void>((resolve) => resetting.close(() => resolve()));
+    proxy = await startProxy({ engine, instance: 'gw-1', listen: { host: '127.0.0.1', port: 0 }, upstream: { host: '127.0.0.1', port: closedPort }, log: (l) => logs.push(l) });
+    expect((await exchange(reg, { host: '127.0.0.1', port: proxy.address().port, localAddress: '127.0.0.2', payload: 'x' })).received).toBe('');
+    await waitFor('the refusal to be logged', () => logs.length === 1);
+    expect(logs).toEqual([`upstream 127.0.0.1:${closedPort}: ECONNREFUSED`]);
+    expect(proxy.stats().upstreamClosed).toBe(0);
+  });
+
   it('fails closed (and says so) when a reload loses the proxy instance; rejects bad HOST:PORT', async () => {
     const path = join(tmp, 'policy.yaml');
     writeFileSync(path, 'securityGroups:\n  - id: sg-proxy\n    inbound: [{ protocol: TCP, source: 127.0.0.2, action: accept }]\n    outbound: [{ protocol: ALL, destination: 127.0.0.1, action: accept }]\ninstances: [{ id: gw-1, securityGroups: [sg-proxy] }]\n');

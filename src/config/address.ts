@@ -146,6 +146,16 @@ export function readAddress(text: string, out: Uint32Array, at: number): number 
   const n = text.length;
   if (n === 0) return EMPTY_ADDRESS;
   if (n > MAX_TEXT) return whyNot(text, NOT_AN_ADDRESS);
+  // A dotted quad first (the common case, one pass): text that reads as one has no
+  // colon, so it is what the test below would have sent to readQuad anyway.
+  const v = readQuad(text, 0, n);
+  if (v >= 0) {
+    out[at] = v;
+    out[at + 1] = 0;
+    out[at + 2] = 0;
+    out[at + 3] = 0;
+    return IPV4;
+  }
   // An IPv6 text has a colon within its first five characters, an IPv4 one none.
   let v6 = false;
   for (let i = 0; i < 5 && i < n; i++) {
@@ -154,15 +164,7 @@ export function readAddress(text: string, out: Uint32Array, at: number): number 
       break;
     }
   }
-  if (!v6) {
-    const v = readQuad(text, 0, n);
-    if (v < 0) return whyNot(text, NOT_AN_ADDRESS);
-    out[at] = v;
-    out[at + 1] = 0;
-    out[at + 2] = 0;
-    out[at + 3] = 0;
-    return IPV4;
-  }
+  if (!v6) return whyNot(text, NOT_AN_ADDRESS);
   const r = readGroups(text, n);
   if (r !== IPV6) return whyNot(text, r);
   const g = GROUPS;

@@ -46,6 +46,10 @@ import { SocketAddress, isIP } from 'node:net';
 export function canonicalAddress(address: string): string | undefined {
   const family = isIP(address);
   if (family === 0) return undefined;
+  // Node takes as IPv4 only four decimal numbers 0-255 without leading zeros, which is
+  // exactly what inet_ntop prints: the text is its own reading (no SocketAddress,
+  // the per-connection case of a guard dialling an IPv4 literal).
+  if (family === 4) return address;
   try {
     return new SocketAddress({ address, family: family === 4 ? 'ipv4' : 'ipv6' }).address;
   } catch {

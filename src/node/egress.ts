@@ -47,9 +47,9 @@ import * as tls from 'node:tls';
 import type { Engine } from '../engine.js';
 import { SgfilterError } from '../errors.js';
 import { nameText, quote } from '../config/plain.js';
-import type { FlowInput, Verdict } from '../types.js';
+import type { Config, FlowInput, Verdict } from '../types.js';
 import { canonicalAddress, reachedAddress } from './destination.js';
-import { mayAcceptOnceConnected } from './local-end.js';
+import { localEndFields, mayAcceptOnceConnected } from './local-end.js';
 import { checkEngine, checkInstance, invalidArgument, isBoolean, isFunction, isString, readOptions, shown, type OptionSpec } from './options.js';
 import { ERROR_KEY, VerdictCounters, decidingRule, endpoint, flowAddress, notify, ruleKey, type GuardStats } from './stats.js';
 
@@ -185,6 +185,19 @@ export interface LocalEnd {
 type LookupAnswer = { address: string; family: number };
 
 /**
+ * An accept decided before connect() that the check as the socket connects may take
+ * as it is (settle): the connection dials one address literal that is its own
+ * destination, no rule of the instance's outbound chain names localCidr or source
+ * ports (so the local end the kernel picks cannot change the verdict), and nobody
+ * asked for onAccept (which gets the real local end). Valid while the engine's policy
+ * version is still `version`.
+ */
+export interface EarlyAccept {
+  verdict: Verdict;
+  version: number;
+}
+
+/**
  * A bound local address that fixes the connection's source, or undefined: binding the
  * unspecified address (`0.0.0.0`, `::`, `::ffff:0.0.0.0`, in any spelling) leaves the
  * source to the kernel, as not binding does, so the flow has no local address yet.
@@ -203,6 +216,9 @@ export class EgressPolicy {
   readonly #engine: Engine;
   readonly #options: EgressOptions;
   readonly #counters = new VerdictCounters();
+  /** localEndFields of the instance's outbound rules, for the config last seen. */
+  #fieldsConfig: Config | undefined;
+  #fields = 0;
 
   /**
    * `options` must have been checked with readOptions(…, EGRESS_OPTIONS); only its
@@ -245,6 +261,14 @@ export class EgressPolicy {
     return { verdict, undecided };
   }
 
+  #localEndFields(config: Config): number {
+    if (config !== this.#fieldsConfig) {
+      this.#fields = localEndFields(config, this.#options.instance, 'outbound');
+      this.#fieldsConfig = config;
+    }
+    return this.#fields;
+  }
+
   /**
    * Classifies every address of one connection (as the host it reaches) before it is
    * dialled, and returns the addresses to dial, or the error the connection must fail
@@ -252,8 +276,11 @@ export class EgressPolicy {
    * removed, an address the engine refuses) are returned as the error: the connection
    * fails closed. A connection let through is counted when it connects (`settle`).
    */
-  decide(host: string, port: number, answers: LookupAnswer[], local: LocalEnd): { dial: LookupAnswer[]; error?: Error } {
+  decide(host: string, port: number, answers: LookupAnswer[], local: LocalEnd): { dial: LookupAnswer[]; error?: Error; early?: EarlyAccept } {
     let addresses: AddressVerdict[];
+    // Read with the verdicts, synchronously: the same policy (nothing publishes in between).
+    const version = this.#engine.version;
+    const config = this.#engine.config;
     try {
       addresses = answers.map((a) => {
         const reaches = reachedAddress(a.address, local.localAddress);
@@ -276,7 +303,15 @@ export class EgressPolicy {
       notify(this.#options.onDrop, decision);
       return { dial: [], error };
     }
-    return { dial: dialled.map(({ address, family }) => ({ address, family })) };
+    const dial = dialled.map(({ address, family }) => ({ address, family }));
+    const only = addresses.length === 1 ? addresses[0]! : undefined;
+    if (
+      only !== undefined && only.verdict.action === 'accept' && only.reaches === undefined && this.#options.onAccept === undefined &&
+      this.#localEndFields(config) === 0
+    ) {
+      return { dial, early: { verdict: only.verdict, version } };
+    }
+    return { dial };
   }
 
   /**
@@ -287,7 +322,14 @@ export class EgressPolicy {
    * no address any more (reset at once) or a flow the engine cannot classify fails
    * closed, counted under `error`.
    */
-  settle(socket: net.Socket, host: string, dialledPort: number): Error | undefined {
+  settle(socket: net.Socket, host: string, dialledPort: number, early?: EarlyAccept): Error | undefined {
+    // The accept decided before connect() holds when the policy is still the same
+    // (see EarlyAccept): the kernel connected to the literal dialled, and no rule
+    // looks at the local end it picked. No getpeername, no getsockname.
+    if (early !== undefined && this.#engine.version === early.version) {
+      this.#counters.count(ruleKey(early.verdict, 'outbound'), true);
+      return undefined;
+    }
     const remote = socket.remoteAddress;
     const port = socket.remotePort;
     const localAddress = socket.localAddress;
@@ -320,6 +362,11 @@ export class EgressPolicy {
   /** The error an address-literal connection must fail with, or undefined to let it through. */
   checkLiteral(address: string, port: number, local: LocalEnd): Error | undefined {
     return this.decide(address, port, [{ address, family: net.isIP(address) }], local).error;
+  }
+
+  /** checkLiteral, and the accept the check as it connects may take as it is (EarlyAccept). */
+  literal(address: string, port: number, local: LocalEnd): { error?: Error; early?: EarlyAccept } {
+    return this.decide(address, port, [{ address, family: net.isIP(address) }], local);
   }
 
   /**
@@ -476,6 +523,8 @@ interface Attempt {
   policy: EgressPolicy;
   host: string;
   port: number;
+  /** An accept decided before connect() that still holds if the policy has not changed. */
+  early?: EarlyAccept | undefined;
   /** The check as it connects refused this attempt: 'ready' is not delivered either. */
   refused: boolean;
 }
@@ -496,20 +545,23 @@ const ATTEMPTS = new WeakMap<net.Socket, Attempt>();
  * sent) and 'connect' and 'ready' are never delivered.
  *
  * Always, not only under policies that name localCidr or sourcePort: a reload can add
- * one between the dial and the connect, and the check costs about 8 µs (getpeername,
- * getsockname, one classify) against 250-450 µs for a whole loopback connection
- * (measured on the 2-core dev machine).
+ * one between the dial and the connect. The check reads the socket (getpeername,
+ * getsockname) and classifies, unless the attempt carries an EarlyAccept whose policy
+ * version is still the engine's: then the verdict cannot have changed (one literal,
+ * dialled as it is, no rule on the local end) and the accept is counted as it is.
  */
 function watchConnect(socket: net.Socket, attempt: Omit<Attempt, 'refused'>): void {
   const had = ATTEMPTS.get(socket);
   ATTEMPTS.set(socket, { ...attempt, refused: false });
   if (had !== undefined) return; // emit wrapped already; a reconnect only changes the attempt
   const previous = socket.emit as Emit;
-  const guarded: Emit = function (this: unknown, event, ...args) {
-    const a = ATTEMPTS.get(socket);
+  // Every event of the socket passes here ('data' per chunk too): only 'connect' and
+  // 'ready' look up the attempt, and the arguments are handed on with no array built.
+  const guarded = function (this: unknown, event: string | symbol): boolean {
+    const a = event === 'connect' || event === 'ready' ? ATTEMPTS.get(socket) : undefined;
     if (a !== undefined) {
       if (event === 'connect') {
-        const error = a.policy.settle(socket, a.host, a.port);
+        const error = a.policy.settle(socket, a.host, a.port, a.early);
         if (error !== undefined) {
           a.refused = true;
           socket.destroy(error);
@@ -519,8 +571,9 @@ function watchConnect(socket: net.Socket, attempt: Omit<Attempt, 'refused'>): vo
         return false;
       }
     }
-    return previous.call(this, event, ...args);
-  };
+    // eslint-disable-next-line prefer-rest-params
+    return Reflect.apply(previous, this, arguments) as boolean;
+  } as Emit;
   (socket as unknown as { emit: Emit }).emit = guarded;
 }
 
@@ -529,8 +582,8 @@ function watchConnect(socket: net.Socket, attempt: Omit<Attempt, 'refused'>): vo
  * connects (watchConnect), and `socket.connect()` (Node's way to reconnect a closed
  * socket) goes through the policy like the first connection.
  */
-export function guardSocket<T extends net.Socket>(policy: EgressPolicy, socket: T, host: string, port: number): T {
-  watchConnect(socket, { policy, host, port });
+export function guardSocket<T extends net.Socket>(policy: EgressPolicy, socket: T, host: string, port: number, early?: EarlyAccept): T {
+  watchConnect(socket, { policy, host, port, early });
   Object.defineProperty(socket, 'connect', {
     configurable: true,
     writable: true,
@@ -541,6 +594,18 @@ export function guardSocket<T extends net.Socket>(policy: EgressPolicy, socket: 
   return socket;
 }
 
+/**
+ * @internal net.connect to an address literal with the policy applied, for a caller
+ * whose destination is its own checked value (startProxy's upstream: a literal and a
+ * port 0-65535, read once at start), so there are no caller options to copy and read
+ * once: the same classification, dial and check as it connects as connectNet.
+ */
+export function connectLiteral(policy: EgressPolicy, address: string, port: number): net.Socket {
+  const { error, early } = policy.literal(address, port, {});
+  if (error) return guardSocket(policy, failedSocket(new net.Socket(), error), address, port);
+  return guardSocket(policy, net.connect({ host: address, port }), address, port, early);
+}
+
 /** net.connect with the policy applied: the socket fails with ERR_SGFILTER_DROPPED when dropped. */
 export function connectNet(policy: EgressPolicy, given: net.NetConnectOpts, listener?: () => void): net.Socket {
   // Read once: what is classified is what is dialled (copyOptions).
@@ -548,9 +613,9 @@ export function connectNet(policy: EgressPolicy, given: net.NetConnectOpts, list
   const options = opts as unknown as net.NetConnectOpts;
   const t = target('guarded connect', opts);
   if (net.isIP(t.host)) {
-    const error = policy.checkLiteral(t.host, t.port, t.local);
+    const { error, early } = policy.literal(t.host, t.port, t.local);
     if (error) return guardSocket(policy, failedSocket(new net.Socket(), error), t.host, t.port);
-    return guardSocket(policy, net.connect({ ...options, host: t.host, path: undefined } as unknown as net.TcpNetConnectOpts, listener), t.host, t.port);
+    return guardSocket(policy, net.connect({ ...options, host: t.host, path: undefined } as unknown as net.TcpNetConnectOpts, listener), t.host, t.port, early);
   }
   const lookup = policy.lookupFor(t.port, t.local, opts.lookup as LookupFunction | undefined);
   return guardSocket(policy, net.connect({ ...options, host: t.host, path: undefined, lookup } as unknown as net.TcpNetConnectOpts, listener), t.host, t.port);
@@ -565,9 +630,9 @@ export function connectTls(policy: EgressPolicy, given: tls.ConnectionOptions, l
   if (options.socket) return tls.connect(options, listener);
   const t = target('guarded connect.tls', opts);
   if (net.isIP(t.host)) {
-    const error = policy.checkLiteral(t.host, t.port, t.local);
+    const { error, early } = policy.literal(t.host, t.port, t.local);
     if (error) return guardSocket(policy, failedSocket(new tls.TLSSocket(new net.Socket()), error), t.host, t.port);
-    return guardSocket(policy, tls.connect({ ...options, host: t.host, path: undefined }, listener), t.host, t.port);
+    return guardSocket(policy, tls.connect({ ...options, host: t.host, path: undefined }, listener), t.host, t.port, early);
   }
   // SNI and certificate checks stay on the name the caller asked for.
   const servername = options.servername ?? t.host;

@@ -16,7 +16,7 @@ import type { Engine } from '../engine.js';
 import { MAX_ISSUES_SHOWN, SgfilterError, formatPath, issueCount } from '../errors.js';
 import { nameText, quote } from '../config/plain.js';
 import { watchConfig, type ConfigWatcher, type WatchOptions } from './watch.js';
-import { guardedConnect, type LookupFunction } from './egress.js';
+import { EGRESS_OPTIONS, EgressPolicy, connectLiteral, connectNet, type EgressOptions, type LookupFunction } from './egress.js';
 import { guardServer, type InboundDecision, type ServerGuard } from './server-guard.js';
 import { checkEngine, checkInstance, invalidArgument, isFunction, isNonEmptyString, isString, milliseconds, oneOf, readOptions, shown } from './options.js';
 import { decidingRule, endpoint, type GuardStats } from './stats.js';
@@ -67,6 +67,11 @@ export interface FilteringProxy {
     inbound: GuardStats;
     /** Upstream connections, by deciding rule. */
     outbound: GuardStats;
+    /**
+     * Upstream connections the upstream closed or reset while the client was still
+     * sending (EPIPE or ECONNRESET once connected): counted, not logged one by one.
+     */
+    upstreamClosed: number;
   };
   /** Resolves after the next config reload attempt (published or refused). */
   nextReload(): Promise<{
@@ -149,8 +154,9 @@ export async function startProxy(options: ProxyOptions): Promise<FilteringProxy>
   checkInstance('startProxy', engine, instance);
   const log = checked.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const sockets = new Set<net.Socket>();
+  let upstreamClosed = 0;
 
-  const egressOptions: Parameters<typeof guardedConnect>[1] = {
+  const egressOptions: EgressOptions = {
     onDrop: (d) => {
       const name = net.isIP(d.host) ? '' : ` (${nameText(d.host)})`;
       const dropped = d.addresses.filter((a) => a.verdict.action !== 'accept');
@@ -162,11 +168,15 @@ export async function startProxy(options: ProxyOptions): Promise<FilteringProxy>
   };
   if (instance !== undefined) egressOptions.instance = instance;
   if (checked.lookup) egressOptions.lookup = checked.lookup;
-  const connect = guardedConnect(engine, egressOptions);
+  const policy = new EgressPolicy('startProxy', engine, readOptions('startProxy', egressOptions, EGRESS_OPTIONS) as EgressOptions);
+  // An address literal is classified as it is (no options to copy and read per
+  // connection); a name goes through the guard's lookup, as guardedConnect's would.
+  const literal = net.isIP(upstream.host) !== 0;
+  const connect = (): net.Socket => (literal ? connectLiteral(policy, upstream.host, upstream.port) : connectNet(policy, { host: upstream.host, port: upstream.port }));
 
   const server = net.createServer((client) => {
     sockets.add(client);
-    const up = connect({ host: upstream.host, port: upstream.port });
+    const up = connect();
     sockets.add(up);
     const done = (): void => {
       client.destroy();
@@ -177,8 +187,16 @@ export async function startProxy(options: ProxyOptions): Promise<FilteringProxy>
       up.destroy();
     });
     up.on('error', (e: NodeJS.ErrnoException) => {
-      // Policy refusals were logged by onDrop; other upstream failures are logged here.
-      if (e.code !== 'ERR_SGFILTER_DROPPED') log(`upstream ${endpoint(upstream.host, upstream.port)}: ${e.code ?? e.message}`);
+      // Policy refusals were logged by onDrop. An upstream that closes (EPIPE) or resets
+      // (ECONNRESET) a connection it had accepted while the client is still sending is
+      // the ordinary end of a connection under churn (an HTTP server closing after its
+      // answer, with the client's next request already in flight): counted, shown in
+      // the summary, not a line per connection (Node's EPIPE for a write after the
+      // upstream's FIN has no syscall; a reset while connecting has syscall 'connect').
+      // Other failures (refused, unreachable, timed out) say the upstream is not there,
+      // and each is logged.
+      if ((e.code === 'EPIPE' || e.code === 'ECONNRESET') && e.syscall !== 'connect') upstreamClosed++;
+      else if (e.code !== 'ERR_SGFILTER_DROPPED') log(`upstream ${endpoint(upstream.host, upstream.port)}: ${e.code ?? e.message}`);
       done();
     }).on('close', () => {
       sockets.delete(up);
@@ -243,7 +261,7 @@ export async function startProxy(options: ProxyOptions): Promise<FilteringProxy>
     throw e;
   }
 
-  const stats = () => ({ inbound: inbound.stats(), outbound: connect.stats() });
+  const stats = () => ({ inbound: inbound.stats(), outbound: policy.stats(), upstreamClosed });
   return {
     engine,
     server,
@@ -253,7 +271,8 @@ export async function startProxy(options: ProxyOptions): Promise<FilteringProxy>
     nextReload: () => new Promise((resolve) => waiters.push(resolve)),
     summary() {
       const { inbound: i, outbound: o } = stats();
-      return [...countersLine('inbound connections', i), ...countersLine('outbound connections (to upstream)', o)];
+      const closed = upstreamClosed ? [`upstream closed or reset ${upstreamClosed} connection${upstreamClosed === 1 ? '' : 's'} while the client was still sending (EPIPE/ECONNRESET; counted, not logged)`] : [];
+      return [...countersLine('inbound connections', i), ...countersLine('outbound connections (to upstream)', o), ...closed];
     },
     async close() {
       watcher?.close();

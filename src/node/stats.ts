@@ -87,6 +87,11 @@ export class VerdictCounters {
  * address is returned as it is, and the engine refuses it (guards fail closed).
  */
 export function flowAddress(address: string): string {
+  // Text with no colon, no zone and no bracket is returned as it is either way (only
+  // IPv6 text has colons; a dotted quad that reads is canonical; text that does not
+  // read is returned as it is): not parsed twice (the engine reads it again), the
+  // common case of a guard on an IPv4 socket.
+  if (address.indexOf(':') === -1 && address.indexOf('%') === -1 && address.charCodeAt(0) !== 0x5b) return address;
   let a = address;
   if (a.startsWith('[') && a.endsWith(']')) a = a.slice(1, -1);
   const zone = a.indexOf('%');
