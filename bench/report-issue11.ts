@@ -37,18 +37,18 @@ interface ClassBenchResults { machine: Machine; quick: boolean; rows: ClassBench
  * run does not meet the target. Keep each to what was measured, with where.
  */
 const CAUSES: Record<string, string> = {
-  classifyV4: 'reading the flow object and its address text (~42 ns for the address) and one call into WASM per flow; see "The boundary" below',
-  classifyV6: 'as for IPv4, with 8 hex groups to read (~87 ns for the address)',
-  batchV4: 'per flow: the address text (~42 ns), the other fields (~45 ns), grouping rows by instance, direction and family (~45 ns); see "The boundary" below',
+  classifyV4: 'reading the flow object and its address text (~35–42 ns for the address) and one call into WASM per flow; see "The boundary" in this file',
+  classifyV6: 'as for IPv4, with up to 8 hex groups to read (~87 ns for the address)',
+  batchV4: 'per flow: reading the address characters (~35 ns), the other fields and their checks, and the loop that catches misspelt field names (~10 ns); a batch of several instances or both families is regrouped (a counting sort and a copy of the columns)',
   batchV6: 'as for IPv4 with IPv6 address text',
-  guardServer: 'per connection the guard asks the kernel for both ends of the socket (getpeername, getsockname: ~0.6 µs each), which a bare node:http server never does, plus the classification in JavaScript and WASM (~0.4–1.2 µs): ~2 µs of a ~46 µs request',
-  proxy: 'the inbound guard\'s two kernel calls and classification, plus the egress guard (a classification and getsockname on the upstream socket) per connection',
-  lookup10K: 'a lookup is two prefix-trie walks plus direct-table reads and the AND of 4–5 class bitmaps through their summaries, one flow at a time in WASM (no prefetch), behind a JavaScript call that copies each batch; rte_acl walks one compiled DFA and its SSE path advances 4 flows per step (docs/DESIGN.md §2, "The measurements behind the choices")',
+  guardServer: 'per connection the guard reads the remote address (getpeername, ~0.6 µs: the remote address is the flow, so it cannot be skipped) and classifies (~0.3 µs of JavaScript and WASM), against a ~46 µs request; on 2 shared cores the CPU-per-request figure moved by about ±2 µs (±4%) between identical servers in one run (an engine loaded but no guard: +1.2 µs; a bare extra connection listener: +2 µs), more than the guard\'s own work, so a figure of 3–8% is within the noise of this measurement',
+  proxy: 'per connection: the inbound guard (getpeername and a classification), a classification before dialling, the egress guard\'s per-socket wrapper, and the kernel work of a second socket, about 10 µs of CPU per request against a relay that does none of it',
+  lookup10K: 'about 40% of the time is the two address prefix-trie walks, each five dependent loads (a direct entry, up to three nodes, the leaf; ~18 ns even with every line in cache), then the AND of 4–5 class bitmaps, one flow at a time in WASM (no prefetch); rte_acl\'s SSE path walks one byte-wise automaton for four flows at once. Closing it needs fewer trie levels per address (e.g. 8-bit strides below the 16-bit direct level), a larger layout and compiler change (docs/DESIGN.md §2, "The measurements behind the choices")',
   lookup100K: 'at 100K the classifier is searched part by part, each part two prefix-trie walks and the AND of its class bitmaps (docs/DESIGN.md §2, "Partitions")',
-  compile100K: 'each part builds its own tries and bitmaps; about a third of compile CPU was garbage collection (docs/DESIGN.md §2, "Partitions")',
+  compile100K: 'building the bit-per-node binary address tries (2.1 million nodes on ipc2_100K, ~330 ms of CPU), making the rule boxes (~150 ms), and garbage collection (about a quarter); on 2 shared cores wall time is CPU time times the load (docs/DESIGN.md, "Compile time at 100K rules")',
   memory100K: 'the whole-classifier bitmaps before partitioning (docs/DESIGN.md §2, "Partitions")',
   table100K: 'dense class bitmaps (docs/DESIGN.md §2, "Partitions")',
-  allocation: 'a verdict or flow object allocated per call',
+  allocation: 'an object allocated per call (a verdict, a parsed flow or an address)',
   mismatch: 'a defect: a fast path disagrees with the reference matcher (the test suite must fail too)',
 };
 
