@@ -34,6 +34,8 @@
  */
 import { SgfilterError, type Issue } from './errors.js';
 import { describeValue } from './describe.js';
+import { closest } from './config/rule.js';
+import { quote } from './config/plain.js';
 import { batchOfColumns, flowError, MAX_BATCH_FLOWS, newColumns, type FlowBatch } from './flow.js';
 import { ICMP, ICMPV6, TCP, UDP } from './config/presets.js';
 import { ICMP_ABSENT, ICMP_CODE_SHIFT, META_LOCAL_PRESENT, META_LOCAL_V6, META_OUTBOUND, META_REMOTE_V6, PORT_ABSENT } from '../assembly/layout.js';
@@ -100,7 +102,10 @@ function kindOf(v: unknown): string | undefined {
  */
 function typed<T>(field: string, v: unknown, kinds: readonly string[], n: number): T {
   const kind = kindOf(v);
-  if (kind === undefined || !kinds.includes(kind)) throw argumentError(`${field} must be a ${kinds.join(' or ')}, got ${describeValue(v)}`);
+  if (kind === undefined || !kinds.includes(kind)) {
+    const article = (k: string) => (/^[AEIOU]/.test(k) ? 'an' : 'a');
+    throw argumentError(`${field} must be ${kinds.map((k) => `${article(k)} ${k}`).join(' or ')}, got ${kind !== undefined ? `${article(kind)} ${kind}` : describeValue(v)}`);
+  }
   const len = typedArrayLength.call(v) as number;
   if (n >= 0 && len !== n) throw argumentError(`${field} holds ${len} entries; it must hold one per flow (${n}, the length of remoteOffset)`);
   return v as T;
@@ -119,6 +124,19 @@ function readFields(input: unknown): Partial<Record<(typeof FIELDS)[number], unk
     } catch (e) {
       throw argumentError(`${k} could not be read (${e instanceof Error ? e.message : describeValue(e)})`);
     }
+  }
+  // A field one or two letters from a known one (`sourceport`, `remoteOfset`) is refused:
+  // ignored, it would silently classify without the column the caller meant to give.
+  let keys: string[];
+  try {
+    keys = Object.keys(input);
+  } catch (e) {
+    throw argumentError(`the fields could not be read (${e instanceof Error ? e.message : describeValue(e)})`);
+  }
+  for (const key of keys) {
+    if ((FIELDS as readonly string[]).includes(key)) continue;
+    const near = key.length <= 30 ? closest(key, FIELDS) : undefined;
+    if (near) throw argumentError(`unknown field ${quote(key)}; did you mean "${near}"?`);
   }
   return out;
 }

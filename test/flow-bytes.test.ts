@@ -243,6 +243,18 @@ describe('createFlowBatchFromBytes refuses what it cannot read, before reading i
     cases.forEach((bad, k) => expect(code(bad).code, `case ${k}`).toBe('INVALID_ARGUMENT'));
   });
 
+  it('refuses a misspelt field (it would classify without the column meant), naming the field it resembles', () => {
+    for (const [typo, meant] of [['sourceport', 'sourcePort'], ['remoteOfset', 'remoteOffset'], ['localoffset', 'localOffset'], ['instanse', 'instance'], ['icmptype', 'icmpType']] as const) {
+      const e = code({ ...base(), [typo]: Uint16Array.of(1, 2) });
+      expect(e.code).toBe('INVALID_ARGUMENT');
+      expect(e.message).toContain(`unknown field "${typo}"; did you mean "${meant}"?`);
+    }
+    // Other names (a caller's own bookkeeping) are left alone.
+    expect(() => createFlowBatchFromBytes({ ...base(), capturedAt: 12 } as never)).not.toThrow();
+    // A typed array of another kind is named, with its article.
+    expect(code({ ...base(), icmpType: Int32Array.of(0, 0) }).message).toContain('must be an Int16Array, got an Int32Array');
+  });
+
   it('never takes a field from a polluted Object.prototype', () => {
     const proto = Object.prototype as Record<string, unknown>;
     const { port: _port, ...noPort } = base();
