@@ -258,3 +258,19 @@ describe('config addresses read by the same reader', () => {
     }
   });
 });
+
+describe('addressSetText (rule hits, explain)', () => {
+  it('writes prefixes as CIDRs and other ranges as lo-hi, IPv4 first; each reads back to the same range', async () => {
+    const { addressSetText, parseCidr } = await import('../src/config/address.js');
+    const r = (lo: bigint, hi: bigint) => ({ lo, hi });
+    expect(addressSetText({ v4: [r(0x0a000000n, 0x0affffffn), r(0xc0a80001n, 0xc0a80001n), r(1n, 2n)], v6: [r(1n, 1n), r(0n, (1n << 128n) - 1n)] }))
+      .toBe('10.0.0.0/8,192.168.0.1/32,0.0.0.1-0.0.0.2,::1/128,::/0');
+    for (const text of ['10.1.2.0/23', '0.0.0.0/0', '2001:db8::/32', '::ffff:0:0/96']) {
+      const c = parseCidr(text);
+      if (!c.ok) throw new Error(c.message);
+      const set = c.value.v6 ? { v4: [], v6: [c.value.range] } : { v4: [c.value.range], v6: [] };
+      const back = parseCidr(addressSetText(set));
+      expect(back.ok && back.value.range).toEqual(c.value.range);
+    }
+  });
+});

@@ -14,6 +14,7 @@ import { safeParseConfigDocuments } from '../config/parse.js';
 import { SgfilterError, formatPath, issueCount, type Issue } from '../errors.js';
 import { PRESETS, protocolLabel } from '../config/presets.js';
 import { formatPorts } from '../config/ports.js';
+import { addressSetText } from '../config/address.js';
 import type { Config, Rule, Verdict } from '../types.js';
 import type { Progress } from './progress.js';
 
@@ -185,7 +186,7 @@ export function ruleText(rule: Rule): string {
   }
   const peer = rule.peerSet !== undefined ? `address set ${rule.text.peer}` : rule.peerGroup !== undefined ? `group ${rule.text.peer} (its instances' addresses)` : rule.text.peer;
   let text = `${terminalText(what)} ${rule.direction === 'inbound' ? 'from' : 'to'} ${terminalText(peer)}`;
-  if (rule.local) text += ', localCidr set';
+  if (rule.local) text += `, localCidr ${terminalText(addressSetText(rule.local))}`;
   if (rule.sourcePorts) text += ` source port ${formatPorts(rule.sourcePorts)}`;
   if (rule.icmpType !== null) text += ` icmpType ${rule.icmpType}`;
   if (rule.icmpCode !== null) text += ` icmpCode ${rule.icmpCode}`;

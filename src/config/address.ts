@@ -261,6 +261,24 @@ export function formatAddress(v6: boolean, addr: bigint): string {
   return formatWords(true, w(96n), w(64n), w(32n), w(0n));
 }
 
+/**
+ * An address set as text: each range as a CIDR when it is one (`10.0.0.0/8`), else
+ * `lo-hi`, IPv4 first, joined by `,` (messages, logs; not read back by the parser
+ * for mapped forms: an IPv4-mapped prefix reads as its IPv4 range).
+ */
+export function addressSetText(set: { v4: readonly { lo: bigint; hi: bigint }[]; v6: readonly { lo: bigint; hi: bigint }[] }): string {
+  const one = (v6: boolean, r: { lo: bigint; hi: bigint }): string => {
+    const size = r.hi - r.lo + 1n;
+    if ((size & (size - 1n)) === 0n && (r.lo & (size - 1n)) === 0n) {
+      let bits = 0;
+      for (let x = size; x > 1n; x >>= 1n) bits++;
+      return `${formatAddress(v6, r.lo)}/${(v6 ? 128 : 32) - bits}`;
+    }
+    return `${formatAddress(v6, r.lo)}-${formatAddress(v6, r.hi)}`;
+  };
+  return [...set.v4.map((r) => one(false, r)), ...set.v6.map((r) => one(true, r))].join(',');
+}
+
 // ---------- Config text: addresses, CIDRs, ranges (read once per compile) ----------
 
 export interface Address {

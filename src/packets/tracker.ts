@@ -17,7 +17,8 @@ import type { AddressRange, AddressSet, Config, Direction, Rule } from '../types
 import * as P from '../../assembly/packet-layout.js';
 import type { CompiledPolicy, RuleRef } from '../compile/index.js';
 import type { Arena } from '../wasm/load.js';
-import { formatAddress } from '../config/address.js';
+import { addressSetText, formatAddress } from '../config/address.js';
+import { formatPorts } from '../config/ports.js';
 import { parseOwnAddresses } from '../config/parse.js';
 import type { Issue } from '../errors.js';
 import { packetBatchData, type PacketBatch } from './batch.js';
@@ -207,6 +208,14 @@ export interface RuleHitText {
   port: string;
   /** The peer as written (a CIDR, a range, an address set or group id). */
   peer: string;
+  /** The rule's localCidr as CIDRs or ranges (`10.0.0.0/24`), when it has one. */
+  localCidr?: string;
+  /** The rule's source ports (`1024-65535`), when it has them. */
+  sourcePort?: string;
+  /** The rule's ICMP type, when it names one. */
+  icmpType?: number;
+  /** The rule's ICMP code, when it names one. */
+  icmpCode?: number;
   /** The rule's description, when it has one. */
   description?: string;
 }
@@ -731,6 +740,10 @@ export class Tracker {
     const hit = (tid: number, isCurrent: boolean): RuleHit => {
       const r = this.#registry[tid]!;
       const text: RuleHitText = { protocol: r.rule.text.protocol, port: r.rule.text.port, peer: r.rule.text.peer };
+      if (r.rule.local !== null) text.localCidr = addressSetText(r.rule.local);
+      if (r.rule.sourcePorts !== null) text.sourcePort = formatPorts(r.rule.sourcePorts);
+      if (r.rule.icmpType !== null) text.icmpType = r.rule.icmpType;
+      if (r.rule.icmpCode !== null) text.icmpCode = r.rule.icmpCode;
       if (typeof r.rule.description === 'string') text.description = r.rule.description;
       const h = {
         groupId: r.groupId, direction: r.direction, ruleIndex: r.ruleIndex, action: r.action, current: isCurrent, text,
