@@ -222,7 +222,15 @@ export class Engine {
     let cap = this.#cap;
     while (cap < want) cap *= 2;
     cap = Math.min(cap, this.#maxCap);
-    const next = this.#arena.alloc(Engine.#windowBytes(cap));
+    let next: number;
+    try {
+      next = this.#arena.alloc(Engine.#windowBytes(cap));
+    } catch (e) {
+      if (e instanceof SgfilterError && e.code === 'MEMORY_LIMIT') {
+        throw new SgfilterError('MEMORY_LIMIT', `a flow window of ${cap} flows needs ${Engine.#windowBytes(cap)} bytes of WASM memory, beyond what maxMemoryBytes leaves: lower windowFlows (now ${this.#maxCap}) or raise maxMemoryBytes (${e.message})`);
+      }
+      throw e;
+    }
     this.#arena.release(this.#window, Engine.#windowBytes(this.#cap));
     this.#window = next;
     this.#cap = cap;
@@ -578,7 +586,9 @@ export class Engine {
    * (a Uint8Array of at least batch.length; allocated when not given), and records
    * each flow's deciding rule on the batch (batch.verdict(i), batch.ruleId(i)).
    * Throws INVALID_ARGUMENT when `batch` is not a FlowBatch or `out` not a
-   * Uint8Array, BATCH_MISMATCH when `out` is too short, UNKNOWN_INSTANCE.
+   * Uint8Array, BATCH_MISMATCH when `out` is too short, UNKNOWN_INSTANCE, and
+   * MEMORY_LIMIT when the flow window or the batch's answers do not fit under
+   * maxMemoryBytes (the message says which, and what to change; nothing changes).
    */
   classifyBatch(batch: FlowBatch, out?: Uint8Array): Uint8Array {
     const st = batchState(batch);
@@ -618,7 +628,16 @@ export class Engine {
         // The new area first, then the old one freed: a refused allocation (MEMORY_LIMIT)
         // leaves the engine's answer area as it was, so later calls still work.
         const cap = Math.max(n, this.#cap);
-        const next = this.#arena.alloc(cap * ANSWER_BYTES);
+        let next: number;
+        try {
+          next = this.#arena.alloc(cap * ANSWER_BYTES);
+        } catch (e) {
+          // Say what needed the memory: the answers of the whole batch live in WASM memory.
+          if (e instanceof SgfilterError && e.code === 'MEMORY_LIMIT') {
+            throw new SgfilterError('MEMORY_LIMIT', `a batch of ${n} flows needs ${cap * ANSWER_BYTES} bytes of WASM memory for its answers (${ANSWER_BYTES} per flow), beyond what maxMemoryBytes leaves: classify it as several smaller batches, or raise maxMemoryBytes (${e.message})`);
+          }
+          throw e;
+        }
         if (this.#answersCap) this.#arena.release(this.#answers, this.#answersCap * ANSWER_BYTES);
         this.#answers = next;
         this.#answersCap = cap;

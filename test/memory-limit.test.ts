@@ -169,6 +169,24 @@ describe('engines under maxMemoryBytes', () => {
     agreesWithReference(e);
   });
 
+  it('a batch too big for the limit is MEMORY_LIMIT saying what needed the memory; smaller batches then work', async () => {
+    const e = await createEngine(rules(2, 'accept'), { maxMemoryBytes: 1 * MiB });
+    const flow: FlowInput = { direction: 'inbound', protocol: 'TCP', port: 1, remote: '10.0.0.1' };
+    const big = createFlowBatch(Array.from({ length: 400_000 }, () => flow));
+    let err: unknown;
+    try { e.classifyBatch(big); } catch (x) { err = x; }
+    expect(err).toBeInstanceOf(SgfilterError);
+    expect((err as SgfilterError).code).toBe('MEMORY_LIMIT');
+    expect((err as SgfilterError).message).toMatch(/(a batch of 400000 flows .* several smaller batches)|(flow window .* lower windowFlows)/);
+    // Nothing changed: a batch that fits is classified as the reference says.
+    const small = createFlowBatch(Array.from({ length: 100 }, () => flow));
+    expect([...e.classifyBatch(small)]).toEqual(Array.from({ length: 100 }, () => 1));
+    // A window larger than the limit allows names windowFlows.
+    const wide = await createEngine(rules(2, 'accept'), { maxMemoryBytes: 1 * MiB, windowFlows: 1 << 20 });
+    expect(codeOf(() => wide.classifyBatch(createFlowBatch(Array.from({ length: 200_000 }, () => flow))))).toBe('MEMORY_LIMIT');
+    try { wide.classifyBatch(createFlowBatch(Array.from({ length: 200_000 }, () => flow))); } catch (x) { expect((x as Error).message).toContain('lower windowFlows'); }
+  });
+
   it('refuses trackers past the limit with MEMORY_LIMIT, and a refused createTracker keeps no memory', async () => {
     // 3,000 rules: a tracker's first publish takes tens of KiB beside its table, so a
     // failure between the table and the rest would leave blocks behind if any leaked.
