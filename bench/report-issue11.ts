@@ -74,11 +74,11 @@ export function issue11Section(): string[] {
   if (runs.length) {
     const m = runs[0]!.machine;
     const dates = [...new Set([...runs.map((r) => r.machine.date), ...(dpdk ? [dpdk.machine.date] : [])].map((d) => d.slice(0, 16).replace('T', ' ')))].sort();
+    const loads = [flow ? `at the flow bench ${flow.loadavg.map((x) => x.toFixed(1)).join(' ')}` : '', guard ? `at the guard bench ${guard.loadavg.map((x) => x.toFixed(1)).join(' ')}` : ''].filter(Boolean);
     p(`Machine: ${m.cores} shared vCPUs, ${m.cpu}, ${m.memGiB} GiB; Node ${m.node} (V8 ${m.v8}); ${m.platform}. ` +
       `Runs from ${dates[0]} to ${dates[dates.length - 1]} UTC; sgfilter at commit ${[...new Set(runs.map((r) => r.machine.commit))].join(' / ')}` +
-      `${runs.some((r) => r.quick) ? ' (**quick mode**: SGFILTER_BENCH_QUICK was set, few samples)' : ''}` +
-      `${flow ? ` Load average at the flow bench ${flow.loadavg.map((x) => x.toFixed(1)).join(' ')}` : ''}` +
-      `${guard ? `, at the guard bench ${guard.loadavg.map((x) => x.toFixed(1)).join(' ')}` : ''}.`);
+      `${runs.some((r) => r.quick) ? ' (**quick mode**: SGFILTER_BENCH_QUICK was set, few samples)' : ''}.` +
+      `${loads.length ? ` Load average (1, 5, 15 min) ${loads.join(', ')}.` : ''}`);
     p('Every status below is computed by bench/report-issue11.ts from this run\'s bench/results/*.json; rte_acl (`bench/dpdk-acl.mjs`, best of its runs) and sgfilter (medians) are measured in the same `npm run bench`.');
     p();
   }

@@ -68,12 +68,17 @@ p('Every ratio compares figures measured in one session on this machine (rte_acl
 p('On 2 shared cores absolute figures move by ±30% from run to run; ratios move less. Reproduce with `npm run bench` (all) or the `bench:*` scripts.');
 p();
 p('```sh');
-p('npm run bench                          # build, rte_acl (when dpdk-test-acl is installed), ClassBench, cloud, blocklist, synthetic, this report');
+p('npm run bench                          # build, then every part: rte_acl (when dpdk-test-acl is installed), ClassBench 1K/10K/100K, cloud, blocklist,');
+p('                                       # synthetic, flow, guard, capture, replay, packets; prints this section (writes nothing tracked)');
+p('npm run bench:write                    # the same, and writes this section into BENCHMARKS.md and the charts into bench/charts/');
 p('npm run bench:dpdk -- --all            # rte_acl on the 100 and 5K sets too (apt-get install dpdk-dev provides dpdk-test-acl)');
 p('npm run bench:classbench -- --all     # idem for sgfilter; or name sets: npm run bench:classbench -- fw1_10K');
-p('npm run bench:report                   # regenerate this section and bench/charts/classbench-ns.svg from bench/results/*.json');
+p('npm run bench:report                   # print this section from bench/results/*.json (--write: into BENCHMARKS.md, with bench/charts/classbench-ns.svg)');
 p('SGFILTER_BENCH_QUICK=1 npm run bench   # smoke run: few samples');
 p('```');
+p();
+p('The ClassBench sets are read from `SGFILTER_CLASSBENCH_DIR` (10K) and `SGFILTER_CLASSBENCH_100K_DIR`, else `$SGFILTER_DATA/classbench` and');
+p('`$SGFILTER_DATA/classbench-100k`, else `../shared/data/…` beside the repository; parts whose data is absent say so and are skipped.');
 p();
 
 // ------------------------------------------------------------------ targets
@@ -106,7 +111,7 @@ for (const r of tenK) {
   const tb = dpdk?.sets[r.set]?.tableBytes;
   if (tb) t.push([`table bytes ≤ ¼ of rte_acl's, ${r.set}`, `${fmtBytes(r.stats.total!)} vs ${fmtBytes(tb)} (${(r.stats.total! / tb).toFixed(3)})`, ok(r.stats.total! <= tb / 4)]);
 }
-p(md(['target', 'measured', 'status'], t, '---|---|---'));
+p(t.length ? md(['target', 'measured', 'status'], t, '---|---|---') : 'Not measured in this run (no ClassBench, cloud or blocklist results in bench/results/).');
 p();
 
 // ------------------------------------------------------------------ ClassBench
