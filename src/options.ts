@@ -142,7 +142,7 @@ export const oneOf =
 export const wholeNumber =
   (min: number, max = Number.MAX_SAFE_INTEGER): Check =>
   (v) =>
-    typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max ? undefined : `a whole number from ${min} to ${max === Number.MAX_SAFE_INTEGER ? 'any' : max}`;
+    typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max ? undefined : max === Number.MAX_SAFE_INTEGER ? `a whole number ≥ ${min}` : `a whole number from ${min} to ${max}`;
 export const milliseconds =
   (min: number, { infinite = false } = {}): Check =>
   (v) =>

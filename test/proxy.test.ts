@@ -82,7 +82,7 @@ describe('startProxy', () => {
     expect((await talk('127.0.0.2')).received).toBe('echo:from 127.0.0.2');
     const dropped = await talk('127.0.0.3');
     expect(dropped.received).toBe('');
-    expect(logs.filter((l) => l.startsWith('drop inbound'))).toEqual([expect.stringMatching(new RegExp(`^drop inbound TCP 127\\.0\\.0\\.3:\\d+ -> port ${port} by sg-proxy inbound rule 1$`))]);
+    expect(logs.filter((l) => l.startsWith('drop inbound'))).toEqual([expect.stringMatching(new RegExp(`^drop inbound TCP 127\\.0\\.0\\.3:\\d+ -> 127\\.0\\.0\\.1:${port} by sg-proxy inbound rule 1$`))]);
     expect(upstreamSeen).toEqual(['127.0.0.1']);
 
     // A valid change is published for the next connection; the server keeps running.
@@ -145,7 +145,7 @@ describe('startProxy', () => {
     proxy = await startProxy({ engine, instance: 'gw-1', listen: { host: '127.0.0.1', port: 0 }, upstream: { host: '127.0.0.1', port: countingPort }, log: (l) => logs.push(l) });
     const port = proxy.address().port;
     expect((await exchange(reg, { host: '127.0.0.1', port, localAddress: '127.0.0.3', payload: 'x' })).received).toBe('');
-    expect(logs[0]).toMatch(new RegExp(`^drop inbound TCP 127\\.0\\.0\\.3:\\d+ -> port ${port} by sg-proxy inbound rule 0$`));
+    expect(logs[0]).toMatch(new RegExp(`^drop inbound TCP 127\\.0\\.0\\.3:\\d+ -> 127\\.0\\.0\\.1:${port} by sg-proxy inbound rule 0$`));
     expect((await exchange(reg, { host: '127.0.0.1', port, localAddress: '127.0.0.2', payload: 'secret' })).received).toBe('');
     await waitFor('the outbound drop', () => logs.length === 2);
     expect(logs[1]).toMatch(new RegExp(`^drop outbound TCP 127\\.0\\.0\\.1:\\d+ -> 127\\.0\\.0\\.1:${countingPort} by sg-proxy outbound rule 0$`));
@@ -196,7 +196,7 @@ describe('startProxy', () => {
     expect(await reload).toEqual({ ok: true, version: 2 });
     expect(logs).toContain(`config ${path} has no instance "gw-1": every connection is dropped until it has`);
     expect((await exchange(reg, { host: '127.0.0.1', port, localAddress: '127.0.0.2', payload: 'x' })).received).toBe('');
-    expect(logs.at(-1)).toMatch(/^drop inbound TCP 127\.0\.0\.2:\d+ -> port \d+ \(not classified: unknown instance "gw-1"/);
+    expect(logs.at(-1)).toMatch(/^drop inbound TCP 127\.0\.0\.2:\d+ -> 127\.0\.0\.1:\d+ \(not classified: unknown instance "gw-1"/);
     expect(proxy.stats().inbound.byRule.get('error')).toEqual({ accepted: 0, dropped: 1 });
 
     expect(parseHostPort('[::1]:8080')).toEqual({ host: '::1', port: 8080 });
@@ -230,7 +230,7 @@ describe('sgfilter proxy (CLI)', () => {
     expect((await talk('127.0.0.2')).received).toBe('echo:hi');
     expect((await talk('127.0.0.3')).received).toBe('');
     await waitFor('the drop line', () => stderr.includes('sgfilter proxy: drop inbound TCP 127.0.0.3:'));
-    expect(stderr).toMatch(new RegExp(`sgfilter proxy: drop inbound TCP 127\\.0\\.0\\.3:\\d+ -> port ${port} by sg-proxy inbound rule 1\\n`));
+    expect(stderr).toMatch(new RegExp(`sgfilter proxy: drop inbound TCP 127\\.0\\.0\\.3:\\d+ -> 127\\.0\\.0\\.1:${port} by sg-proxy inbound rule 1\\n`));
 
     writeConfig(path, config([accept('127.0.0.3')]));
     await waitFor('the reload line', () => stderr.includes('reloaded: policy version 2'));

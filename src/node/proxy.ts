@@ -117,7 +117,8 @@ function countersLine(label: string, s: GuardStats): string[] {
 
 function inboundDropLine(d: InboundDecision): string {
   const from = d.flow ? endpoint(d.flow.remote, d.flow.sourcePort as number | undefined) : '(unknown peer)';
-  const to = d.flow ? `port ${d.flow.port}` : '';
+  // The local end as the guard classified it: an address when it read one (a wildcard listener reads it only for localCidr rules).
+  const to = d.flow ? (d.flow.local ? endpoint(d.flow.local, d.flow.port as number | undefined) : `port ${d.flow.port}`) : '';
   const by = d.verdict ? `by ${decidingRule(d.verdict, 'inbound')}` : `(not classified: ${d.error?.message ?? 'unknown error'})`;
   return `drop inbound TCP ${from} -> ${to} ${by}`;
 }
