@@ -561,7 +561,12 @@ function watchConnect(socket: net.Socket, attempt: Omit<Attempt, 'refused'>): vo
     const a = event === 'connect' || event === 'ready' ? ATTEMPTS.get(socket) : undefined;
     if (a !== undefined) {
       if (event === 'connect') {
-        const error = a.policy.settle(socket, a.host, a.port, a.early);
+        // An early accept is for the one connection it was decided for: a later
+        // 'connect' (a reconnect that bypassed socket.connect, e.g. through
+        // net.Socket.prototype.connect) is read from the socket and classified.
+        const early = a.early;
+        a.early = undefined;
+        const error = a.policy.settle(socket, a.host, a.port, early);
         if (error !== undefined) {
           a.refused = true;
           socket.destroy(error);

@@ -17,11 +17,9 @@
  * socket: no data event can have fired yet.
  */
 import type { EventEmitter } from 'node:events';
-import * as net from 'node:net';
 import type { Socket } from 'node:net';
 import type { Engine } from '../engine.js';
-import type { Config, FlowInput, Verdict } from '../types.js';
-import { localEndFields, NAMES_LOCAL } from './local-end.js';
+import type { FlowInput, Verdict } from '../types.js';
 import { checkEngine, checkInstance, invalidArgument, isFunction, isString, oneOf, readOptions, shown } from './options.js';
 import { ERROR_KEY, VerdictCounters, flowAddress, notify, ruleKey, type GuardStats } from './stats.js';
 
@@ -71,42 +69,10 @@ export interface ServerGuard {
 
 type Emit = (event: string | symbol, ...args: unknown[]) => boolean;
 
-/** Where a server listens: its port, and its address when it listens on one address only. */
-interface ListeningEnd {
-  port: number;
-  /** The listening address as a flow address; undefined for 0.0.0.0 and :: (every address of the host). */
-  local: string | undefined;
-}
-
-/** The server's listening end (server.address()), or null when it has no IP address and port. */
-function listeningEnd(server: EventEmitter): ListeningEnd | null {
-  let a: unknown;
-  try {
-    const address = (server as { address?: unknown }).address;
-    a = typeof address === 'function' ? (address as () => unknown).call(server) : null;
-  } catch {
-    return null;
-  }
-  if (typeof a !== 'object' || a === null) return null;
-  const { port, address } = a as { port?: unknown; address?: unknown };
-  if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535 || typeof address !== 'string') return null;
-  const local = flowAddress(address);
-  if (net.isIP(local) === 0) return null;
-  // 0.0.0.0, :: and ::ffff:0.0.0.0 (flowAddress: 0.0.0.0) take every local address of the host.
-  return { port, local: local === '0.0.0.0' || local === '::' ? undefined : local };
-}
-
 /** The socket's local address as a flow address (one getsockname, kept by Node), or undefined when it has none. */
 function localOf(socket: Socket): string | undefined {
   const a = socket.localAddress;
   return a ? flowAddress(a) : undefined;
-}
-
-/** `flow` with the socket's local address when the verdict did not need it (a copy: `flow` is what was classified). */
-function withLocal(flow: FlowInput, socket: Socket): FlowInput {
-  if (flow.local !== undefined) return flow;
-  const local = localOf(socket);
-  return local === undefined ? flow : { ...flow, local };
 }
 
 /**
@@ -117,13 +83,12 @@ function withLocal(flow: FlowInput, socket: Socket): FlowInput {
  * a dropped one is destroyed before any listener sees it. Connections already open are
  * not affected; a reload of the engine applies to the next connection.
  *
- * Cost per connection: one getpeername (the remote end). The local end of a socket
- * the server itself accepted is the listening port and, for a server listening on
- * one address, that address (read once per listen, not per connection); on a
- * wildcard listener (0.0.0.0, ::) the local address is read (getsockname) only when
- * a rule of the instance names localCidr, since without one the verdict is the same
- * with or without it. A socket handed over with `emit('connection')` from elsewhere
- * is read in full. onAccept/onDrop always get the local address in `flow`.
+ * Cost per connection: one getpeername (the remote end) and one getsockname (the
+ * local end), each read once. The local end is always read from the socket, never
+ * inferred from the server's listening address: a socket handed over with
+ * emit('connection') (a TLS front end re-emitting into an HTTP server sets
+ * `socket.server` too) or a server whose address() answers something else must be
+ * classified as the connection it really is.
  *
  * Fails closed: a socket without an address (already gone, or not an IP socket) or a
  * flow the engine cannot classify (e.g. an instance a reload removed) is dropped and
@@ -163,41 +128,14 @@ export function guardServer(server: EventEmitter, engine: Engine, options: Serve
     notify(onDrop, decision);
   };
 
-  // The listening end, read once per listen (server.address() is a getsockname):
-  // every socket this server's own handle accepted (socket.server is the server)
-  // has the listening port as its local port, and, when the server listens on one
-  // address (not 0.0.0.0 or ::), that address as its local address. A socket handed
-  // over from elsewhere (`server.emit('connection', socket)`) is read itself.
-  // Forgotten at each 'listening' and 'close' the server emits (a new listen).
-  let listening: ListeningEnd | null | undefined;
-  // Whether the instance's inbound rules name localCidr, for the config last seen.
-  let seenConfig: Config | undefined;
-  let readLocal = true;
-
   /** True when the socket may go on to the server's listeners. */
   const admit = (socket: Socket): boolean => {
     // Each getter is read once: remoteAddress and remotePort share one getpeername,
     // localAddress and localPort one getsockname (Node keeps each answer).
     const remote = socket.remoteAddress;
     const sourcePort = socket.remotePort;
-    const config = engine.config;
-    if (config !== seenConfig) {
-      seenConfig = config;
-      readLocal = (localEndFields(config, instance, 'inbound') & NAMES_LOCAL) !== 0;
-    }
-    let port: number | undefined;
-    let local: string | undefined;
-    const end = (socket as { server?: unknown }).server === target ? (listening === undefined ? (listening = listeningEnd(target)) : listening) : null;
-    if (end !== null) {
-      port = end.port;
-      local = end.local;
-      // A wildcard listener: the local address is read only when a rule names one
-      // (without such a rule the verdict is the same with or without it).
-      if (local === undefined && readLocal) local = localOf(socket);
-    } else {
-      port = socket.localPort;
-      local = localOf(socket);
-    }
+    const port = socket.localPort;
+    const local = localOf(socket);
     if (!remote || port === undefined) {
       drop({ verdict: null, key: ERROR_KEY, error: new Error('the connection has no remote address (closed already, or not an IP socket)'), socket });
       return false;
@@ -210,12 +148,11 @@ export function guardServer(server: EventEmitter, engine: Engine, options: Serve
     try {
       verdict = engine.classify(flow);
     } catch (e) {
-      drop({ flow: withLocal(flow, socket), verdict: null, key: ERROR_KEY, error: e as Error, socket });
+      drop({ flow, verdict: null, key: ERROR_KEY, error: e as Error, socket });
       return false;
     }
     const accepted = verdict.action === 'accept';
-    // A callback gets the socket's local address even when the verdict did not need it.
-    const decision: InboundDecision = { flow: (accepted ? onAccept : onDrop) ? withLocal(flow, socket) : flow, verdict, key: ruleKey(verdict, 'inbound'), socket };
+    const decision: InboundDecision = { flow, verdict, key: ruleKey(verdict, 'inbound'), socket };
     if (!accepted) {
       drop(decision);
       return false;
@@ -233,7 +170,7 @@ export function guardServer(server: EventEmitter, engine: Engine, options: Serve
   const guardedEmit = function (this: unknown, event: string | symbol): boolean {
     if (event === 'connection') {
       if (active && !admit(arguments[1] as Socket)) return false;
-    } else if (event === 'listening' || event === 'close') listening = undefined;
+    }
     // eslint-disable-next-line prefer-rest-params
     return Reflect.apply(previousEmit, this, arguments) as boolean;
   } as Emit;
