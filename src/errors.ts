@@ -200,7 +200,7 @@ export function describeIssues(issues: Issue[], max = MAX_ISSUES_SHOWN): string 
 
 /** How many issues were found: the length of the list, or what its TOO_MANY_ISSUES last issue counted. */
 export function issueCount(issues: Issue[]): number {
-  const last = issues[issues.length - 1];
+  const last = issues.at(-1);
   return last?.code === 'TOO_MANY_ISSUES' && typeof last.given === 'number' ? last.given : issues.length;
 }
 

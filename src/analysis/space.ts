@@ -273,7 +273,7 @@ export function hulled(box: Box): HulledBox {
   for (let d = 0; d < DIMS; d++) {
     const s = box[d]!;
     hull[2 * d] = Number(s[0]!);
-    hull[2 * d + 1] = Number(s[s.length - 1]!);
+    hull[2 * d + 1] = Number(s.at(-1)!);
     intervals += s.length >> 1;
   }
   return { box, hull, cost: Math.max(1, Math.ceil(intervals / INTERVALS_PER_UNIT)) };

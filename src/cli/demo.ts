@@ -8,7 +8,7 @@ async function demoCommand(files: string[], opts: { format?: ConfigFormat }): Pr
   const root = packageRoot();
   // CONFIG... FLOWS: with two files or more, the last is the flows.
   const configPath = files.length === 0 ? [join(root, 'examples', 'seed-scenarios.yaml')] : files.length === 1 ? files : files.slice(0, -1);
-  const flowsPath = files.length >= 2 ? files[files.length - 1]! : join(root, 'examples', 'flows.jsonl');
+  const flowsPath = files.length >= 2 ? files.at(-1)! : join(root, 'examples', 'flows.jsonl');
   const config = await loadConfig(configPath, opts.format);
   let flows: Awaited<ReturnType<typeof readFlows>>;
   try {

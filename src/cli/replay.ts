@@ -101,7 +101,7 @@ function mergeRanges(ranges: AddressRange[]): AddressRange[] {
   const sorted = [...ranges].sort((a, b) => (a.lo < b.lo ? -1 : a.lo > b.lo ? 1 : 0));
   const out: AddressRange[] = [];
   for (const r of sorted) {
-    const last = out[out.length - 1];
+    const last = out.at(-1);
     if (last && r.lo <= last.hi + 1n) {
       if (r.hi > last.hi) last.hi = r.hi;
     } else out.push({ lo: r.lo, hi: r.hi });

@@ -159,7 +159,7 @@ export const CONFIG_ARGUMENT = 'config file(s) (.json, .yaml, .yml); several fil
  */
 export function configsAndFlows(files: readonly string[], command: string): { configs: string[]; flows: string } {
   if (files.length < 2) throw new CliError(`error: ${command} needs CONFIG... FLOWS: the config file(s), then the flow file (or - for stdin)`, EXIT_USAGE);
-  return { configs: files.slice(0, -1), flows: files[files.length - 1]! };
+  return { configs: files.slice(0, -1), flows: files.at(-1)! };
 }
 
 /** Loads a config that must be valid (eval, explain, demo). */

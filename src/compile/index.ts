@@ -136,7 +136,8 @@ function buildSingle(boxes: Box[], budget: ByteBudget): ClassifierPlan {
   for (const [d, get, max] of intervalDims) {
     if (!isWildcard(boxes, get, max)) dims[d] = buildIntervalDim(boxes, get, max, words, budget);
   }
-  return { ruleIds: boxes.map((b) => b.ruleId), accept: boxes.map((b) => b.accept), words, dense, dims };
+  // `parts` is an own field (undefined), so a read of it never reaches Object.prototype.
+  return { ruleIds: boxes.map((b) => b.ruleId), accept: boxes.map((b) => b.accept), words, dense, dims, parts: undefined };
 }
 
 /**
@@ -313,7 +314,9 @@ const VERDICTS = new WeakMap<readonly RuleRef[], (Verdict | undefined)[]>();
 export function verdictsOf(rules: readonly RuleRef[]): (Verdict | undefined)[] {
   let v = VERDICTS.get(rules);
   if (v === undefined) {
-    v = new Array<Verdict | undefined>(rules.length);
+    // Filled, not holey: a hole reads through to Object.prototype, and a polluted
+    // Object.prototype[k] would be handed out as rule k's verdict.
+    v = new Array<Verdict | undefined>(rules.length).fill(undefined);
     VERDICTS.set(rules, v);
   }
   return v;
@@ -322,6 +325,7 @@ export function verdictsOf(rules: readonly RuleRef[]): (Verdict | undefined)[] {
 /** The frozen verdict of rule id `ruleId` (-1: the default drop) from a cache of verdictsOf(rules). */
 export function verdictIn(cache: (Verdict | undefined)[], rules: readonly RuleRef[], ruleId: number): Verdict {
   if (ruleId < 0) return DEFAULT_VERDICT;
+  if (ruleId >= cache.length) throw new SgfilterError('SNAPSHOT_INVALID', `rule id ${ruleId} is past the policy's ${cache.length} rules`);
   const v = cache[ruleId];
   if (v !== undefined) return v;
   const r = rules[ruleId]!;

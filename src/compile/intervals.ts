@@ -59,7 +59,7 @@ export function buildIntervalDim(boxes: Box[], get: (b: Box) => Interval[], max:
     for (const i of removes.get(e) ?? []) active.remove(i);
     for (const i of adds.get(e) ?? []) active.add(i);
     const c = classes.intern(active);
-    if (classOf.length && classOf[classOf.length - 1] === c) continue;
+    if (classOf.length && classOf.at(-1) === c) continue;
     bounds.push(e);
     classOf.push(c);
   }

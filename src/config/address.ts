@@ -434,7 +434,7 @@ export function unionOf(sets: readonly AddressSet[]): AddressSet {
     all.sort((a, b) => (a.lo < b.lo ? -1 : a.lo > b.lo ? 1 : 0));
     const out: AddressRange[] = [];
     for (const r of all) {
-      const last = out[out.length - 1];
+      const last = out.at(-1);
       if (last && r.lo <= last.hi + 1n) {
         if (r.hi > last.hi) last.hi = r.hi;
       } else out.push({ lo: r.lo, hi: r.hi });

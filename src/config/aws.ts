@@ -23,7 +23,7 @@ import type { Direction, Warning } from '../types.js';
 import { fieldNames, SHAPES } from './fields.js';
 import { show, unknownFieldIssue, type RawRule, type RuleSource } from './rule.js';
 import type { PolicyNames } from './sets.js';
-import { quote } from './plain.js';
+import { plainObject, quote } from './plain.js';
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -109,7 +109,7 @@ export function convertAwsDocument(doc: Record<string, unknown>, issues: Issue[]
       if (g[f] !== undefined && typeof g[f] !== 'string') issues.push({ code: 'INVALID_TYPE', path: [...path, f], given: g[f], message: `${label}: ${f} must be a string, got ${show(g[f])}` });
     }
     if (g.Tags !== undefined && !Array.isArray(g.Tags)) issues.push({ code: 'INVALID_TYPE', path: [...path, 'Tags'], given: g.Tags, message: `${label}: Tags must be a list, got ${show(g.Tags)}` });
-    const group: ConvertedGroup = { id, path, label, inbound: [], outbound: [] };
+    const group: ConvertedGroup = plainObject<ConvertedGroup>({ id, path, label, inbound: [], outbound: [] });
     if (typeof g.GroupName === 'string' && g.GroupName !== '') group.name = g.GroupName;
     for (const [field, dir] of [['IpPermissions', 'inbound'], ['IpPermissionsEgress', 'outbound']] as [string, Direction][]) {
       const perms = g[field];
@@ -242,7 +242,7 @@ function permissionRules(p: unknown, path: Path, where: string, dir: Direction, 
         });
         return;
       }
-      const rule: RawRule = { ...ruleBase };
+      const rule: RawRule = plainObject<RawRule>({ ...ruleBase });
       if (dir === 'inbound') rule.source = peer;
       else rule.destination = peer;
       if (typeof e.Description === 'string' && e.Description !== '') rule.description = e.Description;

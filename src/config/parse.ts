@@ -134,7 +134,7 @@ function validateGroup(raw: unknown, path: Path, where: string, ctx: Ctx, seen?:
     return undefined;
   }
   const before = ctx.issues.length;
-  const last = path[path.length - 1];
+  const last = path.at(-1);
   let id = typeof last === 'number' ? `#${last}` : '(no id)';
   if (raw.id === undefined) {
     ctx.issues.push({ code: 'MISSING_FIELD', path: [...path, 'id'], message: `${where}: no id; every security group needs a unique id such as "sg-web"` });
@@ -145,7 +145,7 @@ function validateGroup(raw: unknown, path: Path, where: string, ctx: Ctx, seen?:
     const first = seen?.get(id);
     if (first !== undefined) {
       ctx.issues.push({ code: 'DUPLICATE_GROUP', path: [...path, 'id'], given: id, message: `${where}: id ${quote(id)} is already used by securityGroups[${first}]; group ids must be unique` });
-    } else seen?.set(id, Number(path[path.length - 1]));
+    } else seen?.set(id, Number(path.at(-1)));
   }
   const label = `group ${quote(id)}`;
   for (const k of Object.keys(raw)) {
@@ -235,7 +235,7 @@ export function validateInstanceInput(
       issues.push({ code: 'INVALID_TYPE', path: [...path, f], given: inst[f], message: `${where}: ${f} must be a string, got ${show(inst[f])}` });
     }
   }
-  const last = path[path.length - 1];
+  const last = path.at(-1);
   let id = typeof last === 'number' ? `#${last}` : '(no id)';
   if (typeof inst.id !== 'string' || inst.id.trim() === '') {
     issues.push({ code: inst.id === undefined ? 'MISSING_FIELD' : 'INVALID_TYPE', path: [...path, 'id'], given: inst.id, message: `${where}: id must be a non-empty string${inst.id === undefined ? '' : `, got ${show(inst.id)}`}` });
@@ -515,7 +515,7 @@ export function safeParseConfigDocuments(documents: readonly PolicyDocumentSourc
         const inbound = one('inbound');
         const outbound = one('outbound');
         if (ctx.issues.length > g0) continue;
-        const group: SecurityGroup = { id: cg.id, template: 'custom', inbound: numberedRules(inbound), outbound: numberedRules(outbound) };
+        const group: SecurityGroup = plainObject<SecurityGroup>({ id: cg.id, template: 'custom', inbound: numberedRules(inbound), outbound: numberedRules(outbound) });
         if (cg.name !== undefined) group.name = cg.name;
         addGroup(group, [...cg.path, 'GroupId'], cg.label, part.file);
       }
@@ -555,7 +555,7 @@ export function safeParseConfigDocuments(documents: readonly PolicyDocumentSourc
 
   // Group references: the addresses of every instance bound to the group (SPEC §9).
   resolveGroupReferences(groups, instances, ctx.warnings);
-  const config: Config = { securityGroups: groups, instances, implicitInstance: !instancesGiven, warnings: ctx.warnings };
+  const config: Config = plainObject<Config>({ securityGroups: groups, instances, implicitInstance: !instancesGiven, warnings: ctx.warnings });
   if (sets.addressSets.size > 0) config.addressSets = [...sets.addressSets.values()];
   if (sets.serviceSets.size > 0) config.serviceSets = [...sets.serviceSets.values()];
   return { success: true, config: ownConfig(config) };

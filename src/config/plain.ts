@@ -350,7 +350,7 @@ export function plainData(input: unknown, base: Path, label: string): PlainResul
 
   const root = read(input, base, 0, undefined);
   while (stack.length > 0 && !exhausted) {
-    const f = stack[stack.length - 1]!;
+    const f = stack.at(-1)!;
     let key: string | number;
     let value: unknown;
     if (f.keys === undefined) {
@@ -415,7 +415,7 @@ export function plainData(input: unknown, base: Path, label: string): PlainResul
     stack.pop();
     open.delete(f.src);
     done.set(f.src, { copy: f.out, size: f.size });
-    const parent = stack[stack.length - 1];
+    const parent = stack.at(-1);
     if (parent) parent.size += f.size;
   }
 }

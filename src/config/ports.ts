@@ -62,7 +62,7 @@ export function normalizeIntervals(list: Interval[]): Interval[] {
   const sorted = [...list].sort((a, b) => a.lo - b.lo);
   const out: Interval[] = [];
   for (const i of sorted) {
-    const last = out[out.length - 1];
+    const last = out.at(-1);
     if (last && i.lo <= last.hi + 1) last.hi = Math.max(last.hi, i.hi);
     else out.push({ ...i });
   }

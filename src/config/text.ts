@@ -108,10 +108,10 @@ function parseJson(text: string, fileName: string): unknown {
     } else if (t === CLOSE_BRACE || t === CLOSE_BRACKET) {
       open.pop();
     } else if (t === COMMA) {
-      const top = open[open.length - 1];
+      const top = open.at(-1);
       if (top && top.keys === null) top.at = (top.at as number) + 1;
     } else if (t === COLON && previous === STRING) {
-      const top = open[open.length - 1];
+      const top = open.at(-1);
       if (top?.keys) {
         const key = previousValue;
         const first = top.keys.get(key);

@@ -386,7 +386,7 @@ export function createGuardCore(where: string, engine: unknown, options: unknown
       if (typeof peer !== 'string' || peer === '') throw new Error('the request has no peer address (the connection is gone, or the platform gave none)');
       if (c.peerAddress === undefined) throw new Error(`the peer address ${shown(peer)} is not an address`);
       chain = given ?? walk(peer, facts, trustFn);
-      address = chain[chain.length - 1] ?? peer;
+      address = chain.at(-1) ?? peer;
       const proxied = chain.length > 1;
       const port = flowPort(facts, proxied);
       const version = engine.version;

@@ -25,7 +25,7 @@ import { isOwnedConfig, ownConfig } from '../config/owned.js';
 import { ruleNeverMatches, show, unknownFieldIssue } from '../config/rule.js';
 import { buildSets, groupPeers, PolicyNames, readSetEntry } from '../config/sets.js';
 import { sameAddresses, unionOf } from '../config/address.js';
-import { listOf, plainData, quote, quotedList } from '../config/plain.js';
+import { listOf, plainData, plainObject, quote, quotedList } from '../config/plain.js';
 
 /**
  * One edit, as data: what the transaction methods record, and what
@@ -284,7 +284,7 @@ function splitRules(list: Rule[]): [Rule[], Rule[]] {
 function workGroup(g: SecurityGroup, original: SecurityGroup | null): WorkGroup {
   const [inW, inT] = splitRules(g.inbound);
   const [outW, outT] = splitRules(g.outbound);
-  const w: WorkGroup = { id: g.id, original, template: g.template, written: { inbound: inW, outbound: outW }, tail: { inbound: inT, outbound: outT } };
+  const w: WorkGroup = plainObject<WorkGroup>({ id: g.id, original, template: g.template, written: { inbound: inW, outbound: outW }, tail: { inbound: inT, outbound: outT } });
   if (g.name !== undefined) w.name = g.name;
   return w;
 }
@@ -567,12 +567,13 @@ export class PolicyTransaction {
     if (this.#issues.length > 0) return this.#refuse();
     const securityGroups = this.#groups.map((w): SecurityGroup => {
       if (w.original) return w.original;
-      const g: SecurityGroup = {
+      // On PLAIN_PROTO: the fields set below cannot meet a setter on Object.prototype.
+      const g: SecurityGroup = plainObject<SecurityGroup>({
         id: w.id,
         template: w.template,
         inbound: numbered([...w.written.inbound, ...w.tail.inbound]),
         outbound: numbered([...w.written.outbound, ...w.tail.outbound]),
-      };
+      });
       if (w.name !== undefined) g.name = w.name;
       return g;
     });
@@ -582,7 +583,7 @@ export class PolicyTransaction {
     const sets = this.#finalSets();
     const resolved = this.#resolveNames(securityGroups, instances, sets);
     if (this.#issues.length > 0) return this.#refuse();
-    const config: Config = { securityGroups: resolved, instances, implicitInstance: this.#implicit, warnings: configWarnings(resolved, this.base.semantics !== 'classbench') };
+    const config: Config = plainObject<Config>({ securityGroups: resolved, instances, implicitInstance: this.#implicit, warnings: configWarnings(resolved, this.base.semantics !== 'classbench') });
     if (this.base.semantics) config.semantics = this.base.semantics;
     if (sets.address.size > 0) config.addressSets = [...sets.address.values()];
     if (sets.service.size > 0) config.serviceSets = [...sets.service.values()];
@@ -925,7 +926,7 @@ export class PolicyTransaction {
         if (typeof m.value !== 'string' || m.value.trim() === '') this.#issue('INVALID_TYPE', m.path, `${label}: a member must be the id of a ${kind} set (a non-empty string), got ${show(m.value)}`, m.value);
         else if (!ids.includes(m.value)) ids.push(m.value);
       }
-      built = kind === 'address' ? { id: def.id, addresses: { v4: [], v6: [] }, sets: ids } : { id: def.id, services: [], sets: ids };
+      built = plainObject<NamedAddressSet | NamedServiceSet>(kind === 'address' ? { id: def.id, addresses: { v4: [], v6: [] }, sets: ids } : { id: def.id, services: [], sets: ids });
       if (def.name !== undefined) built.name = def.name;
     } else {
       const sets = buildSets([def], new Set(), this.#issues, this.#warnings);

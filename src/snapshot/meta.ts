@@ -212,7 +212,7 @@ class MetaReader {
       this.at.push(i);
       const id = this.string(r.id, 'id', true);
       if (out.has(id)) this.fail('id', `${this.show(id)} is used by an earlier set`);
-      const set = (key === 'addressSets' ? { id, addresses: this.addressSet(r.addresses, 'addresses') } : { id, services: this.services(r.services, 'services') }) as T;
+      const set = plainObject(key === 'addressSets' ? { id, addresses: this.addressSet(r.addresses, 'addresses') } : { id, services: this.services(r.services, 'services') }) as T;
       if (Object.hasOwn(r, 'name')) set.name = this.string(r.name, 'name');
       if (Object.hasOwn(r, 'sets')) {
         const ids = this.list(r.sets, 'sets');
@@ -384,7 +384,7 @@ class MetaReader {
       this.at.push('path');
       const path = pathList.map((k, j) => (typeof k === 'number' ? this.int(k, j, 0, Number.MAX_SAFE_INTEGER) : this.string(k, j)));
       this.at.pop();
-      const warning: Warning = { path, message: this.string(w.message, 'message') };
+      const warning: Warning = plainObject<Warning>({ path, message: this.string(w.message, 'message') });
       if (Object.hasOwn(w, 'file')) warning.file = this.string(w.file, 'file');
       this.at.pop();
       return warning;
@@ -406,7 +406,8 @@ class MetaReader {
     });
     if (r.semantics !== undefined && r.semantics !== 'classbench') this.fail('semantics', `must be absent or "classbench", got ${this.show(r.semantics)}`);
     this.at.pop();
-    const config: Config = { securityGroups, instances, implicitInstance: r.implicitInstance, warnings };
+    // On PLAIN_PROTO: the fields set below cannot meet a setter on Object.prototype.
+    const config: Config = plainObject<Config>({ securityGroups, instances, implicitInstance: r.implicitInstance, warnings });
     if (r.semantics === 'classbench') config.semantics = 'classbench';
     if (sets.address.size > 0) config.addressSets = [...sets.address.values()];
     if (sets.service.size > 0) config.serviceSets = [...sets.service.values()];

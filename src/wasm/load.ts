@@ -104,12 +104,12 @@ export class Arena {
     this.free.sort((a, b) => a.at - b.at);
     const merged: { at: number; size: number }[] = [];
     for (const f of this.free) {
-      const last = merged[merged.length - 1];
+      const last = merged.at(-1);
       if (last && last.at + last.size === f.at) last.size += f.size;
       else merged.push({ ...f });
     }
     // A free block at the top goes back to the bump pointer.
-    const tail = merged[merged.length - 1];
+    const tail = merged.at(-1);
     if (tail && tail.at + tail.size === this.top) {
       this.top = tail.at;
       merged.pop();
