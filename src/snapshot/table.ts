@@ -299,6 +299,16 @@ function validateDim(t: TableReader, dim: number, d: number, boxes: number, word
 }
 
 /** Bits of word `w` (of a class bitmap) that stand for boxes ≥ `boxes`: must be zero. */
+/**
+ * A stored (aggregated or flat) word: it must be at a bitmap word that holds a box. A
+ * word wholly past the last box, even zero, would only be scanned for nothing: the
+ * lookup-work bound charges `words` per dimension, and such words are not among them.
+ */
+function checkStoredWord(lo: number, hi: number, w: number, boxes: number, where: string): void {
+  if (w * 64 >= boxes) throw invalid(`${where}: a stored bitmap word ${w} is past the last box (${boxes - 1})`);
+  checkWord(lo, hi, w, boxes, where);
+}
+
 function checkWord(lo: number, hi: number, w: number, boxes: number, where: string): void {
   const first = w * 64;
   if (first + 64 <= boxes || (lo === 0 && hi === 0)) return;
@@ -360,7 +370,7 @@ function validateAggregated(t: TableReader, dim: number, classes: number, boxes:
         for (let h = 0; h < 2; h++) {
           for (let jbits = u32[k + h]!; jbits !== 0; jbits &= jbits - 1) {
             const j = h * 32 + (31 - Math.clz32(jbits & -jbits));
-            checkWord(u32[p]!, u32[p + 1]!, s * 64 + j, boxes, `${where}, class ${c}`);
+            checkStoredWord(u32[p]!, u32[p + 1]!, s * 64 + j, boxes, `${where}, class ${c}`);
             p += 2;
           }
         }
@@ -416,7 +426,7 @@ function validateFlat(t: TableReader, dim: number, classes: number, words: numbe
       for (let h = 0; h < 2; h++) {
         for (let jbits = u32[m + h]!; jbits !== 0; jbits &= jbits - 1) {
           const j = h * 32 + (31 - Math.clz32(jbits & -jbits));
-          checkWord(u32[p]!, u32[p + 1]!, s * 64 + j, boxes, `${where}, class ${c}`);
+          checkStoredWord(u32[p]!, u32[p + 1]!, s * 64 + j, boxes, `${where}, class ${c}`);
           p += 2;
         }
       }

@@ -1,13 +1,13 @@
 // Outside review (at11): createClassifierPool's windowFlows / maxMemoryBytes.
 import { describe, expect, it } from 'vitest';
-import { createClassifierPool, parseConfig, parseFlow, referenceClassify } from '../../src/index.js';
+import { createClassifierPool, parseConfig, parseFlow, referenceClassify, type ConfigInput, type FlowInput } from '../../src/index.js';
 
-const small = { securityGroups: [{ id: 'sg', inbound: [{ action: 'accept', protocol: 'tcp', port: '22', source: '10.0.0.0/8' }], outbound: [] }], instances: [{ id: 'i', securityGroups: ['sg'] }] };
-function big(n: number) {
-  const inbound = Array.from({ length: n }, (_, k) => ({ action: k % 2 ? 'accept' : 'drop', protocol: 'tcp', port: String(k % 65536), source: `10.${(k >> 8) & 255}.${k & 255}.0/24` }));
+const small: ConfigInput = { securityGroups: [{ id: 'sg', inbound: [{ action: 'accept', protocol: 'tcp', port: '22', source: '10.0.0.0/8' }], outbound: [] }], instances: [{ id: 'i', securityGroups: ['sg'] }] };
+function big(n: number): ConfigInput {
+  const inbound = Array.from({ length: n }, (_, k) => ({ action: (k % 2 ? 'accept' : 'drop') as 'accept' | 'drop', protocol: 'tcp' as const, port: String(k % 65536), source: `10.${(k >> 8) & 255}.${k & 255}.0/24` }));
   return { securityGroups: [{ id: 'sg', inbound, outbound: [] }], instances: [{ id: 'i', securityGroups: ['sg'] }] };
 }
-const FLOWS = Array.from({ length: 64 }, (_, k) => ({ instance: 'i', direction: 'inbound', protocol: 6, port: k % 2 ? 22 : k, remote: `10.0.${k}.1` }));
+const FLOWS: FlowInput[] = Array.from({ length: 64 }, (_, k) => ({ instance: 'i', direction: 'inbound' as const, protocol: 6, port: k % 2 ? 22 : k, remote: `10.0.${k}.1` }));
 
 describe('review at11: classifier pool engine options', () => {
   it('a publish past maxMemoryBytes is refused with a coded error; the pool keeps its policy', async () => {
