@@ -167,6 +167,8 @@ export function textTable(head: string[], rows: (string | number)[][]): string {
 
 export const fmtNs = (ns: number): string => (ns >= 1e5 ? ns.toExponential(2) : ns >= 100 ? ns.toFixed(0) : ns.toFixed(1));
 export const fmtX = (x: number): string => (x >= 100 ? `${x.toFixed(0)}×` : x >= 10 ? `${x.toFixed(1)}×` : `${x.toFixed(2)}×`);
+/** A figure, or '–' when it was not measured. */
+export const dash = (x: number | undefined, f: (n: number) => string = fmtNs): string => (x === undefined ? '–' : f(x));
 export const fmtBytes = (n: number): string => (n >= 1e6 ? `${(n / 1e6).toFixed(2)} MB` : n >= 1e3 ? `${(n / 1e3).toFixed(1)} kB` : `${n} B`);
 
 /** bench/results/dpdk-acl.json, written by bench/dpdk-acl.mjs. */

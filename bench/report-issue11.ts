@@ -9,7 +9,7 @@
  * (docs/DESIGN.md, the hand-written sections of BENCHMARKS.md); they are printed
  * only beside a target this run did not meet.
  */
-import { fmtBytes, fmtNs, fmtX, readResults, type DpdkResults, type Machine } from './lib.js';
+import { dash, fmtBytes, fmtNs, fmtX, readResults, type DpdkResults, type Machine } from './lib.js';
 import type { ClassBenchRow } from './classbench.bench.js';
 
 interface FlowFamily {
@@ -167,6 +167,3 @@ export function issue11Section(): string[] {
   return out;
 }
 
-function dash(x: number | undefined): string {
-  return x === undefined ? '–' : fmtNs(x);
-}

@@ -10,7 +10,7 @@
  *   (SGFILTER_BENCH_WRITE=1, as `npm run bench:write` sets it, = --write)
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { CHARTS_DIR, WRITE, fmtBytes, fmtNs, fmtX, readResults, type CaseResult, type DpdkResults, type Machine } from './lib.js';
+import { CHARTS_DIR, WRITE, dash, fmtBytes, fmtNs, fmtX, readResults, type CaseResult, type DpdkResults, type Machine } from './lib.js';
 import type { ClassBenchRow } from './classbench.bench.js';
 import { issue11Section } from './report-issue11.js';
 
@@ -44,7 +44,6 @@ const avx512 = (set: string): number | undefined => {
   return xs.length ? Math.min(...xs) : undefined;
 };
 const ok = (b: boolean) => (b ? '**met**' : '**not met**');
-const dash = (x: number | undefined, f: (n: number) => string = fmtNs) => (x === undefined ? '–' : f(x));
 const md = (head: string[], body: (string | number)[][], align?: string) =>
   [`| ${head.join(' | ')} |`, `|${align ?? head.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`, ...body.map((r) => `| ${r.join(' | ')} |`)].join('\n');
 const date = (m?: Machine) => (m ? m.date.slice(0, 10) : '?');

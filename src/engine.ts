@@ -215,6 +215,21 @@ export class Engine {
     return L.BATCH_HEADER_SIZE + cap * WINDOW_U32_PER_FLOW * 4 + SLOT_MAP_SLOTS * 8 + 64;
   }
 
+  /**
+   * arena.alloc, with a refusal (MEMORY_LIMIT) that says what needed the memory and
+   * what the caller can change besides maxMemoryBytes; nothing is allocated then.
+   */
+  #allocFor(bytes: number, what: string, remedy: string): number {
+    try {
+      return this.#arena.alloc(bytes);
+    } catch (e) {
+      if (e instanceof SgfilterError && e.code === 'MEMORY_LIMIT') {
+        throw new SgfilterError('MEMORY_LIMIT', `${what} needs ${bytes} bytes of WASM memory, beyond what maxMemoryBytes leaves: ${remedy}, or raise maxMemoryBytes (${e.message})`);
+      }
+      throw e;
+    }
+  }
+
   /** Grows the flow window so `n` flows go through in one WASM call (up to windowFlows). */
   #fit(n: number): void {
     const want = Math.min(n, this.#maxCap);
@@ -222,15 +237,7 @@ export class Engine {
     let cap = this.#cap;
     while (cap < want) cap *= 2;
     cap = Math.min(cap, this.#maxCap);
-    let next: number;
-    try {
-      next = this.#arena.alloc(Engine.#windowBytes(cap));
-    } catch (e) {
-      if (e instanceof SgfilterError && e.code === 'MEMORY_LIMIT') {
-        throw new SgfilterError('MEMORY_LIMIT', `a flow window of ${cap} flows needs ${Engine.#windowBytes(cap)} bytes of WASM memory, beyond what maxMemoryBytes leaves: lower windowFlows (now ${this.#maxCap}) or raise maxMemoryBytes (${e.message})`);
-      }
-      throw e;
-    }
+    const next = this.#allocFor(Engine.#windowBytes(cap), `a flow window of ${cap} flows`, `lower windowFlows (now ${this.#maxCap})`);
     this.#arena.release(this.#window, Engine.#windowBytes(this.#cap));
     this.#window = next;
     this.#cap = cap;
@@ -628,16 +635,8 @@ export class Engine {
         // The new area first, then the old one freed: a refused allocation (MEMORY_LIMIT)
         // leaves the engine's answer area as it was, so later calls still work.
         const cap = Math.max(n, this.#cap);
-        let next: number;
-        try {
-          next = this.#arena.alloc(cap * ANSWER_BYTES);
-        } catch (e) {
-          // Say what needed the memory: the answers of the whole batch live in WASM memory.
-          if (e instanceof SgfilterError && e.code === 'MEMORY_LIMIT') {
-            throw new SgfilterError('MEMORY_LIMIT', `a batch of ${n} flows needs ${cap * ANSWER_BYTES} bytes of WASM memory for its answers (${ANSWER_BYTES} per flow), beyond what maxMemoryBytes leaves: classify it as several smaller batches, or raise maxMemoryBytes (${e.message})`);
-          }
-          throw e;
-        }
+        // The answers of the whole batch live in WASM memory.
+        const next = this.#allocFor(cap * ANSWER_BYTES, `a batch of ${n} flows (its answers, ${ANSWER_BYTES} bytes per flow)`, 'classify it as several smaller batches');
         if (this.#answersCap) this.#arena.release(this.#answers, this.#answersCap * ANSWER_BYTES);
         this.#answers = next;
         this.#answersCap = cap;

@@ -38,7 +38,7 @@ const RELOAD = ['expectedVersion'] as const;
 export type OptionReader = (v: unknown) => { ok: true; value: unknown } | { ok: false; allowed: string };
 
 /** A Check as a reader that keeps the value as given. */
-export const checked = (c: Check): OptionReader => (v) => {
+const checked = (c: Check): OptionReader => (v) => {
   const allowed = c(v);
   return allowed === undefined ? { ok: true, value: v } : { ok: false, allowed };
 };

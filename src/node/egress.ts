@@ -49,7 +49,7 @@ import { SgfilterError } from '../errors.js';
 import { nameText, quote } from '../config/plain.js';
 import type { Config, FlowInput, Verdict } from '../types.js';
 import { canonicalAddress, reachedAddress } from './destination.js';
-import { localEndFields, mayAcceptOnceConnected } from './local-end.js';
+import { mayAcceptOnceConnected, namesLocalEnd } from './local-end.js';
 import { checkEngine, checkInstance, invalidArgument, isBoolean, isFunction, isString, readOptions, shown, type OptionSpec } from './options.js';
 import { ERROR_KEY, VerdictCounters, decidingRule, endpoint, flowAddress, notify, ruleKey, type GuardStats } from './stats.js';
 
@@ -216,9 +216,9 @@ export class EgressPolicy {
   readonly #engine: Engine;
   readonly #options: EgressOptions;
   readonly #counters = new VerdictCounters();
-  /** localEndFields of the instance's outbound rules, for the config last seen. */
-  #fieldsConfig: Config | undefined;
-  #fields = 0;
+  /** namesLocalEnd of the instance's outbound rules, for the config last seen. */
+  #namesConfig: Config | undefined;
+  #names = true;
 
   /**
    * `options` must have been checked with readOptions(…, EGRESS_OPTIONS); only its
@@ -261,12 +261,12 @@ export class EgressPolicy {
     return { verdict, undecided };
   }
 
-  #localEndFields(config: Config): number {
-    if (config !== this.#fieldsConfig) {
-      this.#fields = localEndFields(config, this.#options.instance, 'outbound');
-      this.#fieldsConfig = config;
+  #namesLocalEnd(config: Config): boolean {
+    if (config !== this.#namesConfig) {
+      this.#names = namesLocalEnd(config, this.#options.instance, 'outbound');
+      this.#namesConfig = config;
     }
-    return this.#fields;
+    return this.#names;
   }
 
   /**
@@ -307,7 +307,7 @@ export class EgressPolicy {
     const only = addresses.length === 1 ? addresses[0]! : undefined;
     if (
       only !== undefined && only.verdict.action === 'accept' && only.reaches === undefined && this.#options.onAccept === undefined &&
-      this.#localEndFields(config) === 0
+      !this.#namesLocalEnd(config)
     ) {
       return { dial, early: { verdict: only.verdict, version } };
     }

@@ -88,44 +88,26 @@ export function mayAcceptOnceConnected(config: Config, flow: FlowInput, verdict:
   return false;
 }
 
-/** localEndFields bits: a rule names localCidr; a rule names source ports. */
-export const NAMES_LOCAL = 1;
-export const NAMES_SOURCE_PORT = 2;
-
-/** Per published config, per `direction#instance`: which local-end fields its rules name (NAMES_* bits). */
-const NAMED = new WeakMap<Config, Map<string, number>>();
-
 /**
- * Which fields a guard must read from a socket for the verdict to be the real one:
- * NAMES_LOCAL when a rule of `instanceId` (undefined: the config's first instance) in
- * `direction` names localCidr, NAMES_SOURCE_PORT when one names source ports. A rule
- * that names neither matches a flow whatever its local address and source port
- * (docs/SEMANTICS.md: a null field matches any flow, also one without it), so when
- * no rule names a field, the verdict without it is the verdict with it. An instance
- * the config does not have answers both bits (the engine refuses the flow anyway).
- * Remembered per config (configs are frozen): a reload is a new config.
+ * Whether a guard must read the socket's local end for the verdict to be the real one:
+ * true when a rule of `instanceId` (undefined: the config's first instance) in
+ * `direction` names localCidr or source ports. A rule that names neither matches a
+ * flow whatever its local address and source port (docs/SEMANTICS.md: a null field
+ * matches any flow, also one without it), so when no rule names them, the verdict
+ * without them is the verdict with them. An instance the config does not have answers
+ * true (the engine refuses the flow anyway). O(rules): callers remember it per config.
  */
-export function localEndFields(config: Config, instanceId: string | undefined, direction: Direction): number {
-  let perConfig = NAMED.get(config);
-  if (!perConfig) NAMED.set(config, (perConfig = new Map()));
-  const key = `${direction}#${instanceId ?? ''}`;
-  let bits = perConfig.get(key);
-  if (bits !== undefined) return bits;
+export function namesLocalEnd(config: Config, instanceId: string | undefined, direction: Direction): boolean {
   const id = instanceId ?? config.instances[0]?.id;
   const instance = id === undefined ? undefined : config.instances.find((i) => i.id === id);
-  if (!instance) bits = NAMES_LOCAL | NAMES_SOURCE_PORT;
-  else {
-    bits = 0;
-    for (const groupId of instance.securityGroups) {
-      const group = config.securityGroups.find((g) => g.id === groupId);
-      // A group the instance names but the config lacks cannot pass validation; read everything if it did.
-      if (!group) bits = NAMES_LOCAL | NAMES_SOURCE_PORT;
-      for (const rule of (direction === 'outbound' ? group?.outbound : group?.inbound) ?? []) {
-        if (rule.local !== null) bits |= NAMES_LOCAL;
-        if (rule.sourcePorts !== null) bits |= NAMES_SOURCE_PORT;
-      }
+  if (!instance) return true;
+  for (const groupId of instance.securityGroups) {
+    const group = config.securityGroups.find((g) => g.id === groupId);
+    // A group the instance names but the config lacks cannot pass validation; read everything if it did.
+    if (!group) return true;
+    for (const rule of direction === 'outbound' ? group.outbound : group.inbound) {
+      if (rule.local !== null || rule.sourcePorts !== null) return true;
     }
   }
-  perConfig.set(key, bits);
-  return bits;
+  return false;
 }

@@ -41,7 +41,7 @@ export interface ServerGuardOptions {
 
 /** What the guard decided for one connection. */
 export interface InboundDecision {
-  /** The flow classified (absent when the socket had no address); `local` is the socket's local address even when the verdict did not need it. */
+  /** The flow classified (absent when the socket had no address). */
   flow?: FlowInput;
   /** null when the connection could not be classified (see `error`); it is dropped. */
   verdict: Verdict | null;
@@ -151,9 +151,8 @@ export function guardServer(server: EventEmitter, engine: Engine, options: Serve
       drop({ flow, verdict: null, key: ERROR_KEY, error: e as Error, socket });
       return false;
     }
-    const accepted = verdict.action === 'accept';
     const decision: InboundDecision = { flow, verdict, key: ruleKey(verdict, 'inbound'), socket };
-    if (!accepted) {
+    if (verdict.action !== 'accept') {
       drop(decision);
       return false;
     }
